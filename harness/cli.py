@@ -1,0 +1,188 @@
+"""The ``harness`` command. Commands only parse arguments, call the package and turn results into exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harness import __version__
+from harness.config import PROFILES, Settings, default_db_path
+from harness.errors import HarnessError
+
+db_option = click.option(
+    "--db",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="HARNESS_DB",
+    show_envvar=True,
+    help=f"SQLite store (default {default_db_path()}).",
+)
+profile_option = click.option("--profile", type=click.Choice(PROFILES), default=None, help="Decision profile (specs/decisions.yaml).")
+
+
+def _settings(**changes: Any) -> Settings:
+    return Settings().update(**changes)
+
+
+def _store(db: Path | None) -> Any:
+    from harness.store import Store
+
+    return Store(db or default_db_path())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="harness")
+def main() -> None:
+    """Mock-and-conformance test service for supervision platforms that work through QR codes and signed HTTP."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@db_option
+@profile_option
+@click.option("--validate-responses", is_flag=True, default=None, help="Also validate the harness's own replies against the spec.")
+@click.option("--log-level", default="warning", type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(
+    host: str | None, port: int | None, db: Path | None, profile: str | None, validate_responses: bool | None, log_level: str
+) -> None:
+    """Serve every reference platform (YXC under /yxc) with Swagger UI at /<platform>/ui/."""
+    import uvicorn
+
+    from harness.server import create_app
+
+    settings = _settings(host=host, port=port, db=db, profile=profile, validate_responses=validate_responses)
+    app = create_app(settings)
+    click.echo(f"harness {__version__}: store {settings.db}, profile {settings.profile}", err=True)
+    click.echo(f"  YXC province   http://{settings.host}:{settings.port}/yxc   (Swagger UI /yxc/ui/)", err=True)
+    click.echo(f"  journal        http://{settings.host}:{settings.port}/_harness/journal", err=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
+
+
+@main.group()
+def vendor() -> None:
+    """Enrol vendors (key pair + certificate from the harness's test CA)."""
+
+
+@vendor.command("add")
+@click.argument("platform", type=click.Choice(["yxc"]))
+@click.option("--platnum", required=True, help="Platform number, e.g. A0001 (5 characters).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Where to write the PEM and PKCS#12 files.")
+@click.option("--name", default=None, help="Company or platform name for the certificate.")
+@click.option("--p12-password", default="harness", show_default=True)
+@db_option
+def vendor_add(platform: str, platnum: str, out_dir: Path, name: str | None, p12_password: str, db: Path | None) -> None:
+    """Enrol a vendor and print its `user` value (the certificate serial)."""
+    from harness.pki import enrol
+
+    enrolment = enrol(_store(db), platform, platnum, out_dir, name, p12_password)
+    for label, path in enrolment.files.items():
+        click.echo(f"{label:5} {path}", err=True)
+    click.echo(f"PKCS#12 password: {enrolment.p12_password}", err=True)
+    click.echo(enrolment.vendor.user)
+
+
+@vendor.command("list")
+@click.option("--platform", default=None)
+@db_option
+def vendor_list(platform: str | None, db: Path | None) -> None:
+    """List enrolled vendors."""
+    from harness.pki import list_vendors
+
+    for v in list_vendors(_store(db), platform):
+        click.echo(f"{v.platform}\t{v.platnum}\t{v.user}\t{v.name or ''}")
+
+
+@main.command()
+@click.option("--vendor", default=None, help="Certificate serial (user).")
+@click.option("--platform", default=None)
+@click.option("--operation", default=None)
+@click.option("--verdict", type=click.Choice(["held", "failed"]), default=None)
+@click.option("--rule", default=None, help="Only exchanges that evaluated this rule id.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print entries as JSON lines.")
+@db_option
+def journal(
+    vendor: str | None,
+    platform: str | None,
+    operation: str | None,
+    verdict: str | None,
+    rule: str | None,
+    limit: int,
+    as_json: bool,
+    db: Path | None,
+) -> None:
+    """List journaled exchanges with their verdicts, newest first."""
+    from harness.journal import Journal
+
+    entries = Journal(_store(db)).query(vendor=vendor, platform=platform, operation=operation, verdict=verdict, rule=rule, limit=limit)
+    for e in entries:
+        if as_json:
+            click.echo(json.dumps(e, ensure_ascii=False))
+            continue
+        failed = [v for v in e["verdicts"] if not v["held"]]
+        why = f"  {failed[0]['rule']} [{failed[0]['clause']}] {failed[0].get('message', '')}" if failed else ""
+        click.echo(
+            f"{e['id']:>6} {e['at']} {e['platform']:5} {e['operation'] or e['path']:20} code={e['code']} {e['outcome']:6} "
+            f"vendor={e['vendor'] or '-'}{why}"
+        )
+
+
+@main.group()
+def yxc() -> None:
+    """YXC helpers (the province's own services)."""
+
+
+@yxc.command("issue-code")
+@click.option("--stunum", required=True, help="学员统一编号 (16 characters).")
+@click.option("--kind", type=click.Choice(["login", "logout"]), default="login", show_default=True)
+@click.option("--ttl", type=int, default=None, help="Seconds the code stays valid (default 12 h, D-YXC-CODE-TTL).")
+@db_option
+def yxc_issue_code(stunum: str, kind: str, ttl: int | None, db: Path | None) -> None:
+    """Issue a sign-in/sign-out code as the mini-program would, and print it as JSON."""
+    from harness.yxc import codes
+
+    code = codes.issue(_store(db), stunum, kind, ttl or Settings().code_ttl_seconds, source="cli")
+    click.echo(
+        json.dumps({"code": code.code, "expirationtime": code.expirationtime, "stunum": code.stunum, "kind": kind}, ensure_ascii=False)
+    )
+
+
+@main.command()
+@click.option("--platform", default=None)
+def decisions(platform: str | None) -> None:
+    """Print the decisions register (where the seeds are silent or contradict themselves)."""
+    from harness.decisions import decisions as all_decisions
+
+    for d in all_decisions().values():
+        if platform and d.platform not in (platform, "all"):
+            continue
+        click.echo(f"{d.id}  [{d.clause}]\n  issue:    {d.issue}\n  strict:   {d.strict}\n  tolerant: {d.tolerant}\n")
+
+
+@main.command()
+@click.argument("platform", type=click.Choice(["yxc"]))
+def rules(platform: str) -> None:
+    """Print every rule the reference platform enforces, with its clause."""
+    from harness.rules import RuleSet
+    from harness.yxc import rules as yxc_rules
+
+    for r in yxc_rules.install(RuleSet(platform)):
+        extra = f" ({r.decision})" if r.decision else ""
+        click.echo(f"{r.id:28} {r.kind:11} {', '.join(r.operations):40} {r.clause}{extra}\n  {r.title}")
+
+
+def run() -> None:
+    try:
+        main(standalone_mode=True)
+    except HarnessError as exc:
+        click.echo(f"harness: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    run()

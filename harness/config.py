@@ -1,0 +1,49 @@
+"""Settings: every default lives here and only here (CLI flags and environment override them)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import ConfigError
+
+PROFILES = ("strict", "tolerant")
+
+
+def default_db_path() -> Path:
+    """The embedded store: ``$HARNESS_DB``, else ``~/.local/share/harness/harness.db``."""
+    env = os.environ.get("HARNESS_DB")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "harness" / "harness.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db: Path = dataclasses.field(default_factory=default_db_path)
+    profile: str = "strict"
+    # Validate the harness's own replies against the spec; tests turn it on so drift is caught.
+    validate_responses: bool = False
+    # Signing window for YXC ts (D-YXC-TS-WINDOW).
+    ts_window_seconds: int = 180
+    # Sign-in code lifetime (D-YXC-CODE-TTL).
+    code_ttl_seconds: int = 12 * 3600
+    # Largest request body accepted (the biggest YXC file is 5 MiB; multipart adds framing).
+    max_body_bytes: int = 8 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ConfigError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+
+    @property
+    def strict(self) -> bool:
+        return self.profile == "strict"
+
+    def update(self, **changes: object) -> Settings:
+        """A copy with the given values; ``None`` means "keep the current value"."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,59 @@
+"""Handlers of the control API (specs/harness/control.yaml)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from harness import __version__
+from harness.config import Settings
+from harness.journal import Journal
+from harness.pki import list_vendors
+from harness.store import Store
+from harness.yxc import codes
+
+
+class ControlApi:
+    def __init__(self, store: Store, journal: Journal, settings: Settings) -> None:
+        self._store = store
+        self._journal = journal
+        self._settings = settings
+
+    def resolve(self, operation_id: str) -> Callable[..., Any]:
+        return getattr(self, operation_id.rsplit(".", 1)[-1])
+
+    async def health(self) -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "profile": self._settings.profile, "platforms": ["yxc"]}
+
+    async def journal(
+        self,
+        vendor: str | None = None,
+        platform: str | None = None,
+        operation: str | None = None,
+        verdict: str | None = None,
+        rule: str | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        entries = self._journal.query(
+            vendor=vendor, platform=platform, operation=operation, verdict=verdict, rule=rule, after_id=after_id, limit=limit
+        )
+        return {"entries": entries}
+
+    async def issue_yxc_code(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        code = codes.issue(
+            self._store,
+            body["stunum"],
+            body.get("kind", "login"),
+            body.get("ttl_seconds") or self._settings.code_ttl_seconds,
+            body.get("callback"),
+            source="control-api",
+        )
+        return {"code": code.code, "expirationtime": code.expirationtime, "stunum": code.stunum, "kind": code.kind}, 201
+
+    async def vendors(self, platform: str | None = None) -> dict[str, Any]:
+        return {
+            "vendors": [
+                {"platform": v.platform, "user": v.user, "platnum": v.platnum, "name": v.name} for v in list_vendors(self._store, platform)
+            ]
+        }

@@ -1,0 +1,76 @@
+"""The harness's exception tree. One root, so callers can catch everything the harness raises::
+
+HarnessError
+├── ConfigError          bad arguments or settings (CLI exit code 2)
+├── StoreError           the store cannot be opened or migrated
+├── EnrolmentError       vendor enrolment or certificate problems
+└── PlatformError        a platform-level refusal, rendered in that platform's own envelope
+    └── SchemaViolation  the request does not match the OpenAPI definition
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class HarnessError(Exception):
+    """Root of every error the harness raises on purpose."""
+
+
+class ConfigError(HarnessError):
+    """Bad arguments or settings."""
+
+
+class StoreError(HarnessError):
+    """The store cannot be opened, migrated or written."""
+
+
+class EnrolmentError(HarnessError):
+    """A vendor cannot be enrolled, or its certificate is unusable."""
+
+
+@dataclass
+class Violation:
+    """One failed rule: what failed, which clause it enforces, and on which field."""
+
+    rule: str
+    clause: str
+    message: str
+    field: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        out = {"rule": self.rule, "clause": self.clause, "message": self.message}
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
+@dataclass
+class PlatformError(HarnessError):
+    """A refusal the platform answers in its own envelope.
+
+    ``kind`` is platform-neutral (see ``harness.platform.ErrorKind``); each platform maps it to its own code.
+    """
+
+    kind: str
+    violations: list[Violation] = field(default_factory=list)
+    code: int | str | None = None  # overrides the platform's mapping of ``kind`` when set
+
+    def __post_init__(self) -> None:
+        super().__init__(self.summary)
+
+    @property
+    def summary(self) -> str:
+        if not self.violations:
+            return self.kind
+        first = self.violations[0]
+        where = f"{first.field}: " if first.field else ""
+        more = f" (+{len(self.violations) - 1} more)" if len(self.violations) > 1 else ""
+        return f"{where}{first.message} [{first.rule}, {first.clause}]{more}"
+
+
+class SchemaViolation(PlatformError):
+    """The request does not match the platform's OpenAPI definition."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        super().__init__(kind="malformed", violations=violations)

@@ -1,0 +1,216 @@
+"""The journal: every request and reply with its verdicts, stored durably as evidence.
+
+Writes go through one background thread that commits in batches (group commit); :meth:`Journal.record` returns
+only after the batch holding its exchange is committed, so an acknowledged exchange survives a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.rules import Verdict
+from harness.store import Store, register_schema
+
+register_schema(
+    "journal",
+    """CREATE TABLE IF NOT EXISTS journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL, platform TEXT NOT NULL, operation TEXT, vendor TEXT,
+        method TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL,
+        request_headers TEXT NOT NULL, request_body BLOB, request_size INTEGER NOT NULL, request_sha256 TEXT NOT NULL,
+        status INTEGER NOT NULL, reply_body TEXT, code TEXT, outcome TEXT NOT NULL,
+        verdicts TEXT NOT NULL, duration_ms REAL NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS journal_vendor ON journal (platform, vendor, operation)",
+    "CREATE INDEX IF NOT EXISTS journal_outcome ON journal (outcome)",
+)
+
+# Bodies are kept whole up to this size; larger ones (uploads) keep their head and their SHA-256.
+BODY_KEEP_BYTES = 256 * 1024
+OUTCOMES = ("held", "failed")
+
+
+@dataclass
+class Exchange:
+    platform: str
+    method: str
+    path: str
+    query: str
+    request_headers: dict[str, str]
+    request_body: bytes
+    status: int = 0
+    reply_body: bytes = b""
+    operation: str | None = None
+    vendor: str | None = None
+    code: str | None = None
+    verdicts: list[Verdict] = field(default_factory=list)
+    at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"))
+    duration_ms: float = 0.0
+
+    @property
+    def outcome(self) -> str:
+        return "failed" if any(not v.held for v in self.verdicts) else "held"
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.at,
+            self.platform,
+            self.operation,
+            self.vendor,
+            self.method,
+            self.path,
+            self.query,
+            json.dumps(self.request_headers, ensure_ascii=False),
+            self.request_body[:BODY_KEEP_BYTES],
+            len(self.request_body),
+            hashlib.sha256(self.request_body).hexdigest(),
+            self.status,
+            self.reply_body.decode("utf-8", "replace"),
+            self.code,
+            self.outcome,
+            json.dumps([v.as_dict() for v in self.verdicts], ensure_ascii=False),
+            round(self.duration_ms, 3),
+        )
+
+
+INSERT = (
+    "INSERT INTO journal (at, platform, operation, vendor, method, path, query, request_headers, request_body,"
+    " request_size, request_sha256, status, reply_body, code, outcome, verdicts, duration_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_STOP = object()
+
+
+class Journal:
+    def __init__(self, store: Store, batch_size: int = 256) -> None:
+        self.store = store
+        self.batch_size = batch_size
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    # -- writing -------------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._writer, name="harness-journal", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    async def record(self, exchange: Exchange) -> int:
+        """Store one exchange; returns its id once it is committed."""
+        if self._thread is None:
+            return self.record_now(exchange)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self._queue.put((exchange, loop, future))
+        return await future
+
+    def record_now(self, exchange: Exchange) -> int:
+        return self.store.execute(INSERT, exchange.row())
+
+    def _writer(self) -> None:
+        conn = self.store.new_connection()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    return
+                batch = [item]
+                while len(batch) < self.batch_size:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is _STOP:
+                        self._queue.put(_STOP)
+                        break
+                    batch.append(nxt)
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    ids = [conn.execute(INSERT, ex.row()).lastrowid for ex, _, _ in batch]
+                    conn.execute("COMMIT")
+                except Exception as exc:  # report to every waiter; never lose the thread
+                    conn.execute("ROLLBACK") if conn.in_transaction else None
+                    for _, loop, fut in batch:
+                        loop.call_soon_threadsafe(_set_exception, fut, exc)
+                    continue
+                for (_, loop, fut), rowid in zip(batch, ids, strict=True):
+                    loop.call_soon_threadsafe(_set_result, fut, rowid)
+        finally:
+            conn.close()
+
+    # -- reading -------------------------------------------------------------------------------------------------
+    def query(
+        self,
+        *,
+        vendor: str | None = None,
+        platform: str | None = None,
+        operation: str | None = None,
+        verdict: str | None = None,
+        rule: str | None = None,
+        after_id: int | None = None,
+        limit: int | None = 100,
+        ascending: bool = False,
+    ) -> list[dict[str, Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("vendor", vendor), ("platform", platform), ("operation", operation), ("outcome", verdict)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if rule is not None:
+            where.append("verdicts LIKE ?")
+            params.append(f'%"rule": "{rule}"%')
+        if after_id is not None:
+            where.append("id > ?")
+            params.append(after_id)
+        sql = "SELECT * FROM journal"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id " + ("ASC" if ascending else "DESC")
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [entry_from_row(r) for r in self.store.query(sql, params)]
+
+
+def entry_from_row(row: Any) -> dict[str, Any]:
+    entry = dict(row)
+    body = entry.pop("request_body") or b""
+    entry["request_headers"] = json.loads(entry["request_headers"])
+    entry["verdicts"] = json.loads(entry["verdicts"])
+    try:
+        entry["request_body"] = body.decode("utf-8")
+    except UnicodeDecodeError:
+        entry["request_body"] = None  # binary (an upload): size and SHA-256 stand for it
+    entry["request_truncated"] = entry["request_size"] > len(body)
+    try:
+        entry["reply"] = json.loads(entry.pop("reply_body") or "null")
+    except ValueError:
+        entry["reply"] = None
+    return entry
+
+
+def failed_rules(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [v for e in entries for v in e["verdicts"] if not v["held"]]
+
+
+def _set_result(fut: asyncio.Future[int], value: int) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def _set_exception(fut: asyncio.Future[int], exc: BaseException) -> None:
+    if not fut.done():
+        fut.set_exception(exc)

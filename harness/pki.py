@@ -1,0 +1,149 @@
+"""The harness's own test CA and vendor enrolment (``harness vendor add``).
+
+The CA key lives in the store, so ``--db`` decides which CA (and which vendors) a command sees. It is a *test*
+CA: its certificates mean "enrolled with this harness", nothing more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+from harness.errors import EnrolmentError
+from harness.signing import cert_serial_hex
+from harness.store import Store, register_schema
+
+register_schema(
+    "pki",
+    """CREATE TABLE IF NOT EXISTS pki_ca (
+        id INTEGER PRIMARY KEY CHECK (id = 1), key_pem TEXT NOT NULL, cert_pem TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS vendors (
+        platform TEXT NOT NULL, user TEXT NOT NULL, platnum TEXT NOT NULL, name TEXT,
+        cert_pem TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (platform, user))""",
+)
+
+KEY_BITS = 2048
+
+
+@dataclass(frozen=True)
+class Vendor:
+    platform: str
+    user: str
+    platnum: str
+    name: str | None
+    cert_pem: str
+
+    @property
+    def public_key(self) -> rsa.RSAPublicKey:
+        key = x509.load_pem_x509_certificate(self.cert_pem.encode()).public_key()
+        assert isinstance(key, rsa.RSAPublicKey)
+        return key
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    vendor: Vendor
+    files: dict[str, Path]
+    p12_password: str
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _name(common_name: str, org: str = "harness test CA") -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def ca(store: Store) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """The store's test CA, created on first use."""
+    row = store.query_one("SELECT key_pem, cert_pem FROM pki_ca WHERE id = 1")
+    if row is None:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+        name = _name("harness test CA — not for production")
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(_now() - dt.timedelta(days=1))
+            .not_valid_after(_now() + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        store.execute(
+            "INSERT OR IGNORE INTO pki_ca (id, key_pem, cert_pem) VALUES (1, ?, ?)",
+            (key_pem.decode(), cert.public_bytes(serialization.Encoding.PEM).decode()),
+        )
+        row = store.query_one("SELECT key_pem, cert_pem FROM pki_ca WHERE id = 1")
+    assert row is not None
+    key = serialization.load_pem_private_key(row["key_pem"].encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key, x509.load_pem_x509_certificate(row["cert_pem"].encode())
+
+
+def enrol(store: Store, platform: str, platnum: str, out_dir: Path, name: str | None = None, p12_password: str = "harness") -> Enrolment:
+    """Make a key pair and a CA-signed certificate for a vendor, register it, and write PEM and PKCS#12 files."""
+    if not platnum or len(platnum) != 5:
+        raise EnrolmentError(f"platnum must be exactly 5 characters (000 附件四 表A.8 #6 F5), not {platnum!r}")
+    ca_key, ca_cert = ca(store)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(f"{platform}:{platnum}", org=name or platnum))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - dt.timedelta(days=1))
+        .not_valid_after(_now() + dt.timedelta(days=825))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    user = cert_serial_hex(cert)
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{platform}-{platnum}"
+    files = {
+        "key": out_dir / f"{stem}.key.pem",
+        "cert": out_dir / f"{stem}.cert.pem",
+        "p12": out_dir / f"{stem}.p12",
+        "ca": out_dir / "harness-ca.pem",
+    }
+    files["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    files["key"].chmod(0o600)
+    files["cert"].write_bytes(cert_pem)
+    files["ca"].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    files["p12"].write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            stem.encode(), key, cert, [ca_cert], serialization.BestAvailableEncryption(p12_password.encode())
+        )
+    )
+    store.execute(
+        "INSERT INTO vendors (platform, user, platnum, name, cert_pem, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (platform, user, platnum, name, cert_pem.decode(), _now().isoformat()),
+    )
+    return Enrolment(Vendor(platform, user, platnum, name, cert_pem.decode()), files, p12_password)
+
+
+def find_vendor(store: Store, platform: str, user: str, case_insensitive: bool = False) -> Vendor | None:
+    sql = "SELECT platform, user, platnum, name, cert_pem FROM vendors WHERE platform = ? AND "
+    sql += "upper(user) = upper(?)" if case_insensitive else "user = ?"
+    row = store.query_one(sql, (platform, user))
+    return Vendor(**dict(row)) if row else None
+
+
+def list_vendors(store: Store, platform: str | None = None) -> list[Vendor]:
+    sql = "SELECT platform, user, platnum, name, cert_pem FROM vendors"
+    rows = (
+        store.query(sql + " WHERE platform = ? ORDER BY created_at", (platform,)) if platform else store.query(sql + " ORDER BY created_at")
+    )
+    return [Vendor(**dict(r)) for r in rows]

@@ -1,0 +1,235 @@
+"""The YXC province platform: the general reply, the Y11 signing gate, and the filing handlers (Y5–Y10)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from harness.errors import PlatformError, Violation
+from harness.files import sniff
+from harness.pki import find_vendor
+from harness.platform import ErrorKind, ExchangeContext, Platform, exchange_context
+from harness.rules import Verdict
+from harness.signing import STRICT_VERSION, SigningError, hash_for_version, verify_signature
+from harness.specs import load_spec
+from harness.yxc import codes, rules
+
+# 000 附件二 返回码定义
+CODES = {
+    ErrorKind.FAILED: 1,
+    ErrorKind.INTERNAL: 1,
+    ErrorKind.NOT_FOUND: 100,
+    ErrorKind.MALFORMED: 200,
+    ErrorKind.TIMESTAMP: 201,
+    ErrorKind.CERTIFICATE: 202,
+}
+MESSAGES = {0: "成功", 1: "执行失败", 100: "请求的服务/资源不存在", 200: "数据格式错误", 201: "时间戳重复或错误", 202: "证书无法通过验证"}
+MESSAGE_MAX = 128  # 000 附件四 A.5.3 message V128 (D-YXC-MESSAGE-LENGTH)
+RECORD_KEYS = {
+    "coach": lambda b: b["coachnum"],
+    "trainingsimulator": lambda b: f"{b['inscode']}/{b['simulatornum']}",
+    "student": lambda b: b["stunum"],
+    "learningcertificate": lambda b: f"{b['stunum']}/{b['number']}",
+    "classrecord": lambda b: f"{b['stunum']}/{b['recnum']}",
+}
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+class YxcPlatform(Platform):
+    name = "yxc"
+    base_path = "/yxc"
+    spec_file = "yxc/province.yaml"
+    title = "粤学车 province supervision platform"
+
+    def __init__(self, store: Any, settings: Any) -> None:
+        super().__init__(store, settings)
+        rules.install(self.rules)
+        self.spec = load_spec(self.spec_file, settings.profile)
+
+    # -- envelope: 通用应答 ----------------------------------------------------------------------------------------
+    def ok(self, data: Any = None) -> dict[str, Any]:
+        return {"errorcode": 0, "message": MESSAGES[0], "data": data}
+
+    def error(self, error: PlatformError) -> dict[str, Any]:
+        code = int(error.code) if error.code is not None else CODES.get(error.kind, 1)
+        message = f"{MESSAGES[code]}: {error.summary}" if error.violations else MESSAGES[code]
+        if len(message) > MESSAGE_MAX:
+            message = message[: MESSAGE_MAX - 1] + "…"
+        data = {"violations": [v.as_dict() for v in error.violations]} if error.violations else None
+        return {"errorcode": code, "message": message, "data": data}
+
+    def reply_code(self, reply: Any) -> str | None:
+        if isinstance(reply, dict) and isinstance(reply.get("errorcode"), int) and "message" in reply:
+            return str(reply["errorcode"])
+        return None
+
+    def reply_ok(self, reply: Any) -> bool:
+        return isinstance(reply, dict) and reply.get("errorcode") == 0
+
+    def respond(self, data: Any = None) -> Response:
+        return Response(self.encode(self.ok(data)), media_type="application/json")
+
+    # -- Y11 signing gate -----------------------------------------------------------------------------------------
+    async def authenticate(self, ctx: ExchangeContext) -> None:
+        strict = self.settings.strict
+        query = {k: v[0] for k, v in parse_qs(ctx.exchange.query, keep_blank_values=True).items()}
+
+        def refuse(rule_id: str, kind: str, message: str, field: str) -> PlatformError:
+            return PlatformError(kind, [Violation(rule_id, self.rules.get(rule_id).clause, message, field)])
+
+        user = query.get("user", "")
+        version = query.get("v", "")
+        if not user:
+            raise refuse("YXC-SIGN-CERT", ErrorKind.CERTIFICATE, "query parameter user (certificate serial) is missing", "user")
+        vendor = find_vendor(self.store, self.name, user, case_insensitive=not strict)
+        if vendor is None:
+            raise refuse("YXC-SIGN-CERT", ErrorKind.CERTIFICATE, f"user {user} is not an enrolled certificate", "user")
+        ctx.vendor = vendor
+        ctx.exchange.vendor = vendor.user
+        try:
+            hash_for_version(version)
+            if strict and not STRICT_VERSION.match(version):
+                raise SigningError(f"v {version!r} must look like 1.0.0.e2")
+        except SigningError as exc:
+            raise refuse("YXC-SIGN-CERT", ErrorKind.CERTIFICATE, str(exc), "v") from None
+        ctx.add([Verdict("YXC-SIGN-CERT", self.rules.get("YXC-SIGN-CERT").clause, True)])
+
+        ts_text = query.get("ts", "")
+        if not (ts_text.isdigit() and len(ts_text) == 13):
+            raise refuse("YXC-SIGN-TS-WINDOW", ErrorKind.TIMESTAMP, f"ts {ts_text!r} is not 13-digit epoch milliseconds", "ts")
+        ts = int(ts_text)
+        skew = abs(ts - time.time() * 1000) / 1000
+        if skew > self.settings.ts_window_seconds:
+            raise refuse(
+                "YXC-SIGN-TS-WINDOW",
+                ErrorKind.TIMESTAMP,
+                f"ts is {skew:.0f} s from the server clock (max {self.settings.ts_window_seconds} s)",
+                "ts",
+            )
+        ctx.add([Verdict("YXC-SIGN-TS-WINDOW", self.rules.get("YXC-SIGN-TS-WINDOW").clause, True)])
+
+        payload = await self._payload(ctx)
+        sign = query.get("sign", "")
+        if strict and sign != sign.upper():
+            raise refuse("YXC-SIGN-VERIFY", ErrorKind.CERTIFICATE, "sign must be uppercase hex", "sign")
+        if not verify_signature(vendor.public_key, payload, ts, version, sign):
+            raise refuse(
+                "YXC-SIGN-VERIFY", ErrorKind.CERTIFICATE, "sign does not verify over the payload and ts with this certificate", "sign"
+            )
+        ctx.add([Verdict("YXC-SIGN-VERIFY", self.rules.get("YXC-SIGN-VERIFY").clause, True)])
+
+        try:
+            self.store.execute("INSERT INTO yxc_used_ts (user, ts, at) VALUES (?, ?, ?)", (vendor.user, ts, _now_iso()))
+        except sqlite3.IntegrityError:
+            raise refuse("YXC-SIGN-TS-UNIQUE", ErrorKind.TIMESTAMP, f"ts {ts} was already used by this certificate", "ts") from None
+        ctx.add([Verdict("YXC-SIGN-TS-UNIQUE", self.rules.get("YXC-SIGN-TS-UNIQUE").clause, True)])
+
+    async def _payload(self, ctx: ExchangeContext) -> bytes:
+        """The signed payload: the body, or for multipart uploads the raw bytes of field `file`."""
+        content_type = ctx.exchange.request_headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data"):
+            return ctx.body
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "headers": [(b"content-type", content_type.encode("latin-1"))],
+            "path": ctx.exchange.path,
+            "query_string": b"",
+        }
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": ctx.body, "more_body": False}
+
+        try:
+            form = await Request(scope, receive).form()
+            item = form.get("file")
+            data = await item.read() if hasattr(item, "read") else (item or "").encode("utf-8")
+        except Exception:  # unparseable multipart: nothing was signed that we can find
+            data = b""
+        ctx.payload = data
+        return data
+
+    # -- handlers (operationIds harness.yxc.handlers.<op>) ------------------------------------------------------
+    def resolve(self, operation_id: str) -> Callable[..., Any]:
+        name = operation_id.rsplit(".", 1)[-1]
+        if name == "imageup":
+            return self.imageup
+        if name in RECORD_KEYS:
+
+            async def handler(body: dict[str, Any]) -> Response:
+                return self.file_record(name, body)
+
+            handler.__name__ = name
+            return handler
+        raise LookupError(f"no YXC handler for {operation_id}")
+
+    def _rule_context(self, ctx: ExchangeContext, operation: str) -> rules.RuleContext:
+        assert ctx.vendor is not None
+        return rules.RuleContext(self.store, ctx.vendor, self.settings.strict, self.spec, operation, int(time.time() * 1000))
+
+    def _enforce(self, ctx: ExchangeContext, operation: str, rctx: rules.RuleContext, body: Any) -> None:
+        verdicts = self.rules.evaluate(operation, rctx, body)
+        verdicts = [v for v in verdicts if self.rules.get(v.rule).kind in ("business", "malformed")]
+        ctx.add(verdicts)
+        failed = [v for v in verdicts if not v.held]
+        if failed:
+            malformed = any(self.rules.get(v.rule).kind == "malformed" for v in failed)
+            raise PlatformError(ErrorKind.MALFORMED if malformed else ErrorKind.FAILED, [v.violation() for v in failed])
+
+    async def imageup(self, type: str, file: Any = None) -> Response:  # noqa: A002 - the spec names the path parameter `type`
+        ctx = exchange_context()
+        data = ctx.payload if ctx.payload is not None else await self._payload(ctx)
+        rctx = self._rule_context(ctx, "imageup")
+        rctx.payload, rctx.upload_type = data, type
+        rctx.facts["format"] = sniff(data)
+        self._enforce(ctx, "imageup", rctx, None)
+        assert ctx.vendor is not None
+        file_id = self.store.execute(
+            "INSERT INTO yxc_files (vendor, platnum, type, format, size, sha256, content, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                ctx.vendor.user,
+                ctx.vendor.platnum,
+                type,
+                rctx.facts["format"],
+                len(data),
+                hashlib.sha256(data).hexdigest(),
+                data,
+                _now_iso(),
+            ),
+        )
+        return self.respond({"id": file_id})
+
+    def file_record(self, operation: str, body: dict[str, Any]) -> Response:
+        """备案及修改: store (or replace) the record once every rule of the operation held."""
+        ctx = exchange_context()
+        rctx = self._rule_context(ctx, operation)
+        self._enforce(ctx, operation, rctx, body)
+        assert ctx.vendor is not None
+        key = RECORD_KEYS[operation](body)
+        self.store.execute(
+            "INSERT INTO yxc_records (vendor, kind, key, inscode, body, at) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (vendor, kind, key) DO UPDATE SET inscode = excluded.inscode, body = excluded.body, at = excluded.at",
+            (ctx.vendor.platnum, operation, key, body["inscode"], json.dumps(body, ensure_ascii=False), _now_iso()),
+        )
+        if operation == "classrecord":
+            for name in ("logininfo", "logoutinfo"):
+                if body.get(name):
+                    codes.bind(self.store, str(body[name]), key)
+        return self.respond(None)
