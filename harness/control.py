@@ -9,6 +9,7 @@ from harness import __version__
 from harness.config import Settings
 from harness.journal import Journal
 from harness.pki import list_vendors
+from harness.platforms import PLATFORMS
 from harness.store import Store
 from harness.yxc import codes
 
@@ -23,7 +24,7 @@ class ControlApi:
         return getattr(self, operation_id.rsplit(".", 1)[-1])
 
     async def health(self) -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "profile": self._settings.profile, "platforms": ["yxc"]}
+        return {"status": "ok", "version": __version__, "profile": self._settings.profile, "platforms": list(PLATFORMS)}
 
     async def journal(
         self,

@@ -52,7 +52,9 @@ class Store:
         # Import the modules that declare tables so a bare Store() is complete.
         import harness.journal  # noqa: F401
         import harness.pki  # noqa: F401
-        import harness.yxc.state  # noqa: F401
+        from harness.platforms import import_state_modules
+
+        import_state_modules()
 
         with self.transaction() as conn:
             for statements in _SCHEMAS.values():

@@ -234,9 +234,9 @@ def _render_error(platforms: list[Platform], request: ConnexionRequest, exc: Exc
 
 
 def build_platforms(store: Store, settings: Settings) -> list[Platform]:
-    from harness.yxc.platform import YxcPlatform
+    from harness.platforms import PLATFORMS, platform_class
 
-    return [YxcPlatform(store, settings)]
+    return [platform_class(name)(store, settings) for name in PLATFORMS]
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> AsyncApp:

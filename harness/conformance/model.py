@@ -1,0 +1,111 @@
+"""The conformance vocabulary shared by every platform: checks, their results and evidence, roles, and events.
+
+A *role* (e.g. ``yxc-callback``: the vendor as server) is a named set of checks against one target. The engine runs
+a role and yields events; reporters (json, html, junit, console progress) consume them and never read engine state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Status = Literal["passed", "failed", "skipped", "error"]
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One rule of a platform's requirement catalogue: id, clause, the rule in one line."""
+
+    id: str
+    platform: str
+    clause: str
+    text: str
+    decision: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a finding rests on: a request and its reply (personal data masked), or a note."""
+
+    note: str = ""
+    request: dict[str, Any] | None = None  # {"method", "url", "headers", "body"}
+    reply: dict[str, Any] | None = None  # {"status", "headers", "body"}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check_id: str
+    title: str
+    clause: str
+    status: Status
+    message: str = ""
+    mandatory: bool = True
+    requirements: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    duration_ms: float = 0.0
+
+
+# --- events (the engine's only output) ------------------------------------------------------------------------------
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    role: str
+    platform: str
+    target: str
+    options: dict[str, Any]
+    seed: int
+    spec_hashes: dict[str, str]
+    requirements: tuple[Requirement, ...]
+    planned: int
+    certification_valid: bool = True
+    at: str = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class CheckStarted:
+    check_id: str
+    title: str
+    index: int
+    planned: int
+
+
+@dataclass(frozen=True)
+class CheckFinished:
+    result: CheckResult
+    index: int
+    planned: int
+
+
+@dataclass(frozen=True)
+class NonFatalError:
+    message: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    verdict: Literal["passed", "failed", "error"]
+    passed: int
+    failed: int
+    skipped: int
+    errors: int
+    at: str = field(default_factory=_now)
+    reason: str = ""
+    is_terminal: bool = True
+
+
+Event = RunStarted | CheckStarted | CheckFinished | NonFatalError | RunFinished
+
+
+class Role(Protocol):
+    """A certify role: ``harness certify <name>``."""
+
+    name: str
+    platform: str
+    description: str
+
+    def run(self, seed: int) -> Iterator[Event]: ...
