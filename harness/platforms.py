@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 PLATFORMS: dict[str, str] = {
     "yxc": "harness.yxc.platform:YxcPlatform",
+    "zjpx": "harness.zjpx.platform:ZjpxPlatform",
 }
 
 

@@ -1,0 +1,132 @@
+"""In-process ZJPX harness for tests: the real app (create_app) over httpx.ASGITransport, with a settable clock."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fixtures.zjpx import ZjpxData, resources
+from harness.config import Settings
+from harness.server import create_app
+from harness.store import Store
+from harness.zjpx import accounts
+
+START_MS = 1_760_000_000_000  # a fixed instant (2025-10-09 Beijing), so day boundaries are reproducible
+PASSWORD = "s3cret-pass"
+_accounts = itertools.count(1)
+
+
+class Zjpx:
+    """One harness, one learning-platform account, a clock under the test's control."""
+
+    def __init__(self, tmp: Path, profile: str = "strict", monkeypatch: pytest.MonkeyPatch | None = None) -> None:
+        if profile == "tolerant" and monkeypatch is not None:
+            # The YXC spec's tolerant overrides are not valid OpenAPI 3.0 for Connexion (type arrays); serve ZJPX alone.
+            import harness.platforms
+
+            monkeypatch.setattr(harness.platforms, "PLATFORMS", {"zjpx": harness.platforms.PLATFORMS["zjpx"]})
+        self.store = Store(tmp / "harness.db")
+        self.settings = Settings(db=tmp / "harness.db", validate_responses=True, profile=profile)
+        self.app = create_app(self.settings, self.store)
+        self.platform = self.app.state_platforms["zjpx"]  # type: ignore[attr-defined]
+        self.now = START_MS
+        self.platform.clock = lambda: self.now
+        self.account = accounts.add_account(self.store, f"platform{next(_accounts)}", PASSWORD, "测试学习平台")
+        self.code = self.account.platform_code
+        self.token = ""
+
+    def advance(self, seconds: float) -> None:
+        self.now += int(seconds * 1000)
+
+    def raw(self, path: str, content: bytes | str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://harness") as client:
+                return await client.post(
+                    "/zjpx" + path, content=content, headers=headers or {"content-type": "application/json; charset=utf-8"}
+                )
+
+        response = asyncio.run(go())
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def call(self, path: str, data: Any, *, token: str | None = None, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+        h = headers if headers is not None else {"deviceType": "TYPE_PC", "timestamp": str(self.now // 1000), "deviceId": "0a1b2c3d4e5f"}
+        if headers is None:
+            h["userToken"] = self.token if token is None else token
+        return self.raw(path, json.dumps({"headers": h, "data": data}, ensure_ascii=False).encode("utf-8"))
+
+    def login(self) -> str:
+        reply = self.call("/api/v1/thlogin", {"studyPlatformAcount": self.account.account, "passWord": PASSWORD}, token="")
+        assert reply["returnCode"] == "0", reply
+        self.token = reply["returnData"]["acceptToken"]
+        return self.token
+
+    def journal(self) -> list[dict[str, Any]]:
+        return self.app.state_journal.query(platform="zjpx", limit=None, ascending=True)  # type: ignore[attr-defined]
+
+    # -- scenario helpers ------------------------------------------------------------------------------------------
+    def file_class(self, seed: int = 1, **config: Any) -> dict[str, Any]:
+        intake = ZjpxData(seed).class_intake(**config)
+        reply = self.call("/api/class/v1/pushClassInfo", intake)
+        assert reply["returnCode"] == "0", reply
+        return intake
+
+    def keys(self, intake: dict[str, Any], video: int = 0, student: int = 0) -> dict[str, Any]:
+        course, chapter, res, _ = resources(intake)[video]
+        return {
+            "studyPlatformCode": self.code,
+            "resCode": res,
+            "studentUserCode": intake["thirdClassStudentInfoVoList"][student]["studentCode"],
+            "sectionCode": chapter,
+            "classCode": intake["classCode"],
+            "courseCode": course,
+        }
+
+    @staticmethod
+    def only(keys: dict[str, Any], *names: str) -> dict[str, Any]:
+        return {k: v for k, v in keys.items() if k in names}
+
+    def start(self, keys: dict[str, Any]) -> dict[str, Any]:
+        return self.call("/api/v1/startStudy", keys)
+
+    def hour(self, keys: dict[str, Any], play: int, progress: int) -> dict[str, Any]:
+        return self.call("/api/v1/studyHour", dict(keys, playTime=play, progressTime=progress))
+
+    def end(self, keys: dict[str, Any]) -> dict[str, Any]:
+        return self.call("/api/v1/endStudy", self.only(keys, "studyPlatformCode", "resCode", "studentUserCode", "classCode"))
+
+    def face(self, keys: dict[str, Any], target: str, *, mode: str = "0", at: int = 0, biz: str | None = None) -> dict[str, Any]:
+        ids = self.only(keys, "studyPlatformCode", "resCode", "studentUserCode", "classCode")
+        if biz is None:
+            cfg = self.call("/api/v1/getFaceCompareConfig", ids)
+            assert cfg["returnCode"] == "0", cfg
+            biz = cfg["returnData"]["bizCode"]
+        return self.call("/api/v1/thirdFaceCompare", dict(ids, compareMode=mode, target=target, videoStudyTime=at, bizCode=biz))
+
+
+def failed_rules(reply: dict[str, Any]) -> set[str]:
+    return {v["rule"] for v in (reply.get("returnData") or {}).get("violations", [])}
+
+
+@pytest.fixture
+def zj(tmp_path: Path) -> Iterator[Zjpx]:
+    harness = Zjpx(tmp_path)
+    harness.login()
+    yield harness
+    harness.store.close()
+
+
+@pytest.fixture
+def zj_tolerant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Zjpx]:
+    harness = Zjpx(tmp_path, "tolerant", monkeypatch)
+    harness.login()
+    yield harness
+    harness.store.close()
