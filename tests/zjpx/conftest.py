@@ -23,19 +23,21 @@ PASSWORD = "s3cret-pass"
 _accounts = itertools.count(1)
 
 
-class Zjpx:
-    """One harness, one learning-platform account, a clock under the test's control."""
+class Served:
+    """One app per profile for the whole test session (building one takes about a second)."""
 
-    def __init__(self, tmp: Path, profile: str = "strict", monkeypatch: pytest.MonkeyPatch | None = None) -> None:
-        if profile == "tolerant" and monkeypatch is not None:
-            # The YXC spec's tolerant overrides are not valid OpenAPI 3.0 for Connexion (type arrays); serve ZJPX alone.
-            import harness.platforms
-
-            monkeypatch.setattr(harness.platforms, "PLATFORMS", {"zjpx": harness.platforms.PLATFORMS["zjpx"]})
+    def __init__(self, tmp: Path, profile: str) -> None:
         self.store = Store(tmp / "harness.db")
         self.settings = Settings(db=tmp / "harness.db", validate_responses=True, profile=profile)
         self.app = create_app(self.settings, self.store)
         self.platform = self.app.state_platforms["zjpx"]  # type: ignore[attr-defined]
+
+
+class Zjpx:
+    """One learning-platform account (so tests never see each other's records) and a clock under the test's control."""
+
+    def __init__(self, served: Served) -> None:
+        self.store, self.settings, self.app, self.platform = served.store, served.settings, served.app, served.platform
         self.now = START_MS
         self.platform.clock = lambda: self.now
         self.account = accounts.add_account(self.store, f"platform{next(_accounts)}", PASSWORD, "测试学习平台")
@@ -70,7 +72,8 @@ class Zjpx:
         return self.token
 
     def journal(self) -> list[dict[str, Any]]:
-        return self.app.state_journal.query(platform="zjpx", limit=None, ascending=True)  # type: ignore[attr-defined]
+        """This test's exchanges (those journaled under its platform code), oldest first."""
+        return self.app.state_journal.query(platform="zjpx", vendor=self.code, limit=None, ascending=True)  # type: ignore[attr-defined]
 
     # -- scenario helpers ------------------------------------------------------------------------------------------
     def file_class(self, seed: int = 1, **config: Any) -> dict[str, Any]:
@@ -116,17 +119,34 @@ def failed_rules(reply: dict[str, Any]) -> set[str]:
     return {v["rule"] for v in (reply.get("returnData") or {}).get("violations", [])}
 
 
-@pytest.fixture
-def zj(tmp_path: Path) -> Iterator[Zjpx]:
-    harness = Zjpx(tmp_path)
-    harness.login()
-    yield harness
-    harness.store.close()
+@pytest.fixture(scope="session")
+def served_strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    served = Served(tmp_path_factory.mktemp("zjpx-strict"), "strict")
+    yield served
+    served.store.close()
+
+
+@pytest.fixture(scope="session")
+def served_tolerant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    import harness.platforms
+
+    # The YXC spec's tolerant overrides are not valid OpenAPI 3.0 for Connexion (type arrays): serve ZJPX alone.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(harness.platforms, "PLATFORMS", {"zjpx": harness.platforms.PLATFORMS["zjpx"]})
+        served = Served(tmp_path_factory.mktemp("zjpx-tolerant"), "tolerant")
+    yield served
+    served.store.close()
 
 
 @pytest.fixture
-def zj_tolerant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Zjpx]:
-    harness = Zjpx(tmp_path, "tolerant", monkeypatch)
+def zj(served_strict: Served) -> Zjpx:
+    harness = Zjpx(served_strict)
     harness.login()
-    yield harness
-    harness.store.close()
+    return harness
+
+
+@pytest.fixture
+def zj_tolerant(served_tolerant: Served) -> Zjpx:
+    harness = Zjpx(served_tolerant)
+    harness.login()
+    return harness
