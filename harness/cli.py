@@ -59,6 +59,7 @@ def serve(
     app = create_app(settings)
     click.echo(f"harness {__version__}: store {settings.db}, profile {settings.profile}", err=True)
     click.echo(f"  YXC province   http://{settings.host}:{settings.port}/yxc   (Swagger UI /yxc/ui/)", err=True)
+    click.echo(f"  ZJPX           http://{settings.host}:{settings.port}/zjpx  (Swagger UI /zjpx/ui/)", err=True)
     click.echo(f"  journal        http://{settings.host}:{settings.port}/_harness/journal", err=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
 
@@ -174,6 +175,11 @@ def rules(platform: str) -> None:
     for r in yxc_rules.install(RuleSet(platform)):
         extra = f" ({r.decision})" if r.decision else ""
         click.echo(f"{r.id:28} {r.kind:11} {', '.join(r.operations):40} {r.clause}{extra}\n  {r.title}")
+
+
+from harness.zjpx.cli import zjpx as _zjpx  # noqa: E402 - command groups of each platform live with the platform
+
+main.add_command(_zjpx)
 
 
 def run() -> None:

@@ -1,0 +1,122 @@
+"""``harness zjpx …``: the operator's side of the ZJPX reference (accounts, classes, the rule catalogue)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from harness.config import default_db_path
+
+
+def _store(db: Path | None) -> object:
+    from harness.store import Store
+
+    return Store(db or default_db_path())
+
+
+db_option = click.option("--db", type=click.Path(path_type=Path), default=None, envvar="HARNESS_DB", help="SQLite store.")
+
+
+@click.group("zjpx")
+def zjpx() -> None:
+    """ZJPX (职业技能培训在线学习监管服务平台) helpers: learning-platform accounts, classes, rules."""
+
+
+@zjpx.group("account")
+def account() -> None:
+    """Learning-platform accounts for /zjpx/api/v1/thlogin (002 §1.1)."""
+
+
+@account.command("add")
+@click.option("--account", "name", required=True, help="studyPlatformAcount (the login name).")
+@click.option("--password", required=True, help="passWord.")
+@click.option("--platform-name", default="学习平台", show_default=True, help="studyPlatformName returned at login.")
+@click.option("--platform-code", default=None, help="studyPlatformCode (32 hex); generated when omitted.")
+@db_option
+def account_add(name: str, password: str, platform_name: str, platform_code: str | None, db: Path | None) -> None:
+    """Create an account and print it as JSON (its studyPlatformCode goes in every data.studyPlatformCode)."""
+    from harness.zjpx.accounts import add_account
+
+    created = add_account(_store(db), name, password, platform_name, platform_code)  # type: ignore[arg-type]
+    click.echo(
+        json.dumps(
+            {
+                "studyPlatformAcount": created.account,
+                "studyPlatformCode": created.platform_code,
+                "studyPlatformName": created.platform_name,
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+@account.command("list")
+@db_option
+def account_list(db: Path | None) -> None:
+    """List accounts."""
+    from harness.zjpx.accounts import list_accounts
+
+    for a in list_accounts(_store(db)):  # type: ignore[arg-type]
+        click.echo(f"{a.account}\t{a.platform_code}\t{a.platform_name}")
+
+
+@zjpx.group("class")
+def class_() -> None:
+    """Classes (what the business platform files through §2.4)."""
+
+
+@class_.command("add")
+@click.option("--platform-code", required=True, help="The learning platform the class belongs to.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Fixture seed: the same seed gives the same class.")
+@click.option("--students", type=int, default=2, show_default=True)
+@click.option("--videos", type=int, default=2, show_default=True, help="Videos per chapter (2 chapters).")
+@click.option("--real-name", type=click.IntRange(0, 1), default=0, show_default=True, help="realNameAuthentication.")
+@click.option("--study-hour-limit", type=click.IntRange(0, 24), default=0, show_default=True, help="Hours per day, 0 = none.")
+@click.option("--video-on-hook", type=click.IntRange(0, 2), default=0, show_default=True, help="0 none, 1 code, 2 face.")
+@click.option("--trigger-type", type=click.IntRange(0, 2), default=1, show_default=True, help="0 count, 1 every N min, 2 increasing.")
+@click.option("--trigger-value", type=int, default=5, show_default=True, help="triggervValue (count or minutes).")
+@click.option("--video-start-face", type=click.IntRange(0, 1), default=0, show_default=True)
+@db_option
+def class_add(
+    platform_code: str,
+    seed: int,
+    students: int,
+    videos: int,
+    real_name: int,
+    study_hour_limit: int,
+    video_on_hook: int,
+    trigger_type: int,
+    trigger_value: int,
+    video_start_face: int,
+    db: Path | None,
+) -> None:
+    """File a generated class (course tree, learners, anti-idling configuration) and print it as JSON."""
+    from fixtures.zjpx import ZjpxData
+    from harness.zjpx.platform import file_class
+
+    intake = ZjpxData(seed).class_intake(
+        students=students,
+        videos=videos,
+        real_name=real_name,
+        study_hour_limit=study_hour_limit,
+        video_on_hook=video_on_hook,
+        trigger_type=trigger_type,
+        trigger_value=trigger_value if video_on_hook else 0,
+        video_start_face=video_start_face,
+    )
+    file_class(_store(db), platform_code, intake, int(time.time() * 1000))  # type: ignore[arg-type]
+    click.echo(json.dumps(intake, ensure_ascii=False, indent=2))
+
+
+@zjpx.command("rules")
+def rules_() -> None:
+    """Print every rule the ZJPX reference enforces, with its clause and decision."""
+    from harness.rules import RuleSet
+    from harness.zjpx import rules
+
+    for r in rules.install(RuleSet("zjpx")):
+        extra = f" ({r.decision})" if r.decision else ""
+        click.echo(f"{r.id:26} {r.kind:9} {r.clause}{extra}\n  {r.title}")
