@@ -177,9 +177,16 @@ def rules(platform: str) -> None:
         click.echo(f"{r.id:28} {r.kind:11} {', '.join(r.operations):40} {r.clause}{extra}\n  {r.title}")
 
 
-from harness.zjpx.cli import zjpx as _zjpx  # noqa: E402 - command groups of each platform live with the platform
+@main.group()
+def simulate() -> None:
+    """Simulators: the harness plays one side of an interface against a vendor's implementation."""
+
+
+from harness.zjpx.cli import push_class_command as _zjpx_push_class  # noqa: E402 - each platform's commands live with it
+from harness.zjpx.cli import zjpx as _zjpx  # noqa: E402
 
 main.add_command(_zjpx)
+simulate.add_command(_zjpx_push_class)
 
 
 def run() -> None:

@@ -120,3 +120,26 @@ def rules_() -> None:
     for r in rules.install(RuleSet("zjpx")):
         extra = f" ({r.decision})" if r.decision else ""
         click.echo(f"{r.id:26} {r.kind:9} {r.clause}{extra}\n  {r.title}")
+
+
+@click.command("zjpx-push-class")
+@click.option("--target", required=True, help="Base URL of the vendor's learning platform (its /api/v1/pushClassInfo is called).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Fixture seed for the class, course tree and learners.")
+@click.option("--students", type=int, default=3, show_default=True)
+@click.option("--profile", type=click.Choice(["strict", "tolerant"]), default="strict", show_default=True)
+def push_class_command(target: str, seed: int, students: int, profile: str) -> None:
+    """Push a class to a learning platform (002 §1.12) and check it returns one account per learner."""
+    from harness.zjpx.simulate import push_class
+
+    result = push_class(target, seed=seed, students=students, profile=profile)
+    click.echo(
+        json.dumps(
+            {"request": result.exchange.request, "status": result.exchange.status, "reply": result.exchange.reply},
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
+    for problem in result.problems:
+        click.echo(f"FAIL {problem} [002 §1.12]", err=True)
+    click.echo("PASS" if result.passed else "FAIL", err=True)
+    raise SystemExit(0 if result.passed else 1)

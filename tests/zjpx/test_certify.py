@@ -1,0 +1,110 @@
+"""The certify roles (event streams from harness.conformance.engine) and `harness simulate zjpx-push-class`."""
+
+from __future__ import annotations
+
+import httpx
+
+from fixtures.photos import b64, two_inch_photo
+from harness.conformance.model import CheckFinished, RunFinished, RunStarted
+from harness.zjpx.certify import LearningPlatformClientRole, LearningPlatformServerRole, summary
+from harness.zjpx.simulate import push_class
+from tests.zjpx.conftest import Zjpx
+from tests.zjpx.fake_vendor import FakeLearningPlatform
+
+TARGET = "http://vendor.example.invalid"
+
+
+def server_run(vendor: FakeLearningPlatform) -> tuple[str, dict[str, str]]:
+    role = LearningPlatformServerRole(TARGET, client=httpx.Client(transport=vendor.transport()))
+    events = list(role.run(seed=3))
+    assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished)
+    results = {e.result.check_id: e.result.status for e in events if isinstance(e, CheckFinished)}
+    return events[-1].verdict, results  # type: ignore[union-attr]
+
+
+def test_a_conforming_learning_platform_passes_the_server_role() -> None:
+    verdict, results = server_run(FakeLearningPlatform())
+    assert verdict == "passed", results
+    assert set(results) == {"ZJPX-S-PUSH", "ZJPX-S-ACCOUNTS", "ZJPX-S-PUSH-NEGATIVE", "ZJPX-S-PULL", "ZJPX-S-PAGES", "ZJPX-S-TREE"}
+
+
+def test_fewer_accounts_than_learners_fails() -> None:
+    verdict, results = server_run(FakeLearningPlatform(drop_account=True))
+    assert verdict == "failed" and results["ZJPX-S-ACCOUNTS"] == "failed"
+
+
+def test_overlapping_pages_fail() -> None:
+    verdict, results = server_run(FakeLearningPlatform(overlap_pages=True))
+    assert verdict == "failed" and results["ZJPX-S-PAGES"] == "failed"
+
+
+def test_accepting_a_class_without_learners_fails() -> None:
+    verdict, results = server_run(FakeLearningPlatform(accept_anything=True))
+    assert results["ZJPX-S-PUSH-NEGATIVE"] == "failed"
+
+
+def test_unreachable_vendor_ends_the_run_with_error() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    role = LearningPlatformServerRole(TARGET, client=httpx.Client(transport=httpx.MockTransport(refuse)))
+    assert list(role.run(seed=1))[-1].verdict == "error"  # type: ignore[union-attr]
+
+
+def test_simulate_push_class() -> None:
+    good = push_class(TARGET, seed=2, client=httpx.Client(transport=FakeLearningPlatform().transport()))
+    assert good.passed, good.problems
+    bad = push_class(TARGET, seed=2, client=httpx.Client(transport=FakeLearningPlatform(drop_account=True).transport()))
+    assert not bad.passed and any("got no account" in p for p in bad.problems)
+
+
+FACE = b64(two_inch_photo(9))
+
+
+def learn(zj: Zjpx, *, cheat_progress: bool = False, skip_face: bool = False) -> None:
+    """A learning platform studying two videos with per-minute reports and a face check every 2 minutes."""
+    intake = zj.file_class(seed=21, video_on_hook=2, trigger_type=1, trigger_value=2, video_start_face=1)
+    for video in (0, 1):
+        keys = zj.keys(intake, video=video)
+        assert zj.start(keys)["returnCode"] == "0"
+        if not skip_face:
+            zj.face(keys, FACE, at=0)
+        for minute in range(1, 5):
+            zj.advance(60)
+            progress = 90 if cheat_progress and minute == 2 else 60
+            zj.hour(keys, 60 * minute, progress)
+            if minute % 2 == 0 and not skip_face:
+                zj.face(keys, FACE, at=60 * minute)
+        zj.advance(20)
+        zj.end(keys)
+
+
+def client_run(zj: Zjpx) -> tuple[str, dict[str, str], str]:
+    events = list(LearningPlatformClientRole(zj.store, zj.code).run(seed=0))
+    results = {e.result.check_id: e.result.status for e in events if isinstance(e, CheckFinished)}
+    return events[-1].verdict, results, summary(events)  # type: ignore[union-attr]
+
+
+def test_a_conforming_learning_platform_passes_the_client_role(zj: Zjpx) -> None:
+    learn(zj)
+    verdict, results, text = client_run(zj)
+    assert verdict == "passed", text
+
+
+def test_ninety_seconds_in_a_sixty_second_minute_fails_with_the_clause(zj: Zjpx) -> None:
+    learn(zj, cheat_progress=True)
+    verdict, results, text = client_run(zj)
+    assert verdict == "failed" and results["ZJPX-C-STUDYHOUR"] == "failed"
+    assert "ZJPX-STUDYHOUR-PROGRESS, 002 §1.10.2 progressTime" in text
+
+
+def test_skipping_the_configured_face_checks_fails_with_the_clause(zj: Zjpx) -> None:
+    learn(zj, skip_face=True)
+    verdict, results, text = client_run(zj)
+    assert verdict == "failed" and results["ZJPX-C-ANTI-IDLING"] == "failed"
+    assert "002 §1.12.2" in text
+
+
+def test_a_platform_that_logged_in_but_never_studied_fails(zj: Zjpx) -> None:
+    verdict, results, _ = client_run(zj)
+    assert results["ZJPX-C-LOGIN"] == "passed" and results["ZJPX-C-STUDYHOUR"] == "failed" and verdict == "failed"
