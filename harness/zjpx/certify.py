@@ -52,6 +52,7 @@ class ServerContext:
     students: int
     page_size: int
     strict: bool
+    fuzz_examples: int = 5
     pushed: dict[str, Any] = field(default_factory=dict)
     push: Exchanged | None = None
     pages: list[Exchanged] = field(default_factory=list)
@@ -182,19 +183,98 @@ def tree_intact(ctx: ServerContext) -> Any:
     return passed("every pushed course and video reads back")
 
 
+def _run_cases(operation: Any, mode: Any, judge: Any, examples: int) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def one(case: Any) -> None:
+        judge(case)
+
+    one()
+
+
+def _judge(ctx: ServerContext, path: str, body: Any, negative: bool, problems: list[tuple[str, Exchanged]], sent: list[int]) -> None:
+    if body is None or (isinstance(body, dict) and not body):
+        return
+    x = ctx.call(ctx.vendor.send, path, body)
+    sent.append(1)
+    if x.status >= 500:
+        problems.append((f"{path}: HTTP {x.status}", x))
+    elif not isinstance(x.reply, dict) or not isinstance(x.reply.get("returnCode"), str) or "returnMsg" not in x.reply:
+        problems.append((f"{path}: the reply is not a {{returnCode, returnMsg, …}} envelope", x))
+    elif negative and x.reply["returnCode"] == "0":
+        problems.append((f'{path}: a request that breaks the spec was accepted with returnCode "0"', x))
+
+
+def _fuzz(ctx: ServerContext, negative: bool) -> Any:
+    """Schemathesis generates bodies from the vendor's spec; the harness sends them with its own client."""
+    if ctx.fuzz_examples <= 0:
+        return skipped("fuzzing turned off (fuzz_examples=0)")
+    import schemathesis
+    from schemathesis.generation import GenerationMode
+
+    from harness.specs import load_spec
+
+    schema = schemathesis.openapi.from_dict(load_spec("zjpx/learning-platform.yaml", "strict" if ctx.strict else "tolerant"))
+    mode = GenerationMode.NEGATIVE if negative else GenerationMode.POSITIVE
+    problems: list[tuple[str, Exchanged]] = []
+    sent: list[int] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        _run_cases(
+            operation, mode, lambda case, path=operation.path: _judge(ctx, path, case.body, negative, problems, sent), ctx.fuzz_examples
+        )
+    if problems:
+        return failed(
+            f"{len(problems)} of {sent} cases: " + "; ".join(p for p, _ in problems[:3]), *[_evidence(x) for _, x in problems[:3]]
+        )
+    return passed(f"{len(sent)} generated requests")
+
+
+@SERVER.check(
+    "ZJPX-S-FUZZ-POSITIVE",
+    title="generated valid requests get a ZJPX envelope, never a server error",
+    clause="002 §1.12, §1.14; D-HTTP-STATUS",
+)
+def fuzz_positive(ctx: ServerContext) -> Any:
+    return _fuzz(ctx, negative=False)
+
+
+@SERVER.check(
+    "ZJPX-S-FUZZ-NEGATIVE",
+    title='generated invalid requests are refused (returnCode ≠ "0")',
+    clause="002 §1.12.2, §1.14.2 (是否可空 否, 字段类型)",
+)
+def fuzz_negative(ctx: ServerContext) -> Any:
+    return _fuzz(ctx, negative=True)
+
+
 class LearningPlatformServerRole:
     name = "zjpx-learning-platform-server"
     platform = "zjpx"
     description = "The vendor's learning platform serves pushClassInfo (Z10) and thirdCoursePull (Z11)."
 
     def __init__(
-        self, target: str, profile: str = "strict", client: httpx.Client | None = None, students: int = 3, page_size: int = 2
+        self,
+        target: str,
+        profile: str = "strict",
+        client: httpx.Client | None = None,
+        students: int = 3,
+        page_size: int = 2,
+        fuzz_examples: int = 5,
     ) -> None:
         self.target, self.profile, self.client, self.students, self.page_size = target, profile, client, students, page_size
+        self.fuzz_examples = fuzz_examples  # per operation and mode (positive, negative); 0 turns fuzzing off
 
     def run(self, seed: int) -> Iterator[Event]:
         context = ServerContext(
-            VendorClient(self.target, self.profile, self.client), seed, self.students, self.page_size, self.profile == "strict"
+            VendorClient(self.target, self.profile, self.client),
+            seed,
+            self.students,
+            self.page_size,
+            self.profile == "strict",
+            self.fuzz_examples,
         )
         yield from run(
             role=self.name,
@@ -203,7 +283,7 @@ class LearningPlatformServerRole:
             checks=SERVER,
             context=context,
             seed=seed,
-            options={"profile": self.profile, "students": self.students, "page_size": self.page_size},
+            options={"profile": self.profile, "students": self.students, "page_size": self.page_size, "fuzz_examples": self.fuzz_examples},
             spec_hashes={"zjpx/learning-platform.yaml": spec_sha256("zjpx/learning-platform.yaml")},
             requirements=requirements(),
         )

@@ -53,6 +53,12 @@ def reply_schema(path: str, profile: str) -> dict[str, Any]:
     return _inline(spec, node)
 
 
+def request_schema(path: str, profile: str) -> dict[str, Any]:
+    spec = load_spec(SPEC, profile)
+    node = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return _inline(spec, node)
+
+
 def envelope(data: Any) -> dict[str, Any]:
     """The request envelope; the harness sends an empty userToken, as the seed's examples do."""
     return {"headers": {"deviceType": "TYPE_PC", "timestamp": str(int(time.time())), "deviceId": "harness", "userToken": ""}, "data": data}
@@ -65,11 +71,15 @@ class VendorClient:
         self.client = client or httpx.Client(timeout=timeout)
 
     def post(self, path: str, data: Any) -> Exchanged:
-        request = envelope(data)
+        return self.send(path, envelope(data))
+
+    def send(self, path: str, request: Any) -> Exchanged:
+        """POST any document (fuzzing sends whole generated bodies, valid or not)."""
         try:
+            content = request if isinstance(request, bytes) else json.dumps(request, ensure_ascii=False, default=repr).encode("utf-8")
             response = self.client.post(
                 self.target + path,
-                content=json.dumps(request, ensure_ascii=False).encode("utf-8"),
+                content=content,
                 headers={"content-type": "application/json; charset=utf-8"},
             )
         except httpx.HTTPError as exc:

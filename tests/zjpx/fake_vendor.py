@@ -7,6 +7,9 @@ import math
 from typing import Any
 
 import httpx
+import jsonschema
+
+from harness.zjpx.vendor import PULL_PATH, PUSH_PATH, request_schema
 
 
 class FakeLearningPlatform:
@@ -15,10 +18,26 @@ class FakeLearningPlatform:
         self.courses: dict[str, dict[str, Any]] = {}
 
     def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
+        return httpx.MockTransport(self.safely)
+
+    def safely(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self.handle(request)
+        except Exception as exc:  # what a careless server does: a 500
+            return httpx.Response(500, text=f"{type(exc).__name__}: {exc}")
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
+        path = PUSH_PATH if request.url.path.endswith(PUSH_PATH) else PULL_PATH if request.url.path.endswith(PULL_PATH) else None
+        try:
+            body = json.loads(request.content)
+        except ValueError:
+            return httpx.Response(200, json={"returnCode": "2", "returnMsg": "not JSON", "passwordRules": "-", "returnData": []})
+        if path is not None and not self.accept_anything:
+            errors = list(jsonschema.Draft4Validator(request_schema(path, "strict")).iter_errors(body))
+            if errors:
+                return httpx.Response(
+                    200, json={"returnCode": "2", "returnMsg": errors[0].message[:200], "passwordRules": "-", "returnData": []}
+                )
         data = body["data"]
         if request.url.path.endswith("/api/v1/pushClassInfo"):
             reply = self.push(data)

@@ -14,8 +14,8 @@ from tests.zjpx.fake_vendor import FakeLearningPlatform
 TARGET = "http://vendor.example.invalid"
 
 
-def server_run(vendor: FakeLearningPlatform) -> tuple[str, dict[str, str]]:
-    role = LearningPlatformServerRole(TARGET, client=httpx.Client(transport=vendor.transport()))
+def server_run(vendor: FakeLearningPlatform, fuzz_examples: int = 0) -> tuple[str, dict[str, str]]:
+    role = LearningPlatformServerRole(TARGET, client=httpx.Client(transport=vendor.transport()), fuzz_examples=fuzz_examples)
     events = list(role.run(seed=3))
     assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished)
     results = {e.result.check_id: e.result.status for e in events if isinstance(e, CheckFinished)}
@@ -23,9 +23,18 @@ def server_run(vendor: FakeLearningPlatform) -> tuple[str, dict[str, str]]:
 
 
 def test_a_conforming_learning_platform_passes_the_server_role() -> None:
-    verdict, results = server_run(FakeLearningPlatform())
+    verdict, results = server_run(FakeLearningPlatform(), fuzz_examples=1)
     assert verdict == "passed", results
-    assert set(results) == {"ZJPX-S-PUSH", "ZJPX-S-ACCOUNTS", "ZJPX-S-PUSH-NEGATIVE", "ZJPX-S-PULL", "ZJPX-S-PAGES", "ZJPX-S-TREE"}
+    assert set(results) == {
+        "ZJPX-S-PUSH",
+        "ZJPX-S-ACCOUNTS",
+        "ZJPX-S-PUSH-NEGATIVE",
+        "ZJPX-S-PULL",
+        "ZJPX-S-PAGES",
+        "ZJPX-S-TREE",
+        "ZJPX-S-FUZZ-POSITIVE",
+        "ZJPX-S-FUZZ-NEGATIVE",
+    }
 
 
 def test_fewer_accounts_than_learners_fails() -> None:
@@ -38,9 +47,9 @@ def test_overlapping_pages_fail() -> None:
     assert verdict == "failed" and results["ZJPX-S-PAGES"] == "failed"
 
 
-def test_accepting_a_class_without_learners_fails() -> None:
-    verdict, results = server_run(FakeLearningPlatform(accept_anything=True))
-    assert results["ZJPX-S-PUSH-NEGATIVE"] == "failed"
+def test_accepting_anything_fails_the_negative_checks() -> None:
+    verdict, results = server_run(FakeLearningPlatform(accept_anything=True), fuzz_examples=2)
+    assert results["ZJPX-S-PUSH-NEGATIVE"] == "failed" and results["ZJPX-S-FUZZ-NEGATIVE"] == "failed"
 
 
 def test_unreachable_vendor_ends_the_run_with_error() -> None:
