@@ -63,3 +63,19 @@ def test_zjpx_decisions_have_both_treatments() -> None:
     assert len(zjpx) >= 20
     for d in zjpx:
         assert d.clause.startswith("002") and d.strict and d.tolerant, d.id
+
+
+def test_x_rules_in_the_spec_match_the_rules_the_reference_applies() -> None:
+    from harness.rules import RuleSet
+    from harness.zjpx import rules
+
+    catalogue = list(rules.install(RuleSet("zjpx")))
+    doc = load_spec(SPECS[0], "strict")
+    for path, item in doc["paths"].items():
+        if path.startswith("x-"):
+            continue
+        op = item["post"]["operationId"].rsplit(".", 1)[-1]
+        listed = [(r["id"], r["clause"]) for r in item["post"]["x-rules"]]
+        assert listed == [(r.id, r.clause) for r in catalogue if op in r.operations], path
+    covered = {r["id"] for item in doc["paths"].values() if "post" in item for r in item["post"]["x-rules"]}
+    assert covered == {r.id for r in catalogue}
