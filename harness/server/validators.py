@@ -125,12 +125,6 @@ class EnvelopeMultiPartValidator(MultiPartFormDataValidator):
     def _validate(self, body: t.Any) -> dict | None:
         if body is None:
             raise SchemaViolation([Violation(SCHEMA_RULE, self._schema.get("x-clause", ""), "multipart body is required", "body")])
-        if self._strict_validation:
-            extra = set(body) - set(self._schema.get("properties", {}))
-            if extra:
-                raise SchemaViolation(
-                    [Violation(SCHEMA_RULE, "D-YXC-EXTRA-FIELDS", f"unknown form field(s): {', '.join(sorted(extra))}", "body")]
-                )
         found = violations_for(self._validator, body, self._schema, "body")
         if found:
             raise SchemaViolation(found)
