@@ -136,6 +136,21 @@ def _envelope(case: Case, response: Response) -> tuple[Envelope, dict[str, Any]]
     return envelope, document
 
 
+def _internal(document: dict[str, Any], envelope: Envelope) -> bool:
+    detail = document.get(envelope.violations)
+    violations = detail.get("violations") if isinstance(detail, dict) else None
+    return any(v.get("rule") == "INTERNAL" for v in violations or ())
+
+
+@schemathesis.check
+def envelope_no_internal_error(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """The harness wraps its own failures in the envelope (never a 500); an INTERNAL refusal is still a server error."""
+    found = _envelope(case, response)
+    if found is not None and _internal(found[1], found[0]):
+        raise AssertionError(f"the server failed internally: {found[1]}")
+    return True
+
+
 @schemathesis.check
 def envelope_negative_data_rejection(ctx: CheckContext, response: Response, case: Case) -> bool | None:
     """A request that violates the spec must be refused with a non-zero envelope code."""
@@ -161,6 +176,8 @@ def envelope_positive_data_acceptance(ctx: CheckContext, response: Response, cas
     code = document[envelope.code_field]
     if code == envelope.ok:
         return True
+    if _internal(document, envelope):
+        raise AssertionError(f"the server failed internally: {document}")
     if code in envelope.refused_credentials:
         raise AssertionError(f"schema-valid signed request refused with {envelope.code_field}={code}: {document.get('message')}")
     detail = document.get(envelope.violations) or {}

@@ -22,6 +22,7 @@ from connexion.validators import (
     ParameterValidator,
 )
 from jsonschema import Draft4Validator
+from starlette.formparsers import MultiPartException
 from starlette.types import Scope
 
 from harness.errors import SchemaViolation, Violation
@@ -121,6 +122,14 @@ class EnvelopeMultiPartValidator(MultiPartFormDataValidator):
     @property
     def _validator(self) -> jsonschema.protocols.Validator:
         return HarnessDraft4(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+
+    async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope: Scope) -> t.Any:
+        try:
+            return await super()._parse(stream, scope)
+        except MultiPartException as exc:  # starlette raises it for broken framing; it is the sender's format error
+            raise SchemaViolation(
+                [Violation(SCHEMA_RULE, self._schema.get("x-clause", ""), f"malformed multipart body: {exc}", "body")]
+            ) from None
 
     def _validate(self, body: t.Any) -> dict | None:
         if body is None:
