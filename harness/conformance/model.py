@@ -23,6 +23,7 @@ class Requirement:
     clause: str
     text: str
     decision: str | None = None
+    checks: tuple[str, ...] = ()  # the checks (or reference-server rules) the catalogue says enforce it
 
 
 @dataclass(frozen=True)
