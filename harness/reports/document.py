@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from harness import __version__
 from harness.conformance.catalogue import coverage
@@ -30,8 +30,9 @@ def _url(url: str) -> str:
     base, sep, query = url.partition("?")
     if not sep:
         return mask_text(url)
-    pairs = [(k, _cut(v, VALUE_EXCERPT_CHARS)) for k, v in parse_qsl(query, keep_blank_values=True)]
-    return mask_text(base) + "?" + urlencode(pairs, safe=":/…()")
+    # For reading, not for replay: values stay decoded.
+    pairs = [f"{k}={_cut(v, VALUE_EXCERPT_CHARS)}" for k, v in parse_qsl(query, keep_blank_values=True)]
+    return mask_text(base + "?" + "&".join(pairs))
 
 
 def _body(body: Any) -> Any:
