@@ -7,6 +7,7 @@ requirement coverage, where a requirement no check enforced is listed as "not co
 from __future__ import annotations
 
 import json
+import re
 from itertools import groupby
 from typing import Any
 
@@ -56,7 +57,7 @@ TEMPLATE = """<!DOCTYPE html>
 <tr><th>Harness version</th><td>{{ d.harness_version }}</td></tr>
 <tr><th>Random seed</th><td>{{ d.seed }}</td></tr>
 <tr><th>Valid for certification</th><td>{{ "yes" if d.certification_valid else "no" }}</td></tr>
-{% for k, v in d.options.items() %}<tr><th>Option {{ k }}</th><td>{{ v }}</td></tr>{% endfor %}
+{% for k, v in d.options.items() %}<tr><th>Option {{ k }}</th><td>{{ "—" if v is none else v }}</td></tr>{% endfor %}
 {% for f, h in d.spec_hashes.items() %}<tr><th>Spec {{ f }}</th><td><code>sha256 {{ h }}</code></td></tr>{% endfor %}
 </table>
 {% if d.warnings %}<h2>Warnings</h2><ul>{% for w in d.warnings %}<li>{{ w }}</li>{% endfor %}</ul>{% endif %}
@@ -66,7 +67,7 @@ TEMPLATE = """<!DOCTYPE html>
 <tr><th>Clause</th><th>Check</th><th>Status</th><th>Finding</th></tr>
 {% for clause, rows in by_clause %}{% for c in rows %}
 <tr>{% if loop.first %}<td rowspan="{{ rows | length }}">{{ clause }}</td>{% endif %}
-<td><a href="#{{ c.anchor }}"><code>{{ c.id }}</code></a><br><span class="muted">{{ c.title }}{% if not c.mandatory %} (advisory){% endif %}</span></td>
+<td>{% if c.shown %}<a href="#{{ c.anchor }}"><code>{{ c.id }}</code></a>{% else %}<code>{{ c.id }}</code>{% endif %}<br><span class="muted">{{ c.title }}{% if not c.mandatory %} (advisory){% endif %}</span></td>
 <td class="s s-{{ c.status }}">{{ c.status }}</td><td>{{ c.message }}</td></tr>
 {% endfor %}{% endfor %}
 </table>
@@ -111,6 +112,11 @@ _env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, tri
 _template = _env.from_string(TEMPLATE)
 
 
+def _natural(text: str) -> list[Any]:
+    """Sort key that puts 表A.8 #9 before #10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
 def _pretty(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2)
 
@@ -124,14 +130,18 @@ def render(document: dict[str, Any]) -> str:
             e["request_text"] = _pretty(e["request"]["body"]) if e["request"] else ""
             e["reply_text"] = _pretty(e["reply"]["body"]) if e["reply"] else ""
             evidence.append(e)
-        checks.append({**check, "anchor": f"check-{i}", "evidence": evidence})
+        # A passed check with nothing to show gets no evidence section: it would only bury the findings.
+        shown = bool(evidence) or check["status"] != "passed"
+        checks.append({**check, "anchor": f"check-{i}", "evidence": evidence, "shown": shown})
     # Failures first in the evidence list: that is what a reader opens the report for.
     order = {"failed": 0, "error": 1, "passed": 2, "skipped": 3}
-    by_clause = [(clause, list(rows)) for clause, rows in groupby(sorted(checks, key=lambda c: c["clause"]), key=lambda c: c["clause"])]
+    by_clause = [
+        (clause, list(rows)) for clause, rows in groupby(sorted(checks, key=lambda c: _natural(c["clause"])), key=lambda c: c["clause"])
+    ]
     return _template.render(
         d=document,
         verdict_text=VERDICTS.get(document["verdict"], ""),
-        checks=sorted(checks, key=lambda c: order.get(c["status"], 9)),
+        checks=sorted((c for c in checks if c["shown"]), key=lambda c: order.get(c["status"], 9)),
         by_clause=by_clause,
         covered=sum(1 for r in document["coverage"] if r["coverage"] != "not covered"),
     )

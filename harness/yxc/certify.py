@@ -110,7 +110,7 @@ def _step(step: Step) -> Any:
         if step.operation == "classrecord":
             accepted = [e for e in accepted if any(v["rule"] == "YXC-CR-LOGININFO" and v["held"] for v in e["verdicts"])]
         if accepted:
-            return passed(f"{len(accepted)} of {len(tried)} calls", exchange_evidence(accepted[0], "first accepted call"))
+            return passed(f"{len(accepted)} of {len(tried)} calls accepted", exchange_evidence(accepted[0], "first accepted call"))
         if not tried:
             return failed(f"missing step: {step.what}; the journal holds no such call")
         last = tried[-1]
@@ -136,7 +136,7 @@ def _rule(rule_id: str) -> Any:
         if not seen:
             return skipped("not exercised: no journaled call of this vendor evaluated this rule")
         if not results:
-            return passed(f"held on all {seen} evaluations")
+            return passed(f"held on {seen} of {seen} evaluations")
         return [_clause_result(rule_id, g, *r) for r in results]
 
     return check
