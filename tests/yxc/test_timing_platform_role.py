@@ -90,7 +90,10 @@ def test_a_bad_signature_fails_and_the_student_step_is_missing(tmp_path):
     report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     by_id = {c["id"]: c for c in report["checks"]}
     assert by_id["YXC-SIGN-VERIFY"]["status"] == "failed" and "202" in by_id["YXC-SIGN-VERIFY"]["clause"]
-    assert by_id["YXC-TP-STEP-STUDENT"]["status"] == "failed" and "refused, the last by YXC-SIGN-VERIFY" in by_id["YXC-TP-STEP-STUDENT"]["message"]
+    assert (
+        by_id["YXC-TP-STEP-STUDENT"]["status"] == "failed"
+        and "refused, the last by YXC-SIGN-VERIFY" in by_id["YXC-TP-STEP-STUDENT"]["message"]
+    )
 
 
 def test_since_grades_only_a_fresh_session(tmp_path):
