@@ -17,13 +17,14 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 from harness.conformance import catalogue
 from harness.conformance.engine import CannotRun, Check, CheckSet, failed, passed, skipped
 from harness.conformance.engine import run as run_checks
 from harness.conformance.model import CheckResult, Event, Evidence
 from harness.conformance.roles import CommonOptions, RoleOption
-from harness.journal import Journal
+from harness.journal import Journal, entry_from_row
 from harness.pki import Vendor, find_vendor
 from harness.rules import RuleSet
 from harness.specs import spec_sha256
@@ -98,9 +99,25 @@ def _enrolled(g: Graded) -> Any:
     if vendor is None:
         raise CannotRun(f"no YXC vendor is enrolled with user {g.user!r} in store {g.store.path} (harness vendor list)")
     g.vendor = vendor
-    g.entries = Journal(g.store).query(vendor=vendor.user, platform="yxc", after_id=g.since, limit=None, ascending=True)
+    attributed = Journal(g.store).query(vendor=vendor.user, platform="yxc", after_id=g.since, limit=None, ascending=True)
+    unattributed = _unattributed(g, vendor.user)
+    g.entries = sorted(attributed + unattributed, key=lambda e: e["id"])
     since = f" after journal #{g.since}" if g.since is not None else ""
-    return passed(f"vendor {vendor.platnum} (user {vendor.user}): {len(g.entries)} journaled calls{since}")
+    also = f", of which {len(unattributed)} were refused before the certificate was recognised" if unattributed else ""
+    return passed(f"vendor {vendor.platnum} (user {vendor.user}): {len(g.entries)} journaled calls{since}{also}")
+
+
+def _unattributed(g: Graded, user: str) -> list[dict[str, Any]]:
+    """Calls the gate refused before naming a vendor (e.g. ``user`` in the wrong case under the strict profile).
+
+    The journal leaves their vendor empty, but they are this vendor's calls and must be graded, not overlooked.
+    """
+    rows = g.store.query(
+        "SELECT * FROM journal WHERE platform = 'yxc' AND vendor IS NULL AND id > ? AND upper(query) LIKE ? ORDER BY id",
+        (g.since or 0, f"%USER={user.upper()}%"),
+    )
+    entries = [entry_from_row(r) for r in rows]
+    return [e for e in entries if parse_qs(e["query"]).get("user", [""])[0].upper() == user.upper()]
 
 
 def _step(step: Step) -> Any:

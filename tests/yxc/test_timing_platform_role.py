@@ -96,6 +96,16 @@ def test_a_bad_signature_fails_and_the_student_step_is_missing(tmp_path):
     )
 
 
+def test_calls_refused_before_the_vendor_was_named_are_still_graded(tmp_path):
+    session = play(tmp_path, lowercase_user=True)  # the strict gate does not recognise a lowercase serial
+    result = certify(session, tmp_path / "out")
+    assert result.exit_code == 1
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    by_id = {c["id"]: c for c in report["checks"]}
+    assert by_id["YXC-SIGN-CERT"]["status"] == "failed" and "is not an enrolled certificate" in by_id["YXC-SIGN-CERT"]["message"]
+    assert "refused before the certificate was recognised" in by_id["YXC-TP-ENROLLED"]["message"]
+
+
 def test_since_grades_only_a_fresh_session(tmp_path):
     session = play(tmp_path, wrong_total=True)
     result = certify(session, tmp_path / "out", "--since", "100000")

@@ -31,7 +31,15 @@ class Session:
     replies: dict[str, Any]
 
 
-def play(tmp_path: Path, *, classrecord: bool = True, wrong_total: bool = False, bad_signature: bool = False, seed: int = 1) -> Session:
+def play(
+    tmp_path: Path,
+    *,
+    classrecord: bool = True,
+    wrong_total: bool = False,
+    bad_signature: bool = False,
+    lowercase_user: bool = False,
+    seed: int = 1,
+) -> Session:
     db = tmp_path / "harness.db"
     settings = Settings(db=db, validate_responses=True)
     store = Store(db)
@@ -54,6 +62,9 @@ def play(tmp_path: Path, *, classrecord: bool = True, wrong_total: bool = False,
                 if bad_signature and operation == "student":
                     params["sign"] = params["sign"][:-4] + ("0000" if not params["sign"].endswith("0000") else "1111")
                     expect_ok = False
+                if lowercase_user and operation == "student":
+                    params["user"] = params["user"].lower()
+                    expect_ok = False
                 r = await client.post(f"/yxc/{operation}", params=params, content=raw, headers={"content-type": "application/json"})
                 replies[operation] = r.json()
                 if expect_ok:
@@ -68,7 +79,7 @@ def play(tmp_path: Path, *, classrecord: bool = True, wrong_total: bool = False,
             await post("coach", coach)
             student = data.student(ids)
             await post("student", student)
-            if bad_signature:
+            if bad_signature or lowercase_user:
                 return
             if classrecord:
                 login = codes.issue(store, student["stunum"], "login", 3600, source="test")
