@@ -162,6 +162,10 @@ def run_role(
                 ctx.reporter_errors.append(f"{type(reporter).__name__}.{method}: {type(exc).__name__}: {exc}")
 
     dispatch("start")
+    if ctx.reporter_errors:  # nowhere to put the evidence: do not run at all
+        for error in ctx.reporter_errors:
+            print(f"harness: cannot write the report: {error}", file=sys.stderr)
+        return EXIT_ERROR
     try:
         for event in events:
             ctx.update(event)

@@ -52,10 +52,19 @@ class JunitReporter(FileReporter):
     writer = staticmethod(junit_report.render)
 
 
+BUNDLE_FILES = frozenset({"report.json", "report.html", "junit.xml", bundle.MANIFEST, bundle.SIGNATURE, bundle.SIGNER})
+
+
 class BundleSigner:
     """Last reporter of a run: signs every file the others wrote (manifest.json, manifest.sig, signer.pem)."""
 
     def start(self, ctx: RunContext) -> None:
+        # The manifest covers the whole directory: `--report .` must not sign (and later "verify") a whole project.
+        if ctx.report_dir.exists():
+            foreign = sorted(p.name for p in ctx.report_dir.iterdir() if p.name not in BUNDLE_FILES)
+            if foreign:
+                shown = ", ".join(foreign[:3]) + (" …" if len(foreign) > 3 else "")
+                raise FileExistsError(f"report directory {ctx.report_dir} holds other files ({shown}); use a new or empty one")
         ctx.report_dir.mkdir(parents=True, exist_ok=True)
         for name in (bundle.MANIFEST, bundle.SIGNATURE, bundle.SIGNER):
             (ctx.report_dir / name).unlink(missing_ok=True)

@@ -84,3 +84,12 @@ def test_a_rerun_into_the_same_directory_verifies(bundle):
     out, db = bundle
     assert write(out, db) == 1
     assert verify(out).exit_code == 0
+
+
+def test_a_directory_holding_other_files_is_refused(tmp_path, capsys):
+    out = tmp_path / "project"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert write(out, tmp_path / "h.db") == 2
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert "holds other files (notes.txt)" in capsys.readouterr().err
