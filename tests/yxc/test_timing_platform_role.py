@@ -122,6 +122,10 @@ def test_unknown_vendor_could_not_run(conforming, tmp_path):
     assert "no YXC vendor is enrolled with user 'DEADBEEF'" in result.output
     report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     assert report["verdict"] == "error" and "DEADBEEF" in report["reason"]
+    assert "Verdict: ERROR" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    junit = ET.parse(tmp_path / "out" / "junit.xml").getroot()
+    assert junit.find(".//testcase[@name='run']/error") is not None
+    assert CliRunner().invoke(main, ["report", "verify", str(tmp_path / "out")]).exit_code == 0
 
 
 def test_tolerant_grading_is_not_valid_for_certification(conforming, tmp_path):
