@@ -96,6 +96,16 @@ def test_a_bad_signature_fails_and_the_student_step_is_missing(tmp_path):
     )
 
 
+def test_a_call_outside_the_interface_definition_fails_naming_the_field_clause(tmp_path):
+    session = play(tmp_path, missing_field=True)  # then retried correctly: the refused call still counts
+    result = certify(session, tmp_path / "out")
+    assert result.exit_code == 1
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    failed = [c for c in report["checks"] if c["status"] == "failed"]
+    assert [c["id"] for c in failed] == ["YXC-TP-INTERFACE"]
+    assert failed[0]["clause"] == "000 附件四 A.6.2.3.1 表A.2 #3" and "'name' is a required property" in failed[0]["message"]
+
+
 def test_calls_refused_before_the_vendor_was_named_are_still_graded(tmp_path):
     session = play(tmp_path, lowercase_user=True)  # the strict gate does not recognise a lowercase serial
     result = certify(session, tmp_path / "out")

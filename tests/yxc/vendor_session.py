@@ -38,6 +38,7 @@ def play(
     wrong_total: bool = False,
     bad_signature: bool = False,
     lowercase_user: bool = False,
+    missing_field: bool = False,
     seed: int = 1,
 ) -> Session:
     db = tmp_path / "harness.db"
@@ -76,6 +77,8 @@ def play(
             photos = [ids["stuimg"], await upload("stuimg", F.jpeg()), await upload("stuimg", F.jpeg(color=(1, 2, 3)))]
             data = YxcData(seed)
             coach = data.coach(ids)
+            if missing_field:
+                await post("coach", {k: v for k, v in coach.items() if k != "name"}, expect_ok=False)
             await post("coach", coach)
             student = data.student(ids)
             await post("student", student)
