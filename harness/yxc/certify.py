@@ -34,6 +34,8 @@ from harness.yxc import rules as yxc_rules
 SPEC_FILES = ("yxc/province.yaml", "yxc/requirements.yaml", "decisions.yaml")
 ENROLLED_CLAUSE = "000 附件四 URL user (证书序列号); harness vendor add"
 INTERFACE_CLAUSE = "000 附件四 request tables; 000 附件二 返回码 100/200"
+# A vendor that repeats one mistake thousands of times gets this many findings with evidence, then a count.
+MAX_FINDINGS = 50
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ def _rule(rule_id: str) -> Any:
             return skipped("not exercised: no journaled call of this vendor evaluated this rule")
         if not results:
             return passed(f"held on {seen} of {seen} evaluations")
-        return [_clause_result(rule_id, g, *r) for r in results]
+        return _findings(rule_id, g, results)
 
     return check
 
@@ -172,7 +174,15 @@ def _interface(g: Graded) -> Any:
             results.append((status, message, (exchange_evidence(entry),), v["clause"] or INTERFACE_CLAUSE))
     if not results:
         return passed(f"all {len(g.entries)} calls named a defined service and matched its definition")
-    return [_clause_result("YXC-TP-INTERFACE", g, *r) for r in results]
+    return _findings("YXC-TP-INTERFACE", g, results)
+
+
+def _findings(check_id: str, g: Graded, results: list[Any]) -> list[CheckResult]:
+    kept = [_clause_result(check_id, g, *r) for r in results[:MAX_FINDINGS]]
+    if len(results) > MAX_FINDINGS:
+        rest = results[MAX_FINDINGS:]
+        kept.append(_clause_result(check_id, g, "failed", f"… and {len(rest)} more findings like these (evidence omitted)", (), rest[0][3]))
+    return kept
 
 
 def _clause_result(check_id: str, g: Graded, status: Any, message: str, evidence: tuple[Evidence, ...], clause: str) -> CheckResult:

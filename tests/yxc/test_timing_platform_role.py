@@ -144,3 +144,17 @@ def test_tolerant_grading_is_not_valid_for_certification(conforming, tmp_path):
     assert result.exit_code == 0 and result.output == ""
     assert json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["certification_valid"] is False
     assert "NOT VALID FOR CERTIFICATION" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_repeated_mistake_is_capped_with_a_count():
+    from harness.yxc.certify import MAX_FINDINGS, Graded, _rule, build_checks
+
+    checks = build_checks()
+    graded = Graded(store=None, user="X", since=None, checks={c.id: c for c in checks})
+    verdict = {"rule": "YXC-CR-TOTAL", "clause": "000 附件四 A.6.3.2 表A.8 #18–#22", "held": False, "message": "total wrong"}
+    entry = {"method": "POST", "path": "/yxc/classrecord", "query": "", "at": "t", "request_body": "{}", "request_size": 2}
+    entry |= {"request_sha256": "", "request_headers": {}, "status": 200, "reply": {}, "verdicts": [verdict]}
+    graded.entries = [{**entry, "id": i} for i in range(MAX_FINDINGS + 70)]
+    results = _rule("YXC-CR-TOTAL")(graded)
+    assert len(results) == MAX_FINDINGS + 1
+    assert results[-1].message.startswith("… and 70 more") and results[-1].evidence == ()
