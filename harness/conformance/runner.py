@@ -21,6 +21,7 @@ from typing import Protocol, TextIO
 from harness.conformance.model import (
     CheckFinished,
     CheckResult,
+    CheckStarted,
     Event,
     NonFatalError,
     RunFinished,
@@ -97,8 +98,14 @@ class ProgressReporter:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
 
-    def _out(self, line: str) -> None:
-        print(line, file=self.stream or sys.stderr, flush=True)
+    def _out(self, line: str, end: str = "\n") -> None:
+        print(line, file=self.stream or sys.stderr, end=end, flush=True)
+
+    @property
+    def _live(self) -> bool:
+        # On a terminal, a long check shows "[3/17] ID …" while it runs; the result line then overwrites it.
+        stream = self.stream or sys.stderr
+        return bool(getattr(stream, "isatty", lambda: False)())
 
     def start(self, ctx: RunContext) -> None:
         pass
@@ -108,12 +115,15 @@ class ProgressReporter:
             self._out(f"harness certify {event.role}: {event.planned} checks against {event.target} (seed {event.seed})")
             if not event.certification_valid:
                 self._out("  NOT VALID FOR CERTIFICATION (see the report)")
+        elif isinstance(event, CheckStarted):
+            if self._live:
+                self._out(f"[{event.index}/{event.planned}] {event.check_id} …", end="")
         elif isinstance(event, CheckFinished):
             r = event.result
             line = f"[{event.index}/{event.planned}] {r.check_id} … {r.status}"
             if r.status != "passed" and r.message:
                 line += f"  [{r.clause}] {r.message}"
-            self._out(line)
+            self._out(("\r\x1b[K" if self._live else "") + line)
         elif isinstance(event, NonFatalError):
             self._out(f"warning: {event.message}")
         elif isinstance(event, RunFinished):

@@ -5,7 +5,7 @@ import pytest
 
 from harness.conformance.engine import CheckSet, failed, passed
 from harness.conformance.engine import run as run_checks
-from harness.conformance.model import CheckFinished, CheckResult, RunStarted
+from harness.conformance.model import CheckFinished, CheckResult, CheckStarted, RunStarted
 from harness.conformance.runner import ProgressReporter, RunContext, run_role
 
 
@@ -80,3 +80,16 @@ def test_progress_lines():
     lines = stream.getvalue().splitlines()
     assert "NOT VALID FOR CERTIFICATION" in lines[1]
     assert lines[2] == "[3/17] YXC-CB-SIGNIN … failed  [000 附件二] no reply"
+
+
+def test_live_progress_on_a_terminal():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    reporter, ctx = ProgressReporter(stream), RunContext(report_dir=Path("/nonexistent"))
+    result = CheckResult("YXC-QR-SIZE", "t", "000 附件一 2", "passed")
+    for event in (CheckStarted("YXC-QR-SIZE", "t", 1, 2), CheckFinished(result, 1, 2)):
+        reporter.handle_event(ctx, event)
+    assert stream.getvalue() == "[1/2] YXC-QR-SIZE …\r\x1b[K[1/2] YXC-QR-SIZE … passed\n"
