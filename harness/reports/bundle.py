@@ -22,55 +22,30 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from harness import __version__
-from harness.pki import KEY_BITS, ca
-from harness.store import Store, register_schema
+from harness.pki import ca, issue_certificate, new_key, stored_identity
+from harness.store import Store
 
 MANIFEST, SIGNATURE, SIGNER = "manifest.json", "manifest.sig", "signer.pem"
 UNSIGNED = frozenset({MANIFEST, SIGNATURE})  # everything else in the directory is listed and hashed
 
-_DDL = "CREATE TABLE IF NOT EXISTS report_signer (id INTEGER PRIMARY KEY CHECK (id = 1), key_pem TEXT NOT NULL, cert_pem TEXT NOT NULL)"
-register_schema("report_signer", _DDL)
-
 
 def signing_identity(store: Store) -> tuple[rsa.RSAPrivateKey, x509.Certificate, x509.Certificate]:
     """The harness's report-signing key, its certificate and the issuing CA certificate; made on first use."""
-    store.execute(_DDL)  # the store may have been opened before this module registered its table
-    row = store.query_one("SELECT key_pem, cert_pem FROM report_signer WHERE id = 1")
     ca_key, ca_cert = ca(store)
-    if row is None:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
-        now = dt.datetime.now(dt.UTC)
+
+    def create() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+        key = new_key()
         subject = x509.Name(
             [
                 x509.NameAttribute(NameOID.ORGANIZATION_NAME, "harness test CA"),
                 x509.NameAttribute(NameOID.COMMON_NAME, "harness report signing"),
             ]
         )
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(True, True, False, False, False, False, False, False, False),  # digitalSignature, contentCommitment
-                critical=True,
-            )
-            .sign(ca_key, hashes.SHA256())
-        )
-        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        store.execute(
-            "INSERT OR IGNORE INTO report_signer (id, key_pem, cert_pem) VALUES (1, ?, ?)",
-            (key_pem.decode(), cert.public_bytes(serialization.Encoding.PEM).decode()),
-        )
-        row = store.query_one("SELECT key_pem, cert_pem FROM report_signer WHERE id = 1")
-    assert row is not None
-    key = serialization.load_pem_private_key(row["key_pem"].encode(), password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    return key, x509.load_pem_x509_certificate(row["cert_pem"].encode()), ca_cert
+        usage = x509.KeyUsage(True, True, False, False, False, False, False, False, False)  # digitalSignature, contentCommitment
+        return key, issue_certificate(subject, key.public_key(), ca_cert.subject, ca_key, days=3650, extensions=((usage, True),))
+
+    key, cert = stored_identity(store, "report_signer", create)
+    return key, cert, ca_cert
 
 
 def _sha256(path: Path) -> str:

@@ -162,7 +162,7 @@ def _rule(rule_id: str) -> Any:
 
 
 def _interface(g: Graded) -> Any:
-    known = {r.id for r in yxc_rules.RULES}
+    known = {r.id for r in yxc_rules.DEFINITIONS}
     results: list[Any] = []
     for entry in g.entries:
         for v in entry["verdicts"]:
