@@ -20,13 +20,13 @@ TEMPLATE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>harness certify {{ d.role }}: {{ d.verdict | upper }}</title>
 <style>
-  body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei", sans-serif; margin: 0 auto;
+  body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif; margin: 0 auto;
          max-width: 1180px; padding: 0 20px 40px; color: #1d2330; }
   h1 { font-size: 22px; margin: 24px 0 8px; } h2 { font-size: 18px; margin: 30px 0 8px; border-bottom: 2px solid #e3e6ec; }
   table { border-collapse: collapse; width: 100%; margin: 8px 0; }
   th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid #e3e6ec; }
   th { background: #f4f6f9; font-weight: 600; }
-  code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+  code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, "Noto Sans Mono CJK SC", "Microsoft YaHei", monospace; }
   pre { background: #f7f8fa; border: 1px solid #e3e6ec; padding: 8px; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
   .banner { padding: 16px 20px; border-radius: 6px; font-size: 20px; font-weight: 700; margin: 16px 0 8px; color: #fff; }
   .banner small { display: block; font-size: 14px; font-weight: 400; margin-top: 4px; }
