@@ -11,7 +11,9 @@ import click
 
 from harness import __version__
 from harness.config import PROFILES, Settings, default_db_path
+from harness.conformance.cli import certify
 from harness.errors import HarnessError
+from harness.reports.cli import report
 
 db_option = click.option(
     "--db",
@@ -175,6 +177,10 @@ def rules(platform: str) -> None:
     for r in yxc_rules.install(RuleSet(platform)):
         extra = f" ({r.decision})" if r.decision else ""
         click.echo(f"{r.id:28} {r.kind:11} {', '.join(r.operations):40} {r.clause}{extra}\n  {r.title}")
+
+
+main.add_command(certify)
+main.add_command(report)
 
 
 @main.group()

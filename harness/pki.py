@@ -7,6 +7,7 @@ CA: its certificates mean "enrolled with this harness", nothing more.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +23,6 @@ from harness.store import Store, register_schema
 
 register_schema(
     "pki",
-    """CREATE TABLE IF NOT EXISTS pki_ca (
-        id INTEGER PRIMARY KEY CHECK (id = 1), key_pem TEXT NOT NULL, cert_pem TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS vendors (
         platform TEXT NOT NULL, user TEXT NOT NULL, platnum TEXT NOT NULL, name TEXT,
         cert_pem TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (platform, user))""",
@@ -62,33 +61,68 @@ def _name(common_name: str, org: str = "harness test CA") -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def ca(store: Store) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    """The store's test CA, created on first use."""
-    row = store.query_one("SELECT key_pem, cert_pem FROM pki_ca WHERE id = 1")
+def issue_certificate(
+    subject: x509.Name,
+    public_key: rsa.RSAPublicKey,
+    issuer: x509.Name,
+    signing_key: rsa.RSAPrivateKey,
+    *,
+    days: int,
+    is_ca: bool = False,
+    extensions: tuple[tuple[x509.ExtensionType, bool], ...] = (),
+) -> x509.Certificate:
+    """A certificate valid from yesterday for ``days``, signed with SHA-256."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - dt.timedelta(days=1))
+        .not_valid_after(_now() + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=0 if is_ca else None), critical=True)
+    )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(signing_key, hashes.SHA256())
+
+
+def stored_identity(
+    store: Store, table: str, create: Callable[[], tuple[rsa.RSAPrivateKey, x509.Certificate]]
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A key and certificate kept in a one-row table of the store, made by ``create`` on first use."""
+    store.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY CHECK (id = 1), key_pem TEXT NOT NULL, cert_pem TEXT NOT NULL)"
+    )
+    row = store.query_one(f"SELECT key_pem, cert_pem FROM {table} WHERE id = 1")
     if row is None:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
-        name = _name("harness test CA — not for production")
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(_now() - dt.timedelta(days=1))
-            .not_valid_after(_now() + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .sign(key, hashes.SHA256())
-        )
+        key, cert = create()
         key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        # INSERT OR IGNORE: when two processes race, the first identity wins and both read it back.
         store.execute(
-            "INSERT OR IGNORE INTO pki_ca (id, key_pem, cert_pem) VALUES (1, ?, ?)",
+            f"INSERT OR IGNORE INTO {table} (id, key_pem, cert_pem) VALUES (1, ?, ?)",
             (key_pem.decode(), cert.public_bytes(serialization.Encoding.PEM).decode()),
         )
-        row = store.query_one("SELECT key_pem, cert_pem FROM pki_ca WHERE id = 1")
+        row = store.query_one(f"SELECT key_pem, cert_pem FROM {table} WHERE id = 1")
     assert row is not None
     key = serialization.load_pem_private_key(row["key_pem"].encode(), password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
     return key, x509.load_pem_x509_certificate(row["cert_pem"].encode())
+
+
+def new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+
+
+def ca(store: Store) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """The store's test CA, created on first use."""
+
+    def create() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+        key = new_key()
+        name = _name("harness test CA — not for production")
+        return key, issue_certificate(name, key.public_key(), name, key, days=3650, is_ca=True)
+
+    return stored_identity(store, "pki_ca", create)
 
 
 def enrol(store: Store, platform: str, platnum: str, out_dir: Path, name: str | None = None, p12_password: str = "harness") -> Enrolment:
@@ -96,18 +130,8 @@ def enrol(store: Store, platform: str, platnum: str, out_dir: Path, name: str | 
     if not platnum or len(platnum) != 5:
         raise EnrolmentError(f"platnum must be exactly 5 characters (000 附件四 表A.8 #6 F5), not {platnum!r}")
     ca_key, ca_cert = ca(store)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(f"{platform}:{platnum}", org=name or platnum))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(_now() - dt.timedelta(days=1))
-        .not_valid_after(_now() + dt.timedelta(days=825))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
+    key = new_key()
+    cert = issue_certificate(_name(f"{platform}:{platnum}", org=name or platnum), key.public_key(), ca_cert.subject, ca_key, days=825)
     user = cert_serial_hex(cert)
     cert_pem = cert.public_bytes(serialization.Encoding.PEM)
     out_dir.mkdir(parents=True, exist_ok=True)

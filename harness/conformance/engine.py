@@ -27,8 +27,12 @@ from harness.conformance.model import (
 from harness.errors import HarnessError
 
 
-class TargetUnreachable(HarnessError):
-    """The target cannot be reached at all; the run ends with verdict ``error`` (CLI exit 2)."""
+class CannotRun(HarnessError):
+    """The run cannot go on (bad target, unknown vendor); it ends with verdict ``error`` (CLI exit 2)."""
+
+
+class TargetUnreachable(CannotRun):
+    """The target cannot be reached at all."""
 
 
 @dataclass(frozen=True)
@@ -113,12 +117,13 @@ def run(
         role, platform, target, dict(options or {}), seed, dict(spec_hashes or {}), tuple(requirements), planned, certification_valid
     )
     counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
+    mandatory_failed = 0  # only a mandatory check's failure or error decides the verdict
     for index, check in enumerate(checks, 1):
         yield CheckStarted(check.id, check.title, index, planned)
         started = time.perf_counter()
         try:
             results = _results(check, check.fn(context), (time.perf_counter() - started) * 1000)
-        except TargetUnreachable as exc:
+        except CannotRun as exc:
             yield NonFatalError(f"{check.id}: {exc}")
             yield RunFinished("error", counts["passed"], counts["failed"], counts["skipped"], counts["error"] + 1, reason=str(exc))
             return
@@ -126,7 +131,8 @@ def run(
             results = [check.result("error", f"{type(exc).__name__}: {exc}", duration_ms=(time.perf_counter() - started) * 1000)]
         for result in results:
             counts[result.status] += 1
+            if result.mandatory and result.status in ("failed", "error"):
+                mandatory_failed += 1
             yield CheckFinished(result, index, planned)
-    mandatory_failed = counts["failed"] + counts["error"]
     verdict = "failed" if mandatory_failed else "passed"
     yield RunFinished(verdict, counts["passed"], counts["failed"], counts["skipped"], counts["error"])

@@ -23,6 +23,8 @@ class Requirement:
     clause: str
     text: str
     decision: str | None = None
+    checks: tuple[str, ...] = ()  # certify checks the catalogue says enforce it
+    rules: tuple[str, ...] = ()  # reference-server rules that evaluate it on every call
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,10 @@ from typing import Any
 
 from harness.files import IMAGE_FORMATS
 from harness.pki import Vendor
-from harness.rules import Fail, Rule, RuleSet
+from harness.rules import Fail, RuleSet
 from harness.store import Store
 from harness.yxc import codes
 from harness.yxc.codes import BEIJING
-
-RULES: list[Rule] = []
 
 ALL_OPERATIONS = ("imageup", "coach", "trainingsimulator", "student", "learningcertificate", "classrecord")
 VEHICLE_CODES = {
@@ -55,25 +53,13 @@ class RuleContext:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def rule(
-    rule_id: str,
-    *,
-    clause: str,
-    title: str,
-    operations: tuple[str, ...],
-    decision: str | None = None,
-    kind: str = "business",
-    applies: Any = None,
-) -> Any:
-    def register(fn: Any) -> Any:
-        RULES.append(Rule(rule_id, clause, title, operations, fn, decision, kind, applies))
-        return fn
-
-    return register
+# The definition table: every YXC rule, registered once at import. Platforms get their own copy via install().
+DEFINITIONS = RuleSet("yxc")
+rule = DEFINITIONS.rule
 
 
 def install(rules: RuleSet) -> RuleSet:
-    for r in RULES:
+    for r in DEFINITIONS:
         rules.add(r)
     return rules
 

@@ -1,0 +1,52 @@
+"""The registry of certify roles: one line per role, ``name -> "module:Class"`` (imported only when used).
+
+A role class has:
+
+- ``name``, ``platform``, ``summary`` (one line), ``description`` (the command's help) and ``options``: the role's own
+  :class:`RoleOption` s, which ``harness certify <name>`` adds to the options every role shares;
+- ``__init__(self, common: CommonOptions, **options)``, raising :class:`~harness.errors.ConfigError` for bad
+  arguments (exit 2);
+- ``run(self, seed) -> Iterator[Event]`` (the :class:`~harness.conformance.model.Role` protocol).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+
+ROLES: dict[str, str] = {
+    "yxc-timing-platform": "harness.yxc.certify:TimingPlatformRole",
+}
+
+
+@dataclass(frozen=True)
+class RoleOption:
+    """One role-specific option (``name`` ``vendor`` becomes ``--vendor``), declared without any CLI library."""
+
+    name: str
+    help: str
+    required: bool = False
+    default: Any = None
+    type: type = str  # str, int or Path
+    flag: bool = False
+
+
+@dataclass(frozen=True)
+class CommonOptions:
+    """What every role gets: where the report goes, the seed, the store and the decision profile."""
+
+    report_dir: Path
+    seed: int
+    db: Path
+    profile: str
+
+
+def role_class(name: str) -> Any:
+    if name not in ROLES:
+        raise ConfigError(f"no certify role {name!r}; known roles: {', '.join(sorted(ROLES))}")
+    module, _, cls = ROLES[name].partition(":")
+    return getattr(importlib.import_module(module), cls)

@@ -1,0 +1,192 @@
+"""Schemathesis hooks for fuzzing the harness's reference platforms (or a vendor's own implementation of them).
+
+Loaded by ``schemathesis.toml`` (``hooks = "harness.fuzz"``) or ``SCHEMATHESIS_HOOKS=harness.fuzz``. It does three
+things:
+
+* **Signs every request** of a YXC spec (D-YXC-SIGN) with an enrolled vendor key, so generated requests reach the
+  business rules instead of stopping at errorcode 202. The key comes from ``HARNESS_VENDOR_DIR`` (the ``--out`` folder
+  of ``harness vendor add``) or ``HARNESS_VENDOR_KEY`` + ``HARNESS_VENDOR_CERT``.
+* **Serializes JSON deterministically** (compact, UTF-8), so the signed bytes are exactly the bytes sent.
+* **Judges replies by the envelope**, not the HTTP status (D-HTTP-STATUS: platforms answer HTTP 200 with a code):
+  a negative case must get a non-zero code; a schema-valid, signed case must never be refused as malformed or
+  unauthenticated, and a business refusal must name the rule and clause it enforces. ``schemathesis.toml`` turns the
+  status-based built-ins (negative_data_rejection, positive_data_acceptance, ignored_auth, unsupported_method) off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import schemathesis
+from schemathesis import Case, CheckContext, Response
+
+from harness.server.validators import SCHEMA_RULE
+from harness.signing import Signer
+
+
+@dataclass(frozen=True)
+class Envelope:
+    code_field: str
+    ok: Any
+    malformed: frozenset[Any]
+    refused_credentials: frozenset[Any]
+    violations: str  # where the harness lists failed rules in a refusal
+
+
+ENVELOPES = {
+    "yxc": Envelope("errorcode", 0, frozenset({200}), frozenset({201, 202, 100}), "data"),
+}
+
+
+def _jsonable(value: Any) -> Any:
+    # Negative cases may hold bytes; they go on the wire as text, and the signature covers exactly that text.
+    return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_jsonable).encode("utf-8")
+
+
+@schemathesis.serializer("application/json")
+def _json_serializer(ctx: Any, value: Any) -> bytes:
+    return canonical_json(value)
+
+
+def _platform(case: Case) -> str | None:
+    return case.operation.schema.raw_schema.get("x-platform")
+
+
+def _signed_payload(case: Case) -> bytes:
+    body = case.body
+    if body is None or type(body).__name__ == "NotSet":
+        return b""
+    if case.media_type and case.media_type.startswith("multipart/"):
+        data = body.get("file") if isinstance(body, dict) else None
+        data = getattr(data, "data", data)  # schemathesis wraps generated binaries in Binary(str) with .data
+        if isinstance(data, str):
+            return data.encode("utf-8")
+        return bytes(data) if isinstance(data, (bytes, bytearray)) else b""
+    return canonical_json(body)
+
+
+class _Timestamps:
+    """Unique, increasing ts values: two requests in one millisecond would otherwise collide (errorcode 201)."""
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            self._last = max(int(time.time() * 1000), self._last + 1)
+            return self._last
+
+
+_TIMESTAMPS = _Timestamps()
+
+
+def load_signer() -> Signer:
+    directory = os.environ.get("HARNESS_VENDOR_DIR")
+    if directory:
+        return Signer.from_dir(directory)
+    key, cert = os.environ.get("HARNESS_VENDOR_KEY"), os.environ.get("HARNESS_VENDOR_CERT")
+    if key and cert:
+        return Signer.from_pem_files(key, cert)
+    raise RuntimeError(
+        "harness.fuzz needs an enrolled vendor key: set HARNESS_VENDOR_DIR to the --out folder of `harness vendor add yxc`"
+        " (or HARNESS_VENDOR_KEY and HARNESS_VENDOR_CERT)"
+    )
+
+
+@schemathesis.auth()
+class YxcSigning:
+    """Adds v, ts, sign and user (computed over the exact payload) to every request of a YXC spec."""
+
+    def __init__(self) -> None:
+        self._signer: Signer | None = None
+
+    def get(self, case: Case, ctx: Any) -> Signer | None:
+        if _platform(case) != "yxc":
+            return None
+        if self._signer is None:
+            self._signer = load_signer()
+        return self._signer
+
+    def set(self, case: Case, data: Signer | None, ctx: Any) -> None:
+        if data is None:
+            return
+        case.query = {**(case.query or {}), **data.query(_signed_payload(case), _TIMESTAMPS.next())}
+
+
+def _envelope(case: Case, response: Response) -> tuple[Envelope, dict[str, Any]] | None:
+    envelope = ENVELOPES.get(_platform(case) or "")
+    if envelope is None:
+        return None
+    try:
+        document = response.json()
+    except ValueError:
+        raise AssertionError(f"reply is not JSON: {response.text[:200]!r}") from None
+    if not isinstance(document, dict) or envelope.code_field not in document:
+        raise AssertionError(f"reply is not the platform envelope (no {envelope.code_field}): {response.text[:200]!r}")
+    return envelope, document
+
+
+def _internal(document: dict[str, Any], envelope: Envelope) -> bool:
+    detail = document.get(envelope.violations)
+    violations = detail.get("violations") if isinstance(detail, dict) else None
+    return any(v.get("rule") == "INTERNAL" for v in violations or ())
+
+
+@schemathesis.check
+def envelope_no_internal_error(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """The harness wraps its own failures in the envelope (never a 500); an INTERNAL refusal is still a server error."""
+    found = _envelope(case, response)
+    if found is not None and _internal(found[1], found[0]):
+        raise AssertionError(f"the server failed internally: {found[1]}")
+    return True
+
+
+@schemathesis.check
+def envelope_negative_data_rejection(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """A request that violates the spec must be refused with a non-zero envelope code."""
+    meta = case.meta
+    found = _envelope(case, response)
+    if meta is None or found is None or not meta.generation.mode.is_negative:
+        return None
+    envelope, document = found
+    if document[envelope.code_field] == envelope.ok:
+        raise AssertionError(f"schema-violating request accepted with {envelope.code_field}={envelope.ok}")
+    return True
+
+
+@schemathesis.check
+def envelope_positive_data_acceptance(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """A schema-valid, signed request must not be refused as malformed or unauthenticated; a business refusal must
+    name the rule and clause it enforces."""
+    meta = case.meta
+    found = _envelope(case, response)
+    if meta is None or found is None or not meta.generation.mode.is_positive:
+        return None
+    envelope, document = found
+    code = document[envelope.code_field]
+    if code == envelope.ok:
+        return True
+    if _internal(document, envelope):
+        raise AssertionError(f"the server failed internally: {document}")
+    if code in envelope.refused_credentials:
+        raise AssertionError(f"schema-valid signed request refused with {envelope.code_field}={code}: {document.get('message')}")
+    detail = document.get(envelope.violations) or {}
+    violations = detail.get("violations") if isinstance(detail, dict) else None
+    if not violations or not all(v.get("rule") and v.get("clause") for v in violations):
+        raise AssertionError(f"refusal {code} does not name the rule and clause it enforces: {document}")
+    # A format refusal of schema-valid data is right only for rules the spec cannot express (real file bytes, sizes);
+    # the schema validator itself disagreeing with the spec is a defect.
+    schema_refusals = [v for v in violations if v["rule"] == SCHEMA_RULE]
+    if code in envelope.malformed and schema_refusals:
+        raise AssertionError(f"the server's schema validation refused schema-valid data: {schema_refusals}")
+    return True

@@ -1,0 +1,147 @@
+"""report.html: one self-contained page a regulator reads with no tools (no scripts, fonts or images fetched).
+
+Summary banner with the verdict, a table of results by clause, the evidence behind every finding, and the
+requirement coverage, where a requirement no check enforced is listed as "not covered".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from itertools import groupby
+from typing import Any
+
+import jinja2
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>harness certify {{ d.role }}: {{ d.verdict | upper }}</title>
+<style>
+  body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif; margin: 0 auto;
+         max-width: 1180px; padding: 0 20px 40px; color: #1d2330; }
+  h1 { font-size: 22px; margin: 24px 0 8px; } h2 { font-size: 18px; margin: 30px 0 8px; border-bottom: 2px solid #e3e6ec; }
+  table { border-collapse: collapse; width: 100%; margin: 8px 0; }
+  th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid #e3e6ec; }
+  th { background: #f4f6f9; font-weight: 600; }
+  code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, "Noto Sans Mono CJK SC", "Microsoft YaHei", monospace; }
+  pre { background: #f7f8fa; border: 1px solid #e3e6ec; padding: 8px; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
+  .banner { padding: 16px 20px; border-radius: 6px; font-size: 20px; font-weight: 700; margin: 16px 0 8px; color: #fff; }
+  .banner small { display: block; font-size: 14px; font-weight: 400; margin-top: 4px; }
+  .v-passed { background: #1f7a3a; } .v-failed { background: #b3261e; } .v-error { background: #8a5a00; }
+  .invalid { border: 3px solid #b3261e; color: #b3261e; background: #fdecea; padding: 10px 16px; font-weight: 700;
+             font-size: 18px; text-align: center; letter-spacing: .04em; margin: 8px 0; }
+  .s { font-weight: 700; white-space: nowrap; } .s-passed { color: #1f7a3a; } .s-failed { color: #b3261e; }
+  .s-error { color: #8a5a00; } .s-skipped, .s-not-covered { color: #6b7280; } .s-covered { color: #1f7a3a; }
+  .meta th { width: 200px; } .muted { color: #6b7280; } details { margin: 6px 0; } summary { cursor: pointer; }
+  .finding { border-left: 4px solid #b3261e; padding: 2px 12px; margin: 12px 0; } .finding.ok { border-color: #1f7a3a; }
+  .totals span { display: inline-block; margin-right: 18px; }
+</style>
+</head>
+<body>
+<h1>Conformance report: {{ d.role }}</h1>
+<div class="banner v-{{ d.verdict }}">Verdict: {{ d.verdict | upper }}
+  <small>{{ verdict_text }}{% if d.reason %}: {{ d.reason }}{% endif %}</small></div>
+{% if not d.certification_valid %}<div class="invalid">NOT VALID FOR CERTIFICATION</div>{% endif %}
+<p class="totals"><span><b>{{ d.totals.planned }}</b> checks planned</span><span class="s-passed"><b>{{ d.totals.passed }}</b> passed</span>
+<span class="s-failed"><b>{{ d.totals.failed }}</b> failed</span><span class="s-error"><b>{{ d.totals.error }}</b> errors</span>
+<span class="s-skipped"><b>{{ d.totals.skipped }}</b> skipped</span>
+<span><b>{{ covered }}</b> of {{ d.coverage | length }} requirements covered</span></p>
+
+<table class="meta">
+<tr><th>Role</th><td>{{ d.role }} (platform {{ d.platform }})</td></tr>
+<tr><th>Target</th><td>{{ d.target }}</td></tr>
+<tr><th>Started / finished (UTC)</th><td>{{ d.started_at }} / {{ d.finished_at }}</td></tr>
+<tr><th>Harness version</th><td>{{ d.harness_version }}</td></tr>
+<tr><th>Random seed</th><td>{{ d.seed }}</td></tr>
+<tr><th>Valid for certification</th><td>{{ "yes" if d.certification_valid else "no" }}</td></tr>
+{% for k, v in d.options.items() %}<tr><th>Option {{ k }}</th><td>{{ "—" if v is none else v }}</td></tr>{% endfor %}
+{% for f, h in d.spec_hashes.items() %}<tr><th>Spec {{ f }}</th><td><code>sha256 {{ h }}</code></td></tr>{% endfor %}
+</table>
+{% if d.warnings %}<h2>Warnings</h2><ul>{% for w in d.warnings %}<li>{{ w }}</li>{% endfor %}</ul>{% endif %}
+
+<h2>Results by clause</h2>
+<table>
+<tr><th>Clause</th><th>Check</th><th>Status</th><th>Finding</th></tr>
+{% for clause, rows in by_clause %}{% for c in rows %}
+<tr>{% if loop.first %}<td rowspan="{{ rows | length }}">{{ clause }}</td>{% endif %}
+<td>{% if c.shown %}<a href="#{{ c.anchor }}"><code>{{ c.id }}</code></a>{% else %}<code>{{ c.id }}</code>{% endif %}<br><span class="muted">{{ c.title }}{% if not c.mandatory %} (advisory){% endif %}</span></td>
+<td class="s s-{{ c.status }}">{{ c.status }}</td><td>{{ c.message }}</td></tr>
+{% endfor %}{% endfor %}
+</table>
+
+<h2>Evidence</h2>
+{% for c in checks %}
+<div class="finding{% if c.status == 'passed' %} ok{% endif %}" id="{{ c.anchor }}">
+<p><code>{{ c.id }}</code> <span class="s s-{{ c.status }}">{{ c.status }}</span> [{{ c.clause }}]<br>{{ c.message or c.title }}</p>
+{% for e in c.evidence %}
+<details{% if c.status in ('failed', 'error') %} open{% endif %}><summary>Evidence {{ loop.index }}{% if e.note %}: {{ e.note }}{% endif %}</summary>
+{% if e.request %}<p><b>Request</b> <code>{{ e.request.method }} {{ e.request.url }}</code></p><pre>{{ e.request_text }}</pre>{% endif %}
+{% if e.reply %}<p><b>Reply</b> (HTTP {{ e.reply.status }})</p><pre>{{ e.reply_text }}</pre>{% endif %}
+</details>
+{% else %}<p class="muted">No evidence recorded.</p>{% endfor %}
+</div>
+{% endfor %}
+
+<h2>Requirement coverage</h2>
+<p class="muted">Every requirement of the {{ d.platform }} catalogue, with the checks that ran for it in this run.
+A requirement no check enforced in this run is listed as not covered.</p>
+<table>
+<tr><th>Requirement</th><th>Clause</th><th>Rule</th><th>Checks that ran</th><th>Coverage</th></tr>
+{% for r in d.coverage %}
+<tr><td><code>{{ r.id }}</code></td><td>{{ r.clause }}</td><td>{{ r.rule }}{% if r.decision %} <span class="muted">({{ r.decision }})</span>{% endif %}</td>
+<td>{% for c in r.checks %}<code>{{ c.id }}</code> <span class="s-{{ c.status }}">{{ c.status }}</span>{% if not loop.last %}<br>{% endif %}{% else %}<span class="muted">none</span>{% endfor %}</td>
+<td class="s s-{{ r.coverage | replace(' ', '-') }}">{{ r.coverage }}</td></tr>
+{% endfor %}
+</table>
+<p class="muted">Personal data (names, ID and phone numbers) is masked the way the platforms mask it. This bundle is signed:
+check it with <code>harness report verify DIR</code>.</p>
+</body>
+</html>
+"""
+
+VERDICTS = {
+    "passed": "every mandatory check passed",
+    "failed": "at least one mandatory check failed",
+    "error": "the run could not complete",
+}
+
+_env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_template = _env.from_string(TEMPLATE)
+
+
+def _natural(text: str) -> list[Any]:
+    """Sort key that puts 表A.8 #9 before #10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _pretty(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def render(document: dict[str, Any]) -> str:
+    checks = []
+    for i, check in enumerate(document["checks"]):
+        evidence = []
+        for e in check["evidence"]:
+            e = {"note": e.get("note", ""), "request": e.get("request"), "reply": e.get("reply")}
+            e["request_text"] = _pretty(e["request"]["body"]) if e["request"] else ""
+            e["reply_text"] = _pretty(e["reply"]["body"]) if e["reply"] else ""
+            evidence.append(e)
+        # A passed check with nothing to show gets no evidence section: it would only bury the findings.
+        shown = bool(evidence) or check["status"] != "passed"
+        checks.append({**check, "anchor": f"check-{i}", "evidence": evidence, "shown": shown})
+    # Failures first in the evidence list: that is what a reader opens the report for.
+    order = {"failed": 0, "error": 1, "passed": 2, "skipped": 3}
+    by_clause = [
+        (clause, list(rows)) for clause, rows in groupby(sorted(checks, key=lambda c: _natural(c["clause"])), key=lambda c: c["clause"])
+    ]
+    return _template.render(
+        d=document,
+        verdict_text=VERDICTS.get(document["verdict"], ""),
+        checks=sorted((c for c in checks if c["shown"]), key=lambda c: order.get(c["status"], 9)),
+        by_clause=by_clause,
+        covered=sum(1 for r in document["coverage"] if r["coverage"] != "not covered"),
+    )

@@ -1,0 +1,21 @@
+"""harness/conformance/ only yields events: it never imports the reports or the CLI (STYLE.md §1, §5)."""
+
+import ast
+from pathlib import Path
+
+import harness.conformance
+
+FORBIDDEN = ("harness.reports", "harness.cli")
+
+
+def test_conformance_never_imports_reports_or_cli():
+    offenders = []
+    for path in Path(harness.conformance.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith(FORBIDDEN)]
+    assert offenders == []

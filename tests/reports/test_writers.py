@@ -1,0 +1,58 @@
+import json
+import re
+import xml.etree.ElementTree as ET
+
+from tests.reports.sample_run import ID_NUMBER, MOBILE, NAME, write
+
+
+def test_report_json_has_the_run_facts_and_coverage(tmp_path):
+    write(tmp_path / "out", tmp_path / "h.db")
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert report["verdict"] == "failed" and report["role"] == "yxc-sample" and report["seed"] == 9
+    assert report["totals"] == {"planned": 4, "passed": 1, "failed": 2, "skipped": 1, "error": 0, "mandatory_failed": 1}
+    coverage = {r["id"]: r for r in report["coverage"]}
+    assert coverage["YXC-CR-TOTAL"]["coverage"] == "failed"
+    assert coverage["YXC-CR-PHOTO2"]["coverage"] == "passed"
+    assert coverage["YXC-CR-SIM-CARNUM"]["coverage"] == "not covered"
+    assert coverage["YXC-QR-SIZE"]["coverage"] == "not covered"
+    check = next(c for c in report["checks"] if c["id"] == "YXC-CR-TOTAL")
+    assert "…(512 chars)" in check["evidence"][0]["request"]["url"]  # the signature is cut to an excerpt
+
+
+def test_personal_data_is_masked_in_every_file(tmp_path):
+    write(tmp_path / "out", tmp_path / "h.db")
+    for name in ("report.json", "report.html", "junit.xml"):
+        text = (tmp_path / "out" / name).read_text(encoding="utf-8")
+        assert ID_NUMBER not in text and MOBILE not in text and NAME not in text, name
+    assert "4401**********1234" in (tmp_path / "out" / "report.json").read_text(encoding="utf-8")
+
+
+def test_html_reads_without_tools(tmp_path):
+    write(tmp_path / "out", tmp_path / "h.db")
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Verdict: FAILED" in html
+    assert "Results by clause" in html and "000 附件四 A.6.3.2 表A.8 #18–#22" in html
+    assert "Requirement coverage" in html and "not covered" in html and "YXC-QR-SIZE" in html
+    assert "advisory &lt;b&gt;only&lt;/b&gt;" in html  # escaped, never markup
+    assert "NOT VALID FOR CERTIFICATION" not in html
+    assert not re.search(r"<(script|link|img)\b|src=|@import|url\(", html)  # self-contained
+
+
+def test_html_flags_an_uncertifiable_run(tmp_path):
+    write(tmp_path / "out", tmp_path / "h.db", certification_valid=False)
+    assert "NOT VALID FOR CERTIFICATION" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["certification_valid"] is False
+
+
+def test_junit_one_testcase_per_check(tmp_path):
+    write(tmp_path / "out", tmp_path / "h.db")
+    root = ET.parse(tmp_path / "out" / "junit.xml").getroot()
+    cases = root.findall(".//testcase")
+    assert [c.get("name") for c in cases] == ["YXC-CR-TOTAL", "YXC-CR-PHOTO2", "YXC-CR-SIM-CARNUM", "ADVISORY"]
+    assert {c.get("classname") for c in cases} == {"yxc-sample"}
+    failure = cases[0].find("failure")
+    assert failure.get("message").startswith("[000 附件四 A.6.3.2 表A.8 #18–#22] YXC-CR-TOTAL")
+    assert cases[2].find("skipped") is not None
+    suite = root.find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "1", "2")
+    assert cases[3].find("skipped").get("message").startswith("advisory check failed: [000 附件二 2]")  # not mandatory

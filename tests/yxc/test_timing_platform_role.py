@@ -1,0 +1,160 @@
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from tests.yxc.vendor_session import play
+
+
+def certify(session, out, *extra):
+    args = ["certify", "yxc-timing-platform", "--vendor", session.user, "--db", str(session.db), "--report", str(out), "--seed", "42"]
+    return CliRunner().invoke(main, [*args, *extra])
+
+
+@pytest.fixture(scope="module")
+def conforming(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("conforming")
+    session = play(tmp)
+    result = certify(session, tmp / "out")
+    return session, tmp / "out", result
+
+
+def test_a_conforming_vendor_passes(conforming):
+    session, out, result = conforming
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["verdict"] == "passed" and report["seed"] == 42 and report["certification_valid"] is True
+    statuses = {c["id"]: c["status"] for c in report["checks"]}
+    for step in ("YXC-TP-STEP-IMAGEUP", "YXC-TP-STEP-COACH", "YXC-TP-STEP-STUDENT", "YXC-TP-STEP-CLASSRECORD"):
+        assert statuses[step] == "passed"
+    assert statuses["YXC-CR-LOGININFO"] == "passed" and statuses["YXC-SIGN-VERIFY"] == "passed"
+    assert statuses["YXC-CR-SIM-CARNUM"] == "skipped"  # no simulator record was sent: not exercised, not hidden
+    assert set(report["spec_hashes"]) >= {"specs/yxc/province.yaml", "specs/yxc/requirements.yaml"}
+    assert report["harness_version"] and report["started_at"] and report["finished_at"]
+
+
+def test_progress_lines(conforming):
+    _, _, result = conforming
+    assert "[5/28] YXC-TP-STEP-CLASSRECORD … passed" in result.output
+    assert "verdict: passed" in result.output
+
+
+def test_evidence_masks_personal_data(conforming):
+    session, out, _ = conforming
+    text = (out / "report.json").read_text(encoding="utf-8")
+    step = next(c for c in json.loads(text)["checks"] if c["id"] == "YXC-TP-STEP-COACH")
+    body = step["evidence"][0]["request"]["body"]
+    assert "*" in body["name"] and body["idcard"][4:14] == "*" * 10 and body["mobile"][3:7] == "****"
+    assert body["coachnum"].startswith("C") and "*" not in body["coachnum"]
+    # Nothing unmasked anywhere in the bundle: the sent coach's real values never appear.
+    from fixtures.yxc import YxcData
+
+    coach = YxcData(1).coach({k: 1 for k in ("coachimg", "jsz", "sfz", "pyht")})
+    for name in ("report.json", "report.html", "junit.xml"):
+        content = (out / name).read_text(encoding="utf-8")
+        assert coach["idcard"] not in content and coach["mobile"] not in content and coach["name"] not in content
+
+
+def test_missing_classrecord_fails_naming_the_step(tmp_path):
+    session = play(tmp_path, classrecord=False)
+    result = certify(session, tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    step = next(c for c in report["checks"] if c["id"] == "YXC-TP-STEP-CLASSRECORD")
+    assert step["status"] == "failed" and "missing step" in step["message"] and "logininfo" in step["message"]
+    assert step["clause"] == "000 2.1.2 2); 000 附件四 A.6.3.2 表A.8 #24"
+    assert "YXC-TP-STEP-CLASSRECORD … failed  [000 2.1.2 2); 000 附件四 A.6.3.2 表A.8 #24] missing step" in result.output
+
+
+def test_a_failed_call_fails_naming_rule_and_clause(tmp_path):
+    session = play(tmp_path, wrong_total=True)
+    result = certify(session, tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    failed = [c for c in report["checks"] if c["status"] == "failed"]
+    assert [c["id"] for c in failed] == ["YXC-CR-TOTAL"]
+    assert failed[0]["clause"] == "000 附件四 A.6.3.2 表A.8 #18–#22" and failed[0]["message"].startswith("YXC-CR-TOTAL: total")
+    evidence = failed[0]["evidence"][0]
+    assert evidence["request"]["body"]["total"] == evidence["request"]["body"]["part2"] + 5
+    assert evidence["reply"]["body"]["errorcode"] == 1
+    case = ET.parse(tmp_path / "out" / "junit.xml").getroot().find(".//testcase[@name='YXC-CR-TOTAL']")
+    assert "000 附件四 A.6.3.2 表A.8 #18–#22" in case.find("failure").get("message")
+
+
+def test_a_bad_signature_fails_and_the_student_step_is_missing(tmp_path):
+    session = play(tmp_path, bad_signature=True)
+    result = certify(session, tmp_path / "out")
+    assert result.exit_code == 1
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    by_id = {c["id"]: c for c in report["checks"]}
+    assert by_id["YXC-SIGN-VERIFY"]["status"] == "failed" and "202" in by_id["YXC-SIGN-VERIFY"]["clause"]
+    assert (
+        by_id["YXC-TP-STEP-STUDENT"]["status"] == "failed"
+        and "refused, the last by YXC-SIGN-VERIFY" in by_id["YXC-TP-STEP-STUDENT"]["message"]
+    )
+
+
+def test_a_call_outside_the_interface_definition_fails_naming_the_field_clause(tmp_path):
+    session = play(tmp_path, missing_field=True)  # then retried correctly: the refused call still counts
+    result = certify(session, tmp_path / "out")
+    assert result.exit_code == 1
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    failed = [c for c in report["checks"] if c["status"] == "failed"]
+    assert [c["id"] for c in failed] == ["YXC-TP-INTERFACE"]
+    assert failed[0]["clause"] == "000 附件四 A.6.2.3.1 表A.2 #3" and "'name' is a required property" in failed[0]["message"]
+
+
+def test_calls_refused_before_the_vendor_was_named_are_still_graded(tmp_path):
+    session = play(tmp_path, lowercase_user=True)  # the strict gate does not recognise a lowercase serial
+    result = certify(session, tmp_path / "out")
+    assert result.exit_code == 1
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    by_id = {c["id"]: c for c in report["checks"]}
+    assert by_id["YXC-SIGN-CERT"]["status"] == "failed" and "is not an enrolled certificate" in by_id["YXC-SIGN-CERT"]["message"]
+    assert "refused before the certificate was recognised" in by_id["YXC-TP-ENROLLED"]["message"]
+
+
+def test_since_grades_only_a_fresh_session(tmp_path):
+    session = play(tmp_path, wrong_total=True)
+    result = certify(session, tmp_path / "out", "--since", "100000")
+    assert result.exit_code == 1  # nothing after that id: every step is missing
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert {c["id"]: c["status"] for c in report["checks"]}["YXC-CR-TOTAL"] == "skipped"
+
+
+def test_unknown_vendor_could_not_run(conforming, tmp_path):
+    session, _, _ = conforming
+    args = ["certify", "yxc-timing-platform", "--vendor", "DEADBEEF", "--db", str(session.db), "--report", str(tmp_path / "out")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "no YXC vendor is enrolled with user 'DEADBEEF'" in result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert report["verdict"] == "error" and "DEADBEEF" in report["reason"]
+    assert "Verdict: ERROR" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    junit = ET.parse(tmp_path / "out" / "junit.xml").getroot()
+    assert junit.find(".//testcase[@name='run']/error") is not None
+    assert CliRunner().invoke(main, ["report", "verify", str(tmp_path / "out")]).exit_code == 0
+
+
+def test_tolerant_grading_is_not_valid_for_certification(conforming, tmp_path):
+    session, _, _ = conforming
+    result = certify(session, tmp_path / "out", "--profile", "tolerant", "--quiet")
+    assert result.exit_code == 0 and result.output == ""
+    assert json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["certification_valid"] is False
+    assert "NOT VALID FOR CERTIFICATION" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_repeated_mistake_is_capped_with_a_count():
+    from harness.yxc.certify import MAX_FINDINGS, Graded, _rule, build_checks
+
+    checks = build_checks()
+    graded = Graded(store=None, user="X", since=None, checks={c.id: c for c in checks})
+    verdict = {"rule": "YXC-CR-TOTAL", "clause": "000 附件四 A.6.3.2 表A.8 #18–#22", "held": False, "message": "total wrong"}
+    entry = {"method": "POST", "path": "/yxc/classrecord", "query": "", "at": "t", "request_body": "{}", "request_size": 2}
+    entry |= {"request_sha256": "", "request_headers": {}, "status": 200, "reply": {}, "verdicts": [verdict]}
+    graded.entries = [{**entry, "id": i} for i in range(MAX_FINDINGS + 70)]
+    results = _rule("YXC-CR-TOTAL")(graded)
+    assert len(results) == MAX_FINDINGS + 1
+    assert results[-1].message.startswith("… and 70 more") and results[-1].evidence == ()
