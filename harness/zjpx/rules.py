@@ -471,7 +471,7 @@ def face_image(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     mode = str(data(body)["compareMode"])
     target = str(data(body)["target"])
     if mode == "1":
-        if not re.match(r"^https?://\S+$", target):
+        if not re.match(r"^https?://[^\x00-\x20\x7f]+$", target):  # the spec's URL pattern
             yield Fail("compareMode 1 compares a network address: target must be an http(s) URL", "data.target")
         return
     if ctx.facts.get("image_error"):
