@@ -17,6 +17,7 @@ import httpx
 
 from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, run, skipped
 from harness.conformance.model import Event, Evidence, Requirement
+from harness.conformance.roles import CommonOptions, RoleOption
 from harness.journal import Journal
 from harness.rules import RuleSet
 from harness.specs import spec_sha256
@@ -286,6 +287,7 @@ class LearningPlatformServerRole:
             options={"profile": self.profile, "students": self.students, "page_size": self.page_size, "fuzz_examples": self.fuzz_examples},
             spec_hashes={"zjpx/learning-platform.yaml": spec_sha256("zjpx/learning-platform.yaml")},
             requirements=requirements(),
+            certification_valid=self.profile == "strict",  # a tolerant run is for development only
         )
 
 
@@ -400,6 +402,7 @@ class LearningPlatformClientRole:
             options={"profile": self.profile, "exchanges": len(entries)},
             spec_hashes={"zjpx/supervision.yaml": spec_sha256("zjpx/supervision.yaml")},
             requirements=requirements(),
+            certification_valid=self.profile == "strict",
         )
 
 
@@ -411,3 +414,47 @@ def summary(events: list[Event]) -> str:
     end = events[-1]
     lines.append(f"verdict {end.verdict}" if isinstance(end, RunFinished) else "unfinished")
     return "\n".join(lines)
+
+
+# --- `harness certify` entry points (harness.conformance.roles registry protocol) ---------------------------------------
+class ServerRoleCommand(LearningPlatformServerRole):
+    summary = "Certify a learning platform's pushClassInfo and thirdCoursePull (vendor as server)."
+    description = (
+        "Call the vendor's Z10 pushClassInfo and Z11 thirdCoursePull (002 §1.12, §1.14): a generated class must be accepted "
+        "with one account per learner and the password rule, an incomplete one refused; pages must be consistent; the "
+        "pushed course tree must read back intact; Schemathesis-generated valid and invalid requests must be answered in the envelope."
+    )
+    options = (
+        RoleOption("target", "Base URL of the vendor's learning platform (…/api/v1/pushClassInfo is appended).", required=True),
+        RoleOption("students", "Learners in the pushed class.", default=3, type=int),
+        RoleOption("page_size", "pageSize for thirdCoursePull.", default=2, type=int),
+        RoleOption("fuzz_examples", "Generated requests per interface and mode (0: no fuzzing).", default=5, type=int),
+    )
+
+    def __init__(self, common: CommonOptions, target: str, students: int = 3, page_size: int = 2, fuzz_examples: int = 5) -> None:
+        super().__init__(target, common.profile, None, students, page_size, fuzz_examples)
+
+
+class ClientRoleCommand:
+    name = LearningPlatformClientRole.name
+    platform = "zjpx"
+    summary = "Grade a learning platform (vendor as client of /zjpx) from the journal."
+    description = (
+        "Grade a learning platform from what it sent to `harness serve` under /zjpx: login and token use, real-name check "
+        "before study, start and end per video, studyHour every minute with plausible progress, the configured face or code "
+        "checks, bizCodes within their expiry."
+    )
+    options = (
+        RoleOption("platform", "The platform's studyPlatformCode (harness zjpx account list).", required=True),
+        RoleOption("since", "Grade only journal entries after this id (a fresh session).", type=int),
+    )
+
+    def __init__(self, common: CommonOptions, platform: str, since: int | None = None) -> None:
+        self.common, self.code, self.since = common, platform, since
+
+    def run(self, seed: int) -> Iterator[Event]:
+        store = Store(self.common.db)
+        try:
+            yield from LearningPlatformClientRole(store, self.code, self.common.profile, self.since).run(seed)
+        finally:
+            store.close()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from fixtures.photos import b64, two_inch_photo
 from harness.conformance.model import CheckFinished, RunFinished, RunStarted
 from harness.zjpx.certify import LearningPlatformClientRole, LearningPlatformServerRole, summary
 from harness.zjpx.simulate import push_class
-from tests.zjpx.conftest import Zjpx
+from tests.zjpx.conftest import Served, Zjpx
 from tests.zjpx.fake_vendor import FakeLearningPlatform
 
 TARGET = "http://vendor.example.invalid"
@@ -117,3 +119,26 @@ def test_skipping_the_configured_face_checks_fails_with_the_clause(zj: Zjpx) -> 
 def test_a_platform_that_logged_in_but_never_studied_fails(zj: Zjpx) -> None:
     verdict, results, _ = client_run(zj)
     assert results["ZJPX-C-LOGIN"] == "passed" and results["ZJPX-C-STUDYHOUR"] == "failed" and verdict == "failed"
+
+
+def test_harness_certify_runs_both_roles_from_the_registry(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    served = Served(tmp_path / "h", "strict")
+    zj = Zjpx(served)
+    zj.login()
+    learn(zj)
+    runner = CliRunner()
+    db = str(tmp_path / "h" / "harness.db")
+    passed = runner.invoke(
+        main, ["certify", "zjpx-learning-platform-client", "--platform", zj.code, "--db", db, "--report", str(tmp_path / "r1"), "-q"]
+    )
+    assert passed.exit_code == 0, passed.output
+    assert any((tmp_path / "r1").iterdir())
+    unreachable = runner.invoke(
+        main,
+        ["certify", "zjpx-learning-platform-server", "--target", "http://127.0.0.1:9", "--db", db, "--report", str(tmp_path / "r2"), "-q"],
+    )
+    assert unreachable.exit_code == 2, unreachable.output
