@@ -9,6 +9,7 @@ Each role's ``run(seed)`` yields engine events and nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,30 @@ from harness.zjpx.vendor import Exchanged, VendorClient, VendorUnreachable, acco
 
 
 def requirements() -> tuple[Requirement, ...]:
+    """What a learning platform calling the supervision side is held to: the reference's rules."""
     return tuple(Requirement(r.id, "zjpx", r.clause, r.title, r.decision) for r in rules.install(RuleSet("zjpx")))
+
+
+# What a learning platform serving Z10/Z11 is held to (002 §1.12, §1.14), and which server check enforces each.
+SERVER_REQUIREMENTS = (
+    Requirement("ZJPX-Z10-ACCEPT", "zjpx", "002 §1.12.1, §1.12.4", "pushClassInfo accepts a valid class and answers returnCode 0"),
+    Requirement("ZJPX-Z10-REFUSE", "zjpx", "002 §1.12.2 (是否可空 否)", "pushClassInfo refuses a class that breaks the interface"),
+    Requirement("ZJPX-Z10-ACCOUNTS", "zjpx", "002 §1.12.1, §1.12.5", "one login account per pushed learner, and passwordRules"),
+    Requirement("ZJPX-Z11-SHAPE", "zjpx", "002 §1.14.4, §1.14.5", "thirdCoursePull answers as the example", "D-ZJPX-PULL-SHAPE"),
+    Requirement("ZJPX-Z11-PAGES", "zjpx", "002 §1.14.2, §1.14.5", "pages honour pageSize, totalPage is consistent, no duplicates or gaps"),
+    Requirement("ZJPX-Z11-TREE", "zjpx", "002 §1.12.3, §1.14.5", "the pushed class's course tree reads back intact"),
+    Requirement("ZJPX-ENVELOPE", "zjpx", "002 §1.x.5 returnCode; D-HTTP-STATUS", "every reply is the {returnCode, returnMsg} envelope"),
+)
+SERVER_LINKS = {
+    "ZJPX-S-PUSH": ("ZJPX-Z10-ACCEPT",),
+    "ZJPX-S-ACCOUNTS": ("ZJPX-Z10-ACCOUNTS",),
+    "ZJPX-S-PUSH-NEGATIVE": ("ZJPX-Z10-REFUSE",),
+    "ZJPX-S-PULL": ("ZJPX-Z11-SHAPE",),
+    "ZJPX-S-PAGES": ("ZJPX-Z11-PAGES",),
+    "ZJPX-S-TREE": ("ZJPX-Z11-TREE",),
+    "ZJPX-S-FUZZ-POSITIVE": ("ZJPX-ENVELOPE",),
+    "ZJPX-S-FUZZ-NEGATIVE": ("ZJPX-ENVELOPE", "ZJPX-Z10-REFUSE"),
+}
 
 
 def _evidence(x: Exchanged, note: str = "") -> Evidence:
@@ -251,6 +275,10 @@ def fuzz_negative(ctx: ServerContext) -> Any:
     return _fuzz(ctx, negative=True)
 
 
+# Link each check to the requirements it enforces (coverage in reports), from the tables above.
+SERVER.checks[:] = [dataclasses.replace(c, requirements=SERVER_LINKS[c.id]) for c in SERVER.checks]
+
+
 class LearningPlatformServerRole:
     name = "zjpx-learning-platform-server"
     platform = "zjpx"
@@ -285,8 +313,8 @@ class LearningPlatformServerRole:
             context=context,
             seed=seed,
             options={"profile": self.profile, "students": self.students, "page_size": self.page_size, "fuzz_examples": self.fuzz_examples},
-            spec_hashes={"zjpx/learning-platform.yaml": spec_sha256("zjpx/learning-platform.yaml")},
-            requirements=requirements(),
+            spec_hashes={"specs/zjpx/learning-platform.yaml": spec_sha256("zjpx/learning-platform.yaml")},
+            requirements=SERVER_REQUIREMENTS,
             certification_valid=self.profile == "strict",  # a tolerant run is for development only
         )
 
@@ -308,6 +336,27 @@ class ClientContext:
         return sum(1 for e in self.entries if e["operation"] == operation and (e["outcome"] == "held" or not held_only))
 
 
+# Which reference rules each client check grades (also the requirements it covers in the report).
+GRADES = {
+    "ZJPX-C-LOGIN": ("ZJPX-TOKEN",),
+    "ZJPX-C-REALNAME": ("ZJPX-REALNAME-FIRST",),
+    "ZJPX-C-SESSIONS": ("ZJPX-SESSION-OPEN", "ZJPX-REF-CLASS", "ZJPX-REF-ENROLMENT", "ZJPX-REF-COURSE", "ZJPX-REF-RESOURCE"),
+    "ZJPX-C-STUDYHOUR": (
+        "ZJPX-STUDYHOUR-EARLY",
+        "ZJPX-STUDYHOUR-GAP",
+        "ZJPX-STUDYHOUR-PROGRESS",
+        "ZJPX-STUDYHOUR-BACKWARDS",
+        "ZJPX-STUDYHOUR-DURATION",
+        "ZJPX-STUDYHOUR-JUMP",
+        "ZJPX-STUDY-LIMIT",
+    ),
+    "ZJPX-C-ANTI-IDLING": ("ZJPX-ANTI-IDLING", "ZJPX-START-FACE"),
+    "ZJPX-C-BIZCODES": ("ZJPX-FACE-BIZCODE", "ZJPX-CODE-BIZCODE", "ZJPX-CODE-SESSION", "ZJPX-FACE-IMAGE", "ZJPX-VIDEO-TIME"),
+    "ZJPX-C-COURSES": ("ZJPX-COURSE-STATUS", "ZJPX-COURSE-UNIQUE", "ZJPX-COURSE-PARENT", "ZJPX-PHOTO-LEARNER"),
+    "ZJPX-C-FORMAT": ("SCHEMA", "ROUTING", "ZJPX-PLATFORM-CODE", "ZJPX-CARDNO-CHECK"),
+}
+
+
 def _graded(ctx: ClientContext, rule_ids: tuple[str, ...], none_message: str | None = None, needs: str | None = None) -> Any:
     found = ctx.failures(*rule_ids)
     if found:
@@ -321,21 +370,19 @@ def _graded(ctx: ClientContext, rule_ids: tuple[str, ...], none_message: str | N
 
 @CLIENT.check("ZJPX-C-LOGIN", title="logs in and uses a valid token", clause="002 §1.1; 通用请求参数 userToken")
 def client_login(ctx: ClientContext) -> Any:
-    return _graded(ctx, ("ZJPX-TOKEN",), "the platform never logged in successfully (/api/v1/thlogin)", needs="thlogin")
+    return _graded(ctx, GRADES["ZJPX-C-LOGIN"], "the platform never logged in successfully (/api/v1/thlogin)", needs="thlogin")
 
 
 @CLIENT.check(
     "ZJPX-C-REALNAME", title="real-name check before study where the class requires it", clause="002 §1.2; §1.12.2 realNameAuthentication"
 )
 def client_realname(ctx: ClientContext) -> Any:
-    return _graded(ctx, ("ZJPX-REALNAME-FIRST",))
+    return _graded(ctx, GRADES["ZJPX-C-REALNAME"])
 
 
 @CLIENT.check("ZJPX-C-SESSIONS", title="startStudy and endStudy once per video watched", clause="002 §1.3.1, §1.4.1")
 def client_sessions(ctx: ClientContext) -> Any:
-    graded = _graded(
-        ctx, ("ZJPX-SESSION-OPEN", "ZJPX-REF-CLASS", "ZJPX-REF-ENROLMENT", "ZJPX-REF-COURSE", "ZJPX-REF-RESOURCE"), needs="startStudy"
-    )
+    graded = _graded(ctx, GRADES["ZJPX-C-SESSIONS"], needs="startStudy")
     if graded[0] != "passed":
         return graded
     rows = ctx.store.query("SELECT id, res_code, status FROM zjpx_sessions WHERE platform_code = ? ORDER BY id", (ctx.platform_code,))
@@ -349,16 +396,7 @@ def client_sessions(ctx: ClientContext) -> Any:
     "ZJPX-C-STUDYHOUR", title="studyHour every minute with plausible progress", clause="002 §1.10.1, §1.10.2; §1.12.2 studyHourLimit"
 )
 def client_study_hour(ctx: ClientContext) -> Any:
-    ids = (
-        "ZJPX-STUDYHOUR-EARLY",
-        "ZJPX-STUDYHOUR-GAP",
-        "ZJPX-STUDYHOUR-PROGRESS",
-        "ZJPX-STUDYHOUR-BACKWARDS",
-        "ZJPX-STUDYHOUR-DURATION",
-        "ZJPX-STUDYHOUR-JUMP",
-        "ZJPX-STUDY-LIMIT",
-    )
-    return _graded(ctx, ids, "no studyHour was accepted", needs="studyHour")
+    return _graded(ctx, GRADES["ZJPX-C-STUDYHOUR"], "no studyHour was accepted", needs="studyHour")
 
 
 @CLIENT.check(
@@ -367,19 +405,27 @@ def client_study_hour(ctx: ClientContext) -> Any:
     clause="002 §1.12.2 videoOnHook, triggerType, triggervValue, videoStartFace",
 )
 def client_anti_idling(ctx: ClientContext) -> Any:
-    return _graded(ctx, ("ZJPX-ANTI-IDLING", "ZJPX-START-FACE"))
+    return _graded(ctx, GRADES["ZJPX-C-ANTI-IDLING"])
 
 
 @CLIENT.check("ZJPX-C-BIZCODES", title="bizCodes used as issued and within their expiry", clause="002 §1.5–§1.8 bizCode, expiresTime")
 def client_bizcodes(ctx: ClientContext) -> Any:
-    return _graded(ctx, ("ZJPX-FACE-BIZCODE", "ZJPX-CODE-BIZCODE", "ZJPX-CODE-SESSION", "ZJPX-FACE-IMAGE", "ZJPX-VIDEO-TIME"))
+    return _graded(ctx, GRADES["ZJPX-C-BIZCODES"])
+
+
+@CLIENT.check("ZJPX-C-COURSES", title="course packages and photo updates as the supervision side keeps them", clause="002 §1.13.2; §1.11.1")
+def client_courses(ctx: ClientContext) -> Any:
+    return _graded(ctx, GRADES["ZJPX-C-COURSES"])
 
 
 @CLIENT.check(
     "ZJPX-C-FORMAT", title="requests match the interface definition", clause="002 请求接口示例 {headers, data}; specs/zjpx/supervision.yaml"
 )
 def client_format(ctx: ClientContext) -> Any:
-    return _graded(ctx, ("SCHEMA", "ROUTING", "ZJPX-PLATFORM-CODE", "ZJPX-CARDNO-CHECK"))
+    return _graded(ctx, GRADES["ZJPX-C-FORMAT"])
+
+
+CLIENT.checks[:] = [dataclasses.replace(c, requirements=GRADES[c.id]) for c in CLIENT.checks]
 
 
 class LearningPlatformClientRole:
@@ -400,7 +446,7 @@ class LearningPlatformClientRole:
             context=ClientContext(self.store, self.platform_code, entries),
             seed=seed,
             options={"profile": self.profile, "exchanges": len(entries)},
-            spec_hashes={"zjpx/supervision.yaml": spec_sha256("zjpx/supervision.yaml")},
+            spec_hashes={"specs/zjpx/supervision.yaml": spec_sha256("zjpx/supervision.yaml")},
             requirements=requirements(),
             certification_valid=self.profile == "strict",
         )
