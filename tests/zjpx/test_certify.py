@@ -142,3 +142,39 @@ def test_harness_certify_runs_both_roles_from_the_registry(tmp_path: Path) -> No
         ["certify", "zjpx-learning-platform-server", "--target", "http://127.0.0.1:9", "--db", db, "--report", str(tmp_path / "r2"), "-q"],
     )
     assert unreachable.exit_code == 2, unreachable.output
+
+
+def test_simulate_command_against_a_real_http_server() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    vendor = FakeLearningPlatform()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            reply = vendor.safely(httpx.Request("POST", f"http://vendor{self.path}", content=body))
+            self.send_response(reply.status_code)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(reply.content)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        target = f"http://127.0.0.1:{server.server_address[1]}"
+        result = CliRunner().invoke(main, ["simulate", "zjpx-push-class", "--target", target, "--seed", "5"])
+        assert result.exit_code == 0, result.output
+        assert '"returnCode": "0"' in result.output
+        vendor.drop_account = True
+        assert CliRunner().invoke(main, ["simulate", "zjpx-push-class", "--target", target]).exit_code == 1
+    finally:
+        server.shutdown()
+        server.server_close()
