@@ -241,5 +241,7 @@ def before_call(ctx: Any, case: Case, **kwargs: Any) -> None:
                 data[key] = os.environ[env]
         return
     headers = case.body.get("headers")
-    if isinstance(headers, dict) and isinstance(headers.get("userToken"), str) and not case.operation.path.endswith("/thlogin"):
-        headers["userToken"] = _ZJPX_TOKEN.get(case.operation.schema.get_base_url())
+    if isinstance(headers, dict):
+        for key in ("userToken", "user_token"):  # user_token: the tolerant profile's alias (D-ZJPX-TOKEN-HEADER)
+            if isinstance(headers.get(key), str):
+                headers[key] = _ZJPX_TOKEN.get(case.operation.schema.get_base_url())
