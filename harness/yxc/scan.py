@@ -150,7 +150,7 @@ def grade_reply(exchange: Exchange, profile: str = "strict") -> list[ReplyFindin
     return findings
 
 
-def callback_body_bytes(body: dict[str, Any]) -> bytes:
+def callback_body_bytes(body: Any) -> bytes:
     """UTF-8 JSON, non-ASCII kept as is so ``callback`` goes back exactly as the QR carried it (000 附件二 1)."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
