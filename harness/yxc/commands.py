@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from harness.config import PROFILES, Settings, default_db_path
+from harness.errors import HarnessError
 
 if TYPE_CHECKING:
     from harness.store import Store
@@ -35,6 +36,12 @@ def _store(db: Path | None) -> Store:
     from harness.store import Store
 
     return Store(db or default_db_path())
+
+
+def _could_not_run(exc: HarnessError) -> NoReturn:
+    # Bad arguments or an unusable store: exit 2 ("could not run"), also when called without harness.cli.run.
+    click.echo(f"harness: {exc}", err=True)
+    sys.exit(2)
 
 
 @click.group()
@@ -109,16 +116,19 @@ def simulate_yxc_scan(
     """Scan a QR as the mini-program: issue a code, POST it to the vendor's callback, grade the reply."""
     from harness.yxc.scan import simulate_scan
 
-    result = simulate_scan(
-        _store(db),
-        qr_source,
-        stunum,
-        logout=logout,
-        ca_bundle=ca_bundle,
-        insecure_http=insecure_http,
-        profile=profile,
-        ttl_seconds=ttl or Settings().code_ttl_seconds,
-    )
+    try:
+        result = simulate_scan(
+            _store(db),
+            qr_source,
+            stunum,
+            logout=logout,
+            ca_bundle=ca_bundle,
+            insecure_http=insecure_http,
+            profile=profile,
+            ttl_seconds=ttl or Settings().code_ttl_seconds,
+        )
+    except HarnessError as exc:
+        _could_not_run(exc)
     for finding in result.qr.findings:
         click.echo(f"QR     {finding}")
     if result.code is not None:
@@ -150,15 +160,18 @@ def simulate_yxc_app_jump(
     """Open the mini-program page as a remote-teaching APP did; print the answer (code, expirationtime, stunum) and the grade."""
     from harness.yxc.appjump import app_jump
 
-    result = app_jump(
-        _store(db),
-        page_path,
-        stunum,
-        photo_checked_at,
-        opened_at=opened_at,
-        profile=profile,
-        ttl_seconds=ttl or Settings().code_ttl_seconds,
-    )
+    try:
+        result = app_jump(
+            _store(db),
+            page_path,
+            stunum,
+            photo_checked_at,
+            opened_at=opened_at,
+            profile=profile,
+            ttl_seconds=ttl or Settings().code_ttl_seconds,
+        )
+    except HarnessError as exc:
+        _could_not_run(exc)
     click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
     for finding in result.findings:
         click.echo(f"{finding.requirement} [{finding.clause}] {finding.message}", err=True)
