@@ -60,7 +60,7 @@ def start_vendor(tmp_path: Path) -> Iterator[Callable[..., RunningVendor]]:
         host = "localhost" if https else "127.0.0.1"
         base = f"{'https' if https else 'http'}://{host}:{server.server_port}"
         server.app = create_app(f"{base}/yxc/callback", defect)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         servers.append(server)
         return RunningVendor(server, base, f"{base}/yxc/callback", cert)
 
