@@ -25,6 +25,7 @@ import click
 import httpx
 import jsonschema
 
+from harness.conformance import engine
 from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, skipped
 from harness.conformance.model import Event, Evidence, Requirement
 from harness.specs import load_spec, resolve_ref, spec_sha256
@@ -541,15 +542,20 @@ class YxcCallbackRole:
         }
 
     def run(self, seed: int) -> Iterator[Event]:
-        from harness.conformance import engine
-
         report = qr.check(self.qr_source, profile=self.profile, allow_insecure_http=self.allow_insecure_http)
         logout_callback = None
         if self.logout_qr:
             logout_callback = qr.check(self.logout_qr, profile=self.profile, allow_insecure_http=self.allow_insecure_http).callback
         rng = random.Random(seed)
         stunum = self.stunum or "S" + "".join(str(rng.randrange(10)) for _ in range(15))
-        store = self.store or Store(":memory:")
+        store = self.store or Store(":memory:")  # codes issued for the run only, unless a shared store is given
+        try:
+            yield from self._run(seed, report, logout_callback, stunum, store)
+        finally:
+            if self.store is None:
+                store.close()
+
+    def _run(self, seed: int, report: qr.QrReport, logout_callback: str | None, stunum: str, store: Store) -> Iterator[Event]:
         with httpx.Client(verify=self.verify, timeout=self.timeout) as client:
             ctx = CallbackContext(
                 self.qr_source,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from examples.yxc_vendor.app import create_app, self_signed
+from examples.yxc_vendor.app import Vendor, create_app, self_signed
 from harness.store import Store
 
 with warnings.catch_warnings():
@@ -37,7 +37,7 @@ class RunningVendor:
         return httpx.get(f"{self.base}/qr.png", verify=_verify(self.cert)).content
 
     @property
-    def vendor(self):  # noqa: ANN201 - the example's Vendor object
+    def vendor(self) -> Vendor:
         return self.server.app.config["VENDOR"]
 
 
