@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from harness.conformance.model import Requirement
 from harness.errors import ConfigError
 from harness.store import Store
 from harness.yxc import codes
@@ -29,14 +30,17 @@ CLAUSE_PAGE = "000 附件三 小程序页面地址"
 CLAUSE_PARAMS = "000 附件三 请求参数"
 CLAUSE_WINDOW = "000 2.2 1) (2 分钟内跳转)"
 
-REQUIREMENTS: dict[str, tuple[str, str]] = {
-    "YXC-APP-PAGE": (CLAUSE_PAGE, "The page path is pages/soild/soild-sign-in."),
-    "YXC-APP-RESPONSETYPE": (CLAUSE_PARAMS + " 1 responseType", "responseType=code is present."),
-    "YXC-APP-FROM": (CLAUSE_PARAMS + " 2 from", "from=app is present."),
-    "YXC-APP-APPNAME": (CLAUSE_PARAMS + " 3 appName", "appName is present and non-empty."),
-    "YXC-APP-NO-EXTRA": (CLAUSE_PARAMS + "; D-YXC-APPJUMP-PATH", "No parameters other than the three the page defines."),
-    "YXC-APP-WINDOW": (CLAUSE_WINDOW + "; D-YXC-APPJUMP-WINDOW", "The jump happens within 2 minutes after the APP's photo check."),
-}
+REQUIREMENTS: tuple[Requirement, ...] = (
+    Requirement("YXC-APP-PAGE", "yxc", CLAUSE_PAGE, "The page path is pages/soild/soild-sign-in.", "D-YXC-APPJUMP-PATH"),
+    Requirement("YXC-APP-RESPONSETYPE", "yxc", CLAUSE_PARAMS + " 1 responseType", "responseType=code is present."),
+    Requirement("YXC-APP-FROM", "yxc", CLAUSE_PARAMS + " 2 from", "from=app is present."),
+    Requirement("YXC-APP-APPNAME", "yxc", CLAUSE_PARAMS + " 3 appName", "appName is present and non-empty."),
+    Requirement("YXC-APP-NO-EXTRA", "yxc", CLAUSE_PARAMS, "No parameters other than the three the page defines.", "D-YXC-APPJUMP-PATH"),
+    Requirement(
+        "YXC-APP-WINDOW", "yxc", CLAUSE_WINDOW, "The jump happens within 2 minutes after the APP's photo check.", "D-YXC-APPJUMP-WINDOW"
+    ),
+)
+_BY_ID = {r.id: r for r in REQUIREMENTS}
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,8 @@ class AppJumpResult:
 
 
 def _finding(requirement: str, message: str) -> Finding:
-    return Finding(requirement, REQUIREMENTS[requirement][0], message)
+    req = _BY_ID[requirement]
+    return Finding(requirement, f"{req.clause}; {req.decision}" if req.decision else req.clause, message)
 
 
 def parse_path(path: str, profile: str = "strict") -> tuple[dict[str, str], list[Finding]]:

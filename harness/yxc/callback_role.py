@@ -28,6 +28,7 @@ import jsonschema
 from harness.conformance import engine
 from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, skipped
 from harness.conformance.model import Event, Evidence, Requirement
+from harness.errors import ConfigError
 from harness.specs import load_spec, resolve_ref, spec_sha256
 from harness.store import Store
 from harness.yxc import codes, qr
@@ -54,7 +55,7 @@ CLAUSE_MALFORMED = "000 附件二 返回码 200 (数据格式错误,无法正确
 FIELDS = ("code", "expirationtime", "stunum", "callback")
 
 REQUIREMENTS: tuple[Requirement, ...] = (
-    *(Requirement(r.id, "yxc", r.clause, r.text, r.decision) for r in qr.REQUIREMENTS),
+    *qr.REQUIREMENTS,
     Requirement(
         "YXC-CB-ACCEPT-SIGNIN",
         "yxc",
@@ -160,7 +161,7 @@ CHECKS = CheckSet()
 
 
 # --- QR checks: one per rule of 000 附件一 --------------------------------------------------------------------------
-def _qr_check(requirement: qr.QrRequirement) -> None:
+def _qr_check(requirement: Requirement) -> None:
     check_id = "qr-" + requirement.id.removeprefix("YXC-QR-").lower()
 
     @CHECKS.check(check_id, title=requirement.text, clause=requirement.clause, requirements=(requirement.id,))
@@ -528,6 +529,8 @@ class YxcCallbackRole:
         self.stunum = stunum
         self.store = store
         self.timeout = timeout
+        if stunum is not None and len(stunum) != 16:  # 000 附件四 A.6.3.1.1 stunum F16
+            raise ConfigError(f"stunum must be 16 characters (F16), got {len(stunum)}")
         self.verify = tls_verify(ca_bundle)  # a missing bundle is a bad argument (exit 2) before anything runs
         self.checks = CHECKS
 

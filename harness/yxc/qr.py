@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from harness.conformance.model import Requirement
+from harness.errors import ConfigError
+
 QR_BASE = "https://jpfw.gdcd.gov.cn/m/c"
 MAX_BYTES = 255  # 000 附件一 3 (不得超过255字节)
 MIN_PIXELS = 150  # 000 附件一 2 (像素不低于 150px * 150px)
@@ -27,43 +30,45 @@ PARAM_ORDER = ("redirect_uri", "timestamp", "callback")
 OutcomeStatus = Literal["passed", "failed", "skipped"]
 
 
-@dataclass(frozen=True)
-class QrRequirement:
-    id: str
-    clause: str
-    text: str
-    decision: str | None = None
-
-
 # One entry per rule of 000 附件一 (and 2.1.1 for the callback address); the order is the order checks run in.
-REQUIREMENTS: tuple[QrRequirement, ...] = (
-    QrRequirement("YXC-QR-SYMBOLOGY", "000 附件一 1", "The symbol is a QR Code (model 2), not another symbology."),
-    QrRequirement("YXC-QR-PIXELS", "000 附件一 2", "The QR is at least 150×150 px.", "D-YXC-QR-PIXELS"),
-    QrRequirement("YXC-QR-BYTES", "000 附件一 3", "The QR content is at most 255 bytes.", "D-YXC-QR-BYTES"),
-    QrRequirement(
+REQUIREMENTS: tuple[Requirement, ...] = (
+    Requirement("YXC-QR-SYMBOLOGY", "yxc", "000 附件一 1", "The symbol is a QR Code (model 2), not another symbology."),
+    Requirement("YXC-QR-PIXELS", "yxc", "000 附件一 2", "The QR is at least 150×150 px.", "D-YXC-QR-PIXELS"),
+    Requirement("YXC-QR-BYTES", "yxc", "000 附件一 3", "The QR content is at most 255 bytes.", "D-YXC-QR-BYTES"),
+    Requirement(
         "YXC-QR-URL",
+        "yxc",
         "000 附件一 3",
         "The content is https://jpfw.gdcd.gov.cn/m/c?redirect_uri=…&timestamp=…&callback=… and nothing else.",
         "D-YXC-QR-URL-SHAPE",
     ),
-    QrRequirement("YXC-QR-REDIRECT-HTTPS", "000 附件一 3 redirect_uri; 000 2.1.1", "redirect_uri decodes to an https:// URL."),
-    QrRequirement(
+    Requirement("YXC-QR-REDIRECT-HTTPS", "yxc", "000 附件一 3 redirect_uri; 000 2.1.1", "redirect_uri decodes to an https:// URL."),
+    Requirement(
         "YXC-QR-REDIRECT-DOMAIN",
+        "yxc",
         "000 2.1.1 (有效域名,不支持IP地址)",
         "redirect_uri's host is a domain name, not an IP address.",
         "D-YXC-QR-DOMAIN",
     ),
-    QrRequirement(
-        "YXC-QR-REDIRECT-NOQUERY", "000 附件一 3 redirect_uri (回调地址不允许有其他参数内容)", "redirect_uri carries no query of its own."
+    Requirement(
+        "YXC-QR-REDIRECT-NOQUERY",
+        "yxc",
+        "000 附件一 3 redirect_uri (回调地址不允许有其他参数内容)",
+        "redirect_uri carries no query of its own.",
     ),
-    QrRequirement(
+    Requirement(
         "YXC-QR-TIMESTAMP",
+        "yxc",
         "000 附件一 3 timestamp (单位秒; 5 分钟内有效)",
         "timestamp is in seconds, at most 5 minutes old and not in the future beyond a small skew.",
         "D-YXC-QR-TIMESTAMP",
     ),
-    QrRequirement(
-        "YXC-QR-CALLBACK", "000 附件一 3 callback", "callback is present and non-empty (it is echoed back verbatim).", "D-YXC-QR-DECODING"
+    Requirement(
+        "YXC-QR-CALLBACK",
+        "yxc",
+        "000 附件一 3 callback",
+        "callback is present and non-empty (it is echoed back verbatim).",
+        "D-YXC-QR-DECODING",
     ),
 )
 REQUIREMENT_BY_ID = {r.id: r for r in REQUIREMENTS}
@@ -349,6 +354,9 @@ def check_image(data: bytes, *, now: float | None = None, profile: str = "strict
 
 def check(source: str, *, now: float | None = None, profile: str = "strict", allow_insecure_http: bool = False) -> QrReport:
     """Check a QR given as its text or as the path of an image file (anything that is not an http(s) URL and exists)."""
-    if not source.lower().startswith(("http://", "https://")) and Path(source).is_file():
-        return check_image(Path(source).read_bytes(), now=now, profile=profile, allow_insecure_http=allow_insecure_http)
+    if not source.lower().startswith(("http://", "https://")):
+        if Path(source).is_file():
+            return check_image(Path(source).read_bytes(), now=now, profile=profile, allow_insecure_http=allow_insecure_http)
+        if source.lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")):
+            raise ConfigError(f"QR image {source} does not exist")
     return check_text(source, now=now, profile=profile, allow_insecure_http=allow_insecure_http)

@@ -99,6 +99,8 @@ def post(
     try:
         response = client.post(url, content=body, headers=headers)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate verify failed" in str(exc):
+            raise Unreachable(f"cannot reach {url}: its TLS certificate is not trusted (a private CA needs --ca-bundle): {exc}") from exc
         raise Unreachable(f"cannot reach {url}: {exc}") from exc
     except httpx.TimeoutException as exc:
         raise Unreachable(f"{url} did not answer in time: {exc}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -116,10 +117,22 @@ def test_missing_ca_bundle_is_a_bad_argument(tmp_path: Path) -> None:
         YxcCallbackRole("x", ca_bundle=tmp_path / "none.pem")
 
 
-def test_requirements_name_clauses() -> None:
-    ids = [r.id for r in REQUIREMENTS]
+def test_requirements_name_clauses_and_known_decisions() -> None:
+    from harness.decisions import decisions
+    from harness.yxc import appjump
+
+    everything = [*REQUIREMENTS, *appjump.REQUIREMENTS]
+    ids = [r.id for r in everything]
     assert len(ids) == len(set(ids))
-    assert all(r.clause.startswith("000 ") for r in REQUIREMENTS)
+    assert all(r.clause.startswith("000 ") for r in everything)
+    known = decisions()
+    assert {r.decision for r in everything if r.decision} <= set(known)
+    # Every decision the scan-flow code and spec cite is in specs/decisions.yaml, with both treatments.
+    root = Path(__file__).resolve().parents[2]
+    sources = [root / "specs/yxc/timing-callback.yaml", *(root / "harness/yxc").glob("*.py"), *(root / "examples/yxc_vendor").glob("*.py")]
+    cited = {m for f in sources for m in re.findall(r"\bD-[A-Z0-9-]*[A-Z0-9]", f.read_text(encoding="utf-8"))}
+    assert cited - set(known) == set()
+    assert all(known[d].strict and known[d].tolerant for d in cited)
 
 
 def test_click_command_exit_codes(start_vendor) -> None:
