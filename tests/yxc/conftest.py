@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 import threading
 import warnings
@@ -21,6 +22,9 @@ with warnings.catch_warnings():
     # pytest's filterwarnings=error would turn it into a collection error.
     warnings.simplefilter("ignore")
     import connexion  # noqa: F401
+
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request drowns failure reports
 
 
 @dataclass

@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,7 @@ def test_cli(start_vendor, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def harness_server(tmp_path: Path):
+def harness_server(tmp_path: Path) -> Iterator[tuple[str, Store]]:
     store = Store(tmp_path / "serve.db")
     app = create_app(Settings(db=store.path), store)
     with socket.socket() as s:
