@@ -25,6 +25,7 @@ import click
 import httpx
 import jsonschema
 
+from harness.config import Settings
 from harness.conformance import engine
 from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, skipped
 from harness.conformance.model import Event, Evidence, Requirement
@@ -137,8 +138,9 @@ class CallbackContext:
 
     def valid_body(self, kind: str = "login", callback: str | None = None) -> dict[str, str]:
         assert self.report is not None and self.report.callback is not None
-        code = codes.issue(self.store, self.stunum, kind, 12 * 3600, callback, source="certify-yxc-callback")
-        return code.callback_body(self.report.callback if callback is None else callback)
+        callback = self.report.callback if callback is None else callback
+        code = codes.issue(self.store, self.stunum, kind, Settings().code_ttl_seconds, callback, source="certify-yxc-callback")
+        return code.callback_body(callback)
 
 
 def evidence(exchange: Exchange, note: str = "") -> Evidence:
