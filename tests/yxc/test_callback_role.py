@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -146,3 +148,39 @@ def test_click_command_exit_codes(start_vendor) -> None:
     bad = CliRunner().invoke(certify_yxc_callback, ["--qr", broken.qr_text(), "--allow-insecure-http", "--max-examples", "5"])
     assert bad.exit_code == 1
     assert "NOT valid for certification" in bad.stdout
+
+
+def test_refusal_codes_follow_the_profile() -> None:
+    """A vendor that refuses malformed bodies with 1 instead of 200: strict fails it, tolerant accepts (D-YXC-CALLBACK-ERRORCODES)."""
+    import json
+    import threading
+
+    from werkzeug.serving import make_server
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(size)
+        try:
+            body = json.loads(raw.decode("utf-8"))
+            ok = environ.get("CONTENT_TYPE", "").startswith("application/json") and body.get("callback") == "ok"
+            ok = ok and all(isinstance(body.get(k), str) for k in ("code", "expirationtime", "stunum"))
+        except (ValueError, AttributeError):
+            ok = False
+        reply = json.dumps({"errorcode": 0 if ok else 1, "message": "", "data": None}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(reply)))])
+        return [reply]
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        text = qr.make_text(f"http://127.0.0.1:{server.server_port}/cb", "ok")
+        _, strict, verdict, _ = run(YxcCallbackRole(text, allow_insecure_http=True, max_examples=5))
+        assert verdict.verdict == "failed"
+        failed = by_status(strict, "failed")
+        assert "expected 200" in failed["reject-malformed-json"].message
+        assert "reject-unknown-callback" not in failed  # 1 is right for an unknown callback
+        _, _, tolerant, _ = run(YxcCallbackRole(text, allow_insecure_http=True, max_examples=5, profile="tolerant"))
+        assert tolerant.verdict == "passed"
+    finally:
+        server.shutdown()
+        server.server_close()
