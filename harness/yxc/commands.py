@@ -83,7 +83,10 @@ def qr_yxc_check(source: str, profile: str, allow_insecure_http: bool, as_json: 
     """Check a QR given as TEXT or as the path of an IMAGE; exit 0 when it conforms, 1 when not."""
     from harness.yxc import qr as yxc_qr
 
-    report = yxc_qr.check(source, profile=profile, allow_insecure_http=allow_insecure_http)
+    try:
+        report = yxc_qr.check(source, profile=profile, allow_insecure_http=allow_insecure_http)
+    except HarnessError as exc:
+        _could_not_run(exc)
     if as_json:
         outcomes = [vars(o) for o in report.outcomes.values()]
         click.echo(json.dumps({"conforming": report.ok, "text": report.text, "outcomes": outcomes}, ensure_ascii=False, indent=2))

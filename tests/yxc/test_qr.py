@@ -153,6 +153,11 @@ def test_cli_make_and_check(tmp_path: Path) -> None:
     assert [o["requirement"] for o in document["outcomes"] if o["status"] == "failed"] == ["YXC-QR-TIMESTAMP"]
 
 
+def test_cli_missing_image_cannot_run(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["qr", "yxc", "check", str(tmp_path / "nope.png")])
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
 def test_cli_make_refuses_nonconforming_input() -> None:
     result = CliRunner().invoke(main, ["qr", "yxc", "make", "--redirect-uri", "http://10.0.0.1/cb?x=1", "--callback", "a"])
     assert result.exit_code == 1
