@@ -14,21 +14,20 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import click
 import httpx
 import jsonschema
 
 from harness.config import Settings
-from harness.conformance import engine
+from harness.conformance import catalogue, engine
 from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, skipped
 from harness.conformance.model import Event, Evidence, Requirement
+from harness.conformance.roles import CommonOptions, RoleOption
 from harness.errors import ConfigError
 from harness.specs import load_spec, resolve_ref, spec_sha256
 from harness.store import Store
@@ -49,6 +48,7 @@ from harness.yxc.scan import (
 )
 
 SPEC = "yxc/timing-callback.yaml"
+SPEC_FILES = (SPEC, "yxc/requirements.yaml", "decisions.yaml")
 SPEC_PATH = "/yxc/callback"  # the placeholder path in the spec, replaced by the QR's redirect_uri path
 CLAUSE_BODY = "000 附件二 1 请求报文格式"
 CLAUSE_UNKNOWN = "000 附件一 3 callback (计时平台提供,后续原封不动发送回计时平台)"
@@ -98,6 +98,32 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     ),
 )
 REPLY_REQUIREMENTS = ("YXC-CB-HTTP-STATUS", "YXC-CB-REPLY-SHAPE", "YXC-CB-ERRORCODE-INT", "YXC-CB-ERRORCODE-TABLE")
+
+# The catalogue (specs/yxc/requirements.yaml) states some of these rules more coarsely; a check enforcing one of the
+# rules above also enforces the catalogue's, so the report's coverage of the catalogue is complete.
+CATALOGUE_IDS: dict[str, tuple[str, ...]] = {
+    "YXC-QR-PIXELS": ("YXC-QR-SIZE",),
+    "YXC-QR-BYTES": ("YXC-QR-LENGTH",),
+    "YXC-QR-REDIRECT-HTTPS": ("YXC-QR-REDIRECT", "YXC-REG-CALLBACK-URL"),
+    "YXC-QR-REDIRECT-DOMAIN": ("YXC-QR-REDIRECT", "YXC-REG-CALLBACK-URL"),
+    "YXC-QR-REDIRECT-NOQUERY": ("YXC-QR-REDIRECT",),
+    "YXC-CB-ACCEPT-SIGNIN": ("YXC-CB-ACCEPT", "YXC-CB-SIGNIN", "YXC-CB-ECHO"),
+    "YXC-CB-ACCEPT-SIGNOUT": ("YXC-CB-ACCEPT", "YXC-CB-SIGNOUT"),
+    "YXC-CB-REJECT-MALFORMED": ("YXC-CB-MALFORMED",),
+    "YXC-CB-REJECT-UNKNOWN-CALLBACK": ("YXC-CB-ECHO",),
+    "YXC-CB-ERRORCODE-INT": ("YXC-CB-REPLY-SHAPE",),
+    "YXC-CB-ERRORCODE-TABLE": ("YXC-CB-REPLY-CODES",),
+}
+
+
+def _reqs(*ids: str) -> tuple[str, ...]:
+    """These requirement ids plus the catalogue's coarser ones they imply, in order, without repeats."""
+    out: list[str] = []
+    for rid in ids:
+        for each in (rid, *CATALOGUE_IDS.get(rid, ())):
+            if each not in out:
+                out.append(each)
+    return tuple(out)
 
 
 @dataclass
@@ -166,7 +192,14 @@ CHECKS = CheckSet()
 def _qr_check(requirement: Requirement) -> None:
     check_id = "qr-" + requirement.id.removeprefix("YXC-QR-").lower()
 
-    @CHECKS.check(check_id, title=requirement.text, clause=requirement.clause, requirements=(requirement.id,))
+    @CHECKS.check(
+        check_id,
+        title=requirement.text,
+        clause=requirement.clause,
+        requirements=_reqs(
+            requirement.id,
+        ),
+    )
     def qr_rule(ctx: CallbackContext) -> Any:
         assert ctx.report is not None
         outcome = ctx.report.outcomes.get(requirement.id)
@@ -200,7 +233,7 @@ def _accept(ctx: CallbackContext, check_id: str, kind: str, callback: str | None
     "accept-signin",
     title="A valid sign-in scan is accepted",
     clause="000 附件二 1; 000 2.1.2 2)",
-    requirements=("YXC-CB-ACCEPT-SIGNIN",),
+    requirements=_reqs("YXC-CB-ACCEPT-SIGNIN"),
 )
 def accept_signin(ctx: CallbackContext) -> Any:
     return _accept(ctx, "accept-signin", "login", None)
@@ -210,7 +243,7 @@ def accept_signin(ctx: CallbackContext) -> Any:
     "accept-signout",
     title="A valid sign-out scan is accepted",
     clause="000 附件二 1; 000 2.1.2 1); D-YXC-CALLBACK-SIGNOUT",
-    requirements=("YXC-CB-ACCEPT-SIGNOUT",),
+    requirements=_reqs("YXC-CB-ACCEPT-SIGNOUT"),
 )
 def accept_signout(ctx: CallbackContext) -> Any:
     return _accept(ctx, "accept-signout", "logout", ctx.logout_callback)
@@ -243,7 +276,7 @@ def _refusals(ctx: CallbackContext, check_id: str, cases: list[tuple[str, bytes,
     "reject-malformed-json",
     title="A body that is not UTF-8 JSON is refused",
     clause=f"{CLAUSE_MALFORMED}; 000 附件二 1 (body 采用 UTF-8 编码)",
-    requirements=("YXC-CB-REJECT-MALFORMED",),
+    requirements=_reqs("YXC-CB-REJECT-MALFORMED"),
 )
 def reject_malformed_json(ctx: CallbackContext) -> Any:
     if ctx.ready:
@@ -264,7 +297,7 @@ def reject_malformed_json(ctx: CallbackContext) -> Any:
     "reject-missing-fields",
     title="A body missing any of code, expirationtime, stunum, callback is refused",
     clause=f"{CLAUSE_BODY}; {CLAUSE_MALFORMED}",
-    requirements=("YXC-CB-REJECT-MALFORMED",),
+    requirements=_reqs("YXC-CB-REJECT-MALFORMED"),
 )
 def reject_missing_fields(ctx: CallbackContext) -> Any:
     if ctx.ready:
@@ -281,7 +314,7 @@ def reject_missing_fields(ctx: CallbackContext) -> Any:
     "reject-wrong-types",
     title="A body with a field of the wrong JSON type is refused",
     clause=f"{CLAUSE_BODY} (类型 string); {CLAUSE_MALFORMED}; D-YXC-CALLBACK-TYPE",
-    requirements=("YXC-CB-REJECT-MALFORMED",),
+    requirements=_reqs("YXC-CB-REJECT-MALFORMED"),
 )
 def reject_wrong_types(ctx: CallbackContext) -> Any:
     if ctx.ready:
@@ -300,7 +333,7 @@ def reject_wrong_types(ctx: CallbackContext) -> Any:
     "reject-content-type",
     title="A body not labelled application/json is refused",
     clause=f"000 附件二 1 (UTF-8 JSON); {CLAUSE_MALFORMED}; D-YXC-CALLBACK-ERRORCODES",
-    requirements=("YXC-CB-REJECT-MALFORMED",),
+    requirements=_reqs("YXC-CB-REJECT-MALFORMED"),
 )
 def reject_content_type(ctx: CallbackContext) -> Any:
     if ctx.ready:
@@ -314,7 +347,7 @@ def reject_content_type(ctx: CallbackContext) -> Any:
     "reject-unknown-callback",
     title="A callback value the vendor never issued is refused",
     clause=f"{CLAUSE_UNKNOWN}; D-YXC-CALLBACK-ERRORCODES",
-    requirements=("YXC-CB-REJECT-UNKNOWN-CALLBACK",),
+    requirements=_reqs("YXC-CB-REJECT-UNKNOWN-CALLBACK"),
 )
 def reject_unknown_callback(ctx: CallbackContext) -> Any:
     if ctx.ready:
@@ -446,7 +479,7 @@ def _spec_check(ctx: CallbackContext, check_id: str, mode: str) -> Any:
     "spec-positive",
     title="Generated valid requests get the general reply (Schemathesis, positive)",
     clause="000 附件二 (specs/yxc/timing-callback.yaml)",
-    requirements=("YXC-CB-SPEC", *REPLY_REQUIREMENTS),
+    requirements=_reqs("YXC-CB-SPEC", *REPLY_REQUIREMENTS),
 )
 def spec_positive(ctx: CallbackContext) -> Any:
     return _spec_check(ctx, "spec-positive", "positive")
@@ -456,7 +489,7 @@ def spec_positive(ctx: CallbackContext) -> Any:
     "spec-negative",
     title="Generated invalid requests are refused with the general reply (Schemathesis, negative)",
     clause=f"000 附件二 (specs/yxc/timing-callback.yaml); {CLAUSE_MALFORMED}",
-    requirements=("YXC-CB-SPEC", "YXC-CB-REJECT-MALFORMED", *REPLY_REQUIREMENTS),
+    requirements=_reqs("YXC-CB-SPEC", "YXC-CB-REJECT-MALFORMED", *REPLY_REQUIREMENTS),
 )
 def spec_negative(ctx: CallbackContext) -> Any:
     return _spec_check(ctx, "spec-negative", "negative")
@@ -476,7 +509,14 @@ def _reply_check(ctx: CallbackContext, requirement: str) -> Any:
     return passed(f"all {len(ctx.exchanges)} replies")
 
 
-@CHECKS.check("reply-http-status", title="Every reply is HTTP 200", clause=CLAUSE_HTTP, requirements=("YXC-CB-HTTP-STATUS",))
+@CHECKS.check(
+    "reply-http-status",
+    title="Every reply is HTTP 200",
+    clause=CLAUSE_HTTP,
+    requirements=_reqs(
+        "YXC-CB-HTTP-STATUS",
+    ),
+)
 def reply_http_status(ctx: CallbackContext) -> Any:
     return _reply_check(ctx, "YXC-CB-HTTP-STATUS")
 
@@ -485,13 +525,20 @@ def reply_http_status(ctx: CallbackContext) -> Any:
     "reply-shape",
     title="Every reply is the general reply {errorcode, message, data}",
     clause=f"{CLAUSE_REPLY}; D-YXC-CALLBACK-REPLY",
-    requirements=("YXC-CB-REPLY-SHAPE",),
+    requirements=_reqs("YXC-CB-REPLY-SHAPE"),
 )
 def reply_shape(ctx: CallbackContext) -> Any:
     return _reply_check(ctx, "YXC-CB-REPLY-SHAPE")
 
 
-@CHECKS.check("reply-errorcode-int", title="errorcode is an int", clause=CLAUSE_ERRORCODE_INT, requirements=("YXC-CB-ERRORCODE-INT",))
+@CHECKS.check(
+    "reply-errorcode-int",
+    title="errorcode is an int",
+    clause=CLAUSE_ERRORCODE_INT,
+    requirements=_reqs(
+        "YXC-CB-ERRORCODE-INT",
+    ),
+)
 def reply_errorcode_int(ctx: CallbackContext) -> Any:
     return _reply_check(ctx, "YXC-CB-ERRORCODE-INT")
 
@@ -500,7 +547,7 @@ def reply_errorcode_int(ctx: CallbackContext) -> Any:
     "reply-errorcode-table",
     title="errorcode is a code of the table",
     clause=CLAUSE_TABLE,
-    requirements=("YXC-CB-ERRORCODE-TABLE",),
+    requirements=_reqs("YXC-CB-ERRORCODE-TABLE"),
 )
 def reply_errorcode_table(ctx: CallbackContext) -> Any:
     return _reply_check(ctx, "YXC-CB-ERRORCODE-TABLE")
@@ -508,40 +555,64 @@ def reply_errorcode_table(ctx: CallbackContext) -> Any:
 
 # --- the role -------------------------------------------------------------------------------------------------------
 class YxcCallbackRole:
-    """``harness certify yxc-callback``: the vendor's training QR and scan callback."""
+    """``harness certify yxc-callback``: the vendor's training QR and scan callback (registry protocol of
+    :mod:`harness.conformance.roles`: built from the shared :class:`CommonOptions` plus the options below)."""
 
     name = "yxc-callback"
     platform = "yxc"
-    description = "Vendor as server: the training QR (000 附件一) and the scan callback (000 附件二), including Schemathesis fuzzing."
+    summary = "Certify a vendor's training QR and scan callback (vendor as server)."
+    description = (
+        "Certify a YXC vendor as server: its training QR (000 附件一) and its scan callback (000 附件二): valid sign-in and "
+        "sign-out, malformed, incomplete, mistyped, wrongly labelled and unknown-callback requests, Schemathesis positive and "
+        "negative cases from specs/yxc/timing-callback.yaml, and the general reply of every answer. HTTPS on a domain name is "
+        "required; --allow-insecure-http tests a plain http:// callback and marks the report not valid for certification."
+    )
+    options = (
+        RoleOption("qr", "The vendor's training QR as TEXT or the path of an IMAGE (at most 5 minutes old).", required=True),
+        RoleOption("logout_qr", "A sign-out QR (TEXT or IMAGE); default: the same QR again (D-YXC-CALLBACK-SIGNOUT)."),
+        RoleOption("ca_bundle", "Trust this CA bundle (PEM) for the vendor's HTTPS, e.g. a staging system's private CA.", type=Path),
+        RoleOption(
+            "allow_insecure_http",
+            "Test a plain http:// (e.g. 127.0.0.1) callback; the report is NOT valid for certification (D-YXC-CALLBACK-INSECURE).",
+            flag=True,
+        ),
+        RoleOption("max_examples", "Schemathesis cases per mode (positive, negative).", default=30, type=int),
+        RoleOption("stunum", "学员统一编号 used in the scans (default: random from the seed)."),
+    )
 
     def __init__(
         self,
-        qr_source: str,
+        common: CommonOptions | None = None,
         *,
+        qr: str,
         logout_qr: str | None = None,
         ca_bundle: Path | str | None = None,
         allow_insecure_http: bool = False,
-        profile: str = "strict",
         max_examples: int = 30,
         stunum: str | None = None,
+        profile: str | None = None,
         store: Store | None = None,
         timeout: float = 10.0,
     ) -> None:
-        self.qr_source = qr_source
+        self.common = common
+        self.qr_source = qr
         self.logout_qr = logout_qr
         self.ca_bundle = ca_bundle
         self.allow_insecure_http = allow_insecure_http
-        self.profile = profile
-        self.max_examples = max_examples
+        self.profile = profile or (common.profile if common else "strict")
+        self.max_examples = max_examples or 30
         self.stunum = stunum
+        # Codes go to the shared store when there is one, so a code the vendor files later as logininfo is matched.
         self.store = store
         self.timeout = timeout
         if stunum is not None and len(stunum) != 16:  # 000 附件四 A.6.3.1.1 stunum F16
             raise ConfigError(f"stunum must be 16 characters (F16), got {len(stunum)}")
+        if not 1 <= self.max_examples <= 1000:
+            raise ConfigError("max_examples must be between 1 and 1000")
         self.verify = tls_verify(ca_bundle)  # a missing bundle is a bad argument (exit 2) before anything runs
         self.checks = CHECKS
 
-    def options(self) -> dict[str, Any]:
+    def options_used(self) -> dict[str, Any]:
         return {
             "qr": self.qr_source,
             "logout_qr": self.logout_qr,
@@ -551,6 +622,12 @@ class YxcCallbackRole:
             "max_examples": self.max_examples,
         }
 
+    def requirements(self) -> tuple[Requirement, ...]:
+        """The whole YXC catalogue (so the report shows what this role does not cover), plus this role's finer rules."""
+        listed = catalogue.load(self.platform)
+        known = {r.id for r in listed}
+        return (*listed, *(r for r in REQUIREMENTS if r.id not in known))
+
     def run(self, seed: int) -> Iterator[Event]:
         report = qr.check(self.qr_source, profile=self.profile, allow_insecure_http=self.allow_insecure_http)
         logout_callback = None
@@ -558,11 +635,12 @@ class YxcCallbackRole:
             logout_callback = qr.check(self.logout_qr, profile=self.profile, allow_insecure_http=self.allow_insecure_http).callback
         rng = random.Random(seed)
         stunum = self.stunum or "S" + "".join(str(rng.randrange(10)) for _ in range(15))
-        store = self.store or Store(":memory:")  # codes issued for the run only, unless a shared store is given
+        own = self.store is None
+        store = self.store or Store(self.common.db if self.common else ":memory:")
         try:
             yield from self._run(seed, report, logout_callback, stunum, store)
         finally:
-            if self.store is None:
+            if own:
                 store.close()
 
     def _run(self, seed: int, report: qr.QrReport, logout_callback: str | None, stunum: str, store: Store) -> Iterator[Event]:
@@ -587,66 +665,20 @@ class YxcCallbackRole:
                 checks=self.checks,
                 context=ctx,
                 seed=seed,
-                options=self.options(),
-                spec_hashes={SPEC: spec_sha256(SPEC)},
-                requirements=REQUIREMENTS,
-                certification_valid=not self.allow_insecure_http,
+                options=self.options_used(),
+                spec_hashes={f"specs/{f}": spec_sha256(f) for f in SPEC_FILES},
+                requirements=self.requirements(),
+                # The opt-out, and grading under the tolerant profile, are for development only.
+                certification_valid=not self.allow_insecure_http and self.profile == "strict",
             )
 
 
-# --- CLI ------------------------------------------------------------------------------------------------------------
-@click.command("yxc-callback")
-@click.option("--qr", "qr_source", required=True, help="The vendor's training QR as TEXT or the path of an IMAGE (at most 5 minutes old).")
-@click.option("--logout-qr", default=None, help="A sign-out QR (TEXT|IMAGE); default: the same QR again (D-YXC-CALLBACK-SIGNOUT).")
-@click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Trust this CA for the vendor's HTTPS.")
-@click.option(
-    "--allow-insecure-http", is_flag=True, help="Test a plain http:// (e.g. 127.0.0.1) callback; the report is NOT valid for certification."
-)
-@click.option("--profile", type=click.Choice(["strict", "tolerant"]), default="strict", show_default=True)
-@click.option("--max-examples", type=click.IntRange(1, 1000), default=30, show_default=True, help="Schemathesis cases per mode.")
-@click.option("--stunum", default=None, help="学员统一编号 used in the scans (default: random from the seed).")
-@click.option("--seed", type=int, default=None, help="Random seed (default: random).")
-def certify_yxc_callback(
-    qr_source: str,
-    logout_qr: str | None,
-    ca_bundle: Path | None,
-    allow_insecure_http: bool,
-    profile: str,
-    max_examples: int,
-    stunum: str | None,
-    seed: int | None,
-) -> None:
-    """Certify a vendor's training QR and scan callback (000 附件一, 附件二). Exit 0 passed, 1 failed, 2 could not run."""
-    role = YxcCallbackRole(
-        qr_source,
-        logout_qr=logout_qr,
-        ca_bundle=ca_bundle,
-        allow_insecure_http=allow_insecure_http,
-        profile=profile,
-        max_examples=max_examples,
-        stunum=stunum,
-    )
-    # The shared runner (reports, progress) is wired here at merge; until then a plain console loop over the events.
-    sys.exit(console_run(role, random.randrange(2**31) if seed is None else seed))
+def __getattr__(name: str) -> Any:
+    """``certify_yxc_callback``: the click command ``harness certify yxc-callback`` (built by the shared certify CLI
+    from the role registry, so options, reports and exit codes are those of every role). Built on first access: the
+    registry imports this module, so building it at import time would be circular."""
+    if name == "certify_yxc_callback":
+        from harness.conformance.cli import role_command
 
-
-def console_run(role: YxcCallbackRole, seed: int) -> int:
-    """Print one line per check and return the exit code (0 passed, 1 failed, 2 error)."""
-    from harness.conformance.model import CheckFinished, NonFatalError, RunFinished, RunStarted
-
-    exit_code = 2
-    for event in role.run(seed):
-        if isinstance(event, RunStarted):
-            valid = "" if event.certification_valid else "  (NOT valid for certification: --allow-insecure-http)"
-            click.echo(f"{event.role} → {event.target}  seed {event.seed}{valid}")
-        elif isinstance(event, CheckFinished):
-            r = event.result
-            click.echo(f"[{event.index:>2}/{event.planned}] {r.status.upper():7} {r.check_id:24} [{r.clause}] {r.message}"[:400])
-        elif isinstance(event, NonFatalError):
-            click.echo(f"error: {event.message}", err=True)
-        elif isinstance(event, RunFinished):
-            click.echo(
-                f"verdict: {event.verdict} ({event.passed} passed, {event.failed} failed, {event.skipped} skipped, {event.errors} errors)"
-            )
-            exit_code = {"passed": 0, "failed": 1, "error": 2}[event.verdict]
-    return exit_code
+        return role_command(YxcCallbackRole.name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
