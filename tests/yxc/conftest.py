@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +15,6 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from examples.yxc_vendor.app import Vendor, create_app, self_signed
 from harness.store import Store
-
-with warnings.catch_warnings():
-    # starlette 1.x warns at import that its TestClient prefers httpx2; connexion imports it. Not ours to fix, and
-    # pytest's filterwarnings=error would turn it into a collection error.
-    warnings.simplefilter("ignore")
-    import connexion  # noqa: F401
-
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request drowns failure reports
 
