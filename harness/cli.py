@@ -14,6 +14,7 @@ from harness.config import PROFILES, Settings, default_db_path
 from harness.conformance.cli import certify
 from harness.errors import HarnessError
 from harness.reports.cli import report
+from harness.yxc.commands import qr, simulate
 
 db_option = click.option(
     "--db",
@@ -180,6 +181,8 @@ def rules(platform: str) -> None:
 
 main.add_command(certify)
 main.add_command(report)
+main.add_command(qr)
+main.add_command(simulate)
 
 
 def run() -> None:
