@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from harness.conformance import catalogue
 from harness.conformance.model import Requirement
 from harness.errors import ConfigError
 from harness.store import Store
@@ -30,16 +31,8 @@ CLAUSE_PAGE = "000 附件三 小程序页面地址"
 CLAUSE_PARAMS = "000 附件三 请求参数"
 CLAUSE_WINDOW = "000 2.2 1) (2 分钟内跳转)"
 
-REQUIREMENTS: tuple[Requirement, ...] = (
-    Requirement("YXC-APP-PAGE", "yxc", CLAUSE_PAGE, "The page path is pages/soild/soild-sign-in.", "D-YXC-APPJUMP-PATH"),
-    Requirement("YXC-APP-RESPONSETYPE", "yxc", CLAUSE_PARAMS + " 1 responseType", "responseType=code is present."),
-    Requirement("YXC-APP-FROM", "yxc", CLAUSE_PARAMS + " 2 from", "from=app is present."),
-    Requirement("YXC-APP-APPNAME", "yxc", CLAUSE_PARAMS + " 3 appName", "appName is present and non-empty."),
-    Requirement("YXC-APP-NO-EXTRA", "yxc", CLAUSE_PARAMS, "No parameters other than the three the page defines.", "D-YXC-APPJUMP-PATH"),
-    Requirement(
-        "YXC-APP-WINDOW", "yxc", CLAUSE_WINDOW, "The jump happens within 2 minutes after the APP's photo check.", "D-YXC-APPJUMP-WINDOW"
-    ),
-)
+APP_REQUIREMENT_IDS = ("YXC-APP-PAGE", "YXC-APP-RESPONSETYPE", "YXC-APP-FROM", "YXC-APP-APPNAME", "YXC-APP-NO-EXTRA", "YXC-APP-WINDOW")
+REQUIREMENTS: tuple[Requirement, ...] = tuple(catalogue.by_id("yxc")[rid] for rid in APP_REQUIREMENT_IDS)
 _BY_ID = {r.id: r for r in REQUIREMENTS}
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from harness.conformance import catalogue
 from harness.conformance.model import Requirement
 from harness.errors import ConfigError
 
@@ -30,47 +31,20 @@ PARAM_ORDER = ("redirect_uri", "timestamp", "callback")
 OutcomeStatus = Literal["passed", "failed", "skipped"]
 
 
-# One entry per rule of 000 附件一 (and 2.1.1 for the callback address); the order is the order checks run in.
-REQUIREMENTS: tuple[Requirement, ...] = (
-    Requirement("YXC-QR-SYMBOLOGY", "yxc", "000 附件一 1", "The symbol is a QR Code (model 2), not another symbology."),
-    Requirement("YXC-QR-PIXELS", "yxc", "000 附件一 2", "The QR is at least 150×150 px.", "D-YXC-QR-PIXELS"),
-    Requirement("YXC-QR-BYTES", "yxc", "000 附件一 3", "The QR content is at most 255 bytes.", "D-YXC-QR-BYTES"),
-    Requirement(
-        "YXC-QR-URL",
-        "yxc",
-        "000 附件一 3",
-        "The content is https://jpfw.gdcd.gov.cn/m/c?redirect_uri=…&timestamp=…&callback=… and nothing else.",
-        "D-YXC-QR-URL-SHAPE",
-    ),
-    Requirement("YXC-QR-REDIRECT-HTTPS", "yxc", "000 附件一 3 redirect_uri; 000 2.1.1", "redirect_uri decodes to an https:// URL."),
-    Requirement(
-        "YXC-QR-REDIRECT-DOMAIN",
-        "yxc",
-        "000 2.1.1 (有效域名,不支持IP地址)",
-        "redirect_uri's host is a domain name, not an IP address.",
-        "D-YXC-QR-DOMAIN",
-    ),
-    Requirement(
-        "YXC-QR-REDIRECT-NOQUERY",
-        "yxc",
-        "000 附件一 3 redirect_uri (回调地址不允许有其他参数内容)",
-        "redirect_uri carries no query of its own.",
-    ),
-    Requirement(
-        "YXC-QR-TIMESTAMP",
-        "yxc",
-        "000 附件一 3 timestamp (单位秒; 5 分钟内有效)",
-        "timestamp is in seconds, at most 5 minutes old and not in the future beyond a small skew.",
-        "D-YXC-QR-TIMESTAMP",
-    ),
-    Requirement(
-        "YXC-QR-CALLBACK",
-        "yxc",
-        "000 附件一 3 callback",
-        "callback is present and non-empty (it is echoed back verbatim).",
-        "D-YXC-QR-DECODING",
-    ),
+# The rules of 000 附件一 (and 2.1.1 for the callback address), as the requirement catalogue states them; this order
+# is the order checks run in.
+QR_REQUIREMENT_IDS = (
+    "YXC-QR-SYMBOLOGY",
+    "YXC-QR-PIXELS",
+    "YXC-QR-BYTES",
+    "YXC-QR-URL",
+    "YXC-QR-REDIRECT-HTTPS",
+    "YXC-QR-REDIRECT-DOMAIN",
+    "YXC-QR-REDIRECT-NOQUERY",
+    "YXC-QR-TIMESTAMP",
+    "YXC-QR-CALLBACK",
 )
+REQUIREMENTS: tuple[Requirement, ...] = tuple(catalogue.by_id("yxc")[rid] for rid in QR_REQUIREMENT_IDS)
 REQUIREMENT_BY_ID = {r.id: r for r in REQUIREMENTS}
 
 

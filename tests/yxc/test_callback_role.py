@@ -149,7 +149,9 @@ def test_certify_command_writes_a_verifiable_bundle(start_vendor, tmp_path: Path
     document = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert document["verdict"] == "passed"
     coverage = {row["id"]: row["coverage"] for row in document["coverage"]}
-    assert coverage["YXC-QR-REDIRECT"] == coverage["YXC-CB-ECHO"] == coverage["YXC-CB-MALFORMED"] == "passed"
+    assert (
+        coverage["YXC-QR-REDIRECT-NOQUERY"] == coverage["YXC-CB-REJECT-UNKNOWN-CALLBACK"] == coverage["YXC-CB-REJECT-MALFORMED"] == "passed"
+    )
     assert coverage["YXC-FLOW-CLASSRECORD"] == "not covered"  # another role's rule, listed, not hidden
     assert CliRunner().invoke(main, ["report", "verify", str(out)]).exit_code == 0
     broken = start_vendor("ignores-callback")
