@@ -14,6 +14,7 @@ from harness.config import PROFILES, Settings, default_db_path
 from harness.conformance.cli import certify
 from harness.errors import HarnessError
 from harness.reports.cli import report
+from harness.yxc.commands import qr, simulate
 
 db_option = click.option(
     "--db",
@@ -181,11 +182,8 @@ def rules(platform: str) -> None:
 
 main.add_command(certify)
 main.add_command(report)
-
-
-@main.group()
-def simulate() -> None:
-    """Simulators: the harness plays one side of an interface against a vendor's implementation."""
+main.add_command(qr)
+main.add_command(simulate)
 
 
 from harness.zjpx.cli import push_class_command as _zjpx_push_class  # noqa: E402 - each platform's commands live with it

@@ -7,11 +7,12 @@ from typing import Any
 
 from harness import __version__
 from harness.config import Settings
+from harness.errors import ConfigError
 from harness.journal import Journal
 from harness.pki import list_vendors
 from harness.platforms import PLATFORMS
 from harness.store import Store
-from harness.yxc import codes
+from harness.yxc import appjump, codes
 
 
 class ControlApi:
@@ -51,6 +52,21 @@ class ControlApi:
             source="control-api",
         )
         return {"code": code.code, "expirationtime": code.expirationtime, "stunum": code.stunum, "kind": code.kind}, 201
+
+    async def yxc_app_jump(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        try:
+            result = appjump.app_jump(
+                self._store,
+                body["path"],
+                body["stunum"],
+                body["photo_checked_at"],
+                opened_at=body.get("opened_at"),
+                profile=body.get("profile") or self._settings.profile,
+                ttl_seconds=self._settings.code_ttl_seconds,
+            )
+        except ConfigError as exc:
+            return {"error": str(exc)}, 400
+        return result.as_dict(), 200
 
     async def vendors(self, platform: str | None = None) -> dict[str, Any]:
         return {

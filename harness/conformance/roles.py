@@ -20,6 +20,7 @@ from harness.errors import ConfigError
 
 ROLES: dict[str, str] = {
     "yxc-timing-platform": "harness.yxc.certify:TimingPlatformRole",
+    "yxc-callback": "harness.yxc.callback_role:YxcCallbackRole",
     "zjpx-learning-platform-server": "harness.zjpx.certify:ServerRoleCommand",
     "zjpx-learning-platform-client": "harness.zjpx.certify:ClientRoleCommand",
 }

@@ -14,7 +14,7 @@ def test_report_json_has_the_run_facts_and_coverage(tmp_path):
     assert coverage["YXC-CR-TOTAL"]["coverage"] == "failed"
     assert coverage["YXC-CR-PHOTO2"]["coverage"] == "passed"
     assert coverage["YXC-CR-SIM-CARNUM"]["coverage"] == "not covered"
-    assert coverage["YXC-QR-SIZE"]["coverage"] == "not covered"
+    assert coverage["YXC-QR-PIXELS"]["coverage"] == "not covered"
     check = next(c for c in report["checks"] if c["id"] == "YXC-CR-TOTAL")
     assert "…(512 chars)" in check["evidence"][0]["request"]["url"]  # the signature is cut to an excerpt
 
@@ -32,7 +32,7 @@ def test_html_reads_without_tools(tmp_path):
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "Verdict: FAILED" in html
     assert "Results by clause" in html and "000 附件四 A.6.3.2 表A.8 #18–#22" in html
-    assert "Requirement coverage" in html and "not covered" in html and "YXC-QR-SIZE" in html
+    assert "Requirement coverage" in html and "not covered" in html and "YXC-QR-PIXELS" in html
     assert "advisory &lt;b&gt;only&lt;/b&gt;" in html  # escaped, never markup
     assert "NOT VALID FOR CERTIFICATION" not in html
     assert not re.search(r"<(script|link|img)\b|src=|@import|url\(", html)  # self-contained

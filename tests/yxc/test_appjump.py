@@ -1,0 +1,129 @@
+"""APP → mini-program jump (000 附件三, 2.2 1)): the page contract, the 2-minute window, the answer, CLI and control API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.config import Settings
+from harness.server import create_app
+from harness.store import Store
+from harness.yxc import appjump, codes
+
+STUNUM = "S440100200001234"
+PATH = "pages/soild/soild-sign-in?from=app&appName=%E7%B2%A4%E9%A9%BE%E5%AD%A6%E5%A0%82&responseType=code"
+
+
+def test_conforming_jump_answers_with_a_stored_sign_in_code(store: Store) -> None:
+    now = time.time()
+    result = appjump.app_jump(store, PATH, STUNUM, int(now) - 60, opened_at=now)
+    assert result.conforming, result.findings
+    assert result.params["appName"] == "粤驾学堂"
+    answer = result.answer
+    assert answer is not None and set(answer) == {"code", "expirationtime", "stunum"}
+    stored = codes.find(store, answer["code"])
+    assert stored is not None and stored.kind == "login" and stored.stunum == STUNUM
+    assert stored.expirationtime == answer["expirationtime"]
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (PATH, set()),
+        ("pages/solid/solid-sign-in?from=app&appName=x&responseType=code", {"YXC-APP-PAGE"}),
+        ("/" + PATH, {"YXC-APP-PAGE"}),
+        ("pages/soild/soild-sign-in?from=app&appName=x", {"YXC-APP-RESPONSETYPE"}),
+        ("pages/soild/soild-sign-in?from=app&appName=x&responseType=token", {"YXC-APP-RESPONSETYPE"}),
+        ("pages/soild/soild-sign-in?from=APP&appName=x&responseType=code", {"YXC-APP-FROM"}),
+        ("pages/soild/soild-sign-in?from=app&appName=&responseType=code", {"YXC-APP-APPNAME"}),
+        ("pages/soild/soild-sign-in?from=app&responseType=code", {"YXC-APP-APPNAME"}),
+        ("pages/soild/soild-sign-in?from=app&appname=x&responseType=code", {"YXC-APP-APPNAME", "YXC-APP-NO-EXTRA"}),
+        (PATH + "&debug=1", {"YXC-APP-NO-EXTRA"}),
+    ],
+)
+def test_page_contract(path: str, expected: set[str]) -> None:
+    _, findings = appjump.parse_path(path)
+    assert {f.requirement for f in findings} == expected
+    assert all(f.clause.startswith("000 附件三") for f in findings)
+
+
+def test_tolerant_profile_accepts_leading_slash_and_extra_parameters() -> None:
+    _, findings = appjump.parse_path("/" + PATH + "&debug=1", profile="tolerant")
+    assert findings == []
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "profile", "ok"),
+    [
+        (0, "strict", True),
+        (120, "strict", True),
+        (121, "strict", False),
+        (-5, "strict", True),
+        (-6, "strict", False),
+        (-30, "tolerant", True),
+    ],
+)
+def test_two_minute_window_from_the_photo_check(store: Store, elapsed: int, profile: str, ok: bool) -> None:
+    opened = 1_800_000_000
+    result = appjump.app_jump(store, PATH, STUNUM, opened - elapsed, opened_at=opened, profile=profile)
+    assert result.conforming is ok
+    assert (result.answer is not None) is ok  # no code for a late jump
+    if not ok:
+        assert [f.requirement for f in result.findings] == ["YXC-APP-WINDOW"]
+        assert "D-YXC-APPJUMP-WINDOW" in result.findings[0].clause
+
+
+def test_time_formats() -> None:
+    assert appjump.parse_time(1_800_000_000) == appjump.parse_time(1_800_000_000_000) == appjump.parse_time("1800000000")
+    assert appjump.parse_time("2027-01-15 08:00:00") == appjump.parse_time("2027-01-15T00:00:00+00:00")  # Beijing = UTC+8
+
+
+def test_cli(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    args = [
+        "simulate",
+        "yxc-app-jump",
+        "--path",
+        PATH,
+        "--stunum",
+        STUNUM,
+        "--photo-checked-at",
+        str(int(time.time()) - 10),
+        "--db",
+        str(db),
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)["answer"]
+    assert codes.find(Store(db), answer["code"]) is not None
+    late = CliRunner().invoke(main, [*args[:-4], "--photo-checked-at", str(int(time.time()) - 600), "--db", str(db)])
+    assert late.exit_code == 1 and "YXC-APP-WINDOW" in late.stderr
+    bad = CliRunner().invoke(main, [*args[:-4], "--photo-checked-at", "yesterday", "--db", str(db)])
+    assert bad.exit_code == 2
+
+
+def test_control_endpoint(tmp_path: Path) -> None:
+    store = Store(tmp_path / "serve.db")
+    app = create_app(Settings(db=store.path, validate_responses=True), store)
+
+    async def exercise() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://harness") as client:
+            body = {"path": PATH, "stunum": STUNUM, "photo_checked_at": int(time.time()) - 30}
+            good = await client.post("/_harness/yxc/app-jump", json=body)
+            late = await client.post("/_harness/yxc/app-jump", json={**body, "photo_checked_at": "2020-01-01 08:00:00"})
+            bad = await client.post("/_harness/yxc/app-jump", json={**body, "photo_checked_at": "yesterday"})
+            return [good, late, bad]
+
+    good, late, bad = asyncio.run(exercise())
+    assert good.status_code == 200 and good.json()["conforming"] is True
+    assert codes.find(store, good.json()["answer"]["code"]).stunum == STUNUM
+    assert late.status_code == 200 and late.json()["answer"] is None
+    assert [f["requirement"] for f in late.json()["findings"]] == ["YXC-APP-WINDOW"]
+    assert bad.status_code == 400
