@@ -178,3 +178,23 @@ def test_simulate_command_against_a_real_http_server() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_catalogue_rules_and_checks_are_in_step() -> None:
+    """One naming: the catalogue lists every reference rule with its clause, and each check's requirements."""
+    from harness.conformance import catalogue
+    from harness.rules import RuleSet
+    from harness.zjpx import rules
+    from harness.zjpx.certify import CLIENT, GRADES, SERVER, SERVER_LINKS, SERVER_REQUIREMENTS
+
+    reqs = catalogue.by_id("zjpx")
+    for rule in rules.install(RuleSet("zjpx")):
+        req = reqs[rule.id]
+        assert (req.clause, req.text, req.decision, req.rules) == (rule.clause, rule.title, rule.decision, (rule.id,))
+        assert set(req.checks) == {c for c, ids in GRADES.items() if rule.id in ids}
+    for wanted in SERVER_REQUIREMENTS:
+        req = reqs[wanted.id]
+        assert (req.clause, req.text) == (wanted.clause, wanted.text)
+        assert set(req.checks) == {c for c, ids in SERVER_LINKS.items() if wanted.id in ids}
+    cited = {r for check in [*CLIENT, *SERVER] for r in check.requirements} - {"SCHEMA", "ROUTING"}
+    assert cited <= set(reqs)
