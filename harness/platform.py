@@ -69,6 +69,8 @@ class Platform:
     base_path: str = ""
     spec_file: str = ""
     title: str = ""
+    # The clause an unknown service or wrong method is refused under, in this platform's own words.
+    not_found_clause: str = "no such service"
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store

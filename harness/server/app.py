@@ -199,28 +199,31 @@ class GateMiddleware:
         await self.app(scope, receive, send)
 
 
-def to_platform_error(exc: Exception) -> PlatformError:
+def to_platform_error(exc: Exception, platform: Platform | None = None) -> PlatformError:
     if isinstance(exc, PlatformError):
         return exc
+    not_found = platform.not_found_clause if platform is not None else "no such service"
     if isinstance(exc, ProblemException):
         kind = ROUTING_KIND.get(exc.status, ErrorKind.INTERNAL if exc.status >= 500 else ErrorKind.MALFORMED)
         detail = str(exc.detail or exc.title or exc.status)
         if exc.status >= 500:
             log.error("problem %s: %s", exc.status, detail)
             return _internal()
-        return PlatformError(kind, [Violation(ROUTING_RULE if kind == ErrorKind.NOT_FOUND else "SCHEMA", "spec", detail)])
+        if kind == ErrorKind.NOT_FOUND:
+            return PlatformError(kind, [Violation(ROUTING_RULE, not_found, detail)])
+        return PlatformError(kind, [Violation("SCHEMA", "spec", detail)])
     if isinstance(exc, HTTPException):
         kind = ROUTING_KIND.get(exc.status_code, ErrorKind.MALFORMED if exc.status_code < 500 else ErrorKind.INTERNAL)
         what = "no such service or resource" if exc.status_code == 404 else str(exc.detail)
-        return PlatformError(kind, [Violation(ROUTING_RULE, "000 附件二 返回码 100 请求的服务/资源不存在", what)])
+        return PlatformError(kind, [Violation(ROUTING_RULE, not_found, what)])
     log.error("unhandled error", exc_info=exc)
     return _internal()
 
 
 def _render_error(platforms: list[Platform], request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    error = to_platform_error(exc)
     ctx = current_exchange.get()
     platform = ctx.platform if ctx else next((p for p in platforms if p.owns(request.url.path)), None)
+    error = to_platform_error(exc, platform)
     headers = dict(getattr(exc, "headers", None) or {})
     if ctx is not None:
         ctx.fail(error.violations)

@@ -6,7 +6,6 @@ The clock is ``self.clock`` (epoch milliseconds) so tests can drive minutes of s
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import secrets
@@ -18,7 +17,7 @@ from urllib.parse import urlparse
 from starlette.responses import Response
 
 from harness.errors import PlatformError, Violation
-from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange, exchange_context
+from harness.platform import ErrorKind, ExchangeContext, Platform, exchange_context
 from harness.rules import Verdict
 from harness.store import Store
 from harness.zjpx import accounts, rules, state
@@ -57,6 +56,7 @@ class ZjpxPlatform(Platform):
     base_path = "/zjpx"
     spec_file = "zjpx/supervision.yaml"
     title = "ZJPX 职业技能培训在线学习监管服务平台"
+    not_found_clause = ROUTING_CLAUSE
 
     def __init__(self, store: Store, settings: Any) -> None:
         super().__init__(store, settings)
@@ -72,8 +72,7 @@ class ZjpxPlatform(Platform):
 
     def error(self, error: PlatformError) -> dict[str, Any]:
         code = str(error.code) if error.code is not None else CODES.get(error.kind, "1")
-        violations = [dataclasses.replace(v, clause=ROUTING_CLAUSE) if v.rule == "ROUTING" else v for v in error.violations]
-        self._fix_routing_verdicts()
+        violations = error.violations
         if not violations:
             return {"returnCode": code, "returnMsg": MESSAGES[code]}
         summary = PlatformError(error.kind, violations).summary
@@ -82,15 +81,6 @@ class ZjpxPlatform(Platform):
             "returnMsg": f"{MESSAGES[code]}: {summary}",
             "returnData": {"violations": [v.as_dict() for v in violations]},
         }
-
-    @staticmethod
-    def _fix_routing_verdicts() -> None:
-        # The shared router names another seed's clause for an unknown path; journal ours instead.
-        ctx = current_exchange.get()
-        if ctx is not None:
-            ctx.exchange.verdicts[:] = [
-                dataclasses.replace(v, clause=ROUTING_CLAUSE) if v.rule == "ROUTING" else v for v in ctx.exchange.verdicts
-            ]
 
     def reply_code(self, reply: Any) -> str | None:
         if isinstance(reply, dict) and isinstance(reply.get("returnCode"), str) and "returnMsg" in reply:
