@@ -53,6 +53,9 @@ class Exchange:
     verdicts: list[Verdict] = field(default_factory=list)
     at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"))
     duration_ms: float = 0.0
+    # State changes that must commit in the same transaction as this row (e.g. a heartbeat's device state): they ride
+    # the group commit instead of taking the write lock on the event loop, and are durable exactly when the reply is.
+    writes: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
 
     @property
     def outcome(self) -> str:
@@ -117,7 +120,11 @@ class Journal:
         return await future
 
     def record_now(self, exchange: Exchange) -> int:
-        return self.store.execute(INSERT, exchange.row())
+        with self.store.transaction() as conn:
+            rowid = conn.execute(INSERT, exchange.row()).lastrowid or 0
+            for sql, params in exchange.writes:
+                conn.execute(sql, params)
+        return rowid
 
     def _writer(self) -> None:
         conn = self.store.new_connection()
@@ -138,7 +145,11 @@ class Journal:
                     batch.append(nxt)
                 try:
                     conn.execute("BEGIN IMMEDIATE")
-                    ids = [conn.execute(INSERT, ex.row()).lastrowid for ex, _, _ in batch]
+                    ids = []
+                    for ex, _, _ in batch:
+                        ids.append(conn.execute(INSERT, ex.row()).lastrowid)
+                        for sql, params in ex.writes:
+                            conn.execute(sql, params)
                     conn.execute("COMMIT")
                 except Exception as exc:  # report to every waiter; never lose the thread
                     conn.execute("ROLLBACK") if conn.in_transaction else None

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 PLATFORMS: dict[str, str] = {
     "yxc": "harness.yxc.platform:YxcPlatform",
+    "dudu": "harness.dudu.platform:DuduPlatform",
 }
 
 

@@ -1,0 +1,301 @@
+"""The DUDU reference platform: the `{req_id, ret_code, ret_msg, …}` envelope, the rules, and the D1–D8 handlers.
+
+Handlers are plain functions of (ExchangeContext, body) returning the reply document. Two request paths call them:
+Connexion's (through ``resolve``) and the fast path (``harness.server.fastpath``) that serves every DUDU operation at
+near-bare-Starlette speed from the same spec. State changes that need not be read back within the same request are
+queued on ``ctx.exchange.writes`` so they commit with the journal row (group commit, durable before the reply).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from harness.dudu import rules
+from harness.dudu.rules import BEIJING, DuduContext
+from harness.errors import PlatformError
+from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange, exchange_context
+from harness.rules import Verdict
+from harness.specs import load_spec
+
+TOKEN_TTL = 7200  # seconds (D-DUDU-TOKEN)
+KIND_CODES = {
+    ErrorKind.MALFORMED: 1001,
+    ErrorKind.TIMESTAMP: 1001,
+    ErrorKind.NOT_FOUND: 1002,
+    ErrorKind.CERTIFICATE: 1004,
+    ErrorKind.FAILED: 1099,
+    ErrorKind.INTERNAL: 1099,
+}
+CHECK_OPERATIONS = ("card_check", "ticket_check")  # their replies carry sound_no (003 §4.2, §5.3)
+DEVICE_SQL = (
+    "SELECT d.id AS device_id, d.enterprise_id, d.line_id, d.version_add, d.offline_seq, e.check_mode, e.check_card_mode,"
+    " e.qrcode_mode, e.card_mode, e.white_mode, e.is_line_white, e.check_start, e.check_end, e.heartbeat_interval,"
+    " e.card_version, e.card_full_version, e.key_version, e.previous_key_version, e.rotated_at, l.version AS line_version"
+    " FROM dudu_devices d JOIN dudu_enterprises e ON e.id = d.enterprise_id LEFT JOIN dudu_lines l ON l.id = d.line_id"
+    " WHERE d.id = ?"
+)
+
+
+def server_time(now: float) -> str:
+    """yyMMddHHmmss, Beijing time (003 §3.1 server_time; D-DUDU-SERVER-TIME)."""
+    return dt.datetime.fromtimestamp(now, BEIJING).strftime("%y%m%d%H%M%S")
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+class DuduPlatform(Platform):
+    name = "dudu"
+    base_path = "/dudu"
+    spec_file = "dudu/platform.yaml"
+    title = "嘟嘟 bus card/QR platform"
+
+    def __init__(self, store: Any, settings: Any) -> None:
+        super().__init__(store, settings)
+        rules.install(self.rules)
+        self.spec = load_spec(self.spec_file, settings.profile)
+        self.codes = {int(k): v for k, v in self.spec["x-codes"].items()}
+        self.handlers: dict[str, Callable[[ExchangeContext, dict[str, Any]], dict[str, Any]]] = {
+            "get_token": self.get_token,
+            "location_report": self.location_report,
+            "get_card_list": self.get_card_list,
+            "card_check": self.card_check,
+            "card_check_log": self.card_check_log,
+            "get_line_card_list": self.get_line_card_list,
+            "get_qrcode_keys": self.get_qrcode_keys,
+            "ticket_check": self.ticket_check,
+            "offline_qrcode_log": self.offline_qrcode_log,
+        }
+
+    # -- envelope {req_id, ret_code, ret_msg, …} ---------------------------------------------------------------
+    @staticmethod
+    def _head(ctx: ExchangeContext | None) -> dict[str, Any]:
+        req_id = ctx.extras.get("req_id") if ctx is not None else None
+        return {"req_id": req_id} if req_id is not None else {}  # echoed only when sent (D-DUDU-REQ-ID)
+
+    def ok(self, data: Any = None) -> dict[str, Any]:
+        return {**self._head(current_exchange.get()), "ret_code": 0, "ret_msg": self.codes[0]["msg"], **(data or {})}
+
+    def error(self, error: PlatformError) -> dict[str, Any]:
+        ctx = current_exchange.get()
+        code = int(error.code) if error.code is not None else KIND_CODES.get(error.kind, 1099)
+        entry = self.codes.get(code, self.codes[1099])
+        reply = {**self._head(ctx), "ret_code": code, "ret_msg": f"{entry['msg']}: {error.summary}" if error.violations else entry["msg"]}
+        if ctx is not None and ctx.operation in CHECK_OPERATIONS:
+            reply["sound_no"] = entry["sound_no"]
+        if error.violations:
+            reply["violations"] = [v.as_dict() for v in error.violations]
+        return reply
+
+    def reply_code(self, reply: Any) -> str | None:
+        if isinstance(reply, dict) and isinstance(reply.get("ret_code"), int) and "ret_msg" in reply:
+            return str(reply["ret_code"])
+        return None
+
+    def reply_ok(self, reply: Any) -> bool:
+        return isinstance(reply, dict) and reply.get("ret_code") == 0
+
+    @staticmethod
+    def encode(document: Any) -> bytes:
+        return orjson.dumps(document)
+
+    # -- request path --------------------------------------------------------------------------------------------
+    async def authenticate(self, ctx: ExchangeContext) -> None:
+        """No signature in 003; only remember req_id so that even a schema refusal echoes it (D-DUDU-REQ-ID)."""
+        remember_req_id(ctx)
+
+    def fast_operations(self) -> dict[str, str]:
+        """Paths the fast path serves, from the spec: ``/dudu/<op>`` → operation name."""
+        return {self.base_path + path: item["post"]["operationId"].rsplit(".", 1)[-1] for path, item in self.spec["paths"].items()}
+
+    def resolve(self, operation_id: str) -> Callable[..., Any]:
+        name = operation_id.rsplit(".", 1)[-1]
+        handler = self.handlers[name]
+
+        async def endpoint(body: dict[str, Any]) -> Response:
+            return Response(self.encode(handler(exchange_context(), body)), media_type="application/json")
+
+        endpoint.__name__ = name
+        return endpoint
+
+    def handle(self, ctx: ExchangeContext, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.handlers[operation](ctx, body)
+
+    # -- rules ----------------------------------------------------------------------------------------------------
+    def _context(self, operation: str, body: dict[str, Any]) -> DuduContext:
+        device = self.store.query_one(DEVICE_SQL, (str(body["device_id"]),)) if "device_id" in body else None
+        return DuduContext(self.store, self.settings.strict, operation, time.time(), device)
+
+    def _enforce(self, ctx: ExchangeContext, operation: str, rctx: DuduContext, body: dict[str, Any]) -> None:
+        """Evaluate the operation's rules in order; the first failure answers with its code (D-DUDU-CHECK-ORDER)."""
+        for r in self.rules.for_operation(operation):
+            verdicts = r.evaluate(rctx, body)
+            failed = [v for v in verdicts if not v.held]
+            if failed:
+                ctx.add(verdicts)
+                raise PlatformError(ErrorKind.FAILED, [v.violation() for v in failed], code=rules.CODES[r.id])
+            ctx.add(verdicts)
+
+    # -- handlers -------------------------------------------------------------------------------------------------
+    def get_token(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        rctx = self._context("get_token", body)
+        self._enforce(ctx, "get_token", rctx, body)
+        token = secrets.token_hex(16)
+        self.store.execute(
+            "INSERT INTO dudu_tokens (token, enterprise_id, expires) VALUES (?, ?, ?)", (token, body["enterprise_id"], rctx.now + TOKEN_TTL)
+        )
+        return self.ok({"token": token, "expires_in": TOKEN_TTL})
+
+    def location_report(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        rctx = self._context("location_report", body)
+        self._enforce(ctx, "location_report", rctx, body)
+        d = rctx.device
+        reported = int(body.get("offline_seq") or 0)
+        offline_seq = max(reported, d["offline_seq"])
+        missing = 0
+        if offline_seq:
+            row = self.store.query_one(
+                "SELECT COUNT(*) AS n FROM dudu_offline_logs WHERE device_id = ? AND seq BETWEEN 1 AND ?", (d["device_id"], offline_seq)
+            )
+            missing = offline_seq - row["n"]
+        key_version = body.get("key_version_code")
+        # The device's state commits with the journal row (group commit): no write lock taken on the event loop.
+        ctx.exchange.writes.append(
+            (
+                "UPDATE dudu_devices SET heartbeats = heartbeats + 1, last_heartbeat = ?, version_all = ?, version_add = ?,"
+                " line_version = ?, key_version = ?, offline_seq = MAX(offline_seq, ?) WHERE id = ?",
+                (
+                    rctx.now,
+                    str(body["version_code_all"]),
+                    str(body["version_code_add"]),
+                    str(body["line_version_code_all"]),
+                    None if key_version is None else str(key_version),
+                    reported,
+                    d["device_id"],
+                ),
+            )
+        )
+        today = dt.datetime.fromtimestamp(rctx.now, BEIJING).strftime("%Y-%m-%d")
+        return self.ok(
+            {
+                "enterprise_id": d["enterprise_id"],
+                "server_time": server_time(rctx.now),
+                "version_code": str(d["key_version"]),
+                "check_mode": d["check_mode"],
+                "check_card_mode": d["check_card_mode"],
+                "qrcode_mode": d["qrcode_mode"],
+                "card_mode": d["card_mode"],
+                "white_mode": d["white_mode"],
+                "version_code_all": str(d["card_full_version"]),
+                "version_code_add": str(d["card_version"]),
+                "line_version_code_all": str(d["line_version"] or 0),
+                "is_line_white": d["is_line_white"],
+                "check_start_time_format": f"{today} {d['check_start']}",
+                "check_end_time_format": f"{today} {d['check_end']}",
+                "heartbeat_interval": d["heartbeat_interval"],
+                "offline_missing": missing,
+            }
+        )
+
+    def get_card_list(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        rctx = self._context("get_card_list", body)
+        self._enforce(ctx, "get_card_list", rctx, body)
+        d = rctx.device
+        held = str(d["version_add"] or "")
+        full = int(body["type"]) == 1 or not held.isdigit() or int(held) < d["card_full_version"]
+        # Incremental: exactly the cards whose latest change is newer than the version the device holds (D-DUDU-VERSIONS).
+        since = -1 if full else int(held)
+        rows = self.store.query(
+            "SELECT card_no, flag FROM dudu_cards WHERE enterprise_id = ? AND version > ? ORDER BY card_no", (d["enterprise_id"], since)
+        )
+        ctx.add([Verdict("DUDU-LIST-KIND", "003 §4.1 type", True, f"{'full' if full else 'incremental since ' + held}: {len(rows)} cards")])
+        return self.ok(
+            {
+                "enterprise_id": d["enterprise_id"],
+                "time": int((time.perf_counter() - started) * 1000),
+                "version": str(d["card_version"]),
+                "list": [{"card_no": r["card_no"], "flag": r["flag"]} for r in rows],
+            }
+        )
+
+    def card_check(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        self._enforce(ctx, "card_check", self._context("card_check", body), body)
+        return self.ok({"sound_no": 0})
+
+    def _log(self, ctx: ExchangeContext, operation: str, kind: str, subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        rctx = self._context(operation, body)
+        self._enforce(ctx, operation, rctx, body)
+        seq = None if body.get("seq") is None else int(body["seq"])
+        if rctx.facts.get("duplicate"):
+            ctx.add(
+                [Verdict("DUDU-LOG-ONCE", self.rules.get("DUDU-LOG-ONCE").clause, True, f"seq {seq} was already logged; not stored again")]
+            )
+            return self.ok()
+        ctx.exchange.writes.append(
+            (
+                "INSERT OR IGNORE INTO dudu_offline_logs (device_id, kind, seq, subject, status, time, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (str(body["device_id"]), kind, seq, subject, str(body.get("status", "0")), str(body["time"]), _now_iso()),
+            )
+        )
+        if seq is not None:  # a log may overtake the heartbeat that would have reported its number
+            ctx.exchange.writes.append(
+                ("UPDATE dudu_devices SET offline_seq = MAX(offline_seq, ?) WHERE id = ?", (seq, str(body["device_id"])))
+            )
+        return self.ok()
+
+    def card_check_log(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        return self._log(ctx, "card_check_log", "card", str(body["card_id"]), body)
+
+    def offline_qrcode_log(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        return self._log(ctx, "offline_qrcode_log", "qr", str(body["qr_code"]), body)
+
+    def get_line_card_list(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        rctx = self._context("get_line_card_list", body)
+        self._enforce(ctx, "get_line_card_list", rctx, body)
+        d = rctx.device
+        rows = self.store.query("SELECT card_no, flag FROM dudu_line_cards WHERE line_id = ? ORDER BY card_no", (d["line_id"],))
+        return self.ok(
+            {
+                "enterprise_id": d["enterprise_id"],
+                "time": int((time.perf_counter() - started) * 1000),
+                "version": str(d["line_version"] or 0),
+                "list": [{"card_no": r["card_no"], "flag": r["flag"]} for r in rows],
+            }
+        )
+
+    def get_qrcode_keys(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        rctx = self._context("get_qrcode_keys", body)
+        self._enforce(ctx, "get_qrcode_keys", rctx, body)
+        row = self.store.query_one(
+            "SELECT g.version_code, g.keys FROM dudu_enterprises e JOIN dudu_key_groups g"
+            " ON g.enterprise_id = e.id AND g.version_code = e.key_version WHERE e.id = ?",
+            (rctx.enterprise_id,),
+        )
+        keys = [{"key_id": int(k["key_id"]), "key": k["key"]} for k in json.loads(row["keys"])]
+        return self.ok({"version_code": str(row["version_code"]), "list": keys})
+
+    def ticket_check(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        self._enforce(ctx, "ticket_check", self._context("ticket_check", body), body)
+        return self.ok({"sound_no": 0})
+
+
+def remember_req_id(ctx: ExchangeContext, body: Any = None) -> None:
+    """Keep the request's req_id for the reply, errors included (D-DUDU-REQ-ID)."""
+    if body is None:
+        try:
+            body = orjson.loads(ctx.body)
+        except orjson.JSONDecodeError:
+            return
+    if isinstance(body, dict) and isinstance(body.get("req_id"), str):
+        ctx.extras["req_id"] = body["req_id"]
