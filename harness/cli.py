@@ -11,6 +11,8 @@ import click
 
 from harness import __version__
 from harness.config import PROFILES, Settings, default_db_path
+from harness.dudu.cli import dudu as dudu_commands
+from harness.dudu.cli import qr as qr_commands
 from harness.errors import HarnessError
 
 db_option = click.option(
@@ -59,6 +61,7 @@ def serve(
     app = create_app(settings)
     click.echo(f"harness {__version__}: store {settings.db}, profile {settings.profile}", err=True)
     click.echo(f"  YXC province   http://{settings.host}:{settings.port}/yxc   (Swagger UI /yxc/ui/)", err=True)
+    click.echo(f"  DUDU 嘟嘟      http://{settings.host}:{settings.port}/dudu  (Swagger UI /dudu/ui/)", err=True)
     click.echo(f"  journal        http://{settings.host}:{settings.port}/_harness/journal", err=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
 
@@ -174,6 +177,10 @@ def rules(platform: str) -> None:
     for r in yxc_rules.install(RuleSet(platform)):
         extra = f" ({r.decision})" if r.decision else ""
         click.echo(f"{r.id:28} {r.kind:11} {', '.join(r.operations):40} {r.clause}{extra}\n  {r.title}")
+
+
+main.add_command(dudu_commands)  # the DUDU commands live with the platform (harness/dudu/cli.py)
+main.add_command(qr_commands)
 
 
 def run() -> None:
