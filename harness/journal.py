@@ -116,7 +116,9 @@ class Journal:
             return self.record_now(exchange)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
-        self._queue.put((exchange, loop, future))
+        # The row is built here, not in the writer: Python work in the writer thread holds the GIL while the event loop
+        # waits to get it back from a store read, which costs every request up to the 5 ms switch interval.
+        self._queue.put((exchange.row(), exchange.writes, loop, future))
         return await future
 
     def record_now(self, exchange: Exchange) -> int:
@@ -146,18 +148,22 @@ class Journal:
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                     ids = []
-                    for ex, _, _ in batch:
-                        ids.append(conn.execute(INSERT, ex.row()).lastrowid)
-                        for sql, params in ex.writes:
+                    for row, writes, _, _ in batch:
+                        ids.append(conn.execute(INSERT, row).lastrowid)
+                        for sql, params in writes:
                             conn.execute(sql, params)
                     conn.execute("COMMIT")
                 except Exception as exc:  # report to every waiter; never lose the thread
                     conn.execute("ROLLBACK") if conn.in_transaction else None
-                    for _, loop, fut in batch:
+                    for _, _, loop, fut in batch:
                         loop.call_soon_threadsafe(_set_exception, fut, exc)
                     continue
-                for (_, loop, fut), rowid in zip(batch, ids, strict=True):
-                    loop.call_soon_threadsafe(_set_result, fut, rowid)
+                # One wake-up per event loop and batch, not one per exchange.
+                by_loop: dict[Any, list[tuple[asyncio.Future[int], int]]] = {}
+                for (_, _, loop, fut), rowid in zip(batch, ids, strict=True):
+                    by_loop.setdefault(loop, []).append((fut, rowid))
+                for loop, done in by_loop.items():
+                    loop.call_soon_threadsafe(_set_results, done)
         finally:
             conn.close()
 
@@ -220,6 +226,11 @@ def failed_rules(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def _set_result(fut: asyncio.Future[int], value: int) -> None:
     if not fut.done():
         fut.set_result(value)
+
+
+def _set_results(done: list[tuple[asyncio.Future[int], int]]) -> None:
+    for fut, value in done:
+        _set_result(fut, value)
 
 
 def _set_exception(fut: asyncio.Future[int], exc: BaseException) -> None:

@@ -1,0 +1,360 @@
+"""Heartbeat benchmark (issue 5 deliverable 5): `harness serve` against a bare Starlette ceiling and Prism as the peer.
+
+    python benchmarks/heartbeat.py [--duration 10] [--concurrency 32] [--rate 2000] [--no-prism]
+
+Every server runs as a subprocess on 127.0.0.1 with one process; on Linux the server is pinned to CPU 0 and this
+client to CPU 1, so each server gets the same single core. The client is a small asyncio HTTP/1.1 keep-alive client
+(cheaper per request than Locust or httpx, so it measures the server, not itself):
+
+* saturation: `--concurrency` connections in a closed loop for `--duration` seconds → req/s, p50, p99;
+* fleet: an open loop at `--rate` req/s (10,000 devices heartbeating every 5 s = 2,000 req/s); latency counts from the
+  scheduled send time, so queueing is not hidden (no coordinated omission).
+
+`harness serve` runs with its defaults: request validation against specs/dudu/platform.yaml, the rules, store
+look-ups and durable group-commit journaling (a reply leaves only after its journal row commits). The journal row count
+is checked against the requests sent. Prism (`@stoplight/prism-cli`, npm) is installed into a temporary directory; if
+npm is missing or the install fails the row is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "specs" / "dudu" / "platform.yaml"
+PATH = "/dudu/location_report"
+DEVICES = 1000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pin(cpu: int) -> None:
+    if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:  # type: ignore[operator]
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {cpu})
+
+
+def heartbeat_bodies() -> list[bytes]:
+    now = time.strftime("%y%m%d%H%M%S", time.gmtime(time.time() + 8 * 3600))
+    return [
+        orjson.dumps(
+            {
+                "req_id": f"hb{i}",
+                "device_id": f"DEV{i:05d}",
+                "time": now,
+                "lng": "113.264385",
+                "lat": "23.129112",
+                "course": "90",
+                "speed": "32.5",
+                "check_mode": 0,
+                "check_card_mode": 0,
+                "qrcode_mode": 1,
+                "card_mode": 1,
+                "white_mode": 1,
+                "version_code_all": "0",
+                "version_code_add": "1",
+                "software_ver": 101,
+                "line_version_code_all": "1",
+                "is_line_white": 0,
+                "offline_seq": 0,
+            }
+        )
+        for i in range(1, DEVICES + 1)
+    ]
+
+
+def requests(port: int) -> list[bytes]:
+    head = f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: "
+    return [head.encode() + str(len(b)).encode() + b"\r\n\r\n" + b for b in heartbeat_bodies()]
+
+
+# --- a minimal keep-alive client ------------------------------------------------------------------------------------
+class Connection(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).lower()
+        at = head.find(b"content-length:")
+        length = int(head[at + 15 : head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else None]) if at >= 0 else 0
+        if len(self.buffer) < end + 4 + length:
+            return
+        status = int(head[9:12])
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result((status, body))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("connection lost"))
+
+    async def send(self, request: bytes) -> tuple[int, bytes]:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        return await self.waiter
+
+
+@dataclass
+class Result:
+    name: str
+    sent: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] | None = None
+    note: str = ""
+
+    @property
+    def rps(self) -> float:
+        return (self.sent - self.errors) / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def _ok(status: int, body: bytes, envelope: bool) -> bool:
+    return status == 200 and (not envelope or b'"ret_code":0' in body)
+
+
+async def _connect(port: int, n: int) -> list[Connection]:
+    loop = asyncio.get_running_loop()
+    return [(await loop.create_connection(Connection, "127.0.0.1", port))[1] for _ in range(n)]
+
+
+async def closed_loop(name: str, port: int, concurrency: int, duration: float, warmup: float, envelope: bool) -> Result:
+    reqs = requests(port)
+    conns = await _connect(port, concurrency)
+    result = Result(name, latencies=[])
+    start = time.perf_counter()
+    measure_from, stop = start + warmup, start + warmup + duration
+
+    async def worker(i: int, conn: Connection) -> None:
+        k = i
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= stop:
+                return
+            status, body = await conn.send(reqs[k % len(reqs)])
+            k += concurrency
+            t1 = time.perf_counter()
+            if t0 >= measure_from:
+                result.sent += 1
+                result.latencies.append(t1 - t0)  # type: ignore[union-attr]
+                if not _ok(status, body, envelope):
+                    result.errors += 1
+
+    await asyncio.gather(*(worker(i, c) for i, c in enumerate(conns)))
+    result.seconds = duration
+    for c in conns:
+        c.transport.close()  # type: ignore[union-attr]
+    return result
+
+
+async def open_loop(name: str, port: int, rate: float, duration: float, envelope: bool, pool: int = 256) -> Result:
+    reqs = requests(port)
+    conns = await _connect(port, pool)
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    for c in conns:
+        idle.put_nowait(c)
+    result = Result(name, latencies=[])
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(k: int, scheduled: float) -> None:
+        conn = await idle.get()
+        try:
+            status, body = await conn.send(reqs[k % len(reqs)])
+        finally:
+            idle.put_nowait(conn)
+        result.sent += 1
+        result.latencies.append(time.perf_counter() - scheduled)  # type: ignore[union-attr]
+        if not _ok(status, body, envelope):
+            result.errors += 1
+
+    start = time.perf_counter()
+    k = 0
+    while (now := time.perf_counter()) < start + duration:
+        due = int((now - start) * rate)
+        while k < due:
+            task = asyncio.create_task(one(k, start + k / rate))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            k += 1
+        await asyncio.sleep(0.001)
+    if tasks:
+        await asyncio.wait(tasks, timeout=30)
+    result.seconds = duration
+    for c in conns:
+        c.transport.close()  # type: ignore[union-attr]
+    return result
+
+
+# --- servers ----------------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def server(cmd: list[str], port: int, probe: bytes | None = None, timeout: float = 60) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=lambda: _pin(0), cwd=ROOT)
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{cmd[0]} exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")  # type: ignore[union-attr]
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError(f"{cmd[0]} did not listen on {port} within {timeout} s")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def install_prism(into: Path) -> list[str] | None:
+    npm = shutil.which("npm")
+    if npm is None:
+        print("note: npm not found; Prism row skipped", file=sys.stderr)
+        return None
+    try:
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--silent", "@stoplight/prism-cli@5"],
+            cwd=into,
+            check=True,
+            timeout=300,
+            capture_output=True,
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        print(f"note: npm install @stoplight/prism-cli failed ({exc}); Prism row skipped", file=sys.stderr)
+        return None
+    binary = into / "node_modules" / ".bin" / "prism"
+    return [str(binary)] if binary.exists() else None
+
+
+def journal_rows(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT COUNT(*) FROM journal WHERE operation = 'location_report'").fetchone()[0]
+
+
+def run_client(coro: object) -> Result:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)  # type: ignore[arg-type]
+    except ImportError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per run (default 10)")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--concurrency", type=int, default=32, help="connections in the saturation run (default 32)")
+    parser.add_argument("--rate", type=float, default=2000.0, help="offered req/s in the fleet run (default 2000 = 10,000 devices / 5 s)")
+    parser.add_argument("--no-prism", action="store_true")
+    parser.add_argument("--validate-responses", action="store_true", help="also run harness serve --validate-responses")
+    args = parser.parse_args()
+    _pin(1)
+    harness = [str(Path(sys.executable).with_name("harness"))]
+    if not Path(harness[0]).exists():
+        harness = [sys.executable, "-m", "harness.cli"]
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="dudu-bench-") as tmp:
+        db = Path(tmp) / "bench.db"
+        subprocess.run(
+            [*harness, "dudu", "fleet", "398", "--devices", str(DEVICES), "--cards", "1000", "--db", str(db)],
+            check=True,
+            capture_output=True,
+        )
+
+        port = _free_port()
+        with server([sys.executable, str(ROOT / "benchmarks" / "bare_starlette.py"), "--port", str(port)], port):
+            results.append(run_client(closed_loop("bare Starlette (ceiling)", port, args.concurrency, args.duration, args.warmup, False)))
+
+        variants = [("harness serve", [])]
+        if args.validate_responses:
+            variants.append(("harness serve --validate-responses", ["--validate-responses"]))
+        fleet: Result | None = None
+        for name, extra in variants:
+            port = _free_port()
+            before = journal_rows(db) if db.exists() else 0
+            with server([*harness, "serve", "--port", str(port), "--db", str(db), *extra], port):
+                r = run_client(closed_loop(name, port, args.concurrency, args.duration, args.warmup, True))
+                results.append(r)
+                if fleet is None:
+                    fleet = run_client(open_loop(f"{name} @ {args.rate:.0f} req/s", port, args.rate, args.duration, True))
+            rows = journal_rows(db) - before
+            r.note = f"journal rows {rows} for {r.sent} measured + warm-up/fleet requests"
+
+        if not args.no_prism:
+            cmd = install_prism(Path(tmp))
+            if cmd is not None:
+                port = _free_port()
+                try:
+                    with server([*cmd, "mock", str(SPEC), "-p", str(port), "-h", "127.0.0.1"], port, timeout=120):
+                        time.sleep(1.0)
+                        results.append(
+                            run_client(closed_loop("Prism 5 mock (peer)", port, args.concurrency, args.duration, args.warmup, False))
+                        )
+                except RuntimeError as exc:
+                    print(f"note: Prism did not start ({exc}); row skipped", file=sys.stderr)
+
+    ceiling = results[0].rps or 1.0
+    print(
+        f"\nDUDU heartbeat (POST {PATH}), {args.concurrency} connections, {args.duration:.0f} s after {args.warmup:.0f} s warm-up, server pinned to 1 core\n"
+    )
+    print("| server | req/s | p50 ms | p99 ms | errors | × bare |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r.name} | {r.rps:,.0f} | {r.pct(0.5):.2f} | {r.pct(0.99):.2f} | {r.errors} | {r.rps / ceiling:.2f} |")
+    if fleet is not None:
+        print(f"\nFleet load: open loop at {args.rate:.0f} req/s for {args.duration:.0f} s (10,000 devices at 5 s = 2,000 req/s)\n")
+        print("| server | sent | p50 ms | p99 ms | errors | error rate |")
+        print("|---|---:|---:|---:|---:|---:|")
+        rate = fleet.errors / fleet.sent if fleet.sent else 1.0
+        print(f"| {fleet.name} | {fleet.sent:,} | {fleet.pct(0.5):.2f} | {fleet.pct(0.99):.2f} | {fleet.errors} | {rate:.3%} |")
+    for r in results:
+        if r.note:
+            print(f"\n{r.name}: {r.note}")
+    harness_rows = [r for r in results if r.name.startswith("harness")]
+    target = bool(harness_rows) and harness_rows[0].rps / ceiling >= 0.6 and harness_rows[0].pct(0.99) < 20
+    print(f"\ntarget (≥ 0.6 × bare and p99 < 20 ms): {'met' if target else 'NOT met'}")
+    _ = statistics  # kept for readers extending the report
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
