@@ -83,8 +83,8 @@ def heartbeat_bodies() -> list[bytes]:
     ]
 
 
-def requests(port: int) -> list[bytes]:
-    head = f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: "
+def requests(port: int, path: str = PATH) -> list[bytes]:
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: "
     return [head.encode() + str(len(b)).encode() + b"\r\n\r\n" + b for b in heartbeat_bodies()]
 
 
@@ -154,8 +154,8 @@ async def _connect(port: int, n: int) -> list[Connection]:
     return [(await loop.create_connection(Connection, "127.0.0.1", port))[1] for _ in range(n)]
 
 
-async def closed_loop(name: str, port: int, concurrency: int, duration: float, warmup: float, envelope: bool) -> Result:
-    reqs = requests(port)
+async def closed_loop(name: str, port: int, concurrency: int, duration: float, warmup: float, envelope: bool, path: str = PATH) -> Result:
+    reqs = requests(port, path)
     conns = await _connect(port, concurrency)
     result = Result(name, latencies=[])
     start = time.perf_counter()
@@ -305,15 +305,15 @@ def main() -> int:
             check=True,
             capture_output=True,
         )
-        servers: list[tuple[str, int, bool]] = []  # name, port, answers the DUDU envelope
+        servers: list[tuple[str, int, bool, str]] = []  # name, port, answers the DUDU envelope, path
         port = _free_port()
         stack.enter_context(server([sys.executable, str(ROOT / "benchmarks" / "bare_starlette.py"), "--port", str(port)], port))
-        servers.append(("bare Starlette (ceiling)", port, False))
+        servers.append(("bare Starlette (ceiling)", port, False, PATH))
         port = _free_port()
         extra = ["--validate-responses"] if args.validate_responses else []
         stack.enter_context(server([*harness, "serve", "--port", str(port), "--db", str(db), *extra], port))
         name = "harness serve" + (" --validate-responses" if args.validate_responses else "")
-        servers.append((name, port, True))
+        servers.append((name, port, True, PATH))
         harness_port = port
         if not args.no_prism:
             cmd = install_prism(Path(tmp), args.prism_dir)
@@ -321,13 +321,13 @@ def main() -> int:
                 port = _free_port()
                 try:
                     stack.enter_context(server([*cmd, "mock", str(SPEC), "-p", str(port), "-h", "127.0.0.1"], port, timeout=120))
-                    servers.append(("Prism 5 mock (peer)", port, False))
+                    servers.append(("Prism 5 mock (peer)", port, False, "/location_report"))  # Prism ignores the servers' /dudu
                 except RuntimeError as exc:
                     print(f"note: Prism did not start ({exc}); row skipped", file=sys.stderr)
-        runs: dict[str, list[Result]] = {n: [] for n, _, _ in servers}
+        runs: dict[str, list[Result]] = {n: [] for n, _, _, _ in servers}
         for _ in range(args.rounds):
-            for n, p, envelope in servers:
-                runs[n].append(run_client(closed_loop(n, p, args.concurrency, args.duration, args.warmup, envelope)))
+            for n, p, envelope, path in servers:
+                runs[n].append(run_client(closed_loop(n, p, args.concurrency, args.duration, args.warmup, envelope, path)))
         before = journal_rows(db)
         fleet = run_client(open_loop(f"harness serve @ {args.rate:.0f} req/s", harness_port, args.rate, args.fleet_duration, True))
         time.sleep(0.5)
@@ -343,7 +343,7 @@ def main() -> int:
     )
     print("| server | req/s | p50 ms | p99 ms | errors | × bare |")
     print("|---|---:|---:|---:|---:|---:|")
-    for n, _, _ in servers:
+    for n, _, _, _ in servers:
         rs = runs[n]
         rps = median(rs, lambda r: r.rps)
         errors = sum(r.errors for r in rs)
@@ -360,6 +360,9 @@ def main() -> int:
     harness_runs = runs[servers[1][0]]
     ratio = median(harness_runs, lambda r: r.rps) / ceiling
     met = ratio >= 0.6 and fleet.pct(0.99) < 20 and rate < 0.001
+    print(
+        f"\nload average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (other work on the machine skews absolute figures)"
+    )
     print(f"\ntarget (≥ 0.6 × bare; p99 < 20 ms and < 0.1 % errors at the fleet rate): {'met' if met else 'NOT met'} (ratio {ratio:.2f})")
     return 0
 

@@ -94,6 +94,11 @@ class Store:
         with self.transaction() as conn:
             conn.executemany(sql, rows)
 
+    def execute_pragma(self, pragma: str) -> None:
+        """A connection setting (e.g. ``wal_autocheckpoint=0``) on the store's own connection."""
+        with self._lock:
+            self._conn.execute(f"PRAGMA {pragma}")
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

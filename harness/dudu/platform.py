@@ -75,6 +75,7 @@ class DuduPlatform(Platform):
             "ticket_check": self.ticket_check,
             "offline_qrcode_log": self.offline_qrcode_log,
         }
+        self._ordered = {op: self.rules.for_operation(op) for op in self.handlers}  # once, not per request
 
     # -- envelope {req_id, ret_code, ret_msg, …} ---------------------------------------------------------------
     @staticmethod
@@ -137,7 +138,7 @@ class DuduPlatform(Platform):
 
     def _enforce(self, ctx: ExchangeContext, operation: str, rctx: DuduContext, body: dict[str, Any]) -> None:
         """Evaluate the operation's rules in order; the first failure answers with its code (D-DUDU-CHECK-ORDER)."""
-        for r in self.rules.for_operation(operation):
+        for r in self._ordered[operation]:
             verdicts = r.evaluate(rctx, body)
             failed = [v for v in verdicts if not v.held]
             if failed:
