@@ -216,6 +216,7 @@ class LoopGroupCommit:
     store's connection stops auto-checkpointing and a short-lived background thread checkpoints while commits flow.
     """
 
+    FLUSH_DELAY = 0.0  # seconds; > 0 gathers larger batches at the price of that much latency
     CHECKPOINT_EVERY = 1.0  # seconds
     CHECKPOINTER_IDLE = 10.0  # the thread ends after this long without a commit, and restarts with the next one
 
@@ -243,7 +244,10 @@ class LoopGroupCommit:
         self._pending.append((exchange.row(), exchange.writes, future))
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self._flush)
+            if self.FLUSH_DELAY:
+                loop.call_later(self.FLUSH_DELAY, self._flush)
+            else:
+                loop.call_soon(self._flush)
         return await future
 
     def _flush(self) -> None:

@@ -18,7 +18,8 @@ register_schema(
     """CREATE TABLE IF NOT EXISTS dudu_lines (
         id TEXT PRIMARY KEY, enterprise_id TEXT NOT NULL REFERENCES dudu_enterprises (id), name TEXT NOT NULL,
         version INTEGER NOT NULL DEFAULT 0)""",
-    # Per device: what its latest heartbeat reported (versions held, offline_seq: D-DUDU-OFFLINE-SEQ).
+    # Per device: what its heartbeats last changed (versions held, offline_seq: D-DUDU-OFFLINE-SEQ); `heartbeats` and
+    # `last_heartbeat` count changes only; the journal holds every heartbeat (cadence is graded from it).
     """CREATE TABLE IF NOT EXISTS dudu_devices (
         id TEXT PRIMARY KEY, enterprise_id TEXT NOT NULL REFERENCES dudu_enterprises (id), line_id TEXT REFERENCES dudu_lines (id),
         created TEXT NOT NULL, heartbeats INTEGER NOT NULL DEFAULT 0, last_heartbeat REAL,
