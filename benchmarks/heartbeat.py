@@ -2,8 +2,8 @@
 
     python benchmarks/heartbeat.py [--duration 10] [--concurrency 32] [--rate 2000] [--no-prism]
 
-Every server runs as a subprocess on 127.0.0.1 with one process; on Linux the server is pinned to CPU 0 and this
-client to CPU 1, so each server gets the same single core. The client is a small asyncio HTTP/1.1 keep-alive client
+Every server runs as a subprocess on 127.0.0.1 with one process (with --pin, on Linux, pinned to CPU 0 and this
+client to CPU 1). Servers are measured in alternating rounds so that other load on the machine hits them alike. The client is a small asyncio HTTP/1.1 keep-alive client
 (cheaper per request than Locust or httpx, so it measures the server, not itself):
 
 * saturation: `--concurrency` connections in a closed loop for `--duration` seconds → req/s, p50, p99;
@@ -48,8 +48,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+PIN = False  # --pin: on an otherwise idle machine pinning makes runs comparable; on a shared one it traps the server
+
+
 def _pin(cpu: int) -> None:
-    if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:  # type: ignore[operator]
+    if PIN and hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:  # type: ignore[operator]
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, {cpu})
 
@@ -293,7 +296,10 @@ def main() -> int:
     parser.add_argument(
         "--validate-responses", action="store_true", help="serve with --validate-responses too (replies checked against the spec)"
     )
+    parser.add_argument("--pin", action="store_true", help="pin each server to CPU 0 and this client to CPU 1 (idle machines)")
     args = parser.parse_args()
+    global PIN
+    PIN = args.pin
     _pin(1)
     harness = [str(Path(sys.executable).with_name("harness"))]
     if not Path(harness[0]).exists():
@@ -339,7 +345,7 @@ def main() -> int:
     ceiling = median(runs[servers[0][0]], lambda r: r.rps) or 1.0
     print(
         f"\nDUDU heartbeat (POST {PATH}), {args.concurrency} connections, {args.rounds} alternating rounds of {args.duration:.0f} s "
-        f"(after {args.warmup:.0f} s warm-up each); medians; each server one process pinned to one core\n"
+        f"(after {args.warmup:.0f} s warm-up each); medians; each server one process{', pinned to one core' if PIN else ''}\n"
     )
     print("| server | req/s | p50 ms | p99 ms | errors | × bare |")
     print("|---|---:|---:|---:|---:|---:|")
