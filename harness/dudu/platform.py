@@ -45,9 +45,22 @@ DEVICE_SQL = (
 )
 
 
+_clock: tuple[int, str, str] = (-1, "", "")
+
+
+def _beijing(now: float) -> tuple[str, str]:
+    """(yyMMddHHmmss, yyyy-MM-dd) in Beijing time, formatted once per second (every heartbeat needs both)."""
+    global _clock
+    second = int(now)
+    if _clock[0] != second:
+        local = dt.datetime.fromtimestamp(second, BEIJING)
+        _clock = (second, local.strftime("%y%m%d%H%M%S"), local.strftime("%Y-%m-%d"))
+    return _clock[1], _clock[2]
+
+
 def server_time(now: float) -> str:
     """yyMMddHHmmss, Beijing time (003 §3.1 server_time; D-DUDU-SERVER-TIME)."""
-    return dt.datetime.fromtimestamp(now, BEIJING).strftime("%y%m%d%H%M%S")
+    return _beijing(now)[0]
 
 
 def _now_iso() -> str:
@@ -186,11 +199,11 @@ class DuduPlatform(Platform):
                     (rctx.now, *held, held_keys, reported, d["device_id"]),
                 )
             )
-        today = dt.datetime.fromtimestamp(rctx.now, BEIJING).strftime("%Y-%m-%d")
+        stamp, today = _beijing(rctx.now)
         return self.ok(
             {
                 "enterprise_id": d["enterprise_id"],
-                "server_time": server_time(rctx.now),
+                "server_time": stamp,
                 "version_code": str(d["key_version"]),
                 "check_mode": d["check_mode"],
                 "check_card_mode": d["check_card_mode"],
