@@ -144,7 +144,8 @@ class Device(FastHttpUser):
             try:
                 reply = orjson.loads(response.content or b"")
             except orjson.JSONDecodeError:
-                response.failure(f"HTTP {response.status_code}: not JSON")
+                why = repr(response.error) if response.error else "not JSON"
+                response.failure(f"HTTP {response.status_code}: {why[:160]}")
                 return None
             code = reply.get("ret_code") if isinstance(reply, dict) else None
             if code not in expected:

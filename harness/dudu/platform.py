@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from harness.rules import Verdict
 from harness.specs import load_spec
 
 TOKEN_TTL = 7200  # seconds (D-DUDU-TOKEN)
+LIST_CACHE_SIZE = 64
 KIND_CODES = {
     ErrorKind.MALFORMED: 1001,
     ErrorKind.TIMESTAMP: 1001,
@@ -90,6 +92,9 @@ class DuduPlatform(Platform):
             "offline_qrcode_log": self.offline_qrcode_log,
         }
         self._ordered = {op: self.rules.for_operation(op) for op in self.handlers}  # once, not per request
+        # Card lists by version: a version names exactly one state of a list (every change bumps it), so a cached list
+        # is never stale, in any worker. Bounded; a fleet asks for a handful of versions at a time.
+        self._lists: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
 
     # -- envelope {req_id, ret_code, ret_msg, …} ---------------------------------------------------------------
     @staticmethod
@@ -144,6 +149,19 @@ class DuduPlatform(Platform):
 
     def handle(self, ctx: ExchangeContext, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.handlers[operation](ctx, body)
+
+    def _cached_list(
+        self, key: tuple[Any, ...], sql: str, params: tuple[Any, ...], recheck: tuple[str, tuple[Any, ...], Any]
+    ) -> list[dict[str, Any]]:
+        cards = self._lists.get(key)
+        if cards is None:
+            cards = [{"card_no": r["card_no"], "flag": r["flag"]} for r in self.store.query(sql, params)]
+            row = self.store.query_one(recheck[0], recheck[1])
+            if row is not None and row["v"] == recheck[2]:  # cached only if no change slipped in meanwhile
+                self._lists[key] = cards
+                if len(self._lists) > LIST_CACHE_SIZE:
+                    self._lists.popitem(last=False)
+        return cards
 
     # -- rules ----------------------------------------------------------------------------------------------------
     def _context(self, operation: str, body: dict[str, Any]) -> DuduContext:
@@ -230,8 +248,11 @@ class DuduPlatform(Platform):
         full = int(body["type"]) == 1 or not held.isdigit() or int(held) < d["card_full_version"]
         # Incremental: exactly the cards whose latest change is newer than the version the device holds (D-DUDU-VERSIONS).
         since = -1 if full else int(held)
-        rows = self.store.query(
-            "SELECT card_no, flag FROM dudu_cards WHERE enterprise_id = ? AND version > ? ORDER BY card_no", (d["enterprise_id"], since)
+        rows = self._cached_list(
+            ("card", d["enterprise_id"], d["card_version"], since),
+            "SELECT card_no, flag FROM dudu_cards WHERE enterprise_id = ? AND version > ? ORDER BY card_no",
+            (d["enterprise_id"], since),
+            ("SELECT card_version AS v FROM dudu_enterprises WHERE id = ?", (d["enterprise_id"],), d["card_version"]),
         )
         ctx.add([Verdict("DUDU-LIST-KIND", "003 §4.1 type", True, f"{'full' if full else 'incremental since ' + held}: {len(rows)} cards")])
         return self.ok(
@@ -239,7 +260,7 @@ class DuduPlatform(Platform):
                 "enterprise_id": d["enterprise_id"],
                 "time": int((time.perf_counter() - started) * 1000),
                 "version": str(d["card_version"]),
-                "list": [{"card_no": r["card_no"], "flag": r["flag"]} for r in rows],
+                "list": rows,
             }
         )
 
@@ -279,13 +300,18 @@ class DuduPlatform(Platform):
         rctx = self._context("get_line_card_list", body)
         self._enforce(ctx, "get_line_card_list", rctx, body)
         d = rctx.device
-        rows = self.store.query("SELECT card_no, flag FROM dudu_line_cards WHERE line_id = ? ORDER BY card_no", (d["line_id"],))
+        rows = self._cached_list(
+            ("line", d["line_id"], d["line_version"]),
+            "SELECT card_no, flag FROM dudu_line_cards WHERE line_id = ? ORDER BY card_no",
+            (d["line_id"],),
+            ("SELECT version AS v FROM dudu_lines WHERE id = ?", (d["line_id"],), d["line_version"]),
+        )
         return self.ok(
             {
                 "enterprise_id": d["enterprise_id"],
                 "time": int((time.perf_counter() - started) * 1000),
                 "version": str(d["line_version"] or 0),
-                "list": [{"card_no": r["card_no"], "flag": r["flag"]} for r in rows],
+                "list": rows,
             }
         )
 
