@@ -356,20 +356,21 @@ def main() -> int:
         print(
             f"| {n} | {rps:,.0f} | {median(rs, lambda r: r.pct(0.5)):.2f} | {median(rs, lambda r: r.pct(0.99)):.2f} | {errors} | {rps / ceiling:.2f} |"
         )
-    rounds = ", ".join(f"{h.rps / b.rps:.2f}" for b, h in zip(runs[servers[0][0]], runs[servers[1][0]], strict=True))
-    print(f"\nharness ÷ bare per round: {rounds}")
+    per_round = [h.rps / b.rps for b, h in zip(runs[servers[0][0]], runs[servers[1][0]], strict=True) if b.rps]
+    print(f"\nharness ÷ bare per round: {', '.join(f'{r:.2f}' for r in per_round)} (median {statistics.median(per_round):.2f})")
     print(f"\nFleet: open loop at {args.rate:.0f} req/s for {args.fleet_duration:.0f} s (10,000 devices heartbeating every 5 s)\n")
     print("| server | sent | p50 ms | p99 ms | errors | error rate | journal rows |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     rate = fleet.errors / fleet.sent if fleet.sent else 1.0
     print(f"| {fleet.name} | {fleet.sent:,} | {fleet.pct(0.5):.2f} | {fleet.pct(0.99):.2f} | {fleet.errors} | {rate:.3%} | {journaled:,} |")
-    harness_runs = runs[servers[1][0]]
-    ratio = median(harness_runs, lambda r: r.rps) / ceiling
+    ratio = statistics.median(per_round)  # paired rounds: the estimate least moved by other load on the machine
     met = ratio >= 0.6 and fleet.pct(0.99) < 20 and rate < 0.001
     print(
         f"\nload average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (other work on the machine skews absolute figures)"
     )
-    print(f"\ntarget (≥ 0.6 × bare; p99 < 20 ms and < 0.1 % errors at the fleet rate): {'met' if met else 'NOT met'} (ratio {ratio:.2f})")
+    print(
+        f"\ntarget (≥ 0.6 × bare; p99 < 20 ms and < 0.1 % errors at the fleet rate): {'met' if met else 'NOT met'} (median per-round ratio {ratio:.2f})"
+    )
     return 0
 
 
