@@ -73,8 +73,9 @@ def parse_time(text: Any) -> dt.datetime | None:
     text = str(text)
     if len(text) == 12 and text.isdigit():  # the strict form, on every heartbeat: by hand, strptime costs 20× more
         try:
-            y, mo, d, h, mi, s = (int(text[i : i + 2]) for i in range(0, 12, 2))
-            return dt.datetime(2000 + y, mo, d, h, mi, s, tzinfo=BEIJING)
+            return dt.datetime(
+                2000 + int(text[0:2]), int(text[2:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]), tzinfo=BEIJING
+            )
         except ValueError:
             return None
     shape = TIME_FORMATS.get(len(text))
