@@ -91,6 +91,8 @@ def parse(text: str) -> Ticket:
         raise TicketError(f"payload or tag cannot be decoded: {exc}") from None
     if len(tag) != TAG_BYTES:
         raise TicketError(f"tag is {len(tag)} bytes, not {TAG_BYTES}")
+    if _b64(tag) != parts[3] or _b64(_unb64(parts[2])) != parts[2]:  # one ticket, one spelling: no malleable padding bits
+        raise TicketError("payload or tag is not canonical base64url")
     return ticket
 
 
