@@ -54,3 +54,17 @@ def test_parse_rejects_non_canonical_padding_bits() -> None:
     twin = ticket[:-1] + alphabet[alphabet.index(ticket[-1]) + 1]
     with pytest.raises(qr.TicketError):
         qr.parse(twin)
+
+
+def test_cli_make_issues_a_verifiable_ticket(tmp_path: Path) -> None:
+    db = tmp_path / "q.db"
+    store = Store(db)
+    fx.world(store)
+    png = tmp_path / "t.png"
+    result = CliRunner().invoke(
+        main, ["qr", "dudu", "make", "--enterprise", fx.ENTERPRISE, "--key-id", "2", "--png", str(png), "--db", str(db)]
+    )
+    assert result.exit_code == 0, result.output
+    ticket = qr.parse(result.output.strip())
+    _, keys = admin.key_group(store, fx.ENTERPRISE)
+    assert ticket.key_id == 2 and qr.verify(ticket, keys[1]["key"]) and png.stat().st_size > 0
