@@ -168,13 +168,14 @@ def decisions(platform: str | None) -> None:
 
 
 @main.command()
-@click.argument("platform", type=click.Choice(["yxc"]))
+@click.argument("platform", type=click.Choice(["yxc", "dudu"]))
 def rules(platform: str) -> None:
     """Print every rule the reference platform enforces, with its clause."""
-    from harness.rules import RuleSet
-    from harness.yxc import rules as yxc_rules
+    import importlib
 
-    for r in yxc_rules.install(RuleSet(platform)):
+    from harness.rules import RuleSet
+
+    for r in importlib.import_module(f"harness.{platform}.rules").install(RuleSet(platform)):
         extra = f" ({r.decision})" if r.decision else ""
         click.echo(f"{r.id:28} {r.kind:11} {', '.join(r.operations):40} {r.clause}{extra}\n  {r.title}")
 
