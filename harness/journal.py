@@ -255,7 +255,7 @@ class LoopGroupCommit:
     def _flush(self) -> None:
         batch, self._pending, self._scheduled = self._pending, [], False
         try:
-            with self.store.transaction() as conn:
+            with self.store.transaction(changes_state=any(writes for _, writes, _ in batch)) as conn:
                 conn.executemany(INSERT, [row for row, _, _ in batch])
                 # AUTOINCREMENT ids are consecutive inside one write transaction: the batch ends at last_insert_rowid.
                 last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]

@@ -46,6 +46,7 @@ class Store:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         self._lock = threading.RLock()
+        self.generation = 0  # bumped by every state-changing commit through this handle (see version())
         self.migrate()
 
     def migrate(self) -> None:
@@ -66,7 +67,8 @@ class Store:
         return _connect(self.path)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, changes_state: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction. ``changes_state=False`` (journal rows only) leaves :attr:`generation` alone."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -76,6 +78,14 @@ class Store:
                 raise
             else:
                 self._conn.execute("COMMIT")
+                if changes_state:
+                    self.generation += 1
+
+    def version(self) -> tuple[int, int]:
+        """Changes since a cache was filled: (PRAGMA data_version, which moves with other connections' and other
+        processes' commits; :attr:`generation`, which moves with this handle's own state-changing commits)."""
+        with self._lock:
+            return self._conn.execute("PRAGMA data_version").fetchone()[0], self.generation
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write in its own transaction; returns lastrowid."""

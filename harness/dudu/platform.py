@@ -28,6 +28,7 @@ from harness.specs import load_spec
 
 TOKEN_TTL = 7200  # seconds (D-DUDU-TOKEN)
 LIST_CACHE_SIZE = 64
+DEVICE_CACHE_SIZE = 100_000
 KIND_CODES = {
     ErrorKind.MALFORMED: 1001,
     ErrorKind.TIMESTAMP: 1001,
@@ -95,6 +96,8 @@ class DuduPlatform(Platform):
         # Card lists by version: a version names exactly one state of a list (every change bumps it), so a cached list
         # is never stale, in any worker. Bounded; a fleet asks for a handful of versions at a time.
         self._lists: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
+        self._devices: dict[str, Any] = {}
+        self._devices_version: tuple[int, int] = (-1, -1)
 
     # -- envelope {req_id, ret_code, ret_msg, …} ---------------------------------------------------------------
     @staticmethod
@@ -164,8 +167,23 @@ class DuduPlatform(Platform):
         return cards
 
     # -- rules ----------------------------------------------------------------------------------------------------
+    def _device(self, device_id: str) -> Any:
+        """The device row joined with its enterprise and line. Cached while the store reports no change at all (its
+        data_version and generation; any commit by another connection, worker or CLI, or any state change here,
+        empties the cache), so a cached row is never staler than a fresh read; journal rows do not count."""
+        version = self.store.version()
+        if version != self._devices_version:
+            self._devices.clear()
+            self._devices_version = version
+        row = self._devices.get(device_id)
+        if row is None:
+            row = self.store.query_one(DEVICE_SQL, (device_id,))
+            if row is not None and len(self._devices) < DEVICE_CACHE_SIZE:
+                self._devices[device_id] = row
+        return row
+
     def _context(self, operation: str, body: dict[str, Any]) -> DuduContext:
-        device = self.store.query_one(DEVICE_SQL, (str(body["device_id"]),)) if "device_id" in body else None
+        device = self._device(str(body["device_id"])) if "device_id" in body else None
         return DuduContext(self.store, self.settings.strict, operation, time.time(), device)
 
     def _enforce(self, ctx: ExchangeContext, operation: str, rctx: DuduContext, body: dict[str, Any]) -> None:
