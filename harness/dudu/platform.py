@@ -177,7 +177,8 @@ class DuduPlatform(Platform):
             self._devices_version = version
         row = self._devices.get(device_id)
         if row is None:
-            row = self.store.query_one(DEVICE_SQL, (device_id,))
+            found = self.store.query_one(DEVICE_SQL, (device_id,))
+            row = dict(found) if found is not None else None  # a dict: sqlite3.Row looks names up one by one
             if row is not None and len(self._devices) < DEVICE_CACHE_SIZE:
                 self._devices[device_id] = row
         return row

@@ -333,3 +333,18 @@ def test_the_connexion_path_answers_like_the_fast_path(tmp_path: Any, monkeypatc
         assert store.query_one("SELECT COUNT(*) AS n FROM dudu_offline_logs")["n"] == 1
     finally:
         client.close()
+
+
+def test_changes_from_another_connection_are_seen_at_once(client: Client, store: Any) -> None:
+    """The device cache must never serve a row older than the store (another worker or the CLI changed it)."""
+    from harness.store import Store
+
+    assert client.post("location_report", fx.heartbeat())["heartbeat_interval"] == 5
+    other = Store(store.path)  # a second connection, as a CLI process or another uvicorn worker would have
+    try:
+        admin.configure(other, fx.ENTERPRISE, heartbeat_interval=9)
+        assert client.post("location_report", fx.heartbeat())["heartbeat_interval"] == 9
+        admin.add_device(other, fx.ENTERPRISE, "DEV-NEW", fx.LINE)
+        assert client.post("location_report", fx.heartbeat("DEV-NEW"))["ret_code"] == 0
+    finally:
+        other.close()
