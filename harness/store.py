@@ -81,11 +81,11 @@ class Store:
                 if changes_state:
                     self.generation += 1
 
-    def version(self) -> tuple[int, int]:
-        """Changes since a cache was filled: (PRAGMA data_version, which moves with other connections' and other
-        processes' commits; :attr:`generation`, which moves with this handle's own state-changing commits)."""
+    def data_version(self) -> int:
+        """PRAGMA data_version: moves whenever another connection or process commits (this handle's own commits move
+        :attr:`generation` instead). Together they tell a cache whether anything changed since it was filled."""
         with self._lock:
-            return self._conn.execute("PRAGMA data_version").fetchone()[0], self.generation
+            return self._conn.execute("PRAGMA data_version").fetchone()[0]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write in its own transaction; returns lastrowid."""

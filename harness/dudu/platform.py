@@ -8,6 +8,8 @@ queued on ``ctx.exchange.writes`` so they commit with the journal row (group com
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import json
 import secrets
@@ -98,6 +100,7 @@ class DuduPlatform(Platform):
         self._lists: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
         self._devices: dict[str, Any] = {}
         self._devices_version: tuple[int, int] = (-1, -1)
+        self._data_version: int | None = None
 
     # -- envelope {req_id, ret_code, ret_msg, …} ---------------------------------------------------------------
     @staticmethod
@@ -171,7 +174,15 @@ class DuduPlatform(Platform):
         """The device row joined with its enterprise and line. Cached while the store reports no change at all (its
         data_version and generation; any commit by another connection, worker or CLI, or any state change here,
         empties the cache), so a cached row is never staler than a fresh read; journal rows do not count."""
-        version = self.store.version()
+        data_version = self._data_version
+        if data_version is None:
+            # Asked once per event-loop iteration: requests handled in one iteration are concurrent anyway, so a commit
+            # elsewhere during it is seen from the next one, as if it had landed a moment later. Outside a loop: every time.
+            data_version = self.store.data_version()
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().call_soon(self._forget_data_version)
+                self._data_version = data_version
+        version = (data_version, self.store.generation)
         if version != self._devices_version:
             self._devices.clear()
             self._devices_version = version
@@ -182,6 +193,9 @@ class DuduPlatform(Platform):
             if row is not None and len(self._devices) < DEVICE_CACHE_SIZE:
                 self._devices[device_id] = row
         return row
+
+    def _forget_data_version(self) -> None:
+        self._data_version = None
 
     def _context(self, operation: str, body: dict[str, Any]) -> DuduContext:
         device = self._device(str(body["device_id"])) if "device_id" in body else None
