@@ -12,8 +12,9 @@ Each device, against the harness or any 嘟嘟-compatible server:
 * goes offline now and then, and on reconnecting sends every queued log, then a heartbeat whose offline_missing must
   be 0.
 
-Verdict (exit code 1 on failure): error rate ≤ --dudu-max-error-rate, p95 ≤ --dudu-max-p95 ms, and no offline event
-left unlogged (queued at the end, or reported missing by the platform). Set the fleet up first, e.g.::
+Verdict (exit code 1 on failure): error rate ≤ --dudu-max-error-rate (whole run), p95 ≤ --dudu-max-p95 ms (once every
+device has started, i.e. without the boot storm of list downloads; --dudu-p95-scope all to include it), and no offline
+event left unlogged (queued at the end, or reported missing by the platform). Set the fleet up first, e.g.::
 
     harness dudu fleet 398 --devices 2000 --secret fleet-secret
     locust -f loadtests/dudu_fleet.py --headless -u 2000 -r 200 -t 2m --host http://127.0.0.1:8000 --dudu-secret fleet-secret
@@ -24,6 +25,7 @@ Distributed: ``locust -f loadtests/dudu_fleet.py --master --expect-workers 2 …
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import itertools
 import random
@@ -39,6 +41,10 @@ from harness.dudu import qr
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 _counter = itertools.count()
 _lost = {"unlogged": 0, "missing": 0, "offline_events": 0}  # this process's offline accounting (summed on the master)
+# Response times once every device has started (boot storms of list downloads are not the heartbeat SLO), as Locust
+# rounds them: ms → count. Workers send theirs to the master with each report.
+_steady: collections.Counter[int] = collections.Counter()
+_spawned = {"done": False}
 
 
 @events.init_command_line_parser.add_listener
@@ -58,6 +64,12 @@ def _options(parser: Any) -> None:
     )
     group.add_argument("--dudu-max-error-rate", type=float, default=0.001, help="verdict: highest acceptable failure ratio")
     group.add_argument("--dudu-max-p95", type=float, default=200.0, help="verdict: highest acceptable p95, ms")
+    group.add_argument(
+        "--dudu-p95-scope",
+        choices=("steady", "all"),
+        default="steady",
+        help="p95 over requests after every device started (default), or all",
+    )
 
 
 def _now_text() -> str:
@@ -278,17 +290,45 @@ class Device(FastHttpUser):
 
 
 # --- verdict ------------------------------------------------------------------------------------------------------------
+@events.spawning_complete.add_listener
+def _all_started(user_count: int, **_: Any) -> None:
+    _spawned["done"] = True
+
+
+@events.request.add_listener
+def _measure(response_time: float, exception: Any = None, **_: Any) -> None:
+    if _spawned["done"] and exception is None:
+        ms = int(response_time)
+        _steady[ms if ms < 100 else int(round(ms, -1)) if ms < 1000 else int(round(ms, -2))] += 1
+
+
 @events.report_to_master.add_listener
 def _report(client_id: str, data: dict[str, Any]) -> None:
     data["dudu_lost"] = dict(_lost)
+    data["dudu_steady"] = dict(_steady)
     for k in _lost:
         _lost[k] = 0
+    _steady.clear()
 
 
 @events.worker_report.add_listener
 def _collect(client_id: str, data: dict[str, Any]) -> None:
     for k, v in data.get("dudu_lost", {}).items():
         _lost[k] += v
+    for k, v in data.get("dudu_steady", {}).items():
+        _steady[int(k)] += v
+
+
+def _steady_p95() -> float | None:
+    total = sum(_steady.values())
+    if not total:
+        return None
+    seen = 0
+    for ms in sorted(_steady):
+        seen += _steady[ms]
+        if seen >= 0.95 * total:
+            return float(ms)
+    return None
 
 
 @events.quitting.add_listener
@@ -298,11 +338,13 @@ def _verdict(environment: Any, **_: Any) -> None:
     o = environment.parsed_options
     total = environment.stats.total
     error_rate = total.fail_ratio
-    p95 = total.get_response_time_percentile(0.95) or 0
+    p95_all = total.get_response_time_percentile(0.95) or 0
+    steady = _steady_p95()
+    p95, scope = (p95_all, "all requests") if o.dudu_p95_scope == "all" or steady is None else (steady, "after every device started")
     lost = _lost["unlogged"] + _lost["missing"]
     checks = [
         (f"error rate {error_rate:.3%} ≤ {o.dudu_max_error_rate:.3%}", error_rate <= o.dudu_max_error_rate),
-        (f"p95 {p95:.0f} ms ≤ {o.dudu_max_p95:.0f} ms", p95 <= o.dudu_max_p95),
+        (f"p95 {p95:.0f} ms ≤ {o.dudu_max_p95:.0f} ms ({scope}; all requests incl. start-up: {p95_all:.0f} ms)", p95 <= o.dudu_max_p95),
         (f"offline events never logged: {lost} of {_lost['offline_events']} (003 §4.3/§5.4)", lost == 0),
         (f"requests made: {total.num_requests}", total.num_requests > 0),
     ]

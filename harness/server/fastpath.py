@@ -160,7 +160,14 @@ class FastPathMiddleware:
             if self.strict and "json" not in content_type:
                 raise PlatformError(
                     ErrorKind.MALFORMED,
-                    [Violation(SCHEMA_RULE, "D-DUDU-EXTRA-FIELDS", f"content-type {content_type!r} is not JSON", "content-type")],
+                    [
+                        Violation(
+                            SCHEMA_RULE,
+                            "spec requestBody content application/json",
+                            f"content-type {content_type!r} is not JSON",
+                            "content-type",
+                        )
+                    ],
                 )
             try:
                 document = orjson.loads(body)
@@ -181,9 +188,11 @@ class FastPathMiddleware:
                 )
             return reply
         except PlatformError as exc:
+            ctx.exchange.writes.clear()  # a refused exchange changes no state
             ctx.fail(exc.violations)
             return platform.error(exc)
         except Exception:  # the safety net: never a stack trace on the wire
+            ctx.exchange.writes.clear()
             log.exception("unhandled error in %s", op.operation)
             error = PlatformError(ErrorKind.INTERNAL, [Violation("INTERNAL", "harness", "internal error (see server log)")])
             ctx.fail(error.violations)
