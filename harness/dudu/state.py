@@ -41,6 +41,9 @@ register_schema(
         id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('card', 'qr')),
         seq INTEGER, subject TEXT NOT NULL, status TEXT NOT NULL, time TEXT NOT NULL, at TEXT NOT NULL)""",
     "CREATE UNIQUE INDEX IF NOT EXISTS dudu_offline_logs_seq ON dudu_offline_logs (device_id, seq)",
+    # Card and line lists as delivered, once per distinct content: journal rows of list replies reference them by sha256
+    # instead of repeating 30 KB per device (DuduPlatform.journal_form).
+    "CREATE TABLE IF NOT EXISTS dudu_list_snapshots (sha256 TEXT PRIMARY KEY, body BLOB NOT NULL)",
     """CREATE TABLE IF NOT EXISTS dudu_used_tickets (
         tid TEXT PRIMARY KEY, enterprise_id TEXT NOT NULL, device_id TEXT NOT NULL, at TEXT NOT NULL)""",
 )

@@ -134,6 +134,12 @@ class FastPathMiddleware:
             current_exchange.reset(token)
         raw = platform.encode(reply)
         exchange.status, exchange.reply_body, exchange.code = 200, raw, platform.reply_code(reply)
+        journal_form = getattr(platform, "journal_form", None)
+        if journal_form is not None and platform.reply_ok(reply):  # the platform may keep bulky parts once, by digest
+            kept, writes = journal_form(op.operation, reply)
+            if kept is not reply:
+                exchange.reply_body = platform.encode(kept)
+                exchange.writes.extend(writes)
         if not exchange.verdicts and not platform.reply_ok(reply):
             ctx.fail([Violation("REPLY", "", f"refused with code {exchange.code}")])
         exchange.duration_ms = (time.perf_counter() - started) * 1000

@@ -348,3 +348,13 @@ def test_changes_from_another_connection_are_seen_at_once(client: Client, store:
         assert client.post("location_report", fx.heartbeat("DEV-NEW"))["ret_code"] == 0
     finally:
         other.close()
+
+
+def test_list_replies_are_journaled_once_per_content(client: Client, store: Any, token: str) -> None:
+    first = client.post("get_card_list", {"token": token, "device_id": fx.DEVICE, "type": 1})
+    client.post("get_card_list", {"token": token, "device_id": fx.DEVICE, "type": 1})
+    entries = Journal(store).query(platform="dudu", operation="get_card_list", limit=2)
+    refs = {e["reply"]["list"]["snapshot_sha256"] for e in entries}
+    assert len(refs) == 1 and all(e["reply"]["list"]["count"] == len(fx.CARDS) for e in entries)
+    row = store.query_one("SELECT body FROM dudu_list_snapshots WHERE sha256 = ?", (refs.pop(),))
+    assert json.loads(row["body"]) == first["list"]  # the delivered list, reconstructible from the journal
