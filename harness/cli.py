@@ -12,7 +12,10 @@ import click
 from harness import __version__
 from harness.config import PROFILES, Settings, default_db_path
 from harness.conformance.cli import certify
+from harness.dudu.cli import dudu as dudu_commands
+from harness.dudu.cli import qr_dudu
 from harness.errors import HarnessError
+from harness.platforms import PLATFORMS
 from harness.reports.cli import report
 from harness.yxc.commands import qr, simulate
 
@@ -63,8 +66,9 @@ def serve(
     click.echo(f"harness {__version__}: store {settings.db}, profile {settings.profile}", err=True)
     click.echo(f"  YXC province   http://{settings.host}:{settings.port}/yxc   (Swagger UI /yxc/ui/)", err=True)
     click.echo(f"  ZJPX           http://{settings.host}:{settings.port}/zjpx  (Swagger UI /zjpx/ui/)", err=True)
+    click.echo(f"  DUDU 嘟嘟      http://{settings.host}:{settings.port}/dudu  (Swagger UI /dudu/ui/)", err=True)
     click.echo(f"  journal        http://{settings.host}:{settings.port}/_harness/journal", err=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, timeout_keep_alive=settings.keep_alive_seconds)
 
 
 @main.group()
@@ -169,13 +173,14 @@ def decisions(platform: str | None) -> None:
 
 
 @main.command()
-@click.argument("platform", type=click.Choice(["yxc"]))
+@click.argument("platform", type=click.Choice(list(PLATFORMS)))
 def rules(platform: str) -> None:
     """Print every rule the reference platform enforces, with its clause."""
-    from harness.rules import RuleSet
-    from harness.yxc import rules as yxc_rules
+    import importlib
 
-    for r in yxc_rules.install(RuleSet(platform)):
+    from harness.rules import RuleSet
+
+    for r in importlib.import_module(f"harness.{platform}.rules").install(RuleSet(platform)):
         extra = f" ({r.decision})" if r.decision else ""
         click.echo(f"{r.id:28} {r.kind:11} {', '.join(r.operations):40} {r.clause}{extra}\n  {r.title}")
 
@@ -191,6 +196,9 @@ from harness.zjpx.cli import zjpx as _zjpx  # noqa: E402
 
 main.add_command(_zjpx)
 simulate.add_command(_zjpx_push_class)
+
+main.add_command(dudu_commands)  # the DUDU commands live with the platform (harness/dudu/cli.py)
+qr.add_command(qr_dudu)  # one `harness qr` group: `qr yxc …` and `qr dudu …`
 
 
 def run() -> None:

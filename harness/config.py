@@ -35,6 +35,9 @@ class Settings:
     code_ttl_seconds: int = 12 * 3600
     # Largest request body accepted (the biggest YXC file is 5 MiB; multipart adds framing).
     max_body_bytes: int = 8 * 1024 * 1024
+    # Idle keep-alive connections stay open this long: above any heartbeat interval (DUDU devices: 5 s), or a device
+    # races the server's close on every beat (uvicorn's default is 5 s).
+    keep_alive_seconds: int = 75
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 PLATFORMS: dict[str, str] = {
     "yxc": "harness.yxc.platform:YxcPlatform",
     "zjpx": "harness.zjpx.platform:ZjpxPlatform",
+    "dudu": "harness.dudu.platform:DuduPlatform",
 }
 
 

@@ -47,9 +47,19 @@ def _apply_tolerant(node: Any) -> None:
                     node.pop(key, None)
                 else:
                     node[key] = value
+            _type_list_to_any_of(node)
     elif isinstance(node, list):
         for item in node:
             _apply_tolerant(item)
+
+
+def _type_list_to_any_of(node: dict[str, Any]) -> None:
+    """OpenAPI 3.0 (which Connexion validates at start-up) forbids ``type: [a, b]``; ``anyOf`` of single types is the
+    same JSON Schema, because every other keyword (pattern, minimum, enum…) already applies per instance type."""
+    types = node.get("type")
+    if isinstance(types, list):
+        del node["type"]
+        node["anyOf"] = [{"type": t} for t in types]
 
 
 def spec_sha256(relative: str) -> str:

@@ -46,6 +46,7 @@ class Store:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         self._lock = threading.RLock()
+        self.generation = 0  # bumped by every state-changing commit through this handle (see version())
         self.migrate()
 
     def migrate(self) -> None:
@@ -66,7 +67,8 @@ class Store:
         return _connect(self.path)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, changes_state: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction. ``changes_state=False`` (journal rows only) leaves :attr:`generation` alone."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -76,6 +78,14 @@ class Store:
                 raise
             else:
                 self._conn.execute("COMMIT")
+                if changes_state:
+                    self.generation += 1
+
+    def data_version(self) -> int:
+        """PRAGMA data_version: moves whenever another connection or process commits (this handle's own commits move
+        :attr:`generation` instead). Together they tell a cache whether anything changed since it was filled."""
+        with self._lock:
+            return self._conn.execute("PRAGMA data_version").fetchone()[0]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write in its own transaction; returns lastrowid."""
@@ -93,6 +103,11 @@ class Store:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.transaction() as conn:
             conn.executemany(sql, rows)
+
+    def execute_pragma(self, pragma: str) -> None:
+        """A connection setting (e.g. ``wal_autocheckpoint=0``) on the store's own connection."""
+        with self._lock:
+            self._conn.execute(f"PRAGMA {pragma}")
 
     def close(self) -> None:
         with self._lock:

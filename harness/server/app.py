@@ -2,7 +2,8 @@
 
 The request path is Connexion's middleware stack with two harness layers at named places::
 
-    ExchangeMiddleware      outermost: buffers the body, owns the ExchangeContext, guarantees an envelope, journals
+    FastPathMiddleware      outermost: the platforms' fast operations (DUDU), spec-driven, never reach Connexion
+    ExchangeMiddleware      buffers the body, owns the ExchangeContext, guarantees an envelope, journals
     ServerErrorMiddleware   (Connexion)
     ExceptionMiddleware     (Connexion) with harness handlers: every error becomes the platform's own envelope
     SwaggerUIMiddleware     (Connexion) /<platform>/ui/
@@ -43,6 +44,7 @@ from harness.config import Settings
 from harness.errors import PlatformError, Violation
 from harness.journal import Exchange, Journal
 from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange
+from harness.server.fastpath import FastPathMiddleware
 from harness.server.validators import VALIDATORS
 from harness.specs import load_spec
 from harness.store import Store
@@ -258,6 +260,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             journal.stop()
 
     middlewares = [
+        functools.partial(FastPathMiddleware, platforms=platforms, journal=journal, settings=settings),
         functools.partial(ExchangeMiddleware, platforms=platforms, journal=journal, max_body=settings.max_body_bytes),
         ServerErrorMiddleware,
         ExceptionMiddleware,

@@ -1,0 +1,210 @@
+"""Managing the DUDU reference data: enterprises, lines, devices, card lists, key groups (CLI and control use these).
+
+Every change to a card list bumps its version counter in the same transaction, so a version a device holds always
+names one exact state (D-DUDU-VERSIONS).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from harness.dudu import qr
+from harness.errors import HarnessError
+from harness.store import Store
+
+ENTERPRISE_SETTINGS = (
+    "check_mode",
+    "check_card_mode",
+    "qrcode_mode",
+    "card_mode",
+    "white_mode",
+    "is_line_white",
+    "check_start",
+    "check_end",
+    "heartbeat_interval",
+)
+
+
+class DuduError(HarnessError):
+    """A DUDU reference-data operation cannot be done (unknown enterprise, line or device)."""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Enterprise:
+    id: str
+    name: str
+    secret: str
+
+
+def add_enterprise(store: Store, enterprise_id: str, name: str = "", secret: str | None = None, **settings: Any) -> Enterprise:
+    """Create an enterprise with its first key group; returns it with its access secret (D-DUDU-TOKEN)."""
+    secret = secret or secrets.token_hex(16)
+    version = int(time.time())
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO dudu_enterprises (id, name, secret, key_version, created) VALUES (?, ?, ?, ?, ?)",
+            (enterprise_id, name or enterprise_id, secret, version, _now()),
+        )
+        conn.execute(
+            "INSERT INTO dudu_key_groups (enterprise_id, version_code, keys, created) VALUES (?, ?, ?, ?)",
+            (enterprise_id, version, json.dumps(qr.new_key_group()), time.time()),
+        )
+    if settings:
+        configure(store, enterprise_id, **settings)
+    return Enterprise(enterprise_id, name or enterprise_id, secret)
+
+
+def configure(store: Store, enterprise_id: str, **settings: Any) -> None:
+    """Change an enterprise's switches, check window or heartbeat interval (the heartbeat reply carries them)."""
+    changes = {k: v for k, v in settings.items() if v is not None}
+    unknown = set(changes) - set(ENTERPRISE_SETTINGS)
+    if unknown:
+        raise DuduError(f"unknown enterprise setting(s): {', '.join(sorted(unknown))}")
+    if not changes:
+        return
+    _enterprise(store, enterprise_id)
+    assignments = ", ".join(f"{k} = ?" for k in changes)
+    store.execute(f"UPDATE dudu_enterprises SET {assignments} WHERE id = ?", (*changes.values(), enterprise_id))
+
+
+def _enterprise(store: Store, enterprise_id: str) -> Any:
+    row = store.query_one("SELECT * FROM dudu_enterprises WHERE id = ?", (enterprise_id,))
+    if row is None:
+        raise DuduError(f"no DUDU enterprise {enterprise_id}")
+    return row
+
+
+def add_line(store: Store, enterprise_id: str, line_id: str, name: str = "") -> None:
+    _enterprise(store, enterprise_id)
+    store.execute("INSERT INTO dudu_lines (id, enterprise_id, name) VALUES (?, ?, ?)", (line_id, enterprise_id, name or line_id))
+
+
+def add_device(store: Store, enterprise_id: str, device_id: str, line_id: str | None = None) -> None:
+    _enterprise(store, enterprise_id)
+    if line_id is not None:
+        line = store.query_one("SELECT enterprise_id FROM dudu_lines WHERE id = ?", (line_id,))
+        if line is None or line["enterprise_id"] != enterprise_id:
+            raise DuduError(f"no line {line_id} in enterprise {enterprise_id}")
+    store.execute(
+        "INSERT INTO dudu_devices (id, enterprise_id, line_id, created) VALUES (?, ?, ?, ?)", (device_id, enterprise_id, line_id, _now())
+    )
+
+
+def add_devices(store: Store, enterprise_id: str, device_ids: Iterable[str], line_id: str | None = None) -> int:
+    """Register many devices in one transaction (fleets for load tests)."""
+    _enterprise(store, enterprise_id)
+    rows = [(d, enterprise_id, line_id, _now()) for d in device_ids]
+    store.executemany("INSERT OR IGNORE INTO dudu_devices (id, enterprise_id, line_id, created) VALUES (?, ?, ?, ?)", rows)
+    return len(rows)
+
+
+def set_cards(store: Store, enterprise_id: str, cards: Iterable[str], *, flag: int = 1, blacklisted: bool = False) -> int:
+    """Add or change whitelist entries (a blacklisted card is delivered with flag 0: D-DUDU-BLACKLIST); returns the new version."""
+    cards = list(cards)
+    with store.transaction() as conn:
+        row = conn.execute("SELECT card_version FROM dudu_enterprises WHERE id = ?", (enterprise_id,)).fetchone()
+        if row is None:
+            raise DuduError(f"no DUDU enterprise {enterprise_id}")
+        version = row["card_version"] + 1
+        conn.executemany(
+            "INSERT INTO dudu_cards (enterprise_id, card_no, flag, blacklisted, version) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (enterprise_id, card_no) DO UPDATE SET flag = excluded.flag, blacklisted = excluded.blacklisted,"
+            " version = excluded.version",
+            [(enterprise_id, c, 0 if blacklisted else flag, int(blacklisted), version) for c in cards],
+        )
+        conn.execute("UPDATE dudu_enterprises SET card_version = ? WHERE id = ?", (version, enterprise_id))
+    return version
+
+
+def reset_cards(store: Store, enterprise_id: str) -> int:
+    """A full rebuild: version_code_all moves to the current counter, so every device must fetch type 1 (D-DUDU-VERSIONS)."""
+    with store.transaction() as conn:
+        row = conn.execute("SELECT card_version FROM dudu_enterprises WHERE id = ?", (enterprise_id,)).fetchone()
+        if row is None:
+            raise DuduError(f"no DUDU enterprise {enterprise_id}")
+        version = row["card_version"] + 1
+        conn.execute("UPDATE dudu_cards SET version = ? WHERE enterprise_id = ?", (version, enterprise_id))
+        conn.execute("UPDATE dudu_enterprises SET card_version = ?, card_full_version = ? WHERE id = ?", (version, version, enterprise_id))
+    return version
+
+
+def set_line_cards(store: Store, line_id: str, cards: Iterable[str], *, flag: int = 1) -> int:
+    with store.transaction() as conn:
+        row = conn.execute("SELECT version FROM dudu_lines WHERE id = ?", (line_id,)).fetchone()
+        if row is None:
+            raise DuduError(f"no DUDU line {line_id}")
+        conn.executemany(
+            "INSERT INTO dudu_line_cards (line_id, card_no, flag) VALUES (?, ?, ?)"
+            " ON CONFLICT (line_id, card_no) DO UPDATE SET flag = excluded.flag",
+            [(line_id, c, flag) for c in cards],
+        )
+        conn.execute("UPDATE dudu_lines SET version = ? WHERE id = ?", (row["version"] + 1, line_id))
+    return row["version"] + 1
+
+
+def rotate_keys(store: Store, enterprise_id: str) -> int:
+    """A new key group; its version_code is epoch seconds, bumped to stay increasing (D-DUDU-KEY-ROTATION)."""
+    with store.transaction() as conn:
+        row = conn.execute("SELECT key_version FROM dudu_enterprises WHERE id = ?", (enterprise_id,)).fetchone()
+        if row is None:
+            raise DuduError(f"no DUDU enterprise {enterprise_id}")
+        version = max(int(time.time()), row["key_version"] + 1)
+        conn.execute(
+            "INSERT INTO dudu_key_groups (enterprise_id, version_code, keys, created) VALUES (?, ?, ?, ?)",
+            (enterprise_id, version, json.dumps(qr.new_key_group()), time.time()),
+        )
+        conn.execute(
+            "UPDATE dudu_enterprises SET previous_key_version = key_version, key_version = ?, rotated_at = ? WHERE id = ?",
+            (version, time.time(), enterprise_id),
+        )
+    return version
+
+
+def key_group(store: Store, enterprise_id: str, version: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """(version_code, keys) of the current group, or of ``version``."""
+    if version is None:
+        version = _enterprise(store, enterprise_id)["key_version"]
+    row = store.query_one("SELECT keys FROM dudu_key_groups WHERE enterprise_id = ? AND version_code = ?", (enterprise_id, version))
+    if row is None:
+        raise DuduError(f"enterprise {enterprise_id} has no key group {version}")
+    return int(version), json.loads(row["keys"])
+
+
+def make_ticket(
+    store: Store, enterprise_id: str, *, uid: str = "rider", key_id: int = 1, iat: int | None = None, lifetime: int = qr.DEFAULT_LIFETIME
+) -> str:
+    """Issue a QR ticket signed with the enterprise's current key group (`harness qr dudu make`)."""
+    _, keys = key_group(store, enterprise_id)
+    key = next((k["key"] for k in keys if k["key_id"] == key_id), None)
+    if key is None:
+        raise DuduError(f"key_id {key_id} is not in the key group (1–{len(keys)})")
+    return qr.make(key_id, key, eid=enterprise_id, uid=uid, iat=int(time.time()) if iat is None else iat, lifetime=lifetime)
+
+
+def missing_offline(store: Store, device_id: str) -> list[int]:
+    """Offline events the device numbered (heartbeat offline_seq) but never logged (D-DUDU-OFFLINE-SEQ)."""
+    device = store.query_one("SELECT offline_seq FROM dudu_devices WHERE id = ?", (device_id,))
+    if device is None:
+        raise DuduError(f"no DUDU device {device_id}")
+    logged = {
+        r["seq"]
+        for r in store.query(
+            "SELECT seq FROM dudu_offline_logs WHERE device_id = ? AND seq BETWEEN 1 AND ?", (device_id, device["offline_seq"])
+        )
+    }
+    return [s for s in range(1, device["offline_seq"] + 1) if s not in logged]
+
+
+def devices(store: Store, enterprise_id: str | None = None) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM dudu_devices" + (" WHERE enterprise_id = ?" if enterprise_id else "") + " ORDER BY id"
+    return [dict(r) for r in store.query(sql, (enterprise_id,) if enterprise_id else ())]

@@ -1,0 +1,95 @@
+"""Smoke test: loadtests/dudu_fleet.py runs headless as a subprocess (Locust must not be imported in pytest) against a
+`harness serve` the test starts, and its verdict catches a backend that drops an offline log."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    db = tmp_path / "fleet.db"
+    env = {**os.environ, "HARNESS_DB": str(db)}
+    harness = str(BIN / "harness")
+    subprocess.run(
+        [harness, "dudu", "fleet", "398", "--devices", "20", "--cards", "100", "--secret", "fs"], check=True, env=env, capture_output=True
+    )
+    subprocess.run([harness, "dudu", "enterprise-set", "398", "--interval", "1"], check=True, env=env)
+    port = _free_port()
+    proc = subprocess.Popen([harness, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}", db
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _locust(host: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        str(BIN / "locust"),
+        "-f",
+        str(ROOT / "loadtests" / "dudu_fleet.py"),
+        "--headless",
+        "-u",
+        "10",
+        "-r",
+        "10",
+        "-t",
+        "8s",
+        "--only-summary",
+        "--host",
+        host,
+        "--dudu-secret",
+        "fs",
+        "--dudu-swipes-per-min",
+        "40",
+        "--dudu-scans-per-min",
+        "20",
+        "--dudu-offline-per-hour",
+        "900",
+        "--dudu-offline-seconds",
+        "2",
+        *extra,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=45, cwd=ROOT)
+
+
+def test_fleet_passes_against_the_harness(server: tuple[str, Path]) -> None:
+    result = _locust(server[0])
+    out = result.stdout + result.stderr
+    assert "DUDU fleet verdict (local): PASSED" in out, out[-3000:]
+    assert result.returncode == 0
+    logged = re.search(r"offline events never logged: 0 of (\d+)", out)
+    assert logged and int(logged.group(1)) > 0  # the run really went offline and caught up
+
+
+def test_fleet_fails_when_an_offline_log_is_dropped(server: tuple[str, Path]) -> None:
+    result = _locust(server[0], "--dudu-drop-log", "1")
+    out = result.stdout + result.stderr
+    assert "DUDU fleet verdict (local): FAILED" in out, out[-3000:]
+    assert "[FAIL] offline events never logged" in out and result.returncode == 1
+    assert "[ok] error rate" in out  # the platform answered everything; only the accounting caught the gap
