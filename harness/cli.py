@@ -12,7 +12,7 @@ import click
 from harness import __version__
 from harness.config import PROFILES, Settings, default_db_path
 from harness.dudu.cli import dudu as dudu_commands
-from harness.dudu.cli import qr as qr_commands
+from harness.dudu.cli import qr_dudu
 from harness.errors import HarnessError
 
 db_option = click.option(
@@ -181,7 +181,11 @@ def rules(platform: str) -> None:
 
 
 main.add_command(dudu_commands)  # the DUDU commands live with the platform (harness/dudu/cli.py)
-main.add_command(qr_commands)
+_qr = main.commands.get("qr")  # one `harness qr` group; each platform adds its own subgroup
+if not isinstance(_qr, click.Group):
+    _qr = click.Group("qr", help="Issue and check the QR codes platforms hand out.")
+    main.add_command(_qr)
+_qr.add_command(qr_dudu)
 
 
 def run() -> None:

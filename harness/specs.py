@@ -1,7 +1,8 @@
 """Loading the OpenAPI definitions in ``specs/`` and deriving the profile-specific variant.
 
 The files are the single source of truth. The tolerant profile is derived, not written twice: every schema node
-may carry ``x-tolerant``, an object whose keys replace the node's own under ``--profile tolerant``.
+may carry ``x-tolerant``, an object whose keys replace the node's own under ``--profile tolerant`` (a ``null`` value
+removes the keyword), so the derived spec is still valid OpenAPI 3.0.
 """
 
 from __future__ import annotations
@@ -41,7 +42,11 @@ def _apply_tolerant(node: Any) -> None:
         for value in node.values():
             _apply_tolerant(value)
         if isinstance(override, dict):
-            node.update(override)
+            for key, value in override.items():
+                if value is None:  # null deletes the strict keyword
+                    node.pop(key, None)
+                else:
+                    node[key] = value
             _type_list_to_any_of(node)
     elif isinstance(node, list):
         for item in node:
