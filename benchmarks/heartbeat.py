@@ -164,13 +164,20 @@ async def closed_loop(name: str, port: int, concurrency: int, duration: float, w
     start = time.perf_counter()
     measure_from, stop = start + warmup, start + warmup + duration
 
+    loop = asyncio.get_running_loop()
+
     async def worker(i: int, conn: Connection) -> None:
         k = i
         while True:
             t0 = time.perf_counter()
             if t0 >= stop:
                 return
-            status, body = await conn.send(reqs[k % len(reqs)])
+            try:
+                status, body = await conn.send(reqs[k % len(reqs)])
+            except ConnectionError:  # counted as an error; carry on with a new connection
+                status, body = 0, b""
+                conn = (await loop.create_connection(Connection, "127.0.0.1", port))[1]
+                conns.append(conn)
             k += concurrency
             t1 = time.perf_counter()
             if t0 >= measure_from:
@@ -182,7 +189,8 @@ async def closed_loop(name: str, port: int, concurrency: int, duration: float, w
     await asyncio.gather(*(worker(i, c) for i, c in enumerate(conns)))
     result.seconds = duration
     for c in conns:
-        c.transport.close()  # type: ignore[union-attr]
+        if c.transport is not None:
+            c.transport.close()
     return result
 
 
@@ -199,6 +207,9 @@ async def open_loop(name: str, port: int, rate: float, duration: float, envelope
         conn = await idle.get()
         try:
             status, body = await conn.send(reqs[k % len(reqs)])
+        except ConnectionError:
+            status, body = 0, b""
+            conn = (await asyncio.get_running_loop().create_connection(Connection, "127.0.0.1", port))[1]
         finally:
             idle.put_nowait(conn)
         result.sent += 1

@@ -41,7 +41,8 @@ from harness.dudu import qr
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 _counter = itertools.count()
 _lost = {"unlogged": 0, "missing": 0, "offline_events": 0}  # this process's offline accounting (summed on the master)
-# Response times once every device has started (boot storms of list downloads are not the heartbeat SLO), as Locust
+# Response times between "every device started" and "stopping" (the boot storm of list downloads and the shutdown
+# storm of final heartbeats are not the heartbeat SLO), as Locust
 # rounds them: ms → count. Workers send theirs to the master with each report.
 _steady: collections.Counter[int] = collections.Counter()
 _spawned = {"done": False}
@@ -295,6 +296,12 @@ def _all_started(user_count: int, **_: Any) -> None:
     _spawned["done"] = True
 
 
+@events.test_stopping.add_listener
+def _stopping(**_: Any) -> None:
+    # Every device then catches up and heartbeats at once (on_stop): a shutdown storm, not the steady state.
+    _spawned["done"] = False
+
+
 @events.request.add_listener
 def _measure(response_time: float, exception: Any = None, **_: Any) -> None:
     if _spawned["done"] and exception is None:
@@ -340,11 +347,16 @@ def _verdict(environment: Any, **_: Any) -> None:
     error_rate = total.fail_ratio
     p95_all = total.get_response_time_percentile(0.95) or 0
     steady = _steady_p95()
-    p95, scope = (p95_all, "all requests") if o.dudu_p95_scope == "all" or steady is None else (steady, "after every device started")
+    p95, scope = (
+        (p95_all, "all requests") if o.dudu_p95_scope == "all" or steady is None else (steady, "from all devices started to stopping")
+    )
     lost = _lost["unlogged"] + _lost["missing"]
     checks = [
         (f"error rate {error_rate:.3%} ≤ {o.dudu_max_error_rate:.3%}", error_rate <= o.dudu_max_error_rate),
-        (f"p95 {p95:.0f} ms ≤ {o.dudu_max_p95:.0f} ms ({scope}; all requests incl. start-up: {p95_all:.0f} ms)", p95 <= o.dudu_max_p95),
+        (
+            f"p95 {p95:.0f} ms ≤ {o.dudu_max_p95:.0f} ms ({scope}; all requests incl. start-up and shutdown: {p95_all:.0f} ms)",
+            p95 <= o.dudu_max_p95,
+        ),
         (f"offline events never logged: {lost} of {_lost['offline_events']} (003 §4.3/§5.4)", lost == 0),
         (f"requests made: {total.num_requests}", total.num_requests > 0),
     ]

@@ -23,8 +23,10 @@ from typing import Any
 
 from harness.conformance.engine import CheckSet, failed, passed, run, skipped
 from harness.conformance.model import Event, Evidence, Requirement
+from harness.conformance.roles import CommonOptions, RoleOption
 from harness.dudu import qr
 from harness.dudu.rules import parse_time
+from harness.errors import ConfigError
 from harness.journal import Journal
 from harness.specs import spec_sha256
 from harness.store import Store
@@ -283,3 +285,24 @@ class DuduDeviceBackendRole:
             spec_hashes={"dudu/platform.yaml": spec_sha256("dudu/platform.yaml")},
             requirements=REQUIREMENTS,
         )
+
+
+class DeviceBackendRoleCommand(DuduDeviceBackendRole):
+    """The role as ``harness certify dudu-device-backend`` builds it (harness/conformance/roles.py)."""
+
+    summary = "Grade a device vendor's backend (vendor as client of /dudu) from the journal of its enterprise's devices."
+    description = (
+        "Grade what an enterprise's devices sent to `harness serve` under /dudu: heartbeat cadence per device (003 §3.1), "
+        "every offline swipe and scan logged (§4.3, §5.4), card and line lists refreshed after a version change (§4.1, "
+        "§4.4), tickets checked against the current key group (§5.2, §5.3)."
+    )
+    options = (
+        RoleOption("enterprise", "The enterprise id (printed by harness dudu enterprise-add).", required=True),
+        RoleOption("since", "Grade only journal entries after this id (a fresh session).", type=int),
+    )
+
+    def __init__(self, common: CommonOptions, enterprise: str, since: int | None = None) -> None:
+        store = Store(common.db)
+        if store.query_one("SELECT id FROM dudu_enterprises WHERE id = ?", (enterprise,)) is None:
+            raise ConfigError(f"no DUDU enterprise {enterprise!r} in {common.db} (harness dudu enterprise-add)")
+        super().__init__(store, enterprise, after_id=since)

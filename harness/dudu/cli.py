@@ -1,4 +1,5 @@
-"""`harness dudu …` (reference data of the DUDU platform) and `harness qr dudu make` (issue QR tickets).
+"""`harness dudu …` (reference data of the DUDU platform) and `harness qr dudu make` (issue QR tickets; ``qr_dudu`` is
+attached under the shared ``qr`` group by harness.cli).
 
 Commands only parse arguments, call harness.dudu.admin and print; every default lives in admin/qr or Settings.
 """
@@ -188,12 +189,7 @@ def fleet(enterprise_id: str, count: int, prefix: str, card_count: int, line_id:
     _echo({"enterprise_id": ent.id, "secret": ent.secret, "devices": count, "prefix": prefix, "cards": card_count})
 
 
-@click.group()
-def qr() -> None:
-    """Issue the QR codes platforms hand to riders and users."""
-
-
-@qr.group("dudu")
+@click.group("dudu")
 def qr_dudu() -> None:
     """DUDU ride tickets (D-DUDU-QR)."""
 

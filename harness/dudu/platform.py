@@ -78,6 +78,7 @@ class DuduPlatform(Platform):
     base_path = "/dudu"
     spec_file = "dudu/platform.yaml"
     title = "嘟嘟 bus card/QR platform"
+    not_found_clause = "003 xxxx/<interface> (no such interface: ret_code 1002, D-DUDU-CODES)"
 
     def __init__(self, store: Any, settings: Any) -> None:
         super().__init__(store, settings)

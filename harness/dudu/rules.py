@@ -117,7 +117,7 @@ def token_credentials(ctx: DuduContext, body: dict[str, Any]) -> Iterator[Fail]:
 )
 def device_known(ctx: DuduContext, body: dict[str, Any]) -> Iterator[Fail]:
     if ctx.device is None:
-        yield Fail(f"device {body['device_id']} is not registered (harness dudu device add)", "device_id")
+        yield Fail(f"device {body['device_id']} is not registered (harness dudu device-add)", "device_id")
 
 
 @rule(

@@ -93,3 +93,31 @@ def test_keys_not_refreshed_and_stale_offline_tickets_fail(client: Client, store
 def test_an_empty_journal_fails_with_a_reason(store: Any) -> None:
     verdict, results = _grade(store)
     assert verdict == "failed" and "no exchange" in results["DUDU-CERT-HEARTBEAT"].message
+
+
+def test_the_cli_command_exits_0_for_a_good_backend_and_1_naming_4_3_for_a_lost_log(
+    client: Client, store: Any, token: str, tmp_path
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    _device_session(client, token, skip_log=2)
+    _space_heartbeats(store, 2)
+    args = ["certify", "dudu-device-backend", "--enterprise", fx.ENTERPRISE, "--db", str(store.path), "--quiet", "--seed", "1"]
+    result = CliRunner().invoke(main, [*args, "--report", str(tmp_path / "lost")])
+    assert result.exit_code == 1, result.output
+    report = json.loads((tmp_path / "lost" / "report.json").read_text(encoding="utf-8"))
+    offline = next(c for c in report["checks"] if c["id"] == "DUDU-CERT-OFFLINE")
+    assert offline["status"] == "failed" and "003 §4.3" in offline["clause"]
+
+
+def test_the_cli_command_exits_2_for_an_unknown_enterprise(store: Any, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    args = ["certify", "dudu-device-backend", "--enterprise", "no-such", "--db", str(store.path), "--report", str(tmp_path / "r")]
+    assert CliRunner().invoke(main, args).exit_code == 2
