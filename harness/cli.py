@@ -10,7 +10,8 @@ from typing import Any
 import click
 
 from harness import __version__
-from harness.config import PROFILES, Settings, default_db_path
+from harness.cli_options import db_option, profile_option
+from harness.config import Settings, default_db_path
 from harness.conformance.cli import certify
 from harness.dudu.cli import dudu as dudu_commands
 from harness.dudu.cli import qr_dudu
@@ -18,16 +19,6 @@ from harness.errors import HarnessError
 from harness.platforms import PLATFORMS
 from harness.reports.cli import report
 from harness.yxc.commands import qr, simulate
-
-db_option = click.option(
-    "--db",
-    type=click.Path(path_type=Path),
-    default=None,
-    envvar="HARNESS_DB",
-    show_envvar=True,
-    help=f"SQLite store (default {default_db_path()}).",
-)
-profile_option = click.option("--profile", type=click.Choice(PROFILES), default=None, help="Decision profile (specs/decisions.yaml).")
 
 
 def _settings(**changes: Any) -> Settings:

@@ -39,6 +39,10 @@ class RoleOption:
     flag: bool = False
 
 
+# Journal-graded roles grade a fresh session with this.
+SINCE_OPTION = RoleOption("since", "Grade only journal entries after this id (a fresh session).", type=int)
+
+
 @dataclass(frozen=True)
 class CommonOptions:
     """What every role gets: where the report goes, the seed, the store and the decision profile."""

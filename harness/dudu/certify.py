@@ -23,7 +23,7 @@ from typing import Any
 
 from harness.conformance.engine import CheckSet, failed, passed, run, skipped
 from harness.conformance.model import Event, Evidence, Requirement
-from harness.conformance.roles import CommonOptions, RoleOption
+from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
 from harness.dudu import qr
 from harness.dudu.rules import parse_time
 from harness.errors import ConfigError
@@ -298,7 +298,7 @@ class DeviceBackendRoleCommand(DuduDeviceBackendRole):
     )
     options = (
         RoleOption("enterprise", "The enterprise id (printed by harness dudu enterprise-add).", required=True),
-        RoleOption("since", "Grade only journal entries after this id (a fresh session).", type=int),
+        SINCE_OPTION,
     )
 
     def __init__(self, common: CommonOptions, enterprise: str, since: int | None = None) -> None:

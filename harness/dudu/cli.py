@@ -12,16 +12,8 @@ from typing import Any
 
 import click
 
+from harness.cli_options import db_option
 from harness.config import default_db_path
-
-db_option = click.option(
-    "--db",
-    type=click.Path(path_type=Path),
-    default=None,
-    envvar="HARNESS_DB",
-    show_envvar=True,
-    help=f"SQLite store (default {default_db_path()}).",
-)
 
 
 def _store(db: Path | None) -> Any:

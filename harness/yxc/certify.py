@@ -23,7 +23,7 @@ from harness.conformance import catalogue
 from harness.conformance.engine import CannotRun, Check, CheckSet, failed, passed, skipped
 from harness.conformance.engine import run as run_checks
 from harness.conformance.model import CheckResult, Event, Evidence
-from harness.conformance.roles import CommonOptions, RoleOption
+from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
 from harness.journal import Journal, entry_from_row
 from harness.pki import Vendor, find_vendor
 from harness.rules import RuleSet
@@ -218,7 +218,7 @@ class TimingPlatformRole:
     )
     options = (
         RoleOption("vendor", "The vendor's `user`: its certificate serial, as `harness vendor add` printed it.", required=True),
-        RoleOption("since", "Grade only journal entries after this id (a fresh session).", type=int),
+        SINCE_OPTION,
     )
 
     def __init__(self, common: CommonOptions, vendor: str, since: int | None = None) -> None:

@@ -12,20 +12,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from harness.cli_options import db_option
 from harness.config import PROFILES, Settings, default_db_path
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
     from harness.store import Store
 
-db_option = click.option(
-    "--db",
-    type=click.Path(path_type=Path),
-    default=None,
-    envvar="HARNESS_DB",
-    show_envvar=True,
-    help=f"SQLite store shared with `harness serve` (default {default_db_path()}).",
-)
 profile_option = click.option(
     "--profile", type=click.Choice(PROFILES), default="strict", show_default=True, help="Decision profile (specs/decisions.yaml)."
 )

@@ -19,7 +19,7 @@ import httpx
 from harness.conformance import catalogue
 from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, run, skipped
 from harness.conformance.model import Event, Evidence, Requirement
-from harness.conformance.roles import CommonOptions, RoleOption
+from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
 from harness.journal import Journal
 from harness.specs import spec_sha256
 from harness.store import Store
@@ -497,7 +497,7 @@ class ClientRoleCommand:
     )
     options = (
         RoleOption("platform", "The platform's studyPlatformCode (harness zjpx account list).", required=True),
-        RoleOption("since", "Grade only journal entries after this id (a fresh session).", type=int),
+        SINCE_OPTION,
     )
 
     def __init__(self, common: CommonOptions, platform: str, since: int | None = None) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from harness.cli_options import db_option
 from harness.config import default_db_path
 
 
@@ -15,9 +16,6 @@ def _store(db: Path | None) -> object:
     from harness.store import Store
 
     return Store(db or default_db_path())
-
-
-db_option = click.option("--db", type=click.Path(path_type=Path), default=None, envvar="HARNESS_DB", help="SQLite store.")
 
 
 @click.group("zjpx")
