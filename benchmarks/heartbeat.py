@@ -36,6 +36,8 @@ from pathlib import Path
 
 import orjson
 
+from fixtures.dudu import heartbeat
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "dudu" / "platform.yaml"
 PATH = "/dudu/location_report"
@@ -58,30 +60,9 @@ def _pin(cpu: int) -> None:
 
 
 def heartbeat_bodies() -> list[bytes]:
-    now = time.strftime("%y%m%d%H%M%S", time.gmtime(time.time() + 8 * 3600))
+    # The same heartbeat the tests send (fixtures.dudu), one per simulated device.
     return [
-        orjson.dumps(
-            {
-                "req_id": f"hb{i}",
-                "device_id": f"DEV{i:05d}",
-                "time": now,
-                "lng": "113.264385",
-                "lat": "23.129112",
-                "course": "90",
-                "speed": "32.5",
-                "check_mode": 0,
-                "check_card_mode": 0,
-                "qrcode_mode": 1,
-                "card_mode": 1,
-                "white_mode": 1,
-                "version_code_all": "0",
-                "version_code_add": "1",
-                "software_ver": 101,
-                "line_version_code_all": "1",
-                "is_line_white": 0,
-                "offline_seq": 0,
-            }
-        )
+        orjson.dumps(heartbeat(f"DEV{i:05d}", req_id=f"hb{i}", version_code_add="1", line_version_code_all="1", offline_seq=0))
         for i in range(1, DEVICES + 1)
     ]
 

@@ -40,6 +40,11 @@ BODY_KEEP_BYTES = 256 * 1024
 OUTCOMES = ("held", "failed")
 
 
+def now_iso() -> str:
+    """UTC now with milliseconds: the one timestamp format of the journal and of stored records."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
 @dataclass
 class Exchange:
     platform: str
@@ -54,7 +59,7 @@ class Exchange:
     vendor: str | None = None
     code: str | None = None
     verdicts: list[Verdict] = field(default_factory=list)
-    at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"))
+    at: str = field(default_factory=lambda: now_iso())
     duration_ms: float = 0.0
     # State changes that must commit in the same transaction as this row (e.g. a heartbeat's device state): they ride
     # the group commit instead of taking the write lock on the event loop, and are durable exactly when the reply is.

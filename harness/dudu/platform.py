@@ -25,6 +25,7 @@ from starlette.responses import Response
 from harness.dudu import rules
 from harness.dudu.rules import BEIJING, DuduContext
 from harness.errors import PlatformError
+from harness.journal import now_iso
 from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange, exchange_context
 from harness.rules import Verdict
 from harness.specs import load_spec
@@ -67,10 +68,6 @@ def _beijing(now: float) -> tuple[str, str]:
 def server_time(now: float) -> str:
     """yyMMddHHmmss, Beijing time (003 §3.1 server_time; D-DUDU-SERVER-TIME)."""
     return _beijing(now)[0]
-
-
-def _now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 class DuduPlatform(Platform):
@@ -326,7 +323,7 @@ class DuduPlatform(Platform):
         ctx.exchange.writes.append(
             (
                 "INSERT OR IGNORE INTO dudu_offline_logs (device_id, kind, seq, subject, status, time, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (str(body["device_id"]), kind, seq, subject, str(body.get("status", "0")), str(body["time"]), _now_iso()),
+                (str(body["device_id"]), kind, seq, subject, str(body.get("status", "0")), str(body["time"]), now_iso()),
             )
         )
         if seq is not None:  # a log may overtake the heartbeat that would have reported its number

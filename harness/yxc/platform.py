@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import sqlite3
@@ -16,6 +15,7 @@ from starlette.responses import Response
 
 from harness.errors import PlatformError, Violation
 from harness.files import sniff
+from harness.journal import now_iso
 from harness.pki import find_vendor
 from harness.platform import ErrorKind, ExchangeContext, Platform, exchange_context
 from harness.rules import Verdict
@@ -41,10 +41,6 @@ RECORD_KEYS = {
     "learningcertificate": lambda b: f"{b['stunum']}/{b['number']}",
     "classrecord": lambda b: f"{b['stunum']}/{b['recnum']}",
 }
-
-
-def _now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 class YxcPlatform(Platform):
@@ -132,7 +128,7 @@ class YxcPlatform(Platform):
         ctx.add([Verdict("YXC-SIGN-VERIFY", self.rules.get("YXC-SIGN-VERIFY").clause, True)])
 
         try:
-            self.store.execute("INSERT INTO yxc_used_ts (user, ts, at) VALUES (?, ?, ?)", (vendor.user, ts, _now_iso()))
+            self.store.execute("INSERT INTO yxc_used_ts (user, ts, at) VALUES (?, ?, ?)", (vendor.user, ts, now_iso()))
         except sqlite3.IntegrityError:
             raise refuse("YXC-SIGN-TS-UNIQUE", ErrorKind.TIMESTAMP, f"ts {ts} was already used by this certificate", "ts") from None
         ctx.add([Verdict("YXC-SIGN-TS-UNIQUE", self.rules.get("YXC-SIGN-TS-UNIQUE").clause, True)])
@@ -212,7 +208,7 @@ class YxcPlatform(Platform):
                 len(data),
                 hashlib.sha256(data).hexdigest(),
                 data,
-                _now_iso(),
+                now_iso(),
             ),
         )
         return self.respond({"id": file_id})
@@ -227,7 +223,7 @@ class YxcPlatform(Platform):
         self.store.execute(
             "INSERT INTO yxc_records (vendor, kind, key, inscode, body, at) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (vendor, kind, key) DO UPDATE SET inscode = excluded.inscode, body = excluded.body, at = excluded.at",
-            (ctx.vendor.platnum, operation, key, body["inscode"], json.dumps(body, ensure_ascii=False), _now_iso()),
+            (ctx.vendor.platnum, operation, key, body["inscode"], json.dumps(body, ensure_ascii=False), now_iso()),
         )
         if operation == "classrecord":
             for name in ("logininfo", "logoutinfo"):
