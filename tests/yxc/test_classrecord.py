@@ -180,3 +180,11 @@ def test_every_rule_outcome_is_journaled_with_its_clause(scenario: Scenario) -> 
     assert verdicts["YXC-CR-TOTAL"]["held"] is False
     assert verdicts["YXC-CR-DURATION"]["held"] is True
     assert all(v["clause"] for v in entry["verdicts"])
+
+
+def test_logoutinfo_must_be_a_sign_out_code_issued_to_that_student(scenario: Scenario) -> None:
+    refused(scenario.send(scenario.record(logoutinfo="FEDCBA9876543210FEDCBA9876543210")), "YXC-CR-LOGOUTINFO")
+    login_as_logout = codes.issue(scenario.h.store, scenario.stunum, "login", 3600).code
+    assert "not a sign-out code" in refused(scenario.send(scenario.record(logoutinfo=login_as_logout)), "YXC-CR-LOGOUTINFO")["message"]
+    others = codes.issue(scenario.h.store, "S777777777777777", "logout", 3600).code
+    assert "issued to stunum" in refused(scenario.send(scenario.record(logoutinfo=others)), "YXC-CR-LOGOUTINFO")["message"]
