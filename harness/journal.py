@@ -64,6 +64,9 @@ class Exchange:
     # State changes that must commit in the same transaction as this row (e.g. a heartbeat's device state): they ride
     # the group commit instead of taking the write lock on the event loop, and are durable exactly when the reply is.
     writes: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    # True when the platform has already applied ``writes`` to its own caches (write-through): committing them then
+    # need not move the store's generation, which would empty every cache keyed on it.
+    writes_cached: bool = False
 
     @property
     def outcome(self) -> str:
@@ -231,6 +234,7 @@ class LoopGroupCommit:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._pending: list[tuple[tuple[Any, ...], list[tuple[str, tuple[Any, ...]]], asyncio.Future[int]]] = []
+        self._uncached_writes = False
         self._scheduled = False
         self._last_commit = 0.0
         self._checkpointer: threading.Thread | None = None
@@ -255,6 +259,7 @@ class LoopGroupCommit:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         self._pending.append((exchange.row(), exchange.writes, future))
+        self._uncached_writes = self._uncached_writes or bool(exchange.writes and not exchange.writes_cached)
         if not self._scheduled:
             self._scheduled = True
             if self.FLUSH_DELAY:
@@ -265,8 +270,9 @@ class LoopGroupCommit:
 
     def _flush(self) -> None:
         batch, self._pending, self._scheduled = self._pending, [], False
+        changes_state, self._uncached_writes = self._uncached_writes, False
         try:
-            with self.store.transaction(changes_state=any(writes for _, writes, _ in batch)) as conn:
+            with self.store.transaction(changes_state=changes_state) as conn:
                 conn.executemany(INSERT, [row for row, _, _ in batch])
                 # AUTOINCREMENT ids are consecutive inside one write transaction: the batch ends at last_insert_rowid.
                 last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
@@ -274,6 +280,7 @@ class LoopGroupCommit:
                     for sql, params in writes:
                         conn.execute(sql, params)
         except Exception as exc:  # every waiter learns of it; nothing of the batch was committed
+            self.store.generation += 1  # write-through caches may now be ahead of the store: they must be emptied
             for _, _, fut in batch:
                 _set_exception(fut, exc)
             return

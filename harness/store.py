@@ -87,9 +87,10 @@ class Store:
         with self._lock:
             return self._conn.execute("PRAGMA data_version").fetchone()[0]
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one write in its own transaction; returns lastrowid."""
-        with self.transaction() as conn:
+    def execute(self, sql: str, params: Sequence[Any] = (), *, changes_state: bool = True) -> int:
+        """Run one write in its own transaction; returns lastrowid. ``changes_state=False``: a write no cache keyed on
+        :attr:`generation` depends on (a token, a used ticket)."""
+        with self.transaction(changes_state=changes_state) as conn:
             return conn.execute(sql, params).lastrowid or 0
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:

@@ -367,6 +367,7 @@ def qr_reuse(ctx: DuduContext, body: dict[str, Any]) -> Iterator[Fail]:
         ctx.store.execute(
             "INSERT INTO dudu_used_tickets (tid, enterprise_id, device_id, at) VALUES (?, ?, ?, ?)",
             (ctx.ticket.tid, ctx.ticket.eid, body["device_id"], dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")),
+            changes_state=False,  # used tickets are looked up, never cached
         )
     except sqlite3.IntegrityError:
         yield Fail(f"ticket {ctx.ticket.tid} was already checked", "qr_code")

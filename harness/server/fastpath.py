@@ -194,15 +194,22 @@ class FastPathMiddleware:
                 )
             return reply
         except PlatformError as exc:
-            ctx.exchange.writes.clear()  # a refused exchange changes no state
+            self._discard_writes(ctx)  # a refused exchange changes no state
             ctx.fail(exc.violations)
             return platform.error(exc)
         except Exception:  # the safety net: never a stack trace on the wire
-            ctx.exchange.writes.clear()
+            self._discard_writes(ctx)
             log.exception("unhandled error in %s", op.operation)
             error = PlatformError(ErrorKind.INTERNAL, [Violation("INTERNAL", "harness", "internal error (see server log)")])
             ctx.fail(error.violations)
             return platform.error(error)
+
+    def _discard_writes(self, ctx: ExchangeContext) -> None:
+        exchange = ctx.exchange
+        if exchange.writes_cached:  # already applied to a write-through cache, which is now ahead of the store
+            self.commit.store.generation += 1
+            exchange.writes_cached = False
+        exchange.writes.clear()
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:

@@ -350,6 +350,40 @@ def test_changes_from_another_connection_are_seen_at_once(client: Client, store:
         other.close()
 
 
+def test_the_device_cache_is_written_through_and_survives_unrelated_writes(tmp_path: Any) -> None:
+    """Tokens, used tickets, offline logs and the platform's own device updates must not empty the device cache (a
+    10,000-device fleet otherwise misses on nearly every request), and every cached row must equal the store's."""
+    from harness.config import Settings
+    from harness.dudu.platform import DEVICE_SQL
+    from harness.server import create_app
+    from harness.store import Store
+
+    store = Store(tmp_path / "w.db")
+    fx.world(store, devices=3)
+    app = create_app(Settings(db=tmp_path / "w.db"), store)
+    platform = app.state_platforms["dudu"]
+    client = Client(app)
+    try:
+        for device in ("DEV00001", "DEV00002", "DEV00003"):
+            assert client.post("location_report", fx.heartbeat(device))["ret_code"] == 0
+        cached = dict(platform._devices)
+        assert set(cached) == {"DEV00001", "DEV00002", "DEV00003"}
+        token = client.post("get_token", {"enterprise_id": fx.ENTERPRISE, "secret": fx.SECRET})["token"]
+        assert client.post("ticket_check", fx.ticket_check(admin.make_ticket(store, fx.ENTERPRISE, key_id=1)))["ret_code"] == 0
+        assert client.post("card_check_log", fx.card_log(4, device_id="DEV00002"))["ret_code"] == 0
+        assert client.post("location_report", fx.heartbeat("DEV00001", version_code_add="7", offline_seq=2))["ret_code"] == 0
+        assert client.post("get_card_list", {"token": token, "device_id": "DEV00003", "type": 1})["ret_code"] == 0
+        assert all(platform._devices.get(d) is row for d, row in cached.items())  # the same objects: never emptied
+        for device, row in platform._devices.items():
+            assert row == dict(store.query_one(DEVICE_SQL, (device,))), device
+        assert platform._devices["DEV00001"]["version_add"] == "7" and platform._devices["DEV00002"]["offline_seq"] == 4
+        admin.configure(store, fx.ENTERPRISE, heartbeat_interval=9)  # any other change through this handle empties it
+        assert client.post("location_report", fx.heartbeat("DEV00001"))["heartbeat_interval"] == 9
+    finally:
+        client.close()
+        store.close()
+
+
 def test_list_replies_are_journaled_once_per_content(client: Client, store: Any, token: str) -> None:
     first = client.post("get_card_list", {"token": token, "device_id": fx.DEVICE, "type": 1})
     client.post("get_card_list", {"token": token, "device_id": fx.DEVICE, "type": 1})
