@@ -46,6 +46,23 @@ _lost = {"unlogged": 0, "missing": 0, "offline_events": 0}  # this process's off
 # rounds them: ms → count. Workers send theirs to the master with each report.
 _steady: collections.Counter[int] = collections.Counter()
 _spawned = {"done": False}
+# Card lists by version, shared by every device of this process that holds that version (read-only): 10,000 devices
+# each keeping its own 1,000-card dict took 1 GB per Locust worker and much of its CPU.
+_card_lists: dict[tuple[str, str, str], CardList] = {}
+_line_lists: dict[tuple[str, tuple[tuple[str, int], ...]], dict[str, int]] = {}
+
+
+class CardList:
+    """A whitelist as a device holds it: card number → flag, and the numbers for picking one to swipe."""
+
+    __slots__ = ("flags", "numbers")
+
+    def __init__(self, flags: dict[str, int]) -> None:
+        self.flags = flags
+        self.numbers = tuple(flags)
+
+
+_EMPTY = CardList({})
 
 
 @events.init_command_line_parser.add_listener
@@ -73,8 +90,14 @@ def _options(parser: Any) -> None:
     )
 
 
+_clock = {"second": 0, "text": ""}
+
+
 def _now_text() -> str:
-    return dt.datetime.now(BEIJING).strftime("%y%m%d%H%M%S")  # D-DUDU-TIME
+    second = int(time.time())
+    if second != _clock["second"]:  # formatted once per second, not once per request
+        _clock["second"], _clock["text"] = second, dt.datetime.fromtimestamp(second, BEIJING).strftime("%y%m%d%H%M%S")  # D-DUDU-TIME
+    return _clock["text"]
 
 
 class Device(FastHttpUser):
@@ -90,7 +113,7 @@ class Device(FastHttpUser):
         self.token = ""
         self.interval = 5.0
         self.versions = {"all": "0", "add": "0", "line": "0", "keys": ""}
-        self.cards: dict[str, int] = {}
+        self.cards = _EMPTY
         self.line_cards: dict[str, int] = {}
         self.keys: dict[int, str] = {}
         self.config: dict[str, Any] = {}
@@ -166,9 +189,22 @@ class Device(FastHttpUser):
                 return None
             return reply
 
-    def _get_token(self) -> None:
+    def _get_token(self) -> bool:
         reply = self.call("get_token", {"req_id": self.device_id, "enterprise_id": self.o.dudu_enterprise, "secret": self.o.dudu_secret})
         self.token = reply["token"] if reply else ""
+        return bool(self.token)
+
+    def call_with_token(self, operation: str, body: dict[str, Any], name: str | None = None) -> dict[str, Any] | None:
+        """A token-bearing call (D-DUDU-TOKEN): get a token first if this device has none (its last get_token failed),
+        and once more if the platform answers 1004 (expired). Never sends an empty token."""
+        for _ in range(2):
+            if not self.token and not self._get_token():
+                return None
+            reply = self.call(operation, {"token": self.token, **body}, expected=(0, 1004), name=name)
+            if reply is None or reply["ret_code"] == 0:
+                return reply
+            self.token = ""
+        return None
 
     def heartbeat(self) -> None:
         body = {
@@ -204,44 +240,48 @@ class Device(FastHttpUser):
 
     def refresh(self, reply: dict[str, Any]) -> None:
         """Fetch whatever the heartbeat says changed (003 §3.1 → §4.1, §4.4, §5.2)."""
-        if reply["version_code_all"] != self.versions["all"] or not self.cards:
+        if reply["version_code_all"] != self.versions["all"] or not self.cards.flags:
             self.fetch_cards(1, reply["version_code_all"])
         elif reply["version_code_add"] != self.versions["add"]:
             self.fetch_cards(2, reply["version_code_all"])
         if reply["line_version_code_all"] != self.versions["line"]:
-            lines = self.call("get_line_card_list", {"token": self.token, "device_id": self.device_id}, expected=(0, 1004))
-            if lines and lines["ret_code"] == 0:
-                self.line_cards = {c["card_no"]: int(c["flag"]) for c in lines["list"]}
+            lines = self.call_with_token("get_line_card_list", {"device_id": self.device_id})
+            if lines:
+                key = (str(lines["version"]), tuple((c["card_no"], int(c["flag"])) for c in lines["list"]))
+                self.line_cards = _line_lists.setdefault(key, dict(key[1]))  # shared, as card lists are
                 self.versions["line"] = str(lines["version"])
         if str(reply["version_code"]) != self.versions["keys"]:
-            keys = self.call("get_qrcode_keys", {"token": self.token}, expected=(0, 1004))
-            if keys and keys["ret_code"] == 0:
+            keys = self.call_with_token("get_qrcode_keys", {})
+            if keys:
                 self.keys = {int(k["key_id"]): k["key"] for k in keys["list"]}
                 self.versions["keys"] = str(keys["version_code"])
 
     def fetch_cards(self, kind: int, version_all: str) -> None:
         name = "get_card_list (full)" if kind == 1 else "get_card_list (incremental)"
-        reply = self.call("get_card_list", {"token": self.token, "device_id": self.device_id, "type": kind}, expected=(0, 1004), name=name)
+        reply = self.call_with_token("get_card_list", {"device_id": self.device_id, "type": kind}, name=name)
         if reply is None:
             return
-        if reply["ret_code"] == 1004:  # the token expired: get a new one (D-DUDU-TOKEN)
-            self._get_token()
-            return
-        if kind == 1:
-            self.cards = {}
-        self.cards.update({c["card_no"]: int(c["flag"]) for c in reply["list"]})
-        self.versions["add"] = str(reply["version"])
+        version = str(reply["version"])
+        # Devices that got the same list (same kind, from the same version, to the same version) share one copy.
+        key = (version_all, "" if kind == 1 else self.versions["add"], version)
+        cards = _card_lists.get(key)
+        if cards is None:
+            flags = {} if kind == 1 else dict(self.cards.flags)
+            flags.update({c["card_no"]: int(c["flag"]) for c in reply["list"]})
+            cards = _card_lists[key] = CardList(flags)
+        self.cards = cards
+        self.versions["add"] = version
         self.versions["all"] = version_all
 
     def _pick_card(self) -> str:
-        if not self.cards or random.random() < self.o.dudu_unknown_card_ratio:
+        if not self.cards.numbers or random.random() < self.o.dudu_unknown_card_ratio:
             return f"9{random.randint(0, 9999999):07d}"
-        return random.choice(list(self.cards))
+        return random.choice(self.cards.numbers)
 
     def swipe(self, now: float) -> None:
         card = self._pick_card()
         if now < self.offline_until or self.config.get("check_card_mode") == 1:
-            status = "0" if self.cards.get(card) == 1 else "1"  # decided from the device's own whitelist
+            status = "0" if self.cards.flags.get(card) == 1 else "1"  # decided from the device's own whitelist
             self.offline("card_check_log", {"card_id": card, "status": status})
             return
         # Refusals for unknown or invalid cards are correct answers, not errors (D-DUDU-CODES).
