@@ -42,9 +42,18 @@ BODY_KEEP_BYTES = 256 * 1024
 OUTCOMES = ("held", "failed")
 
 
+_second: tuple[int, str] = (0, "")
+
+
 def now_iso() -> str:
-    """UTC now with milliseconds: the one timestamp format of the journal and of stored records."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    """UTC now with milliseconds: the one timestamp format of the journal and of stored records. The date and time
+    of day are formatted once per second (this runs for every exchange)."""
+    global _second
+    now = time.time()
+    second = int(now)
+    if _second[0] != second:
+        _second = (second, dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second[1]}.{int((now - second) * 1000):03d}+00:00"
 
 
 @dataclass
@@ -91,7 +100,7 @@ class Exchange:
             self.reply_body.decode("utf-8", "replace"),
             self.code,
             self.outcome,
-            orjson.dumps([v.as_dict() for v in self.verdicts]).decode(),
+            (b"[%s]" % b",".join(v.json for v in self.verdicts)).decode(),  # held verdicts: JSON made once per rule
             round(self.duration_ms, 3),
         )
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+import orjson
 
 from harness.errors import HarnessError, Violation
 
@@ -50,6 +53,11 @@ class Verdict:
     def violation(self) -> Violation:
         return Violation(self.rule, self.clause, self.message, self.field)
 
+    @cached_property
+    def json(self) -> bytes:
+        """:meth:`as_dict` as compact JSON; computed once (a rule's held verdict is one shared object)."""
+        return orjson.dumps(self.as_dict())
+
 
 RuleFn = Callable[[Any, Any], Iterable[Fail] | None]
 
@@ -66,12 +74,17 @@ class Rule:
     kind: str = "business"
     applies: Callable[[Any, Any], bool] | None = None
 
+    @cached_property
+    def held(self) -> Verdict:
+        """The verdict of every exchange this rule holds on: immutable, so one object (and one JSON form) serves all."""
+        return Verdict(self.id, self.clause, True)
+
     def evaluate(self, ctx: Any, body: Any) -> list[Verdict]:
         if self.applies is not None and not self.applies(ctx, body):
             return []
         fails = list(self.fn(ctx, body) or ())
         if not fails:
-            return [Verdict(self.id, self.clause, True)]
+            return [self.held]
         return [Verdict(self.id, f.clause or self.clause, False, f.message, f.field) for f in fails]
 
 
