@@ -261,7 +261,7 @@ def keys_current(fleet: Fleet) -> Any:
 
 
 class DuduDeviceBackendRole:
-    """``harness certify dudu-device-backend --enterprise ID`` (the lead wires the CLI)."""
+    """``harness certify dudu-device-backend --enterprise ID``: the checks, as conformance-engine events."""
 
     name = "dudu-device-backend"
     platform = "dudu"

@@ -93,3 +93,19 @@ def test_fleet_fails_when_an_offline_log_is_dropped(server: tuple[str, Path]) ->
     assert "DUDU fleet verdict (local): FAILED" in out, out[-3000:]
     assert "[FAIL] offline events never logged" in out and result.returncode == 1
     assert "[ok] error rate" in out  # the platform answered everything; only the accounting caught the gap
+
+
+def test_a_device_without_a_token_never_sends_an_empty_one(server: tuple[str, Path]) -> None:
+    """A refused get_token (wrong secret) must not turn into a cascade of token-less list requests (1001s): the device
+    asks for a token again before its next token-bearing call instead (D-DUDU-TOKEN)."""
+    import sqlite3
+
+    result = _locust(server[0], "--dudu-secret", "wrong", "-t", "4s")
+    out = result.stdout + result.stderr
+    assert "DUDU fleet verdict (local): FAILED" in out and "[FAIL] error rate" in out, out[-3000:]
+    with sqlite3.connect(server[1]) as conn:
+        by_operation = dict(conn.execute("SELECT operation, COUNT(*) FROM journal GROUP BY operation").fetchall())
+        codes = {c for (c,) in conn.execute("SELECT DISTINCT code FROM journal WHERE operation = 'get_token'")}
+    assert by_operation.get("location_report", 0) > 0 and by_operation.get("get_token", 0) > 10  # asked again, not once
+    assert codes == {"1005"}
+    assert not {"get_card_list", "get_line_card_list", "get_qrcode_keys"} & set(by_operation), by_operation
