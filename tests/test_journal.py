@@ -88,3 +88,52 @@ def test_the_wal_starts_over_under_unbroken_commits(tmp_path: Path, monkeypatch:
     # plus what one checkpoint interval adds.
     assert recorded * 4096 > 3 * largest_wal, (recorded, largest_wal)
     store.close()
+
+
+def test_failed_exchanges_are_found_by_their_own_index(tmp_path: Path) -> None:
+    from harness.journal import Journal
+    from harness.rules import Verdict
+
+    store = Store(tmp_path / "j.db")
+    commit = LoopGroupCommit(store)
+
+    async def main() -> None:
+        for i in range(6):
+            exchange = _exchange(i)
+            exchange.verdicts = [Verdict("R-1", "clause", i % 3 != 0, "" if i % 3 else "broke it")]
+            await commit.record(exchange)
+
+    asyncio.run(main())
+    journal = Journal(store)
+    failed = journal.query(verdict="failed", ascending=True)
+    assert [e["outcome"] for e in failed] == ["failed", "failed"] and failed[0]["verdicts"][0]["message"] == "broke it"
+    assert len(journal.query(verdict="held")) == 4
+    plan = " ".join(r[3] for r in store.query("EXPLAIN QUERY PLAN SELECT * FROM journal WHERE outcome = 'failed' ORDER BY id DESC"))
+    assert "journal_failed" in plan, plan
+    with pytest.raises(ValueError):
+        journal.query(verdict="x' OR '1'='1")
+    store.close()
+
+
+def test_a_store_from_before_keeps_working(tmp_path: Path) -> None:
+    """Stores made with AUTOINCREMENT and an index over every outcome: the old index goes, ids stay consecutive."""
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "CREATE TABLE journal (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, platform TEXT NOT NULL,"
+            " operation TEXT, vendor TEXT, method TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL,"
+            " request_headers TEXT NOT NULL, request_body BLOB, request_size INTEGER NOT NULL, request_sha256 TEXT NOT NULL,"
+            " status INTEGER NOT NULL, reply_body TEXT, code TEXT, outcome TEXT NOT NULL, verdicts TEXT NOT NULL,"
+            " duration_ms REAL NOT NULL)"
+        )
+        conn.execute("CREATE INDEX journal_outcome ON journal (outcome)")
+    store = Store(db)
+    indexes = {r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "journal_outcome" not in indexes and "journal_failed" in indexes
+    commit = LoopGroupCommit(store)
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(commit.record(_exchange(i)) for i in range(5)))
+
+    assert asyncio.run(main()) == [1, 2, 3, 4, 5]
+    store.close()
