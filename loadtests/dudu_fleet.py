@@ -16,8 +16,8 @@ Verdict (exit code 1 on failure): error rate ≤ --dudu-max-error-rate (whole ru
 device has started, i.e. without the boot storm of list downloads; --dudu-p95-scope all to include it), and no offline
 event left unlogged (queued at the end, or reported missing by the platform). Set the fleet up first, e.g.::
 
-    harness dudu fleet 398 --devices 2000 --secret fleet-secret
-    locust -f loadtests/dudu_fleet.py --headless -u 2000 -r 200 -t 2m --host http://127.0.0.1:8000 --dudu-secret fleet-secret
+    harness dudu fleet 398 --devices 2000          # its secret defaults to the one this file defaults to
+    locust -f loadtests/dudu_fleet.py --headless -u 2000 -r 200 -t 2m --host http://127.0.0.1:8000
 
 Distributed: ``locust -f loadtests/dudu_fleet.py --master --expect-workers 2 …`` and ``--worker`` processes with
 ``--dudu-workers 2`` on each so that their devices do not overlap (worker k simulates devices k+1, k+1+W, …).
@@ -37,6 +37,7 @@ from locust import FastHttpUser, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.dudu import qr
+from harness.dudu.admin import FLEET_SECRET
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 _counter = itertools.count()
@@ -69,7 +70,9 @@ _EMPTY = CardList({})
 def _options(parser: Any) -> None:
     group = parser.add_argument_group("DUDU fleet")
     group.add_argument("--dudu-enterprise", default="398", help="enterprise id (harness dudu fleet …)")
-    group.add_argument("--dudu-secret", default="", help="the enterprise's get_token secret (printed by harness dudu fleet)")
+    group.add_argument(
+        "--dudu-secret", default=FLEET_SECRET, help="the enterprise's get_token secret (default: harness dudu fleet's default)"
+    )
     group.add_argument("--dudu-prefix", default="DEV", help="device ids are PREFIX00001, PREFIX00002, …")
     group.add_argument("--dudu-workers", type=int, default=1, help="number of Locust workers (so their devices do not overlap)")
     group.add_argument("--dudu-swipes-per-min", type=float, default=2.0, help="card swipes per device per minute")

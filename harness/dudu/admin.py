@@ -46,6 +46,12 @@ class Enterprise:
     secret: str
 
 
+# The get_token secret of enterprises made by `harness dudu fleet` unless --secret says otherwise, and the fleet
+# simulator's default: a load-test fixture on a mock platform, so that `harness dudu fleet 398` followed by the plain
+# `locust -f loadtests/dudu_fleet.py …` works. Enterprises made with enterprise-add get a random secret.
+FLEET_SECRET = "fleet-secret"
+
+
 def add_enterprise(store: Store, enterprise_id: str, name: str = "", secret: str | None = None, **settings: Any) -> Enterprise:
     """Create an enterprise with its first key group; returns it with its access secret (D-DUDU-TOKEN)."""
     secret = secret or secrets.token_hex(16)

@@ -164,14 +164,14 @@ def missing(device_id: str, db: Path | None) -> None:
 @click.option("--prefix", default="DEV", show_default=True, help="Device ids are PREFIX00001, PREFIX00002, …")
 @click.option("--cards", "card_count", type=click.IntRange(0), default=1000, show_default=True, help="Whitelist cards 10000001…")
 @click.option("--line", "line_id", default="L1", show_default=True)
-@click.option("--secret", default=None, help="Access secret (default: random).")
+@click.option("--secret", default=None, help="Access secret (default: fleet-secret, the fleet simulator's default).")
 @db_option
 def fleet(enterprise_id: str, count: int, prefix: str, card_count: int, line_id: str, secret: str | None, db: Path | None) -> None:
     """Set up an enterprise, one line, a device fleet and a whitelist for loadtests/dudu_fleet.py; prints the settings."""
     from harness.dudu import admin
 
     store = _store(db)
-    ent = admin.add_enterprise(store, enterprise_id, secret=secret)
+    ent = admin.add_enterprise(store, enterprise_id, secret=secret or admin.FLEET_SECRET)
     admin.add_line(store, enterprise_id, line_id)
     admin.add_devices(store, enterprise_id, (f"{prefix}{i:05d}" for i in range(1, count + 1)), line_id)
     cards = [str(10000000 + i) for i in range(1, card_count + 1)]

@@ -30,8 +30,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     env = {**os.environ, "HARNESS_DB": str(db)}
     harness = str(BIN / "harness")
     subprocess.run(
-        [harness, "dudu", "fleet", "398", "--devices", "20", "--cards", "100", "--secret", "fs"], check=True, env=env, capture_output=True
-    )
+        [harness, "dudu", "fleet", "398", "--devices", "20", "--cards", "100"], check=True, env=env, capture_output=True
+    )  # no --secret here and no --dudu-secret below: the two defaults must agree (the command passes neither)
     subprocess.run([harness, "dudu", "enterprise-set", "398", "--interval", "1"], check=True, env=env)
     port = _free_port()
     proc = subprocess.Popen([harness, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -63,8 +63,6 @@ def _locust(host: str, *extra: str) -> subprocess.CompletedProcess[str]:
         "--only-summary",
         "--host",
         host,
-        "--dudu-secret",
-        "fs",
         "--dudu-swipes-per-min",
         "40",
         "--dudu-scans-per-min",
