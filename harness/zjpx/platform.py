@@ -428,22 +428,14 @@ class ZjpxPlatform(Platform):
         rctx = self._rctx(ctx, "teacherInfo")
         self._enforce(ctx, rctx, body)
         d = body["data"]
-        self.store.execute(
-            "INSERT INTO zjpx_teachers (platform_code, tea_code, body, at_ms) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (platform_code, tea_code) DO UPDATE SET body = excluded.body, at_ms = excluded.at_ms",
-            (rctx.platform_code, str(d["teaCode"]), json.dumps(d, ensure_ascii=False), rctx.now_ms),
-        )
+        _file_record(self.store.execute, "zjpx_teachers", "tea_code", rctx.platform_code, str(d["teaCode"]), d, rctx.now_ms)
         return self.respond()
 
     def op_courseInfo(self, ctx: ExchangeContext, body: dict[str, Any]) -> Response:
         rctx = self._rctx(ctx, "courseInfo")
         self._enforce(ctx, rctx, body)
         d = body["data"]
-        self.store.execute(
-            "INSERT INTO zjpx_course_infos (platform_code, course_name, body, at_ms) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (platform_code, course_name) DO UPDATE SET body = excluded.body, at_ms = excluded.at_ms",
-            (rctx.platform_code, str(d["courseName"]), json.dumps(d, ensure_ascii=False), rctx.now_ms),
-        )
+        _file_record(self.store.execute, "zjpx_course_infos", "course_name", rctx.platform_code, str(d["courseName"]), d, rctx.now_ms)
         return self.respond()
 
     def op_studentInfo(self, ctx: ExchangeContext, body: dict[str, Any]) -> Response:
@@ -513,6 +505,16 @@ def _normalise_course(course: dict[str, Any]) -> dict[str, Any]:
     return dict(course, chapterList=fix(course.get("chapterList") or []))
 
 
+def _file_record(execute: Any, table: str, key_column: str, platform_code: str, key: str, record: Any, at_ms: int) -> None:
+    """File a §2 intake record (teacher, course, class) under its key, replacing an earlier one. ``table`` and
+    ``key_column`` are this module's own constants, never request data."""
+    execute(
+        f"INSERT INTO {table} (platform_code, {key_column}, body, at_ms) VALUES (?, ?, ?, ?)"
+        f" ON CONFLICT (platform_code, {key_column}) DO UPDATE SET body = excluded.body, at_ms = excluded.at_ms",
+        (platform_code, key, json.dumps(record, ensure_ascii=False), at_ms),
+    )
+
+
 def file_class(store: Store, platform_code: str, data: dict[str, Any], now_ms: int) -> None:
     """File (or replace) a class with its roster: the §2.4 intake and `harness zjpx class add` both come here."""
     cls = json.loads(json.dumps(data, ensure_ascii=False))
@@ -523,11 +525,7 @@ def file_class(store: Store, platform_code: str, data: dict[str, Any], now_ms: i
     code = str(cls["classCode"])
     rctx = rules.RuleContext(store, True, platform_code, "classInfo", now_ms)
     with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO zjpx_classes (platform_code, class_code, body, at_ms) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (platform_code, class_code) DO UPDATE SET body = excluded.body, at_ms = excluded.at_ms",
-            (platform_code, code, json.dumps(cls, ensure_ascii=False), now_ms),
-        )
+        _file_record(conn.execute, "zjpx_classes", "class_code", platform_code, code, cls, now_ms)
         conn.execute("DELETE FROM zjpx_enrolments WHERE platform_code = ? AND class_code = ?", (platform_code, code))
         for s in cls.get("thirdClassStudentInfoVoList") or []:
             student = str(s.get("studentCode") or s.get("studentUserCode"))
