@@ -166,14 +166,14 @@ def decisions(platform: str | None) -> None:
 @main.command()
 @click.argument("platform", type=click.Choice(list(PLATFORMS)))
 def rules(platform: str) -> None:
-    """Print every rule the reference platform enforces, with its clause."""
+    """Print every rule the reference platform enforces, with its level and clause (MUST refuses; SHOULD warns)."""
     import importlib
 
     from harness.rules import RuleSet
 
     for r in importlib.import_module(f"harness.{platform}.rules").install(RuleSet(platform)):
         extra = f" ({r.decision})" if r.decision else ""
-        click.echo(f"{r.id:28} {r.kind:11} {', '.join(r.operations):40} {r.clause}{extra}\n  {r.title}")
+        click.echo(f"{r.id:28} {r.level:6} {r.kind:11} {', '.join(r.operations):40} {r.clause}{extra}\n  {r.title}")
 
 
 main.add_command(certify)

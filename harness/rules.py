@@ -41,6 +41,10 @@ class Verdict:
     held: bool
     message: str = ""
     field: str | None = None
+    # MUST (default, not written to the journal) or SHOULD: a SHOULD verdict that did not hold is a warning, never a
+    # refusal on its own account, and certify roles grade it as WARNING. ``decision`` names the reading it concerns.
+    level: str = "MUST"
+    decision: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rule": self.rule, "clause": self.clause, "held": self.held}
@@ -48,6 +52,10 @@ class Verdict:
             out["message"] = self.message
         if self.field:
             out["field"] = self.field
+        if self.level != "MUST":
+            out["level"] = self.level
+        if self.decision:
+            out["decision"] = self.decision
         return out
 
     def violation(self) -> Violation:
@@ -74,10 +82,15 @@ class Rule:
     kind: str = "business"
     applies: Callable[[Any, Any], bool] | None = None
 
+    @property
+    def level(self) -> str:
+        """MUST, or SHOULD for an advisory rule (journaled, never refusing)."""
+        return "SHOULD" if self.kind == "advisory" else "MUST"
+
     @cached_property
     def held(self) -> Verdict:
         """The verdict of every exchange this rule holds on: immutable, so one object (and one JSON form) serves all."""
-        return Verdict(self.id, self.clause, True)
+        return Verdict(self.id, self.clause, True, level=self.level)
 
     def evaluate(self, ctx: Any, body: Any) -> list[Verdict]:
         if self.applies is not None and not self.applies(ctx, body):
@@ -85,7 +98,8 @@ class Rule:
         fails = list(self.fn(ctx, body) or ())
         if not fails:
             return [self.held]
-        return [Verdict(self.id, f.clause or self.clause, False, f.message, f.field) for f in fails]
+        decision = self.decision if self.level != "MUST" else None
+        return [Verdict(self.id, f.clause or self.clause, False, f.message, f.field, self.level, decision) for f in fails]
 
 
 class DuplicateRule(HarnessError):

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from harness.conformance.model import CheckResult, Requirement
+from harness.conformance.model import LEVELS, CheckResult, Requirement
 from harness.errors import ConfigError
 from harness.specs import spec_path, spec_sha256
 
@@ -40,6 +40,9 @@ def load(platform: str) -> tuple[Requirement, ...]:
         if entry["id"] in seen:
             raise ConfigError(f"{path}: requirement {entry['id']} is listed twice")
         seen.add(entry["id"])
+        level = str(entry.get("level", "MUST"))
+        if level not in LEVELS:
+            raise ConfigError(f"{path}: requirement {entry['id']} has level {level!r}; levels are {', '.join(LEVELS)}")
         out.append(
             Requirement(
                 id=str(entry["id"]),
@@ -49,6 +52,9 @@ def load(platform: str) -> tuple[Requirement, ...]:
                 decision=entry.get("decision"),
                 checks=tuple(entry.get("checks") or ()),
                 rules=tuple(entry.get("rules") or ()),
+                level=level,
+                level_reason=str(entry.get("level_reason") or ""),
+                roles=tuple(entry.get("roles") or ()),
             )
         )
     return tuple(out)
@@ -74,8 +80,12 @@ def coverage(requirements: Iterable[Requirement], results: Iterable[CheckResult]
         enforced = [r for r in ran if r.status != "skipped"]
         if not enforced:
             state = "not covered"
-        elif any(r.status in ("failed", "error") for r in enforced):
+        elif any(r.fails_run for r in enforced):
             state = "failed"
+        elif any(r.status in ("failed", "error", "warning") for r in enforced):
+            state = "warning"
+        elif any(r.status == "review" for r in enforced):
+            state = "review"
         else:
             state = "passed"
         rows.append(
@@ -83,6 +93,8 @@ def coverage(requirements: Iterable[Requirement], results: Iterable[CheckResult]
                 "id": req.id,
                 "clause": req.clause,
                 "rule": req.text,
+                "level": req.level,
+                "level_reason": req.level_reason,
                 "decision": req.decision,
                 "declared_checks": list(req.checks),
                 "checks": _per_check(ran),
@@ -92,7 +104,21 @@ def coverage(requirements: Iterable[Requirement], results: Iterable[CheckResult]
     return rows
 
 
-_WORST = ("error", "failed", "passed", "skipped")
+def observable(requirements: Iterable[Requirement], role: str, check_ids: Iterable[str], named: Iterable[str]) -> list[Requirement]:
+    """The requirements a role can observe: those the catalogue assigns to it (``roles``), else those its checks name
+    or whose declared ``checks`` it runs. A report's coverage counts only these."""
+    check_ids, named = set(check_ids), set(named)
+    out = []
+    for req in requirements:
+        if req.roles:
+            if role in req.roles:
+                out.append(req)
+        elif req.id in named or check_ids.intersection(req.checks):
+            out.append(req)
+    return out
+
+
+_WORST = ("error", "failed", "warning", "review", "passed", "skipped")
 
 
 def _per_check(results: list[CheckResult]) -> list[dict[str, Any]]:

@@ -11,7 +11,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-Status = Literal["passed", "failed", "skipped", "error"]
+# A result's status, after the OpenID Foundation conformance suite's words: PASSED, FAILED (a MUST broken), WARNING (a
+# SHOULD broken, or a form the seed itself shows that contradicts another), REVIEW (a person must judge the evidence),
+# SKIPPED (nothing to judge), plus "error" (the check itself broke).
+Status = Literal["passed", "failed", "warning", "review", "skipped", "error"]
+STATUSES: tuple[str, ...] = ("passed", "failed", "warning", "review", "skipped", "error")
+
+# A requirement's or check's level, from the source's own words (docs/certify.md "Levels"):
+#   MUST    the seed makes it mandatory (应/必须/不得/须, 是否必填 是, a code the seed defines for the case), or a documented
+#           decision the interface cannot work without. Only a failed MUST fails a certification.
+#   SHOULD  advice beyond the seed (robustness, refusing what the seed does not forbid): a failure is a WARNING.
+#   REVIEW  what only a person can judge; listed with the evidence a reviewer needs.
+Level = Literal["MUST", "SHOULD", "REVIEW"]
+LEVELS: tuple[str, ...] = ("MUST", "SHOULD", "REVIEW")
 
 
 @dataclass(frozen=True)
@@ -25,6 +37,9 @@ class Requirement:
     decision: str | None = None
     checks: tuple[str, ...] = ()  # certify checks the catalogue says enforce it
     rules: tuple[str, ...] = ()  # reference-server rules that evaluate it on every call
+    level: str = "MUST"
+    level_reason: str = ""  # why this level: the seed's words (必须, 是否必填 是 …) or the decision
+    roles: tuple[str, ...] = ()  # the certify roles that can observe it (empty: the roles whose checks name it)
 
 
 @dataclass(frozen=True)
@@ -43,10 +58,20 @@ class CheckResult:
     clause: str
     status: Status
     message: str = ""
-    mandatory: bool = True
+    level: str = "MUST"
     requirements: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     duration_ms: float = 0.0
+    decision: str | None = None  # the decision a WARNING names (the reading the vendor followed)
+
+    @property
+    def mandatory(self) -> bool:
+        """Only a MUST decides the verdict."""
+        return self.level == "MUST"
+
+    @property
+    def fails_run(self) -> bool:
+        return self.level == "MUST" and self.status in ("failed", "error")
 
 
 # --- events (the engine's only output) ------------------------------------------------------------------------------
@@ -98,6 +123,8 @@ class RunFinished:
     at: str = field(default_factory=_now)
     reason: str = ""
     is_terminal: bool = True
+    warnings: int = 0
+    reviews: int = 0
 
 
 Event = RunStarted | CheckStarted | CheckFinished | NonFatalError | RunFinished

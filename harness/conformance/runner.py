@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TextIO
 
+from harness.conformance.engine import finish
 from harness.conformance.model import (
+    STATUSES,
     CheckFinished,
     CheckResult,
     CheckStarted,
@@ -51,7 +53,7 @@ class RunContext:
     results: list[CheckResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     reporter_errors: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=lambda: {"passed": 0, "failed": 0, "skipped": 0, "error": 0})
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
     mandatory_failed: int = 0
     wall_started: float = field(default_factory=time.monotonic)
 
@@ -62,7 +64,7 @@ class RunContext:
             result = event.result
             self.results.append(result)
             self.counts[result.status] += 1
-            if result.mandatory and result.status in ("failed", "error"):
+            if result.fails_run:
                 self.mandatory_failed += 1
         elif isinstance(event, NonFatalError):
             self.warnings.append(event.message)
@@ -120,9 +122,12 @@ class ProgressReporter:
                 self._out(f"[{event.index}/{event.planned}] {event.check_id} …", end="")
         elif isinstance(event, CheckFinished):
             r = event.result
-            line = f"[{event.index}/{event.planned}] {r.check_id} … {r.status}"
+            level = "" if r.level == "MUST" else f" ({r.level})"
+            line = f"[{event.index}/{event.planned}] {r.check_id} … {r.status}{level}"
             if r.status != "passed" and r.message:
                 line += f"  [{r.clause}] {r.message}"
+            if r.decision:
+                line += f" (decision {r.decision})"
             self._out(("\r\x1b[K" if self._live else "") + line)
         elif isinstance(event, NonFatalError):
             self._out(f"warning: {event.message}")
@@ -130,8 +135,8 @@ class ProgressReporter:
             c = ctx.counts
             why = f": {event.reason}" if event.reason else ""
             self._out(
-                f"verdict: {event.verdict}{why} ({c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped, "
-                f"{c['error']} errors; {ctx.elapsed_s:.1f} s)"
+                f"verdict: {event.verdict}{why} ({c['passed']} passed, {c['failed']} failed, {c['warning']} warnings, "
+                f"{c['review']} to review, {c['skipped']} skipped, {c['error']} errors; {ctx.elapsed_s:.1f} s)"
             )
 
     def shutdown(self, ctx: RunContext) -> None:
@@ -195,5 +200,4 @@ def run_role(
 
 
 def _error_finish(ctx: RunContext, reason: str) -> RunFinished:
-    c = ctx.counts
-    return RunFinished("error", c["passed"], c["failed"], c["skipped"], c["error"], reason=reason)
+    return finish("error", ctx.counts, reason=reason)

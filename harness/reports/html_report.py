@@ -35,6 +35,8 @@ TEMPLATE = """<!DOCTYPE html>
              font-size: 18px; text-align: center; letter-spacing: .04em; margin: 8px 0; }
   .s { font-weight: 700; white-space: nowrap; } .s-passed { color: #1f7a3a; } .s-failed { color: #b3261e; }
   .s-error { color: #8a5a00; } .s-skipped, .s-not-covered { color: #6b7280; } .s-covered { color: #1f7a3a; }
+  .s-warning { color: #9a6700; } .s-review { color: #1d4ed8; } .lvl { font-size: 11px; color: #6b7280; }
+  .finding.warn { border-color: #9a6700; } .finding.rev { border-color: #1d4ed8; }
   .meta th { width: 200px; } .muted { color: #6b7280; } details { margin: 6px 0; } summary { cursor: pointer; }
   .finding { border-left: 4px solid #b3261e; padding: 2px 12px; margin: 12px 0; } .finding.ok { border-color: #1f7a3a; }
   .totals span { display: inline-block; margin-right: 18px; }
@@ -46,7 +48,8 @@ TEMPLATE = """<!DOCTYPE html>
   <small>{{ verdict_text }}{% if d.reason %}: {{ d.reason }}{% endif %}</small></div>
 {% if not d.certification_valid %}<div class="invalid">NOT VALID FOR CERTIFICATION</div>{% endif %}
 <p class="totals"><span><b>{{ d.totals.planned }}</b> checks planned</span><span class="s-passed"><b>{{ d.totals.passed }}</b> passed</span>
-<span class="s-failed"><b>{{ d.totals.failed }}</b> failed</span><span class="s-error"><b>{{ d.totals.error }}</b> errors</span>
+<span class="s-failed"><b>{{ d.totals.failed }}</b> failed</span><span class="s-warning"><b>{{ d.totals.warning }}</b> warnings</span>
+<span class="s-review"><b>{{ d.totals.review }}</b> to review</span><span class="s-error"><b>{{ d.totals.error }}</b> errors</span>
 <span class="s-skipped"><b>{{ d.totals.skipped }}</b> skipped</span>
 <span><b>{{ covered }}</b> of {{ d.coverage | length }} requirements covered</span></p>
 
@@ -67,15 +70,15 @@ TEMPLATE = """<!DOCTYPE html>
 <tr><th>Clause</th><th>Check</th><th>Status</th><th>Finding</th></tr>
 {% for clause, rows in by_clause %}{% for c in rows %}
 <tr>{% if loop.first %}<td rowspan="{{ rows | length }}">{{ clause }}</td>{% endif %}
-<td>{% if c.shown %}<a href="#{{ c.anchor }}"><code>{{ c.id }}</code></a>{% else %}<code>{{ c.id }}</code>{% endif %}<br><span class="muted">{{ c.title }}{% if not c.mandatory %} (advisory){% endif %}</span></td>
-<td class="s s-{{ c.status }}">{{ c.status }}</td><td>{{ c.message }}</td></tr>
+<td>{% if c.shown %}<a href="#{{ c.anchor }}"><code>{{ c.id }}</code></a>{% else %}<code>{{ c.id }}</code>{% endif %}<br><span class="muted">{{ c.title }}</span> <span class="lvl">{{ c.level }}</span></td>
+<td class="s s-{{ c.status }}">{{ c.status | upper }}</td><td>{{ c.message }}{% if c.decision %} <span class="muted">(decision {{ c.decision }})</span>{% endif %}</td></tr>
 {% endfor %}{% endfor %}
 </table>
 
 <h2>Evidence</h2>
 {% for c in checks %}
-<div class="finding{% if c.status == 'passed' %} ok{% endif %}" id="{{ c.anchor }}">
-<p><code>{{ c.id }}</code> <span class="s s-{{ c.status }}">{{ c.status }}</span> [{{ c.clause }}]<br>{{ c.message or c.title }}</p>
+<div class="finding{% if c.status == 'passed' %} ok{% elif c.status == 'warning' %} warn{% elif c.status == 'review' %} rev{% endif %}" id="{{ c.anchor }}">
+<p><code>{{ c.id }}</code> <span class="lvl">{{ c.level }}</span> <span class="s s-{{ c.status }}">{{ c.status | upper }}</span> [{{ c.clause }}]<br>{{ c.message or c.title }}{% if c.decision %} <span class="muted">(decision {{ c.decision }})</span>{% endif %}</p>
 {% for e in c.evidence %}
 <details{% if c.status in ('failed', 'error') %} open{% endif %}><summary>Evidence {{ loop.index }}{% if e.note %}: {{ e.note }}{% endif %}</summary>
 {% if e.request %}<p><b>Request</b> <code>{{ e.request.method }} {{ e.request.url }}</code></p><pre>{{ e.request_text }}</pre>{% endif %}
@@ -86,12 +89,14 @@ TEMPLATE = """<!DOCTYPE html>
 {% endfor %}
 
 <h2>Requirement coverage</h2>
-<p class="muted">Every requirement of the {{ d.platform }} catalogue, with the checks that ran for it in this run.
-A requirement no check enforced in this run is listed as not covered.</p>
+<p class="muted">Every requirement of the {{ d.platform }} catalogue that this role can observe, with its level and the
+checks that ran for it in this run. A requirement no check enforced in this run is listed as not covered.
+Levels: MUST (the seed makes it mandatory; only a failed MUST fails the run), SHOULD (advice beyond the seed; a
+failure is a WARNING), REVIEW (a person judges the evidence).</p>
 <table>
-<tr><th>Requirement</th><th>Clause</th><th>Rule</th><th>Checks that ran</th><th>Coverage</th></tr>
+<tr><th>Requirement</th><th>Level</th><th>Clause</th><th>Rule</th><th>Checks that ran</th><th>Coverage</th></tr>
 {% for r in d.coverage %}
-<tr><td><code>{{ r.id }}</code></td><td>{{ r.clause }}</td><td>{{ r.rule }}{% if r.decision %} <span class="muted">({{ r.decision }})</span>{% endif %}</td>
+<tr><td><code>{{ r.id }}</code></td><td>{{ r.level }}{% if r.level_reason %}<br><span class="muted">{{ r.level_reason }}</span>{% endif %}</td><td>{{ r.clause }}</td><td>{{ r.rule }}{% if r.decision %} <span class="muted">({{ r.decision }})</span>{% endif %}</td>
 <td>{% for c in r.checks %}<code>{{ c.id }}</code> <span class="s-{{ c.status }}">{{ c.status }}</span>{% if not loop.last %}<br>{% endif %}{% else %}<span class="muted">none</span>{% endfor %}</td>
 <td class="s s-{{ r.coverage | replace(' ', '-') }}">{{ r.coverage }}</td></tr>
 {% endfor %}
@@ -103,8 +108,8 @@ check it with <code>harness report verify DIR</code>.</p>
 """
 
 VERDICTS = {
-    "passed": "every mandatory check passed",
-    "failed": "at least one mandatory check failed",
+    "passed": "no MUST failed",
+    "failed": "at least one MUST failed",
     "error": "the run could not complete",
 }
 
@@ -134,7 +139,7 @@ def render(document: dict[str, Any]) -> str:
         shown = bool(evidence) or check["status"] != "passed"
         checks.append({**check, "anchor": f"check-{i}", "evidence": evidence, "shown": shown})
     # Failures first in the evidence list: that is what a reader opens the report for.
-    order = {"failed": 0, "error": 1, "passed": 2, "skipped": 3}
+    order = {"failed": 0, "error": 1, "warning": 2, "review": 3, "passed": 4, "skipped": 5}
     by_clause = [
         (clause, list(rows)) for clause, rows in groupby(sorted(checks, key=lambda c: _natural(c["clause"])), key=lambda c: c["clause"])
     ]

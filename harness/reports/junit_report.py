@@ -8,7 +8,7 @@ from typing import Any
 
 
 def _details(check: dict[str, Any]) -> str:
-    lines = [f"clause: {check['clause']}", f"message: {check['message']}"]
+    lines = [f"clause: {check['clause']}", f"level: {check.get('level', 'MUST')}", f"message: {check['message']}"]
     if check["requirements"]:
         lines.append("requirements: " + ", ".join(check["requirements"]))
     for i, ev in enumerate(check["evidence"], 1):
@@ -21,7 +21,8 @@ def render(document: dict[str, Any]) -> bytes:
     checks = document["checks"]
     broken = document["verdict"] == "error" and bool(document["reason"])  # reported as one extra errored testcase
     seconds = f"{sum(c['duration_ms'] for c in checks) / 1000:.3f}"
-    # An advisory (non-mandatory) check that failed does not fail the run, so CI sees it as skipped, not failed.
+    # Only a failed MUST is a JUnit failure. A WARNING or a REVIEW passes in CI (a <system-out> line says which),
+    # and a check that broke at a level other than MUST is reported as skipped with the reason.
     advisory = [c for c in checks if not c["mandatory"] and c["status"] in ("failed", "error")]
     counts = {
         "tests": str(len(checks) + broken),
@@ -41,8 +42,12 @@ def render(document: dict[str, Any]) -> bytes:
         name = check["id"] if seen[check["id"]] == 1 else f"{check['id']} [{seen[check['id']]}]"
         case = ET.SubElement(suite, "testcase", {"classname": role, "name": name, "time": f"{check['duration_ms'] / 1000:.3f}"})
         message = f"[{check['clause']}] {check['message']}"
+        if check.get("decision"):
+            message += f" (decision {check['decision']})"
         if not check["mandatory"] and check["status"] in ("failed", "error"):
-            ET.SubElement(case, "skipped", {"message": f"advisory check {check['status']}: {message}"}).text = _details(check)
+            ET.SubElement(case, "skipped", {"message": f"{check['level']} check {check['status']}: {message}"}).text = _details(check)
+        elif check["status"] in ("warning", "review"):
+            ET.SubElement(case, "system-out").text = f"{check['status'].upper()} ({check['level']}): {message}\n{_details(check)}"
         elif check["status"] == "failed":
             ET.SubElement(case, "failure", {"message": message, "type": "failed"}).text = _details(check)
         elif check["status"] == "error":

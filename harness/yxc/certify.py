@@ -188,7 +188,7 @@ def _findings(check_id: str, g: Graded, results: list[Any]) -> list[CheckResult]
 def _clause_result(check_id: str, g: Graded, status: Any, message: str, evidence: tuple[Evidence, ...], clause: str) -> CheckResult:
     """A result carrying the verdict's own clause, which may be more precise than the check's (a field's table row)."""
     check = g.checks[check_id]
-    return CheckResult(check.id, check.title, clause or check.clause, status, message, check.mandatory, check.requirements, evidence)
+    return check.result(status, message, *evidence, clause=clause)
 
 
 def build_checks() -> CheckSet:

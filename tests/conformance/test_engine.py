@@ -20,10 +20,10 @@ def test_events_in_order_and_verdict_passed():
 def test_only_mandatory_failures_decide_the_verdict():
     checks = CheckSet()
     checks.check("A", title="a", clause="c")(lambda ctx: passed())
-    checks.check("ADVISORY", title="b", clause="c", mandatory=False)(lambda ctx: failed("advice"))
-    checks.check("BROKEN", title="c", clause="c", mandatory=False)(lambda ctx: 1 / 0)
+    checks.check("ADVISORY", title="b", clause="c", level="SHOULD")(lambda ctx: failed("advice"))
+    checks.check("BROKEN", title="c", clause="c", level="SHOULD")(lambda ctx: 1 / 0)
     finished = _run(checks)[-1]
-    assert finished.verdict == "passed" and finished.failed == 1 and finished.errors == 1
+    assert finished.verdict == "passed" and finished.failed == 0 and finished.warnings == 1 and finished.errors == 1
 
     checks.check("M", title="m", clause="c")(lambda ctx: failed("no"))
     assert _run(checks)[-1].verdict == "failed"

@@ -32,7 +32,7 @@ class Broken(Recorder):
 def events(*outcomes, mandatory=True):
     checks = CheckSet()
     for i, outcome in enumerate(outcomes):
-        checks.check(f"C{i}", title=f"c{i}", clause=f"clause {i}", mandatory=mandatory)(lambda ctx, o=outcome: o)
+        checks.check(f"C{i}", title=f"c{i}", clause=f"clause {i}", level="MUST" if mandatory else "SHOULD")(lambda ctx, o=outcome: o)
     return run_checks(role="r", platform="p", target="t", checks=checks, context=None, seed=1)
 
 
@@ -44,7 +44,7 @@ def test_exit_codes(tmp_path, outcomes, mandatory, code):
     rec = Recorder()
     assert run_role(events(*outcomes, mandatory=mandatory), tmp_path, progress=False, reporters=[rec]) == code
     assert rec.calls[0] == "start" and rec.calls[-1] == "shutdown" and rec.calls[-2] == "RunFinished"
-    assert rec.ctx.counts["passed"] + rec.ctx.counts["failed"] == len(outcomes)
+    assert rec.ctx.counts["passed"] + rec.ctx.counts["failed"] + rec.ctx.counts["warning"] == len(outcomes)
 
 
 def test_a_broken_role_still_reports_and_exits_2(tmp_path):

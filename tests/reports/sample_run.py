@@ -33,7 +33,7 @@ CHECKS.check("YXC-CR-PHOTO2", title="photo2 present", clause="000 附件四 A.6.
 CHECKS.check("YXC-CR-SIM-CARNUM", title="simulator carnum", clause="000 附件四 A.6.3.2 表A.8 #4", requirements=("YXC-CR-SIM-CARNUM",))(
     lambda ctx: skipped("not exercised")
 )
-CHECKS.check("ADVISORY", title="advisory <b>only</b>", clause="000 附件二 2", mandatory=False)(
+CHECKS.check("ADVISORY", title="advisory <b>only</b>", clause="000 附件二 2", level="SHOULD")(
     lambda ctx: failed(f"reply mentions {MOBILE}")
 )
 
