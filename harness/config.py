@@ -26,7 +26,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     db: Path = dataclasses.field(default_factory=default_db_path)
-    profile: str = "strict"
+    # tolerant (default): every form any reading of the seed allows is accepted, and what only the file's own reading
+    # refuses is journaled as a SHOULD naming the decision; strict (opt-in) refuses those too. Verdicts are the same.
+    profile: str = "tolerant"
     # Validate the harness's own replies against the spec; tests turn it on so drift is caught.
     validate_responses: bool = False
     # Signing window for YXC ts (D-YXC-TS-WINDOW).

@@ -37,11 +37,18 @@ class Violation:
     clause: str
     message: str
     field: str | None = None
+    # SHOULD: only the file's own reading refuses it (a form a decision relaxes, named in ``decision``).
+    level: str = "MUST"
+    decision: str | None = None
 
     def as_dict(self) -> dict[str, str]:
         out = {"rule": self.rule, "clause": self.clause, "message": self.message}
         if self.field:
             out["field"] = self.field
+        if self.level != "MUST":
+            out["level"] = self.level
+        if self.decision:
+            out["decision"] = self.decision
         return out
 
 

@@ -44,7 +44,7 @@ register_schema(
 
 # Bodies are kept whole up to this size; larger ones (uploads) keep their head and their SHA-256.
 BODY_KEEP_BYTES = 256 * 1024
-OUTCOMES = ("held", "failed")
+OUTCOMES = ("held", "failed", "warning")  # warning: only SHOULD verdicts failed (see harness.rules.Verdict)
 
 
 _second: tuple[int, str] = (0, "")
@@ -86,7 +86,10 @@ class Exchange:
 
     @property
     def outcome(self) -> str:
-        return "failed" if any(not v.held for v in self.verdicts) else "held"
+        broken = [v for v in self.verdicts if not v.held]
+        if not broken:
+            return "held"
+        return "failed" if any(v.level == "MUST" for v in broken) else "warning"
 
     def row(self) -> tuple[Any, ...]:
         return (

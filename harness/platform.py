@@ -49,7 +49,7 @@ class ExchangeContext:
         known = {(v.rule, v.message) for v in self.exchange.verdicts if not v.held}
         for v in violations:
             if (v.rule, v.message) not in known:
-                self.exchange.verdicts.append(Verdict(v.rule, v.clause, False, v.message, v.field))
+                self.exchange.verdicts.append(Verdict(v.rule, v.clause, False, v.message, v.field, v.level, v.decision))
 
 
 current_exchange: contextvars.ContextVar[ExchangeContext | None] = contextvars.ContextVar("harness_exchange", default=None)

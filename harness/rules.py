@@ -59,7 +59,7 @@ class Verdict:
         return out
 
     def violation(self) -> Violation:
-        return Violation(self.rule, self.clause, self.message, self.field)
+        return Violation(self.rule, self.clause, self.message, self.field, self.level, self.decision)
 
     @cached_property
     def json(self) -> bytes:

@@ -28,7 +28,7 @@ from harness.errors import PlatformError
 from harness.journal import now_iso
 from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange, exchange_context
 from harness.rules import Verdict
-from harness.specs import load_spec
+from harness.specs import load_spec, served_profile
 
 TOKEN_TTL = 7200  # seconds (D-DUDU-TOKEN)
 LIST_CACHE_SIZE = 64
@@ -80,7 +80,7 @@ class DuduPlatform(Platform):
     def __init__(self, store: Any, settings: Any) -> None:
         super().__init__(store, settings)
         rules.install(self.rules)
-        self.spec = load_spec(self.spec_file, settings.profile)
+        self.spec = load_spec(self.spec_file, served_profile(settings.profile))
         self.codes = {int(k): v for k, v in self.spec["x-codes"].items()}
         self.handlers: dict[str, Callable[[ExchangeContext, dict[str, Any]], dict[str, Any]]] = {
             "get_token": self.get_token,

@@ -46,7 +46,7 @@ from harness.journal import Exchange, Journal
 from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange
 from harness.server.fastpath import FastPathMiddleware
 from harness.server.validators import VALIDATORS
-from harness.specs import load_spec
+from harness.specs import load_spec, served_profile
 from harness.store import Store
 
 log = logging.getLogger("harness.server")
@@ -275,7 +275,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app = AsyncApp("harness", middlewares=middlewares, lifespan=lifespan, swagger_ui_options=SwaggerUIOptions(swagger_ui=True))
     for platform in platforms:
         app.add_api(
-            load_spec(platform.spec_file, settings.profile),
+            load_spec(platform.spec_file, served_profile(settings.profile)),
             base_path=platform.base_path,
             name=platform.name,
             resolver=Resolver(function_resolver=platform.resolve),

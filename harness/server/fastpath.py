@@ -28,8 +28,8 @@ from harness.config import Settings
 from harness.errors import PlatformError, Violation
 from harness.journal import Exchange, Journal, LoopGroupCommit
 from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange
-from harness.server.validators import SCHEMA_RULE
-from harness.specs import resolve_ref
+from harness.server.validators import SCHEMA_RULE, decision_warnings, has_strict
+from harness.specs import load_spec, resolve_ref
 
 log = logging.getLogger("harness.server.fastpath")
 JSON_HEADERS = [(b"content-type", b"application/json; charset=utf-8")]
@@ -40,8 +40,10 @@ class FastOperation:
     platform: Platform
     operation: str
     schema: dict[str, Any]  # the request body schema (refs resolved at the top), for clause look-ups
-    request: Any  # jsonschema_rs validator
+    request: Any  # jsonschema_rs validator of the served (derived) spec: what is accepted at all
     reply: Any | None  # jsonschema_rs validator, when replies are validated
+    strict: Any | None = None  # jsonschema_rs validator of the file as written, when the served spec relaxed anything
+    decisions: dict[str, Any] | None = None  # the served body schema with its components, for decision warnings
 
 
 def _compile(spec: dict[str, Any], node: dict[str, Any]) -> Any:
@@ -55,17 +57,24 @@ def compile_operations(platforms: list[Platform], validate_replies: bool) -> dic
         offered = getattr(platform, "fast_operations", None)
         if offered is None:
             continue
-        spec = platform.spec  # type: ignore[attr-defined]  # fast platforms keep their loaded (profiled) spec
+        spec = platform.spec  # type: ignore[attr-defined]  # fast platforms keep their loaded (served) spec
+        written = load_spec(platform.spec_file, "strict")
         for path, operation in offered().items():
-            op = spec["paths"][path[len(platform.base_path) :]]["post"]
+            where = path[len(platform.base_path) :]
+            op = spec["paths"][where]["post"]
             body = op["requestBody"]["content"]["application/json"]["schema"]
             reply = op["responses"]["200"]["content"]["application/json"]["schema"]
+            top = resolve_ref(spec, body)
+            relaxed = has_strict(top) or has_strict(spec["components"])  # components: what nested $refs may reach
+            strict_body = written["paths"][where]["post"]["requestBody"]["content"]["application/json"]["schema"]
             routes[path] = FastOperation(
                 platform,
                 operation,
-                resolve_ref(spec, body),
+                top,
                 _compile(spec, body),
                 _compile(spec, reply) if validate_replies else None,
+                _compile(written, strict_body) if relaxed else None,
+                {**top, "components": spec["components"]} if relaxed else None,
             )
     return routes
 
@@ -183,8 +192,15 @@ class FastPathMiddleware:
                 ) from None
             if isinstance(document, dict) and isinstance(document.get("req_id"), str):
                 ctx.extras["req_id"] = document["req_id"]
-            if not op.request.is_valid(document):
-                raise PlatformError(ErrorKind.MALFORMED, schema_violations(op, document))
+            # The file's own reading first: conforming traffic is validated once.
+            if op.strict is None or not op.strict.is_valid(document):
+                if not op.request.is_valid(document):
+                    raise PlatformError(ErrorKind.MALFORMED, schema_violations(op, document))
+                if op.decisions is not None:  # accepted only under a decision: a SHOULD verdict naming it
+                    warnings = decision_warnings(op.decisions, document, "body")
+                    if self.strict:
+                        raise PlatformError(ErrorKind.MALFORMED, warnings)
+                    ctx.fail(warnings)
             reply = platform.handle(ctx, op.operation, document)  # type: ignore[attr-defined]
             if op.reply is not None and not op.reply.is_valid(reply):
                 problems = "; ".join(e.message for e in op.reply.iter_errors(reply))

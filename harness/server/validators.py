@@ -26,6 +26,7 @@ from starlette.formparsers import MultiPartException
 from starlette.types import Scope
 
 from harness.errors import SchemaViolation, Violation
+from harness.specs import strict_node
 
 SCHEMA_RULE = "SCHEMA"
 
@@ -45,6 +46,80 @@ def _x_date(validator: t.Any, enabled: t.Any, instance: t.Any, schema: dict[str,
 
 
 HarnessDraft4 = jsonschema.validators.extend(Draft4RequestValidator, {"x-date": _x_date})
+
+
+def _x_strict(validator: t.Any, strict: t.Any, instance: t.Any, schema: dict[str, t.Any]) -> t.Iterator[jsonschema.ValidationError]:
+    """``x-strict`` (added by harness.specs to every node the tolerant derivation relaxed): the file's own keywords."""
+    node = strict_node(schema)
+    if not node:
+        return
+    for error in validator.descend(instance, node):
+        error.harness_decision = strict.get("decision")  # type: ignore[attr-defined]
+        yield error
+
+
+# The file's own reading, checked after HarnessDraft4 accepted a request: it only adds the x-strict keyword.
+StrictDraft4 = jsonschema.validators.extend(HarnessDraft4, {"x-strict": _x_strict})
+
+
+_HAS_STRICT: dict[int, bool] = {}  # by id of an operation's body schema, which lives as long as the app
+
+
+def _walk_strict(schema: t.Any) -> bool:
+    if isinstance(schema, dict):
+        return "x-strict" in schema or any(_walk_strict(v) for v in schema.values())
+    if isinstance(schema, list):
+        return any(_walk_strict(v) for v in schema)
+    return False
+
+
+def has_strict(schema: dict[str, t.Any]) -> bool:
+    """Whether any node of ``schema`` was relaxed (so a second, strict pass can find something)."""
+    key = id(schema)
+    if key not in _HAS_STRICT:
+        _HAS_STRICT[key] = _walk_strict(schema)
+    return _HAS_STRICT[key]
+
+
+def decision_warnings(schema: dict[str, t.Any], instance: t.Any, prefix: str) -> list[Violation]:
+    """What only the file's own reading refuses in an instance the served (tolerant) schema accepted: SHOULD
+    violations naming the decision that relaxes each (every form the seed shows passes, with a warning)."""
+    validator = StrictDraft4(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+    out: list[Violation] = []
+    seen: set[tuple[str, str]] = set()
+    for error in validator.iter_errors(instance):
+        decision = getattr(error, "harness_decision", None)
+        field = _field(prefix, error)
+        local = field[len(prefix) + 1 :] if prefix and field.startswith(prefix + ".") else ("" if field == prefix else field)
+        message = error.message if len(error.message) <= 120 else error.message[:117] + "…"
+        reading = f"accepted under {decision}: the file's own reading refuses it" if decision else "the file's own reading refuses it"
+        if (field, message) in seen:
+            continue
+        seen.add((field, message))
+        out.append(
+            Violation(
+                SCHEMA_RULE,
+                _clause(schema, error, local),
+                f"{message} ({error.validator}); {reading}",
+                field or prefix,
+                level="SHOULD",
+                decision=decision,
+            )
+        )
+    return out
+
+
+def judge_decisions(warnings: list[Violation]) -> None:
+    """Journal the warnings on the exchange in flight; under ``--profile strict`` they refuse the request."""
+    if not warnings:
+        return
+    from harness.platform import current_exchange
+
+    ctx = current_exchange.get()
+    if ctx is not None and ctx.platform.settings.strict:
+        raise SchemaViolation(warnings)
+    if ctx is not None:
+        ctx.fail(warnings)
 
 
 def _clause(root: dict[str, t.Any], error: jsonschema.ValidationError, field: str) -> str:
@@ -77,9 +152,19 @@ def _field(prefix: str, error: jsonschema.ValidationError) -> str:
     return ".".join(p for p in [prefix, *parts] if p)
 
 
+def _readable(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """For an ``anyOf`` of a derived node (a number or its digit string…), the branch of the instance's own type says
+    what is wrong ("3 is not one of [1, 2]"), where the anyOf itself only says that no branch held."""
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        typed = [e for e in error.context if e.validator != "type" and not e.relative_path]
+        if typed:
+            return typed[0]
+    return error
+
+
 def violations_for(validator: jsonschema.protocols.Validator, instance: t.Any, schema: dict[str, t.Any], prefix: str) -> list[Violation]:
     out = []
-    for error in sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]):
+    for error in sorted((_readable(e) for e in validator.iter_errors(instance)), key=lambda e: [str(p) for p in e.absolute_path]):
         field = _field(prefix, error)
         local = field[len(prefix) + 1 :] if prefix and field.startswith(prefix + ".") else ("" if field == prefix else field)
         message = error.message if len(error.message) <= 160 else error.message[:157] + "…"
@@ -115,6 +200,8 @@ class EnvelopeJSONBodyValidator(JSONRequestBodyValidator):
         found = violations_for(self._validator, body, self._schema, "body")
         if found:
             raise SchemaViolation(found)
+        if has_strict(self._schema):
+            judge_decisions(decision_warnings(self._schema, body, "body"))
         return body
 
 
@@ -137,6 +224,8 @@ class EnvelopeMultiPartValidator(MultiPartFormDataValidator):
         found = violations_for(self._validator, body, self._schema, "body")
         if found:
             raise SchemaViolation(found)
+        if has_strict(self._schema):
+            judge_decisions(decision_warnings(self._schema, body, "body"))
         return body
 
 

@@ -20,7 +20,7 @@ from harness.pki import find_vendor
 from harness.platform import ErrorKind, ExchangeContext, Platform, exchange_context
 from harness.rules import Verdict
 from harness.signing import STRICT_VERSION, SigningError, hash_for_version, verify_signature
-from harness.specs import load_spec
+from harness.specs import load_spec, served_profile
 from harness.yxc import codes, rules
 
 # 000 附件二 返回码定义
@@ -53,7 +53,7 @@ class YxcPlatform(Platform):
     def __init__(self, store: Any, settings: Any) -> None:
         super().__init__(store, settings)
         rules.install(self.rules)
-        self.spec = load_spec(self.spec_file, settings.profile)
+        self.spec = load_spec(self.spec_file, served_profile(settings.profile))
 
     # -- envelope: 通用应答 ----------------------------------------------------------------------------------------
     def ok(self, data: Any = None) -> dict[str, Any]:
@@ -86,21 +86,30 @@ class YxcPlatform(Platform):
         def refuse(rule_id: str, kind: str, message: str, field: str) -> PlatformError:
             return PlatformError(kind, [Violation(rule_id, self.rules.get(rule_id).clause, message, field)])
 
+        def reading(rule_id: str, message: str, field: str) -> None:
+            """A form only D-YXC-SIGN's strict reading refuses: a SHOULD verdict; it refuses under --profile strict."""
+            v = Violation(rule_id, self.rules.get(rule_id).clause, f"{message}; accepted under D-YXC-SIGN", field, "SHOULD", "D-YXC-SIGN")
+            if strict:
+                raise PlatformError(ErrorKind.CERTIFICATE, [v])
+            ctx.fail([v])
+
         user = query.get("user", "")
         version = query.get("v", "")
         if not user:
             raise refuse("YXC-SIGN-CERT", ErrorKind.CERTIFICATE, "query parameter user (certificate serial) is missing", "user")
-        vendor = find_vendor(self.store, self.name, user, case_insensitive=not strict)
+        vendor = find_vendor(self.store, self.name, user, case_insensitive=True)
         if vendor is None:
             raise refuse("YXC-SIGN-CERT", ErrorKind.CERTIFICATE, f"user {user} is not an enrolled certificate", "user")
         ctx.vendor = vendor
         ctx.exchange.vendor = vendor.user
+        if vendor.user != user:
+            reading("YXC-SIGN-CERT", f"user {user} is not the serial in uppercase hex ({vendor.user})", "user")
         try:
             hash_for_version(version)
-            if strict and not STRICT_VERSION.match(version):
-                raise SigningError(f"v {version!r} must look like 1.0.0.e2")
         except SigningError as exc:
             raise refuse("YXC-SIGN-CERT", ErrorKind.CERTIFICATE, str(exc), "v") from None
+        if not STRICT_VERSION.match(version):
+            reading("YXC-SIGN-CERT", f"v {version!r} does not look like 1.0.0.e2", "v")
         ctx.add([Verdict("YXC-SIGN-CERT", self.rules.get("YXC-SIGN-CERT").clause, True)])
 
         ts_text = query.get("ts", "")
@@ -119,8 +128,8 @@ class YxcPlatform(Platform):
 
         payload = await self._payload(ctx)
         sign = query.get("sign", "")
-        if strict and sign != sign.upper():
-            raise refuse("YXC-SIGN-VERIFY", ErrorKind.CERTIFICATE, "sign must be uppercase hex", "sign")
+        if sign != sign.upper():
+            reading("YXC-SIGN-VERIFY", "sign is not uppercase hex", "sign")
         if not verify_signature(vendor.public_key, payload, ts, version, sign):
             raise refuse(
                 "YXC-SIGN-VERIFY", ErrorKind.CERTIFICATE, "sign does not verify over the payload and ts with this certificate", "sign"

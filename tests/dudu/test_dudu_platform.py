@@ -308,7 +308,10 @@ def test_every_exchange_is_journaled_with_its_verdicts(client: Client, store: An
     client.post("location_report", fx.heartbeat(check_mode="1"))
     entries = Journal(store).query(platform="dudu", limit=3)
     schema, refused, passed = entries
-    assert schema["operation"] == "location_report" and schema["code"] == "1001" and schema["outcome"] == "failed"
+    # check_mode "1" (a digit string): only the file's own reading refuses it, so the strict profile refuses it but the
+    # verdict is a SHOULD naming the decision, as under every profile
+    assert schema["operation"] == "location_report" and schema["code"] == "1001" and schema["outcome"] == "warning"
+    assert {(v.get("level"), v.get("decision")) for v in schema["verdicts"] if not v["held"]} == {("SHOULD", "D-DUDU-NUMSTR")}
     assert refused["code"] == "2001" and any(v["rule"] == "DUDU-CARD-WHITELIST" and not v["held"] for v in refused["verdicts"])
     assert passed["outcome"] == "held" and {v["rule"] for v in passed["verdicts"]} >= {"DUDU-DEVICE-KNOWN", "DUDU-CARD-WHITELIST"}
     assert json.loads(passed["request_body"])["card_id"] == fx.CARDS[0]
@@ -323,7 +326,7 @@ def test_the_connexion_path_answers_like_the_fast_path(tmp_path: Any, monkeypatc
     monkeypatch.setattr(DuduPlatform, "fast_operations", None)  # the fast path then serves nothing
     store = Store(tmp_path / "c.db")
     fx.world(store)
-    client = Client(create_app(Settings(db=tmp_path / "c.db", validate_responses=True), store))
+    client = Client(create_app(Settings(db=tmp_path / "c.db", validate_responses=True, profile="strict"), store))
     try:
         assert client.post("location_report", fx.heartbeat())["ret_code"] == 0
         assert client.post("card_check", fx.card_check("99999999"))["ret_code"] == 2001
