@@ -26,9 +26,9 @@ def _settings(**changes: Any) -> Settings:
 
 
 def _store(db: Path | None) -> Any:
-    from harness.store import Store
+    from harness.schema import open_store
 
-    return Store(db or default_db_path())
+    return open_store(db or default_db_path())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

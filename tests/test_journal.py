@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.journal import Exchange, LoopGroupCommit
-from harness.store import Store
+from harness.schema import open_store
 
 
 def _exchange(i: int, writes: list[tuple[str, tuple[object, ...]]] | None = None) -> Exchange:
@@ -24,7 +24,7 @@ def _rows(db: Path) -> int:
 
 
 def test_one_iteration_is_one_transaction_and_every_waiter_gets_its_row(tmp_path: Path) -> None:
-    store = Store(tmp_path / "j.db")
+    store = open_store(tmp_path / "j.db")
     commit = LoopGroupCommit(store)
 
     async def main() -> list[int]:
@@ -39,7 +39,7 @@ def test_one_iteration_is_one_transaction_and_every_waiter_gets_its_row(tmp_path
 
 
 def test_a_failed_batch_fails_every_waiter_and_empties_write_through_caches(tmp_path: Path) -> None:
-    store = Store(tmp_path / "j.db")
+    store = open_store(tmp_path / "j.db")
     commit = LoopGroupCommit(store)
     generation = store.generation
 
@@ -62,7 +62,7 @@ def test_the_wal_starts_over_under_unbroken_commits(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(LoopGroupCommit, "CHECKPOINT_EVERY", 0.05)
     monkeypatch.setattr(LoopGroupCommit, "RESET_FRAMES", 200)
     db = tmp_path / "j.db"
-    store = Store(db)
+    store = open_store(db)
     commit = LoopGroupCommit(store)
     recorded = 0
     largest_wal = 0
@@ -94,7 +94,7 @@ def test_failed_exchanges_are_found_by_their_own_index(tmp_path: Path) -> None:
     from harness.journal import Journal
     from harness.rules import Verdict
 
-    store = Store(tmp_path / "j.db")
+    store = open_store(tmp_path / "j.db")
     commit = LoopGroupCommit(store)
 
     async def main() -> None:
@@ -127,7 +127,7 @@ def test_a_store_from_before_keeps_working(tmp_path: Path) -> None:
             " duration_ms REAL NOT NULL)"
         )
         conn.execute("CREATE INDEX journal_outcome ON journal (outcome)")
-    store = Store(db)
+    store = open_store(db)
     indexes = {r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "journal_outcome" not in indexes and "journal_failed" in indexes
     commit = LoopGroupCommit(store)

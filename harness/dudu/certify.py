@@ -28,6 +28,7 @@ from harness.dudu import qr
 from harness.dudu.rules import parse_time
 from harness.errors import ConfigError
 from harness.journal import Journal
+from harness.schema import open_store
 from harness.specs import spec_sha256
 from harness.store import Store
 
@@ -302,7 +303,7 @@ class DeviceBackendRoleCommand(DuduDeviceBackendRole):
     )
 
     def __init__(self, common: CommonOptions, enterprise: str, since: int | None = None) -> None:
-        store = Store(common.db)
+        store = open_store(common.db)
         if store.query_one("SELECT id FROM dudu_enterprises WHERE id = ?", (enterprise,)) is None:
             raise ConfigError(f"no DUDU enterprise {enterprise!r} in {common.db} (harness dudu enterprise-add)")
         super().__init__(store, enterprise, after_id=since)

@@ -44,6 +44,7 @@ from harness.config import Settings
 from harness.errors import PlatformError, Violation
 from harness.journal import Exchange, Journal
 from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange
+from harness.schema import open_store
 from harness.server.fastpath import FastPathMiddleware
 from harness.server.validators import VALIDATORS
 from harness.specs import load_spec
@@ -247,7 +248,7 @@ def build_platforms(store: Store, settings: Settings) -> list[Platform]:
 def create_app(settings: Settings | None = None, store: Store | None = None) -> AsyncApp:
     """The ASGI app serving every platform, the control API and Swagger UI."""
     settings = settings or Settings()
-    store = store or Store(settings.db)
+    store = store or open_store(settings.db)
     journal = Journal(store)
     platforms = build_platforms(store, settings)
 

@@ -27,6 +27,7 @@ from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
 from harness.journal import Journal, entry_from_row
 from harness.pki import Vendor, find_vendor
 from harness.rules import RuleSet
+from harness.schema import open_store
 from harness.specs import spec_sha256
 from harness.store import Store
 from harness.yxc import rules as yxc_rules
@@ -227,7 +228,7 @@ class TimingPlatformRole:
         self.since = since
 
     def run(self, seed: int) -> Iterator[Event]:
-        store = Store(self.common.db)
+        store = open_store(self.common.db)
         try:
             checks = build_checks()
             graded = Graded(store, self.user, self.since, checks={c.id: c for c in checks})

@@ -21,6 +21,7 @@ from harness.conformance.engine import CheckSet, TargetUnreachable, failed, pass
 from harness.conformance.model import Event, Evidence, Requirement
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
 from harness.journal import Journal
+from harness.schema import open_store
 from harness.specs import spec_sha256
 from harness.store import Store
 from harness.zjpx.vendor import Exchanged, VendorClient, VendorUnreachable, account_problems, page_of
@@ -519,7 +520,7 @@ class ClientRoleCommand:
         self.common, self.code, self.since = common, platform, since
 
     def run(self, seed: int) -> Iterator[Event]:
-        store = Store(self.common.db)
+        store = open_store(self.common.db)
         try:
             yield from LearningPlatformClientRole(store, self.code, self.common.profile, self.since).run(seed)
         finally:
