@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import string
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,10 @@ SCHEMA = Schema(
 )
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Ids are drawn from lower-case letters and digits only: url-safe, never mistaken for an option (a leading "-"), and
+# the same whatever case a shell or a browser bar shows them in.
+ID_ALPHABET = string.ascii_lowercase + string.digits
+ID_LENGTH = 10
 FUZZ = "fuzz"
 
 
@@ -140,7 +145,7 @@ def start(store: Store, role: str, options: dict[str, Any]) -> Session:
     with store.transaction(changes_state=False) as conn:
         after_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM journal").fetchone()[0]
         while True:
-            session_id = secrets.token_urlsafe(6)
+            session_id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
             if conn.execute("SELECT 1 FROM cert_sessions WHERE id = ?", (session_id,)).fetchone() is None:
                 break
         conn.execute(
