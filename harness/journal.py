@@ -63,12 +63,18 @@ SCHEMA = Schema(
 # The request header that names an exchange's origin, and the values the exchange layers keep (anything else: NULL).
 ORIGIN_HEADER = "x-harness-origin"
 ORIGINS = ("fuzz",)
+# Schemathesis marks its own requests: every generated case carries a test-case id, and the capability probes it sends
+# before a run (a GET of the base URL and of ".../schemathesis-probe%5C%1B%01") carry a probe header. The probes pass
+# no hook, so harness.fuzz cannot tag them: these headers make such traffic fuzz traffic too.
+SCHEMATHESIS_HEADERS = ("x-schemathesis-probe", "x-schemathesis-testcaseid")
 
 
 def origin_of(headers: dict[str, str]) -> str | None:
-    """The journaled origin of a request: a known value of its X-Harness-Origin header, else None."""
+    """The journaled origin of a request: ``fuzz`` for X-Harness-Origin: fuzz or a Schemathesis request, else None."""
     value = headers.get(ORIGIN_HEADER, "").strip().lower()
-    return value if value in ORIGINS else None
+    if value in ORIGINS:
+        return value
+    return "fuzz" if any(h in headers for h in SCHEMATHESIS_HEADERS) else None
 
 
 # Bodies are kept whole up to this size; larger ones (uploads) keep their head and their SHA-256.

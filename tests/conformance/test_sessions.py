@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ with warnings.catch_warnings():  # connexion imports starlette.testclient, which
     from harness.server import create_app
 
 FUZZ = {"X-Harness-Origin": "fuzz"}
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -176,15 +179,26 @@ def test_fuzz_traffic_is_never_graded_even_without_a_session(served: Served, tmp
     assert result.exit_code == 1, result.output
 
 
-def test_the_fuzz_hook_tags_every_request() -> None:
-    import schemathesis
-
-    import harness.fuzz
-
-    schema = schemathesis.openapi.from_path("specs/zjpx/supervision.yaml")
-    case = next(iter(schema.get_all_operations())).ok().Case(body={"headers": {}, "data": {}})
-    harness.fuzz.before_call(None, case)
-    assert case.headers["X-Harness-Origin"] == "fuzz"
+def test_the_readmes_fuzzing_run_then_a_session_gives_a_clean_verdict(served: Served, tmp_path: Path) -> None:
+    """Schemathesis with the harness.fuzz hooks (as schemathesis.toml loads them), then a session: passed."""
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.conformance.fuzz_in_process", str(served.db), str(served.vendor_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    sent = json.loads(run.stdout.strip().splitlines()[-1])["sent"]
+    journal = Journal(served.store).query(limit=None)
+    assert sent >= 12 and len(journal) == sent
+    assert all(e["origin"] == "fuzz" for e in journal)  # the hook tagged every generated request
+    assert sum(e["outcome"] == "failed" for e in journal) >= 6  # what used to fail the certification
+    sid = start(served)
+    served.run(clean_scenario, f"/_session/{sid}/yxc")
+    result = finish(served, sid, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert report(tmp_path / "out")["verdict"] == "passed"
 
 
 # --- (b) only the window is graded ------------------------------------------------------------------------------------
@@ -327,3 +341,15 @@ def test_session_ids_never_look_like_options(served: Served) -> None:
     ids = [sessions.start(served.store, "yxc-timing-platform", {"vendor": served.user}).id for _ in range(200)]
     assert len(set(ids)) == 200
     assert all(i[0].isalnum() and i.isalnum() and i == i.lower() for i in ids)
+
+
+def test_schemathesis_probes_are_fuzz_traffic_too(served: Served) -> None:
+    """Schemathesis probes the base URL before a run without passing any hook: its probe header marks them."""
+
+    async def probe(s: Served, client: httpx.AsyncClient, headers: dict[str, str]) -> int:
+        return (await client.get("/yxc/schemathesis-probe%5C%1B%01", headers=headers)).json()["errorcode"]
+
+    assert served.run(probe, {"X-Schemathesis-Probe": "Accepts backslash and control characters in URL paths"}) == 100
+    assert served.run(probe, {"X-Schemathesis-TestCaseId": "jdAJbF"}) == 100
+    assert served.run(probe, {}) == 100
+    assert [e["origin"] for e in Journal(served.store).query(limit=None, ascending=True)] == ["fuzz", "fuzz", None]
