@@ -99,7 +99,7 @@ class Window:
 
     def options(self) -> dict[str, Any]:
         """The window as report options."""
-        return {"session": self.session, "window": {"after_id": self.after_id, "until_id": self.until_id}, "graded": self.describe()}
+        return {"session": self.session, "after_id": self.after_id, "until_id": self.until_id, "graded": self.describe()}
 
 
 def since(after_id: int | None) -> Window:
