@@ -354,3 +354,21 @@ def test_schemathesis_probes_are_fuzz_traffic_too(served: Served) -> None:
     assert served.run(probe, {"X-Schemathesis-TestCaseId": "jdAJbF"}) == 100
     assert served.run(probe, {}) == 100
     assert [e["origin"] for e in Journal(served.store).query(limit=None, ascending=True)] == ["fuzz", "fuzz", None]
+
+
+@pytest.mark.parametrize(
+    ("role", "options"),
+    [("dudu-device-backend", ["--enterprise", fx.ENTERPRISE]), ("zjpx-learning-platform-client", ["--platform", "P0001"])],
+)
+def test_every_journal_graded_role_finishes_a_session(tmp_path: Path, role: str, options: list[str]) -> None:
+    db = tmp_path / "r.db"
+    store = open_store(db)
+    fx.world(store)
+    started = cli("certify", "start", role, *options, "--db", str(db))
+    assert started.exit_code == 0, started.output
+    sid = started.stdout.strip()
+    result = cli("certify", "finish", sid, "--report", str(tmp_path / "out"), "--db", str(db), "--seed", "1")
+    assert result.exit_code in (0, 1), result.output  # graded (nothing was sent), not "could not run"
+    rep = report(tmp_path / "out")
+    assert rep["options"]["session"] == sid and rep["options"]["until_id"] == 0
+    store.close()
