@@ -26,9 +26,9 @@ def _settings(**changes: Any) -> Settings:
 
 
 def _store(db: Path | None) -> Any:
-    from harness.store import Store
+    from harness.schema import open_store
 
-    return Store(db or default_db_path())
+    return open_store(db or default_db_path())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -102,6 +102,8 @@ def vendor_list(platform: str | None, db: Path | None) -> None:
 @click.option("--operation", default=None)
 @click.option("--verdict", type=click.Choice(["held", "failed"]), default=None)
 @click.option("--rule", default=None, help="Only exchanges that evaluated this rule id.")
+@click.option("--session", default=None, help="Only exchanges sent under this certification session's base path.")
+@click.option("--origin", type=click.Choice(["fuzz", "none"]), default=None, help="Only fuzz traffic, or only untagged traffic.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print entries as JSON lines.")
 @db_option
@@ -111,6 +113,8 @@ def journal(
     operation: str | None,
     verdict: str | None,
     rule: str | None,
+    session: str | None,
+    origin: str | None,
     limit: int,
     as_json: bool,
     db: Path | None,
@@ -118,7 +122,9 @@ def journal(
     """List journaled exchanges with their verdicts, newest first."""
     from harness.journal import Journal
 
-    entries = Journal(_store(db)).query(vendor=vendor, platform=platform, operation=operation, verdict=verdict, rule=rule, limit=limit)
+    entries = Journal(_store(db)).query(
+        vendor=vendor, platform=platform, operation=operation, verdict=verdict, rule=rule, session=session, origin=origin, limit=limit
+    )
     for e in entries:
         if as_json:
             click.echo(json.dumps(e, ensure_ascii=False))
@@ -127,7 +133,8 @@ def journal(
         why = f"  {failed[0]['rule']} [{failed[0]['clause']}] {failed[0].get('message', '')}" if failed else ""
         click.echo(
             f"{e['id']:>6} {e['at']} {e['platform']:5} {e['operation'] or e['path']:20} code={e['code']} {e['outcome']:6} "
-            f"vendor={e['vendor'] or '-'}{why}"
+            f"vendor={e['vendor'] or '-'}{' session=' + e['session'] if e.get('session') else ''}"
+            f"{' origin=' + e['origin'] if e.get('origin') else ''}{why}"
         )
 
 

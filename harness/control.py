@@ -35,10 +35,20 @@ class ControlApi:
         verdict: str | None = None,
         rule: str | None = None,
         after_id: int | None = None,
+        session: str | None = None,
+        origin: str | None = None,
         limit: int = 100,
     ) -> dict[str, Any]:
         entries = self._journal.query(
-            vendor=vendor, platform=platform, operation=operation, verdict=verdict, rule=rule, after_id=after_id, limit=limit
+            vendor=vendor,
+            platform=platform,
+            operation=operation,
+            verdict=verdict,
+            rule=rule,
+            after_id=after_id,
+            session=session,
+            origin=origin,
+            limit=limit,
         )
         return {"entries": entries}
 

@@ -7,6 +7,8 @@ things:
   business rules instead of stopping at errorcode 202. The key comes from ``HARNESS_VENDOR_DIR`` (the ``--out`` folder
   of ``harness vendor add``) or ``HARNESS_VENDOR_KEY`` + ``HARNESS_VENDOR_CERT``.
 * **Serializes JSON deterministically** (compact, UTF-8), so the signed bytes are exactly the bytes sent.
+* **Tags every request** ``X-Harness-Origin: fuzz``: the harness journals it with ``origin = 'fuzz'``, and generated
+  traffic is never certification evidence (harness/conformance/sessions.py), even inside a certification session.
 * **Judges replies by the envelope**, not the HTTP status (D-HTTP-STATUS: platforms answer HTTP 200 with a code):
   a negative case must get a non-zero code; a schema-valid, signed case must never be refused as malformed or
   unauthenticated, and a business refusal must name the rule and clause it enforces. ``schemathesis.toml`` turns the
@@ -224,13 +226,19 @@ class _ZjpxToken:
 _ZJPX_TOKEN = _ZjpxToken()
 
 
+ORIGIN_HEADER = "X-Harness-Origin"
+
+
 @schemathesis.hook
 def before_call(ctx: Any, case: Case, **kwargs: Any) -> None:
-    """ZJPX carries its token inside the body (headers.userToken): put a real one where the case has a string there,
+    """Every request is tagged as fuzz traffic (never graded by a certify role).
+
+    ZJPX carries its token inside the body (headers.userToken): put a real one where the case has a string there,
     and log in with the real account.
 
     A negative case whose userToken is not a string (or missing) keeps its fault, so it is not repaired into a valid one.
     """
+    case.headers[ORIGIN_HEADER] = "fuzz"
     if _platform(case) != "zjpx" or not isinstance(case.body, dict) or not os.environ.get("HARNESS_ZJPX_ACCOUNT"):
         return  # without an account the cases go out as generated (in-process tests bring their own token)
     data = case.body.get("data")

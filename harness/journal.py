@@ -22,25 +22,60 @@ from typing import Any
 import orjson
 
 from harness.rules import Verdict
-from harness.store import Store, register_schema
+from harness.store import AddColumn, Schema, Step, Store
 
-register_schema(
+SCHEMA = Schema(
     "journal",
-    # Plain INTEGER PRIMARY KEY: journal rows are never deleted, so ids never repeat without AUTOINCREMENT, whose
-    # sqlite_sequence update cost a page in every commit (older stores keep AUTOINCREMENT; both behave the same). Only
-    # failed exchanges are indexed by outcome: an index over every row's "held" was another page per commit, and
-    # together the two were a fifth of the WAL written per heartbeat (a third at small batches).
-    """CREATE TABLE IF NOT EXISTS journal (
-        id INTEGER PRIMARY KEY,
-        at TEXT NOT NULL, platform TEXT NOT NULL, operation TEXT, vendor TEXT,
-        method TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL,
-        request_headers TEXT NOT NULL, request_body BLOB, request_size INTEGER NOT NULL, request_sha256 TEXT NOT NULL,
-        status INTEGER NOT NULL, reply_body TEXT, code TEXT, outcome TEXT NOT NULL,
-        verdicts TEXT NOT NULL, duration_ms REAL NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS journal_vendor ON journal (platform, vendor, operation)",
-    "DROP INDEX IF EXISTS journal_outcome",
-    "CREATE INDEX IF NOT EXISTS journal_failed ON journal (id) WHERE outcome = 'failed'",
+    [
+        Step(
+            1,
+            [
+                # Plain INTEGER PRIMARY KEY: journal rows are never deleted, so ids never repeat without AUTOINCREMENT,
+                # whose sqlite_sequence update cost a page in every commit (older stores keep AUTOINCREMENT; both behave
+                # the same). Only failed exchanges are indexed by outcome: an index over every row's "held" was another
+                # page per commit, and together the two were a fifth of the WAL written per heartbeat.
+                """CREATE TABLE IF NOT EXISTS journal (
+                id INTEGER PRIMARY KEY,
+                at TEXT NOT NULL, platform TEXT NOT NULL, operation TEXT, vendor TEXT,
+                method TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL,
+                request_headers TEXT NOT NULL, request_body BLOB, request_size INTEGER NOT NULL, request_sha256 TEXT NOT NULL,
+                status INTEGER NOT NULL, reply_body TEXT, code TEXT, outcome TEXT NOT NULL,
+                verdicts TEXT NOT NULL, duration_ms REAL NOT NULL)""",
+                "CREATE INDEX IF NOT EXISTS journal_vendor ON journal (platform, vendor, operation)",
+                "DROP INDEX IF EXISTS journal_outcome",
+                "CREATE INDEX IF NOT EXISTS journal_failed ON journal (id) WHERE outcome = 'failed'",
+            ],
+        ),
+        # The certification session an exchange was sent in (its /_session/<id>/ base path) and where it came from
+        # ('fuzz': the X-Harness-Origin header harness.fuzz sends; never certification evidence). Only tagged rows are
+        # indexed, so untagged traffic pays nothing per commit.
+        Step(
+            2,
+            [
+                AddColumn("journal", "session", "TEXT"),
+                AddColumn("journal", "origin", "TEXT"),
+                "CREATE INDEX IF NOT EXISTS journal_session ON journal (session) WHERE session IS NOT NULL",
+            ],
+        ),
+    ],
 )
+
+# The request header that names an exchange's origin, and the values the exchange layers keep (anything else: NULL).
+ORIGIN_HEADER = "x-harness-origin"
+ORIGINS = ("fuzz",)
+# Schemathesis marks its own requests: every generated case carries a test-case id, and the capability probes it sends
+# before a run (a GET of the base URL and of ".../schemathesis-probe%5C%1B%01") carry a probe header. The probes pass
+# no hook, so harness.fuzz cannot tag them: these headers make such traffic fuzz traffic too.
+SCHEMATHESIS_HEADERS = ("x-schemathesis-probe", "x-schemathesis-testcaseid")
+
+
+def origin_of(headers: dict[str, str]) -> str | None:
+    """The journaled origin of a request: ``fuzz`` for X-Harness-Origin: fuzz or a Schemathesis request, else None."""
+    value = headers.get(ORIGIN_HEADER, "").strip().lower()
+    if value in ORIGINS:
+        return value
+    return "fuzz" if any(h in headers for h in SCHEMATHESIS_HEADERS) else None
+
 
 # Bodies are kept whole up to this size; larger ones (uploads) keep their head and their SHA-256.
 BODY_KEEP_BYTES = 256 * 1024
@@ -77,6 +112,8 @@ class Exchange:
     verdicts: list[Verdict] = field(default_factory=list)
     at: str = field(default_factory=lambda: now_iso())
     duration_ms: float = 0.0
+    session: str | None = None  # the certification session of its /_session/<id>/ base path
+    origin: str | None = None  # 'fuzz' for harness.fuzz traffic (origin_of)
     # State changes that must commit in the same transaction as this row (e.g. a heartbeat's device state): they ride
     # the group commit instead of taking the write lock on the event loop, and are durable exactly when the reply is.
     writes: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
@@ -110,13 +147,15 @@ class Exchange:
             self.outcome,
             (b"[%s]" % b",".join(v.json for v in self.verdicts)).decode(),  # held verdicts: JSON made once per rule
             round(self.duration_ms, 3),
+            self.session,
+            self.origin,
         )
 
 
 INSERT = (
     "INSERT INTO journal (at, platform, operation, vendor, method, path, query, request_headers, request_body,"
-    " request_size, request_sha256, status, reply_body, code, outcome, verdicts, duration_ms)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " request_size, request_sha256, status, reply_body, code, outcome, verdicts, duration_ms, session, origin)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _STOP = object()
 
@@ -198,6 +237,11 @@ class Journal:
             conn.close()
 
     # -- reading -------------------------------------------------------------------------------------------------
+    def max_id(self) -> int:
+        """The id of the newest committed exchange (0 for an empty journal)."""
+        row = self.store.query_one("SELECT COALESCE(MAX(id), 0) FROM journal")
+        return int(row[0]) if row is not None else 0
+
     def query(
         self,
         *,
@@ -207,28 +251,41 @@ class Journal:
         verdict: str | None = None,
         rule: str | None = None,
         after_id: int | None = None,
+        session: str | None = None,
+        origin: str | None = None,
+        where: tuple[str, Sequence[Any]] | None = None,
         limit: int | None = 100,
         ascending: bool = False,
     ) -> list[dict[str, Any]]:
-        where: list[str] = []
+        """Journal entries, newest first (``ascending``: oldest first). ``origin="none"`` selects untagged traffic;
+        ``where`` is an extra SQL condition with its parameters (e.g. a certification window's)."""
+        conditions: list[str] = []
         params: list[Any] = []
-        for column, value in (("vendor", vendor), ("platform", platform), ("operation", operation)):
+        if origin == "none":
+            conditions.append("origin IS NULL")
+        elif origin is not None:
+            conditions.append("origin = ?")
+            params.append(origin)
+        for column, value in (("vendor", vendor), ("platform", platform), ("operation", operation), ("session", session)):
             if value is not None:
-                where.append(f"{column} = ?")
+                conditions.append(f"{column} = ?")
                 params.append(value)
         if verdict is not None:
             if verdict not in OUTCOMES:
                 raise ValueError(f"verdict must be one of {OUTCOMES}, not {verdict!r}")
-            where.append(f"outcome = '{verdict}'")  # a literal (from OUTCOMES), so that SQLite can use journal_failed
+            conditions.append(f"outcome = '{verdict}'")  # a literal (from OUTCOMES), so that SQLite can use journal_failed
         if rule is not None:  # compact (orjson) and spaced (older rows) JSON
-            where.append("(verdicts LIKE ? OR verdicts LIKE ?)")
+            conditions.append("(verdicts LIKE ? OR verdicts LIKE ?)")
             params.extend([f'%"rule":"{rule}"%', f'%"rule": "{rule}"%'])
         if after_id is not None:
-            where.append("id > ?")
+            conditions.append("id > ?")
             params.append(after_id)
         sql = "SELECT * FROM journal"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        if where is not None:
+            conditions.append(f"({where[0]})")
+            params.extend(where[1])
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
         sql += " ORDER BY id " + ("ASC" if ascending else "DESC")
         if limit is not None:
             sql += " LIMIT ?"

@@ -19,13 +19,20 @@ from cryptography.x509.oid import NameOID
 
 from harness.errors import EnrolmentError
 from harness.signing import cert_serial_hex
-from harness.store import Store, register_schema
+from harness.store import Schema, Step, Store
 
-register_schema(
+SCHEMA = Schema(
     "pki",
-    """CREATE TABLE IF NOT EXISTS vendors (
-        platform TEXT NOT NULL, user TEXT NOT NULL, platnum TEXT NOT NULL, name TEXT,
-        cert_pem TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (platform, user))""",
+    [
+        Step(
+            1,
+            [
+                """CREATE TABLE IF NOT EXISTS vendors (
+                platform TEXT NOT NULL, user TEXT NOT NULL, platnum TEXT NOT NULL, name TEXT,
+                cert_pem TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (platform, user))""",
+            ],
+        ),
+    ],
 )
 
 KEY_BITS = 2048

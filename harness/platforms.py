@@ -1,7 +1,8 @@
-"""The registry of reference platforms: one line per platform. The server, the store migrations and the CLI read it.
+"""The registry of reference platforms: one line per platform. The server, the store's composition root
+(:mod:`harness.schema`) and the CLI read it.
 
-Each entry names the Platform subclass (``module:Class``); the module of each platform's ``state`` (its tables) is
-``harness.<name>.state``.
+Each entry names the Platform subclass (``module:Class``); each platform's tables are the ``SCHEMA`` of its module
+``harness.<name>.state`` (a platform without tables has no such module).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from harness.platform import Platform
+    from harness.store import Schema
 
 PLATFORMS: dict[str, str] = {
     "yxc": "harness.yxc.platform:YxcPlatform",
@@ -24,11 +26,15 @@ def platform_class(name: str) -> type[Platform]:
     return getattr(importlib.import_module(module), cls)
 
 
-def import_state_modules() -> None:
-    """Import every platform's ``state`` module so its tables are registered with the store."""
+def state_schemas() -> list[Schema]:
+    """Every platform's table schema (the ``SCHEMA`` of ``harness.<name>.state``), in registry order."""
+    found = []
     for name in PLATFORMS:
         try:
-            importlib.import_module(f"harness.{name}.state")
+            module = importlib.import_module(f"harness.{name}.state")
         except ModuleNotFoundError as exc:
             if exc.name != f"harness.{name}.state":
                 raise
+            continue
+        found.append(module.SCHEMA)
+    return found

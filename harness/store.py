@@ -1,8 +1,14 @@
 """The store: SQLite (WAL) by default.
 
-Only this module talks to the database driver. Platforms register their tables as DDL in ``MIGRATIONS`` order
-through :func:`register_schema`; SQL elsewhere uses ``?`` placeholders and portable types so that a PostgreSQL
-backend can replace this class without touching callers.
+Only this module talks to the database driver, and it knows nothing of the tables it holds: each owner (the journal,
+the PKI, each platform's state, the certification sessions) exports its :class:`Schema`, and the composition root
+(:func:`harness.schema.open_store`) hands them all to :class:`Store`. SQL elsewhere uses ``?`` placeholders and
+portable types so that a PostgreSQL backend can replace this class without touching callers.
+
+Migrations are versioned per owner in ``schema_versions (owner, version)``: opening a store runs, for each owner, only
+the steps above its stored version, each step in its own transaction together with the version it reaches; a store
+that is up to date runs no DDL at all. Stores made before versions existed already hold the tables: version 1 steps
+use ``IF NOT EXISTS`` and :class:`AddColumn` skips a column that is already there.
 """
 
 from __future__ import annotations
@@ -11,17 +17,53 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import StoreError
 
-_SCHEMAS: dict[str, tuple[str, ...]] = {}
+
+@dataclass(frozen=True)
+class AddColumn:
+    """``ALTER TABLE table ADD COLUMN column declaration``, skipped when the column exists (``PRAGMA table_info``)."""
+
+    table: str
+    column: str
+    declaration: str
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({self.table})")}
+        if self.column not in columns:
+            conn.execute(f"ALTER TABLE {self.table} ADD COLUMN {self.column} {self.declaration}")
 
 
-def register_schema(owner: str, *statements: str) -> None:
-    """Declare the tables a module needs; applied (idempotently) whenever a store opens."""
-    _SCHEMAS[owner] = statements
+@dataclass(frozen=True)
+class Step:
+    """One migration: the statements (SQL text or :class:`AddColumn`) that take an owner's tables to ``version``."""
+
+    version: int
+    statements: Sequence[str | AddColumn]
+
+
+@dataclass(frozen=True)
+class Schema:
+    """An owner's tables as numbered steps, oldest first (versions strictly increasing, starting at 1)."""
+
+    owner: str
+    steps: Sequence[Step]
+
+    def __post_init__(self) -> None:
+        versions = [s.version for s in self.steps]
+        if not versions or versions[0] < 1 or any(b <= a for a, b in zip(versions, versions[1:], strict=False)):
+            raise StoreError(f"schema {self.owner!r}: step versions must start at 1 or above and increase, not {versions}")
+
+    @property
+    def version(self) -> int:
+        return self.steps[-1].version
+
+
+VERSIONS_DDL = "CREATE TABLE IF NOT EXISTS schema_versions (owner TEXT PRIMARY KEY, version INTEGER NOT NULL)"
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -37,8 +79,12 @@ def _connect(path: Path) -> sqlite3.Connection:
 class Store:
     """A handle on the store. Thread-safe: one connection guarded by a lock (writes are short)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, schemas: Sequence[Schema]) -> None:
+        """Open (creating if need be) the store at ``path`` and bring every schema in ``schemas`` up to date.
+
+        Callers normally use :func:`harness.schema.open_store`, which passes every owner's schema."""
         self.path = Path(path)
+        self.schemas = tuple(schemas)
         try:
             if str(self.path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,21 +92,47 @@ class Store:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         self._lock = threading.RLock()
-        self.generation = 0  # bumped by every state-changing commit through this handle (see version())
+        self.generation = 0  # bumped by every state-changing commit through this handle (see data_version())
         self.migrate()
 
-    def migrate(self) -> None:
-        # Import the modules that declare tables so a bare Store() is complete.
-        import harness.journal  # noqa: F401
-        import harness.pki  # noqa: F401
-        from harness.platforms import import_state_modules
+    def migrate(self) -> dict[str, int]:
+        """Run the steps each schema has above its stored version; returns the versions now stored, per owner."""
+        with self._lock:
+            exists = self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'").fetchone()
+            stored = dict(self._conn.execute("SELECT owner, version FROM schema_versions").fetchall()) if exists else {}
+        if all(stored.get(s.owner, 0) >= s.version for s in self.schemas):
+            return stored  # up to date: no DDL, no write transaction
+        for schema in self.schemas:
+            for step in schema.steps:
+                if step.version <= stored.get(schema.owner, 0):
+                    continue
+                try:
+                    with self.transaction() as conn:
+                        conn.execute(VERSIONS_DDL)
+                        row = conn.execute("SELECT version FROM schema_versions WHERE owner = ?", (schema.owner,)).fetchone()
+                        if row is not None and row[0] >= step.version:  # another process migrated meanwhile
+                            stored[schema.owner] = row[0]
+                            continue
+                        for statement in step.statements:
+                            if isinstance(statement, AddColumn):
+                                statement.apply(conn)
+                            else:
+                                conn.execute(statement)
+                        conn.execute(
+                            "INSERT INTO schema_versions (owner, version) VALUES (?, ?)"
+                            " ON CONFLICT (owner) DO UPDATE SET version = excluded.version",
+                            (schema.owner, step.version),
+                        )
+                except sqlite3.Error as exc:
+                    raise StoreError(f"store {self.path}: migrating {schema.owner} to version {step.version} failed: {exc}") from exc
+                stored[schema.owner] = step.version
+        return stored
 
-        import_state_modules()
-
-        with self.transaction() as conn:
-            for statements in _SCHEMAS.values():
-                for statement in statements:
-                    conn.execute(statement)
+    def versions(self) -> dict[str, int]:
+        """The schema version stored per owner (empty for a store made before versions existed, until it is opened)."""
+        with self._lock:
+            exists = self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'").fetchone()
+            return dict(self._conn.execute("SELECT owner, version FROM schema_versions").fetchall()) if exists else {}
 
     def new_connection(self) -> sqlite3.Connection:
         """A separate connection, for a background writer thread."""

@@ -14,6 +14,7 @@ import pytest
 
 from harness.config import Settings
 from harness.pki import Enrolment, enrol
+from harness.schema import open_store
 from harness.server import create_app
 from harness.signing import Signer
 from harness.store import Store
@@ -69,7 +70,7 @@ def make_harness(tmp_path: Path) -> Callable[..., Harness]:
 
     def build(profile: str = "strict", db: Path | None = None, platnum: str = "A0001", enrolment: Enrolment | None = None) -> Harness:
         settings = Settings(db=db or tmp_path / "harness.db", profile=profile, validate_responses=True)
-        store = Store(settings.db)
+        store = open_store(settings.db)
         enrolment = enrolment or enrol(store, "yxc", platnum, tmp_path / f"vendor-{platnum}")
         signer = Signer.from_pem_files(enrolment.files["key"], enrolment.files["cert"])
         return Harness(settings, store, create_app(settings, store), enrolment, signer)

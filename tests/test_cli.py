@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from harness.cli import main
 from harness.pki import find_vendor
-from harness.store import Store
+from harness.schema import open_store
 
 
 def test_vendor_add_writes_loadable_files_and_prints_user(tmp_path: Path) -> None:
@@ -25,7 +25,7 @@ def test_vendor_add_writes_loadable_files_and_prints_user(tmp_path: Path) -> Non
     assert key is not None and p12_cert == cert and len(chain) == 1
     ca = x509.load_pem_x509_certificate((tmp_path / "v" / "harness-ca.pem").read_bytes())
     cert.verify_directly_issued_by(ca)
-    assert find_vendor(Store(db), "yxc", user).platnum == "A0001"
+    assert find_vendor(open_store(db), "yxc", user).platnum == "A0001"
 
 
 def test_vendor_add_refuses_a_bad_platnum(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.journal import Exchange, LoopGroupCommit
-from harness.store import Store
+from harness.schema import open_store
 
 
 def _exchange(i: int, writes: list[tuple[str, tuple[object, ...]]] | None = None) -> Exchange:
@@ -24,7 +24,7 @@ def _rows(db: Path) -> int:
 
 
 def test_one_iteration_is_one_transaction_and_every_waiter_gets_its_row(tmp_path: Path) -> None:
-    store = Store(tmp_path / "j.db")
+    store = open_store(tmp_path / "j.db")
     commit = LoopGroupCommit(store)
 
     async def main() -> list[int]:
@@ -39,7 +39,7 @@ def test_one_iteration_is_one_transaction_and_every_waiter_gets_its_row(tmp_path
 
 
 def test_a_failed_batch_fails_every_waiter_and_empties_write_through_caches(tmp_path: Path) -> None:
-    store = Store(tmp_path / "j.db")
+    store = open_store(tmp_path / "j.db")
     commit = LoopGroupCommit(store)
     generation = store.generation
 
@@ -62,7 +62,7 @@ def test_the_wal_starts_over_under_unbroken_commits(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(LoopGroupCommit, "CHECKPOINT_EVERY", 0.05)
     monkeypatch.setattr(LoopGroupCommit, "RESET_FRAMES", 200)
     db = tmp_path / "j.db"
-    store = Store(db)
+    store = open_store(db)
     commit = LoopGroupCommit(store)
     recorded = 0
     largest_wal = 0
@@ -94,7 +94,7 @@ def test_failed_exchanges_are_found_by_their_own_index(tmp_path: Path) -> None:
     from harness.journal import Journal
     from harness.rules import Verdict
 
-    store = Store(tmp_path / "j.db")
+    store = open_store(tmp_path / "j.db")
     commit = LoopGroupCommit(store)
 
     async def main() -> None:
@@ -127,7 +127,7 @@ def test_a_store_from_before_keeps_working(tmp_path: Path) -> None:
             " duration_ms REAL NOT NULL)"
         )
         conn.execute("CREATE INDEX journal_outcome ON journal (outcome)")
-    store = Store(db)
+    store = open_store(db)
     indexes = {r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "journal_outcome" not in indexes and "journal_failed" in indexes
     commit = LoopGroupCommit(store)
@@ -136,4 +136,127 @@ def test_a_store_from_before_keeps_working(tmp_path: Path) -> None:
         return await asyncio.gather(*(commit.record(_exchange(i)) for i in range(5)))
 
     assert asyncio.run(main()) == [1, 2, 3, 4, 5]
+    store.close()
+
+
+# --- the store's versioned migrations -----------------------------------------------------------------------------------
+def _traced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement the store's own connection runs from now on."""
+    import harness.store
+
+    seen: list[str] = []
+    connect = harness.store._connect
+
+    def traced(path: Path) -> sqlite3.Connection:
+        conn = connect(path)
+        conn.set_trace_callback(seen.append)
+        return conn
+
+    monkeypatch.setattr(harness.store, "_connect", traced)
+    return seen
+
+
+def _ddl(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.lstrip().split(" ", 1)[0].upper() in ("CREATE", "ALTER", "DROP", "BEGIN")]
+
+
+def test_a_new_store_records_every_owners_version(tmp_path: Path) -> None:
+    from harness.schema import schemas
+
+    store = open_store(tmp_path / "n.db")
+    assert store.versions() == {s.owner: s.version for s in schemas()}
+    assert store.versions()["journal"] == 2 and {"journal", "pki", "cert_sessions", "yxc", "zjpx", "dudu"} <= set(store.versions())
+    columns = {r[1] for r in store.query("PRAGMA table_info(journal)")}
+    assert {"session", "origin"} <= columns
+    store.close()
+
+
+def test_opening_an_up_to_date_store_runs_no_ddl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    open_store(tmp_path / "u.db").close()
+    seen = _traced(monkeypatch)
+    store = open_store(tmp_path / "u.db")
+    assert seen and _ddl(seen) == []  # it read the versions, and wrote nothing
+    store.close()
+
+
+def test_only_steps_above_the_stored_version_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.store import AddColumn, Schema, Step, Store
+
+    one = Schema("t", [Step(1, ["CREATE TABLE IF NOT EXISTS t (a INTEGER)"])])
+    Store(tmp_path / "s.db", schemas=[one]).close()
+    seen = _traced(monkeypatch)
+    two = Schema("t", [*one.steps, Step(2, [AddColumn("t", "b", "TEXT"), "CREATE INDEX IF NOT EXISTS t_b ON t (b)"])])
+    store = Store(tmp_path / "s.db", schemas=[two])
+    ddl = _ddl(seen)
+    assert not any("CREATE TABLE IF NOT EXISTS t " in s for s in ddl)  # step 1 did not run again
+    assert any(s.startswith("ALTER TABLE t ADD COLUMN b") for s in ddl) and store.versions() == {"t": 2}
+    store.close()
+
+
+def test_a_failing_step_leaves_the_store_at_its_previous_version(tmp_path: Path) -> None:
+    from harness.errors import StoreError
+    from harness.store import Schema, Step, Store
+
+    one = Schema("t", [Step(1, ["CREATE TABLE t (a INTEGER)"])])
+    Store(tmp_path / "f.db", schemas=[one]).close()
+    bad = Schema("t", [*one.steps, Step(2, ["CREATE TABLE t2 (a INTEGER)", "THIS IS NOT SQL"])])
+    with pytest.raises(StoreError, match="migrating t to version 2"):
+        Store(tmp_path / "f.db", schemas=[bad])
+    store = Store(tmp_path / "f.db", schemas=[one])
+    assert store.versions() == {"t": 1}
+    assert store.query_one("SELECT name FROM sqlite_master WHERE name = 't2'") is None  # the step rolled back whole
+    store.close()
+
+
+def test_step_versions_must_increase() -> None:
+    from harness.errors import StoreError
+    from harness.store import Schema, Step
+
+    with pytest.raises(StoreError):
+        Schema("t", [Step(2, []), Step(1, [])])
+    with pytest.raises(StoreError):
+        Schema("t", [])
+
+
+@pytest.mark.parametrize("with_new_columns", [False, True])
+def test_a_store_made_before_versions_opens(tmp_path: Path, with_new_columns: bool) -> None:
+    """Stores made before versions existed hold the tables and no schema_versions (some already the new columns)."""
+    from harness.schema import schemas
+    from harness.store import AddColumn
+
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        for schema in schemas():
+            for statement in schema.steps[0].statements:
+                assert isinstance(statement, str)
+                conn.execute(statement)
+        if with_new_columns:
+            conn.execute("ALTER TABLE journal ADD COLUMN session TEXT")
+        conn.execute(
+            "INSERT INTO journal (at, platform, method, path, query, request_headers, request_size, request_sha256, status,"
+            " outcome, verdicts, duration_ms) VALUES ('2026-01-01T00:00:00.000+00:00', 'yxc', 'POST', '/yxc/coach', '', '{}',"
+            " 0, '', 200, 'held', '[]', 1.0)"
+        )
+    assert any(isinstance(s, AddColumn) for s in schemas()[0].steps[1].statements)
+    store = open_store(db)
+    assert store.versions()["journal"] == 2
+    from harness.journal import Journal
+
+    (entry,) = Journal(store).query(limit=None)
+    assert entry["session"] is None and entry["origin"] is None and entry["path"] == "/yxc/coach"
+    store.close()
+
+
+def test_the_journal_keeps_session_and_origin(tmp_path: Path) -> None:
+    from harness.journal import Journal, origin_of
+
+    store = open_store(tmp_path / "o.db")
+    journal = Journal(store)
+    assert origin_of({"x-harness-origin": " FUZZ "}) == "fuzz" and origin_of({"x-harness-origin": "anything"}) is None
+    journal.record_now(Exchange("yxc", "POST", "/yxc/coach", "", {}, b"{}", session="abc", origin="fuzz"))
+    journal.record_now(Exchange("yxc", "POST", "/yxc/coach", "", {}, b"{}"))
+    assert [e["session"] for e in journal.query(session="abc")] == ["abc"]
+    assert [e["origin"] for e in journal.query(origin="fuzz")] == ["fuzz"]
+    assert [e["origin"] for e in journal.query(origin="none")] == [None]
+    assert journal.max_id() == 2
     store.close()

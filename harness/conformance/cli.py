@@ -1,7 +1,12 @@
 """``harness certify ROLE``: parse arguments, build the role, run it through the reporters, exit 0/1/2.
 
 The roles and their own options come from :mod:`harness.conformance.roles`; the options every role shares are
-declared once here.
+declared once here. Journal-graded roles (the vendor as client) are certified in a session
+(:mod:`harness.conformance.sessions`)::
+
+    harness certify start ROLE --vendor U      # prints the session id, its base URL and the finish command
+    harness certify finish SESSION --report DIR
+    harness certify sessions
 """
 
 from __future__ import annotations
@@ -14,18 +19,23 @@ from typing import Any
 import click
 
 from harness.config import PROFILES, Settings, default_db_path
-from harness.conformance.roles import ROLES, CommonOptions, RoleOption, role_class
+from harness.conformance import sessions
+from harness.conformance.roles import ROLES, SINCE_OPTION, CommonOptions, RoleOption, role_class
 from harness.conformance.runner import EXIT_ERROR, run_role
 from harness.errors import HarnessError
+
+
+def _db_param() -> click.Option:
+    return click.Option(
+        ["--db"], type=click.Path(path_type=Path), default=None, envvar="HARNESS_DB", help=f"Store (default {default_db_path()})."
+    )
 
 
 def _common_params() -> list[click.Parameter]:
     return [
         click.Option(["--report", "report_dir"], required=True, type=click.Path(path_type=Path, file_okay=False), help="Bundle directory."),
         click.Option(["--seed"], type=int, default=None, help="Random seed (default: a fresh one, recorded in the report)."),
-        click.Option(
-            ["--db"], type=click.Path(path_type=Path), default=None, envvar="HARNESS_DB", help=f"Store (default {default_db_path()})."
-        ),
+        _db_param(),
         click.Option(["--profile"], type=click.Choice(PROFILES), default=None, help="Decision profile (specs/decisions.yaml)."),
         click.Option(["--quiet", "-q"], is_flag=True, help="No progress lines on stderr."),
     ]
@@ -56,18 +66,136 @@ def role_command(name: str) -> click.Command:
     return click.Command(name, params=params, callback=callback, help=cls.description, short_help=getattr(cls, "summary", None))
 
 
-class CertifyGroup(click.Group):
-    """Roles are listed from the registry and imported only when one is used."""
+# --- certification sessions (journal-graded roles) ---------------------------------------------------------------------
+def session_roles() -> list[str]:
+    """The roles graded from the journal (they take ``--since``): the ones certified in a session."""
+    return sorted(name for name in ROLES if SINCE_OPTION in role_class(name).options)
 
+
+def _options_in(cls: Any, stored: dict[str, Any]) -> dict[str, Any]:
+    """A session's stored (JSON) options as the role's constructor takes them."""
+    types = {o.name: o.type for o in cls.options}
+    return {k: Path(v) if types.get(k) is Path and v is not None else v for k, v in stored.items() if k in types}
+
+
+def _db_args(db: Path | None) -> str:
+    return f" --db {db}" if db is not None and db != default_db_path() else ""
+
+
+def start_command(name: str) -> click.Command:
+    cls = role_class(name)
+
+    def callback(db: Path | None, url: str | None, **options: Any) -> None:
+        store_path = db or default_db_path()
+        settings = Settings()
+        try:
+            cls(CommonOptions(Path("."), 0, store_path, settings.profile), **options)  # the role's own argument checks
+            from harness.schema import open_store
+
+            store = open_store(store_path)
+            session = sessions.start(store, name, {k: str(v) if isinstance(v, Path) else v for k, v in options.items()})
+        except HarnessError as exc:
+            click.echo(f"harness: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        base = (url or f"http://{settings.host}:{settings.port}").rstrip("/")
+        click.echo(f"certification session {session.id} opened for {name} (journal after #{session.after_id})", err=True)
+        click.echo(f"  base URL  {base}/_session/{session.id}/{cls.platform}", err=True)
+        click.echo("            (or run the scenario against the usual base URL; fuzz traffic is never graded)", err=True)
+        click.echo(f"  then      harness certify finish {session.id} --report REPORT_DIR{_db_args(db)}", err=True)
+        click.echo(session.id)
+
+    params: list[click.Parameter] = [
+        _db_param(),
+        click.Option(
+            ["--url"], default=None, help="The server's base URL as the vendor reaches it (default http://HOST:PORT of harness serve)."
+        ),
+        *[_option(o) for o in cls.options if o != SINCE_OPTION],
+    ]
+    return click.Command(name, params=params, callback=callback, help=f"Open a certification session for {name}: {cls.summary}")
+
+
+class StartGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(ROLES)
+        return session_roles()
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return start_command(cmd_name) if cmd_name in session_roles() else None
+
+
+start = StartGroup(
+    "start",
+    help="Open a certification session for a role graded from the journal (the vendor as client); prints the session id, "
+    "the session's base URL and the finish command.",
+)
+
+
+@click.command("finish")
+@click.argument("session_id")
+@click.option("--report", "report_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Bundle directory.")
+@click.option("--seed", type=int, default=None, help="Random seed (default: a fresh one, recorded in the report).")
+@click.option("--db", type=click.Path(path_type=Path), default=None, envvar="HARNESS_DB", help=f"Store (default {default_db_path()}).")
+@click.option("--profile", type=click.Choice(PROFILES), default=None, help="Decision profile (specs/decisions.yaml).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
+def finish(session_id: str, report_dir: Path, seed: int | None, db: Path | None, profile: str | None, quiet: bool) -> None:
+    """Close a certification session and grade its window (finishing a finished session grades it again)."""
+    from harness.schema import open_store
+
+    store_path = db or default_db_path()
+    try:
+        store = open_store(store_path)
+        found = sessions.get(store, session_id)
+        if found is None:
+            raise HarnessError(f"no certification session {session_id!r} in {store_path} (harness certify sessions)")
+        if found.role not in ROLES:
+            raise HarnessError(f"session {session_id} is for role {found.role!r}, which this harness does not know")
+        session = sessions.finish(store, session_id)
+        exchanges = sessions.count(store, session.window)
+        store.close()
+        cls = role_class(session.role)
+        seed = secrets.randbelow(2**31) if seed is None else seed
+        common = CommonOptions(report_dir, seed, store_path, profile or Settings().profile)
+        role = cls(common, **_options_in(cls, session.options), window=session.window)
+    except HarnessError as exc:
+        click.echo(f"harness: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    again = "" if found.is_open else " (already finished: graded again)"
+    click.echo(f"session {session.id}{again}: {session.role}, {exchanges} exchanges; {session.window.describe()}", err=True)
+    sys.exit(run_role(role.run(seed), report_dir, progress=not quiet, db=store_path))
+
+
+@click.command("sessions")
+@click.option("--db", type=click.Path(path_type=Path), default=None, envvar="HARNESS_DB", help=f"Store (default {default_db_path()}).")
+def list_sessions(db: Path | None) -> None:
+    """List certification sessions, newest first."""
+    from harness.schema import open_store
+
+    store = open_store(db or default_db_path())
+    for s in sessions.list_sessions(store):
+        until = f"#{s.until_id}" if s.until_id is not None else "…"
+        options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(s.options.items()))
+        click.echo(
+            f"{s.id}\t{s.status}\t{s.role} {options}\tjournal #{s.after_id}–{until}\t{sessions.count(store, s.window)} exchanges\t{s.created_at}"
+        )
+
+
+SESSION_COMMANDS: dict[str, click.Command] = {"start": start, "finish": finish, "sessions": list_sessions}
+
+
+class CertifyGroup(click.Group):
+    """Roles are listed from the registry and imported only when one is used; beside them the session commands."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(ROLES) + sorted(SESSION_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in SESSION_COMMANDS:
+            return SESSION_COMMANDS[cmd_name]
         return role_command(cmd_name) if cmd_name in ROLES else None
 
 
 certify = CertifyGroup(
     "certify",
     help="Certify a vendor in one role; writes a signed report bundle. Exit 0 every mandatory check passed, "
-    "1 any failed, 2 the run could not run.",
+    "1 any failed, 2 the run could not run. A vendor acting as a client is certified in a session: "
+    "`harness certify start ROLE …`, run the scenario, `harness certify finish SESSION --report DIR`.",
 )

@@ -24,10 +24,12 @@ from typing import Any
 from harness.conformance.engine import CheckSet, failed, passed, run, skipped
 from harness.conformance.model import Event, Evidence, Requirement
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
+from harness.conformance.sessions import Window
 from harness.dudu import qr
 from harness.dudu.rules import parse_time
 from harness.errors import ConfigError
 from harness.journal import Journal
+from harness.schema import open_store
 from harness.specs import spec_sha256
 from harness.store import Store
 
@@ -78,10 +80,10 @@ class Fleet:
     key_groups: list[tuple[float, int, dict[int, str]]] = field(default_factory=list)  # (created, version, keys)
 
     @classmethod
-    def load(cls, store: Store, enterprise_id: str, after_id: int | None = None) -> Fleet:
+    def load(cls, store: Store, enterprise_id: str, window: Window | None = None) -> Fleet:
         fleet = cls(store, enterprise_id)
         devices = {r["id"] for r in store.query("SELECT id FROM dudu_devices WHERE enterprise_id = ?", (enterprise_id,))}
-        for entry in Journal(store).query(platform="dudu", after_id=after_id, limit=None, ascending=True):
+        for entry in Journal(store).query(platform="dudu", where=(window or Window()).sql(), limit=None, ascending=True):
             try:
                 body = json.loads(entry["request_body"] or "null")
             except ValueError:
@@ -267,13 +269,13 @@ class DuduDeviceBackendRole:
     platform = "dudu"
     description = "A vendor's device backend, graded from the journal of its enterprise's devices"
 
-    def __init__(self, store: Store, enterprise_id: str, *, after_id: int | None = None) -> None:
+    def __init__(self, store: Store, enterprise_id: str, *, after_id: int | None = None, window: Window | None = None) -> None:
         self.store = store
         self.enterprise_id = enterprise_id
-        self.after_id = after_id
+        self.window = window or Window(after_id=after_id)  # a certification session's, or --since's
 
     def run(self, seed: int) -> Iterator[Event]:
-        fleet = Fleet.load(self.store, self.enterprise_id, self.after_id)
+        fleet = Fleet.load(self.store, self.enterprise_id, self.window)
         yield from run(
             role=self.name,
             platform=self.platform,
@@ -281,7 +283,7 @@ class DuduDeviceBackendRole:
             checks=CHECKS,
             context=fleet,
             seed=seed,
-            options={"enterprise": self.enterprise_id, "after_id": self.after_id},
+            options={"enterprise": self.enterprise_id, **self.window.options()},
             spec_hashes={"dudu/platform.yaml": spec_sha256("dudu/platform.yaml")},
             requirements=REQUIREMENTS,
         )
@@ -301,8 +303,8 @@ class DeviceBackendRoleCommand(DuduDeviceBackendRole):
         SINCE_OPTION,
     )
 
-    def __init__(self, common: CommonOptions, enterprise: str, since: int | None = None) -> None:
-        store = Store(common.db)
+    def __init__(self, common: CommonOptions, enterprise: str, since: int | None = None, window: Window | None = None) -> None:
+        store = open_store(common.db)
         if store.query_one("SELECT id FROM dudu_enterprises WHERE id = ?", (enterprise,)) is None:
             raise ConfigError(f"no DUDU enterprise {enterprise!r} in {common.db} (harness dudu enterprise-add)")
-        super().__init__(store, enterprise, after_id=since)
+        super().__init__(store, enterprise, after_id=since, window=window)

@@ -17,9 +17,9 @@ from harness.config import default_db_path
 
 
 def _store(db: Path | None) -> Any:
-    from harness.store import Store
+    from harness.schema import open_store
 
-    return Store(db or default_db_path())
+    return open_store(db or default_db_path())
 
 
 def _echo(data: Any) -> None:

@@ -27,9 +27,9 @@ def verify(directory: Path, ca_file: Path | None, db: Path | None) -> None:
         trusted = x509.load_pem_x509_certificate(ca_file.read_bytes())
     elif db is not None:
         from harness.pki import ca
-        from harness.store import Store
+        from harness.schema import open_store
 
-        trusted = ca(Store(db))[1]
+        trusted = ca(open_store(db))[1]
     if not directory.is_dir():
         click.echo(f"harness: {directory} is not a directory", err=True)
         sys.exit(2)

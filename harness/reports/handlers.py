@@ -73,9 +73,9 @@ class BundleSigner:
         pass
 
     def shutdown(self, ctx: RunContext) -> None:
-        from harness.store import Store
+        from harness.schema import open_store
 
-        store = Store(ctx.db or default_db_path())
+        store = open_store(ctx.db or default_db_path())
         try:
             bundle.sign_bundle(ctx.report_dir, store)
         finally:

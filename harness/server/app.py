@@ -1,8 +1,9 @@
 """Assembling the reference server.
 
-The request path is Connexion's middleware stack with two harness layers at named places::
+The request path is Connexion's middleware stack with harness layers at named places::
 
-    FastPathMiddleware      outermost: the platforms' fast operations (DUDU), spec-driven, never reach Connexion
+    SessionMiddleware       outermost: /_session/<id>/<platform>/… is served as /<platform>/… and journaled in session <id>
+    FastPathMiddleware      next: the platforms' fast operations (DUDU), spec-driven, never reach Connexion
     ExchangeMiddleware      buffers the body, owns the ExchangeContext, guarantees an envelope, journals
     ServerErrorMiddleware   (Connexion)
     ExceptionMiddleware     (Connexion) with harness handlers: every error becomes the platform's own envelope
@@ -41,9 +42,11 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.config import Settings
+from harness.conformance import sessions
 from harness.errors import PlatformError, Violation
-from harness.journal import Exchange, Journal
+from harness.journal import Exchange, Journal, origin_of
 from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange
+from harness.schema import open_store
 from harness.server.fastpath import FastPathMiddleware
 from harness.server.validators import VALIDATORS
 from harness.specs import load_spec, served_profile
@@ -53,6 +56,48 @@ log = logging.getLogger("harness.server")
 
 ROUTING_KIND = {404: ErrorKind.NOT_FOUND, 405: ErrorKind.NOT_FOUND, 415: ErrorKind.MALFORMED, 400: ErrorKind.MALFORMED}
 ROUTING_RULE = "ROUTING"
+SESSION_PREFIX = "/_session/"
+SESSION_RULE = "SESSION"
+# Scope keys the session layer sets for the exchange layers below it.
+SCOPE_SESSION = "harness.session"
+SCOPE_SESSION_REFUSED = "harness.session_refused"
+
+
+class SessionMiddleware:
+    """``/_session/<id>/<rest>`` is served exactly as ``/<rest>``; the exchange layers journal it with ``session = <id>``.
+
+    The path (and ``raw_path``) are rewritten here, in front of the fast path and Connexion, so both serve it unchanged.
+    A session that is unknown or finished is refused by the exchange layer in the platform's own envelope (not-found).
+    """
+
+    def __init__(self, app: ASGIApp, *, store: Store) -> None:
+        self.app = app
+        self.store = store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(SESSION_PREFIX):
+            session_id, _, rest = scope["path"][len(SESSION_PREFIX) :].partition("/")
+            prefix = f"{SESSION_PREFIX}{session_id}"
+            scope = dict(scope)
+            scope["path"] = "/" + rest
+            raw = scope.get("raw_path")
+            if isinstance(raw, bytes):
+                raw_prefix = prefix.encode("latin-1", "replace")
+                scope["raw_path"] = (raw[len(raw_prefix) :] or b"/") if raw.startswith(raw_prefix) else scope["path"].encode()
+            scope[SCOPE_SESSION] = session_id[:64]
+            if not sessions.is_open(self.store, session_id):
+                scope[SCOPE_SESSION_REFUSED] = (
+                    f"no open certification session {session_id[:64]!r}: unknown or finished (harness certify sessions)"
+                )
+        await self.app(scope, receive, send)
+
+
+def session_refusal(scope: Scope) -> PlatformError | None:
+    """The not-found refusal of a request under an unknown or finished session's base path, if it is one."""
+    reason = scope.get(SCOPE_SESSION_REFUSED)
+    if reason is None:
+        return None
+    return PlatformError(ErrorKind.NOT_FOUND, [Violation(SESSION_RULE, "harness certify start (session base path)", reason, "path")])
 
 
 def _is_docs_path(platform: Platform, path: str) -> bool:
@@ -89,11 +134,16 @@ class ExchangeMiddleware:
             query=unquote(scope.get("query_string", b"").decode("latin-1")),
             request_headers=headers,
             request_body=body,
+            session=scope.get(SCOPE_SESSION),
+            origin=origin_of(headers),
         )
         ctx = ExchangeContext(platform, exchange, body)
         token = current_exchange.set(ctx)
         status, reply_headers, reply = 200, [], b""
         try:
+            refusal = session_refusal(scope)
+            if refusal is not None:
+                raise refusal
             if too_large:
                 raise PlatformError(
                     ErrorKind.MALFORMED, [Violation("BODY-SIZE", "harness limit", f"request body exceeds {self.max_body} bytes", "body")]
@@ -247,7 +297,7 @@ def build_platforms(store: Store, settings: Settings) -> list[Platform]:
 def create_app(settings: Settings | None = None, store: Store | None = None) -> AsyncApp:
     """The ASGI app serving every platform, the control API and Swagger UI."""
     settings = settings or Settings()
-    store = store or Store(settings.db)
+    store = store or open_store(settings.db)
     journal = Journal(store)
     platforms = build_platforms(store, settings)
 
@@ -260,6 +310,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             journal.stop()
 
     middlewares = [
+        functools.partial(SessionMiddleware, store=store),
         functools.partial(FastPathMiddleware, platforms=platforms, journal=journal, settings=settings),
         functools.partial(ExchangeMiddleware, platforms=platforms, journal=journal, max_body=settings.max_body_bytes),
         ServerErrorMiddleware,

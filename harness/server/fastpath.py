@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from harness.config import Settings
 from harness.errors import PlatformError, Violation
-from harness.journal import Exchange, Journal, LoopGroupCommit
+from harness.journal import Exchange, Journal, LoopGroupCommit, origin_of
 from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange
 from harness.server.validators import SCHEMA_RULE, decision_warnings, has_strict
 from harness.specs import load_spec, resolve_ref
@@ -134,11 +134,13 @@ class FastPathMiddleware:
             request_headers=headers,
             request_body=body,
             operation=op.operation,
+            session=scope.get("harness.session"),  # set by the session layer (harness.server.app.SessionMiddleware)
+            origin=origin_of(headers),
         )
         ctx = ExchangeContext(platform, exchange, body, operation=op.operation)
         token = current_exchange.set(ctx)
         try:
-            reply = self._answer(op, ctx, body, too_large, headers.get("content-type", ""))
+            reply = self._answer(op, ctx, body, too_large, headers.get("content-type", ""), scope.get("harness.session_refused"))
         finally:
             current_exchange.reset(token)
         raw = platform.encode(reply)
@@ -165,7 +167,9 @@ class FastPathMiddleware:
         await send({"type": "http.response.start", "status": 200, "headers": [*JSON_HEADERS, (b"content-length", str(len(raw)).encode())]})
         await send({"type": "http.response.body", "body": raw})
 
-    def _answer(self, op: FastOperation, ctx: ExchangeContext, body: bytes, too_large: bool, content_type: str) -> Any:
+    def _answer(
+        self, op: FastOperation, ctx: ExchangeContext, body: bytes, too_large: bool, content_type: str, session_refused: str | None = None
+    ) -> Any:
         platform = op.platform
         try:
             if too_large:
@@ -192,6 +196,10 @@ class FastPathMiddleware:
                 ) from None
             if isinstance(document, dict) and isinstance(document.get("req_id"), str):
                 ctx.extras["req_id"] = document["req_id"]
+            if session_refused is not None:  # an unknown or finished certification session's base path
+                raise PlatformError(
+                    ErrorKind.NOT_FOUND, [Violation("SESSION", "harness certify start (session base path)", session_refused, "path")]
+                )
             # The file's own reading first: conforming traffic is validated once.
             if op.strict is None or not op.strict.is_valid(document):
                 if not op.request.is_valid(document):

@@ -29,6 +29,7 @@ from harness.conformance.engine import CheckSet, TargetUnreachable, failed, pass
 from harness.conformance.model import Event, Evidence, Requirement
 from harness.conformance.roles import CommonOptions, RoleOption
 from harness.errors import ConfigError
+from harness.schema import open_store
 from harness.specs import load_spec, resolve_ref, spec_sha256
 from harness.store import Store
 from harness.yxc import codes, qr
@@ -593,7 +594,7 @@ class YxcCallbackRole:
         rng = random.Random(seed)
         stunum = self.stunum or "S" + "".join(str(rng.randrange(10)) for _ in range(15))
         own = self.store is None
-        store = self.store or Store(self.common.db if self.common else ":memory:")
+        store = self.store or open_store(self.common.db if self.common else ":memory:")
         try:
             yield from self._run(seed, report, logout_callback, stunum, store)
         finally:

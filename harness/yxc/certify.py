@@ -24,9 +24,11 @@ from harness.conformance.engine import CannotRun, Check, CheckSet, failed, passe
 from harness.conformance.engine import run as run_checks
 from harness.conformance.model import CheckResult, Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
+from harness.conformance.sessions import Window
 from harness.journal import Journal, entry_from_row
 from harness.pki import Vendor, find_vendor
 from harness.rules import RuleSet
+from harness.schema import open_store
 from harness.specs import spec_sha256
 from harness.store import Store
 from harness.yxc import rules as yxc_rules
@@ -67,10 +69,15 @@ class Graded:
 
     store: Store
     user: str
-    since: int | None
+    since: int | None = None
     vendor: Vendor | None = None
     entries: list[dict[str, Any]] = field(default_factory=list)
     checks: dict[str, Check] = field(default_factory=dict)
+    window: Window | None = None  # which journal rows are graded (default: untagged, non-fuzz rows after ``since``)
+
+    def __post_init__(self) -> None:
+        if self.window is None:
+            self.window = Window(after_id=self.since)
 
 
 def exchange_evidence(entry: dict[str, Any], note: str = "") -> Evidence:
@@ -101,10 +108,11 @@ def _enrolled(g: Graded) -> Any:
     if vendor is None:
         raise CannotRun(f"no YXC vendor is enrolled with user {g.user!r} in store {g.store.path} (harness vendor list)")
     g.vendor = vendor
-    attributed = Journal(g.store).query(vendor=vendor.user, platform="yxc", after_id=g.since, limit=None, ascending=True)
+    assert g.window is not None
+    attributed = Journal(g.store).query(vendor=vendor.user, platform="yxc", where=g.window.sql(), limit=None, ascending=True)
     unattributed = _unattributed(g, vendor.user)
     g.entries = sorted(attributed + unattributed, key=lambda e: e["id"])
-    since = f" after journal #{g.since}" if g.since is not None else ""
+    since = f" ({g.window.describe()})"
     also = f", of which {len(unattributed)} were refused before the certificate was recognised" if unattributed else ""
     return passed(f"vendor {vendor.platnum} (user {vendor.user}): {len(g.entries)} journaled calls{since}{also}")
 
@@ -114,9 +122,11 @@ def _unattributed(g: Graded, user: str) -> list[dict[str, Any]]:
 
     The journal leaves their vendor empty, but they are this vendor's calls and must be graded, not overlooked.
     """
+    assert g.window is not None
+    window, window_params = g.window.sql()
     rows = g.store.query(
-        "SELECT * FROM journal WHERE platform = 'yxc' AND vendor IS NULL AND id > ? AND upper(query) LIKE ? ORDER BY id",
-        (g.since or 0, f"%USER={user.upper()}%"),
+        f"SELECT * FROM journal WHERE platform = 'yxc' AND vendor IS NULL AND upper(query) LIKE ? AND ({window}) ORDER BY id",
+        (f"%USER={user.upper()}%", *window_params),
     )
     entries = [entry_from_row(r) for r in rows]
     return [e for e in entries if parse_qs(e["query"]).get("user", [""])[0].upper() == user.upper()]
@@ -223,16 +233,16 @@ class TimingPlatformRole:
         SINCE_OPTION,
     )
 
-    def __init__(self, common: CommonOptions, vendor: str, since: int | None = None) -> None:
+    def __init__(self, common: CommonOptions, vendor: str, since: int | None = None, window: Window | None = None) -> None:
         self.common = common
         self.user = vendor
-        self.since = since
+        self.window = window or Window(after_id=since)  # a certification session's, or --since's
 
     def run(self, seed: int) -> Iterator[Event]:
-        store = Store(self.common.db)
+        store = open_store(self.common.db)
         try:
             checks = build_checks()
-            graded = Graded(store, self.user, self.since, checks={c.id: c for c in checks})
+            graded = Graded(store, self.user, window=self.window, checks={c.id: c for c in checks})
             yield from run_checks(
                 role=self.name,
                 platform=self.platform,
@@ -240,7 +250,7 @@ class TimingPlatformRole:
                 checks=checks,
                 context=graded,
                 seed=seed,
-                options={"vendor": self.user, "since": self.since, "profile": self.common.profile, "db": str(self.common.db)},
+                options={"vendor": self.user, **self.window.options(), "profile": self.common.profile, "db": str(self.common.db)},
                 spec_hashes={f"specs/{f}": spec_sha256(f) for f in SPEC_FILES},
                 requirements=catalogue.load(self.platform),
                 # Grading a tolerant-profile session is for development only.

@@ -26,9 +26,9 @@ profile_option = click.option(
 
 def _store(db: Path | None) -> Store:
     # Imported lazily: opening the store migrates every platform, which `--help` should not pay for.
-    from harness.store import Store
+    from harness.schema import open_store
 
-    return Store(db or default_db_path())
+    return open_store(db or default_db_path())
 
 
 def _could_not_run(exc: HarnessError) -> NoReturn:

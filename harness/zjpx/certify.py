@@ -20,7 +20,9 @@ from harness.conformance import catalogue
 from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, run, skipped
 from harness.conformance.model import Event, Evidence, Requirement
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
+from harness.conformance.sessions import Window
 from harness.journal import Journal
+from harness.schema import open_store
 from harness.specs import spec_sha256
 from harness.store import Store
 from harness.zjpx.vendor import Exchanged, VendorClient, VendorUnreachable, account_problems, page_of
@@ -453,11 +455,14 @@ class LearningPlatformClientRole:
     platform = "zjpx"
     description = "The vendor's learning platform calls the supervision side; graded from the harness's journal."
 
-    def __init__(self, store: Store, platform_code: str, profile: str = "strict", after_id: int | None = None) -> None:
-        self.store, self.platform_code, self.profile, self.after_id = store, platform_code, profile, after_id
+    def __init__(
+        self, store: Store, platform_code: str, profile: str = "strict", after_id: int | None = None, window: Window | None = None
+    ) -> None:
+        self.store, self.platform_code, self.profile = store, platform_code, profile
+        self.window = window or Window(after_id=after_id)  # a certification session's, or --since's
 
     def run(self, seed: int) -> Iterator[Event]:
-        entries = Journal(self.store).query(platform="zjpx", vendor=self.platform_code, after_id=self.after_id, limit=None, ascending=True)
+        entries = Journal(self.store).query(platform="zjpx", vendor=self.platform_code, where=self.window.sql(), limit=None, ascending=True)
         yield from run(
             role=self.name,
             platform=self.platform,
@@ -465,7 +470,7 @@ class LearningPlatformClientRole:
             checks=CLIENT,
             context=ClientContext(self.store, self.platform_code, entries),
             seed=seed,
-            options={"profile": self.profile, "exchanges": len(entries)},
+            options={"platform": self.platform_code, **self.window.options(), "profile": self.profile, "exchanges": len(entries)},
             spec_hashes={"specs/zjpx/supervision.yaml": spec_sha256("zjpx/supervision.yaml")},
             requirements=requirements(),
             certification_valid=self.profile == "strict",
@@ -515,12 +520,13 @@ class ClientRoleCommand:
         SINCE_OPTION,
     )
 
-    def __init__(self, common: CommonOptions, platform: str, since: int | None = None) -> None:
-        self.common, self.code, self.since = common, platform, since
+    def __init__(self, common: CommonOptions, platform: str, since: int | None = None, window: Window | None = None) -> None:
+        self.common, self.code = common, platform
+        self.window = window or Window(after_id=since)
 
     def run(self, seed: int) -> Iterator[Event]:
-        store = Store(self.common.db)
+        store = open_store(self.common.db)
         try:
-            yield from LearningPlatformClientRole(store, self.code, self.common.profile, self.since).run(seed)
+            yield from LearningPlatformClientRole(store, self.code, self.common.profile, window=self.window).run(seed)
         finally:
             store.close()

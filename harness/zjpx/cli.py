@@ -13,9 +13,9 @@ from harness.config import default_db_path
 
 
 def _store(db: Path | None) -> object:
-    from harness.store import Store
+    from harness.schema import open_store
 
-    return Store(db or default_db_path())
+    return open_store(db or default_db_path())
 
 
 @click.group("zjpx")

@@ -9,60 +9,67 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from harness.store import Store, register_schema
+from harness.store import Schema, Step, Store
 
-register_schema(
+SCHEMA = Schema(
     "zjpx",
-    """CREATE TABLE IF NOT EXISTS zjpx_accounts (
-        account TEXT PRIMARY KEY, salt TEXT NOT NULL, pw_hash TEXT NOT NULL,
-        platform_code TEXT NOT NULL UNIQUE, platform_name TEXT NOT NULL, at TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS zjpx_tokens (
-        token TEXT PRIMARY KEY, account TEXT NOT NULL, platform_code TEXT NOT NULL,
-        issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS zjpx_teachers (
-        platform_code TEXT NOT NULL, tea_code TEXT NOT NULL, body TEXT NOT NULL, at_ms INTEGER NOT NULL,
-        PRIMARY KEY (platform_code, tea_code))""",
-    """CREATE TABLE IF NOT EXISTS zjpx_course_infos (
-        platform_code TEXT NOT NULL, course_name TEXT NOT NULL, body TEXT NOT NULL, at_ms INTEGER NOT NULL,
-        PRIMARY KEY (platform_code, course_name))""",
-    """CREATE TABLE IF NOT EXISTS zjpx_learners (
-        platform_code TEXT NOT NULL, card_no TEXT NOT NULL, name TEXT NOT NULL, student_code TEXT,
-        mobile TEXT, photo_url TEXT, at_ms INTEGER NOT NULL, PRIMARY KEY (platform_code, card_no))""",
-    """CREATE TABLE IF NOT EXISTS zjpx_classes (
-        platform_code TEXT NOT NULL, class_code TEXT NOT NULL, body TEXT NOT NULL, at_ms INTEGER NOT NULL,
-        PRIMARY KEY (platform_code, class_code))""",
-    """CREATE TABLE IF NOT EXISTS zjpx_enrolments (
-        platform_code TEXT NOT NULL, class_code TEXT NOT NULL, student_code TEXT NOT NULL, card_no TEXT NOT NULL,
-        name TEXT NOT NULL, PRIMARY KEY (platform_code, class_code, student_code))""",
-    """CREATE TABLE IF NOT EXISTS zjpx_courses (
-        platform_code TEXT NOT NULL, course_code TEXT NOT NULL, body TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
-        at_ms INTEGER NOT NULL, PRIMARY KEY (platform_code, course_code))""",
-    """CREATE TABLE IF NOT EXISTS zjpx_realname (
-        platform_code TEXT NOT NULL, card_no TEXT NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY (platform_code, card_no))""",
-    """CREATE TABLE IF NOT EXISTS zjpx_sessions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, platform_code TEXT NOT NULL, class_code TEXT NOT NULL,
-        student_code TEXT NOT NULL, res_code TEXT NOT NULL, course_code TEXT, section_code TEXT,
-        status TEXT NOT NULL CHECK (status IN ('open', 'ended', 'abandoned')),
-        started_ms INTEGER NOT NULL, ended_ms INTEGER, last_report_ms INTEGER, start_play_time INTEGER NOT NULL DEFAULT 0,
-        last_play_time INTEGER, studied INTEGER NOT NULL DEFAULT 0, reports INTEGER NOT NULL DEFAULT 0)""",
-    "CREATE INDEX IF NOT EXISTS zjpx_sessions_open ON zjpx_sessions (platform_code, class_code, student_code, res_code, status)",
-    """CREATE TABLE IF NOT EXISTS zjpx_reports (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, session_id INTEGER NOT NULL, platform_code TEXT NOT NULL,
-        class_code TEXT NOT NULL, student_code TEXT NOT NULL, res_code TEXT NOT NULL, course_code TEXT NOT NULL,
-        section_code TEXT NOT NULL, play_time INTEGER NOT NULL, progress_time INTEGER NOT NULL, at_ms INTEGER NOT NULL,
-        day TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS zjpx_reports_day ON zjpx_reports (platform_code, class_code, student_code, day)",
-    """CREATE TABLE IF NOT EXISTS zjpx_bizcodes (
-        biz_code TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('face', 'code')), platform_code TEXT NOT NULL,
-        class_code TEXT NOT NULL, student_code TEXT NOT NULL, res_code TEXT NOT NULL, session_id INTEGER,
-        verification_code TEXT, issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('issued', 'passed')), attempts INTEGER NOT NULL DEFAULT 0)""",
-    """CREATE TABLE IF NOT EXISTS zjpx_checks (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, session_id INTEGER, biz_code TEXT NOT NULL, kind TEXT NOT NULL,
-        passed INTEGER NOT NULL, video_study_time INTEGER, detail TEXT, at_ms INTEGER NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS zjpx_videos (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, platform_code TEXT NOT NULL, class_code TEXT NOT NULL,
-        student_code TEXT NOT NULL, res_code TEXT NOT NULL, url TEXT NOT NULL, at_ms INTEGER NOT NULL)""",
+    [
+        Step(
+            1,
+            [
+                """CREATE TABLE IF NOT EXISTS zjpx_accounts (
+                account TEXT PRIMARY KEY, salt TEXT NOT NULL, pw_hash TEXT NOT NULL,
+                platform_code TEXT NOT NULL UNIQUE, platform_name TEXT NOT NULL, at TEXT NOT NULL)""",
+                """CREATE TABLE IF NOT EXISTS zjpx_tokens (
+                token TEXT PRIMARY KEY, account TEXT NOT NULL, platform_code TEXT NOT NULL,
+                issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL)""",
+                """CREATE TABLE IF NOT EXISTS zjpx_teachers (
+                platform_code TEXT NOT NULL, tea_code TEXT NOT NULL, body TEXT NOT NULL, at_ms INTEGER NOT NULL,
+                PRIMARY KEY (platform_code, tea_code))""",
+                """CREATE TABLE IF NOT EXISTS zjpx_course_infos (
+                platform_code TEXT NOT NULL, course_name TEXT NOT NULL, body TEXT NOT NULL, at_ms INTEGER NOT NULL,
+                PRIMARY KEY (platform_code, course_name))""",
+                """CREATE TABLE IF NOT EXISTS zjpx_learners (
+                platform_code TEXT NOT NULL, card_no TEXT NOT NULL, name TEXT NOT NULL, student_code TEXT,
+                mobile TEXT, photo_url TEXT, at_ms INTEGER NOT NULL, PRIMARY KEY (platform_code, card_no))""",
+                """CREATE TABLE IF NOT EXISTS zjpx_classes (
+                platform_code TEXT NOT NULL, class_code TEXT NOT NULL, body TEXT NOT NULL, at_ms INTEGER NOT NULL,
+                PRIMARY KEY (platform_code, class_code))""",
+                """CREATE TABLE IF NOT EXISTS zjpx_enrolments (
+                platform_code TEXT NOT NULL, class_code TEXT NOT NULL, student_code TEXT NOT NULL, card_no TEXT NOT NULL,
+                name TEXT NOT NULL, PRIMARY KEY (platform_code, class_code, student_code))""",
+                """CREATE TABLE IF NOT EXISTS zjpx_courses (
+                platform_code TEXT NOT NULL, course_code TEXT NOT NULL, body TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+                at_ms INTEGER NOT NULL, PRIMARY KEY (platform_code, course_code))""",
+                """CREATE TABLE IF NOT EXISTS zjpx_realname (
+                platform_code TEXT NOT NULL, card_no TEXT NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY (platform_code, card_no))""",
+                """CREATE TABLE IF NOT EXISTS zjpx_sessions (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, platform_code TEXT NOT NULL, class_code TEXT NOT NULL,
+                student_code TEXT NOT NULL, res_code TEXT NOT NULL, course_code TEXT, section_code TEXT,
+                status TEXT NOT NULL CHECK (status IN ('open', 'ended', 'abandoned')),
+                started_ms INTEGER NOT NULL, ended_ms INTEGER, last_report_ms INTEGER, start_play_time INTEGER NOT NULL DEFAULT 0,
+                last_play_time INTEGER, studied INTEGER NOT NULL DEFAULT 0, reports INTEGER NOT NULL DEFAULT 0)""",
+                "CREATE INDEX IF NOT EXISTS zjpx_sessions_open ON zjpx_sessions (platform_code, class_code, student_code, res_code, status)",
+                """CREATE TABLE IF NOT EXISTS zjpx_reports (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, session_id INTEGER NOT NULL, platform_code TEXT NOT NULL,
+                class_code TEXT NOT NULL, student_code TEXT NOT NULL, res_code TEXT NOT NULL, course_code TEXT NOT NULL,
+                section_code TEXT NOT NULL, play_time INTEGER NOT NULL, progress_time INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+                day TEXT NOT NULL)""",
+                "CREATE INDEX IF NOT EXISTS zjpx_reports_day ON zjpx_reports (platform_code, class_code, student_code, day)",
+                """CREATE TABLE IF NOT EXISTS zjpx_bizcodes (
+                biz_code TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('face', 'code')), platform_code TEXT NOT NULL,
+                class_code TEXT NOT NULL, student_code TEXT NOT NULL, res_code TEXT NOT NULL, session_id INTEGER,
+                verification_code TEXT, issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('issued', 'passed')), attempts INTEGER NOT NULL DEFAULT 0)""",
+                """CREATE TABLE IF NOT EXISTS zjpx_checks (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, session_id INTEGER, biz_code TEXT NOT NULL, kind TEXT NOT NULL,
+                passed INTEGER NOT NULL, video_study_time INTEGER, detail TEXT, at_ms INTEGER NOT NULL)""",
+                """CREATE TABLE IF NOT EXISTS zjpx_videos (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, platform_code TEXT NOT NULL, class_code TEXT NOT NULL,
+                student_code TEXT NOT NULL, res_code TEXT NOT NULL, url TEXT NOT NULL, at_ms INTEGER NOT NULL)""",
+            ],
+        ),
+    ],
 )
 
 

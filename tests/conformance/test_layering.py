@@ -19,3 +19,16 @@ def test_conformance_never_imports_reports_or_cli():
                 names = [node.module]
             offenders += [f"{path.name}: {n}" for n in names if n.startswith(FORBIDDEN)]
     assert offenders == []
+
+
+def test_the_store_knows_nothing_of_its_users():
+    """harness/store.py imports nothing of the harness package but harness.errors: owners hand it their schemas."""
+    import harness.store
+
+    imported = []
+    for node in ast.walk(ast.parse(Path(harness.store.__file__).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            imported += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            imported.append(node.module or "")
+    assert [n for n in imported if n == "harness" or n.startswith("harness.")] == ["harness.errors"]

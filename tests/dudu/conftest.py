@@ -11,6 +11,7 @@ import pytest
 from fixtures import dudu as fx
 from fixtures.dudu import AsgiClient as Client
 from harness.config import Settings
+from harness.schema import open_store
 from harness.store import Store
 
 with warnings.catch_warnings():  # connexion 3.3 imports starlette.testclient, which warns under httpx 0.28
@@ -20,7 +21,7 @@ with warnings.catch_warnings():  # connexion 3.3 imports starlette.testclient, w
 
 def _serve(tmp_path: Path, profile: str) -> Iterator[tuple[Client, Store]]:
     db = tmp_path / f"{profile}.db"
-    store = Store(db)
+    store = open_store(db)
     fx.world(store)
     app = create_app(Settings(db=db, validate_responses=True, profile=profile), store)
     app.state_journal.start()

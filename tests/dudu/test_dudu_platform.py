@@ -320,11 +320,11 @@ def test_every_exchange_is_journaled_with_its_verdicts(client: Client, store: An
 def test_the_connexion_path_answers_like_the_fast_path(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.config import Settings
     from harness.dudu.platform import DuduPlatform
+    from harness.schema import open_store
     from harness.server import create_app
-    from harness.store import Store
 
     monkeypatch.setattr(DuduPlatform, "fast_operations", None)  # the fast path then serves nothing
-    store = Store(tmp_path / "c.db")
+    store = open_store(tmp_path / "c.db")
     fx.world(store)
     client = Client(create_app(Settings(db=tmp_path / "c.db", validate_responses=True, profile="strict"), store))
     try:
@@ -340,10 +340,10 @@ def test_the_connexion_path_answers_like_the_fast_path(tmp_path: Any, monkeypatc
 
 def test_changes_from_another_connection_are_seen_at_once(client: Client, store: Any) -> None:
     """The device cache must never serve a row older than the store (another worker or the CLI changed it)."""
-    from harness.store import Store
+    from harness.schema import open_store
 
     assert client.post("location_report", fx.heartbeat())["heartbeat_interval"] == 5
-    other = Store(store.path)  # a second connection, as a CLI process or another uvicorn worker would have
+    other = open_store(store.path)  # a second connection, as a CLI process or another uvicorn worker would have
     try:
         admin.configure(other, fx.ENTERPRISE, heartbeat_interval=9)
         assert client.post("location_report", fx.heartbeat())["heartbeat_interval"] == 9
@@ -358,10 +358,10 @@ def test_the_device_cache_is_written_through_and_survives_unrelated_writes(tmp_p
     10,000-device fleet otherwise misses on nearly every request), and every cached row must equal the store's."""
     from harness.config import Settings
     from harness.dudu.platform import DEVICE_SQL
+    from harness.schema import open_store
     from harness.server import create_app
-    from harness.store import Store
 
-    store = Store(tmp_path / "w.db")
+    store = open_store(tmp_path / "w.db")
     fx.world(store, devices=3)
     app = create_app(Settings(db=tmp_path / "w.db"), store)
     platform = app.state_platforms["dudu"]

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from fixtures import dudu as fx
 from harness.cli import main
 from harness.dudu import admin, qr
-from harness.store import Store
+from harness.schema import open_store
 
 
 @pytest.mark.parametrize("vector", fx.qr_vectors(), ids=lambda v: v["name"])
@@ -58,7 +58,7 @@ def test_parse_rejects_non_canonical_padding_bits() -> None:
 
 def test_cli_make_issues_a_verifiable_ticket(tmp_path: Path) -> None:
     db = tmp_path / "q.db"
-    store = Store(db)
+    store = open_store(db)
     fx.world(store)
     png = tmp_path / "t.png"
     result = CliRunner().invoke(

@@ -7,7 +7,7 @@ from cryptography import x509
 from harness.cli import main
 from harness.pki import ca
 from harness.reports.bundle import signing_identity, verify_bundle
-from harness.store import Store
+from harness.schema import open_store
 from tests.reports.sample_run import write
 
 
@@ -69,7 +69,7 @@ def test_every_edit_is_named(bundle, edit, named):
 
 def test_the_signing_key_lives_in_the_store_and_the_test_ca_issued_it(bundle, tmp_path):
     out, db = bundle
-    store = Store(db)
+    store = open_store(db)
     key, cert, ca_cert = signing_identity(store)
     assert signing_identity(store)[1] == cert  # created once, reused
     assert ca_cert == ca(store)[1]
@@ -77,7 +77,7 @@ def test_the_signing_key_lives_in_the_store_and_the_test_ca_issued_it(bundle, tm
     assert x509.load_pem_x509_certificates((out / "signer.pem").read_bytes())[0] == cert
     assert verify(out, "--db", db).exit_code == 0
     # Against another store's CA the same bundle is not trusted.
-    assert verify_bundle(out, ca(Store(tmp_path / "other.db"))[1]).ok is False
+    assert verify_bundle(out, ca(open_store(tmp_path / "other.db"))[1]).ok is False
 
 
 def test_a_rerun_into_the_same_directory_verifies(bundle):

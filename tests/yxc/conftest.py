@@ -14,6 +14,7 @@ import pytest
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from examples.yxc_vendor.app import Vendor, create_app, self_signed
+from harness.schema import open_store
 from harness.store import Store
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request drowns failure reports
@@ -68,6 +69,6 @@ def start_vendor(tmp_path: Path) -> Iterator[Callable[..., RunningVendor]]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "harness.db")
+    s = open_store(tmp_path / "harness.db")
     yield s
     s.close()

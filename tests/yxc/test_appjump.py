@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.config import Settings
+from harness.schema import open_store
 from harness.server import create_app
 from harness.store import Store
 from harness.yxc import appjump, codes
@@ -102,7 +103,7 @@ def test_cli(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout)["answer"]
-    assert codes.find(Store(db), answer["code"]) is not None
+    assert codes.find(open_store(db), answer["code"]) is not None
     late = CliRunner().invoke(main, [*args[:-4], "--photo-checked-at", str(int(time.time()) - 600), "--db", str(db)])
     assert late.exit_code == 1 and "YXC-APP-WINDOW" in late.stderr
     bad = CliRunner().invoke(main, [*args[:-4], "--photo-checked-at", "yesterday", "--db", str(db)])
@@ -110,7 +111,7 @@ def test_cli(tmp_path: Path) -> None:
 
 
 def test_control_endpoint(tmp_path: Path) -> None:
-    store = Store(tmp_path / "serve.db")
+    store = open_store(tmp_path / "serve.db")
     app = create_app(Settings(db=store.path, validate_responses=True), store)
 
     async def exercise() -> list[httpx.Response]:

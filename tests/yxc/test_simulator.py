@@ -17,6 +17,7 @@ from examples.yxc_vendor.client import Client, file_training
 from harness.cli import main
 from harness.config import Settings
 from harness.pki import enrol
+from harness.schema import open_store
 from harness.server import create_app
 from harness.signing import Signer
 from harness.store import Store
@@ -107,7 +108,7 @@ def test_cli(start_vendor, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "grade: passed" in result.stdout
     code = result.stdout.split("issued sign-in code ")[1].split()[0]
-    assert codes.find(Store(db), code) is not None
+    assert codes.find(open_store(db), code) is not None
     bad = CliRunner().invoke(main, ["simulate", "yxc-scan", "--qr", "x", "--stunum", "short", "--db", str(db)])
     assert bad.exit_code == 2  # bad arguments: could not run
     assert "F16" in bad.stderr
@@ -115,7 +116,7 @@ def test_cli(start_vendor, tmp_path: Path) -> None:
 
 @pytest.fixture
 def harness_server(tmp_path: Path) -> Iterator[tuple[str, Store]]:
-    store = Store(tmp_path / "serve.db")
+    store = open_store(tmp_path / "serve.db")
     app = create_app(Settings(db=store.path), store)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

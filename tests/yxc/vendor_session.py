@@ -18,9 +18,9 @@ from fixtures import files as F
 from fixtures.yxc import YxcData
 from harness.config import Settings
 from harness.pki import enrol
+from harness.schema import open_store
 from harness.server import create_app
 from harness.signing import Signer
-from harness.store import Store
 from harness.yxc import codes
 
 
@@ -43,7 +43,7 @@ def play(
 ) -> Session:
     db = tmp_path / "harness.db"
     settings = Settings(db=db, validate_responses=True)
-    store = Store(db)
+    store = open_store(db)
     enrolment = enrol(store, "yxc", "A0001", tmp_path / "vendor")
     signer = Signer.from_dir(tmp_path / "vendor")
     app = create_app(settings, store)

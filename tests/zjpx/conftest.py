@@ -14,8 +14,8 @@ import pytest
 
 from fixtures.zjpx import ZjpxData, resources
 from harness.config import Settings
+from harness.schema import open_store
 from harness.server import create_app
-from harness.store import Store
 from harness.zjpx import accounts
 
 START_MS = 1_760_000_000_000  # a fixed instant (2025-10-09 Beijing), so day boundaries are reproducible
@@ -27,7 +27,7 @@ class Served:
     """One app per profile for the whole test session (building one takes about a second)."""
 
     def __init__(self, tmp: Path, profile: str) -> None:
-        self.store = Store(tmp / "harness.db")
+        self.store = open_store(tmp / "harness.db")
         self.settings = Settings(db=tmp / "harness.db", validate_responses=True, profile=profile)
         self.app = create_app(self.settings, self.store)
         self.platform = self.app.state_platforms["zjpx"]  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.store import Store
+from harness.schema import open_store
 from harness.zjpx import accounts, state
 
 
@@ -22,7 +22,7 @@ def test_account_and_class_commands(tmp_path: Path) -> None:
     filed = runner.invoke(main, ["zjpx", "class", "add", "--platform-code", code, "--seed", "4", "--video-on-hook", "2", "--db", db])
     assert filed.exit_code == 0, filed.output
     intake = json.loads(filed.output)
-    store = Store(db)
+    store = open_store(db)
     assert accounts.check_password(store, "vendor-a", "pw") is not None
     cls = state.get_class(store, code, intake["classCode"])
     assert cls is not None and state.class_config(cls)["videoOnHook"] == 2

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from fixtures.zjpx import ZjpxData
-from harness.store import Store
+from harness.schema import open_store
 from harness.zjpx import accounts
 from harness.zjpx.platform import file_class
 
@@ -31,7 +31,7 @@ def free_port() -> int:
 
 def test_learners_load_run_passes_thresholds(tmp_path: Path) -> None:
     db = tmp_path / "load.db"
-    store = Store(db)
+    store = open_store(db)
     account = accounts.add_account(store, "load", "pw-load", "负载测试平台")
     intake = ZjpxData(31).class_intake(students=4, video_on_hook=2, trigger_type=1, trigger_value=2, video_start_face=1)
     file_class(store, account.platform_code, intake, int(time.time() * 1000))

@@ -1,0 +1,202 @@
+"""Certification sessions: the window of journal traffic a journal-graded role grades.
+
+A vendor acting as a client is certified from what it sent to ``harness serve``. ``harness certify start ROLE …``
+opens a session: a row in ``cert_sessions`` holding the role, its options and ``after_id``, the newest journal id at
+that moment. The vendor then either points its client at the session's base path ``/_session/<id>/<platform>/…``
+(served exactly like ``/<platform>/…``, every exchange journaled with ``session = <id>``) or simply runs its scenario
+against the usual base path. ``harness certify finish <id>`` sets ``until_id`` (the newest journal id then) and grades
+the :class:`Window`:
+
+- the exchanges tagged with the session (up to ``until_id`` once finished), and
+- the untagged exchanges with an id in ``(after_id, until_id]``;
+- never an exchange whose origin is ``fuzz`` (the ``X-Harness-Origin: fuzz`` header harness.fuzz sends): generated
+  traffic is never certification evidence, inside a window or not.
+
+``harness certify ROLE --since N`` grades the window of untagged, non-fuzz traffic after ``N``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from harness.errors import ConfigError
+from harness.journal import now_iso
+from harness.store import Schema, Step, Store
+
+SCHEMA = Schema(
+    "cert_sessions",
+    [
+        Step(
+            1,
+            [
+                """CREATE TABLE IF NOT EXISTS cert_sessions (
+                id TEXT PRIMARY KEY, role TEXT NOT NULL, options TEXT NOT NULL, created_at TEXT NOT NULL,
+                after_id INTEGER NOT NULL, until_id INTEGER, finished_at TEXT,
+                status TEXT NOT NULL CHECK (status IN ('open', 'finished')))""",
+            ],
+        ),
+    ],
+)
+
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Ids are drawn from lower-case letters and digits only: url-safe, never mistaken for an option (a leading "-"), and
+# the same whatever case a shell or a browser bar shows them in.
+ID_ALPHABET = string.ascii_lowercase + string.digits
+ID_LENGTH = 10
+FUZZ = "fuzz"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which journal rows a grading reads (see the module docstring). All ``None``: every untagged, non-fuzz row."""
+
+    after_id: int | None = None
+    until_id: int | None = None
+    session: str | None = None
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """The SQL condition over the ``journal`` table and its parameters."""
+        untagged, params = ["session IS NULL"], []
+        if self.after_id is not None:
+            untagged.append("id > ?")
+            params.append(self.after_id)
+        if self.until_id is not None:
+            untagged.append("id <= ?")
+            params.append(self.until_id)
+        condition = " AND ".join(untagged)
+        if self.session is not None:
+            tagged, tagged_params = "session = ?", [self.session]
+            if self.until_id is not None:
+                tagged += " AND id <= ?"
+                tagged_params.append(self.until_id)
+            condition = f"({tagged}) OR ({condition})"
+            params = tagged_params + params
+        return f"origin IS NOT '{FUZZ}' AND ({condition})", params
+
+    def includes(self, entry: dict[str, Any]) -> bool:
+        """The same condition over one journal entry (a dict of :meth:`Journal.query`)."""
+        if entry.get("origin") == FUZZ:
+            return False
+        within_until = self.until_id is None or entry["id"] <= self.until_id
+        tag = entry.get("session")
+        if tag is not None:
+            return self.session is not None and tag == self.session and within_until
+        return (self.after_id is None or entry["id"] > self.after_id) and within_until
+
+    def describe(self) -> str:
+        """One line for reports: which traffic was graded."""
+        span = "journal " + (f"after #{self.after_id}" if self.after_id is not None else "from the start")
+        if self.until_id is not None:
+            span += f" up to #{self.until_id}"
+        if self.session is not None:
+            return f"certification session {self.session}: its tagged exchanges and untagged ones {span}; fuzz traffic excluded"
+        return f"{span}, untagged exchanges only; fuzz traffic excluded"
+
+    def options(self) -> dict[str, Any]:
+        """The window as report options."""
+        return {"session": self.session, "after_id": self.after_id, "until_id": self.until_id, "graded": self.describe()}
+
+
+def since(after_id: int | None) -> Window:
+    """The window of ``harness certify ROLE --since N`` (everything untagged when ``N`` is None)."""
+    return Window(after_id=after_id)
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    role: str
+    options: dict[str, Any]
+    created_at: str
+    after_id: int
+    until_id: int | None
+    finished_at: str | None
+    status: str
+
+    @property
+    def window(self) -> Window:
+        return Window(after_id=self.after_id, until_id=self.until_id, session=self.id)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+def _session(row: Any) -> Session:
+    return Session(
+        id=row["id"],
+        role=row["role"],
+        options=json.loads(row["options"]),
+        created_at=row["created_at"],
+        after_id=row["after_id"],
+        until_id=row["until_id"],
+        finished_at=row["finished_at"],
+        status=row["status"],
+    )
+
+
+def start(store: Store, role: str, options: dict[str, Any]) -> Session:
+    """Open a session for ``role`` with the role's own ``options`` (JSON-able); it starts after the newest exchange."""
+    with store.transaction(changes_state=False) as conn:
+        after_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM journal").fetchone()[0]
+        while True:
+            session_id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+            if conn.execute("SELECT 1 FROM cert_sessions WHERE id = ?", (session_id,)).fetchone() is None:
+                break
+        conn.execute(
+            "INSERT INTO cert_sessions (id, role, options, created_at, after_id, status) VALUES (?, ?, ?, ?, ?, 'open')",
+            (session_id, role, json.dumps(options, ensure_ascii=False, sort_keys=True), now_iso(), after_id),
+        )
+    found = get(store, session_id)
+    assert found is not None
+    return found
+
+
+def get(store: Store, session_id: str) -> Session | None:
+    if not SESSION_ID.match(session_id):
+        return None
+    row = store.query_one("SELECT * FROM cert_sessions WHERE id = ?", (session_id,))
+    return _session(row) if row is not None else None
+
+
+def is_open(store: Store, session_id: str) -> bool:
+    """Whether ``session_id`` names an open session (the server asks this for every session-scoped request)."""
+    if not SESSION_ID.match(session_id):
+        return False
+    row = store.query_one("SELECT status FROM cert_sessions WHERE id = ?", (session_id,))
+    return row is not None and row["status"] == "open"
+
+
+def finish(store: Store, session_id: str) -> Session:
+    """Close the session: its window ends at the newest exchange now. Finishing a finished session changes nothing."""
+    if get(store, session_id) is None:
+        raise ConfigError(f"no certification session {session_id!r} in {store.path} (harness certify sessions)")
+    with store.transaction(changes_state=False) as conn:
+        until_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM journal").fetchone()[0]
+        conn.execute(
+            "UPDATE cert_sessions SET until_id = ?, finished_at = ?, status = 'finished' WHERE id = ? AND status = 'open'",
+            (until_id, now_iso(), session_id),
+        )
+    found = get(store, session_id)
+    assert found is not None
+    return found
+
+
+def list_sessions(store: Store) -> list[Session]:
+    """Every session, newest first."""
+    return [_session(r) for r in store.query("SELECT * FROM cert_sessions ORDER BY created_at DESC, rowid DESC")]
+
+
+def count(store: Store, window: Window) -> int:
+    """How many journal exchanges the window holds."""
+    condition, params = window.sql()
+    row = store.query_one(f"SELECT COUNT(*) FROM journal WHERE {condition}", params)
+    return int(row[0]) if row is not None else 0
+
+
+__all__ = ["SCHEMA", "Session", "Window", "count", "finish", "get", "is_open", "list_sessions", "since", "start"]
