@@ -134,12 +134,12 @@ def _datamatrix_png(text: str) -> bytes:
 
 
 def _small_qr_png(text: str) -> bytes:
-    """A QR Code drawn at 3 px a module: readable, but the symbol and the picture are under 150 px (000 附件一 2)."""
+    """A QR Code drawn at 2 px a module: readable, but the symbol and the picture are under 150 px (000 附件一 2)."""
     import io
 
     import qrcode
 
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=3, border=2)
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=2, border=2)
     code.add_data(text.encode("utf-8"))
     code.make(fit=True)
     out = io.BytesIO()
