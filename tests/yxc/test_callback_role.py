@@ -253,3 +253,19 @@ def test_refusal_codes_follow_the_profile() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_qr_form_only_the_tolerant_reading_accepts_is_a_warning(start_vendor) -> None:
+    """QR parameters in another order than the seed shows: a WARNING naming D-YXC-QR-URL-SHAPE under either profile."""
+    from urllib.parse import quote
+
+    vendor = start_vendor()
+    good = qr.check_text(vendor.qr_text())
+    reordered = (
+        f"{qr.QR_BASE}?timestamp={good.timestamp}&redirect_uri={quote(good.redirect_uri, safe='')}&callback={quote(good.callback, safe='')}"
+    )
+    for profile in ("strict", "tolerant"):
+        _, results, finished, _ = run(YxcCallbackRole(qr=reordered, allow_insecure_http=True, max_examples=2, profile=profile))
+        assert finished.verdict == "passed", profile
+        url = by_status(results, "warning")["qr-url"]
+        assert url.decision == "D-YXC-QR-URL-SHAPE" and "must be in the order" in url.message
