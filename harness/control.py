@@ -73,6 +73,7 @@ class ControlApi:
                 opened_at=body.get("opened_at"),
                 profile=body.get("profile") or self._settings.profile,
                 ttl_seconds=self._settings.code_ttl_seconds,
+                source="control-api",
             )
         except ConfigError as exc:
             return {"error": str(exc)}, 400

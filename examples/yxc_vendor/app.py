@@ -8,12 +8,26 @@ one-off session. The province POSTs ``{code, expirationtime, stunum, callback}``
 accepts only callback values it issued, and answers the general reply ``{errorcode, message, data}`` with HTTP 200.
 The accepted codes are what the vendor later files as ``logininfo``/``logoutinfo`` (see ``client.py``).
 
-Planted defects (``--defect`` or ``$DEFECT``), each breaking exactly one rule:
+Planted defects (``--defect`` or ``$DEFECT``), each breaking one rule (examples/defects/yxc-callback.yaml lists the
+checks each must fail):
   errorcode-as-string  errorcode "0" instead of 0                       (000 附件二 2, errorcode int)
+  errorcode-not-in-table  refusals answered with errorcode 400          (000 附件二 返回码定义)
+  no-errorcode         replies {message, data} without errorcode         (000 附件二 2 通用应答)
+  refuses-scans        answers 1 to valid scans                          (000 附件二 1; 000 2.1.2)
   ignores-callback     accepts a callback value it never issued          (000 附件一 3 callback)
   accepts-malformed    answers 0 to a body it cannot parse               (000 附件二 返回码 200)
+  accepts-any-media-type  takes a JSON body labelled text/plain or form  (000 附件二 1, advice beyond the seed)
   wrong-shape          answers {"code": 0, "msg": …}                     (000 附件二 2 通用应答)
   http-500             answers refusals with HTTP 500                    (D-HTTP-STATUS)
+  qr-datamatrix        /qr.png is a Data Matrix, not a QR Code           (000 附件一 1)
+  qr-small             /qr.png symbol under 150 px                       (000 附件一 2)
+  qr-too-long          QR content over 255 bytes                         (000 附件一 3)
+  qr-extra-param       QR content carries a fourth parameter             (000 附件一 3)
+  qr-http-redirect     redirect_uri is http://                           (000 2.1.1 https)
+  qr-ip-redirect       redirect_uri names 127.0.0.1                      (000 2.1.1 不支持IP地址)
+  qr-redirect-query    redirect_uri carries its own query                (000 附件一 3 回调地址不允许有其他参数内容)
+  qr-milliseconds      timestamp in milliseconds                         (000 附件一 3 timestamp 单位秒)
+  qr-empty-callback    callback parameter empty                          (000 附件一 3 callback)
 """
 
 from __future__ import annotations
@@ -35,7 +49,29 @@ from flask import Flask, Response, request
 
 from harness.yxc.qr import make_png, make_text
 
-DEFECTS = ("errorcode-as-string", "ignores-callback", "accepts-malformed", "wrong-shape", "http-500")
+REPLY_DEFECTS = (
+    "errorcode-as-string",
+    "errorcode-not-in-table",
+    "no-errorcode",
+    "refuses-scans",
+    "ignores-callback",
+    "accepts-malformed",
+    "accepts-any-media-type",
+    "wrong-shape",
+    "http-500",
+)
+QR_DEFECTS = (
+    "qr-datamatrix",
+    "qr-small",
+    "qr-too-long",
+    "qr-extra-param",
+    "qr-http-redirect",
+    "qr-ip-redirect",
+    "qr-redirect-query",
+    "qr-milliseconds",
+    "qr-empty-callback",
+)
+DEFECTS = REPLY_DEFECTS + QR_DEFECTS
 FIELDS = ("code", "expirationtime", "stunum", "callback")
 EXPIRATION = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")  # 000 附件二 expirationtime yyyy-MM-dd hh:mm:ss
 
@@ -43,21 +79,72 @@ EXPIRATION = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")  # 000 附件�
 class Vendor:
     """The vendor's state: callback values it issued (one per QR shown) and the scans it accepted."""
 
-    def __init__(self, public_url: str, terminal: str = "T0001") -> None:
+    def __init__(self, public_url: str, terminal: str = "T0001", defect: str | None = None) -> None:
         self.public_url = public_url
         self.terminal = terminal
+        self.defect = defect
         self.issued: dict[str, float] = {}
         self.scans: list[dict[str, str]] = []
         self.lock = threading.Lock()
 
     def new_callback(self) -> str:
         value = f"term={self.terminal}&sess={secrets.token_hex(6)}"
+        if self.defect == "qr-too-long":
+            value += "&pad=" + "x" * 200
+        elif self.defect == "qr-empty-callback":
+            value = ""
         with self.lock:
             self.issued[value] = time.time()
         return value
 
     def qr_text(self) -> str:
-        return make_text(self.public_url, self.new_callback())
+        url, timestamp = self.public_url, int(time.time())
+        if self.defect == "qr-http-redirect":
+            url = url.replace("https://", "http://", 1)
+        elif self.defect == "qr-ip-redirect":
+            url = url.replace("://localhost", "://127.0.0.1", 1)
+        elif self.defect == "qr-redirect-query":
+            url += f"?term={self.terminal}"
+        elif self.defect == "qr-milliseconds":
+            timestamp *= 1000
+        text = make_text(url, self.new_callback(), timestamp)
+        return text + f"&terminal={self.terminal}" if self.defect == "qr-extra-param" else text
+
+    def qr_png(self) -> bytes:
+        text = self.qr_text()
+        if self.defect == "qr-datamatrix":
+            return _datamatrix_png(text)
+        if self.defect == "qr-small":
+            return _small_qr_png(text)
+        return make_png(text)
+
+
+def _datamatrix_png(text: str) -> bytes:
+    """The QR's content as a Data Matrix symbol: a readable code of the wrong symbology (000 附件一 1 QRCode)."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    view = memoryview(zxingcpp.write_barcode_to_image(zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.DataMatrix), scale=8))
+    image = Image.frombuffer("L", (view.shape[1], view.shape[0]), bytes(view), "raw", "L", 0, 1)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _small_qr_png(text: str) -> bytes:
+    """A QR Code drawn at 2 px a module: readable, but the symbol and the picture are under 150 px (000 附件一 2)."""
+    import io
+
+    import qrcode
+
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=2, border=2)
+    code.add_data(text.encode("utf-8"))
+    code.make(fit=True)
+    out = io.BytesIO()
+    code.make_image().save(out, format="PNG")
+    return out.getvalue()
 
 
 def create_app(public_url: str, defect: str | None = None) -> Flask:
@@ -65,13 +152,17 @@ def create_app(public_url: str, defect: str | None = None) -> Flask:
     if defect and defect not in DEFECTS:
         raise ValueError(f"unknown defect {defect!r}; one of {', '.join(DEFECTS)}")
     app = Flask("yxc_vendor")
-    vendor = Vendor(public_url)
+    vendor = Vendor(public_url, defect=defect)
     app.config["VENDOR"] = vendor
     path = "/" + public_url.split("://", 1)[1].split("/", 1)[1] if public_url.count("/") > 2 else "/"
 
     def reply(errorcode: int, message: str, data: Any = None) -> Response:
+        if defect == "errorcode-not-in-table" and errorcode != 0:
+            errorcode = 400
         if defect == "wrong-shape":
             body: dict[str, Any] = {"code": errorcode, "msg": message}
+        elif defect == "no-errorcode":
+            body = {"message": message, "data": data}
         else:
             body = {"errorcode": str(errorcode) if defect == "errorcode-as-string" else errorcode, "message": message, "data": data}
         status = 500 if defect == "http-500" and errorcode != 0 else 200
@@ -86,12 +177,12 @@ def create_app(public_url: str, defect: str | None = None) -> Flask:
 
     @app.get("/qr.png")
     def qr_png() -> Response:
-        return Response(make_png(vendor.qr_text()), mimetype="image/png")
+        return Response(vendor.qr_png(), mimetype="image/png")
 
     @app.post(path)
     def callback() -> Response:
         # Parse nothing before the media type is known to be JSON (000 附件二 1: body is UTF-8 JSON).
-        if request.mimetype != "application/json":
+        if request.mimetype != "application/json" and defect != "accepts-any-media-type":
             return malformed(f"Content-Type must be application/json, not {request.mimetype or 'none'}")
         try:
             body = json.loads(request.get_data().decode("utf-8"))
@@ -111,6 +202,8 @@ def create_app(public_url: str, defect: str | None = None) -> Flask:
             known = body["callback"] in vendor.issued
         if not known and defect != "ignores-callback":
             return reply(1, "unknown callback: this platform never issued it")
+        if defect == "refuses-scans":
+            return reply(1, "scan refused")
         with vendor.lock:
             vendor.scans.append({k: body[k] for k in FIELDS})
         # 2.1.2 3): the terminal now shows a clear sign-in prompt; here the reply's message says so.

@@ -21,6 +21,7 @@ from harness.errors import ConfigError
 ROLES: dict[str, str] = {
     "yxc-timing-platform": "harness.yxc.certify:TimingPlatformRole",
     "yxc-callback": "harness.yxc.callback_role:YxcCallbackRole",
+    "yxc-app-jump": "harness.yxc.appjump_role:YxcAppJumpRole",
     "zjpx-learning-platform-server": "harness.zjpx.certify:ServerRoleCommand",
     "zjpx-learning-platform-client": "harness.zjpx.certify:ClientRoleCommand",
     "dudu-device-backend": "harness.dudu.certify:DeviceBackendRoleCommand",

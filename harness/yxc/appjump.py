@@ -5,13 +5,15 @@ The remote-teaching APP, once its own photo check has passed, opens the mini-pro
     pages/soild/soild-sign-in?from=app&appName={APP name}&responseType=code
 
 and gets back ``{code, expirationtime, stunum}``; the code is later filed as the classrecord's ``logininfo``. The
-harness plays the mini-program: it grades the page path and the timing, and issues (and stores) the code.
+harness plays the mini-program: it grades the page path and the timing, and issues (and stores) the code. Every jump
+is recorded as opened (table ``yxc_app_jumps``) so that the ``yxc-app-jump`` certify role can grade an APP's jumps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -19,6 +21,7 @@ from urllib.parse import unquote
 from harness.conformance import catalogue
 from harness.conformance.model import Requirement
 from harness.errors import ConfigError
+from harness.journal import now_iso
 from harness.store import Store
 from harness.yxc import codes
 
@@ -52,6 +55,7 @@ class AppJumpResult:
     findings: list[Finding] = field(default_factory=list)
     elapsed_seconds: float | None = None
     code: codes.SignCode | None = None
+    jump_id: int | None = None  # the row of yxc_app_jumps that records this jump
 
     @property
     def conforming(self) -> bool:
@@ -67,6 +71,7 @@ class AppJumpResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "conforming": self.conforming,
+            "jump_id": self.jump_id,
             "answer": self.answer,
             "elapsed_seconds": self.elapsed_seconds,
             "params": self.params,
@@ -137,8 +142,10 @@ def app_jump(
     opened_at: str | int | float | None = None,
     profile: str = "strict",
     ttl_seconds: int = 12 * 3600,
+    source: str = "simulate",
 ) -> AppJumpResult:
-    """Open the page as the mini-program would: grade it and, if it conforms, issue and store a sign-in code."""
+    """Open the page as the mini-program would: grade it and, if it conforms, issue and store a sign-in code. The
+    jump is recorded as opened (path, times, APP name) whatever its grade."""
     if len(stunum) != 16:  # 000 附件四 A.6.3.1.1 stunum F16
         raise ConfigError(f"stunum must be 16 characters (F16), got {len(stunum)}")
     checked = parse_time(photo_checked_at)
@@ -161,4 +168,59 @@ def app_jump(
     if result.conforming:
         # Remote teaching files only logininfo (000 附件四 A.6.3.2 #25 logoutinfo 非远程网络教学为必填): a sign-in code.
         result.code = codes.issue(store, stunum, "login", ttl_seconds, None, source="app-jump")
+    result.jump_id = store.execute(
+        "INSERT INTO yxc_app_jumps (at, app_name, path, stunum, photo_checked_at, opened_at, conforming, code, source)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            now_iso(),
+            result.params.get("appName"),
+            path,
+            stunum,
+            checked,
+            opened,
+            int(result.conforming),
+            result.code.code if result.code else None,
+            source,
+        ),
+    )
     return result
+
+
+@dataclass(frozen=True)
+class Jump:
+    """One recorded jump: what the APP opened and when (000 附件三; 2.2 1))."""
+
+    id: int
+    at: str
+    app_name: str | None
+    path: str
+    stunum: str
+    photo_checked_at: float
+    opened_at: float
+    conforming: bool
+    code: str | None
+    source: str
+
+    @property
+    def elapsed_seconds(self) -> float:
+        return self.opened_at - self.photo_checked_at
+
+
+def jumps(store: Store, *, app_name: str | None = None, since: int | None = None, limit: int | None = None) -> list[Jump]:
+    """The recorded jumps, oldest first: of one APP (its appName, as the page received it) and/or after row ``since``."""
+    sql = "SELECT * FROM yxc_app_jumps WHERE id > ?"
+    params: list[object] = [since or 0]
+    if app_name is not None:
+        sql += " AND app_name = ?"
+        params.append(app_name)
+    sql += " ORDER BY id" + (f" LIMIT {int(limit)}" if limit else "")
+    return [_jump(dict(row)) for row in store.query(sql, params)]
+
+
+def _jump(row: dict[str, object]) -> Jump:
+    row["conforming"] = bool(row["conforming"])
+    return Jump(**row)  # type: ignore[arg-type]
+
+
+def app_names(rows: Iterable[Jump]) -> list[str]:
+    return sorted({j.app_name for j in rows if j.app_name})

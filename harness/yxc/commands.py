@@ -70,7 +70,9 @@ def qr_yxc_make(redirect_uri: str, callback: str, out: Path | None, timestamp: i
 @qr_yxc.command("check")
 @click.argument("source")
 @profile_option
-@click.option("--allow-insecure-http", is_flag=True, help="Waive HTTPS and domain for a loopback callback (not valid for certification).")
+@click.option(
+    "--allow-insecure-http", is_flag=True, help="Waive HTTPS and the public domain name (127.0.0.1, localhost): a development check only."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print outcomes as JSON.")
 def qr_yxc_check(source: str, profile: str, allow_insecure_http: bool, as_json: bool) -> None:
     """Check a QR given as TEXT or as the path of an IMAGE; exit 0 when it conforms, 1 when not."""
@@ -80,15 +82,20 @@ def qr_yxc_check(source: str, profile: str, allow_insecure_http: bool, as_json: 
         report = yxc_qr.check(source, profile=profile, allow_insecure_http=allow_insecure_http)
     except HarnessError as exc:
         _could_not_run(exc)
+    # 000 2.1.1: a QR whose callback address was waived (plain http, an IP, a local name) conforms for development only.
+    waived = [o for o in report.outcomes.values() if o.status == "skipped" and "--allow-insecure-http" in o.message]
+    development = f"development only, not valid for certification: {len(waived)} rule(s) of 000 2.1.1 waived" if waived else None
     if as_json:
         outcomes = [vars(o) for o in report.outcomes.values()]
-        click.echo(json.dumps({"conforming": report.ok, "text": report.text, "outcomes": outcomes}, ensure_ascii=False, indent=2))
+        document = {"conforming": report.ok, "development": development, "text": report.text, "outcomes": outcomes}
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     else:
         if report.text is not None:
             click.echo(f"content: {report.text}")
         for outcome in report.outcomes.values():
             click.echo(str(outcome))
-        click.echo("conforming" if report.ok else f"NOT conforming: {len(report.findings)} finding(s)")
+        verdict = "conforming" if report.ok else f"NOT conforming: {len(report.findings)} finding(s)"
+        click.echo(f"{verdict} ({development})" if development and report.ok else verdict)
     sys.exit(0 if report.ok else 1)
 
 

@@ -9,7 +9,6 @@ enforces; where the seed is silent the decision id (specs/decisions.yaml) is nam
 from __future__ import annotations
 
 import io
-import ipaddress
 import re
 import time
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 from harness.conformance import catalogue
 from harness.conformance.model import Requirement
+from harness.conformance.validity import host_problem
 from harness.errors import ConfigError
 
 QR_BASE = "https://jpfw.gdcd.gov.cn/m/c"
@@ -119,16 +119,8 @@ _PCT_ONLY = re.compile(r"^(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})*$")  # unreserved
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
 def _is_dns_name(host: str) -> bool:
-    # D-YXC-QR-DOMAIN: RFC 1123 labels; a single label (localhost) is allowed since registration cannot be checked offline.
+    # D-YXC-QR-DOMAIN: RFC 1123 labels (public-name rules are validity.host_problem's).
     host = host.rstrip(".")
     if not host or len(host) > 253:
         return False
@@ -226,22 +218,23 @@ def _check_redirect(report: QrReport, redirect: str | None, allow_insecure_http:
         for rid in ids:
             report.failed(rid, f"redirect_uri {redirect!r} is not a URL: {exc}")
         return
-    waived = "waived by --allow-insecure-http: not valid for certification"
+    waived = "waived by --allow-insecure-http: a development run, not valid for certification"
     if parts.scheme == "https":
         report.passed("YXC-QR-REDIRECT-HTTPS", f"https://{parts.netloc}")
     elif allow_insecure_http and parts.scheme == "http":
         report.skipped("YXC-QR-REDIRECT-HTTPS", f"{parts.scheme}:// {waived}")
     else:
         report.failed("YXC-QR-REDIRECT-HTTPS", f"redirect_uri decodes to {redirect!r}, not an https:// URL")
-    if host and _is_ip(host):
-        if allow_insecure_http:
-            report.skipped("YXC-QR-REDIRECT-DOMAIN", f"IP address {host} {waived}")
-        else:
-            report.failed("YXC-QR-REDIRECT-DOMAIN", f"redirect_uri's host {host} is an IP address, not a domain name")
-    elif _is_dns_name(host):
+    # 000 2.1.1 有效域名,不支持IP地址 (D-YXC-QR-DOMAIN): a public DNS name, never an IP, localhost, *.local or one label.
+    problem = host_problem(host) if host else "redirect_uri has no host"
+    if problem is None and not _is_dns_name(host):
+        problem = f"{host!r} is not a domain name of RFC 1123 labels"
+    if problem is None:
         report.passed("YXC-QR-REDIRECT-DOMAIN", host)
+    elif allow_insecure_http:
+        report.skipped("YXC-QR-REDIRECT-DOMAIN", f"{problem}: {waived}")
     else:
-        report.failed("YXC-QR-REDIRECT-DOMAIN", f"redirect_uri's host {host!r} is not a domain name")
+        report.failed("YXC-QR-REDIRECT-DOMAIN", f"redirect_uri's host: {problem}")
     if parts.query or redirect.endswith("?"):
         report.failed("YXC-QR-REDIRECT-NOQUERY", f"redirect_uri carries its own query {parts.query!r}")
     elif parts.fragment:

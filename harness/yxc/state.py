@@ -21,5 +21,16 @@ SCHEMA = Schema(
                 callback TEXT, source TEXT NOT NULL, record_key TEXT)""",
             ],
         ),
+        Step(
+            2,
+            [
+                # Every APP → mini-program jump the harness's page received (000 附件三), as opened, for the yxc-app-jump role.
+                """CREATE TABLE IF NOT EXISTS yxc_app_jumps (
+                id INTEGER PRIMARY KEY, at TEXT NOT NULL, app_name TEXT, path TEXT NOT NULL, stunum TEXT NOT NULL,
+                photo_checked_at REAL NOT NULL, opened_at REAL NOT NULL, conforming INTEGER NOT NULL, code TEXT,
+                source TEXT NOT NULL)""",
+                "CREATE INDEX IF NOT EXISTS yxc_app_jumps_app ON yxc_app_jumps (app_name, id)",
+            ],
+        ),
     ],
 )

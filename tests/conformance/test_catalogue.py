@@ -62,13 +62,14 @@ def test_coverage_never_hides_a_requirement():
 
 def test_roles_and_checkers_use_catalogue_ids_only():
     """One naming: every requirement a check or a checker cites is an entry of the catalogue."""
-    from harness.yxc import appjump, callback_role, qr
+    from harness.yxc import appjump, appjump_role, callback_role, qr
 
     ids = set(catalogue.by_id("yxc"))
-    cited = {rid for check in callback_role.CHECKS for rid in check.requirements}
+    server_checks = [*callback_role.CHECKS, *appjump_role.CHECKS]
+    cited = {rid for check in server_checks for rid in check.requirements}
     cited |= {r.id for r in (*qr.REQUIREMENTS, *appjump.REQUIREMENTS, *callback_role.REQUIREMENTS)}
     assert cited <= ids, cited - ids
     for req in catalogue.load("yxc"):
         for check_id in req.checks:
-            if not check_id.startswith("YXC-"):  # yxc-callback check ids; YXC-… ids are yxc-timing-platform's
-                assert any(c.id == check_id and req.id in c.requirements for c in callback_role.CHECKS), (req.id, check_id)
+            if not check_id.startswith("YXC-"):  # yxc-callback / yxc-app-jump check ids; YXC-… ids are yxc-timing-platform's
+                assert any(c.id == check_id and req.id in c.requirements for c in server_checks), (req.id, check_id)

@@ -128,3 +128,77 @@ def test_control_endpoint(tmp_path: Path) -> None:
     assert late.status_code == 200 and late.json()["answer"] is None
     assert [f["requirement"] for f in late.json()["findings"]] == ["YXC-APP-WINDOW"]
     assert bad.status_code == 400
+
+
+# --- the certify role yxc-app-jump: grades the recorded jumps -------------------------------------------------------
+def _grade(db: Path, tmp_path: Path, **options: object) -> tuple[dict[str, list], object, object]:
+    from harness.conformance.model import CheckFinished, RunStarted
+    from harness.conformance.roles import CommonOptions, role_class
+
+    role = role_class("yxc-app-jump")(CommonOptions(tmp_path / "r", 1, db, "strict"), **options)
+    events = list(role.run(1))
+    by_id: dict[str, list] = {}
+    for e in events:
+        if isinstance(e, CheckFinished):
+            by_id.setdefault(e.result.check_id, []).append(e.result)
+    started = next(e for e in events if isinstance(e, RunStarted))
+    return by_id, started, events[-1]
+
+
+def test_every_jump_is_recorded_for_the_role(store: Store) -> None:
+    now = time.time()
+    good = appjump.app_jump(store, PATH, STUNUM, now - 10, opened_at=now)
+    late = appjump.app_jump(store, PATH, STUNUM, now - 600, opened_at=now, source="control-api")
+    rows = appjump.jumps(store, app_name="粤驾学堂")
+    assert [j.id for j in rows] == [good.jump_id, late.jump_id]
+    assert [j.conforming for j in rows] == [True, False] and rows[1].source == "control-api"
+    assert rows[0].code == good.answer["code"] and rows[1].code is None
+    assert appjump.jumps(store, since=good.jump_id) == rows[1:]
+    assert appjump.jumps(store, app_name="another APP") == []
+
+
+def test_role_grades_the_session_of_one_app(store: Store, tmp_path: Path) -> None:
+    now = time.time()
+    appjump.app_jump(store, PATH, STUNUM, now - 30, opened_at=now)
+    appjump.app_jump(store, PATH.replace("%E7%B2%A4%E9%A9%BE%E5%AD%A6%E5%A0%82", "other"), STUNUM, now - 600, opened_at=now)
+    by_id, started, finished = _grade(store.path, tmp_path, app_name="粤驾学堂")
+    assert finished.verdict == "passed"  # the other APP's late jump is not this session's
+    assert {r.status for results in by_id.values() for r in results} == {"passed"}
+    assert {r.id for r in started.requirements} == {r.id for r in appjump.REQUIREMENTS}  # coverage: only what it observes
+    _, _, everything = _grade(store.path, tmp_path)
+    assert everything.verdict == "failed"
+
+
+def test_forms_only_the_tolerant_reading_accepts_are_warnings(store: Store, tmp_path: Path) -> None:
+    """A leading "/" (D-YXC-APPJUMP-PATH) and a 10 s clock skew (D-YXC-APPJUMP-WINDOW): WARNING naming the decision,
+    under either profile; the run passes."""
+    now = time.time()
+    appjump.app_jump(store, "/" + PATH, STUNUM, now + 10, opened_at=now, profile="tolerant")
+    for profile in ("strict", "tolerant"):
+        by_id, _, finished = _grade(store.path, tmp_path)
+        assert finished.verdict == "passed", profile
+        page, window = by_id["app-page"][0], by_id["app-window"][0]
+        assert (page.status, page.decision) == ("warning", "D-YXC-APPJUMP-PATH")
+        assert (window.status, window.decision) == ("warning", "D-YXC-APPJUMP-WINDOW")
+        assert page.evidence[0].request["url"] == "/" + PATH
+
+
+def test_certify_command(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    store = open_store(db)
+    appjump.app_jump(store, PATH, STUNUM, time.time() - 5)
+    store.close()
+    ok = CliRunner().invoke(
+        main, ["certify", "yxc-app-jump", "--app-name", "粤驾学堂", "--db", str(db), "--report", str(tmp_path / "ok"), "-q"]
+    )
+    assert ok.exit_code == 0, ok.output
+    document = json.loads((tmp_path / "ok" / "report.json").read_text(encoding="utf-8"))
+    assert {row["id"]: row["coverage"] for row in document["coverage"]} == {r.id: "passed" for r in appjump.REQUIREMENTS}
+    none = CliRunner().invoke(
+        main, ["certify", "yxc-app-jump", "--app-name", "nobody", "--db", str(db), "--report", str(tmp_path / "no"), "-q"]
+    )
+    assert none.exit_code == 1
+    assert (
+        CliRunner().invoke(main, ["certify", "yxc-app-jump", "--app-name", " ", "--db", str(db), "--report", str(tmp_path / "x")]).exit_code
+        == 2
+    )

@@ -66,7 +66,11 @@ def enc(value: str) -> str:
         (GOOD.replace(f"timestamp={NOW}", "timestamp=abc"), NOW, {"YXC-QR-TIMESTAMP"}),
         # 000 附件一 3: at most 255 bytes
         (qr.make_text(CB, "x" * 200, NOW), NOW, {"YXC-QR-BYTES"}),
-        (qr.make_text("https://localhost:8443/cb", "会话=一", NOW), NOW, set()),  # localhost is a name (D-YXC-QR-DOMAIN)
+        (qr.make_text("https://timing.example.com:8443/cb", "会话=一", NOW), NOW, set()),  # a port and a UTF-8 callback
+        # 000 2.1.1 有效域名: local names are no public domain names (D-YXC-QR-DOMAIN)
+        (qr.make_text("https://localhost:8443/cb", "a", NOW), NOW, {"YXC-QR-REDIRECT-DOMAIN"}),
+        (qr.make_text("https://timing.local/cb", "a", NOW), NOW, {"YXC-QR-REDIRECT-DOMAIN"}),
+        (qr.make_text("https://timing/cb", "a", NOW), NOW, {"YXC-QR-REDIRECT-DOMAIN"}),
     ],
 )
 def test_text_findings_name_the_rule(text: str, now: int, expected: set[str]) -> None:
@@ -151,6 +155,19 @@ def test_cli_make_and_check(tmp_path: Path) -> None:
     assert stale.exit_code == 1
     document = json.loads(stale.stdout)
     assert [o["requirement"] for o in document["outcomes"] if o["status"] == "failed"] == ["YXC-QR-TIMESTAMP"]
+
+
+def test_cli_check_refuses_local_and_ip_callbacks_unless_waived() -> None:
+    """000 2.1.1 有效域名,不支持IP地址: a QR naming localhost or an IP does not conform; the opt-out says it is development only."""
+    runner = CliRunner()
+    for address in ("https://localhost:8443/cb", "https://192.168.1.10/cb", "https://timing.local/cb"):
+        text = qr.make_text(address, "a")
+        refused = runner.invoke(main, ["qr", "yxc", "check", text])
+        assert refused.exit_code == 1, refused.output
+        assert "FAILED  YXC-QR-REDIRECT-DOMAIN [000 2.1.1" in refused.stdout
+        waived = runner.invoke(main, ["qr", "yxc", "check", text, "--allow-insecure-http"])
+        assert waived.exit_code == 0, waived.output
+        assert "development only, not valid for certification" in waived.stdout
 
 
 def test_cli_missing_image_cannot_run(tmp_path: Path) -> None:
