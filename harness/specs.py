@@ -49,6 +49,11 @@ def load_spec(relative: str, profile: str = "strict") -> dict[str, Any]:
     return spec
 
 
+def derive_served(spec: dict[str, Any]) -> None:
+    """Derive, in place, the schemas ``harness serve`` accepts by default (the paths the file lists)."""
+    _apply_tolerant(spec, None, paths=False)
+
+
 def served_profile(profile: str) -> str:
     """The form of the spec ``harness serve`` loads under a settings profile."""
     return "tolerant" if profile == "tolerant" else "served"
