@@ -23,6 +23,7 @@ ROLES: dict[str, str] = {
     "yxc-callback": "harness.yxc.callback_role:YxcCallbackRole",
     "zjpx-learning-platform-server": "harness.zjpx.certify:ServerRoleCommand",
     "zjpx-learning-platform-client": "harness.zjpx.certify:ClientRoleCommand",
+    "zjpx-business-platform": "harness.zjpx.business:BusinessPlatformRoleCommand",
     "dudu-device-backend": "harness.dudu.certify:DeviceBackendRoleCommand",
 }
 
