@@ -238,3 +238,29 @@ def test_catalogue_rules_and_checks_are_in_step() -> None:
         assert set(req.checks) == {c.id for c in every if req.id in c.requirements}, req.id
     cited = {r for check in every for r in check.requirements} - {"SCHEMA", "ROUTING"}
     assert cited <= set(reqs)
+
+
+def test_a_failed_should_verdict_in_the_journal_is_a_warning_not_a_failure(zj: Zjpx) -> None:
+    from tests.zjpx.scenarios import learning_platform
+
+    learning_platform(zj, late_report=True)  # ZJPX-STUDYHOUR-GAP is advisory: journaled with "level": "SHOULD"
+    assert any(v.get("level") == "SHOULD" and not v["held"] for e in zj.journal() for v in e["verdicts"])
+    events = list(LearningPlatformClientRole(zj.store, zj.code).run(seed=0))
+    study = next(e.result for e in events if isinstance(e, CheckFinished) and e.result.check_id == "ZJPX-C-STUDYHOUR")
+    assert study.status == "warning" and study.decision == "D-ZJPX-STUDY-CADENCE" and "ZJPX-STUDYHOUR-GAP" in study.message
+    assert events[-1].verdict == "passed"  # type: ignore[attr-defined]
+
+
+def test_a_platform_whose_every_study_hour_was_refused_fails(zj: Zjpx) -> None:
+    from tests.zjpx.scenarios import learning_platform
+
+    learning_platform(zj, early_reports=True)
+    assert all(e["reply"]["returnCode"] != "0" for e in zj.journal() if e["operation"] == "studyHour")
+    verdict, results, _ = client_run(zj)
+    assert verdict == "failed" and results["ZJPX-C-STUDYHOUR"] == "failed"
+
+
+def test_a_check_with_nothing_to_judge_is_skipped(zj: Zjpx) -> None:
+    learn(zj)  # no class needs real-name authentication, no course package was pushed
+    _, results, _ = client_run(zj)
+    assert results["ZJPX-C-REALNAME"] == "skipped" and results["ZJPX-C-COURSES"] == "skipped"
