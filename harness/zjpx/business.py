@@ -20,7 +20,7 @@ from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
 from harness.specs import spec_sha256
 from harness.store import Store
-from harness.zjpx.certify import JournalContext, graded, journal_entries, reply_code, requirements
+from harness.zjpx.certify import BUSINESS_OPERATIONS, JournalContext, graded, journal_entries, reply_code, requirements
 
 INTAKE = {  # operation -> (interface, clause)
     "teacherInfo": ("/api/user/v1/teacherInfo", "002 §2.1"),
@@ -29,7 +29,8 @@ INTAKE = {  # operation -> (interface, clause)
     "classInfo": ("/api/class/v1/pushClassInfo", "002 §2.4"),
     "classStudentStudy": ("/api/class/v1/classStudentStudy", "002 §2.5"),
 }
-OPERATIONS = ("thlogin", *INTAKE)
+assert tuple(INTAKE) == BUSINESS_OPERATIONS
+OPERATIONS = ("thlogin", *BUSINESS_OPERATIONS)
 
 BUSINESS = CheckSet()
 

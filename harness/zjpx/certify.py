@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from harness.conformance import catalogue
-from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, run, skipped
+from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, review, run, skipped
 from harness.conformance.model import Event, Evidence, NonFatalError, Requirement, RunStarted
 from harness.conformance.negative import broken_constraints, describe
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
@@ -312,6 +312,26 @@ def accounts_returned(ctx: ServerContext) -> Any:
 
 
 @SERVER.check(
+    "ZJPX-S-PASSWORD-RULE",
+    title="the password rule tells a learner how to log in",
+    clause="002 §1.12.5 passwordRules (默认密码规则，例如：身份证后六位)",
+    requirements=("ZJPX-Z10-PASSWORD-RULE",),
+    level="REVIEW",
+)
+def password_rule(ctx: ServerContext) -> Any:
+    if ctx.push is None or not ctx.push.ok or not isinstance(ctx.push.reply, dict):
+        return skipped("no class was accepted, so no password rule was stated")
+    rule = str(ctx.push.reply.get("passwordRules") or "").strip()
+    if not rule:
+        return skipped("no passwordRules was stated (ZJPX-S-ACCOUNTS fails for it)")
+    return review(
+        f"passwordRules is {rule!r}: judge whether a learner can derive the first password from it and the accounts "
+        "(the seed's example: 身份证后六位)",
+        Evidence(f"passwordRules: {rule}"),
+    )
+
+
+@SERVER.check(
     "ZJPX-S-PUSH-NEGATIVE",
     title="pushClassInfo refuses a class without learners",
     clause="002 §1.12.2 thirdClassStudentInfoVoList (是否可空 否); D-ZJPX-RECEIVER-CHECKS",
@@ -480,6 +500,11 @@ class LearningPlatformServerRole:
 
 
 # --- journal-graded roles -------------------------------------------------------------------------------------------
+# The §2 interfaces are the business platform's (zjpx-business-platform grades them); the learning-platform client role
+# grades everything else the account sent. Both log in with the same account (D-ZJPX-BUSINESS-AUTH).
+BUSINESS_OPERATIONS = ("teacherInfo", "courseInfo", "studentInfo", "classInfo", "classStudentStudy")
+
+
 def journal_entries(store: Store, platform_code: str, after_id: int | None = None) -> list[dict[str, Any]]:
     """Every exchange journaled under a studyPlatformCode, oldest first: what the journal-graded ZJPX roles read (one
     place, so that grading a certification session instead is a one-line change)."""
@@ -684,7 +709,7 @@ class LearningPlatformClientRole:
         self.store, self.platform_code, self.after_id = store, platform_code, after_id
 
     def run(self, seed: int) -> Iterator[Event]:
-        entries = journal_entries(self.store, self.platform_code, self.after_id)
+        entries = [e for e in journal_entries(self.store, self.platform_code, self.after_id) if e["operation"] not in BUSINESS_OPERATIONS]
         yield from run(
             role=self.name,
             platform=self.platform,

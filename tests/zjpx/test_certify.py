@@ -33,7 +33,8 @@ def test_a_conforming_learning_platform_passes_the_server_role() -> None:
     verdict, results = server_run(FakeLearningPlatform(), fuzz_examples=1)
     assert verdict == "passed", results
     assert set(results) == {c.id for c in LearningPlatformServerRole.checks}
-    assert set(results.values()) == {"passed"}, results
+    assert set(results.values()) == {"passed", "review"}, results
+    assert results["ZJPX-S-PASSWORD-RULE"] == "review"
 
 
 def test_pull_with_digit_strings_as_the_seed_example_passes_with_a_warning_under_every_profile() -> None:
@@ -176,6 +177,13 @@ def test_harness_certify_runs_both_roles_from_the_registry(tmp_path: Path) -> No
     )
     assert passed.exit_code == 0, passed.output
     assert any((tmp_path / "r1").iterdir())
+    from tests.zjpx.scenarios import business_platform
+
+    business_platform(zj)
+    filed = runner.invoke(
+        main, ["certify", "zjpx-business-platform", "--platform", zj.code, "--db", db, "--report", str(tmp_path / "r3"), "-q"]
+    )
+    assert filed.exit_code == 0, filed.output
     unreachable = runner.invoke(
         main,
         ["certify", "zjpx-learning-platform-server", "--target", "http://127.0.0.1:9", "--db", db, "--report", str(tmp_path / "r2"), "-q"],
