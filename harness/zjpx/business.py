@@ -11,7 +11,6 @@ the logins.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +19,16 @@ from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
 from harness.specs import spec_sha256
 from harness.store import Store
-from harness.zjpx.certify import BUSINESS_OPERATIONS, JournalContext, graded, journal_entries, reply_code, requirements
+from harness.zjpx.certify import (
+    BUSINESS_OPERATIONS,
+    JournalContext,
+    graded,
+    journal_entries,
+    reply_code,
+    request_data,
+    requirements,
+    status_of,
+)
 
 INTAKE = {  # operation -> (interface, clause)
     "teacherInfo": ("/api/user/v1/teacherInfo", "002 §2.1"),
@@ -33,17 +41,6 @@ assert tuple(INTAKE) == BUSINESS_OPERATIONS
 OPERATIONS = ("thlogin", *BUSINESS_OPERATIONS)
 
 BUSINESS = CheckSet()
-
-
-def _data(entry: dict[str, Any]) -> Any:
-    """The ``data`` of a journaled request (None when the body was not JSON or was cut for the journal)."""
-    if entry.get("request_truncated") or not entry.get("request_body"):
-        return None
-    try:
-        document = json.loads(entry["request_body"])
-    except ValueError:
-        return None
-    return document.get("data") if isinstance(document, dict) else None
 
 
 def _filed(ctx: JournalContext, operation: str, business_rules: tuple[str, ...] = ()) -> Any:
@@ -60,11 +57,8 @@ def _filed(ctx: JournalContext, operation: str, business_rules: tuple[str, ...] 
         return failed(f"{path} was never called: the business platform files these records through it ({clause}.1)")
     if business_rules:
         result = graded(BUSINESS, check_id, ctx, business_rules)
-        if not isinstance(result, tuple) or result[0] != "skipped":
-            if isinstance(result, tuple) and result[0] == "failed":
-                return result
-            if not isinstance(result, tuple):  # a warning naming its decision
-                return result
+        if status_of(result) in ("failed", "warning"):
+            return result
     accepted = ctx.accepted(operation)
     refused = [e for e in calls if reply_code(e) != "0"]
     if not accepted:
@@ -144,7 +138,7 @@ def business_study(ctx: JournalContext) -> Any:
     if not calls:
         return skipped("classStudentStudy was never called: §2.5 is a query the business platform makes when it needs the records")
     result = graded(BUSINESS, "ZJPX-B-STUDY", ctx, ("ZJPX-REF-CLASS",))
-    if not isinstance(result, tuple) or result[0] == "failed":
+    if status_of(result) in ("failed", "warning"):
         return result
     accepted = ctx.accepted("classStudentStudy")
     if not accepted:
@@ -173,15 +167,15 @@ def business_format(ctx: JournalContext) -> Any:
     level="SHOULD",
 )
 def business_references(ctx: JournalContext) -> Any:
-    classes = [d for e in ctx.accepted("classInfo") if isinstance(d := _data(e), dict)]
+    classes = [d for e in ctx.accepted("classInfo") if isinstance(d := request_data(e), dict)]
     if not classes:
         return skipped("no class intake was accepted: no reference to judge")
     students: dict[str, str] = {}
     for e in ctx.accepted("studentInfo"):
-        for s in _data(e) or []:
+        for s in request_data(e) or []:
             if isinstance(s, dict):
                 students[str(s.get("stuCard", "")).upper()] = str(s.get("stuCode", ""))
-    orgs = {str(d.get("orgCode")) for e in ctx.accepted("teacherInfo") if isinstance(d := _data(e), dict)}
+    orgs = {str(d.get("orgCode")) for e in ctx.accepted("teacherInfo") if isinstance(d := request_data(e), dict)}
     problems: list[str] = []
     learners = 0
     for cls in classes:

@@ -10,6 +10,7 @@ Each role's ``run(seed)`` yields engine events and nothing else.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ import httpx
 
 from harness.conformance import catalogue
 from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, review, run, skipped
-from harness.conformance.model import Event, Evidence, NonFatalError, Requirement, RunStarted
+from harness.conformance.model import CheckResult, Event, Evidence, NonFatalError, Requirement, RunStarted
 from harness.conformance.negative import broken_constraints, describe
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
 from harness.conformance.validity import target_validity
@@ -517,6 +518,22 @@ def reply_code(entry: dict[str, Any]) -> str | None:
     return str(reply.get("returnCode")) if isinstance(reply, dict) and reply.get("returnCode") is not None else None
 
 
+def request_data(entry: dict[str, Any]) -> Any:
+    """The ``data`` of a journaled request (None when the body was not JSON or was cut for the journal)."""
+    if entry.get("request_truncated") or not entry.get("request_body"):
+        return None
+    try:
+        document = json.loads(entry["request_body"])
+    except ValueError:
+        return None
+    return document.get("data") if isinstance(document, dict) else None
+
+
+def status_of(result: Any) -> str:
+    """The status of what a check function returns (a ``(status, message, evidence)`` tuple or a CheckResult)."""
+    return result.status if isinstance(result, CheckResult) else str(result[0])
+
+
 @dataclass
 class JournalContext:
     store: Store
@@ -614,7 +631,7 @@ def client_login(ctx: JournalContext) -> Any:
     if not logins:
         return failed("the platform never logged in successfully (/api/v1/thlogin)")
     result = _client("ZJPX-C-LOGIN", ctx)
-    if isinstance(result, tuple) and result[0] == "skipped":  # the login itself is what there is to judge
+    if status_of(result) == "skipped":  # the login itself is what there is to judge
         return passed(f"logged in {len(logins)} time(s) (journal #{logins[0]['id']}); no other call used the token yet")
     return result
 
@@ -637,15 +654,30 @@ def client_realname(ctx: JournalContext) -> Any:
 )
 def client_sessions(ctx: JournalContext) -> Any:
     result = _client("ZJPX-C-SESSIONS", ctx, needs="startStudy")
-    if result[0] == "failed":
+    if status_of(result) == "failed":
         return result
-    rows = ctx.store.query("SELECT id, res_code, status FROM zjpx_sessions WHERE platform_code = ? ORDER BY id", (ctx.platform_code,))
-    unended = [r for r in rows if r["status"] != "ended"]
-    if unended:
-        return failed(f"{len(unended)} of {len(rows)} study session(s) never got their endStudy (e.g. video {unended[0]['res_code']})")
-    if result[0] != "passed":
+    # From the journal itself (what was sent and accepted), not the reference's session table: every accepted
+    # startStudy is closed by an accepted endStudy for the same learner, class and video (§1.3.1, §1.4.1).
+    open_: dict[tuple[str, str, str], int] = {}
+    started = 0
+    for e in ctx.entries:
+        if e["operation"] not in ("startStudy", "endStudy") or reply_code(e) != "0" or not isinstance(d := request_data(e), dict):
+            continue
+        key = (str(d.get("studentUserCode")), str(d.get("classCode")), str(d.get("resCode")))
+        if e["operation"] == "startStudy":
+            started += 1
+            open_.setdefault(key, e["id"])
+        else:
+            open_.pop(key, None)
+    if open_:
+        first = min(open_.values())
+        return failed(
+            f"{len(open_)} of {started} accepted startStudy call(s) never got their endStudy (e.g. journal #{first})",
+            Evidence(f"journal #{first}: startStudy without endStudy"),
+        )
+    if status_of(result) != "passed":
         return result
-    return passed(f"{len(rows)} session(s), each started and ended")
+    return passed(f"{started} session(s), each started and ended")
 
 
 @CLIENT.check(
