@@ -29,6 +29,7 @@ FAULTS = (
     "crash_on_foreign_device",  # HTTP 500 for a request whose headers.deviceId is not the harness's
     "numbers_as_strings",  # 整型/数字 fields as digit strings, as the seed's §1.14.4 example does (conforming)
     "seed_example",  # thirdCoursePull answers the seed's own §1.14.4 example (conforming)
+    "table_form",  # the page fields and the list under returnData, as the §1.14.5 table's 父标记 says (conforming)
 )
 
 
@@ -140,6 +141,12 @@ class FakeLearningPlatform:
         if self.faults["numbers_as_strings"] or self.faults["seed_example"]:
             reply.update(pageNo=page_no, pageSize=page_size, totalPage=total)  # the example's page fields are integers
         reply["data"] = page
+        if self.faults["table_form"]:
+            return {
+                "returnCode": "0",
+                "returnMsg": "success",
+                "returnData": {k: v for k, v in reply.items() if k not in ("returnCode", "returnMsg")},
+            }
         return reply
 
 
