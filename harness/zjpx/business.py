@@ -29,6 +29,7 @@ from harness.zjpx.certify import (
     requirements,
     status_of,
 )
+from harness.zjpx.state import get_course
 
 INTAKE = {  # operation -> (interface, clause)
     "teacherInfo": ("/api/user/v1/teacherInfo", "002 §2.1"),
@@ -161,9 +162,10 @@ def business_format(ctx: JournalContext) -> Any:
 
 @BUSINESS.check(
     "ZJPX-B-REFERENCES",
-    title="filed records refer to each other: a class's learners were filed as students, its organisation has teachers",
-    clause="002 §2.3.2 stuCard/stuCode, §2.4.2 cardNo/studentCode, §2.1.2 / §2.4.2 orgCode",
-    requirements=("ZJPX-B-LEARNERS-FILED", "ZJPX-B-ORG-TEACHERS"),
+    title="filed records refer to each other: a class's learners were filed as students, its organisation has teachers, "
+    "its courses are pushed course packages",
+    clause="002 §2.3.2 stuCard/stuCode, §2.4.2 cardNo/studentCode, §2.1.2 / §2.4.2 orgCode, §2.4.2 courseCode (课程包编码); §1.13",
+    requirements=("ZJPX-B-LEARNERS-FILED", "ZJPX-B-ORG-TEACHERS", "ZJPX-B-CLASS-PACKAGES"),
     level="SHOULD",
 )
 def business_references(ctx: JournalContext) -> Any:
@@ -192,9 +194,16 @@ def business_references(ctx: JournalContext) -> Any:
                 problems.append(f"class {code}: learner {masked} has studentCode {student}, filed as stuCode {students[card]}")
         if str(cls.get("orgCode")) not in orgs:
             problems.append(f"class {code}: organisation {cls.get('orgCode')} has no teacher filed through teacherInfo")
+        for course in cls.get("thirdClassCourseInfoVoList") or []:
+            course_code = str(course.get("courseCode")) if isinstance(course, dict) else ""
+            if get_course(ctx.store, ctx.platform_code, course_code) is None:
+                problems.append(f"class {code}: course {course_code} is not a course package the platform pushed (§1.13) and kept")
     if problems:
         return failed(f"{len(problems)} reference(s) to records never filed: " + "; ".join(problems[:4]))
-    return passed(f"{len(classes)} class(es), {learners} learner(s): every learner filed as a student, every organisation has teachers")
+    return passed(
+        f"{len(classes)} class(es), {learners} learner(s): every learner filed as a student, every organisation has "
+        "teachers, every course a pushed course package"
+    )
 
 
 class BusinessPlatformRole:

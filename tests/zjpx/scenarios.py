@@ -39,6 +39,7 @@ BUSINESS_DEFECTS = (
     "unknown_class_query",  # classStudentStudy for a class never filed
     "missing_field",  # a teacherInfo without mobile (是否可空 否)
     "learners_not_filed",  # the class's learners were never filed through studentInfo
+    "class_on_unknown_course",  # the class's course is no course package the platform pushed
 )
 
 
@@ -114,6 +115,10 @@ def business_platform(zj: Zjpx, **defects: bool) -> dict[str, Any]:
     d = dict.fromkeys(BUSINESS_DEFECTS, False) | defects
     data = ZjpxData(41)
     intake = data.class_intake(students=2, video_on_hook=2, trigger_type=1, trigger_value=0 if d["no_trigger"] else 5)
+    if not d["class_on_unknown_course"]:  # the learning platform pushed the package the class is on (§1.13)
+        package = data.course_package(zj.code)
+        assert zj.call("/api/v1/thirdCoursePush", [package])["returnCode"] == "0"
+        intake["thirdClassCourseInfoVoList"][0]["courseCode"] = package["courseCode"]
     if not d["no_teachers"]:
         teacher = data.teacher_info(org_code=intake["orgCode"])
         if d["missing_field"]:
