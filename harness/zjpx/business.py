@@ -38,7 +38,6 @@ INTAKE = {  # operation -> (interface, clause)
     "classInfo": ("/api/class/v1/pushClassInfo", "002 §2.4"),
     "classStudentStudy": ("/api/class/v1/classStudentStudy", "002 §2.5"),
 }
-assert tuple(INTAKE) == BUSINESS_OPERATIONS
 OPERATIONS = ("thlogin", *BUSINESS_OPERATIONS)
 
 BUSINESS = CheckSet()

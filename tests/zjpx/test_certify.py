@@ -282,3 +282,10 @@ def test_a_check_with_nothing_to_judge_is_skipped(zj: Zjpx) -> None:
     learn(zj)  # no class needs real-name authentication, no course package was pushed
     _, results, _ = client_run(zj)
     assert results["ZJPX-C-REALNAME"] == "skipped" and results["ZJPX-C-COURSES"] == "skipped"
+
+
+def test_the_business_role_reads_the_intake_the_client_role_leaves_out() -> None:
+    from harness.zjpx.business import INTAKE, OPERATIONS
+    from harness.zjpx.certify import BUSINESS_OPERATIONS
+
+    assert tuple(INTAKE) == BUSINESS_OPERATIONS and set(OPERATIONS) == {"thlogin", *BUSINESS_OPERATIONS}
