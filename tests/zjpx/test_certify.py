@@ -201,7 +201,7 @@ def test_harness_certify_runs_both_roles_from_the_registry(tmp_path: Path) -> No
     assert unreachable.exit_code == 2, unreachable.output
 
 
-def test_simulate_command_against_a_real_http_server() -> None:
+def test_simulate_command_against_a_real_http_server(tmp_path: Path) -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -230,6 +230,17 @@ def test_simulate_command_against_a_real_http_server() -> None:
         result = CliRunner().invoke(main, ["simulate", "zjpx-push-class", "--target", target, "--seed", "5"])
         assert result.exit_code == 0, result.output
         assert '"returnCode": "0"' in result.output
+        # The certify command against the same server, the vendor writing digit strings as the seed's example does:
+        # it passes (exit 0) under --profile tolerant as under strict, the report says why it is a development run.
+        vendor.numbers_as_strings = True
+        for profile in ("strict", "tolerant"):
+            report = tmp_path / profile
+            args = ["certify", "zjpx-learning-platform-server", "--target", target, "--fuzz-examples", "0", "--profile", profile]
+            certified = CliRunner().invoke(main, [*args, "--db", str(tmp_path / "h.db"), "--report", str(report), "-q"])
+            assert certified.exit_code == 0, certified.output
+            text = " ".join(f.read_text(encoding="utf-8", errors="replace") for f in report.rglob("*.json"))
+            assert "D-ZJPX-NUMSTR" in text and "development run" in text
+        vendor.numbers_as_strings = False
         vendor.drop_account = True
         assert CliRunner().invoke(main, ["simulate", "zjpx-push-class", "--target", target]).exit_code == 1
     finally:
