@@ -238,7 +238,7 @@ class BusinessPlatformRoleCommand:
         "Grade a business platform from what it sent to `harness serve` under /zjpx (002 §2.1–§2.5): login with the "
         "learning platform's account (D-ZJPX-BUSINESS-AUTH), teachers, course infos, learners and classes filed and "
         "accepted, the fields the seed marks 是否可空 否, study-record queries for filed classes, and (advice) a class's "
-        "learners filed as students and its organisation's teachers filed."
+        "learners filed as students, its organisation's teachers filed and its courses pushed as course packages."
     )
     options = (
         RoleOption("platform", "The studyPlatformCode the business platform files for (harness zjpx account list).", required=True),

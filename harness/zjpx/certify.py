@@ -780,7 +780,7 @@ def summary(events: list[Event]) -> str:
 
 # --- `harness certify` entry points (harness.conformance.roles registry protocol) ---------------------------------------
 class ServerRoleCommand(LearningPlatformServerRole):
-    summary = "Certify a learning platform's pushClassInfo and thirdCoursePull (vendor as server)."
+    summary = "Certify a learning platform's thirdCoursePull and pushClassInfo (vendor as server)."
     description = (
         "In the seed's order (002 §1.14, §1.12): pull the vendor's own course packages (thirdCoursePull, every page) and "
         "grade their form, paging and trees; push a class on one of them (pushClassInfo) and grade the account returned for "
