@@ -24,6 +24,7 @@ ROLES: dict[str, str] = {
     "yxc-app-jump": "harness.yxc.appjump_role:YxcAppJumpRole",
     "zjpx-learning-platform-server": "harness.zjpx.certify:ServerRoleCommand",
     "zjpx-learning-platform-client": "harness.zjpx.certify:ClientRoleCommand",
+    "zjpx-business-platform": "harness.zjpx.business:BusinessPlatformRoleCommand",
     "dudu-device-backend": "harness.dudu.certify:DeviceBackendRoleCommand",
 }
 

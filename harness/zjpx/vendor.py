@@ -31,7 +31,14 @@ class Exchanged:
     request: dict[str, Any]
     status: int
     reply: Any
-    schema_errors: list[str] = field(default_factory=list)
+    schema_errors: list[str] = field(default_factory=list)  # outside every form the seed shows (the tolerant reading)
+    strict_errors: list[str] = field(default_factory=list)  # outside the strict reading (the seed's table, literally)
+    decisions: tuple[str, ...] = ()  # the decisions that name the forms the strict reading refused and the seed shows
+
+    @property
+    def seed_form_only(self) -> bool:
+        """The reply is one of the seed's own forms (it passes the tolerant reading) but not the strict one."""
+        return not self.schema_errors and bool(self.strict_errors)
 
     @property
     def ok(self) -> bool:
@@ -39,9 +46,10 @@ class Exchanged:
 
 
 def _inline(spec: dict[str, Any], node: Any) -> Any:
+    # x-decision is kept (JSON Schema ignores unknown keywords) so that an error can name the decision behind it.
     if isinstance(node, dict):
         node = resolve_ref(spec, node)
-        return {k: _inline(spec, v) for k, v in node.items() if not k.startswith("x-")}
+        return {k: _inline(spec, v) for k, v in node.items() if not k.startswith("x-") or k == "x-decision"}
     if isinstance(node, list):
         return [_inline(spec, v) for v in node]
     return node
@@ -57,6 +65,32 @@ def request_schema(path: str, profile: str) -> dict[str, Any]:
     spec = load_spec(SPEC, profile)
     node = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
     return _inline(spec, node)
+
+
+def reply_errors(path: str, reply: Any, profile: str) -> tuple[list[str], tuple[str, ...]]:
+    """The reply's schema errors under one reading, and the decisions (x-decision) of the nodes they broke."""
+    validator = jsonschema.Draft4Validator(reply_schema(path, profile))
+    errors, decisions = [], set()
+    for e in validator.iter_errors(reply):
+        errors.append(f"{'.'.join(map(str, e.absolute_path)) or '(reply)'}: {e.message[:160]}")
+        decision = e.schema.get("x-decision") if isinstance(e.schema, dict) else None
+        if decision:
+            decisions.add(str(decision))
+    return errors, tuple(sorted(decisions))
+
+
+def as_example(path: str, reply: Any) -> Any:
+    """A thirdCoursePull reply in the table's form (the page under returnData, D-ZJPX-PULL-SHAPE) rewritten in the
+    example's form, so that its courses are validated too; any other reply unchanged."""
+    if path != PULL_PATH or not isinstance(reply, dict) or "data" in reply:
+        return reply
+    holder = reply.get("returnData")
+    rest = {k: v for k, v in reply.items() if k != "returnData"}
+    if isinstance(holder, dict) and "data" in holder:
+        return {**rest, **holder}
+    if isinstance(holder, list):
+        return {**rest, "data": holder}
+    return reply
 
 
 def envelope(data: Any) -> dict[str, Any]:
@@ -88,13 +122,16 @@ class VendorClient:
             reply = response.json()
         except ValueError:
             reply = None
-        errors: list[str] = []
         if reply is None:
-            errors.append(f"HTTP {response.status_code}, body is not JSON")
-        else:
-            validator = jsonschema.Draft4Validator(reply_schema(path, self.profile))
-            errors = [f"{'.'.join(map(str, e.absolute_path)) or '(reply)'}: {e.message[:160]}" for e in validator.iter_errors(reply)]
-        return Exchanged(path, request, response.status_code, reply, errors)
+            errors = [f"HTTP {response.status_code}, body is not JSON"]
+            return Exchanged(path, request, response.status_code, reply, errors, errors)
+        tolerant, _ = reply_errors(path, as_example(path, reply), "tolerant")
+        strict, decisions = reply_errors(path, reply, "strict")
+        return Exchanged(path, request, response.status_code, reply, tolerant, strict, decisions)
+
+    def errors_for(self, x: Exchanged) -> list[str]:
+        """The reply's schema errors under this client's profile (for `harness simulate`, which prints one reading)."""
+        return x.strict_errors if self.profile == "strict" else x.schema_errors
 
     def push_class(self, push_body: dict[str, Any]) -> Exchanged:
         return self.post(PUSH_PATH, push_body)

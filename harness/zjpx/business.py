@@ -1,0 +1,260 @@
+"""The ``zjpx-business-platform`` certify role: the business platform files teachers, course infos, learners and classes
+with the supervision platform and queries the classes' study records (002 §2.1–§2.5). It is a client of the
+supervision side, so it is graded from the journal of what it sent to `harness serve` under /zjpx, like
+``zjpx-learning-platform-client``: the reference's verdicts on each call, and the filed records themselves (the
+request bodies the reference accepted) for the references between them.
+
+The business platform logs in with the learning platform's account it files for (D-ZJPX-BUSINESS-AUTH), so the journal
+of that studyPlatformCode also holds the learning platform's §1 traffic; this role reads only the §2 interfaces and
+the logins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from harness.conformance.engine import CheckSet, failed, passed, run, skipped
+from harness.conformance.model import Event, Evidence
+from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
+from harness.conformance.sessions import Window
+from harness.schema import open_store
+from harness.specs import spec_sha256
+from harness.store import Store
+from harness.zjpx.certify import (
+    BUSINESS_OPERATIONS,
+    JournalContext,
+    graded,
+    journal_entries,
+    reply_code,
+    request_data,
+    requirements,
+    status_of,
+)
+from harness.zjpx.state import get_course
+
+INTAKE = {  # operation -> (interface, clause)
+    "teacherInfo": ("/api/user/v1/teacherInfo", "002 §2.1"),
+    "courseInfo": ("/api/course/v1/courseInfo", "002 §2.2"),
+    "studentInfo": ("/api/user/v1/studentInfo", "002 §2.3"),
+    "classInfo": ("/api/class/v1/pushClassInfo", "002 §2.4"),
+    "classStudentStudy": ("/api/class/v1/classStudentStudy", "002 §2.5"),
+}
+OPERATIONS = ("thlogin", *BUSINESS_OPERATIONS)
+
+BUSINESS = CheckSet()
+
+
+def _filed(ctx: JournalContext, operation: str, business_rules: tuple[str, ...] = ()) -> Any:
+    """An interface used, and accepted at least once; every refusal for a business rule of it is graded."""
+    path, clause = INTAKE[operation]
+    calls = ctx.calls(operation)
+    check_id = {
+        "teacherInfo": "ZJPX-B-TEACHERS",
+        "courseInfo": "ZJPX-B-COURSES",
+        "studentInfo": "ZJPX-B-STUDENTS",
+        "classInfo": "ZJPX-B-CLASSES",
+    }[operation]
+    if not calls:
+        return failed(f"{path} was never called: the business platform files these records through it ({clause}.1)")
+    if business_rules:
+        result = graded(BUSINESS, check_id, ctx, business_rules)
+        if status_of(result) in ("failed", "warning"):
+            return result
+    accepted = ctx.accepted(operation)
+    refused = [e for e in calls if reply_code(e) != "0"]
+    if not accepted:
+        first = refused[0]
+        reply = first.get("reply") if isinstance(first.get("reply"), dict) else {}
+        return failed(
+            f"none of {len(calls)} {path} call(s) was accepted; e.g. #{first['id']}: returnCode {reply.get('returnCode')!r} "
+            f"{str(reply.get('returnMsg', ''))[:200]}",
+            Evidence(f"journal #{first['id']}"),
+        )
+    more = f"; {len(refused)} refused (graded by ZJPX-B-FORMAT)" if refused else ""
+    return passed(f"{len(accepted)} of {len(calls)} {path} call(s) accepted{more}")
+
+
+@BUSINESS.check(
+    "ZJPX-B-LOGIN",
+    title="logs in and files with a valid token",
+    clause="002 §1.1; 通用请求参数 userToken; D-ZJPX-BUSINESS-AUTH",
+    requirements=("ZJPX-TOKEN",),
+)
+def business_login(ctx: JournalContext) -> Any:
+    if not ctx.accepted("thlogin"):
+        return failed("the platform never logged in successfully (/api/v1/thlogin, D-ZJPX-BUSINESS-AUTH)")
+    if not any(ctx.calls(op) for op in INTAKE):
+        return skipped("no §2 interface was called: no token use to judge")
+    return graded(BUSINESS, "ZJPX-B-LOGIN", ctx, ("ZJPX-TOKEN",))
+
+
+@BUSINESS.check(
+    "ZJPX-B-TEACHERS",
+    title="teachers are filed through teacherInfo and accepted",
+    clause="002 §2.1.1, §2.1.2",
+    requirements=("ZJPX-B-TEACHER-FILED",),
+)
+def business_teachers(ctx: JournalContext) -> Any:
+    return _filed(ctx, "teacherInfo")
+
+
+@BUSINESS.check(
+    "ZJPX-B-COURSES",
+    title="course infos are filed through courseInfo and accepted",
+    clause="002 §2.2.1, §2.2.2",
+    requirements=("ZJPX-B-COURSE-FILED",),
+)
+def business_courses(ctx: JournalContext) -> Any:
+    return _filed(ctx, "courseInfo")
+
+
+@BUSINESS.check(
+    "ZJPX-B-STUDENTS",
+    title="learners are filed through studentInfo, each once per intake, and accepted",
+    clause="002 §2.3.1, §2.3.2; D-ZJPX-INTAKE-DUPLICATES",
+    requirements=("ZJPX-B-STUDENT-FILED", "ZJPX-INTAKE-UNIQUE"),
+)
+def business_students(ctx: JournalContext) -> Any:
+    return _filed(ctx, "studentInfo", ("ZJPX-INTAKE-UNIQUE",))
+
+
+@BUSINESS.check(
+    "ZJPX-B-CLASSES",
+    title="classes are filed through pushClassInfo with their learners, course packages and trigger, and accepted",
+    clause="002 §2.4.1, §2.4.2; §1.12.2 triggervValue; D-ZJPX-INTAKE-DUPLICATES",
+    requirements=("ZJPX-B-CLASS-FILED", "ZJPX-INTAKE-UNIQUE", "ZJPX-CLASS-TRIGGER"),
+)
+def business_classes(ctx: JournalContext) -> Any:
+    return _filed(ctx, "classInfo", ("ZJPX-INTAKE-UNIQUE", "ZJPX-CLASS-TRIGGER"))
+
+
+@BUSINESS.check(
+    "ZJPX-B-STUDY",
+    title="classStudentStudy asks for a filed class and is answered",
+    clause="002 §2.5.1, §2.5.2 classCode (是否可空 否); D-ZJPX-REFERENCES",
+    requirements=("ZJPX-B-STUDY-QUERY", "ZJPX-REF-CLASS"),
+)
+def business_study(ctx: JournalContext) -> Any:
+    calls = ctx.calls("classStudentStudy")
+    if not calls:
+        return skipped("classStudentStudy was never called: §2.5 is a query the business platform makes when it needs the records")
+    result = graded(BUSINESS, "ZJPX-B-STUDY", ctx, ("ZJPX-REF-CLASS",))
+    if status_of(result) in ("failed", "warning"):
+        return result
+    accepted = ctx.accepted("classStudentStudy")
+    if not accepted:
+        return failed(f"none of {len(calls)} classStudentStudy call(s) was accepted (see ZJPX-B-FORMAT)")
+    records = sum(len(e["reply"].get("returnData") or []) for e in accepted if isinstance(e.get("reply"), dict))
+    return passed(f"{len(accepted)} query(ies) for filed classes answered, {records} study record(s)")
+
+
+@BUSINESS.check(
+    "ZJPX-B-FORMAT",
+    title="§2 requests carry every field 是否可空 否, in the seed's types, with valid ID numbers",
+    clause="002 §2.1.2–§2.5.2 (是否可空 否, 字段类型); 请求接口示例 {headers, data}; D-ZJPX-CARDNO",
+    requirements=("ZJPX-B-REQUIRED", "ZJPX-CARDNO-CHECK"),
+)
+def business_format(ctx: JournalContext) -> Any:
+    if not any(ctx.calls(op) for op in INTAKE):
+        return skipped("no §2 interface was called: no request to judge")
+    return graded(BUSINESS, "ZJPX-B-FORMAT", ctx, ("SCHEMA", "ROUTING", "ZJPX-PLATFORM-CODE", "ZJPX-CARDNO-CHECK"))
+
+
+@BUSINESS.check(
+    "ZJPX-B-REFERENCES",
+    title="filed records refer to each other: a class's learners were filed as students, its organisation has teachers, "
+    "its courses are pushed course packages",
+    clause="002 §2.3.2 stuCard/stuCode, §2.4.2 cardNo/studentCode, §2.1.2 / §2.4.2 orgCode, §2.4.2 courseCode (课程包编码); §1.13",
+    requirements=("ZJPX-B-LEARNERS-FILED", "ZJPX-B-ORG-TEACHERS", "ZJPX-B-CLASS-PACKAGES"),
+    level="SHOULD",
+)
+def business_references(ctx: JournalContext) -> Any:
+    classes = [d for e in ctx.accepted("classInfo") if isinstance(d := request_data(e), dict)]
+    if not classes:
+        return skipped("no class intake was accepted: no reference to judge")
+    students: dict[str, str] = {}
+    for e in ctx.accepted("studentInfo"):
+        for s in request_data(e) or []:
+            if isinstance(s, dict):
+                students[str(s.get("stuCard", "")).upper()] = str(s.get("stuCode", ""))
+    orgs = {str(d.get("orgCode")) for e in ctx.accepted("teacherInfo") if isinstance(d := request_data(e), dict)}
+    problems: list[str] = []
+    learners = 0
+    for cls in classes:
+        code = cls.get("classCode")
+        for s in cls.get("thirdClassStudentInfoVoList") or []:
+            if not isinstance(s, dict):
+                continue
+            learners += 1
+            card, student = str(s.get("cardNo", "")).upper(), str(s.get("studentCode", ""))
+            masked = card[:4] + "…" + card[-2:] if len(card) > 6 else "…"  # personal data stays out of reports
+            if card not in students:
+                problems.append(f"class {code}: learner {masked} was not filed through studentInfo")
+            elif students[card] != student:
+                problems.append(f"class {code}: learner {masked} has studentCode {student}, filed as stuCode {students[card]}")
+        if str(cls.get("orgCode")) not in orgs:
+            problems.append(f"class {code}: organisation {cls.get('orgCode')} has no teacher filed through teacherInfo")
+        for course in cls.get("thirdClassCourseInfoVoList") or []:
+            course_code = str(course.get("courseCode")) if isinstance(course, dict) else ""
+            if get_course(ctx.store, ctx.platform_code, course_code) is None:
+                problems.append(f"class {code}: course {course_code} is not a course package the platform pushed (§1.13) and kept")
+    if problems:
+        return failed(f"{len(problems)} reference(s) to records never filed: " + "; ".join(problems[:4]))
+    return passed(
+        f"{len(classes)} class(es), {learners} learner(s): every learner filed as a student, every organisation has "
+        "teachers, every course a pushed course package"
+    )
+
+
+class BusinessPlatformRole:
+    name = "zjpx-business-platform"
+    platform = "zjpx"
+    description = "The vendor's business platform files §2 records with the supervision side; graded from the harness's journal."
+    checks = BUSINESS
+
+    def __init__(self, store: Store, platform_code: str, after_id: int | None = None, window: Window | None = None) -> None:
+        self.store, self.platform_code = store, platform_code
+        self.window = window or Window(after_id=after_id)  # a certification session's, or --since's
+
+    def run(self, seed: int) -> Iterator[Event]:
+        entries = [e for e in journal_entries(self.store, self.platform_code, self.window) if e["operation"] in OPERATIONS]
+        yield from run(
+            role=self.name,
+            platform=self.platform,
+            target=self.platform_code,
+            checks=BUSINESS,
+            context=JournalContext(self.store, self.platform_code, entries),
+            seed=seed,
+            options={"platform": self.platform_code, **self.window.options(), "exchanges": len(entries)},
+            spec_hashes={"specs/zjpx/supervision.yaml": spec_sha256("zjpx/supervision.yaml")},
+            requirements=requirements(),
+        )
+
+
+class BusinessPlatformRoleCommand:
+    name = BusinessPlatformRole.name
+    platform = "zjpx"
+    checks = BUSINESS
+    summary = "Grade a business platform (vendor filing §2 records with /zjpx) from the journal."
+    description = (
+        "Grade a business platform from what it sent to `harness serve` under /zjpx (002 §2.1–§2.5): login with the "
+        "learning platform's account (D-ZJPX-BUSINESS-AUTH), teachers, course infos, learners and classes filed and "
+        "accepted, the fields the seed marks 是否可空 否, study-record queries for filed classes, and (advice) a class's "
+        "learners filed as students, its organisation's teachers filed and its courses pushed as course packages."
+    )
+    options = (
+        RoleOption("platform", "The studyPlatformCode the business platform files for (harness zjpx account list).", required=True),
+        SINCE_OPTION,
+    )
+
+    def __init__(self, common: CommonOptions, platform: str, since: int | None = None, window: Window | None = None) -> None:
+        self.common, self.code = common, platform
+        self.window = window or Window(after_id=since)
+
+    def run(self, seed: int) -> Iterator[Event]:
+        store = open_store(self.common.db)
+        try:
+            yield from BusinessPlatformRole(store, self.code, window=self.window).run(seed)
+        finally:
+            store.close()
