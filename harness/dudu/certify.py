@@ -96,6 +96,15 @@ class Call:
         return self.reply.get("ret_code") == 0
 
     @property
+    def sent(self) -> bool:
+        """Accepted, or refused only for SHOULD verdicts (a form the seed shows that another reading refuses): the
+        device did what the step asks; DUDU-CERT-CALLS reports the form as a WARNING."""
+        if self.ok:
+            return True
+        failing = [v for v in self.verdicts if not v.get("held")]
+        return bool(failing) and all(v.get("level") == "SHOULD" for v in failing)
+
+    @property
     def device_time(self) -> float | None:
         """The device's own clock (``time``, D-DUDU-TIME) in epoch seconds, or None."""
         parsed = parse_time(self.body.get("time"))
@@ -203,7 +212,7 @@ def _device_list(items: list[str], limit: int = 5) -> str:
 
 
 def _beats(calls: list[Call]) -> list[Call]:
-    return [c for c in calls if c.operation == "location_report" and c.ok]
+    return [c for c in calls if c.operation == "location_report" and c.sent]
 
 
 def _capped(check_id: str, results: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]]) -> list[CheckResult]:
@@ -277,7 +286,7 @@ def offline_logged(fleet: Fleet) -> Any:
         calls = fleet.calls.get(device, [])
         beats = _beats(calls)
         reported = max((int(c.body.get("offline_seq") or 0) for c in beats), default=0)
-        logs = [c for c in calls if c.operation in LOG_OPS and c.ok]
+        logs = [c for c in calls if c.operation in LOG_OPS and c.sent]
         by_seq: dict[int, list[Call]] = defaultdict(list)
         for c in logs:
             if c.body.get("seq") is not None:
@@ -337,7 +346,7 @@ def _refreshes(calls: list[Call]) -> Iterator[tuple[str, Call, bool]]:
         if hb.body.get("key_version_code") is not None and hb.reply.get("version_code") != str(hb.body.get("key_version_code")):
             wants.append(("key group", "get_qrcode_keys"))
         for label, operation in wants:
-            yield label, hb, any(c.operation == operation and c.ok for c in window)
+            yield label, hb, any(c.operation == operation and c.sent for c in window)
 
 
 @CHECKS.check(
@@ -452,7 +461,7 @@ def _candidates(history: list[tuple[int, Held]], calls: list[Call], log: Call) -
         for c in calls:
             if c.id >= log.id:
                 break
-            if c.operation == "location_report" and c.ok and (c.device_time or 0) <= t:
+            if c.operation == "location_report" and c.sent and (c.device_time or 0) <= t:
                 start = c.id
     before = [s for i, s in history if i <= start]
     return [before[-1], *(s for i, s in history if start < i < log.id)]
@@ -478,7 +487,7 @@ def _card_verdict(held: Held, card: str) -> tuple[bool | None, str]:
 def _offline_logs(fleet: Fleet, operation: str) -> Iterator[tuple[str, list[Call], list[tuple[int, Held]], Call]]:
     for device in fleet.devices:
         calls = fleet.calls.get(device, [])
-        logs = [c for c in calls if c.operation == operation and c.ok]
+        logs = [c for c in calls if c.operation == operation and c.sent]
         if not logs:
             continue
         history = _history(fleet, calls)

@@ -138,8 +138,12 @@ def _unattributed(g: Graded, user: str) -> list[dict[str, Any]]:
 
 
 def _accepted(entry: dict[str, Any]) -> bool:
-    """The reference accepted the call (errorcode 0); a SHOULD verdict that did not hold does not undo that."""
-    return entry["code"] == "0" and all(v["held"] or v.get("level") == "SHOULD" for v in entry["verdicts"])
+    """The reference accepted the call, or refused it only for SHOULD verdicts (a form the seed shows that another
+    reading refuses: the step was done; YXC-TP-INTERFACE or the rule's check reports the form as a WARNING)."""
+    failing = [v for v in entry["verdicts"] if not v["held"]]
+    if entry["code"] == "0":
+        return all(v.get("level") == "SHOULD" for v in failing)
+    return bool(failing) and all(v.get("level") == "SHOULD" for v in failing)
 
 
 def _step(step: Step) -> Any:

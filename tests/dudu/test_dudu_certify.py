@@ -232,3 +232,20 @@ def test_nothing_to_judge_is_skipped_with_the_reason(client: Client, store: Any)
     for check_id in ("DUDU-CERT-LISTS", "DUDU-CERT-KEYS", "DUDU-CERT-OFFLINE-CARDS", "DUDU-CERT-OFFLINE-TICKETS"):
         assert results[check_id].status == "skipped" and results[check_id].message, check_id
     assert results["DUDU-CERT-HEARTBEAT"].status == "passed"
+
+
+def test_a_heartbeat_refused_only_for_a_should_verdict_still_counts_as_sent(client: Client, store: Any, token: str) -> None:
+    """A form the seed shows that the strict reading refuses (journaled as a SHOULD verdict) is a warning, not a gap."""
+    _device_session(client, token)
+    _space_heartbeats(store, 6)
+    beats = store.query("SELECT id FROM journal WHERE operation = 'location_report' ORDER BY id")
+    refused = {"req_id": "hb-1", "ret_code": 1001, "ret_msg": "check_mode as a string"}
+    should = {"rule": "SCHEMA", "clause": "003 §3.1 check_mode int", "held": False, "level": "SHOULD", "decision": "D-DUDU-NUMSTR"}
+    store.execute(
+        "UPDATE journal SET reply_body = ?, verdicts = ?, code = '1001' WHERE id = ?",
+        (json.dumps(refused), json.dumps([should]), beats[2]["id"]),
+    )
+    verdict, results = _grade(store)
+    assert results["DUDU-CERT-HEARTBEAT"].status == "passed", results["DUDU-CERT-HEARTBEAT"].message
+    assert results["DUDU-CERT-CALLS"].status == "warning" and results["DUDU-CERT-CALLS"].decision == "D-DUDU-NUMSTR"
+    assert verdict == "passed"

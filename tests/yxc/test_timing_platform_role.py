@@ -206,6 +206,9 @@ def test_a_call_accepted_with_only_a_should_warning_still_completes_its_step():
     warn = {"rule": "SCHEMA", "clause": "c", "held": False, "level": "SHOULD", "decision": "D-X"}
     coach = next(s for s in STEPS if s.operation == "coach")
     assert _step(coach)(_graded(_entry(1, [warn], operation="coach")))[0] == "passed"
+    assert _step(coach)(_graded(_entry(1, [warn], code="200", operation="coach")))[0] == "passed"  # refused only for it
+    must = {"rule": "SCHEMA", "clause": "c", "held": False}
+    assert _step(coach)(_graded(_entry(1, [warn, must], code="200", operation="coach")))[0] == "failed"
 
 
 def test_every_check_has_a_level_from_the_catalogue():
