@@ -26,6 +26,7 @@ backend fetched the group for all of them (003 一、4/5: the device backend tal
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import re
@@ -132,6 +133,8 @@ class Fleet:
     key_fetches: dict[int, set[str]] = field(default_factory=dict)  # journal id of a get_qrcode_keys → devices credited
     key_groups: dict[int, dict[int, str]] = field(default_factory=dict)  # version_code → {key_id: key}
     _snapshots: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _lists: dict[Any, dict[str, int]] = field(default_factory=dict)  # held lists by how they were built, shared
+    _histories: dict[str, History] = field(default_factory=dict)
 
     def all_calls(self) -> list[Call]:
         """Every call of the enterprise once (a key fetch credited to several devices counts once)."""
@@ -153,6 +156,23 @@ class Fleet:
             row = self.store.query_one("SELECT body FROM dudu_list_snapshots WHERE sha256 = ?", (digest,))
             self._snapshots[digest] = json.loads(row["body"]) if row is not None else []
         return self._snapshots[digest]
+
+    def held_list(self, base: tuple[Any, dict[str, int] | None], reply: dict[str, Any], replace: bool) -> tuple[Any, dict[str, int]]:
+        """(key, card → flag) after a fetch: the delivered list, or ``base`` updated with it. Devices that built the same
+        list the same way share one dict (read-only): 10,000 devices need not each copy a 1,000-card list."""
+        listed = reply.get("list")
+        digest = listed.get("snapshot_sha256") if isinstance(listed, dict) else None
+        delivered = {str(e.get("card_no")): int(e.get("flag", 0)) for e in self.delivered_list(reply)} if digest is None else None
+        shareable = digest is not None and (replace or base[0] is not None)
+        key = (None if replace else base[0], digest) if shareable else None
+        if key is not None and key in self._lists:
+            return key, self._lists[key]
+        if delivered is None:
+            delivered = {str(e.get("card_no")): int(e.get("flag", 0)) for e in self.delivered_list(reply)}
+        held = delivered if replace or base[1] is None else {**base[1], **delivered}
+        if key is not None:
+            self._lists[key] = held
+        return key, held
 
 
 def _device_named(req_id: Any, devices: set[str]) -> str | None:
@@ -416,21 +436,34 @@ class Held:
     keys: tuple[int, dict[int, str]] | None  # (version_code, keys); None = no group (or UNKNOWN)
     keys_known: bool
     config: dict[str, Any]
+    cards_key: Any = None  # how the card list was built (Fleet.held_list), None when not shareable
 
 
-def _history(fleet: Fleet, calls: list[Call]) -> list[tuple[int, Held]]:
-    """(journal id, what the device held from then on), oldest first; the first entry is what it held at the start."""
+@dataclass
+class History:
+    """A device's states (journal id from which each held) and its sent heartbeats (journal id, device time)."""
+
+    states: list[tuple[int, Held]]
+    beats: list[tuple[int, float]]
+
+
+def _history(fleet: Fleet, device: str) -> History:
+    """What the device held from each point of its journal on, oldest first (computed once per device)."""
+    if device in fleet._histories:
+        return fleet._histories[device]
     fresh = fleet.after_id is None  # a whole journal: the device held nothing before its first fetch
     state = Held({} if fresh else UNKNOWN, {} if fresh else UNKNOWN, None, fresh, {})
-    out = [(0, state)]
-    for c in calls:
+    states = [(0, state)]
+    beats: list[tuple[int, float]] = []
+    for c in fleet.calls.get(device, []):
+        if c.operation == "location_report" and c.sent:
+            beats.append((c.id, c.device_time or 0.0))
         if not c.ok:
             continue
         changed: dict[str, Any] = {}
         if c.operation == "get_card_list":
-            delivered = {str(e.get("card_no")): int(e.get("flag", 0)) for e in fleet.delivered_list(c.reply)}
-            full = str(c.body.get("type")) == "1" or state.cards is None
-            changed["cards"] = delivered if full else {**state.cards, **delivered}
+            replace = str(c.body.get("type")) == "1" or state.cards is None
+            changed["cards_key"], changed["cards"] = fleet.held_list((state.cards_key, state.cards), c.reply, replace)
         elif c.operation == "get_line_card_list":
             changed["line"] = {str(e.get("card_no")): int(e.get("flag", 0)) for e in fleet.delivered_list(c.reply)}
         elif c.operation == "get_qrcode_keys":
@@ -448,23 +481,26 @@ def _history(fleet: Fleet, calls: list[Call]) -> list[tuple[int, Held]]:
                 changed["keys_known"] = True
         if changed:
             state = Held(**{**state.__dict__, **changed})
-            out.append((c.id, state))
-    return out
+            states.append((c.id, state))
+    fleet._histories[device] = History(states, beats)
+    return fleet._histories[device]
 
 
-def _candidates(history: list[tuple[int, Held]], calls: list[Call], log: Call) -> list[Held]:
+def _candidates(history: History, log: Call) -> list[Held]:
     """What the device may have held when it decided the logged event: from its last heartbeat (by its own clock) at
     or before the event's time, up to the moment it sent the log."""
     t = log.device_time
     start = 0
     if t is not None:
-        for c in calls:
-            if c.id >= log.id:
+        n = bisect.bisect_left(history.beats, (log.id, float("-inf")))  # heartbeats sent before the log
+        for beat_id, beat_time in reversed(history.beats[:n]):
+            if beat_time <= t:
+                start = beat_id
                 break
-            if c.operation == "location_report" and c.sent and (c.device_time or 0) <= t:
-                start = c.id
-    before = [s for i, s in history if i <= start]
-    return [before[-1], *(s for i, s in history if start < i < log.id)]
+    ids = [i for i, _ in history.states]
+    first = bisect.bisect_right(ids, start) - 1
+    last = bisect.bisect_left(ids, log.id)
+    return [history.states[first][1], *(s for _, s in history.states[first + 1 : last])]
 
 
 def _card_verdict(held: Held, card: str) -> tuple[bool | None, str]:
@@ -484,20 +520,19 @@ def _card_verdict(held: Held, card: str) -> tuple[bool | None, str]:
     return True, ""
 
 
-def _offline_logs(fleet: Fleet, operation: str) -> Iterator[tuple[str, list[Call], list[tuple[int, Held]], Call]]:
+def _offline_logs(fleet: Fleet, operation: str) -> Iterator[tuple[str, History, Call]]:
     for device in fleet.devices:
-        calls = fleet.calls.get(device, [])
-        logs = [c for c in calls if c.operation == operation and c.sent]
+        logs = [c for c in fleet.calls.get(device, []) if c.operation == operation and c.sent]
         if not logs:
             continue
-        history = _history(fleet, calls)
+        history = _history(fleet, device)
         seen: set[tuple[str, str, str, str]] = set()
         for log in logs:
             record = _log_record(log)
             if record in seen:
                 continue  # a retry of the same record (D-DUDU-DUP-LOG): judged once
             seen.add(record)
-            yield device, calls, history, log
+            yield device, history, log
 
 
 @CHECKS.check(
@@ -510,9 +545,9 @@ def _offline_logs(fleet: Fleet, operation: str) -> Iterator[tuple[str, list[Call
 def offline_cards(fleet: Fleet) -> Any:
     wrong: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]] = []
     graded = ungraded = 0
-    for device, calls, history, log in _offline_logs(fleet, "card_check_log"):
+    for device, history, log in _offline_logs(fleet, "card_check_log"):
         card = str(log.body.get("card_id"))
-        verdicts = [_card_verdict(h, card)[0] for h in _candidates(history, calls, log)]
+        verdicts = [_card_verdict(h, card)[0] for h in _candidates(history, log)]
         if any(v is None for v in verdicts):
             ungraded += 1
             continue
@@ -550,12 +585,12 @@ def offline_cards(fleet: Fleet) -> Any:
 def offline_status(fleet: Fleet) -> Any:
     wrong: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]] = []
     graded = 0
-    for device, calls, history, log in _offline_logs(fleet, "card_check_log"):
+    for device, history, log in _offline_logs(fleet, "card_check_log"):
         status = str(log.body.get("status", "0"))
         if status == "0":
             continue
         card = str(log.body.get("card_id"))
-        expected = {_card_verdict(h, card) for h in _candidates(history, calls, log)}
+        expected = {_card_verdict(h, card) for h in _candidates(history, log)}
         if len(expected) != 1 or next(iter(expected))[0] is not False:
             continue  # valid, ungraded, or the reason changed while it decided: DUDU-CERT-OFFLINE-CARDS judges it
         graded += 1
@@ -607,9 +642,9 @@ def _ticket_verdict(fleet: Fleet, held: Held, text: str, at: float | None) -> tu
 def offline_tickets(fleet: Fleet) -> Any:
     wrong: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]] = []
     graded = ungraded = 0
-    for device, calls, history, log in _offline_logs(fleet, "offline_qrcode_log"):
+    for device, history, log in _offline_logs(fleet, "offline_qrcode_log"):
         at = log.device_time
-        verdicts = [_ticket_verdict(fleet, h, str(log.body.get("qr_code")), at) for h in _candidates(history, calls, log)]
+        verdicts = [_ticket_verdict(fleet, h, str(log.body.get("qr_code")), at) for h in _candidates(history, log)]
         if any(v is None for v, _ in verdicts):
             ungraded += 1
             continue
