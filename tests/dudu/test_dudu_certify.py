@@ -249,3 +249,18 @@ def test_a_heartbeat_refused_only_for_a_should_verdict_still_counts_as_sent(clie
     assert results["DUDU-CERT-HEARTBEAT"].status == "passed", results["DUDU-CERT-HEARTBEAT"].message
     assert results["DUDU-CERT-CALLS"].status == "warning" and results["DUDU-CERT-CALLS"].decision == "D-DUDU-NUMSTR"
     assert verdict == "passed"
+
+
+def test_since_grades_a_fresh_window_without_blaming_what_came_before(served: Any) -> None:
+    """With --since, lists fetched before the window are unknown (not graded) and seqs logged before it are logged."""
+    from tests.dudu.device_sim import session
+
+    client, store = served
+    session(client, store)
+    keys = store.query_one("SELECT MAX(id) AS id FROM journal WHERE operation = 'get_qrcode_keys'")["id"]
+    events = list(DuduDeviceBackendRole(store, fx.ENTERPRISE, after_id=keys).run(seed=1))
+    results = {e.result.check_id: e.result for e in events if isinstance(e, CheckFinished)}
+    assert events[-1].verdict == "passed", {k: (r.status, r.message) for k, r in results.items()}
+    assert results["DUDU-CERT-OFFLINE"].status == "passed"  # seqs 1–5 were logged before the window
+    assert results["DUDU-CERT-OFFLINE-CARDS"].status == "skipped"  # the list it held was fetched before the window
+    assert results["DUDU-CERT-OFFLINE-TICKETS"].status == "passed"  # the group it reports holding (key_version_code)
