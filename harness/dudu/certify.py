@@ -1,28 +1,43 @@
 """Certify role ``dudu-device-backend --enterprise ID``: a vendor's device backend, graded from the journal.
 
-The harness served the vendor's fleet (``harness serve``, /dudu); every exchange is in the journal with its request
-and reply. This role reads the exchanges of one enterprise's devices and grades what only the whole history shows:
+The harness served the vendor's fleet (``harness serve``, /dudu); every exchange is in the journal with its request,
+its reply and the verdict of every rule the reference evaluated. This role reads the exchanges of one enterprise's
+devices (:func:`load_fleet`, the one place it reads the journal) and grades what only the whole history shows:
 
-* DUDU-CERT-HEARTBEAT  heartbeat cadence per device (003 一、3, §3.1; D-DUDU-INTERVAL);
-* DUDU-CERT-OFFLINE    every offline swipe and scan logged (003 §4.3, §5.4; D-DUDU-OFFLINE-SEQ);
-* DUDU-CERT-LISTS      lists refreshed after a version change (003 §3.1 → §4.1, §4.4; D-DUDU-VERSIONS);
-* DUDU-CERT-KEYS       key group refreshed after a rotation, and tickets accepted offline valid under the key group
-                       current at the scan (003 §5.2, §5.3; D-DUDU-QR, D-DUDU-KEY-ROTATION).
+* DUDU-CERT-HEARTBEAT        heartbeat cadence per device (003 一、3, §3.1; D-DUDU-INTERVAL);
+* DUDU-CERT-OFFLINE          every offline swipe and scan logged, and no two records under one seq (003 §4.3, §5.4;
+                             D-DUDU-OFFLINE-SEQ, D-DUDU-DUP-LOG);
+* DUDU-CERT-LISTS            lists refreshed after a version change (003 §3.1 → §4.1, §4.4; D-DUDU-VERSIONS);
+* DUDU-CERT-KEYS             key group refreshed after a rotation (003 §5.2; D-DUDU-KEY-ROTATION);
+* DUDU-CERT-OFFLINE-CARDS    each offline card decision replayed against the whitelist the device held at the swipe;
+* DUDU-CERT-OFFLINE-STATUS   a refused card logged with the seed's reason (status 1 / 2), SHOULD;
+* DUDU-CERT-OFFLINE-TICKETS  each offline ticket decision replayed against the key group the device held at the scan;
+* DUDU-CERT-CALLS            every failed verdict of the enterprise's calls, refused or not: a failed MUST verdict fails
+                             naming its clause, a failed SHOULD verdict is a WARNING naming its decision;
+* DUDU-CERT-ONLINE-OUTCOMES  online checks the reference refused because of the rider's card or ticket (REVIEW).
+
+A key fetch (get_qrcode_keys: ``req_id`` and ``token`` only, 003 §5.2) carries no device_id. It is credited to the
+device its ``req_id`` names, else to the devices that used its token (tokens are issued per enterprise, D-DUDU-TOKEN,
+and a backend may share one), else, when the token served no device call, to every device of the enterprise: the
+backend fetched the group for all of them (003 一、4/5: the device backend talks to 嘟嘟 for its devices).
 
 ``run(seed)`` yields the engine's events (harness.conformance.model); the CLI and reporters consume them.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.conformance.engine import CheckSet, failed, passed, run, skipped
-from harness.conformance.model import Event, Evidence, Requirement
+from harness.conformance import catalogue
+from harness.conformance.engine import CheckSet, failed, passed, review, run, skipped
+from harness.conformance.model import CheckResult, Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
 from harness.conformance.sessions import Window
 from harness.dudu import qr
@@ -36,158 +51,323 @@ from harness.store import Store
 CADENCE_SLACK = 1.0  # seconds on top of the interval (network and scheduling jitter)
 CADENCE_FACTOR = 2.0  # a gap above 2 × interval + slack is a missed heartbeat
 REFRESH_HEARTBEATS = 2  # a device must fetch a changed list before its second heartbeat after the change
+MAX_FINDINGS = 50  # findings with evidence per check; the rest are counted
+LOG_OPS = ("card_check_log", "offline_qrcode_log")
+ONLINE_OPS = ("card_check", "ticket_check")
+# Rules whose refusal is the platform's answer about the rider's card or ticket (003 §4.2/§5.3 sound_no): the device
+# asked correctly and must play the prompt; nothing the device did is wrong. DUDU-CERT-ONLINE-OUTCOMES lists them.
+OUTCOME_RULES = frozenset(
+    {
+        "DUDU-CARD-BLACKLIST",
+        "DUDU-CARD-WHITELIST",
+        "DUDU-CARD-FLAG",
+        "DUDU-CARD-LINE",
+        "DUDU-CHECK-WINDOW",
+        "DUDU-QR-FORMAT",
+        "DUDU-QR-ENTERPRISE",
+        "DUDU-QR-KEY",
+        "DUDU-QR-KEY-GROUP",
+        "DUDU-QR-EXPIRY",
+        "DUDU-QR-REUSE",
+    }
+)
+SECRET_FIELDS = frozenset({"secret", "token", "key"})  # never in clear in a report
+SPEC_FILES = ("dudu/platform.yaml", "dudu/requirements.yaml", "decisions.yaml")
 
 CHECKS = CheckSet()
-REQUIREMENTS = (
-    Requirement(
-        "DUDU-CERT-HEARTBEAT", "dudu", "003 一、3; §3.1", "each device heartbeats at the interval the platform returns", "D-DUDU-INTERVAL"
-    ),
-    Requirement(
-        "DUDU-CERT-OFFLINE", "dudu", "003 §4.3; §5.4", "every offline swipe and scan is logged, success or not", "D-DUDU-OFFLINE-SEQ"
-    ),
-    Requirement("DUDU-CERT-LISTS", "dudu", "003 §3.1 → §4.1, §4.4", "a device fetches a list whose version changed", "D-DUDU-VERSIONS"),
-    Requirement("DUDU-CERT-KEYS", "dudu", "003 §5.2, §5.3", "tickets are checked against the current key group", "D-DUDU-KEY-ROTATION"),
-)
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ("<redacted>" if k in SECRET_FIELDS and isinstance(v, str) else _redact(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
 
 
 @dataclass
 class Call:
     id: int
-    at: float  # epoch seconds of the exchange
+    at: float  # epoch seconds of the exchange (journal)
     operation: str
     body: dict[str, Any]
     reply: dict[str, Any]
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.reply.get("ret_code") == 0
 
-    def evidence(self) -> Evidence:
+    @property
+    def sent(self) -> bool:
+        """Accepted, or refused only for SHOULD verdicts (a form the seed shows that another reading refuses): the
+        device did what the step asks; DUDU-CERT-CALLS reports the form as a WARNING."""
+        if self.ok:
+            return True
+        failing = [v for v in self.verdicts if not v.get("held")]
+        return bool(failing) and all(v.get("level") == "SHOULD" for v in failing)
+
+    @property
+    def device_time(self) -> float | None:
+        """The device's own clock (``time``, D-DUDU-TIME) in epoch seconds, or None."""
+        parsed = parse_time(self.body.get("time"))
+        return parsed.timestamp() if parsed is not None else None
+
+    def evidence(self, note: str = "") -> Evidence:
+        where = f"journal #{self.id} {self.operation}"
         return Evidence(
-            note=f"journal #{self.id} {self.operation}",
-            request={"method": "POST", "url": f"/dudu/{self.operation}", "body": self.body},
-            reply={"status": 200, "body": self.reply},
+            note=f"{note} ({where})" if note else where,
+            request={"method": "POST", "url": f"/dudu/{self.operation}", "body": _redact(self.body), "journal_id": self.id},
+            reply={"status": 200, "body": _redact(self.reply)},
         )
 
 
 @dataclass
 class Fleet:
-    """The journal of one enterprise's devices, per device, oldest first."""
+    """The journal of one enterprise's devices, per device, oldest first (key fetches credited as described above)."""
 
     store: Store
     enterprise_id: str
+    after_id: int | None = None
+    devices: list[str] = field(default_factory=list)
     calls: dict[str, list[Call]] = field(default_factory=lambda: defaultdict(list))
-    key_groups: list[tuple[float, int, dict[int, str]]] = field(default_factory=list)  # (created, version, keys)
+    enterprise_calls: list[Call] = field(default_factory=list)  # get_token and get_qrcode_keys of the enterprise
+    key_fetches: dict[int, set[str]] = field(default_factory=dict)  # journal id of a get_qrcode_keys → devices credited
+    key_groups: dict[int, dict[int, str]] = field(default_factory=dict)  # version_code → {key_id: key}
+    _snapshots: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _lists: dict[Any, dict[str, int]] = field(default_factory=dict)  # held lists by how they were built, shared
+    _histories: dict[str, History] = field(default_factory=dict)
 
-    @classmethod
-    def load(cls, store: Store, enterprise_id: str, window: Window | None = None) -> Fleet:
-        fleet = cls(store, enterprise_id)
-        devices = {r["id"] for r in store.query("SELECT id FROM dudu_devices WHERE enterprise_id = ?", (enterprise_id,))}
-        for entry in Journal(store).query(platform="dudu", where=(window or Window()).sql(), limit=None, ascending=True):
-            try:
-                body = json.loads(entry["request_body"] or "null")
-            except ValueError:
-                continue
-            if not isinstance(body, dict) or body.get("device_id") not in devices or not isinstance(entry["reply"], dict):
-                continue
-            at = dt.datetime.fromisoformat(entry["at"]).timestamp()
-            fleet.calls[body["device_id"]].append(Call(entry["id"], at, entry["operation"] or "", body, entry["reply"]))
-        for row in store.query(
-            "SELECT version_code, keys, created FROM dudu_key_groups WHERE enterprise_id = ? ORDER BY created", (enterprise_id,)
-        ):
-            keys = {int(k["key_id"]): k["key"] for k in json.loads(row["keys"])}
-            fleet.key_groups.append((row["created"], int(row["version_code"]), keys))
-        return fleet
+    def all_calls(self) -> list[Call]:
+        """Every call of the enterprise once (a key fetch credited to several devices counts once)."""
+        seen: dict[int, Call] = {c.id: c for c in self.enterprise_calls}
+        for calls in self.calls.values():
+            for c in calls:
+                seen.setdefault(c.id, c)
+        return [seen[i] for i in sorted(seen)]
 
-    def group_at(self, epoch: float) -> tuple[int, dict[int, str]] | None:
-        current = None
-        for created, version, keys in self.key_groups:
-            if created <= epoch:
-                current = (version, keys)
-        return current
+    def delivered_list(self, reply: dict[str, Any]) -> list[dict[str, Any]]:
+        """A card or line list as delivered: inline, or the snapshot the journal row names (dudu_list_snapshots)."""
+        listed = reply.get("list")
+        if isinstance(listed, list):
+            return listed
+        if not isinstance(listed, dict) or not listed.get("snapshot_sha256"):
+            return []
+        digest = str(listed["snapshot_sha256"])
+        if digest not in self._snapshots:
+            row = self.store.query_one("SELECT body FROM dudu_list_snapshots WHERE sha256 = ?", (digest,))
+            self._snapshots[digest] = json.loads(row["body"]) if row is not None else []
+        return self._snapshots[digest]
+
+    def held_list(self, base: tuple[Any, dict[str, int] | None], reply: dict[str, Any], replace: bool) -> tuple[Any, dict[str, int]]:
+        """(key, card → flag) after a fetch: the delivered list, or ``base`` updated with it. Devices that built the same
+        list the same way share one dict (read-only): 10,000 devices need not each copy a 1,000-card list."""
+        listed = reply.get("list")
+        digest = listed.get("snapshot_sha256") if isinstance(listed, dict) else None
+        delivered = {str(e.get("card_no")): int(e.get("flag", 0)) for e in self.delivered_list(reply)} if digest is None else None
+        shareable = digest is not None and (replace or base[0] is not None)
+        key = (None if replace else base[0], digest) if shareable else None
+        if key is not None and key in self._lists:
+            return key, self._lists[key]
+        if delivered is None:
+            delivered = {str(e.get("card_no")): int(e.get("flag", 0)) for e in self.delivered_list(reply)}
+        held = delivered if replace or base[1] is None else {**base[1], **delivered}
+        if key is not None:
+            self._lists[key] = held
+        return key, held
 
 
-def _device_list(devices: list[str], limit: int = 5) -> str:
-    return ", ".join(devices[:limit]) + (f" (+{len(devices) - limit} more)" if len(devices) > limit else "")
+def _device_named(req_id: Any, devices: set[str]) -> str | None:
+    """The device a req_id names: the device id itself, or the device id followed by a separator (``DEV1-keys``)."""
+    if not isinstance(req_id, str) or not req_id:
+        return None
+    if req_id in devices:
+        return req_id
+    head = re.split(r"[^0-9A-Za-z]", req_id, maxsplit=1)[0]
+    return head if head in devices and head != req_id else None
 
 
+def load_fleet(store: Store, enterprise_id: str, window: Window | int | None = None) -> Fleet:
+    """Read the journal once: every call of the enterprise's devices and of its tokens in ``window`` (a certification
+    session's, or everything after a journal id; fuzz traffic never)."""
+    if not isinstance(window, Window):
+        window = Window(after_id=window)
+    fleet = Fleet(store, enterprise_id, window.after_id)
+    devices = {r["id"] for r in store.query("SELECT id FROM dudu_devices WHERE enterprise_id = ?", (enterprise_id,))}
+    fleet.devices = sorted(devices)
+    tokens = {r["token"] for r in store.query("SELECT token FROM dudu_tokens WHERE enterprise_id = ?", (enterprise_id,))}
+    token_users: dict[str, set[str]] = defaultdict(set)
+    key_calls: list[Call] = []
+    for entry in Journal(store).query(platform="dudu", where=window.sql(), limit=None, ascending=True):
+        try:
+            body = json.loads(entry["request_body"] or "null")
+        except ValueError:
+            continue  # not JSON: no device or token to attribute it to
+        if not isinstance(body, dict) or not isinstance(entry["reply"], dict):
+            continue
+        at = dt.datetime.fromisoformat(entry["at"]).timestamp()
+        call = Call(entry["id"], at, entry["operation"] or "", body, entry["reply"], entry["verdicts"])
+        device = body.get("device_id")
+        if isinstance(device, str) and device in devices:
+            fleet.calls[device].append(call)
+            if isinstance(body.get("token"), str):
+                token_users[body["token"]].add(device)
+        elif call.operation == "get_token" and str(body.get("enterprise_id")) == enterprise_id:
+            fleet.enterprise_calls.append(call)
+            if call.ok and isinstance(call.reply.get("token"), str):
+                tokens.add(call.reply["token"])
+        elif call.operation == "get_qrcode_keys" and body.get("token") in tokens:
+            fleet.enterprise_calls.append(call)
+            key_calls.append(call)
+    for call in key_calls:
+        named = _device_named(call.body.get("req_id"), devices)
+        credited = {named} if named else set(token_users.get(str(call.body.get("token")), ())) or set(devices)
+        fleet.key_fetches[call.id] = credited
+        for device in credited:
+            fleet.calls[device].append(call)
+    for calls in fleet.calls.values():
+        calls.sort(key=lambda c: c.id)
+    for row in store.query("SELECT version_code, keys FROM dudu_key_groups WHERE enterprise_id = ?", (enterprise_id,)):
+        fleet.key_groups[int(row["version_code"])] = {int(k["key_id"]): k["key"] for k in json.loads(row["keys"])}
+    return fleet
+
+
+def _device_list(items: list[str], limit: int = 5) -> str:
+    return ", ".join(items[:limit]) + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def _beats(calls: list[Call]) -> list[Call]:
+    return [c for c in calls if c.operation == "location_report" and c.sent]
+
+
+def _capped(check_id: str, results: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]]) -> list[CheckResult]:
+    """(status, message, evidence, clause, decision) as results of ``check_id``, at most MAX_FINDINGS with evidence."""
+    check = CHECKS.get(check_id)
+    kept = [check.result(s, m, *e, clause=c, decision=d) for s, m, e, c, d in results[:MAX_FINDINGS]]
+    if len(results) > MAX_FINDINGS:
+        rest = results[MAX_FINDINGS:]
+        worst = next((r for r in rest if r[0] == "failed"), rest[0])
+        kept.append(check.result(worst[0], f"… and {len(rest)} more findings like these (evidence omitted)", clause=worst[3]))
+    return kept
+
+
+# --- cadence ---------------------------------------------------------------------------------------------------------
 @CHECKS.check(
     "DUDU-CERT-HEARTBEAT",
     title="each device heartbeats at the interval the platform returns",
     clause="003 一、3 (间隔5s(可动态修改)); §3.1; D-DUDU-INTERVAL",
     requirements=("DUDU-CERT-HEARTBEAT",),
+    level="MUST",
 )
 def heartbeat_cadence(fleet: Fleet) -> Any:
-    if not fleet.calls:
-        return failed(f"no exchange of enterprise {fleet.enterprise_id}'s devices in the journal")
+    if not any(fleet.calls.values()):
+        return failed(f"no exchange of enterprise {fleet.enterprise_id}'s devices in the journal: no device heartbeat (003 一、3)")
     late: list[str] = []
     evidence: list[Evidence] = []
-    for device, calls in sorted(fleet.calls.items()):
-        beats = [c for c in calls if c.operation == "location_report" and c.ok]
+    for device in fleet.devices:
+        calls = fleet.calls.get(device, [])
+        if not calls:
+            continue  # a registered device that never called is not part of the graded fleet
+        beats = _beats(calls)
         if not beats:
-            late.append(f"{device} (no heartbeat)")
+            late.append(f"{device} (no accepted heartbeat)")
             continue
         for prev, cur in zip(beats, beats[1:], strict=False):
             allowed = CADENCE_FACTOR * float(prev.reply.get("heartbeat_interval") or 5) + CADENCE_SLACK
             gap = cur.at - prev.at
             # A gap is excused when the device then catches up on offline logs: it was offline (003 §4.3).
-            offline = any(c.operation in ("card_check_log", "offline_qrcode_log") and prev.at < c.at <= cur.at for c in calls)
+            offline = any(c.operation in LOG_OPS and prev.at < c.at <= cur.at for c in calls)
             if gap > allowed and not offline:
                 late.append(f"{device} ({gap:.1f} s > {allowed:.1f} s after journal #{prev.id})")
                 evidence.append(cur.evidence())
                 break
     if late:
         return failed(f"{len(late)} device(s) missed heartbeats: {_device_list(late)}", *evidence[:3])
-    return passed(f"{len(fleet.calls)} device(s) heartbeat on time")
+    graded = sum(1 for d in fleet.devices if fleet.calls.get(d))
+    return passed(f"{graded} device(s) heartbeat on time")
+
+
+# --- offline accounting ------------------------------------------------------------------------------------------------
+def _log_record(c: Call) -> tuple[str, str, str, str]:
+    """What an offline log says happened: operation, card or ticket, time, status (absent = 0, the seed's default)."""
+    subject = c.body.get("card_id") if c.operation == "card_check_log" else c.body.get("qr_code")
+    return c.operation, str(subject), str(c.body.get("time")), str(c.body.get("status", "0"))
+
+
+def _stored_seqs(fleet: Fleet, device: str, top: int) -> set[int]:
+    rows = fleet.store.query("SELECT seq FROM dudu_offline_logs WHERE device_id = ? AND seq BETWEEN 1 AND ?", (device, top))
+    return {int(r["seq"]) for r in rows}
 
 
 @CHECKS.check(
     "DUDU-CERT-OFFLINE",
-    title="every offline swipe and scan is logged (离线刷卡/扫码成功与否均要调用)",
-    clause="003 §4.3 刷卡日志接口; §5.4 二维码扫码验票日志接口; D-DUDU-OFFLINE-SEQ",
-    requirements=("DUDU-CERT-OFFLINE",),
+    title="every offline swipe and scan is logged (离线刷卡/扫码成功与否均要调用), one record per seq",
+    clause="003 §4.3 刷卡日志接口; §5.4 二维码扫码验票日志接口; D-DUDU-OFFLINE-SEQ; D-DUDU-DUP-LOG",
+    requirements=("DUDU-CERT-OFFLINE", "DUDU-LOG-ONCE"),
+    level="MUST",
 )
 def offline_logged(fleet: Fleet) -> Any:
     missing: list[str] = []
+    reused: list[str] = []
     unaccountable: list[str] = []
     evidence: list[Evidence] = []
     counted = 0
-    for device, calls in sorted(fleet.calls.items()):
-        beats = [c for c in calls if c.operation == "location_report" and c.ok]
+    for device in fleet.devices:
+        calls = fleet.calls.get(device, [])
+        beats = _beats(calls)
         reported = max((int(c.body.get("offline_seq") or 0) for c in beats), default=0)
-        logs = [c for c in calls if c.operation in ("card_check_log", "offline_qrcode_log") and c.ok]
-        seqs = {int(c.body["seq"]) for c in logs if c.body.get("seq") is not None}
+        logs = [c for c in calls if c.operation in LOG_OPS and c.sent]
+        by_seq: dict[int, list[Call]] = defaultdict(list)
+        for c in logs:
+            if c.body.get("seq") is not None:
+                by_seq[int(c.body["seq"])].append(c)
         if logs and any(c.body.get("seq") is None for c in logs) and not reported:
             unaccountable.append(device)
             continue
-        top = max([reported, *seqs], default=0)
+        # Two different records under one seq: the platform keeps the first (D-DUDU-DUP-LOG), the other is lost.
+        for seq, same in sorted(by_seq.items()):
+            records = {_log_record(c) for c in same}
+            if len(records) > 1:
+                first = same[0]
+                other = next(c for c in same if _log_record(c) != _log_record(first))
+                reused.append(f"{device} seq {seq} (journal #{first.id} and #{other.id})")
+                evidence.extend([first.evidence("first record, stored"), other.evidence("different record under the same seq, lost")])
+        top = max([reported, *by_seq], default=0)
         counted += top
-        gaps = [s for s in range(1, top + 1) if s not in seqs]
+        gaps = [s for s in range(1, top + 1) if s not in by_seq]
+        if gaps and fleet.after_id is not None:  # numbered before the window began: the store says whether it was logged
+            gaps = sorted(set(gaps) - _stored_seqs(fleet, device, top))
         if gaps:
             missing.append(f"{device} seq {', '.join(map(str, gaps[:10]))}{' …' if len(gaps) > 10 else ''}")
             last = max(beats, key=lambda c: int(c.body.get("offline_seq") or 0), default=None)
             if last is not None:
                 evidence.append(last.evidence())
+    problems = []
     if missing:
-        return failed(f"offline events never logged (003 §4.3): {_device_list(missing)}", *evidence[:3])
+        problems.append(f"offline events never logged (003 §4.3): {_device_list(missing)}")
+    if reused:
+        problems.append(f"two different records under one seq, the second lost (003 §4.3 成功与否均要调用): {_device_list(reused)}")
+    if problems:
+        return failed("; ".join(problems), *evidence[:4])
     if unaccountable:
         return failed(
             f"offline logs without seq and no offline_seq in heartbeats: cannot prove every swipe was logged: {_device_list(unaccountable)}"
         )
     if counted == 0:
         return skipped("no device reported an offline event")
-    return passed(f"{counted} offline event(s), every one logged")
+    return passed(f"{counted} offline event(s), every one logged once")
 
 
-def _refresh_failures(calls: list[Call]) -> list[tuple[str, Call]]:
-    out: list[tuple[str, Call]] = []
+# --- refreshes ---------------------------------------------------------------------------------------------------------
+def _refreshes(calls: list[Call]) -> Iterator[tuple[str, Call, bool]]:
+    """(what, heartbeat, refreshed) for every heartbeat whose reply named a version the device did not hold, graded
+    only when the run went on for REFRESH_HEARTBEATS more heartbeats."""
     beats = [i for i, c in enumerate(calls) if c.operation == "location_report" and c.ok]
     for n, i in enumerate(beats):
         hb = calls[i]
-        deadline_index = beats[n + REFRESH_HEARTBEATS] if n + REFRESH_HEARTBEATS < len(beats) else None
-        if deadline_index is None:
-            continue  # the run ended before the deadline: not graded
-        window = calls[i + 1 : deadline_index]
+        if n + REFRESH_HEARTBEATS >= len(beats):
+            return  # the run ended before the deadline: not graded
+        window = calls[i + 1 : beats[n + REFRESH_HEARTBEATS]]
         wants = []
         if hb.reply.get("version_code_all") != str(hb.body.get("version_code_all")) or hb.reply.get("version_code_add") != str(
             hb.body.get("version_code_add")
@@ -198,9 +378,7 @@ def _refresh_failures(calls: list[Call]) -> list[tuple[str, Call]]:
         if hb.body.get("key_version_code") is not None and hb.reply.get("version_code") != str(hb.body.get("key_version_code")):
             wants.append(("key group", "get_qrcode_keys"))
         for label, operation in wants:
-            if not any(c.operation == operation and c.ok for c in window):
-                out.append((label, hb))
-    return out
+            yield label, hb, any(c.operation == operation and c.sent for c in window)
 
 
 @CHECKS.check(
@@ -208,58 +386,371 @@ def _refresh_failures(calls: list[Call]) -> list[tuple[str, Call]]:
     title="a device fetches a card or line list whose version changed",
     clause="003 §3.1 version_code_all/version_code_add/line_version_code_all → §4.1, §4.4; D-DUDU-VERSIONS",
     requirements=("DUDU-CERT-LISTS",),
+    level="MUST",
 )
 def lists_refreshed(fleet: Fleet) -> Any:
     stale: list[str] = []
     evidence: list[Evidence] = []
-    for device, calls in sorted(fleet.calls.items()):
-        for label, hb in _refresh_failures(calls):
-            if label != "key group":
+    graded = 0
+    for device in fleet.devices:
+        for label, hb, refreshed in _refreshes(fleet.calls.get(device, [])):
+            if label == "key group":
+                continue
+            graded += 1
+            if not refreshed:
                 stale.append(f"{device} {label} after journal #{hb.id}")
                 evidence.append(hb.evidence())
     if stale:
         return failed(f"lists not fetched within {REFRESH_HEARTBEATS} heartbeats of a version change: {_device_list(stale)}", *evidence[:3])
-    return passed("every version change was followed by a fetch")
+    if not graded:
+        return skipped(f"no heartbeat reported a list version the platform had changed, with {REFRESH_HEARTBEATS} heartbeats after it")
+    return passed(f"{graded} version change(s), each followed by a fetch")
 
 
 @CHECKS.check(
     "DUDU-CERT-KEYS",
-    title="tickets are checked against the current key group",
-    clause="003 §5.2 version_code; §5.3; D-DUDU-QR, D-DUDU-KEY-ROTATION",
+    title="a device fetches the key group after a rotation (key_version_code ≠ version_code)",
+    clause="003 §5.2 version_code; §3.1 version_code 密钥组版本号; D-DUDU-KEY-ROTATION",
     requirements=("DUDU-CERT-KEYS",),
+    level="MUST",
 )
 def keys_current(fleet: Fleet) -> Any:
-    problems: list[str] = []
+    stale: list[str] = []
     evidence: list[Evidence] = []
     graded = 0
-    for device, calls in sorted(fleet.calls.items()):
-        for label, hb in _refresh_failures(calls):
-            if label == "key group":
-                problems.append(
-                    f"{device} kept key group {hb.body.get('key_version_code')} after rotation to {hb.reply.get('version_code')}"
-                )
-                evidence.append(hb.evidence())
-        for c in calls:
-            if c.operation != "offline_qrcode_log" or not c.ok or str(c.body.get("status", "0")) != "0":
+    for device in fleet.devices:
+        for label, hb, refreshed in _refreshes(fleet.calls.get(device, [])):
+            if label != "key group":
                 continue
             graded += 1
-            scanned = parse_time(c.body.get("time"))
-            group = fleet.group_at(scanned.timestamp() if scanned else c.at)
-            try:
-                ticket = qr.parse(str(c.body["qr_code"]))
-            except qr.TicketError:
-                problems.append(f"{device} accepted offline a qr_code that is not a ticket (journal #{c.id})")
-                evidence.append(c.evidence())
-                continue
-            key = group[1].get(ticket.key_id) if group else None
-            if key is None or not qr.verify(ticket, key):
-                problems.append(
-                    f"{device} accepted offline a ticket not signed by key group {group[0] if group else '?'} (journal #{c.id})"
+            if not refreshed:
+                stale.append(f"{device} kept key group {hb.body.get('key_version_code')} after rotation to {hb.reply.get('version_code')}")
+                evidence.append(hb.evidence())
+    if stale:
+        return failed(
+            f"key group not fetched within {REFRESH_HEARTBEATS} heartbeats of a rotation: {_device_list(stale, 3)}", *evidence[:3]
+        )
+    if not graded:
+        return skipped("no heartbeat reported a key_version_code other than the platform's version_code (no rotation to grade)")
+    return passed(f"{graded} rotation(s) seen by a device, each followed by a get_qrcode_keys credited to it")
+
+
+# --- offline decisions replayed ------------------------------------------------------------------------------------------
+UNKNOWN: Any = None  # a list or key group held before the graded window began: not known, not graded
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a device held at one point of its history: lists, key group, and the switches of its last heartbeat."""
+
+    cards: dict[str, int] | None
+    line: dict[str, int] | None
+    keys: tuple[int, dict[int, str]] | None  # (version_code, keys); None = no group (or UNKNOWN)
+    keys_known: bool
+    config: dict[str, Any]
+    cards_key: Any = None  # how the card list was built (Fleet.held_list), None when not shareable
+
+
+@dataclass
+class History:
+    """A device's states (journal id from which each held) and its sent heartbeats (journal id, device time)."""
+
+    states: list[tuple[int, Held]]
+    beats: list[tuple[int, float]]
+
+
+def _history(fleet: Fleet, device: str) -> History:
+    """What the device held from each point of its journal on, oldest first (computed once per device)."""
+    if device in fleet._histories:
+        return fleet._histories[device]
+    fresh = fleet.after_id is None  # a whole journal: the device held nothing before its first fetch
+    state = Held({} if fresh else UNKNOWN, {} if fresh else UNKNOWN, None, fresh, {})
+    states = [(0, state)]
+    beats: list[tuple[int, float]] = []
+    for c in fleet.calls.get(device, []):
+        if c.operation == "location_report" and c.sent:
+            beats.append((c.id, c.device_time or 0.0))
+        if not c.ok:
+            continue
+        changed: dict[str, Any] = {}
+        if c.operation == "get_card_list":
+            replace = str(c.body.get("type")) == "1" or state.cards is None
+            changed["cards_key"], changed["cards"] = fleet.held_list((state.cards_key, state.cards), c.reply, replace)
+        elif c.operation == "get_line_card_list":
+            changed["line"] = {str(e.get("card_no")): int(e.get("flag", 0)) for e in fleet.delivered_list(c.reply)}
+        elif c.operation == "get_qrcode_keys":
+            version = int(str(c.reply.get("version_code") or 0) or 0)
+            keys = {int(k["key_id"]): str(k["key"]) for k in c.reply.get("list") or [] if isinstance(k, dict) and "key_id" in k}
+            changed["keys"] = (version, keys or fleet.key_groups.get(version, {}))
+            changed["keys_known"] = True
+        elif c.operation == "location_report":
+            config = {k: c.reply.get(k) for k in ("white_mode", "is_line_white", "card_mode", "qrcode_mode")}
+            if config != state.config:
+                changed["config"] = config
+            held = c.body.get("key_version_code")
+            if not state.keys_known and held is not None and str(held).isdigit() and int(str(held)) in fleet.key_groups:
+                changed["keys"] = (int(str(held)), fleet.key_groups[int(str(held))])  # what it says it holds
+                changed["keys_known"] = True
+        if changed:
+            state = Held(**{**state.__dict__, **changed})
+            states.append((c.id, state))
+    fleet._histories[device] = History(states, beats)
+    return fleet._histories[device]
+
+
+def _candidates(history: History, log: Call) -> list[Held]:
+    """What the device may have held when it decided the logged event: from its last heartbeat (by its own clock) at
+    or before the event's time, up to the moment it sent the log."""
+    t = log.device_time
+    start = 0
+    if t is not None:
+        n = bisect.bisect_left(history.beats, (log.id, float("-inf")))  # heartbeats sent before the log
+        for beat_id, beat_time in reversed(history.beats[:n]):
+            if beat_time <= t:
+                start = beat_id
+                break
+    ids = [i for i, _ in history.states]
+    first = bisect.bisect_right(ids, start) - 1
+    last = bisect.bisect_left(ids, log.id)
+    return [history.states[first][1], *(s for _, s in history.states[first + 1 : last])]
+
+
+def _card_verdict(held: Held, card: str) -> tuple[bool | None, str]:
+    """(valid?, expected status if refused) under what the device held; None when the whitelist is not in force."""
+    if held.cards is None or held.config.get("white_mode") != 1:
+        return None, ""
+    flag = held.cards.get(card)
+    if flag is None:
+        return False, "1"  # 不在白名单内
+    if flag != 1:
+        return False, "2"  # flag 0: delivered as the blacklist (D-DUDU-BLACKLIST) — 在黑名单内
+    if held.config.get("is_line_white") == 1:
+        if held.line is None:
+            return None, ""
+        if held.line.get(card) != 1:
+            return False, "1"  # not on the line whitelist (D-DUDU-LINE-WHITE)
+    return True, ""
+
+
+def _offline_logs(fleet: Fleet, operation: str) -> Iterator[tuple[str, History, Call]]:
+    for device in fleet.devices:
+        logs = [c for c in fleet.calls.get(device, []) if c.operation == operation and c.sent]
+        if not logs:
+            continue
+        history = _history(fleet, device)
+        seen: set[tuple[str, str, str, str]] = set()
+        for log in logs:
+            record = _log_record(log)
+            if record in seen:
+                continue  # a retry of the same record (D-DUDU-DUP-LOG): judged once
+            seen.add(record)
+            yield device, history, log
+
+
+@CHECKS.check(
+    "DUDU-CERT-OFFLINE-CARDS",
+    title="an offline card decision agrees with the whitelist the device held at the swipe",
+    clause="003 一、2 (离线模式刷卡, 支持黑白名单); §4.1 flag (1:有效,0:无效); §4.3 status; D-DUDU-BLACKLIST, D-DUDU-LINE-WHITE",
+    requirements=("DUDU-CERT-OFFLINE-CARDS",),
+    level="MUST",
+)
+def offline_cards(fleet: Fleet) -> Any:
+    wrong: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]] = []
+    graded = ungraded = 0
+    for device, history, log in _offline_logs(fleet, "card_check_log"):
+        card = str(log.body.get("card_id"))
+        verdicts = [_card_verdict(h, card)[0] for h in _candidates(history, log)]
+        if any(v is None for v in verdicts):
+            ungraded += 1
+            continue
+        graded += 1
+        accepted = str(log.body.get("status", "0")) == "0"
+        if accepted and not any(verdicts):
+            wrong.append(
+                (
+                    "failed",
+                    f"{device} accepted offline card {card}, which the whitelist it held does not list as valid",
+                    (log.evidence(),),
+                    None,
+                    None,
                 )
-                evidence.append(c.evidence())
-    if problems:
-        return failed(_device_list(problems, 3), *evidence[:3])
-    return passed(f"key groups current; {graded} offline-accepted ticket(s) valid under the group of their time")
+            )
+        elif not accepted and all(verdicts):
+            wrong.append(
+                ("failed", f"{device} refused offline card {card}, valid (flag 1) on the whitelist it held", (log.evidence(),), None, None)
+            )
+    if wrong:
+        return _capped("DUDU-CERT-OFFLINE-CARDS", wrong)
+    if not graded:
+        why = f"{ungraded} swipe(s) under white_mode 0 or before any list known" if ungraded else "no offline card swipe was logged"
+        return skipped(f"nothing to replay: {why}")
+    return passed(f"{graded} offline card decision(s) replayed against the whitelist held at the swipe; all agree")
+
+
+@CHECKS.check(
+    "DUDU-CERT-OFFLINE-STATUS",
+    title="a card refused offline is logged with the seed's reason (status 1 不在白名单内, 2 在黑名单内)",
+    clause="003 §4.3 status (0:正常,默认值;1:不在白名单内,2:在黑名单内); D-DUDU-BLACKLIST",
+    requirements=("DUDU-CERT-OFFLINE-STATUS",),
+    level="SHOULD",
+)
+def offline_status(fleet: Fleet) -> Any:
+    wrong: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]] = []
+    graded = 0
+    for device, history, log in _offline_logs(fleet, "card_check_log"):
+        status = str(log.body.get("status", "0"))
+        if status == "0":
+            continue
+        card = str(log.body.get("card_id"))
+        expected = {_card_verdict(h, card) for h in _candidates(history, log)}
+        if len(expected) != 1 or next(iter(expected))[0] is not False:
+            continue  # valid, ungraded, or the reason changed while it decided: DUDU-CERT-OFFLINE-CARDS judges it
+        graded += 1
+        reason = next(iter(expected))[1]
+        if status != reason:
+            wrong.append(
+                (
+                    "failed",
+                    f"{device} logged refused card {card} with status {status}; the list it held says {reason}",
+                    (log.evidence(),),
+                    None,
+                    None,
+                )
+            )
+    if wrong:
+        return _capped("DUDU-CERT-OFFLINE-STATUS", wrong)
+    if not graded:
+        return skipped("no card refused offline against a list whose reason is known")
+    return passed(f"{graded} refused offline card(s) logged with the seed's reason")
+
+
+def _ticket_verdict(fleet: Fleet, held: Held, text: str, at: float | None) -> tuple[bool | None, str]:
+    if not held.keys_known:
+        return None, ""
+    try:
+        ticket = qr.parse(text)
+    except qr.TicketError as exc:
+        return False, f"not a ticket ({exc})"
+    if ticket.eid != fleet.enterprise_id:
+        return False, f"issued for enterprise {ticket.eid}"
+    if held.keys is None:
+        return False, "the device had fetched no key group"
+    version, keys = held.keys
+    key = keys.get(ticket.key_id)
+    if key is None or not qr.verify(ticket, key):
+        return False, f"not signed by key group {version}, the group the device held"
+    if at is None or not ticket.valid_at(at):
+        return False, "expired or not yet valid at the scan time"
+    return True, ""
+
+
+@CHECKS.check(
+    "DUDU-CERT-OFFLINE-TICKETS",
+    title="an offline ticket decision agrees with the key group the device held at the scan",
+    clause="003 一、2 (离线模式二维码扫码); §5.2 密钥组; §5.4 status; D-DUDU-QR, D-DUDU-KEY-ROTATION",
+    requirements=("DUDU-CERT-OFFLINE-TICKETS",),
+    level="MUST",
+)
+def offline_tickets(fleet: Fleet) -> Any:
+    wrong: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]] = []
+    graded = ungraded = 0
+    for device, history, log in _offline_logs(fleet, "offline_qrcode_log"):
+        at = log.device_time
+        verdicts = [_ticket_verdict(fleet, h, str(log.body.get("qr_code")), at) for h in _candidates(history, log)]
+        if any(v is None for v, _ in verdicts):
+            ungraded += 1
+            continue
+        graded += 1
+        accepted = str(log.body.get("status", "0")) == "0"
+        if accepted and not any(v for v, _ in verdicts):
+            why = verdicts[-1][1]
+            wrong.append(
+                ("failed", f"{device} accepted offline a ticket its keys could not have verified: {why}", (log.evidence(),), None, None)
+            )
+        elif not accepted and all(v for v, _ in verdicts):
+            wrong.append(("failed", f"{device} refused offline a ticket valid under the key group it held", (log.evidence(),), None, None))
+    if wrong:
+        return _capped("DUDU-CERT-OFFLINE-TICKETS", wrong)
+    if not graded:
+        why = f"{ungraded} scan(s) before any key group known" if ungraded else "no offline scan was logged"
+        return skipped(f"nothing to replay: {why}")
+    return passed(f"{graded} offline ticket decision(s) replayed against the key group held at the scan; all agree")
+
+
+# --- every verdict of every call -----------------------------------------------------------------------------------------
+def _who(fleet: Fleet, c: Call) -> str:
+    device = c.body.get("device_id")
+    if isinstance(device, str):
+        return device
+    return f"enterprise {fleet.enterprise_id}"
+
+
+@CHECKS.check(
+    "DUDU-CERT-CALLS",
+    title="every call of the enterprise's devices and backend holds every rule (refused calls included)",
+    clause="003 request tables (是否必须 Y, 类型); ret_code 非0表示具体错误码; D-DUDU-CODES",
+    requirements=(
+        "DUDU-CERT-CALLS",
+        "DUDU-INTERFACE",
+        "DUDU-TOKEN-CREDENTIALS",
+        "DUDU-TOKEN",
+        "DUDU-ENTERPRISE-MATCH",
+        "DUDU-TIME",
+        "DUDU-CARD-ENABLED",
+        "DUDU-QR-ENABLED",
+    ),
+    level="MUST",
+)
+def calls_hold(fleet: Fleet) -> Any:
+    calls = fleet.all_calls()
+    if not calls:
+        return skipped(f"no call of enterprise {fleet.enterprise_id}'s devices or tokens in the journal")
+    findings: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]] = []
+    for c in calls:
+        failing = [v for v in c.verdicts if not v.get("held")]
+        for v in failing:
+            if v["rule"] in OUTCOME_RULES:
+                continue  # the rider's card or ticket, not the device: DUDU-CERT-ONLINE-OUTCOMES
+            should = v.get("level") == "SHOULD"
+            decision = v.get("decision")
+            if v["rule"] == "DUDU-TOKEN" and "expired" in str(v.get("message", "")):
+                # expires_in is designed (D-DUDU-TOKEN); a backend that asks again after 1004 still works.
+                should, decision = True, "D-DUDU-TOKEN"
+            field_note = f" (field {v['field']})" if v.get("field") else ""
+            reading = (
+                f"; only a tolerant reading of {decision} accepts this form" if should and v.get("level") == "SHOULD" and decision else ""
+            )
+            status = "error" if v["rule"] == "INTERNAL" else "warning" if should else "failed"
+            code = c.reply.get("ret_code")
+            message = f"{_who(fleet, c)} {c.operation} (ret_code {code}): {v['rule']}: {v.get('message', '')}{field_note}{reading}"
+            findings.append((status, message, (c.evidence(),), v.get("clause") or None, decision if should else None))
+        if not failing and not c.ok:
+            message = f"{_who(fleet, c)} {c.operation} refused with ret_code {c.reply.get('ret_code')} but no rule verdict failed"
+            findings.append(("failed", message, (c.evidence(),), None, None))
+    if not findings:
+        return passed(f"{len(calls)} call(s), every rule held (online refusals of a rider's card or ticket aside)")
+    return _capped("DUDU-CERT-CALLS", findings)
+
+
+@CHECKS.check(
+    "DUDU-CERT-ONLINE-OUTCOMES",
+    title="online checks refused because of the rider's card or ticket (a person judges whether they are plausible)",
+    clause="003 §4.2 card_check; §5.3 ticket_check; D-DUDU-CODES",
+    requirements=("DUDU-CERT-ONLINE-OUTCOMES", *sorted(OUTCOME_RULES)),
+    level="REVIEW",
+)
+def online_outcomes(fleet: Fleet) -> Any:
+    online = [c for c in fleet.all_calls() if c.operation in ONLINE_OPS]
+    if not online:
+        return skipped("no online card or ticket check in the journal")
+    refused = [c for c in online if not c.ok and any(not v.get("held") and v["rule"] in OUTCOME_RULES for v in c.verdicts)]
+    if not refused:
+        return skipped(f"none of {len(online)} online check(s) was refused for the rider's card or ticket")
+    codes = Counter(str(c.reply.get("ret_code")) for c in refused)
+    counts = ", ".join(f"{code}×{n}" for code, n in codes.most_common())
+    share = len(refused) / len(online)
+    note = " — most checks refused: is the device sending the card or ticket it read?" if share > 0.5 else ""
+    return review(f"{len(refused)} of {len(online)} online check(s) refused ({counts}){note}", *(c.evidence() for c in refused[:3]))
 
 
 class DuduDeviceBackendRole:
@@ -268,6 +759,7 @@ class DuduDeviceBackendRole:
     name = "dudu-device-backend"
     platform = "dudu"
     description = "A vendor's device backend, graded from the journal of its enterprise's devices"
+    checks = CHECKS
 
     def __init__(self, store: Store, enterprise_id: str, *, after_id: int | None = None, window: Window | None = None) -> None:
         self.store = store
@@ -275,17 +767,17 @@ class DuduDeviceBackendRole:
         self.window = window or Window(after_id=after_id)  # a certification session's, or --since's
 
     def run(self, seed: int) -> Iterator[Event]:
-        fleet = Fleet.load(self.store, self.enterprise_id, self.window)
+        fleet = load_fleet(self.store, self.enterprise_id, self.window)
         yield from run(
             role=self.name,
             platform=self.platform,
             target=f"journal: enterprise {self.enterprise_id}",
-            checks=CHECKS,
+            checks=self.checks,
             context=fleet,
             seed=seed,
             options={"enterprise": self.enterprise_id, **self.window.options()},
-            spec_hashes={"dudu/platform.yaml": spec_sha256("dudu/platform.yaml")},
-            requirements=REQUIREMENTS,
+            spec_hashes={f"specs/{f}": spec_sha256(f) for f in SPEC_FILES},
+            requirements=catalogue.load(self.platform),
         )
 
 
@@ -295,8 +787,9 @@ class DeviceBackendRoleCommand(DuduDeviceBackendRole):
     summary = "Grade a device vendor's backend (vendor as client of /dudu) from the journal of its enterprise's devices."
     description = (
         "Grade what an enterprise's devices sent to `harness serve` under /dudu: heartbeat cadence per device (003 §3.1), "
-        "every offline swipe and scan logged (§4.3, §5.4), card and line lists refreshed after a version change (§4.1, "
-        "§4.4), tickets checked against the current key group (§5.2, §5.3)."
+        "every offline swipe and scan logged once (§4.3, §5.4), card and line lists refreshed after a version change "
+        "(§4.1, §4.4), key groups refreshed after a rotation (§5.2), offline decisions replayed against the lists and "
+        "keys the device held, and every failed verdict of its calls, refused calls included."
     )
     options = (
         RoleOption("enterprise", "The enterprise id (printed by harness dudu enterprise-add).", required=True),

@@ -9,6 +9,12 @@ that vendor's journal and checks that:
   a failed result naming rule and clause with the journaled exchange as evidence, and a rule no call exercised
   is reported as skipped (its requirement then shows as "not covered");
 - every call named a defined service and matched the interface definition (YXC-TP-INTERFACE).
+
+Every failed verdict in the journal is graded, whether the reference refused the call or answered it (a form only a
+tolerant reading accepts): a failed MUST verdict is a failed result naming the verdict's own clause; a failed SHOULD
+verdict (``"level": "SHOULD"`` in the journal) is a WARNING naming its decision. A call the reference refused without
+naming any rule is a failed YXC-TP-INTERFACE result, never overlooked. Nothing depends on ``--profile``: the journal
+holds the verdicts the reference reached when it served the calls.
 """
 
 from __future__ import annotations
@@ -103,17 +109,27 @@ def _where(entry: dict[str, Any]) -> str:
     return f"journal #{entry['id']} {entry['method']} {entry['path']}"
 
 
+def load_entries(g: Graded, vendor: Vendor) -> list[dict[str, Any]]:
+    """The vendor's journaled calls, oldest first: the one place this role reads the journal.
+
+    The calls the journal attributes to the vendor, plus those the gate refused before it named the vendor."""
+    assert g.window is not None
+    attributed = Journal(g.store).query(vendor=vendor.user, platform="yxc", where=g.window.sql(), limit=None, ascending=True)
+    return sorted(attributed + _unattributed(g, vendor.user), key=lambda e: e["id"])
+
+
 def _enrolled(g: Graded) -> Any:
     vendor = find_vendor(g.store, "yxc", g.user, case_insensitive=True)
     if vendor is None:
         raise CannotRun(f"no YXC vendor is enrolled with user {g.user!r} in store {g.store.path} (harness vendor list)")
     g.vendor = vendor
+    g.entries = load_entries(g, vendor)
     assert g.window is not None
-    attributed = Journal(g.store).query(vendor=vendor.user, platform="yxc", where=g.window.sql(), limit=None, ascending=True)
-    unattributed = _unattributed(g, vendor.user)
-    g.entries = sorted(attributed + unattributed, key=lambda e: e["id"])
     since = f" ({g.window.describe()})"
-    also = f", of which {len(unattributed)} were refused before the certificate was recognised" if unattributed else ""
+    if not g.entries:
+        return failed(f"vendor {vendor.platnum} (user {vendor.user}) is enrolled, but the journal holds none of its calls{since}")
+    unattributed = sum(1 for e in g.entries if e["vendor"] is None)
+    also = f", of which {unattributed} were refused before the certificate was recognised" if unattributed else ""
     return passed(f"vendor {vendor.platnum} (user {vendor.user}): {len(g.entries)} journaled calls{since}{also}")
 
 
@@ -132,10 +148,19 @@ def _unattributed(g: Graded, user: str) -> list[dict[str, Any]]:
     return [e for e in entries if parse_qs(e["query"]).get("user", [""])[0].upper() == user.upper()]
 
 
+def _accepted(entry: dict[str, Any]) -> bool:
+    """The reference accepted the call, or refused it only for SHOULD verdicts (a form the seed shows that another
+    reading refuses: the step was done; YXC-TP-INTERFACE or the rule's check reports the form as a WARNING)."""
+    failing = [v for v in entry["verdicts"] if not v["held"]]
+    if entry["code"] == "0":
+        return all(v.get("level") == "SHOULD" for v in failing)
+    return bool(failing) and all(v.get("level") == "SHOULD" for v in failing)
+
+
 def _step(step: Step) -> Any:
     def check(g: Graded) -> Any:
         tried = [e for e in g.entries if e["operation"] == step.operation]
-        accepted = [e for e in tried if e["outcome"] in ("held", "warning") and e["code"] == "0"]
+        accepted = [e for e in tried if _accepted(e)]
         if step.operation == "classrecord":
             accepted = [e for e in accepted if any(v["rule"] == "YXC-CR-LOGININFO" and v["held"] for v in e["verdicts"])]
         if accepted:
@@ -149,21 +174,31 @@ def _step(step: Step) -> Any:
     return check
 
 
+Finding = tuple[Any, str, tuple[Evidence, ...], str, str | None]
+
+
+def _verdict_finding(v: dict[str, Any], entry: dict[str, Any], prefix: str) -> Finding:
+    """One failed verdict as a finding: failed for a MUST verdict, a warning naming its decision for a SHOULD one."""
+    field_note = f" (field {v['field']})" if v.get("field") else ""
+    should = v.get("level") == "SHOULD"
+    decision = v.get("decision") if should else None
+    reading = f"; only a tolerant reading of {decision} accepts this form" if decision else ""
+    status = "error" if v["rule"] == "INTERNAL" else "warning" if should else "failed"
+    message = f"{prefix}: {v.get('message', '')}{field_note} on {_where(entry)}{reading}"
+    return status, message, (exchange_evidence(entry),), v["clause"] or INTERFACE_CLAUSE, decision
+
+
 def _rule(rule_id: str) -> Any:
     def check(g: Graded) -> Any:
         seen = 0
-        results: list[Any] = []
+        results: list[Finding] = []
         for entry in g.entries:
             for v in entry["verdicts"]:
                 if v["rule"] != rule_id:
                     continue
                 seen += 1
                 if not v["held"]:
-                    field_note = f" (field {v['field']})" if v.get("field") else ""
-                    decision = f" (decision {v['decision']})" if v.get("decision") else ""
-                    message = f"{rule_id}: {v.get('message', '')}{field_note} on {_where(entry)}{decision}"
-                    status = "warning" if v.get("level") == "SHOULD" else "failed"  # a reading the seed allows
-                    results.append((status, message, (exchange_evidence(entry),), v["clause"]))
+                    results.append(_verdict_finding(v, entry, rule_id))
         if not seen:
             return skipped("not exercised: no journaled call of this vendor evaluated this rule")
         if not results:
@@ -174,49 +209,66 @@ def _rule(rule_id: str) -> Any:
 
 
 def _interface(g: Graded) -> Any:
+    if not g.entries:
+        return skipped("no journaled call of this vendor to judge")
     known = {r.id for r in yxc_rules.DEFINITIONS}
-    results: list[Any] = []
+    results: list[Finding] = []
     for entry in g.entries:
-        for v in entry["verdicts"]:
-            if v["held"] or v["rule"] in known:
-                continue
-            status = "error" if v["rule"] == "INTERNAL" else "warning" if v.get("level") == "SHOULD" else "failed"
-            field_note = f" (field {v['field']})" if v.get("field") else ""
-            message = f"{v['rule']} [{v['clause']}]: {v.get('message', '')}{field_note} on {_where(entry)}"
-            results.append((status, message, (exchange_evidence(entry),), v["clause"] or INTERFACE_CLAUSE))
+        failing = [v for v in entry["verdicts"] if not v["held"]]
+        for v in failing:
+            if v["rule"] not in known:
+                results.append(_verdict_finding(v, entry, f"{v['rule']} [{v['clause']}]"))
+        if not failing and entry["code"] != "0":  # refused, yet no rule named: graded here, never overlooked
+            message = f"refused with errorcode {entry['code']}, no rule verdict failed, on {_where(entry)}"
+            results.append(("failed", message, (exchange_evidence(entry),), INTERFACE_CLAUSE, None))
     if not results:
         return passed(f"all {len(g.entries)} calls named a defined service and matched its definition")
     return _findings("YXC-TP-INTERFACE", g, results)
 
 
-def _findings(check_id: str, g: Graded, results: list[Any]) -> list[CheckResult]:
+def _findings(check_id: str, g: Graded, results: list[Finding]) -> list[CheckResult]:
     kept = [_clause_result(check_id, g, *r) for r in results[:MAX_FINDINGS]]
     if len(results) > MAX_FINDINGS:
         rest = results[MAX_FINDINGS:]
-        kept.append(_clause_result(check_id, g, "failed", f"… and {len(rest)} more findings like these (evidence omitted)", (), rest[0][3]))
+        worst = next((r for r in rest if r[0] == "failed"), rest[0])
+        message = f"… and {len(rest)} more findings like these (evidence omitted)"
+        kept.append(_clause_result(check_id, g, worst[0], message, (), worst[3], worst[4]))
     return kept
 
 
-def _clause_result(check_id: str, g: Graded, status: Any, message: str, evidence: tuple[Evidence, ...], clause: str) -> CheckResult:
+def _clause_result(
+    check_id: str, g: Graded, status: Any, message: str, evidence: tuple[Evidence, ...], clause: str, decision: str | None = None
+) -> CheckResult:
     """A result carrying the verdict's own clause, which may be more precise than the check's (a field's table row)."""
     check = g.checks[check_id]
-    return check.result(status, message, *evidence, clause=clause)
+    return check.result(status, message, *evidence, clause=clause, decision=decision)
 
 
 def build_checks() -> CheckSet:
+    """Every check of the role, with its level from the seed's words (specs/yxc/requirements.yaml says why)."""
     checks = CheckSet()
-    checks.check("YXC-TP-ENROLLED", title="the vendor is enrolled and its calls are journaled", clause=ENROLLED_CLAUSE)(_enrolled)
+    checks.check("YXC-TP-ENROLLED", title="the vendor is enrolled and its calls are journaled", clause=ENROLLED_CLAUSE, level="MUST")(
+        _enrolled
+    )
     for step in STEPS:
-        checks.check(step.check_id, title=f"required step: {step.what}", clause=step.clause, requirements=(step.requirement,))(_step(step))
+        checks.check(
+            step.check_id, title=f"required step: {step.what}", clause=step.clause, requirements=(step.requirement,), level="MUST"
+        )(_step(step))
     checks.check(
         "YXC-TP-INTERFACE",
         title="every call names a defined service and matches the interface definition",
         clause=INTERFACE_CLAUSE,
         requirements=("YXC-INTERFACE",),
+        level="MUST",
     )(_interface)
+    levels = {r.id: r.level for r in catalogue.load("yxc")}
     for rule in yxc_rules.install(RuleSet("yxc")):
-        checks.check(rule.id, title=rule.title, clause=rule.clause, requirements=(rule.id,))(_rule(rule.id))
+        level = levels.get(rule.id, rule.level)
+        checks.check(rule.id, title=rule.title, clause=rule.clause, requirements=(rule.id,), level=level)(_rule(rule.id))
     return checks
+
+
+CHECKS = build_checks()
 
 
 class TimingPlatformRole:
@@ -226,12 +278,13 @@ class TimingPlatformRole:
     description = (
         "Grade a YXC timing platform (the vendor as client) from what it sent to `harness serve`: the required steps "
         "(file upload, coach, student, a classrecord whose logininfo matched an issued code), every call signed and valid, "
-        "no rule failed."
+        "no rule failed; every failed verdict in the journal is graded, refused calls included."
     )
     options = (
         RoleOption("vendor", "The vendor's `user`: its certificate serial, as `harness vendor add` printed it.", required=True),
         SINCE_OPTION,
     )
+    checks = CHECKS
 
     def __init__(self, common: CommonOptions, vendor: str, since: int | None = None, window: Window | None = None) -> None:
         self.common = common
@@ -241,20 +294,17 @@ class TimingPlatformRole:
     def run(self, seed: int) -> Iterator[Event]:
         store = open_store(self.common.db)
         try:
-            checks = build_checks()
-            graded = Graded(store, self.user, window=self.window, checks={c.id: c for c in checks})
+            graded = Graded(store, self.user, window=self.window, checks={c.id: c for c in self.checks})
             yield from run_checks(
                 role=self.name,
                 platform=self.platform,
                 target=f"YXC timing platform user {self.user}, journal of {self.common.db}",
-                checks=checks,
+                checks=self.checks,
                 context=graded,
                 seed=seed,
-                options={"vendor": self.user, **self.window.options(), "profile": self.common.profile, "db": str(self.common.db)},
+                options={"vendor": self.user, **self.window.options(), "db": str(self.common.db)},
                 spec_hashes={f"specs/{f}": spec_sha256(f) for f in SPEC_FILES},
                 requirements=catalogue.load(self.platform),
-                # Grading a tolerant-profile session is for development only.
-                certification_valid=True,  # verdicts do not depend on the profile (a relaxed form is a WARNING)
             )
         finally:
             store.close()

@@ -301,11 +301,18 @@ def total_is_sum(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     "YXC-CR-PHOTO2",
     operations=("classrecord",),
     clause=f"{CR} #10 (超过 15 分钟的教学必选)",
-    title="photo2 is present when the training lasts more than 15 minutes",
+    title="photo2 is present when the training lasts more than 15 minutes (endtime − starttime)",
 )
 def photo2_required(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
-    if int(body["duration"]) > 15 and not body.get("photo2"):
-        yield Fail(f"training of {body['duration']} min needs photo2 (随机照片)", "photo2")
+    # Judged on the primary facts (endtime − starttime), not on the minute-floored duration: a training of 15 min 30 s
+    # has duration 15 and still lasted more than 15 minutes (超过15分钟).
+    try:
+        lasted = (_time14(body["endtime"]) - _time14(body["starttime"])).total_seconds()
+    except (KeyError, TypeError, ValueError):
+        return  # the schema refuses unreadable times; YXC-CR-DURATION judges their order
+    if lasted > 15 * 60 and not body.get("photo2"):
+        minutes, seconds = divmod(int(lasted), 60)
+        yield Fail(f"training of {minutes} min {seconds} s (endtime − starttime) needs photo2 (随机照片)", "photo2")
 
 
 @rule(

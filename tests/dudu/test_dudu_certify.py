@@ -4,6 +4,7 @@ fails the check that names its clause."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from fixtures import dudu as fx
@@ -121,3 +122,146 @@ def test_the_cli_command_exits_2_for_an_unknown_enterprise(store: Any, tmp_path)
 
     args = ["certify", "dudu-device-backend", "--enterprise", "no-such", "--db", str(store.path), "--report", str(tmp_path / "r")]
     assert CliRunner().invoke(main, args).exit_code == 2
+
+
+# --- every kind of evidence is graded -------------------------------------------------------------------------------
+def test_a_key_refresh_is_credited_although_get_qrcode_keys_carries_no_device_id(served: Any) -> None:
+    """003 §5.2 get_qrcode_keys carries req_id and token only: the fetch is credited through the device's token."""
+    from tests.dudu.device_sim import session
+
+    client, store = served
+    session(client, store)  # rotates the key group mid-session; the device fetches it and reports the new version
+    _, results = _grade(store)
+    keys = results["DUDU-CERT-KEYS"]
+    assert keys.status == "passed" and "1 rotation" in keys.message, keys.message
+
+
+def test_key_fetches_are_attributed_by_req_id_then_token_then_to_the_whole_enterprise(client: Client, store: Any, token: str) -> None:
+    from harness.dudu.certify import load_fleet
+
+    admin.add_devices(store, fx.ENTERPRISE, ["DEV00002"], fx.LINE)
+    client.post("location_report", fx.heartbeat())
+    client.post("location_report", fx.heartbeat("DEV00002"))
+    by_req_id = client.post("get_qrcode_keys", {"req_id": "DEV00002-keys", "token": token})
+    other = client.post("get_token", {"enterprise_id": fx.ENTERPRISE, "secret": fx.SECRET})["token"]
+    client.post("get_card_list", {"token": other, "device_id": fx.DEVICE, "type": 1})
+    by_token = client.post("get_qrcode_keys", {"token": other})
+    for_all = client.post("get_qrcode_keys", {"token": token})  # a token no device call used: the backend's own
+    assert by_req_id["ret_code"] == by_token["ret_code"] == for_all["ret_code"] == 0
+    fleet = load_fleet(store, fx.ENTERPRISE)
+    credited = [sorted(devices) for _, devices in sorted(fleet.key_fetches.items())]
+    assert credited == [["DEV00002"], [fx.DEVICE], [fx.DEVICE, "DEV00002"]]
+    shown = json.dumps([(c.evidence().request, c.evidence().reply) for c in fleet.all_calls()], ensure_ascii=False)
+    assert token not in shown and other not in shown and fx.SECRET not in shown  # tokens, secrets and keys redacted
+    assert all(k["key"] not in shown for k in admin.key_group(store, fx.ENTERPRISE)[1])
+
+
+def test_refused_calls_fail_the_role_naming_the_rules_clause(client: Client, store: Any, token: str) -> None:
+    """A backend whose every online card check was refused as malformed no longer passes."""
+    _device_session(client, token)
+    for _ in range(2):
+        assert client.post("card_check", fx.card_check(time="261345250000"))["ret_code"] == 1001
+    _space_heartbeats(store, 2)
+    verdict, results = _grade(store)
+    calls = results["DUDU-CERT-CALLS"]
+    assert verdict == "failed" and calls.status == "failed" and calls.clause.startswith("003 time")
+    assert "card_check (ret_code 1001): DUDU-TIME" in calls.message and calls.evidence[0].reply["body"]["ret_code"] == 1001
+
+
+def test_a_failed_should_verdict_is_a_warning_naming_its_decision(client: Client, store: Any, token: str) -> None:
+    _device_session(client, token)
+    _space_heartbeats(store, 2)
+    row = store.query_one("SELECT id, verdicts FROM journal WHERE operation = 'location_report' ORDER BY id LIMIT 1")
+    should = {"rule": "SCHEMA", "clause": "003 §3.1 check_mode int", "held": False, "message": "check_mode as the string '0'"}
+    should |= {"field": "check_mode", "level": "SHOULD", "decision": "D-DUDU-NUMSTR"}
+    store.execute("UPDATE journal SET verdicts = ? WHERE id = ?", (json.dumps([*json.loads(row["verdicts"]), should]), row["id"]))
+    events = list(DuduDeviceBackendRole(store, fx.ENTERPRISE).run(seed=1))
+    calls = [e.result for e in events if isinstance(e, CheckFinished) and e.result.check_id == "DUDU-CERT-CALLS"]
+    assert [(r.status, r.decision, r.clause) for r in calls] == [("warning", "D-DUDU-NUMSTR", "003 §3.1 check_mode int")]
+    assert "D-DUDU-NUMSTR" in calls[0].message and events[-1].verdict == "passed"
+
+
+def test_an_expired_token_retried_is_a_warning_not_a_failure(client: Client, store: Any, token: str) -> None:
+    _device_session(client, token)
+    store.execute("UPDATE dudu_tokens SET expires = 0 WHERE token = ?", (token,))
+    assert client.post("get_card_list", {"token": token, "device_id": fx.DEVICE, "type": 1})["ret_code"] == 1004
+    _space_heartbeats(store, 2)
+    verdict, results = _grade(store)
+    assert results["DUDU-CERT-CALLS"].status == "warning" and results["DUDU-CERT-CALLS"].decision == "D-DUDU-TOKEN"
+    assert verdict == "passed"
+
+
+def test_an_offline_card_accepted_against_the_whitelist_the_device_held_fails(client: Client, store: Any, token: str) -> None:
+    _device_session(client, token)
+    client.post("card_check_log", fx.card_log(4, card_id="99999999"))  # not on the list it fetched, logged as accepted
+    client.post("location_report", fx.heartbeat(offline_seq=4))
+    _space_heartbeats(store, 2)
+    verdict, results = _grade(store)
+    cards = results["DUDU-CERT-OFFLINE-CARDS"]
+    assert verdict == "failed" and cards.status == "failed" and "accepted offline card 99999999" in cards.message
+    assert cards.clause.startswith("003 一、2") and cards.evidence[0].request["body"]["card_id"] == "99999999"
+
+
+def test_an_offline_ticket_the_devices_keys_could_not_verify_fails(client: Client, store: Any, token: str) -> None:
+    """The ticket is signed by the enterprise's current group, but the device never fetched a key group."""
+    _device_session(client, token)
+    ticket = admin.make_ticket(store, fx.ENTERPRISE)
+    client.post("offline_qrcode_log", {"device_id": fx.DEVICE, "qr_code": ticket, "time": fx.device_time(), "status": "0", "seq": 4})
+    client.post("location_report", fx.heartbeat(offline_seq=4))
+    _space_heartbeats(store, 2)
+    verdict, results = _grade(store)
+    tickets = results["DUDU-CERT-OFFLINE-TICKETS"]
+    assert verdict == "failed" and tickets.status == "failed" and "had fetched no key group" in tickets.message
+
+
+def test_a_reused_seq_with_a_different_record_is_a_lost_record(client: Client, store: Any, token: str) -> None:
+    _device_session(client, token)
+    assert client.post("card_check_log", fx.card_log(3, card_id=fx.CARDS[1]))["ret_code"] == 0  # answered 0, not stored
+    client.post("card_check_log", fx.card_log(3))  # a true retry of seq 3 is fine
+    _space_heartbeats(store, 2)
+    verdict, results = _grade(store)
+    offline = results["DUDU-CERT-OFFLINE"]
+    assert verdict == "failed" and offline.status == "failed" and "003 §4.3" in offline.clause
+    assert f"{fx.DEVICE} seq 3" in offline.message and "lost" in offline.message and len(offline.evidence) == 2
+
+
+def test_nothing_to_judge_is_skipped_with_the_reason(client: Client, store: Any) -> None:
+    for _ in range(2):
+        client.post("location_report", fx.heartbeat())
+    _space_heartbeats(store, 2)
+    _, results = _grade(store)
+    for check_id in ("DUDU-CERT-LISTS", "DUDU-CERT-KEYS", "DUDU-CERT-OFFLINE-CARDS", "DUDU-CERT-OFFLINE-TICKETS"):
+        assert results[check_id].status == "skipped" and results[check_id].message, check_id
+    assert results["DUDU-CERT-HEARTBEAT"].status == "passed"
+
+
+def test_a_heartbeat_refused_only_for_a_should_verdict_still_counts_as_sent(client: Client, store: Any, token: str) -> None:
+    """A form the seed shows that the strict reading refuses (journaled as a SHOULD verdict) is a warning, not a gap."""
+    _device_session(client, token)
+    _space_heartbeats(store, 6)
+    beats = store.query("SELECT id FROM journal WHERE operation = 'location_report' ORDER BY id")
+    refused = {"req_id": "hb-1", "ret_code": 1001, "ret_msg": "check_mode as a string"}
+    should = {"rule": "SCHEMA", "clause": "003 §3.1 check_mode int", "held": False, "level": "SHOULD", "decision": "D-DUDU-NUMSTR"}
+    store.execute(
+        "UPDATE journal SET reply_body = ?, verdicts = ?, code = '1001' WHERE id = ?",
+        (json.dumps(refused), json.dumps([should]), beats[2]["id"]),
+    )
+    verdict, results = _grade(store)
+    assert results["DUDU-CERT-HEARTBEAT"].status == "passed", results["DUDU-CERT-HEARTBEAT"].message
+    assert results["DUDU-CERT-CALLS"].status == "warning" and results["DUDU-CERT-CALLS"].decision == "D-DUDU-NUMSTR"
+    assert verdict == "passed"
+
+
+def test_since_grades_a_fresh_window_without_blaming_what_came_before(served: Any) -> None:
+    """With --since, lists fetched before the window are unknown (not graded) and seqs logged before it are logged."""
+    from tests.dudu.device_sim import session
+
+    client, store = served
+    session(client, store)
+    keys = store.query_one("SELECT MAX(id) AS id FROM journal WHERE operation = 'get_qrcode_keys'")["id"]
+    events = list(DuduDeviceBackendRole(store, fx.ENTERPRISE, after_id=keys).run(seed=1))
+    results = {e.result.check_id: e.result for e in events if isinstance(e, CheckFinished)}
+    assert events[-1].verdict == "passed", {k: (r.status, r.message) for k, r in results.items()}
+    assert results["DUDU-CERT-OFFLINE"].status == "passed"  # seqs 1–5 were logged before the window
+    assert results["DUDU-CERT-OFFLINE-CARDS"].status == "skipped"  # the list it held was fetched before the window
+    assert results["DUDU-CERT-OFFLINE-TICKETS"].status == "passed"  # the group it reports holding (key_version_code)

@@ -93,6 +93,18 @@ def test_photo2_required_beyond_15_minutes_only(scenario: Scenario) -> None:
     assert scenario.send(short)["errorcode"] == 0
 
 
+def test_photo2_is_judged_on_endtime_minus_starttime_not_on_the_floored_duration(scenario: Scenario) -> None:
+    """15 min 30 s of training: duration is 15 (floored, D-YXC-DURATION), but it lasted more than 15 minutes."""
+    body = scenario.record(minutes=15, recnum="00005")
+    start = dt.datetime.strptime(body["starttime"], "%Y%m%d%H%M%S")
+    body["endtime"] = (start + dt.timedelta(minutes=15, seconds=30)).strftime("%Y%m%d%H%M%S")
+    assert body["duration"] == "15" and "photo2" not in body
+    v = refused(scenario.send(body), "YXC-CR-PHOTO2")
+    assert "15 min 30 s" in v["message"] and v["clause"].startswith("000 附件四 A.6.3.2 表A.8 #10")
+    exactly = scenario.record(minutes=15, recnum="00006")  # exactly 15 minutes: not more than 15
+    assert "photo2" not in exactly and scenario.send(exactly)["errorcode"] == 0
+
+
 def test_photo_ids_must_be_this_vendors_images(scenario: Scenario) -> None:
     refused(scenario.send(scenario.record(photo1=str(scenario.pdf_id))), "YXC-CR-PHOTO-REF")
     refused(scenario.send(scenario.record(photo3="987654")), "YXC-CR-PHOTO-REF")

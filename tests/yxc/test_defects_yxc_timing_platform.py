@@ -1,0 +1,65 @@
+"""The yxc-timing-platform defect table (examples/defects/yxc-timing-platform.yaml): the reference vendor's filing flow
+passes; each planted defect makes exactly the checks its row lists FAILED (MUST) or WARNING (SHOULD), naming the
+clause, and nothing else (a refused call is graded once, by the rule it broke)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.conformance.model import CheckFinished, CheckResult, RunFinished
+from harness.conformance.roles import CommonOptions, role_class
+from tests.yxc.timing_vendor import DEFECTS, Province
+
+TABLE = yaml.safe_load((Path(__file__).parents[2] / "examples" / "defects" / "yxc-timing-platform.yaml").read_text(encoding="utf-8"))
+ROWS = TABLE["defects"]
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Province]:
+    p = Province(tmp_path_factory.mktemp("province"))
+    yield p
+    p.close()
+
+
+def _grade(province: Province, since: int, profile: str = "strict") -> tuple[str, list[CheckResult]]:
+    common = CommonOptions(report_dir=Path("."), seed=1, db=province.db, profile=profile)
+    events = list(role_class(TABLE["role"])(common, vendor=province.user, since=since).run(seed=1))
+    assert isinstance(events[-1], RunFinished)
+    return events[-1].verdict, [e.result for e in events if isinstance(e, CheckFinished)]
+
+
+def test_the_conforming_vendor_passes(province: Province) -> None:
+    since = province.session()
+    verdict, results = _grade(province, since)
+    assert verdict == "passed", [(r.check_id, r.status, r.message) for r in results if r.status != "passed"]
+    assert not [r for r in results if r.status in ("failed", "warning", "error")]
+    tolerant_verdict, tolerant = _grade(province, since, "tolerant")  # the verdicts do not depend on --profile
+    assert tolerant_verdict == verdict and [(r.check_id, r.status) for r in tolerant] == [(r.check_id, r.status) for r in results]
+
+
+def test_every_must_and_should_check_has_a_defect_and_every_row_a_planted_flag() -> None:
+    checks = role_class(TABLE["role"]).checks
+    listed = {check for row in ROWS for check in row["fails"]}
+    assert {c.id for c in checks if c.level in ("MUST", "SHOULD")} <= listed
+    assert {row["name"] for row in ROWS} == set(DEFECTS)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r["name"] for r in ROWS])
+def test_each_defect_fails_its_checks_naming_the_clause(province: Province, row: dict[str, Any]) -> None:
+    since = province.session(row["name"])
+    verdict, results = _grade(province, since)
+    checks = role_class(TABLE["role"]).checks
+    for check_id in row["fails"]:
+        check = checks.get(check_id)
+        wanted = "failed" if check.level == "MUST" else "warning"
+        mine = [r for r in results if r.check_id == check_id]
+        assert any(r.status == wanted for r in mine), (check_id, [(r.status, r.message) for r in mine])
+        assert all(r.clause.startswith("000") for r in mine if r.status == wanted), [r.clause for r in mine]
+    others = [(r.check_id, r.status, r.message) for r in results if r.status in ("failed", "warning") and r.check_id not in row["fails"]]
+    assert not others, f"{row['name']} also broke {others}"
+    assert verdict == ("failed" if any(checks.get(c).level == "MUST" for c in row["fails"]) else "passed")
