@@ -30,6 +30,10 @@ class Fail:
     message: str
     field: str | None = None
     clause: str | None = None  # a more precise clause than the rule's own (e.g. the field's table row)
+    # SHOULD: only a decision's strict reading refuses this (``decision`` names it); journaled as a warning under every
+    # profile, and refusing the call only under ``--profile strict``.
+    level: str = "MUST"
+    decision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,11 +85,13 @@ class Rule:
     # "business" failures answer the platform's execution-failed code; "malformed" ones its data-format code.
     kind: str = "business"
     applies: Callable[[Any, Any], bool] | None = None
+    # SHOULD: the rule is a decision's strict reading (refuses only under --profile strict); an "advisory" rule is
+    # SHOULD too, and never refuses.
+    should: bool = False
 
     @property
     def level(self) -> str:
-        """MUST, or SHOULD for an advisory rule (journaled, never refusing)."""
-        return "SHOULD" if self.kind == "advisory" else "MUST"
+        return "SHOULD" if self.kind == "advisory" or self.should else "MUST"
 
     @cached_property
     def held(self) -> Verdict:
@@ -98,8 +104,19 @@ class Rule:
         fails = list(self.fn(ctx, body) or ())
         if not fails:
             return [self.held]
-        decision = self.decision if self.level != "MUST" else None
-        return [Verdict(self.id, f.clause or self.clause, False, f.message, f.field, self.level, decision) for f in fails]
+        out = []
+        for f in fails:
+            level = "SHOULD" if self.level == "SHOULD" else f.level
+            decision = f.decision or (self.decision if level != "MUST" else None)
+            out.append(Verdict(self.id, f.clause or self.clause, False, f.message, f.field, level, decision))
+        return out
+
+    def refuses(self, verdict: Verdict, strict: bool) -> bool:
+        """Whether a failed verdict of this rule refuses the call: a MUST always; a decision's strict reading only
+        under ``--profile strict``; an advisory never."""
+        if verdict.held or self.kind == "advisory":
+            return False
+        return verdict.level == "MUST" or strict
 
 
 class DuplicateRule(HarnessError):
@@ -121,11 +138,12 @@ class RuleSet:
         decision: str | None = None,
         kind: str = "business",
         applies: Callable[[Any, Any], bool] | None = None,
+        should: bool = False,
     ) -> Callable[[RuleFn], RuleFn]:
         def register(fn: RuleFn) -> RuleFn:
             if rule_id in self._rules:
                 raise DuplicateRule(f"rule {rule_id} is already registered")
-            self._rules[rule_id] = Rule(rule_id, clause, title, operations, fn, decision, kind, applies)
+            self._rules[rule_id] = Rule(rule_id, clause, title, operations, fn, decision, kind, applies, should)
             return fn
 
         return register

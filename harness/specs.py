@@ -33,6 +33,7 @@ def _load(path: Path) -> dict[str, Any]:
         return yaml.safe_load(fh)
 
 
+PROFILE_MARK = "x-harness-profile"
 ABSENT = "x-absent"  # in ``x-strict``: the file states no such keyword (the override added it)
 
 
@@ -46,6 +47,7 @@ def load_spec(relative: str, profile: str = "strict") -> dict[str, Any]:
     spec = copy.deepcopy(_load(spec_path(relative)))
     if profile in ("tolerant", "served"):
         _apply_tolerant(spec, None, paths=profile == "tolerant")
+    spec[PROFILE_MARK] = profile  # the form was chosen here: harness.fuzz leaves it as it is
     return spec
 
 

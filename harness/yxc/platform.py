@@ -194,7 +194,7 @@ class YxcPlatform(Platform):
         verdicts = self.rules.evaluate(operation, rctx, body)
         verdicts = [v for v in verdicts if self.rules.get(v.rule).kind in ("business", "malformed")]
         ctx.add(verdicts)
-        failed = [v for v in verdicts if not v.held]
+        failed = [v for v in verdicts if self.rules.get(v.rule).refuses(v, self.settings.strict)]
         if failed:
             malformed = any(self.rules.get(v.rule).kind == "malformed" for v in failed)
             raise PlatformError(ErrorKind.MALFORMED if malformed else ErrorKind.FAILED, [v.violation() for v in failed])

@@ -162,13 +162,16 @@ def file_format(ctx: RuleContext, _: Any) -> Iterator[Fail]:
     allowed = set(spec["formats"])
     if "any" in allowed:
         return
-    if not ctx.strict and ctx.upload_type in ("xlzm", "jdcjsraqjsjl"):
-        allowed |= {"jpg", "png"}
     found = ctx.facts.get("format")
+    relaxed = allowed | {"jpg", "png"} if ctx.upload_type in ("xlzm", "jdcjsraqjsjl") else allowed  # D-YXC-XLZM-FORMATS
     if found not in allowed:
         shown = "jpg/jpeg" if "jpg" in allowed else ""
         names = ", ".join(sorted(allowed)).replace("jpg", shown or "jpg")
-        yield Fail(f"type {ctx.upload_type} takes {names}; the bytes are {found or 'not a known format'}", "file", spec["x-clause"])
+        message = f"type {ctx.upload_type} takes {names}; the bytes are {found or 'not a known format'}"
+        if found in relaxed:  # a scan as an image: the strict reading refuses it
+            yield Fail(message, "file", spec["x-clause"], "SHOULD", "D-YXC-XLZM-FORMATS")
+        else:
+            yield Fail(message, "file", spec["x-clause"])
 
 
 @rule(
@@ -181,10 +184,12 @@ def file_format(ctx: RuleContext, _: Any) -> Iterator[Fail]:
 )
 def file_size(ctx: RuleContext, _: Any) -> Iterator[Fail]:
     spec = _file_types(ctx)[ctx.upload_type]
-    if not ctx.strict and spec.get("x-decision") == "D-YXC-FILETYPE-UNSPECIFIED":
-        return
     if len(ctx.payload) > spec["max_bytes"]:
-        yield Fail(f"type {ctx.upload_type} is capped at {spec['max_bytes']} bytes; got {len(ctx.payload)}", "file", spec["x-clause"])
+        message = f"type {ctx.upload_type} is capped at {spec['max_bytes']} bytes; got {len(ctx.payload)}"
+        if spec.get("x-decision") == "D-YXC-FILETYPE-UNSPECIFIED":  # the seed states no cap for this type
+            yield Fail(message, "file", spec["x-clause"], "SHOULD", "D-YXC-FILETYPE-UNSPECIFIED")
+        else:
+            yield Fail(message, "file", spec["x-clause"])
     if not ctx.payload:
         yield Fail("the file is empty", "file")
 
@@ -230,7 +235,7 @@ def employ_period(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     decision="D-YXC-REFERENCES",
     clause="000 附件四 A.6.3.1.1 (备案学员) → A.6.3.1.5, A.6.3.2",
     title="the stunum was filed by this vendor under the same inscode",
-    applies=lambda ctx, body: ctx.strict,
+    should=True,
 )
 def student_filed(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     student = _record(ctx, "student", body["stunum"])
@@ -264,8 +269,10 @@ def subjcode_layout(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
         return
     if code[0] not in "1234":
         yield Fail(f"training mode {code[0]} is not 1–4", "subjcode")
-    if ctx.strict and code[1:3] not in VEHICLE_CODES:
-        yield Fail(f"vehicle-type code {code[1:3]} is not one of {', '.join(sorted(VEHICLE_CODES))}", "subjcode")
+    if code[1:3] not in VEHICLE_CODES:
+        yield Fail(
+            f"vehicle-type code {code[1:3]} is not one of {', '.join(sorted(VEHICLE_CODES))}", "subjcode", None, "SHOULD", "D-YXC-SUBJCODE"
+        )
     if code[3] not in "1234":
         yield Fail(f"training part {code[3]} is not 1–4", "subjcode")
     if code[6:] != "0000":
@@ -286,8 +293,9 @@ def duration_matches(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
         return
     expected = int((end - start).total_seconds() // 60)
     got = int(body["duration"])
-    if got != expected and (ctx.strict or abs(got - expected) > 1):
-        yield Fail(f"duration {got} min, but endtime − starttime is {expected} min", "duration")
+    if got != expected:  # off by one minute: a rounding the strict reading refuses (D-YXC-DURATION)
+        level = "SHOULD" if abs(got - expected) <= 1 else "MUST"
+        yield Fail(f"duration {got} min, but endtime − starttime is {expected} min", "duration", None, level, "D-YXC-DURATION")
 
 
 @rule("YXC-CR-TOTAL", operations=("classrecord",), clause=f"{CR} #18–#22", title="total = part1 + part2 + part3 + part4")
@@ -381,14 +389,13 @@ def _check_code(ctx: RuleContext, body: dict[str, Any], name: str, kind: str) ->
         yield Fail(f"{name} is a {code.kind} code, not a {label} code", name)
     if code.stunum != body["stunum"]:
         yield Fail(f"{name} was issued to stunum {code.stunum}, not {body['stunum']}", name)
-    if ctx.strict:
-        if ctx.now_ms > code.expires_ms:
-            yield Fail(f"{name} expired at {code.expirationtime} (expirationtime)", name)
-        key = f"{body['stunum']}/{body['recnum']}"
-        if code.record_key not in (None, key):
-            yield Fail(f"{name} already backs record {code.record_key}", name)
-    elif kind == "login" and _time14(body["starttime"]).timestamp() * 1000 > code.expires_ms:
+    if kind == "login" and _time14(body["starttime"]).timestamp() * 1000 > code.expires_ms:
         yield Fail(f"training started after {name} expired at {code.expirationtime}", name)
+    elif ctx.now_ms > code.expires_ms:  # filed after the code's expiry: the strict reading of D-YXC-LOGININFO
+        yield Fail(f"{name} expired at {code.expirationtime} (expirationtime)", name, None, "SHOULD", "D-YXC-LOGININFO")
+    key = f"{body['stunum']}/{body['recnum']}"
+    if code.record_key not in (None, key):
+        yield Fail(f"{name} already backs record {code.record_key}", name, None, "SHOULD", "D-YXC-LOGININFO")
 
 
 @rule(
@@ -419,7 +426,8 @@ def logoutinfo_issued(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     decision="D-YXC-SIM-CARNUM",
     clause=f"{CR} #4 (模拟器教学日志填写模拟器编号)",
     title="a simulator record's carnum ends in a simulator number filed for that inscode",
-    applies=lambda ctx, body: ctx.strict and _mode(body) == MODE_SIMULATOR,
+    applies=lambda ctx, body: _mode(body) == MODE_SIMULATOR,
+    should=True,
 )
 def simulator_carnum(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     sim = _record(ctx, "trainingsimulator", f"{body['inscode']}/{str(body['carnum'])[-4:]}")
@@ -433,7 +441,8 @@ def simulator_carnum(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     decision="D-YXC-REFERENCES",
     clause=f"{CR} #3; 000 附件四 A.6.2.3.1",
     title="a practical record's coachnum was filed by this vendor",
-    applies=lambda ctx, body: ctx.strict and _mode(body) == MODE_PRACTICAL,
+    applies=lambda ctx, body: _mode(body) == MODE_PRACTICAL,
+    should=True,
 )
 def coach_filed(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     if _record(ctx, "coach", body["coachnum"]) is None:

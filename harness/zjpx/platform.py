@@ -149,7 +149,7 @@ class ZjpxPlatform(Platform):
         """
         verdicts = [v for v in self.rules.evaluate(rctx.operation, rctx, body) if self.rules.get(v.rule).kind != "token"]
         ctx.add(verdicts)
-        refusing = [v for v in verdicts if not v.held and self.rules.get(v.rule).kind != "advisory"]
+        refusing = [v for v in verdicts if self.rules.get(v.rule).refuses(v, self.settings.strict)]
         if refusing and raise_now:
             self._refuse(refusing)
         return [v for v in verdicts if not v.held]

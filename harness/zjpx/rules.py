@@ -65,9 +65,10 @@ def rule(
     decision: str | None = None,
     kind: str = "business",
     applies: Any = None,
+    should: bool = False,
 ) -> Any:
     def register(fn: Any) -> Any:
-        RULES.append(Rule(rule_id, clause, title, operations, fn, decision, kind, applies))
+        RULES.append(Rule(rule_id, clause, title, operations, fn, decision, kind, applies, should))
         return fn
 
     return register
@@ -77,10 +78,6 @@ def install(rules: RuleSet) -> RuleSet:
     for r in RULES:
         rules.add(r)
     return rules
-
-
-def strict_only(ctx: RuleContext, _: Any) -> bool:
-    return ctx.strict
 
 
 def data(body: dict[str, Any]) -> Any:
@@ -156,7 +153,7 @@ def _card_fields(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
     decision="D-ZJPX-CARDNO",
     clause="002 §1.2.2 cardNo 身份证号码 (GB 11643)",
     title="an ID number has the right GB 11643 check character",
-    applies=strict_only,
+    should=True,  # the decision's strict reading: a warning, refusing only under --profile strict
 )
 def card_check_digit(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     for where, number in _card_fields(body):
@@ -369,7 +366,8 @@ def play_within_duration(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fai
     decision="D-ZJPX-STUDY-CADENCE",
     clause="002 §1.10.2 playTime (当前播放的总体进度)",
     title="playTime advances no more than the wall time elapsed since the previous report (+3 s): no skipping ahead",
-    applies=lambda ctx, body: ctx.strict and _has_session(ctx, body),
+    applies=_has_session,
+    should=True,
 )
 def play_no_jump(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     base = ctx.facts["session"]["last_play_time"]
@@ -586,7 +584,7 @@ def photo_learner(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     decision="D-ZJPX-COURSE-STATUS",
     clause="002 §1.13.2 courseStatus (0=新增，1=删除，2=修改)",
     title="0 adds a new course; 1 and 2 name a course pushed before",
-    applies=strict_only,
+    should=True,  # the decision's strict reading: a warning, refusing only under --profile strict
 )
 def course_status(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     for i, course in enumerate(data(body)):
@@ -625,7 +623,7 @@ def _course_codes(course: dict[str, Any]) -> Iterator[tuple[str, str, str, str]]
     decision="D-ZJPX-COURSE-STATUS",
     clause="002 §1.13.2 chapterCode, sectionCode, resCode (编码，采用UUID)",
     title="within one push every courseCode, and within one course every chapterCode, sectionCode and resCode, is unique",
-    applies=strict_only,
+    should=True,  # the decision's strict reading: a warning, refusing only under --profile strict
 )
 def course_unique(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     seen_courses: set[str] = set()
@@ -646,7 +644,7 @@ def course_unique(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     decision="D-ZJPX-COURSE-STATUS",
     clause="002 §1.13.2 parentChapterCode (章父节点), parentSectionCode (父章节编码); §1.14.5 (章父节点编码（课程编码）)",
     title="a chapter's parent is its course or enclosing chapter, a section's parent its chapter",
-    applies=strict_only,
+    should=True,  # the decision's strict reading: a warning, refusing only under --profile strict
 )
 def course_parents(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     for i, course in enumerate(data(body)):
@@ -678,7 +676,7 @@ def course_parents(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     decision="D-ZJPX-INTAKE-DUPLICATES",
     clause="002 §2.3.3 / §2.4.3 (学员、课程包 lists)",
     title="one intake lists each learner (and each course of a class) once",
-    applies=strict_only,
+    should=True,  # the decision's strict reading: a warning, refusing only under --profile strict
 )
 def intake_unique(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     d = data(body)
