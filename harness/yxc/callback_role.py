@@ -32,7 +32,7 @@ import jsonschema
 
 from harness.config import Settings
 from harness.conformance import catalogue, engine, negative
-from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, skipped
+from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, review, skipped
 from harness.conformance.model import Event, Evidence, NonFatalError, Requirement, RunStarted
 from harness.conformance.roles import CommonOptions, RoleOption
 from harness.conformance.validity import Validity, target_validity
@@ -226,6 +226,25 @@ def accept_signin(ctx: CallbackContext) -> Any:
 )
 def accept_signout(ctx: CallbackContext) -> Any:
     return _accept(ctx, "accept-signout", "logout", ctx.logout_callback)
+
+
+@CHECKS.check(
+    "terminal-prompt",
+    title="The terminal shows a clear sign-in prompt once the scan reached the platform (a person confirms)",
+    clause="000 2.1.2 3) (应在终端设备签到页面给出清晰提示); 2.1.2 1) (无须再输入学员相关信息)",
+    requirements=_reqs("YXC-CB-TERMINAL-PROMPT"),
+    level="REVIEW",
+)
+def terminal_prompt(ctx: CallbackContext) -> Any:
+    accepted = [(cid, ex) for cid, ex in ctx.exchanges if cid in ("accept-signin", "accept-signout") and _errorcode(ex) == 0]
+    if not accepted:
+        return skipped("no sign-in or sign-out scan was accepted, so there was nothing for the terminal to show")
+    stunum = ctx.stunum
+    return review(
+        f"confirm on the timing terminal that showed this QR: after each accepted scan below, its sign-in page gave a clear "
+        f"prompt for learner {stunum} and training could start without entering the learner's details again",
+        *(evidence(ex, f"{cid}: accepted at the vendor's callback") for cid, ex in accepted),
+    )
 
 
 def _refusals(ctx: CallbackContext, check_id: str, cases: list[tuple[str, bytes, str | None]], expected: tuple[int, ...]) -> Any:

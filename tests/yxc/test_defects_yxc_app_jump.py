@@ -49,7 +49,7 @@ def test_table_names_every_must_and_should_check() -> None:
     assert (ROOT / TABLE["vendor"]).is_file() and TABLE["test"] == "tests/yxc/test_defects_yxc_app_jump.py"
 
 
-def test_reference_app_passes(harness: tuple[TestClient, Path], tmp_path: Path) -> None:
+def test_the_conforming_reference_app_passes(harness: tuple[TestClient, Path], tmp_path: Path) -> None:
     client, db = harness
     answer = app_jump.open_page(client, STUNUM, APP_NAME)
     assert answer is not None and answer["conforming"] is True and answer["jump_id"]

@@ -46,7 +46,7 @@ def test_table_names_every_must_and_should_check() -> None:
     assert (ROOT / TABLE["vendor"]).is_file() and TABLE["test"] == "tests/yxc/test_defects_yxc_callback.py"
 
 
-def test_reference_vendor_passes(start_vendor, tmp_path: Path) -> None:
+def test_the_conforming_reference_vendor_passes(start_vendor, tmp_path: Path) -> None:
     vendor = start_vendor(https=True)
     started, results, finished = certify(vendor, tmp_path, image=True)
     assert finished.verdict == "passed"
