@@ -16,14 +16,14 @@ from typing import Any
 
 from harness.conformance.engine import CheckSet, failed, passed, run, skipped
 from harness.conformance.model import Event, Evidence
-from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
+from harness.conformance.roles import SINCE_OPTION, RoleOption
 from harness.conformance.sessions import Window
-from harness.schema import open_store
 from harness.specs import spec_sha256
 from harness.store import Store
 from harness.zjpx.certify import (
     BUSINESS_OPERATIONS,
     JournalContext,
+    JournalRoleCommand,
     graded,
     journal_entries,
     reply_code,
@@ -232,9 +232,8 @@ class BusinessPlatformRole:
         )
 
 
-class BusinessPlatformRoleCommand:
+class BusinessPlatformRoleCommand(JournalRoleCommand):
     name = BusinessPlatformRole.name
-    platform = "zjpx"
     checks = BUSINESS
     summary = "Grade a business platform (vendor filing §2 records with /zjpx) from the journal."
     description = (
@@ -248,13 +247,5 @@ class BusinessPlatformRoleCommand:
         SINCE_OPTION,
     )
 
-    def __init__(self, common: CommonOptions, platform: str, since: int | None = None, window: Window | None = None) -> None:
-        self.common, self.code = common, platform
-        self.window = window or Window(after_id=since)
-
-    def run(self, seed: int) -> Iterator[Event]:
-        store = open_store(self.common.db)
-        try:
-            yield from BusinessPlatformRole(store, self.code, window=self.window).run(seed)
-        finally:
-            store.close()
+    def role(self, store: Store) -> BusinessPlatformRole:
+        return BusinessPlatformRole(store, self.code, window=self.window)

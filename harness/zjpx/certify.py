@@ -816,9 +816,29 @@ class ServerRoleCommand(LearningPlatformServerRole):
         super().__init__(target, common.profile, None, students, page_size, fuzz_examples, ca_bundle)
 
 
-class ClientRoleCommand:
-    name = LearningPlatformClientRole.name
+class JournalRoleCommand:
+    """``harness certify`` for a role graded from the /zjpx journal of one studyPlatformCode: opens the store, grades
+    the window (a certification session's, or everything after ``--since``), closes the store."""
+
     platform = "zjpx"
+
+    def __init__(self, common: CommonOptions, platform: str, since: int | None = None, window: Window | None = None) -> None:
+        self.common, self.code = common, platform
+        self.window = window or Window(after_id=since)
+
+    def role(self, store: Store) -> Any:
+        raise NotImplementedError
+
+    def run(self, seed: int) -> Iterator[Event]:
+        store = open_store(self.common.db)
+        try:
+            yield from self.role(store).run(seed)
+        finally:
+            store.close()
+
+
+class ClientRoleCommand(JournalRoleCommand):
+    name = LearningPlatformClientRole.name
     checks = CLIENT
     summary = "Grade a learning platform (vendor as client of /zjpx) from the journal."
     description = (
@@ -831,13 +851,5 @@ class ClientRoleCommand:
         SINCE_OPTION,
     )
 
-    def __init__(self, common: CommonOptions, platform: str, since: int | None = None, window: Window | None = None) -> None:
-        self.common, self.code = common, platform
-        self.window = window or Window(after_id=since)
-
-    def run(self, seed: int) -> Iterator[Event]:
-        store = open_store(self.common.db)
-        try:
-            yield from LearningPlatformClientRole(store, self.code, self.common.profile, window=self.window).run(seed)
-        finally:
-            store.close()
+    def role(self, store: Store) -> LearningPlatformClientRole:
+        return LearningPlatformClientRole(store, self.code, self.common.profile, window=self.window)
