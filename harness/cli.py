@@ -43,23 +43,55 @@ def main() -> None:
 @db_option
 @profile_option
 @click.option("--validate-responses", is_flag=True, default=None, help="Also validate the harness's own replies against the spec.")
+@click.option(
+    "--control-token",
+    default=None,
+    envvar="HARNESS_CONTROL_TOKEN",
+    show_envvar=True,
+    help="Opens the control API (/_harness, /) to non-loopback clients that send Authorization: Bearer <token>.",
+)
 @click.option("--log-level", default="warning", type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(
-    host: str | None, port: int | None, db: Path | None, profile: str | None, validate_responses: bool | None, log_level: str
+    host: str | None,
+    port: int | None,
+    db: Path | None,
+    profile: str | None,
+    validate_responses: bool | None,
+    control_token: str | None,
+    log_level: str,
 ) -> None:
-    """Serve every reference platform (YXC under /yxc) with Swagger UI at /<platform>/ui/."""
+    """Serve every reference platform (YXC under /yxc) with Swagger UI at /<platform>/ui/.
+
+    The control API (/_harness/…) and the console (/) answer loopback clients only; other addresses need
+    --control-token, and are refused without one."""
     import uvicorn
 
     from harness.server import create_app
 
-    settings = _settings(host=host, port=port, db=db, profile=profile, validate_responses=validate_responses)
+    settings = _settings(host=host, port=port, db=db, profile=profile, validate_responses=validate_responses, control_token=control_token)
     app = create_app(settings)
     click.echo(f"harness {__version__}: store {settings.db}, profile {settings.profile}", err=True)
     click.echo(f"  YXC province   http://{settings.host}:{settings.port}/yxc   (Swagger UI /yxc/ui/)", err=True)
     click.echo(f"  ZJPX           http://{settings.host}:{settings.port}/zjpx  (Swagger UI /zjpx/ui/)", err=True)
     click.echo(f"  DUDU 嘟嘟      http://{settings.host}:{settings.port}/dudu  (Swagger UI /dudu/ui/)", err=True)
     click.echo(f"  journal        http://{settings.host}:{settings.port}/_harness/journal", err=True)
+    for line in control_banner(settings):
+        click.echo(line, err=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, timeout_keep_alive=settings.keep_alive_seconds)
+
+
+def control_banner(settings: Settings) -> list[str]:
+    """What `harness serve` says about the control plane for this bind (never the token itself)."""
+    from harness.control_gate import is_loopback_bind
+
+    if is_loopback_bind(settings.host):
+        return ["  control API    loopback only (/_harness, /)"]
+    lines = [f"WARNING: bound to {settings.host}: the platforms answer every client that can reach this port."]
+    if settings.control_token:
+        lines.append("  control API    loopback, and other addresses with Authorization: Bearer <control token>")
+    else:
+        lines.append("  control API    loopback only: disabled for other addresses (no --control-token / HARNESS_CONTROL_TOKEN)")
+    return lines
 
 
 @main.group()
