@@ -32,6 +32,8 @@ SCHEMA = Schema(
                 cert_pem TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (platform, user))""",
             ],
         ),
+        # Keys the harness keeps for itself: 'masking' keys the hashes that stand for secrets (harness.masking).
+        Step(2, ["CREATE TABLE IF NOT EXISTS harness_keys (name TEXT PRIMARY KEY, key BLOB NOT NULL, created_at TEXT NOT NULL)"]),
     ],
 )
 
