@@ -100,7 +100,7 @@ def secret_matches(store: Store, stored: str | None, given: str) -> bool:
     return hmac.compare_digest(offered, expected) and stored is not None
 
 
-_UNKNOWN = ("%s%s:…" % (masking.SECRET_PREFIX, "0" * 32)).encode()
+_UNKNOWN = (masking.SECRET_PREFIX + "0" * 32 + ":…").encode()
 
 
 @contextmanager
@@ -130,7 +130,9 @@ def _insert_enterprise(conn: Any, enterprise_id: str, name: str, kept_secret: st
         (enterprise_id, version, json.dumps(qr.new_key_group()), time.time()),
     )
     if changes:
-        conn.execute(f"UPDATE dudu_enterprises SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?", (*changes.values(), enterprise_id))
+        conn.execute(
+            f"UPDATE dudu_enterprises SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?", (*changes.values(), enterprise_id)
+        )
 
 
 def configure(store: Store, enterprise_id: str, **settings: Any) -> None:
