@@ -31,7 +31,51 @@ def _store(db: Path | None) -> Any:
     return open_store(db or default_db_path())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Failure(click.ClickException):
+    """One line on stderr (``harness: …``) and exit code 2: how every command reports what it cannot do."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"harness: {self.format_message()}", err=True)
+
+
+def explain(exc: BaseException) -> str:
+    """One line saying what went wrong, for an error a command did not handle itself (never a traceback)."""
+    import sqlite3
+
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, HarnessError):
+        return text
+    if isinstance(exc, sqlite3.IntegrityError):
+        return f"already exists or conflicts with what the store holds ({text})"
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
+        return f"the store is locked by another process ({text}); try again when it is done"
+    if isinstance(exc, sqlite3.Error):
+        return f"the store cannot be used: {text}"
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or text}"
+    if isinstance(exc, UnicodeError | ValueError | KeyError | LookupError):
+        return f"bad input: {text}"
+    return f"unexpected {type(exc).__name__}: {text} (a harness bug: please report it)"
+
+
+class HarnessGroup(click.Group):
+    """The root group: whatever a subcommand raises becomes one line and exit 2 (click's own errors pass through)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except Exception as exc:
+            raise Failure(explain(exc)) from None
+
+
+@click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="harness")
 def main() -> None:
     """Mock-and-conformance test service for supervision platforms that work through QR codes and signed HTTP."""
@@ -234,8 +278,8 @@ qr.add_command(qr_dudu)  # one `harness qr` group: `qr yxc …` and `qr dudu …
 def run() -> None:
     try:
         main(standalone_mode=True)
-    except HarnessError as exc:
-        click.echo(f"harness: {exc}", err=True)
+    except Exception as exc:  # HarnessGroup turns errors into exit 2 already; this is the last net
+        click.echo(f"harness: {explain(exc)}", err=True)
         sys.exit(2)
 
 
