@@ -149,9 +149,6 @@ def enrol(store: Store, platform: str, platnum: str, out_dir: Path, name: str | 
         "p12": out_dir / f"{stem}.p12",
         "ca": out_dir / "harness-ca.pem",
     }
-    present = [str(p) for label, p in files.items() if label != "ca" and p.exists()]
-    if present:
-        raise EnrolmentError(f"would overwrite {', '.join(present)}: choose another --out")
     ca_key, ca_cert = ca(store)
     key = new_key()
     cert = issue_certificate(_name(f"{platform}:{platnum}", org=name or platnum), key.public_key(), ca_cert.subject, ca_key, days=825)
