@@ -31,7 +31,51 @@ def _store(db: Path | None) -> Any:
     return open_store(db or default_db_path())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Failure(click.ClickException):
+    """One line on stderr (``harness: …``) and exit code 2: how every command reports what it cannot do."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"harness: {self.format_message()}", err=True)
+
+
+def explain(exc: BaseException) -> str:
+    """One line saying what went wrong, for an error a command did not handle itself (never a traceback)."""
+    import sqlite3
+
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, HarnessError):
+        return text
+    if isinstance(exc, sqlite3.IntegrityError):
+        return f"already exists or conflicts with what the store holds ({text})"
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
+        return f"the store is locked by another process ({text}); try again when it is done"
+    if isinstance(exc, sqlite3.Error):
+        return f"the store cannot be used: {text}"
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or text}"
+    if isinstance(exc, UnicodeError | ValueError | KeyError | LookupError):
+        return f"bad input: {text}"
+    return f"unexpected {type(exc).__name__}: {text} (a harness bug: please report it)"
+
+
+class HarnessGroup(click.Group):
+    """The root group: whatever a subcommand raises becomes one line and exit 2 (click's own errors pass through)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except Exception as exc:
+            raise Failure(explain(exc)) from None
+
+
+@click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="harness")
 def main() -> None:
     """Mock-and-conformance test service for supervision platforms that work through QR codes and signed HTTP."""
@@ -43,23 +87,55 @@ def main() -> None:
 @db_option
 @profile_option
 @click.option("--validate-responses", is_flag=True, default=None, help="Also validate the harness's own replies against the spec.")
+@click.option(
+    "--control-token",
+    default=None,
+    envvar="HARNESS_CONTROL_TOKEN",
+    show_envvar=True,
+    help="Opens the control API (/_harness, /) to non-loopback clients that send Authorization: Bearer <token>.",
+)
 @click.option("--log-level", default="warning", type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(
-    host: str | None, port: int | None, db: Path | None, profile: str | None, validate_responses: bool | None, log_level: str
+    host: str | None,
+    port: int | None,
+    db: Path | None,
+    profile: str | None,
+    validate_responses: bool | None,
+    control_token: str | None,
+    log_level: str,
 ) -> None:
-    """Serve every reference platform (YXC under /yxc) with Swagger UI at /<platform>/ui/."""
+    """Serve every reference platform (YXC under /yxc) with Swagger UI at /<platform>/ui/.
+
+    The control API (/_harness/…) and the console (/) answer loopback clients only; other addresses need
+    --control-token, and are refused without one."""
     import uvicorn
 
     from harness.server import create_app
 
-    settings = _settings(host=host, port=port, db=db, profile=profile, validate_responses=validate_responses)
+    settings = _settings(host=host, port=port, db=db, profile=profile, validate_responses=validate_responses, control_token=control_token)
     app = create_app(settings)
     click.echo(f"harness {__version__}: store {settings.db}, profile {settings.profile}", err=True)
     click.echo(f"  YXC province   http://{settings.host}:{settings.port}/yxc   (Swagger UI /yxc/ui/)", err=True)
     click.echo(f"  ZJPX           http://{settings.host}:{settings.port}/zjpx  (Swagger UI /zjpx/ui/)", err=True)
     click.echo(f"  DUDU 嘟嘟      http://{settings.host}:{settings.port}/dudu  (Swagger UI /dudu/ui/)", err=True)
     click.echo(f"  journal        http://{settings.host}:{settings.port}/_harness/journal", err=True)
+    for line in control_banner(settings):
+        click.echo(line, err=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, timeout_keep_alive=settings.keep_alive_seconds)
+
+
+def control_banner(settings: Settings) -> list[str]:
+    """What `harness serve` says about the control plane for this bind (never the token itself)."""
+    from harness.control_gate import is_loopback_bind
+
+    if is_loopback_bind(settings.host):
+        return ["  control API    loopback only (/_harness, /)"]
+    lines = [f"WARNING: bound to {settings.host}: the platforms answer every client that can reach this port."]
+    if settings.control_token:
+        lines.append("  control API    loopback, and other addresses with Authorization: Bearer <control token>")
+    else:
+        lines.append("  control API    loopback only: disabled for other addresses (no --control-token / HARNESS_CONTROL_TOKEN)")
+    return lines
 
 
 @main.group()
@@ -202,8 +278,8 @@ qr.add_command(qr_dudu)  # one `harness qr` group: `qr yxc …` and `qr dudu …
 def run() -> None:
     try:
         main(standalone_mode=True)
-    except HarnessError as exc:
-        click.echo(f"harness: {exc}", err=True)
+    except Exception as exc:  # HarnessGroup turns errors into exit 2 already; this is the last net
+        click.echo(f"harness: {explain(exc)}", err=True)
         sys.exit(2)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from harness.errors import ConfigError
 
 PROFILES = ("strict", "tolerant")
+MIN_CONTROL_TOKEN = 16
 
 
 def default_db_path() -> Path:
@@ -40,10 +41,15 @@ class Settings:
     # Idle keep-alive connections stay open this long: above any heartbeat interval (DUDU devices: 5 s), or a device
     # races the server's close on every beat (uvicorn's default is 5 s).
     keep_alive_seconds: int = 75
+    # The control API (/_harness/…) and the console (/) answer loopback clients; other addresses only with
+    # ``Authorization: Bearer <control_token>`` (harness/control_gate.py). None: closed to other addresses.
+    control_token: str | None = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
             raise ConfigError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+        if self.control_token is not None and len(self.control_token) < MIN_CONTROL_TOKEN:
+            raise ConfigError(f"the control token must be at least {MIN_CONTROL_TOKEN} characters (e.g. `openssl rand -hex 16`)")
 
     @property
     def strict(self) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from harness import masking
 from harness.rules import Verdict
 from harness.store import AddColumn, Schema, Step, Store
 
@@ -120,6 +121,7 @@ class Exchange:
     # True when the platform has already applied ``writes`` to its own caches (write-through): committing them then
     # need not move the store's generation, which would empty every cache keyed on it.
     writes_cached: bool = False
+    masker: Any = None  # the platform's harness.masking.SecretMasker, set with its ExchangeContext
 
     @property
     def outcome(self) -> str:
@@ -129,6 +131,7 @@ class Exchange:
         return "failed" if any(v.level == "MUST" for v in broken) else "warning"
 
     def row(self) -> tuple[Any, ...]:
+        masking.mask_exchange(self)  # secrets become keyed hashes before anything is stored (harness/masking.py)
         return (
             self.at,
             self.platform,

@@ -7,8 +7,12 @@ cannot be told from other Chinese text.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import hmac
 import json
 import re
+import weakref
 from typing import Any
 
 # Field names (compared case-insensitively) whose value is a person's name, an ID number or a phone number.
@@ -87,3 +91,160 @@ def mask_body(body: str | bytes | None) -> Any:
     except ValueError:
         return mask_text(body)
     return mask_value(document)
+
+
+# -- secrets ---------------------------------------------------------------------------------------------------------
+# Passwords, enterprise secrets and tokens never reach the store, a report or a log in clear. Each platform declares the
+# fields that hold them (``Platform.secret_fields``); :class:`SecretMasker` replaces each such value by a keyed hash
+# with a short tail, ``hmac-sha256:<32 hex>:…<tail>``. The key lives in the store (table ``harness_keys``, made by
+# harness.pki's schema), so the same secret masks to the same text in every row and every process on that store (two
+# rows can still be matched, a token table can be keyed on it), and without the store's key a masked value cannot even
+# be checked against a guess.
+
+SECRET_PREFIX = "hmac-sha256:"
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+_DIGEST_HEX = 32
+
+
+def store_key(store: Any) -> bytes:
+    """The store's masking key (32 random bytes in ``harness_keys``), made on first use and cached per store handle."""
+    cached = _KEYS.get(store)
+    if cached is not None:
+        return cached
+    import datetime as dt
+    import secrets
+
+    row = store.query_one("SELECT key FROM harness_keys WHERE name = 'masking'")
+    if row is None:  # INSERT OR IGNORE: when two processes race, the first key wins and both read it back
+        store.execute(
+            "INSERT OR IGNORE INTO harness_keys (name, key, created_at) VALUES ('masking', ?, ?)",
+            (secrets.token_bytes(32), dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
+            changes_state=False,
+        )
+        row = store.query_one("SELECT key FROM harness_keys WHERE name = 'masking'")
+    key = bytes(row["key"])
+    _KEYS[store] = key
+    return key
+
+
+def secret_form(key: bytes, value: str) -> str:
+    """``hmac-sha256:<32 hex of HMAC-SHA256(key, value)>:…<tail>``: the tail is at most 4 characters and at most a
+    quarter of the secret (none below 4), so that a person can tell two tokens apart at a glance. Idempotent."""
+    if value.startswith(SECRET_PREFIX):
+        return value
+    digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:_DIGEST_HEX]
+    tail = value[-min(4, len(value) // 4) :] if len(value) >= 4 else ""
+    return f"{SECRET_PREFIX}{digest}:…{tail}"
+
+
+class SecretMasker:
+    """Masks the values of ``fields`` (exact JSON keys or query parameters) and of credential headers.
+
+    Cheap when there is nothing to mask: a body is searched for each ``"field"`` (a few substring scans) before any
+    regular expression runs, so a DUDU heartbeat pays well under a microsecond; a body that carries a token pays one
+    regex pass and one HMAC."""
+
+    def __init__(self, key: bytes, fields: Any = ()) -> None:
+        self.key = key
+        self.fields = frozenset(fields)
+        names = b"|".join(re.escape(f.encode()) for f in sorted(self.fields)) or b"(?!)"
+        self._needles = tuple(f'"{f}"'.encode() for f in sorted(self.fields))
+        self._query_needles = tuple(f"{f}=" for f in sorted(self.fields))
+        # "field" : "value" (escapes allowed) or "field": number, anywhere in the document; not inside a string (\").
+        self._json = re.compile(rb'(?<!\\)"(' + names + rb')"(\s*:\s*)(?:"((?:[^"\\]|\\.)*)"|(-?\d[\d.eE+-]*))')
+        self._query = re.compile(r"(?:^|(?<=[&?]))(" + names.decode() + r")=([^&]*)")
+
+    def secret(self, value: str) -> str:
+        """``hmac-sha256:<keyed hash>:…<tail>``; an already masked value is returned as it is."""
+        return secret_form(self.key, value)
+
+    def json_bytes(self, body: bytes, found: list[str] | None = None) -> bytes:
+        """``body`` with every secret field's value masked, byte for byte the same elsewhere (evidence stays exact)."""
+        if not body or not any(n in body for n in self._needles):
+            return body
+
+        def replace(m: re.Match[bytes]) -> bytes:
+            raw = m.group(3) if m.group(3) is not None else m.group(4)
+            try:
+                value = json.loads(b'"' + raw + b'"') if m.group(3) is not None else raw.decode()
+            except ValueError:
+                value = raw.decode("utf-8", "replace")
+            if value.startswith(SECRET_PREFIX):
+                return m.group(0)
+            if found is not None:
+                found.append(value)
+            return b'"%s"%s"%s"' % (m.group(1), m.group(2), self.secret(value).encode("utf-8"))
+
+        return self._json.sub(replace, body)
+
+    def query(self, query: str, found: list[str] | None = None) -> str:
+        if not query or not any(n in query for n in self._query_needles):
+            return query
+
+        def replace(m: re.Match[str]) -> str:
+            if found is not None:
+                found.append(m.group(2))
+            return f"{m.group(1)}={self.secret(m.group(2))}"
+
+        return self._query.sub(replace, query)
+
+    def headers(self, headers: dict[str, str], found: list[str] | None = None) -> dict[str, str]:
+        if not any(k.lower() in SECRET_HEADERS for k in headers):
+            return headers
+        out = {}
+        for k, v in headers.items():
+            if k.lower() in SECRET_HEADERS and not v.startswith(SECRET_PREFIX):
+                scheme, _, credentials = v.partition(" ")
+                out[k] = f"{scheme} {self.secret(credentials)}" if credentials and scheme.isalpha() else self.secret(v)
+                if found is not None:
+                    found.append(credentials or v)
+            else:
+                out[k] = v
+        return out
+
+    def text(self, text: str, values: list[str]) -> str:
+        """``text`` (a verdict's message) with each of ``values`` (secrets found in the same exchange) masked."""
+        for value in values:
+            if len(value) >= 4 and value in text:
+                text = text.replace(value, self.secret(value))
+        return text
+
+
+_KEYS: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+_MASKERS: dict[str, SecretMasker] = {}  # per platform name: the masker of the platform made last (see mask_exchange)
+
+
+def masker(store: Any, fields: Any = ()) -> SecretMasker:
+    """The masker of ``fields`` under ``store``'s key."""
+    return SecretMasker(store_key(store), fields)
+
+
+def hide(store: Any, value: str) -> str:
+    """One secret as it is kept at rest (a token table's key, an enterprise's secret): the journal's masked form."""
+    return secret_form(store_key(store), value)
+
+
+def register(platform: str, secret_masker: SecretMasker) -> None:
+    """The masker for exchanges of ``platform`` that carry none of their own (called by every Platform it makes)."""
+    _MASKERS[platform] = secret_masker
+
+
+def mask_exchange(exchange: Any) -> None:
+    """Mask the secrets of a journal exchange in place: request headers, query, request body, reply body and the
+    messages of its verdicts. Called by ``Exchange.row()`` before anything is stored; returns at once for an exchange
+    without a secret field (a heartbeat)."""
+    m = getattr(exchange, "masker", None) or _MASKERS.get(exchange.platform)
+    if m is None:
+        return
+    found: list[str] = []
+    exchange.request_headers = m.headers(exchange.request_headers, found)
+    exchange.query = m.query(exchange.query, found)
+    exchange.request_body = m.json_bytes(exchange.request_body, found)
+    exchange.reply_body = m.json_bytes(exchange.reply_body, found)
+    if found and exchange.verdicts:
+        exchange.verdicts = [_masked_verdict(v, m, found) for v in exchange.verdicts]
+
+
+def _masked_verdict(verdict: Any, m: SecretMasker, found: list[str]) -> Any:
+    message = m.text(verdict.message, found)
+    return verdict if message == verdict.message else dataclasses.replace(verdict, message=message)

@@ -7,6 +7,7 @@ CA: its certificates mean "enrolled with this harness", nothing more.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ SCHEMA = Schema(
                 cert_pem TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (platform, user))""",
             ],
         ),
+        # Keys the harness keeps for itself: 'masking' keys the hashes that stand for secrets (harness.masking).
+        Step(2, ["CREATE TABLE IF NOT EXISTS harness_keys (name TEXT PRIMARY KEY, key BLOB NOT NULL, created_at TEXT NOT NULL)"]),
     ],
 )
 
@@ -136,12 +139,9 @@ def enrol(store: Store, platform: str, platnum: str, out_dir: Path, name: str | 
     """Make a key pair and a CA-signed certificate for a vendor, register it, and write PEM and PKCS#12 files."""
     if not platnum or len(platnum) != 5:
         raise EnrolmentError(f"platnum must be exactly 5 characters (000 附件四 表A.8 #6 F5), not {platnum!r}")
-    ca_key, ca_cert = ca(store)
-    key = new_key()
-    cert = issue_certificate(_name(f"{platform}:{platnum}", org=name or platnum), key.public_key(), ca_cert.subject, ca_key, days=825)
-    user = cert_serial_hex(cert)
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    existing = store.query_one("SELECT user FROM vendors WHERE platform = ? AND platnum = ?", (platform, platnum))
+    if existing is not None:
+        raise EnrolmentError(f"{platform} platform number {platnum} is already enrolled (user {existing['user']}): `harness vendor list`")
     stem = f"{platform}-{platnum}"
     files = {
         "key": out_dir / f"{stem}.key.pem",
@@ -149,20 +149,45 @@ def enrol(store: Store, platform: str, platnum: str, out_dir: Path, name: str | 
         "p12": out_dir / f"{stem}.p12",
         "ca": out_dir / "harness-ca.pem",
     }
-    files["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    files["key"].chmod(0o600)
-    files["cert"].write_bytes(cert_pem)
-    files["ca"].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    files["p12"].write_bytes(
-        pkcs12.serialize_key_and_certificates(
-            stem.encode(), key, cert, [ca_cert], serialization.BestAvailableEncryption(p12_password.encode())
-        )
-    )
-    store.execute(
-        "INSERT INTO vendors (platform, user, platnum, name, cert_pem, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (platform, user, platnum, name, cert_pem.decode(), _now().isoformat()),
-    )
+    ca_key, ca_cert = ca(store)
+    key = new_key()
+    cert = issue_certificate(_name(f"{platform}:{platnum}", org=name or platnum), key.public_key(), ca_cert.subject, ca_key, days=825)
+    user = cert_serial_hex(cert)
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    written: list[Path] = []
+    try:  # one transaction: the vendor is registered only if every file was written, and no file outlives a failure
+        with store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO vendors (platform, user, platnum, name, cert_pem, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (platform, user, platnum, name, cert_pem.decode(), _now().isoformat()),
+            )
+            out_dir.mkdir(parents=True, exist_ok=True)
+            key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            p12 = pkcs12.serialize_key_and_certificates(
+                stem.encode(), key, cert, [ca_cert], serialization.BestAvailableEncryption(p12_password.encode())
+            )
+            for label, data in (
+                ("key", key_pem),
+                ("cert", cert_pem),
+                ("ca", ca_cert.public_bytes(serialization.Encoding.PEM)),
+                ("p12", p12),
+            ):
+                _write_private(files[label], data) if label in ("key", "p12") else files[label].write_bytes(data)
+                written.append(files[label])
+    except OSError as exc:
+        for path in written:
+            if path.name != "harness-ca.pem":
+                path.unlink(missing_ok=True)
+        raise EnrolmentError(f"cannot write the vendor's files in {out_dir}: {exc.strerror or exc}") from None
     return Enrolment(Vendor(platform, user, platnum, name, cert_pem.decode()), files, p12_password)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a private key file readable by its owner only, from the first byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    path.chmod(0o600)
 
 
 def find_vendor(store: Store, platform: str, user: str, case_insensitive: bool = False) -> Vendor | None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from harness import masking
 from harness.errors import PlatformError, Violation
 from harness.journal import Exchange
 from harness.rules import RuleSet, Verdict
@@ -42,6 +43,9 @@ class ExchangeContext:
     payload: bytes | None = None  # the signed payload, when it is not the body (multipart uploads)
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.exchange.masker = getattr(self.platform, "masker", None)  # its secrets are masked under this store's key
+
     def add(self, verdicts: list[Verdict]) -> None:
         self.exchange.verdicts.extend(verdicts)
 
@@ -71,11 +75,16 @@ class Platform:
     title: str = ""
     # The clause an unknown service or wrong method is refused under, in this platform's own words.
     not_found_clause: str = "no such service"
+    # Fields (JSON keys, query parameters) whose values are secrets: masked by keyed hash in the journal, reports and
+    # logs (harness.masking.SecretMasker). Credential headers (Authorization, Cookie) are masked on every platform.
+    secret_fields: frozenset[str] = frozenset()
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
         self.rules = RuleSet(self.name)
+        self.masker = masking.masker(store, self.secret_fields)
+        masking.register(self.name, self.masker)
 
     # -- envelopes ---------------------------------------------------------------------------------------------
     def ok(self, data: Any = None) -> dict[str, Any]:

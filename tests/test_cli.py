@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 from cryptography import x509
@@ -55,3 +56,114 @@ def test_decisions_and_rules_are_listed() -> None:
     assert "D-YXC-SIGN" in runner.invoke(main, ["decisions", "--platform", "yxc"]).stdout
     rules = runner.invoke(main, ["rules", "yxc"]).stdout
     assert "YXC-CR-DURATION" in rules and "000 附件四 A.6.3.2" in rules
+
+
+# -- no command shows a traceback: bad input is one line and exit 2, and a failed set-up leaves nothing behind ----------
+
+
+def _leaves(group: Any, path: list[str]) -> Any:
+    import click
+
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            yield from _leaves(command, [*path, name])
+        elif command is not None:
+            yield [*path, name], command
+
+
+def _args_for(command: Any, tmp_path: Path) -> list[str]:
+    import click
+
+    args: list[str] = []
+    for param in command.params:
+        if not param.required:
+            continue
+        if isinstance(param.type, click.Choice):
+            value = str(param.type.choices[0])
+        elif isinstance(param.type, click.Path):
+            value = str(tmp_path / "out")
+        elif isinstance(param.type, click.types.IntParamType):
+            value = "1"
+        else:
+            value = "http://127.0.0.1:9/" if param.name in ("target", "url", "base_url") else "x"
+        if isinstance(param, click.Argument):
+            args.extend([value] * (1 if param.nargs == 1 else 1))
+        else:
+            args.extend([param.opts[0], value])
+    return args
+
+
+def _one_line_exit_2(result: Any) -> None:
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("harness: "), result.stderr
+
+
+def test_every_command_with_an_unusable_store_says_so_in_one_line(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database, " * 200)
+    seen = 0
+    for path, command in _leaves(main, []):
+        if not any(p.name == "db" for p in command.params):
+            continue
+        result = CliRunner().invoke(main, [*path, *_args_for(command, tmp_path), "--db", str(garbage)])
+        assert "Traceback" not in result.output, (path, result.output)
+        if path[0] == "certify":  # a certify run reports the broken run in its report and verdict lines, exit 2
+            assert result.exit_code == 2 and "cannot open store" in result.stderr, (path, result.output)
+        else:
+            _one_line_exit_2(result)
+        seen += 1
+    assert seen >= 20
+
+
+def test_every_command_refuses_bad_options_with_exit_2(tmp_path: Path) -> None:
+    for path, _command in _leaves(main, []):
+        result = CliRunner().invoke(main, [*path, "--no-such-option"])
+        assert result.exit_code == 2 and "Traceback" not in result.output, (path, result.output)
+
+
+def test_a_store_that_is_a_directory_or_unwritable_is_one_line(tmp_path: Path) -> None:
+    _one_line_exit_2(CliRunner().invoke(main, ["vendor", "list", "--db", str(tmp_path)]))
+    _one_line_exit_2(CliRunner().invoke(main, ["journal", "--db", "/proc/harness/h.db"]))
+
+
+def test_enterprise_add_twice_and_fleet_on_it_fail_cleanly_and_leave_nothing(tmp_path: Path) -> None:
+    db = str(tmp_path / "h.db")
+    runner = CliRunner()
+    assert runner.invoke(main, ["dudu", "enterprise-add", "398", "--db", db]).exit_code == 0
+    _one_line_exit_2(runner.invoke(main, ["dudu", "enterprise-add", "398", "--db", db]))
+    failed = runner.invoke(main, ["dudu", "fleet", "398", "--devices", "3", "--cards", "2", "--db", db])
+    _one_line_exit_2(failed)
+    assert "398" in failed.stderr and "already exists" in failed.stderr
+    store = open_store(db)
+    assert store.query("SELECT id FROM dudu_lines") == [] and store.query("SELECT id FROM dudu_devices") == []
+    assert store.query_one("SELECT COUNT(*) FROM dudu_cards")[0] == 0
+    ok = runner.invoke(main, ["dudu", "fleet", "399", "--devices", "3", "--cards", "2", "--db", db])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["devices"] == 3
+    _one_line_exit_2(runner.invoke(main, ["dudu", "fleet", "399", "--db", db]))  # a rerun is refused, not half-done
+    _one_line_exit_2(runner.invoke(main, ["dudu", "fleet", "400", "--line", "L1", "--db", db]))  # L1 is 399's line
+    assert store.query_one("SELECT id FROM dudu_enterprises WHERE id = '400'") is None
+
+
+def test_vendor_add_twice_is_refused_and_keeps_the_first_files(tmp_path: Path) -> None:
+    db, out = str(tmp_path / "h.db"), tmp_path / "v"
+    runner = CliRunner()
+    assert runner.invoke(main, ["vendor", "add", "yxc", "--platnum", "A0001", "--out", str(out), "--db", db]).exit_code == 0
+    first = (out / "yxc-A0001.key.pem").read_bytes()
+    _one_line_exit_2(runner.invoke(main, ["vendor", "add", "yxc", "--platnum", "A0001", "--out", str(out), "--db", db]))
+    _one_line_exit_2(runner.invoke(main, ["vendor", "add", "yxc", "--platnum", "A0001", "--out", str(tmp_path / "w"), "--db", db]))
+    assert (out / "yxc-A0001.key.pem").read_bytes() == first and not (tmp_path / "w").exists()
+    assert len(runner.invoke(main, ["vendor", "list", "--db", db]).stdout.splitlines()) == 1
+    assert (out / "yxc-A0001.key.pem").stat().st_mode & 0o077 == 0
+
+
+def test_zjpx_account_twice_is_one_line(tmp_path: Path) -> None:
+    db = str(tmp_path / "h.db")
+    args = ["zjpx", "account", "add", "--account", "平台", "--password", "pw-123456", "--db", db]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    _one_line_exit_2(CliRunner().invoke(main, args))

@@ -7,13 +7,17 @@ names one exact state (D-DUDU-VERSIONS).
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 import secrets
+import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from harness import masking
 from harness.dudu import qr
 from harness.errors import HarnessError
 from harness.store import Store
@@ -53,29 +57,87 @@ FLEET_SECRET = "fleet-secret"
 
 
 def add_enterprise(store: Store, enterprise_id: str, name: str = "", secret: str | None = None, **settings: Any) -> Enterprise:
-    """Create an enterprise with its first key group; returns it with its access secret (D-DUDU-TOKEN)."""
+    """Create an enterprise with its first key group and settings, in one transaction; returns it with its access
+    secret in clear (the one time it is shown: the store keeps only its keyed hash, D-DUDU-TOKEN)."""
+    changes = _settings(settings)
     secret = secret or secrets.token_hex(16)
-    version = int(time.time())
-    with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO dudu_enterprises (id, name, secret, key_version, created) VALUES (?, ?, ?, ?, ?)",
-            (enterprise_id, name or enterprise_id, secret, version, _now()),
-        )
-        conn.execute(
-            "INSERT INTO dudu_key_groups (enterprise_id, version_code, keys, created) VALUES (?, ?, ?, ?)",
-            (enterprise_id, version, json.dumps(qr.new_key_group()), time.time()),
-        )
-    if settings:
-        configure(store, enterprise_id, **settings)
+    kept = masking.hide(store, secret)
+    with _creating(enterprise_id), store.transaction() as conn:
+        _insert_enterprise(conn, enterprise_id, name, kept, changes)
     return Enterprise(enterprise_id, name or enterprise_id, secret)
 
 
-def configure(store: Store, enterprise_id: str, **settings: Any) -> None:
-    """Change an enterprise's switches, check window or heartbeat interval (the heartbeat reply carries them)."""
+def add_fleet(
+    store: Store, enterprise_id: str, device_ids: Iterable[str], line_id: str, cards: list[str], secret: str = FLEET_SECRET
+) -> Enterprise:
+    """An enterprise, one line, its devices and a whitelist (enterprise and line) in one transaction: a failure (the
+    enterprise or line exists) leaves nothing behind."""
+    kept = masking.hide(store, secret)
+    with _creating(enterprise_id), store.transaction() as conn:
+        _insert_enterprise(conn, enterprise_id, "", kept, {})
+        conn.execute("INSERT INTO dudu_lines (id, enterprise_id, name) VALUES (?, ?, ?)", (line_id, enterprise_id, line_id))
+        conn.executemany(
+            "INSERT INTO dudu_devices (id, enterprise_id, line_id, created) VALUES (?, ?, ?, ?)",
+            [(d, enterprise_id, line_id, _now()) for d in device_ids],
+        )
+        if cards:
+            conn.executemany(
+                "INSERT INTO dudu_cards (enterprise_id, card_no, flag, blacklisted, version) VALUES (?, ?, 1, 0, 1)",
+                [(enterprise_id, c) for c in cards],
+            )
+            conn.execute("UPDATE dudu_enterprises SET card_version = 1 WHERE id = ?", (enterprise_id,))
+            conn.executemany("INSERT INTO dudu_line_cards (line_id, card_no, flag) VALUES (?, ?, 1)", [(line_id, c) for c in cards])
+            conn.execute("UPDATE dudu_lines SET version = 1 WHERE id = ?", (line_id,))
+    return Enterprise(enterprise_id, enterprise_id, secret)
+
+
+def secret_matches(store: Store, stored: str | None, given: str) -> bool:
+    """get_token's secret check in constant time: the given secret is hashed whether or not the enterprise exists
+    (``stored`` None), and compared with ``hmac.compare_digest``. A secret stored in clear (a store made before
+    secrets were hashed) is hashed first, so it compares the same way."""
+    offered = masking.hide(store, given).encode()
+    expected = masking.hide(store, stored).encode() if stored is not None else _UNKNOWN
+    return hmac.compare_digest(offered, expected) and stored is not None
+
+
+_UNKNOWN = (masking.SECRET_PREFIX + "0" * 32 + ":…").encode()
+
+
+@contextmanager
+def _creating(enterprise_id: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        raise DuduError(f"cannot create DUDU enterprise {enterprise_id}: it (or its line or a device) already exists ({exc})") from None
+
+
+def _settings(settings: dict[str, Any]) -> dict[str, Any]:
     changes = {k: v for k, v in settings.items() if v is not None}
     unknown = set(changes) - set(ENTERPRISE_SETTINGS)
     if unknown:
         raise DuduError(f"unknown enterprise setting(s): {', '.join(sorted(unknown))}")
+    return changes
+
+
+def _insert_enterprise(conn: Any, enterprise_id: str, name: str, kept_secret: str, changes: dict[str, Any]) -> None:
+    version = int(time.time())
+    conn.execute(
+        "INSERT INTO dudu_enterprises (id, name, secret, key_version, created) VALUES (?, ?, ?, ?, ?)",
+        (enterprise_id, name or enterprise_id, kept_secret, version, _now()),
+    )
+    conn.execute(
+        "INSERT INTO dudu_key_groups (enterprise_id, version_code, keys, created) VALUES (?, ?, ?, ?)",
+        (enterprise_id, version, json.dumps(qr.new_key_group()), time.time()),
+    )
+    if changes:
+        conn.execute(
+            f"UPDATE dudu_enterprises SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?", (*changes.values(), enterprise_id)
+        )
+
+
+def configure(store: Store, enterprise_id: str, **settings: Any) -> None:
+    """Change an enterprise's switches, check window or heartbeat interval (the heartbeat reply carries them)."""
+    changes = _settings(settings)
     if not changes:
         return
     _enterprise(store, enterprise_id)

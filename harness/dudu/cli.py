@@ -170,14 +170,9 @@ def fleet(enterprise_id: str, count: int, prefix: str, card_count: int, line_id:
     """Set up an enterprise, one line, a device fleet and a whitelist for loadtests/dudu_fleet.py; prints the settings."""
     from harness.dudu import admin
 
-    store = _store(db)
-    ent = admin.add_enterprise(store, enterprise_id, secret=secret or admin.FLEET_SECRET)
-    admin.add_line(store, enterprise_id, line_id)
-    admin.add_devices(store, enterprise_id, (f"{prefix}{i:05d}" for i in range(1, count + 1)), line_id)
     cards = [str(10000000 + i) for i in range(1, card_count + 1)]
-    if cards:
-        admin.set_cards(store, enterprise_id, cards)
-        admin.set_line_cards(store, line_id, cards)
+    devices = [f"{prefix}{i:05d}" for i in range(1, count + 1)]
+    ent = admin.add_fleet(_store(db), enterprise_id, devices, line_id, cards, secret or admin.FLEET_SECRET)
     _echo({"enterprise_id": ent.id, "secret": ent.secret, "devices": count, "prefix": prefix, "cards": card_count})
 
 

@@ -76,6 +76,7 @@ class DuduPlatform(Platform):
     spec_file = "dudu/platform.yaml"
     title = "嘟嘟 bus card/QR platform"
     not_found_clause = "003 xxxx/<interface> (no such interface: ret_code 1002, D-DUDU-CODES)"
+    secret_fields = frozenset({"secret", "token"})  # get_token's enterprise secret, the token it issues and every use of it
 
     def __init__(self, store: Any, settings: Any) -> None:
         super().__init__(store, settings)
@@ -230,7 +231,7 @@ class DuduPlatform(Platform):
         token = secrets.token_hex(16)
         self.store.execute(
             "INSERT INTO dudu_tokens (token, enterprise_id, expires) VALUES (?, ?, ?)",
-            (token, body["enterprise_id"], rctx.now + TOKEN_TTL),
+            (self.masker.secret(token), body["enterprise_id"], rctx.now + TOKEN_TTL),  # kept as the journal shows it
             changes_state=False,  # tokens are looked up, never cached: the device cache stays valid
         )
         return self.ok({"token": token, "expires_in": TOKEN_TTL})

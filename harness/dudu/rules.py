@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.dudu import qr
+from harness import masking
+from harness.dudu import admin, qr
 from harness.rules import Fail, Rule, RuleSet
 from harness.store import Store
 
@@ -102,10 +103,8 @@ def _enterprise_on(name: str) -> Any:
 )
 def token_credentials(ctx: DuduContext, body: dict[str, Any]) -> Iterator[Fail]:
     row = ctx.store.query_one("SELECT secret FROM dudu_enterprises WHERE id = ?", (body["enterprise_id"],))
-    if row is None:
-        yield Fail(f"no enterprise {body['enterprise_id']}", "enterprise_id")
-    elif row["secret"] != body["secret"]:
-        yield Fail("secret does not match the enterprise's", "secret")
+    if not admin.secret_matches(ctx.store, row["secret"] if row else None, str(body["secret"])):  # constant time
+        yield Fail(f"no enterprise {body['enterprise_id']}" if row is None else "secret does not match the enterprise's", "secret")
 
 
 @rule(
@@ -129,7 +128,7 @@ def device_known(ctx: DuduContext, body: dict[str, Any]) -> Iterator[Fail]:
     title="the token was issued by get_token, has not expired, and belongs to the device's enterprise",
 )
 def token_valid(ctx: DuduContext, body: dict[str, Any]) -> Iterator[Fail]:
-    row = ctx.store.query_one("SELECT enterprise_id, expires FROM dudu_tokens WHERE token = ?", (body["token"],))
+    row = ctx.store.query_one("SELECT enterprise_id, expires FROM dudu_tokens WHERE token = ?", (masking.hide(ctx.store, body["token"]),))
     if row is None:
         yield Fail("token was not issued by get_token", "token")
     elif row["expires"] < ctx.now:

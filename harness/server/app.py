@@ -43,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.config import Settings
 from harness.conformance import sessions
+from harness.control_gate import ControlGate
 from harness.errors import PlatformError, Violation
 from harness.journal import Exchange, Journal, origin_of
 from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange
@@ -311,6 +312,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     middlewares = [
         functools.partial(SessionMiddleware, store=store),
+        functools.partial(ControlGate, settings=settings, platform_paths=[p.base_path for p in platforms]),  # harness/control_gate.py
         functools.partial(FastPathMiddleware, platforms=platforms, journal=journal, settings=settings),
         functools.partial(ExchangeMiddleware, platforms=platforms, journal=journal, max_body=settings.max_body_bytes),
         ServerErrorMiddleware,

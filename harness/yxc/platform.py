@@ -49,6 +49,7 @@ class YxcPlatform(Platform):
     spec_file = "yxc/province.yaml"
     title = "粤学车 province supervision platform"
     not_found_clause = "000 附件二 返回码 100 请求的服务/资源不存在"
+    secret_fields: frozenset[str] = frozenset()  # signed with certificates; sign-in codes are proofs, kept as evidence
 
     def __init__(self, store: Any, settings: Any) -> None:
         super().__init__(store, settings)

@@ -12,6 +12,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
+from harness import masking
 from harness.errors import ConfigError
 from harness.store import Store
 
@@ -60,22 +61,35 @@ def list_accounts(store: Store) -> list[Account]:
     return [Account(r["account"], r["platform_code"], r["platform_name"]) for r in rows]
 
 
+# An unknown account is checked against this salt and hash, so it costs the same PBKDF2 as a known one with a wrong
+# password: the reply time does not tell which accounts exist.
+_DUMMY_SALT = secrets.token_hex(8)
+_DUMMY_HASH = _hash(secrets.token_hex(16), _DUMMY_SALT)
+
+
 def check_password(store: Store, account: str, password: str) -> Account | None:
+    """The account, if ``password`` is its password. Constant time: one PBKDF2 and one ``hmac.compare_digest``
+    whether or not the account exists."""
     row = store.query_one("SELECT * FROM zjpx_accounts WHERE account = ?", (account,))
-    if row is None or not hmac.compare_digest(row["pw_hash"], _hash(password, row["salt"])):
+    salt, expected = (row["salt"], row["pw_hash"]) if row is not None else (_DUMMY_SALT, _DUMMY_HASH)
+    matches = hmac.compare_digest(expected.encode(), _hash(password, salt).encode())
+    if row is None or not matches:
         return None
     return Account(row["account"], row["platform_code"], row["platform_name"])
 
 
 def issue_token(store: Store, account: Account, now_ms: int, ttl_ms: int = TOKEN_TTL_MS) -> Token:
+    """A new acceptToken, returned in clear for the reply; the store keeps only its keyed hash (harness.masking), the
+    form the journal shows it in."""
     token = Token(secrets.token_hex(16), account.account, account.platform_code, now_ms, now_ms + ttl_ms)
     store.execute(
         "INSERT INTO zjpx_tokens (token, account, platform_code, issued_ms, expires_ms) VALUES (?, ?, ?, ?, ?)",
-        (token.token, token.account, token.platform_code, token.issued_ms, token.expires_ms),
+        (masking.hide(store, token.token), token.account, token.platform_code, token.issued_ms, token.expires_ms),
     )
     return token
 
 
 def find_token(store: Store, token: str) -> Token | None:
-    row = store.query_one("SELECT * FROM zjpx_tokens WHERE token = ?", (token,))
+    """The token's record (its ``token`` is the stored keyed hash), looked up by the keyed hash of ``token``."""
+    row = store.query_one("SELECT * FROM zjpx_tokens WHERE token = ?", (masking.hide(store, token),))
     return Token(row["token"], row["account"], row["platform_code"], row["issued_ms"], row["expires_ms"]) if row else None

@@ -57,6 +57,7 @@ class ZjpxPlatform(Platform):
     spec_file = "zjpx/supervision.yaml"
     title = "ZJPX 职业技能培训在线学习监管服务平台"
     not_found_clause = ROUTING_CLAUSE
+    secret_fields = frozenset({"passWord", "acceptToken", "userToken", "user_token"})  # thlogin password, the token, its uses
 
     def __init__(self, store: Store, settings: Any) -> None:
         super().__init__(store, settings)

@@ -9,6 +9,7 @@ from typing import Any
 
 from fixtures import dudu as fx
 from fixtures.dudu import AsgiClient as Client
+from harness import masking
 from harness.conformance.model import CheckFinished, RunFinished, RunStarted
 from harness.dudu import admin
 from harness.dudu.certify import DuduDeviceBackendRole
@@ -183,7 +184,7 @@ def test_a_failed_should_verdict_is_a_warning_naming_its_decision(client: Client
 
 def test_an_expired_token_retried_is_a_warning_not_a_failure(client: Client, store: Any, token: str) -> None:
     _device_session(client, token)
-    store.execute("UPDATE dudu_tokens SET expires = 0 WHERE token = ?", (token,))
+    store.execute("UPDATE dudu_tokens SET expires = 0 WHERE token = ?", (masking.hide(store, token),))
     assert client.post("get_card_list", {"token": token, "device_id": fx.DEVICE, "type": 1})["ret_code"] == 1004
     _space_heartbeats(store, 2)
     verdict, results = _grade(store)

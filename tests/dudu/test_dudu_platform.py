@@ -11,6 +11,7 @@ import pytest
 
 from fixtures import dudu as fx
 from fixtures.dudu import AsgiClient as Client
+from harness import masking
 from harness.dudu import admin, rules
 from harness.dudu.rules import BEIJING
 from harness.journal import Journal
@@ -164,7 +165,7 @@ def test_list_token_and_enterprise_rules(client: Client, store: Any, token: str,
     other = admin.add_enterprise(store, "399", secret="s399")
     other_token = client.post("get_token", {"enterprise_id": "399", "secret": other.secret})["token"]
     assert client.post(operation, {**body, "token": other_token})["ret_code"] == 1004
-    store.execute("UPDATE dudu_tokens SET expires = ? WHERE token = ?", (time.time() - 1, token))
+    store.execute("UPDATE dudu_tokens SET expires = ? WHERE token = ?", (time.time() - 1, masking.hide(store, token)))
     reply = client.post(operation, body)
     assert reply["ret_code"] == 1004 and "expired" in reply["ret_msg"]
 

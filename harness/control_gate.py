@@ -1,0 +1,102 @@
+"""The control plane's gate: who may use the control API (``/_harness/…``) and the console (``/``).
+
+The platforms (``/yxc``, ``/zjpx``, ``/dudu`` and their ``/_session/<id>/`` base paths) answer every client: vendors
+call them. Everything else the server answers is the control plane: it reads the whole journal and mints the YXC
+sign-in codes that ``YXC-CR-LOGININFO`` takes as proof of presence, so it answers
+
+* loopback clients (127.0.0.0/8, ::1; a Unix socket) always;
+* any other client only with ``Authorization: Bearer <token>`` when ``harness serve`` was given ``--control-token``
+  (``HARNESS_CONTROL_TOKEN``), compared in constant time; without a token it is closed to them.
+
+A refusal is a JSON body (``{"error": …, "status": …}``), 403 or 401, never a 500. The gate sits inside the session
+layer, so ``/_session/<id>/_harness/…`` is judged as the ``/_harness/…`` it is served as.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from harness.config import Settings
+
+# Starlette's TestClient names its client "testclient"; a server fills ``client`` from the socket, never from the
+# request, so no remote client can claim this name.
+_IN_PROCESS_CLIENTS = frozenset({"testclient"})
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for a loopback address (IPv4, IPv6, IPv4-mapped IPv6), a Unix-socket client (no address) or an in-process client."""
+    if host is None or host in _IN_PROCESS_CLIENTS:
+        return True
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def is_loopback_bind(host: str) -> bool:
+    """True when ``harness serve --host`` binds only loopback interfaces."""
+    return host == "localhost" or is_loopback(host) and host not in _IN_PROCESS_CLIENTS
+
+
+class ControlGate:
+    """ASGI layer: control routes answer loopback clients, and others only with the control token."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings, platform_paths: Iterable[str] = ("/yxc", "/zjpx", "/dudu")) -> None:
+        self.app = app
+        self.token = (settings.control_token or "").encode("utf-8")
+        self.platform_paths = tuple(platform_paths)
+
+    def is_control(self, path: str) -> bool:
+        """Every path no platform owns: ``/_harness/…``, ``/`` and whatever else the console serves."""
+        return not any(path == p or path.startswith(p + "/") for p in self.platform_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or not self.is_control(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        if is_loopback(client[0] if client else None):
+            await self.app(scope, receive, send)
+            return
+        if not self.token:
+            await _refuse(
+                scope,
+                send,
+                403,
+                "the control API answers loopback clients only; start `harness serve` with --control-token "
+                "(HARNESS_CONTROL_TOKEN) to open it to other addresses with Authorization: Bearer <token>",
+            )
+            return
+        if not hmac.compare_digest(_bearer(scope), self.token):
+            await _refuse(scope, send, 401, "the control API needs Authorization: Bearer <control token> from this address")
+            return
+        await self.app(scope, receive, send)
+
+
+def _bearer(scope: Scope) -> bytes:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"authorization":
+            scheme, _, credentials = value.partition(b" ")
+            if scheme.lower() == b"bearer":
+                return credentials.strip()
+    return b""
+
+
+async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    body = json.dumps({"error": message, "status": status}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="harness control"'))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,124 @@
+"""The control plane (/_harness/…, /) answers loopback clients; other addresses only with the control token.
+
+Remote clients are simulated in-process: httpx.ASGITransport sets the ASGI scope's ``client``; nothing is sent to any
+address but the app itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import control_banner, main
+from harness.config import Settings
+from harness.control_gate import is_loopback, is_loopback_bind
+from harness.errors import ConfigError
+from harness.schema import open_store
+from harness.server import create_app
+
+REMOTE = ("10.1.2.3", 5000)
+TOKEN = "0123456789abcdef0123456789abcdef"
+
+
+def call(app: Any, method: str, path: str, *, client: tuple[str, int] = REMOTE, **kwargs: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://harness.test") as http:
+            return await http.request(method, path, **kwargs)
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def closed(tmp_path: Path) -> Any:
+    store = open_store(tmp_path / "h.db")
+    return create_app(Settings(db=store.path), store)
+
+
+@pytest.fixture
+def tokened(tmp_path: Path) -> Any:
+    store = open_store(tmp_path / "h.db")
+    return create_app(Settings(db=store.path, control_token=TOKEN), store)
+
+
+CODE = {"stunum": "S000000000000001"}
+
+
+def test_loopback_clients_use_the_control_api(closed: Any) -> None:
+    for client in (("127.0.0.1", 5000), ("::1", 5000), ("127.8.9.10", 1)):
+        assert call(closed, "GET", "/_harness/health", client=client).status_code == 200
+    assert call(closed, "POST", "/_harness/yxc/codes", client=("127.0.0.1", 1), json=CODE).status_code == 201
+
+
+def test_without_a_token_other_addresses_are_refused_with_json(closed: Any) -> None:
+    for method, path, kwargs in (
+        ("GET", "/_harness/journal", {}),
+        ("POST", "/_harness/yxc/codes", {"json": CODE}),
+        ("GET", "/_harness/vendors", {}),
+        ("GET", "/", {}),
+        ("GET", "/_session/abc/_harness/journal", {}),  # the session layer serves it as /_harness/journal
+    ):
+        response = call(closed, method, path, **kwargs)
+        assert response.status_code == 403, (path, response.text)
+        assert "loopback" in response.json()["error"] and "--control-token" in response.json()["error"]
+    store = closed.state_store
+    assert store.query_one("SELECT COUNT(*) FROM yxc_codes")[0] == 0  # no sign-in code was minted
+
+
+def test_the_platforms_still_answer_every_address(closed: Any) -> None:
+    response = call(closed, "POST", "/yxc/student", content=b"{}", headers={"content-type": "application/json"})
+    assert response.status_code == 200 and "errorcode" in response.json()
+    assert call(closed, "POST", "/dudu/get_token", json={"enterprise_id": "1", "secret": "x"}).json()["ret_code"] != 0
+
+
+def test_with_a_token_other_addresses_need_the_bearer(tokened: Any) -> None:
+    refused = call(tokened, "GET", "/_harness/journal")
+    assert refused.status_code == 401 and "Bearer" in refused.json()["error"] and refused.headers["www-authenticate"].startswith("Bearer")
+    wrong = call(tokened, "GET", "/_harness/journal", headers={"authorization": "Bearer " + "x" * 32})
+    assert wrong.status_code == 401
+    basic = call(tokened, "GET", "/_harness/journal", headers={"authorization": "Basic " + TOKEN})
+    assert basic.status_code == 401
+    assert call(tokened, "GET", "/_harness/journal", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert call(tokened, "POST", "/_harness/yxc/codes", json=CODE, headers={"authorization": f"bearer {TOKEN}"}).status_code == 201
+    assert TOKEN not in refused.text
+    assert call(tokened, "GET", "/_harness/health", client=("127.0.0.1", 9)).status_code == 200  # loopback needs none
+
+
+def test_loopback_is_judged_on_addresses() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("::ffff:127.0.0.1") and is_loopback(None)
+    assert not is_loopback("10.1.2.3") and not is_loopback("::ffff:10.1.2.3") and not is_loopback("localhost.evil")
+    assert not is_loopback("0.0.0.0") and not is_loopback("")
+    assert is_loopback_bind("127.0.0.1") and is_loopback_bind("localhost") and not is_loopback_bind("0.0.0.0")
+    assert not is_loopback_bind("testclient")
+
+
+def test_a_short_token_is_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        Settings(control_token="short")
+    assert TOKEN not in repr(Settings(control_token=TOKEN))
+
+
+def test_the_banner_says_what_a_public_bind_means() -> None:
+    assert "loopback only" in control_banner(Settings())[0] and len(control_banner(Settings())) == 1
+    closed = "\n".join(control_banner(Settings(host="0.0.0.0")))
+    assert "WARNING" in closed and "disabled for other addresses" in closed
+    opened = "\n".join(control_banner(Settings(host="0.0.0.0", control_token=TOKEN)))
+    assert "Bearer" in opened and TOKEN not in opened
+
+
+def test_serve_warns_on_a_public_bind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    ran: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: ran.append(kw))
+    result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--db", str(tmp_path / "h.db")])
+    assert result.exit_code == 0, result.output
+    assert "WARNING" in result.stderr and "disabled for other addresses" in result.stderr and ran[0]["host"] == "0.0.0.0"
+    monkeypatch.setenv("HARNESS_CONTROL_TOKEN", TOKEN)
+    result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--db", str(tmp_path / "h.db")])
+    assert "Authorization: Bearer" in result.stderr and TOKEN not in result.output
