@@ -54,7 +54,7 @@ class Verifier:
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
         """Parse ``name+hex(keyid)+base64(0x01 || pubkey)``; the key id must match the key."""
-        parts = vkey.strip().split("+")
+        parts = vkey.strip().split("+", 2)
         if len(parts) != 3:
             raise NoteError("a verifier key is name+keyid+base64key")
         name, hexid, b64 = parts
@@ -84,7 +84,7 @@ class Signer:
     @classmethod
     def parse(cls, skey: str) -> Signer:
         """Parse ``PRIVATE+KEY+name+hex(keyid)+base64(0x01 || seed)``."""
-        parts = skey.strip().split("+")
+        parts = skey.strip().split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise NoteError("a signer key is PRIVATE+KEY+name+keyid+base64key")
         name, hexid, b64 = parts[2:]
