@@ -8,8 +8,16 @@ from harness.ledger import SCHEMA, Ledger
 from harness.store import Store
 
 EVENTS = [
-    {"type": "waybill", "waybill_no": f"YD2026120100{i:04d}", "plate": "云L69568", "driver_name": "张三", "idcard": "530102199001011234",
-     "mobile": "13812345678", "weight_kg": 12.5 + i, "status": "accepted"}
+    {
+        "type": "waybill",
+        "waybill_no": f"YD2026120100{i:04d}",
+        "plate": "云L69568",
+        "driver_name": "张三",
+        "idcard": "530102199001011234",
+        "mobile": "13812345678",
+        "weight_kg": 12.5 + i,
+        "status": "accepted",
+    }
     for i in range(40)
 ]
 
