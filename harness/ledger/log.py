@@ -66,7 +66,7 @@ class Sequenced:
     leaf_hash: bytes
 
 
-def _nodes(conn: sqlite3.Connection) -> Any:
+def node_source(conn: sqlite3.Connection) -> Any:
     def get(level: int, index: int) -> bytes:
         row = conn.execute("SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?", (level, index)).fetchone()
         if row is None:
@@ -112,7 +112,7 @@ class Ledger:
         return self.append_many(conn, [event], at=at)[0]
 
     def append_many(self, conn: sqlite3.Connection, events: Iterable[Any], *, at: str | None = None) -> list[Sequenced]:
-        frontier = Frontier.load(_nodes(conn), tree_size(conn))
+        frontier = Frontier.load(node_source(conn), tree_size(conn))
         entries: list[tuple[int, str, str, bytes]] = []
         nodes: list[tuple[int, int, bytes]] = []
         openings: list[tuple[int, str, bytes, str]] = []
@@ -156,7 +156,7 @@ class Ledger:
         last = conn.execute("SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1").fetchone()
         if last is not None and last[0] == size:
             return last[1]
-        r = root(_nodes(conn), size)
+        r = root(node_source(conn), size)
         note = sign(Checkpoint(self.origin, size, r).text(), self.signer)
         conn.execute("INSERT INTO ledger_checkpoints (size, root, note, at) VALUES (?, ?, ?, ?)", (size, r, note, now_iso()))
         return note
@@ -176,7 +176,7 @@ class Ledger:
         row = conn.execute("SELECT attestation_id, at, entry FROM ledger_entries WHERE idx = ?", (index,)).fetchone()
         if row is None:
             raise LookupError(f"no entry {index}")
-        proof = inclusion_proof(_nodes(conn), index, cp.size)
+        proof = inclusion_proof(node_source(conn), index, cp.size)
         return {
             "attestation_id": row[0],
             "leaf_hash": leaf_hash(row[2]).hex(),
@@ -194,10 +194,10 @@ class Ledger:
         return row[0]
 
     def consistency(self, conn: sqlite3.Connection, size1: int, size2: int) -> list[bytes]:
-        return consistency_proof(_nodes(conn), size1, size2)
+        return consistency_proof(node_source(conn), size1, size2)
 
     def root_at(self, conn: sqlite3.Connection, size: int) -> bytes:
-        return root(_nodes(conn), size)
+        return root(node_source(conn), size)
 
     def openings(self, conn: sqlite3.Connection, index: int) -> list[Opening]:
         rows = conn.execute("SELECT path, salt, value FROM ledger_openings WHERE idx = ? ORDER BY path", (index,)).fetchall()
@@ -303,7 +303,7 @@ def audit(conn: sqlite3.Connection, origin: str, verifiers: Sequence[Verifier]) 
             result.add(f"checkpoint stored as size {size} says size {cp.size}")
         cps.append((cp.size, cp.root))
     result.checkpoints = len(cps)
-    leaves = conn.execute("SELECT hash FROM ledger_nodes WHERE level = 0 ORDER BY idx")
+    leaves = conn.execute("SELECT idx, hash FROM ledger_nodes WHERE level = 0 ORDER BY idx")
     levels: dict[int, Any] = {}
     frontier = Frontier()
     node_problem: str | None = None
@@ -326,7 +326,10 @@ def audit(conn: sqlite3.Connection, origin: str, verifiers: Sequence[Verifier]) 
             break
         leaf = leaf_hash(raw)
         stored = leaves.fetchone()
-        if stored is None or stored[0] != leaf:
+        if stored is None or stored[0] != idx:
+            result.add(f"tree leaf {idx} is missing from the store (its record is intact)")
+            break
+        if stored[1] != leaf:
             result.add(f"record {idx} altered: its hash differs from the tree's leaf {idx}")
             break
         for level, index, h in frontier.push(leaf)[1:]:

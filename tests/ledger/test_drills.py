@@ -56,6 +56,17 @@ def test_a_leaf_rewritten_with_its_tree_nodes_breaks_the_signed_checkpoints(fill
     ]
 
 
+def test_deleted_tree_nodes_are_named(filled: tuple[Store, Ledger]) -> None:
+    store, ledger = filled
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM ledger_nodes WHERE level = 0 AND idx = 9")
+    assert _audit(store, ledger)[0] == "tree leaf 9 is missing from the store (its record is intact)"
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO ledger_nodes VALUES (0, 9, ?)", (leaf_hash(ledger.entry(conn, 9)),))
+        conn.execute("UPDATE ledger_nodes SET hash = ? WHERE level = 2 AND idx = 3", (bytes(32),))
+    assert _audit(store, ledger) == ["tree node (2, 3) does not follow from records 12..15"]
+
+
 def test_a_deleted_record_is_named(filled: tuple[Store, Ledger]) -> None:
     store, ledger = filled
     with store.transaction() as conn:
