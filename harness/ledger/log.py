@@ -24,7 +24,7 @@ import orjson
 
 from harness.journal import now_iso
 from harness.ledger.entry import Opening, canonical, commit, entry_bytes
-from harness.ledger.merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash, root
+from harness.ledger.merkle import Frontier, NodeSource, consistency_proof, inclusion_proof, leaf_hash, root
 from harness.ledger.note import Checkpoint, NoteError, Signer, Verifier, open_checkpoint, sign
 from harness.ledger.receipt import format_proof
 from harness.store import Schema, Step, Store
@@ -66,7 +66,9 @@ class Sequenced:
     leaf_hash: bytes
 
 
-def node_source(conn: sqlite3.Connection) -> Any:
+def node_source(conn: sqlite3.Connection) -> NodeSource:
+    """The stored tree as a :data:`~harness.ledger.merkle.NodeSource` (one indexed look-up per perfect subtree)."""
+
     def get(level: int, index: int) -> bytes:
         row = conn.execute("SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?", (level, index)).fetchone()
         if row is None:
