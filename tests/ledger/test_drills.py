@@ -261,3 +261,17 @@ def test_checkpoint_and_key_commands(filled: tuple[Store, Ledger]) -> None:
     code, key = _run("key", "--db", str(store.path))
     assert key.strip() == str(ledger.verifier)
     assert open_checkpoint(note, ledger.origin, [Verifier.parse(key)]).size == 40
+
+
+def test_a_mangled_receipt_is_refused_or_bad_input_never_a_crash(filled: tuple[Store, Ledger]) -> None:
+    store, ledger = filled
+    with store.transaction() as conn:
+        receipt, entry = ledger.receipt(conn, 21), ledger.entry(conn, 21)
+    proof = receipt["proof"]
+    mangled = [proof[:k] for k in range(0, len(proof), 7)]
+    mangled += [proof[:k] + "\u2014" + proof[k + 1 :] for k in range(0, len(proof), 11)]
+    mangled += [proof.replace("\n", "\r\n"), proof.replace("index 21", "index 021"), proof.replace("index 21", "index -1")]
+    for text in mangled:
+        with pytest.raises((Refused, ValueError)) as info:
+            verify_receipt(dict(receipt, proof=text), entry, [ledger.verifier])
+        assert info.type.__name__ in ("Refused", "ReceiptError"), (text, info.value)
