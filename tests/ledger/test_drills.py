@@ -275,3 +275,21 @@ def test_a_mangled_receipt_is_refused_or_bad_input_never_a_crash(filled: tuple[S
         with pytest.raises((Refused, ValueError)) as info:
             verify_receipt(dict(receipt, proof=text), entry, [ledger.verifier])
         assert info.type.__name__ in ("Refused", "ReceiptError"), (text, info.value)
+
+
+def test_the_ledger_commands_are_part_of_harness_and_the_benchmark_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from harness.cli import main
+
+    assert main.commands["ledger"] is ledger_cli
+    bench = Path(__file__).resolve().parents[2] / "benchmarks" / "ledger.py"
+    done = subprocess.run(
+        [sys.executable, str(bench), "--entries", "3000", "--appends", "600", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "full audit of 3,000 entries" in done.stdout and "inclusion proof from 3,000 entries" in done.stdout

@@ -99,7 +99,7 @@ def test_append_rides_the_callers_transaction_and_rolls_back_with_it(store: Stor
 
 def test_the_batching_appender_sequences_concurrent_callers(store: Store) -> None:
     ledger = Ledger.open(store)
-    appender = BatchAppender(store, ledger, batch=64, delay=0.02)
+    appender = BatchAppender(store, ledger, batch=64, delay=0.005)
     got: list[int] = []
     lock = threading.Lock()
 
