@@ -193,7 +193,7 @@ def audit_command(origin: str, db: Path | None) -> None:
     with _ledger(db, origin) as (lg, conn):
         result = audit(conn, origin, [lg.verifier])
     if not result.ok:
-        click.echo(f"audit failed after {result.size} good records: {result.problems[0]}")
+        click.echo(f"audit failed ({result.size} records read in order): {result.problems[0]}")
         for problem in result.problems[1:]:
             click.echo(f"  also: {problem}")
         sys.exit(1)
