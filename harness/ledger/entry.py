@@ -44,11 +44,14 @@ def commitment(salt: bytes, value: Any) -> str:
     return hashlib.sha256(salt + canonical(value)).hexdigest()
 
 
-def _personal(key: str | None, value: Any) -> bool:
+def _normal(key: str) -> str:
+    return key.lower().replace("_", "").replace("-", "")
+
+
+def _personal(key: str | None, value: Any, fields: frozenset[str]) -> bool:
     if isinstance(value, dict | list) or value is None or isinstance(value, bool):
         return False
-    field = (key or "").lower().replace("_", "").replace("-", "")
-    if field in PERSONAL_FIELDS:
+    if _normal(key or "") in fields:
         return True
     return isinstance(value, str) and mask_text(value) != value
 
@@ -65,9 +68,11 @@ class Opening:
         return hmac.compare_digest(commitment(self.salt, self.value), digest)
 
 
-def commit(event: Any, *, salt: Any = None) -> tuple[Any, list[Opening]]:
-    """The public form of ``event`` and the openings of the commitments it holds. ``salt`` (a callable returning
-    bytes) is for reproducible tests only."""
+def commit(event: Any, *, personal: frozenset[str] = PERSONAL_FIELDS, salt: Any = None) -> tuple[Any, list[Opening]]:
+    """The public form of ``event`` and the openings of the commitments it holds. ``personal``: the field names
+    (compared lower-case, without ``_`` or ``-``) whose values are committed; ``salt`` (a callable returning bytes) is
+    for reproducible tests only."""
+    fields = frozenset(_normal(f) for f in personal)
     openings: list[Opening] = []
     make = salt or (lambda: secrets.token_bytes(SALT_BYTES))
 
@@ -76,7 +81,7 @@ def commit(event: Any, *, salt: Any = None) -> tuple[Any, list[Opening]]:
             return {k: walk(v, str(k), f"{path}/{k}") for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v, key, f"{path}/{i}") for i, v in enumerate(value)]
-        if _personal(key, value):
+        if _personal(key, value, fields):
             s = make()
             openings.append(Opening(path, s, value))
             return {"commitment": commitment(s, value)}

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from harness.journal import now_iso
-from harness.ledger.entry import Opening, canonical, commit, entry_bytes
+from harness.ledger.entry import PERSONAL_FIELDS, Opening, canonical, commit, entry_bytes
 from harness.ledger.merkle import Frontier, NodeSource, consistency_proof, inclusion_proof, leaf_hash, root
 from harness.ledger.note import Checkpoint, NoteError, Signer, Verifier, open_checkpoint, sign
 from harness.ledger.receipt import format_proof
@@ -86,26 +86,31 @@ def tree_size(conn: sqlite3.Connection) -> int:
 class Ledger:
     """One log: its origin and signer. Every method takes the connection of a transaction the caller holds."""
 
-    def __init__(self, signer: Signer, origin: str | None = None) -> None:
+    def __init__(self, signer: Signer, origin: str | None = None, *, personal: frozenset[str] = PERSONAL_FIELDS) -> None:
+        """``personal``: the field names whose values become commitments (:data:`harness.ledger.entry.PERSONAL_FIELDS`
+        by default; a platform adds its own, e.g. a plate number where it identifies a person)."""
         self.signer = signer
         self.origin = origin or signer.name
+        self.personal = personal
 
     @property
     def verifier(self) -> Verifier:
         return self.signer.verifier
 
     @classmethod
-    def open(cls, store: Store, origin: str = DEFAULT_ORIGIN, signer: Signer | None = None) -> Ledger:
+    def open(
+        cls, store: Store, origin: str = DEFAULT_ORIGIN, signer: Signer | None = None, *, personal: frozenset[str] = PERSONAL_FIELDS
+    ) -> Ledger:
         """The log of ``origin`` in ``store``, its signing key made on first use (or the ``signer`` given)."""
         if signer is not None:
-            return cls(signer, origin)
+            return cls(signer, origin, personal=personal)
         with store.transaction(changes_state=False) as conn:
             row = conn.execute("SELECT signer FROM ledger_keys WHERE origin = ?", (origin,)).fetchone()
-            if row is not None:
-                return cls(Signer.parse(row[0]), origin)
-            signer = Signer.generate(origin)
-            conn.execute("INSERT INTO ledger_keys (origin, signer) VALUES (?, ?)", (origin, signer.secret()))
-            return cls(signer, origin)
+            if row is None:
+                made = Signer.generate(origin)
+                conn.execute("INSERT INTO ledger_keys (origin, signer) VALUES (?, ?)", (origin, made.secret()))
+                return cls(made, origin, personal=personal)
+        return cls(Signer.parse(row[0]), origin, personal=personal)
 
     # -- appending -------------------------------------------------------------------------------------------------
 
@@ -120,7 +125,7 @@ class Ledger:
         openings: list[tuple[int, str, bytes, str]] = []
         out: list[Sequenced] = []
         for event in events:
-            public, opens = commit(event)
+            public, opens = commit(event, personal=self.personal)
             index, when, att = frontier.size, at or now_iso(), secrets.token_hex(16)
             raw = entry_bytes(attestation_id=att, index=index, at=when, event=public)
             leaf = leaf_hash(raw)

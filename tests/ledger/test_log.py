@@ -46,6 +46,8 @@ def test_commitments_use_fresh_salts_and_refuse_what_jcs_cannot_write() -> None:
     a, _ = commit({"mobile": "13812345678"})
     b, _ = commit({"mobile": "13812345678"})
     assert a != b  # a low-entropy value cannot be recognised across entries
+    plate, _ = commit({"plate": "云L69568"}, personal=frozenset({"Plate"}))
+    assert "commitment" in plate["plate"]
     free_text, opens = commit({"note": "call 13812345678"})
     assert "commitment" in free_text["note"] and opens[0].value == "call 13812345678"
     with pytest.raises(ValueError, match="canonical"):
