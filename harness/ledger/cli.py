@@ -197,6 +197,9 @@ def audit_command(origin: str, db: Path | None) -> None:
         for problem in result.problems[1:]:
             click.echo(f"  also: {problem}")
         sys.exit(1)
+    if result.size == 0 and result.checkpoints == 0:
+        click.echo("nothing to audit: the ledger holds no records and no checkpoints")
+        return
     click.echo(f"audit passed: {result.size} records, {result.checkpoints} checkpoints agree with the tree")
 
 

@@ -254,8 +254,13 @@ def test_bad_input_is_one_line_and_exit_2(receipt: str, message: str, tmp_path: 
         assert result.exit_code == 2 and result.output.count("\n") == 1 and "Traceback" not in result.output, (args, result.output)
 
 
-def test_checkpoint_and_key_commands(filled: tuple[Store, Ledger]) -> None:
+def test_checkpoint_and_key_commands(filled: tuple[Store, Ledger], tmp_path: Path) -> None:
     store, ledger = filled
+    empty = Store(tmp_path / "empty.db", schemas=[])
+    empty.close()
+    assert _run("audit", "--db", str(tmp_path / "empty.db")) == (0, "nothing to audit: the ledger holds no records and no checkpoints\n")
+    code, out = _run("audit", "--db", str(store.path))
+    assert code == 0 and out == "audit passed: 40 records, 3 checkpoints agree with the tree\n"
     code, note = _run("checkpoint", "--db", str(store.path))
     assert code == 0 and note.startswith("harness.example/dym-ledger\n40\n")
     code, key = _run("key", "--db", str(store.path))
