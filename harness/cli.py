@@ -16,6 +16,7 @@ from harness.conformance.cli import certify
 from harness.dudu.cli import dudu as dudu_commands
 from harness.dudu.cli import qr_dudu
 from harness.errors import HarnessError
+from harness.ledger.cli import ledger as ledger_commands
 from harness.platforms import PLATFORMS
 from harness.reports.cli import report
 from harness.yxc.commands import qr, simulate
@@ -273,6 +274,7 @@ simulate.add_command(_zjpx_push_class)
 
 main.add_command(dudu_commands)  # the DUDU commands live with the platform (harness/dudu/cli.py)
 qr.add_command(qr_dudu)  # one `harness qr` group: `qr yxc …` and `qr dudu …`
+main.add_command(ledger_commands)  # `harness ledger …` lives with the ledger (harness/ledger/cli.py)
 
 
 def run() -> None:

@@ -1,0 +1,118 @@
+"""Ledger figures: durable batched appends per second, an inclusion proof from a 1,000,000-entry log, a full audit.
+
+    python benchmarks/ledger.py [--entries 1000000] [--appends 20000] [--dir DIR]
+
+Targets (2 cores): appends >= 5,000/s batched, an inclusion proof < 5 ms, an audit of 1,000,000 entries < 60 s. The
+1,000,000-entry log is built here through the bulk path (:meth:`Ledger.append_raw`, 10,000 entries a transaction).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import secrets
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from harness.ledger import SCHEMA, BatchAppender, Ledger, audit, verify_receipt
+from harness.ledger.log import node_source
+from harness.ledger.merkle import Frontier, inclusion_proof
+from harness.store import Store
+
+
+def _event(i: int) -> dict:
+    return {
+        "type": "waybill",
+        "waybill_no": f"YD20261201{i:08d}",
+        "plate": "云L69568",
+        "driver_name": "张三",
+        "idcard": "530102199001011234",
+        "status": "accepted",
+        "weight_kg": 12.5,
+    }
+
+
+def bench_appends(directory: Path, n: int, synchronous: str) -> float:
+    store = Store(directory / f"appends-{synchronous.lower()}.db", schemas=[SCHEMA])
+    store.execute_pragma(f"synchronous={synchronous}")
+    ledger = Ledger.open(store)
+    appender = BatchAppender(store, ledger)
+    events = [_event(i) for i in range(n)]
+    start = time.perf_counter()
+    futures = [appender.submit(e) for e in events]
+    last = [f.result() for f in futures][-1]
+    elapsed = time.perf_counter() - start
+    appender.close()
+    assert last.index == n - 1
+    store.close()
+    return n / elapsed
+
+
+def build(directory: Path, n: int) -> tuple[Store, Ledger, float]:
+    store = Store(directory / "million.db", schemas=[SCHEMA])
+    ledger = Ledger.open(store)
+    public = b'{"plate":"\xe4\xba\x91L69568","status":"accepted","type":"waybill","waybill_no":"YD2026120100000000"}'
+    frontier = Frontier()
+    start = time.perf_counter()
+    at = "2026-12-01T09:00:00.000+00:00"
+    for base in range(0, n, 10_000):
+        chunk = [(secrets.token_hex(16), at, public) for _ in range(base, min(n, base + 10_000))]
+        with store.transaction() as conn:
+            frontier = ledger.append_raw(conn, chunk, frontier)
+            if base % 250_000 == 0 or base + 10_000 >= n:
+                ledger.checkpoint(conn)
+    return store, ledger, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--appends", type=int, default=20_000)
+    parser.add_argument("--dir", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        directory = Path(tmp)
+        for sync in ("NORMAL", "FULL"):
+            rate = bench_appends(directory, args.appends, sync)
+            print(f"durable appends (BatchAppender, 256/250 ms, synchronous={sync}): {rate:,.0f}/s over {args.appends:,}")
+
+        store, ledger, seconds = build(directory, args.entries)
+        print(f"bulk build of {args.entries:,} entries: {seconds:.1f} s ({args.entries / seconds:,.0f}/s)")
+        conn = store.new_connection()
+        rng = random.Random(1)
+        proofs, receipts, verifies = [], [], []
+        get = node_source(conn)
+        for _ in range(1000):
+            i = rng.randrange(args.entries)
+            t0 = time.perf_counter()
+            inclusion_proof(get, i, args.entries)
+            t1 = time.perf_counter()
+            receipt = ledger.receipt(conn, i)
+            t2 = time.perf_counter()
+            verify_receipt(receipt, ledger.entry(conn, i), [ledger.verifier])
+            t3 = time.perf_counter()
+            proofs.append(t1 - t0)
+            receipts.append(t2 - t1)
+            verifies.append(t3 - t2)
+
+        def ms(xs: list[float]) -> str:
+            xs = sorted(xs)
+            return f"median {statistics.median(xs) * 1000:.2f} ms, p99 {xs[989] * 1000:.2f} ms"
+
+        print(f"inclusion proof from {args.entries:,} entries (1,000 random indexes): {ms(proofs)}")
+        print(f"whole receipt (proof, entry, signed checkpoint): {ms(receipts)}; offline verification: {ms(verifies)}")
+        t0 = time.perf_counter()
+        conn.execute("BEGIN")
+        result = audit(conn, ledger.origin, [ledger.verifier])
+        conn.rollback()
+        elapsed = time.perf_counter() - t0
+        assert result.ok and result.size == args.entries, result.problems
+        print(f"full audit of {result.size:,} entries ({result.checkpoints} checkpoints): {elapsed:.1f} s")
+        conn.close()
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
