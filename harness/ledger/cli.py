@@ -27,7 +27,7 @@ origin_option = click.option("--origin", default=DEFAULT_ORIGIN, show_default=Tr
 
 
 def _bad(message: str) -> NoReturn:
-    click.echo(f"harness ledger: {message}", err=True)
+    click.echo(f"harness: {message}", err=True)
     sys.exit(2)
 
 
