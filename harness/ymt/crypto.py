@@ -104,18 +104,24 @@ def sign_request(fields: Mapping[str, Any], private_key: rsa.RSAPrivateKey) -> s
     return base64.b64encode(signature).decode("ascii")
 
 
-def _signature_bytes(text: str, *, tolerant: bool) -> bytes:
+def _signature_candidates(text: str, *, tolerant: bool) -> list[bytes]:
+    """The byte strings ``sign`` may stand for: standard base64 only, or under the tolerant reading (D-YMT-SIGN) also
+    URL-safe or unpadded base64 and hex (a hex string is also valid base64, so every reading is tried)."""
+    out = []
     try:
-        return base64.b64decode(text, validate=True)
+        out.append(base64.b64decode(text, validate=True))
     except (binascii.Error, ValueError):
-        if not tolerant:
-            raise SignatureError("sign is not standard base64") from None
-    try:  # tolerant (D-YMT-SIGN): URL-safe base64, unpadded, or hex
+        pass
+    if tolerant:
         if len(text) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in text):
-            return bytes.fromhex(text)
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raise SignatureError("sign is neither base64 nor hex") from None
+            out.append(bytes.fromhex(text))
+        try:
+            out.append(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        except (binascii.Error, ValueError):
+            pass
+    if not out:
+        raise SignatureError("sign is not standard base64" if not tolerant else "sign is neither base64 nor hex")
+    return out
 
 
 def verify_request(fields: Mapping[str, Any], public_key: rsa.RSAPublicKey, *, tolerant: bool = False) -> None:
@@ -123,11 +129,14 @@ def verify_request(fields: Mapping[str, Any], public_key: rsa.RSAPublicKey, *, t
     sign = fields.get("sign")
     if not isinstance(sign, str) or not sign:
         raise SignatureError("sign is missing")
-    signature = _signature_bytes(sign, tolerant=tolerant)
-    try:
-        public_key.verify(signature, signing_string(fields).encode("utf-8"), asym_padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature:
-        raise SignatureError("sign does not verify over the signing string") from None
+    message = signing_string(fields).encode("utf-8")
+    for signature in _signature_candidates(sign, tolerant=tolerant):
+        try:
+            public_key.verify(signature, message, asym_padding.PKCS1v15(), hashes.SHA256())
+            return
+        except InvalidSignature:
+            continue
+    raise SignatureError("sign does not verify over the signing string")
 
 
 # --------------------------------------------------------------------------------------------------------------
