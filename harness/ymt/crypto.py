@@ -249,6 +249,27 @@ def decrypt_reply(profile: str, key: bytes, text: str, *, aad: bytes = b"") -> b
         raise CipherError("response has bad PKCS#7 padding (wrong key or tampered)") from None
 
 
+def new_reply_key(profile: str = AES_256_GCM) -> bytes:
+    """A fresh random key for a merchant enrolling with ``profile``."""
+    _check_key(profile, bytes(KEY_SIZES.get(profile, 0)))
+    return os.urandom(KEY_SIZES[profile])
+
+
+def wrap_key(public_key: rsa.RSAPublicKey, key: bytes) -> str:
+    """``aesKeyWrapped``: base64 of RSA-OAEP (SHA-256, MGF1-SHA-256, no label) of the key under the merchant's public key."""
+    oaep = asym_padding.OAEP(mgf=asym_padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    return base64.b64encode(public_key.encrypt(key, oaep)).decode("ascii")
+
+
+def unwrap_key(private_key: rsa.RSAPrivateKey, text: str) -> bytes:
+    """The merchant's side of :func:`wrap_key`; :class:`CipherError` if it does not unwrap."""
+    oaep = asym_padding.OAEP(mgf=asym_padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    try:
+        return private_key.decrypt(base64.b64decode(text, validate=True), oaep)
+    except (ValueError, binascii.Error):
+        raise CipherError("aesKeyWrapped does not unwrap with this private key") from None
+
+
 # --------------------------------------------------------------------------------------------------------------
 # masking (D-YMT-MASK)
 

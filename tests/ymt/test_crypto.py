@@ -125,6 +125,18 @@ def test_legacy_profiles_are_weak_and_refuse_garbage() -> None:
         crypto.decrypt_reply(crypto.AES_128_ECB, key, "not base64 ***")
 
 
+def test_reply_key_wrapping_round_trip() -> None:
+    for profile in crypto.AES_PROFILES:
+        key = crypto.new_reply_key(profile)
+        assert len(key) == crypto.KEY_SIZES[profile]
+        assert crypto.unwrap_key(KEYS["rsa"], crypto.wrap_key(KEYS["rsa"].public_key(), key)) == key
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with pytest.raises(crypto.CipherError):
+        crypto.unwrap_key(other, crypto.wrap_key(KEYS["rsa"].public_key(), bytes(32)))
+    with pytest.raises(crypto.CipherError):
+        crypto.new_reply_key("AES-192-CFB")
+
+
 # ---- masking
 
 
