@@ -93,10 +93,12 @@ def test_aes_vector_decrypts_independently(vector: dict[str, Any]) -> None:
         assert len(key) == 32
         nonce = bytes.fromhex(vector["nonce_hex"])
         assert data[:12] == nonce
+        assert data[12:-16].hex() == vector["ciphertext_hex"] and data[-16:].hex() == vector["tag_hex"]
         assert AESGCM(key).decrypt(nonce, data[12:], vector["aad_utf8"].encode("utf-8")) == plaintext
         assert vector["aad_utf8"] == "macId=GATE-01&merchantId=M0001&time=20251201160000"
     else:
         assert len(key) == 16 and vector["weak"] is True
+        assert data.hex() == vector["ciphertext_hex"]
         mode = modes.CBC(bytes(16)) if vector["profile"] == "AES-128-CBC" else modes.ECB()
         decryptor = Cipher(algorithms.AES(key), mode).decryptor()
         padded = decryptor.update(data) + decryptor.finalize()
