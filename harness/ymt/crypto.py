@@ -178,10 +178,10 @@ class ReplayGuard:
         cutoff = now - timedelta(seconds=2 * self.window)
         for key in [k for k, seen in self._seen.items() if seen < cutoff]:
             del self._seen[key]
-        key = tuple(str(fields.get(name, "")) for name in ("merchantId", "macId", "time", "sign"))
+        key = (str(fields.get("merchantId", "")), str(fields.get("macId", "")), str(fields.get("time", "")), str(fields.get("sign", "")))
         if key in self._seen:
             raise ReplayError("this signed request was already received inside the time window")
-        self._seen[key] = now  # type: ignore[index]
+        self._seen[key] = now
 
 
 # --------------------------------------------------------------------------------------------------------------

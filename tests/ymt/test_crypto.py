@@ -254,3 +254,29 @@ def test_trust_list_tamper_wrong_anchor_and_expiry() -> None:
     for garbage in ({}, {"trustList": {}, "signature": "x"}, {"trustList": [], "signature": base64.b64encode(bytes(64)).decode()}):
         with pytest.raises(crypto.BadTrustList):
             crypto.load_trust_list(garbage, anchor)
+
+
+def test_mutated_codes_only_ever_fail_with_a_typed_failure() -> None:
+    import random
+
+    rng = random.Random(1)
+    trust = _trust()
+    good = crypto.encode_emergency(_claims(), KEYS["issuer"], crypto.kid_for_certificate(KEYS["issuer_cert"]))
+    reasons = set()
+    for i in range(400):
+        layer = i % 3
+        if layer == 0:  # flip a byte of the COSE message
+            data = bytearray(good.cose)
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+            text = "YMT1:" + base45.b45encode(zlib.compress(bytes(data))).decode()
+        elif layer == 1:  # flip a byte of the compressed stream
+            data = bytearray(good.compressed)
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+            text = "YMT1:" + base45.b45encode(bytes(data)).decode()
+        else:  # cut the text
+            text = good.text[: rng.randrange(len(good.text))]
+        try:
+            crypto.verify_emergency(text, trust, NOW)
+        except crypto.EmergencyCodeError as exc:
+            reasons.add(exc.reason)
+    assert {"bad-signature", "bad-zlib", "bad-cose"} <= reasons
