@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
+import subprocess
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -233,3 +235,18 @@ def test_negative_catalogue_is_complete() -> None:
         "not-yet-valid",
         "expired",
     }
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl command on this machine")
+def test_openssl_verifies_the_rsa_signature(tmp_path: Path) -> None:
+    """As a scene developer would check it: openssl dgst -sha256 -verify over the signing string."""
+    vector = DATA["signing"][0]
+    key = serialization.load_pem_private_key((HERE / DATA["keys"]["rsa"]).read_bytes(), password=None)
+    (tmp_path / "pub.pem").write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    (tmp_path / "sig.bin").write_bytes(base64.b64decode(vector["sign"]))
+    (tmp_path / "msg.txt").write_bytes(vector["signing_string"].encode("utf-8"))
+    command = ["openssl", "dgst", "-sha256", "-verify", "pub.pem", "-signature", "sig.bin", "msg.txt"]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0 and "Verified OK" in done.stdout
