@@ -188,3 +188,18 @@ def test_tolerant_nodes_remember_their_strict_form_and_decision() -> None:
     doc = load_spec(SPEC, "tolerant")
     strict_marks = {node["x-strict"]["decision"] for _, node in _walk(doc) if "x-strict" in node}
     assert {"D-YMT-QRCOD", "D-YMT-SIGN", "D-YMT-LATLNG", "D-YMT-SERVICE-TYPES", "D-YMT-EXTRA-FIELDS"} <= strict_marks
+
+
+def test_the_requirement_catalogue_loads_with_levels_reasons_and_known_decisions() -> None:
+    from harness.conformance import catalogue
+
+    requirements = catalogue.load("ymt")
+    assert len(requirements) >= 20
+    register = decisions()
+    for requirement in requirements:
+        assert requirement.level in ("MUST", "SHOULD", "REVIEW") and requirement.level_reason, requirement.id
+        assert requirement.clause.startswith("001"), requirement.id
+        if requirement.decision:
+            assert register[requirement.decision].platform == "ymt", requirement.id
+    levels = {r.level for r in requirements}
+    assert levels == {"MUST", "SHOULD", "REVIEW"}
