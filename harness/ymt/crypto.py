@@ -431,6 +431,11 @@ class EmergencyStages:
     text: str  # PREFIX + base45: what the QR code holds
 
 
+def _ecdsa(deterministic: bool) -> ec.ECDSA:
+    """ES256's signature algorithm; RFC 6979 nonces (cryptography ≥ 44) only when asked, for reproducible vectors."""
+    return ec.ECDSA(hashes.SHA256(), deterministic_signing=True) if deterministic else ec.ECDSA(hashes.SHA256())
+
+
 def _sig_structure(protected: bytes, payload: bytes) -> bytes:
     return cbor2.dumps(["Signature1", protected, b"", payload])
 
@@ -446,7 +451,7 @@ def encode_emergency(
         raise EmergencyCodeError("emergency codes are signed ES256 with a P-256 key")
     payload = cbor2.dumps(claims.as_cwt())
     protected = cbor2.dumps({HDR_ALG: ES256, HDR_KID: kid})
-    der = private_key.sign(_sig_structure(protected, payload), ec.ECDSA(hashes.SHA256(), deterministic_signing=deterministic))
+    der = private_key.sign(_sig_structure(protected, payload), _ecdsa(deterministic))
     r, s = decode_dss_signature(der)
     signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     cose = cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
@@ -509,7 +514,7 @@ def make_trust_list(
         der = certificate.public_bytes(serialization.Encoding.DER)
         keys.append({"kid": _b64(kid_for_certificate(der)), "issuer": issuer, "certificate": _b64(der)})
     body = {"version": version, "issuedAt": issued_at, "expiresAt": expires_at, "keys": keys}
-    der_sig = anchor_key.sign(_canonical(body), ec.ECDSA(hashes.SHA256(), deterministic_signing=deterministic))
+    der_sig = anchor_key.sign(_canonical(body), _ecdsa(deterministic))
     r, s = decode_dss_signature(der_sig)
     return {"trustList": body, "signature": _b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))}
 
