@@ -6,7 +6,6 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,8 +19,8 @@ from harness.pki import find_vendor
 from harness.platform import ErrorKind, ExchangeContext, Platform, exchange_context
 from harness.rules import Verdict
 from harness.signing import STRICT_VERSION, SigningError, hash_for_version, verify_signature
-from harness.specs import load_spec, served_profile
 from harness.yxc import codes, rules
+from harness.yxc.handlers import HANDLERS
 
 # 000 附件二 返回码定义
 CODES = {
@@ -45,15 +44,16 @@ RECORD_KEYS = {
 
 class YxcPlatform(Platform):
     name = "yxc"
+    handlers = HANDLERS
     base_path = "/yxc"
     spec_file = "yxc/province.yaml"
     title = "粤学车 province supervision platform"
     not_found_clause = "000 附件二 返回码 100 请求的服务/资源不存在"
+    body_clause = "000 附件二 (body 采用 UTF-8 编码)"
 
     def __init__(self, store: Any, settings: Any) -> None:
         super().__init__(store, settings)
         rules.install(self.rules)
-        self.spec = load_spec(self.spec_file, served_profile(settings.profile))
 
     # -- envelope: 通用应答 ----------------------------------------------------------------------------------------
     def ok(self, data: Any = None) -> dict[str, Any]:
@@ -172,32 +172,9 @@ class YxcPlatform(Platform):
         ctx.payload = data
         return data
 
-    # -- handlers (operationIds harness.yxc.handlers.<op>) ------------------------------------------------------
-    def resolve(self, operation_id: str) -> Callable[..., Any]:
-        name = operation_id.rsplit(".", 1)[-1]
-        if name == "imageup":
-            return self.imageup
-        if name in RECORD_KEYS:
-
-            async def handler(body: dict[str, Any]) -> Response:
-                return self.file_record(name, body)
-
-            handler.__name__ = name
-            return handler
-        raise LookupError(f"no YXC handler for {operation_id}")
-
     def _rule_context(self, ctx: ExchangeContext, operation: str) -> rules.RuleContext:
         assert ctx.vendor is not None
         return rules.RuleContext(self.store, ctx.vendor, self.settings.strict, self.spec, operation, int(time.time() * 1000))
-
-    def _enforce(self, ctx: ExchangeContext, operation: str, rctx: rules.RuleContext, body: Any) -> None:
-        verdicts = self.rules.evaluate(operation, rctx, body)
-        verdicts = [v for v in verdicts if self.rules.get(v.rule).kind in ("business", "malformed")]
-        ctx.add(verdicts)
-        failed = [v for v in verdicts if self.rules.get(v.rule).refuses(v, self.settings.strict)]
-        if failed:
-            malformed = any(self.rules.get(v.rule).kind == "malformed" for v in failed)
-            raise PlatformError(ErrorKind.MALFORMED if malformed else ErrorKind.FAILED, [v.violation() for v in failed])
 
     async def imageup(self, type: str, file: Any = None) -> Response:  # noqa: A002 - the spec names the path parameter `type`
         ctx = exchange_context()
@@ -205,7 +182,7 @@ class YxcPlatform(Platform):
         rctx = self._rule_context(ctx, "imageup")
         rctx.payload, rctx.upload_type = data, type
         rctx.facts["format"] = sniff(data)
-        self._enforce(ctx, "imageup", rctx, None)
+        self.enforce(ctx, "imageup", rctx, None)
         assert ctx.vendor is not None
         file_id = self.store.execute(
             "INSERT INTO yxc_files (vendor, platnum, type, format, size, sha256, content, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -226,7 +203,7 @@ class YxcPlatform(Platform):
         """备案及修改: store (or replace) the record once every rule of the operation held."""
         ctx = exchange_context()
         rctx = self._rule_context(ctx, operation)
-        self._enforce(ctx, operation, rctx, body)
+        self.enforce(ctx, operation, rctx, body)
         assert ctx.vendor is not None
         key = RECORD_KEYS[operation](body)
         self.store.execute(

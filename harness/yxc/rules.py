@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.files import IMAGE_FORMATS
 from harness.pki import Vendor
-from harness.rules import Fail, RuleSet
+from harness.rules import REPORT_ALL, Fail, RuleSet
 from harness.store import Store
 from harness.yxc import codes
 from harness.yxc.codes import BEIJING
@@ -54,14 +54,12 @@ class RuleContext:
 
 
 # The definition table: every YXC rule, registered once at import. Platforms get their own copy via install().
-DEFINITIONS = RuleSet("yxc")
-rule = DEFINITIONS.rule
+RULES = RuleSet("yxc", policy=REPORT_ALL)
+rule = RULES.rule
 
 
 def install(rules: RuleSet) -> RuleSet:
-    for r in DEFINITIONS:
-        rules.add(r)
-    return rules
+    return rules.extend(RULES)
 
 
 # --- helpers ------------------------------------------------------------------------------------------------

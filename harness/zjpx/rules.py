@@ -16,11 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.rules import Fail, Rule, RuleSet
+from harness.rules import REPORT_ALL, Fail, RuleSet
 from harness.store import Store
 from harness.zjpx.state import Resource, num
 
-RULES: list[Rule] = []
+RULES = RuleSet("zjpx", policy=REPORT_ALL)
+rule = RULES.rule
 
 STUDY_OPS = (
     "startStudy",
@@ -56,28 +57,8 @@ class RuleContext:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def rule(
-    rule_id: str,
-    *,
-    clause: str,
-    title: str,
-    operations: tuple[str, ...],
-    decision: str | None = None,
-    kind: str = "business",
-    applies: Any = None,
-    should: bool = False,
-) -> Any:
-    def register(fn: Any) -> Any:
-        RULES.append(Rule(rule_id, clause, title, operations, fn, decision, kind, applies, should))
-        return fn
-
-    return register
-
-
 def install(rules: RuleSet) -> RuleSet:
-    for r in RULES:
-        rules.add(r)
-    return rules
+    return rules.extend(RULES)
 
 
 def data(body: dict[str, Any]) -> Any:

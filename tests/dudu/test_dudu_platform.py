@@ -323,7 +323,7 @@ def test_the_connexion_path_answers_like_the_fast_path(tmp_path: Any, monkeypatc
     from harness.schema import open_store
     from harness.server import create_app
 
-    monkeypatch.setattr(DuduPlatform, "fast_operations", None)  # the fast path then serves nothing
+    monkeypatch.setattr(DuduPlatform, "fast_operations", lambda self: {})  # the fast path then serves nothing
     store = open_store(tmp_path / "c.db")
     fx.world(store)
     client = Client(create_app(Settings(db=tmp_path / "c.db", validate_responses=True, profile="strict"), store))
