@@ -222,6 +222,22 @@ class Platform:
                 self.refuse(refusing)
         return [v for v in verdicts if not v.held]
 
+    GATE_KINDS = {"certificate": ErrorKind.CERTIFICATE, "token": ErrorKind.CERTIFICATE, "timestamp": ErrorKind.TIMESTAMP}
+
+    def gate(self, ctx: ExchangeContext, operation: str, rule_ctx: Any, body: Any = None) -> None:
+        """Evaluate the operation's gate rules (kinds certificate, token, timestamp) in order, for ``authenticate``:
+        every verdict is journaled and the first refusing rule answers with its kind's code."""
+        strict = self.settings.strict
+        for r in self.rules.for_operation(operation):
+            kind = self.GATE_KINDS.get(r.kind)
+            if kind is None:
+                continue
+            verdicts = r.evaluate(rule_ctx, body)
+            ctx.add(verdicts)
+            refusing = [v for v in verdicts if r.refuses(v, strict)]
+            if refusing:
+                raise PlatformError(kind, [v.violation() for v in refusing], code=self.rules.codes.get(r.id))
+
     def refuse(self, failed: list[Verdict]) -> None:
         """Raise the refusal for these failed verdicts: a rule's own code, else the code of its kind."""
         kinds = {self.rules.get(v.rule).kind for v in failed}

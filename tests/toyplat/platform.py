@@ -31,11 +31,7 @@ class ToyPlatform(Platform):
         return isinstance(reply, dict) and reply.get("code") == 0
 
     async def authenticate(self, ctx):
-        gate = self.rules.get("TOY-SIGN")
-        verdicts = gate.evaluate(ctx, None)
-        ctx.add(verdicts)
-        if not verdicts[0].held:
-            raise PlatformError(ErrorKind.CERTIFICATE, [v.violation() for v in verdicts])
+        self.gate(ctx, ctx.operation, ctx)
 
     def fast_operations(self):
         return {"/toy/note": "note"}
