@@ -85,7 +85,8 @@ class DuduPlatform(Platform):
         # is never stale, in any worker. Bounded; a fleet asks for a handful of versions at a time.
         self._lists: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
         self._devices: dict[str, Any] = {}
-        self._devices_version: tuple[int, int] = (-1, -1)
+        self._devices_version = -1  # the store's data_version the cache was filled under
+        store.on_state_change(self.forget_devices)  # a state change here (admin, control API) empties it too
         self._data_version: int | None = None
 
     # -- envelope {req_id, ret_code, ret_msg, …} ---------------------------------------------------------------
@@ -160,10 +161,10 @@ class DuduPlatform(Platform):
 
     # -- rules ----------------------------------------------------------------------------------------------------
     def _device(self, device_id: str) -> Any:
-        """The device row joined with its enterprise and line. Cached while the store reports no change at all (its
-        data_version and generation; any commit by another connection, worker or CLI, or any other state change here,
-        empties the cache), so a cached row is never staler than a fresh read. Journal rows, tokens and used tickets
-        do not count; this platform's own device updates (heartbeat versions, offline_seq) are written through to the
+        """The device row joined with its enterprise and line. Cached while the store reports no change at all: a
+        commit by another connection, worker or CLI moves its data_version; any other state change here calls
+        Store.on_state_change; a unit of work that does not commit calls on_rollback; each empties the cache, so a
+        cached row is never staler than a fresh read. Journal rows, tokens and used tickets do not count; this platform's own device updates (heartbeat versions, offline_seq) are written through to the
         cached row instead: with 10,000 devices, emptying the cache on each of them made nearly every request a miss."""
         data_version = self._data_version
         if data_version is None:
@@ -173,10 +174,9 @@ class DuduPlatform(Platform):
             with contextlib.suppress(RuntimeError):
                 asyncio.get_running_loop().call_soon(self._forget_data_version)
                 self._data_version = data_version
-        version = (data_version, self.store.generation)
-        if version != self._devices_version:
+        if data_version != self._devices_version:
             self._devices.clear()
-            self._devices_version = version
+            self._devices_version = data_version
         row = self._devices.get(device_id)
         if row is None:
             found = self.store.query_one(DEVICE_SQL, (device_id,))
@@ -186,7 +186,7 @@ class DuduPlatform(Platform):
         return row
 
     def forget_devices(self) -> None:
-        """Empty the device cache: a write-through change did not commit, so cached rows may be ahead of the store."""
+        """Empty the device cache: the store changed under it, or a write-through change did not commit."""
         self._devices.clear()
 
     def _forget_data_version(self) -> None:
