@@ -106,26 +106,13 @@ class ZjpxPlatform(Platform):
         except ValueError:
             return  # not JSON: schema validation answers returnCode 2
         headers = document.get("headers") if isinstance(document, dict) else None
-        headers = headers if isinstance(headers, dict) else {}
-        token = headers.get("userToken")
-        if not token and not self.settings.strict:
-            token = headers.get("user_token")  # D-ZJPX-TOKEN-HEADER
-        clause = self.rules.get("ZJPX-TOKEN").clause
-
-        def refuse(message: str, where: str) -> PlatformError:
-            return PlatformError(ErrorKind.CERTIFICATE, [Violation("ZJPX-TOKEN", clause, message, where)])
-
-        if not token:
-            hint = " (user_token is accepted only under --profile tolerant, D-ZJPX-TOKEN-HEADER)" if headers.get("user_token") else ""
-            raise refuse(f"headers.userToken is missing or empty: log in with /api/v1/thlogin first{hint}", "headers.userToken")
-        found = accounts.find_token(self.store, str(token))
-        if found is None:
-            raise refuse("userToken is not a token /api/v1/thlogin issued", "headers.userToken")
-        ctx.exchange.vendor = found.platform_code
-        if self.clock() > found.expires_ms:
-            raise refuse(f"userToken expired {(self.clock() - found.expires_ms) / 1000:.0f} s ago (valid 2 hours)", "headers.userToken")
-        ctx.extras["token"] = found
-        ctx.add([Verdict("ZJPX-TOKEN", clause, True)])
+        gate = rules.GateContext(self.store, self.settings.strict, headers if isinstance(headers, dict) else {}, self.clock())
+        try:
+            self.gate(ctx, operation, gate)
+        finally:
+            if gate.found is not None:
+                ctx.exchange.vendor = gate.found.platform_code  # an expired token still names its vendor
+        ctx.extras["token"] = gate.found
 
     # -- dispatch ---------------------------------------------------------------------------------------------------
     def _rctx(self, ctx: ExchangeContext, operation: str) -> rules.RuleContext:

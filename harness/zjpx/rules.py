@@ -71,7 +71,19 @@ def gb11643_ok(number: str) -> bool:
     return "10X98765432"[sum(int(c) * w for c, w in zip(number[:17], _WEIGHTS, strict=True)) % 11] == number[17].upper()
 
 
-# --- gate: token and login (evaluated by ZjpxPlatform.authenticate / thlogin; listed for the catalogue) -------------
+# --- gate: token (ZjpxPlatform.authenticate, through Platform.gate) and login (in thlogin) ----------------------------
+@dataclass
+class GateContext:
+    """What the token gate sees: the store, the profile, the request's headers object, the clock; ``found`` is the
+    token it found (the platform keeps it for the handlers)."""
+
+    store: Store
+    strict: bool
+    headers: dict[str, Any]
+    now_ms: int
+    found: Any = None
+
+
 @rule(
     "ZJPX-TOKEN",
     kind="token",
@@ -80,8 +92,21 @@ def gb11643_ok(number: str) -> bool:
     clause="002 通用请求参数 userToken; §1.1.1 (token有效期为2小时)",
     title="headers.userToken is an acceptToken from /api/v1/thlogin issued less than 2 hours ago",
 )
-def _gate_token(ctx: Any, _: Any) -> None:
-    return None
+def token_is_valid(ctx: GateContext, _: Any) -> Iterator[Fail]:
+    from harness.zjpx import accounts
+
+    token = ctx.headers.get("userToken")
+    if not token and not ctx.strict:
+        token = ctx.headers.get("user_token")  # D-ZJPX-TOKEN-HEADER
+    if not token:
+        hint = " (user_token is accepted only under --profile tolerant, D-ZJPX-TOKEN-HEADER)" if ctx.headers.get("user_token") else ""
+        yield Fail(f"headers.userToken is missing or empty: log in with /api/v1/thlogin first{hint}", "headers.userToken")
+        return
+    ctx.found = accounts.find_token(ctx.store, str(token))
+    if ctx.found is None:
+        yield Fail("userToken is not a token /api/v1/thlogin issued", "headers.userToken")
+    elif ctx.now_ms > ctx.found.expires_ms:
+        yield Fail(f"userToken expired {(ctx.now_ms - ctx.found.expires_ms) / 1000:.0f} s ago (valid 2 hours)", "headers.userToken")
 
 
 @rule(
