@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -12,13 +11,10 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from harness.errors import PlatformError, Violation
+from harness.errors import PlatformError
 from harness.files import sniff
 from harness.journal import now_iso
-from harness.pki import find_vendor
 from harness.platform import ErrorKind, ExchangeContext, Platform, exchange_context
-from harness.rules import Verdict
-from harness.signing import STRICT_VERSION, SigningError, hash_for_version, verify_signature
 from harness.yxc import codes, rules
 from harness.yxc.handlers import HANDLERS
 
@@ -80,67 +76,16 @@ class YxcPlatform(Platform):
 
     # -- Y11 signing gate -----------------------------------------------------------------------------------------
     async def authenticate(self, ctx: ExchangeContext) -> None:
-        strict = self.settings.strict
+        """The signing gate (rules YXC-SIGN-*, in order; the first refusing one answers 202 or 201)."""
         query = {k: v[0] for k, v in parse_qs(ctx.exchange.query, keep_blank_values=True).items()}
-
-        def refuse(rule_id: str, kind: str, message: str, field: str) -> PlatformError:
-            return PlatformError(kind, [Violation(rule_id, self.rules.get(rule_id).clause, message, field)])
-
-        def reading(rule_id: str, message: str, field: str) -> None:
-            """A form only D-YXC-SIGN's strict reading refuses: a SHOULD verdict; it refuses under --profile strict."""
-            v = Violation(rule_id, self.rules.get(rule_id).clause, f"{message}; accepted under D-YXC-SIGN", field, "SHOULD", "D-YXC-SIGN")
-            if strict:
-                raise PlatformError(ErrorKind.CERTIFICATE, [v])
-            ctx.fail([v])
-
-        user = query.get("user", "")
-        version = query.get("v", "")
-        if not user:
-            raise refuse("YXC-SIGN-CERT", ErrorKind.CERTIFICATE, "query parameter user (certificate serial) is missing", "user")
-        vendor = find_vendor(self.store, self.name, user, case_insensitive=True)
-        if vendor is None:
-            raise refuse("YXC-SIGN-CERT", ErrorKind.CERTIFICATE, f"user {user} is not an enrolled certificate", "user")
-        ctx.vendor = vendor
-        ctx.exchange.vendor = vendor.user
-        if vendor.user != user:
-            reading("YXC-SIGN-CERT", f"user {user} is not the serial in uppercase hex ({vendor.user})", "user")
-        try:
-            hash_for_version(version)
-        except SigningError as exc:
-            raise refuse("YXC-SIGN-CERT", ErrorKind.CERTIFICATE, str(exc), "v") from None
-        if not STRICT_VERSION.match(version):
-            reading("YXC-SIGN-CERT", f"v {version!r} does not look like 1.0.0.e2", "v")
-        ctx.add([Verdict("YXC-SIGN-CERT", self.rules.get("YXC-SIGN-CERT").clause, True)])
-
-        ts_text = query.get("ts", "")
-        if not (ts_text.isdigit() and len(ts_text) == 13):
-            raise refuse("YXC-SIGN-TS-WINDOW", ErrorKind.TIMESTAMP, f"ts {ts_text!r} is not 13-digit epoch milliseconds", "ts")
-        ts = int(ts_text)
-        skew = abs(ts - time.time() * 1000) / 1000
-        if skew > self.settings.ts_window_seconds:
-            raise refuse(
-                "YXC-SIGN-TS-WINDOW",
-                ErrorKind.TIMESTAMP,
-                f"ts is {skew:.0f} s from the server clock (max {self.settings.ts_window_seconds} s)",
-                "ts",
-            )
-        ctx.add([Verdict("YXC-SIGN-TS-WINDOW", self.rules.get("YXC-SIGN-TS-WINDOW").clause, True)])
-
         payload = await self._payload(ctx)
-        sign = query.get("sign", "")
-        if sign != sign.upper():
-            reading("YXC-SIGN-VERIFY", "sign is not uppercase hex", "sign")
-        if not verify_signature(vendor.public_key, payload, ts, version, sign):
-            raise refuse(
-                "YXC-SIGN-VERIFY", ErrorKind.CERTIFICATE, "sign does not verify over the payload and ts with this certificate", "sign"
-            )
-        ctx.add([Verdict("YXC-SIGN-VERIFY", self.rules.get("YXC-SIGN-VERIFY").clause, True)])
-
+        gate = rules.GateContext(self.store, self.name, query, payload, time.time() * 1000, self.settings.ts_window_seconds)
         try:
-            self.store.execute("INSERT INTO yxc_used_ts (user, ts, at) VALUES (?, ?, ?)", (vendor.user, ts, now_iso()))
-        except sqlite3.IntegrityError:
-            raise refuse("YXC-SIGN-TS-UNIQUE", ErrorKind.TIMESTAMP, f"ts {ts} was already used by this certificate", "ts") from None
-        ctx.add([Verdict("YXC-SIGN-TS-UNIQUE", self.rules.get("YXC-SIGN-TS-UNIQUE").clause, True)])
+            self.gate(ctx, ctx.operation or "", gate)
+        finally:
+            if gate.vendor is not None:
+                ctx.vendor = gate.vendor
+                ctx.exchange.vendor = gate.vendor.user
 
     async def _payload(self, ctx: ExchangeContext) -> bytes:
         """The signed payload: the body, or for multipart uploads the raw bytes of field `file`."""
