@@ -61,9 +61,9 @@ SCHEMA = Schema(
         ),
         # What was meant and what was sent: ``reply_body`` is the reply document (plaintext JSON text, in the form the
         # platform keeps, harness.platform.Platform.journal_form); ``reply_sha256`` is the digest of the bytes that went
-        # on the wire and ``reply_wire`` those bytes (within BODY_KEEP_BYTES) whenever they are not reply_body's UTF-8
-        # (an encrypted or binary reply). NULL reply_wire: the wire bytes are reply_body's, or reconstructible from what
-        # it names (a DUDU list snapshot), and reply_sha256 proves which.
+        # on the wire when they are not reply_body's UTF-8 (NULL: they are; entry_from_row then computes it, so the
+        # hot path neither hashes nor stores it twice), and ``reply_wire`` those bytes (within BODY_KEEP_BYTES) when
+        # they cannot be rebuilt from the document (an encrypted or binary reply; a DUDU list snapshot can).
         Step(
             3,
             [
@@ -121,7 +121,7 @@ class Exchange:
     status: int = 0
     reply_body: bytes = b""  # the reply document as JSON (UTF-8), in the form the journal keeps
     reply_wire: bytes | None = None  # the bytes sent, when they are not reply_body (see SCHEMA step 3)
-    reply_sha256: str | None = None  # of the bytes sent; None: of reply_body
+    reply_sha256: str | None = None  # of the bytes sent, when they are not reply_body
     operation: str | None = None
     vendor: str | None = None
     code: str | None = None
@@ -162,7 +162,7 @@ class Exchange:
             round(self.duration_ms, 3),
             self.session,
             self.origin,
-            self.reply_sha256 or hashlib.sha256(self.reply_body).hexdigest(),
+            self.reply_sha256,
             self.reply_wire[:BODY_KEEP_BYTES] if self.reply_wire is not None else None,
         )
 
@@ -170,7 +170,7 @@ class Exchange:
         """Record the reply: ``wire`` went on the wire; ``document`` is the JSON document the journal keeps when it is
         not ``wire`` itself. ``keep_wire``: the wire bytes cannot be rebuilt from the document (an encrypted or binary
         reply), so the journal keeps them too; a journal form (a list kept once, by digest) needs only the digest."""
-        self.reply_sha256 = hashlib.sha256(wire).hexdigest()
+        self.reply_sha256 = None if document is None or document == wire else hashlib.sha256(wire).hexdigest()
         self.reply_body = wire if document is None else document
         self.reply_wire = wire if keep_wire and document is not None and document != wire else None
 
@@ -444,6 +444,8 @@ class LoopGroupCommit:
 
 def entry_from_row(row: Any) -> dict[str, Any]:
     entry = dict(row)
+    if entry.get("reply_sha256") is None and entry.get("reply_body") is not None:  # the wire bytes were reply_body
+        entry["reply_sha256"] = hashlib.sha256(entry["reply_body"].encode("utf-8")).hexdigest()
     body = entry.pop("request_body") or b""
     entry["request_headers"] = json.loads(entry["request_headers"])
     entry["verdicts"] = json.loads(entry["verdicts"])
@@ -459,7 +461,6 @@ def entry_from_row(row: Any) -> dict[str, Any]:
     wire = entry.pop("reply_wire", None)
     # The wire bytes, when the journal kept them apart from the document (base64: entries travel as JSON).
     entry["reply_wire"] = base64.b64encode(wire).decode() if wire is not None else None
-    entry.setdefault("reply_sha256", None)
     return entry
 
 

@@ -153,7 +153,9 @@ class Platform:
 
     # -- request path ------------------------------------------------------------------------------------------
     def request_extras(self, ctx: ExchangeContext, document: Any) -> None:
-        """Keep what the reply needs from the parsed request whatever happens next (DUDU: req_id). Default: nothing."""
+        """Keep what the reply needs from the request whatever happens next (DUDU: req_id), before the gate. The fast
+        path passes the parsed body; the Connexion path passes None (the body is not parsed yet: parse ``ctx.body``
+        if you need it). Default: nothing."""
 
     async def authenticate(self, ctx: ExchangeContext) -> None:
         """The gate, on both request paths, before schema validation: raise PlatformError to refuse. Default: nothing
@@ -209,10 +211,12 @@ class Platform:
             for r in self.rules.enforced(operation):
                 verdicts = r.evaluate(rule_ctx, body)
                 ctx.add(verdicts)
+                if len(verdicts) == 1 and verdicts[0].held:  # the common case, on every heartbeat: nothing to judge
+                    continue
                 refusing = [v for v in verdicts if r.refuses(v, strict)]
                 if refusing and raise_now:
                     self.refuse(refusing)
-                unrefused.extend(v for v in verdicts if not v.held and (not raise_now or v not in refusing))
+                unrefused += [v for v in verdicts if not v.held and (not raise_now or v not in refusing)]
             return unrefused
         verdicts = [v for r in self.rules.enforced(operation) for v in r.evaluate(rule_ctx, body)]
         ctx.add(verdicts)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger("harness.unit_of_work")
@@ -28,12 +27,16 @@ log = logging.getLogger("harness.unit_of_work")
 Write = tuple[str, tuple[Any, ...]]
 
 
-@dataclass
 class UnitOfWork:
-    writes: list[Write] = field(default_factory=list)
-    _commit_hooks: list[Callable[[Any], None]] = field(default_factory=list)
-    _rollback_hooks: list[Callable[[], None]] = field(default_factory=list)
-    _uncached: bool = False
+    """One per exchange (cheap: nothing is allocated until something is recorded)."""
+
+    __slots__ = ("_commit_hooks", "_rollback_hooks", "_uncached", "writes")
+
+    def __init__(self) -> None:
+        self.writes: list[Write] = []
+        self._commit_hooks: list[Callable[[Any], None]] | None = None
+        self._rollback_hooks: list[Callable[[], None]] | None = None
+        self._uncached = False
 
     def write(self, sql: str, params: tuple[Any, ...] = (), *, cached: bool = False) -> None:
         """One statement to run in the commit; ``cached``: the platform's caches already reflect it."""
@@ -42,11 +45,15 @@ class UnitOfWork:
 
     def on_commit(self, fn: Callable[[Any], None]) -> None:
         """``fn(conn)`` runs inside the transaction, after the writes (e.g. an append that reads the previous head)."""
+        if self._commit_hooks is None:
+            self._commit_hooks = []
         self._commit_hooks.append(fn)
         self._uncached = True
 
     def on_rollback(self, fn: Callable[[], None]) -> None:
         """``fn()`` runs when the unit does not commit (refused exchange, failed journal write)."""
+        if self._rollback_hooks is None:
+            self._rollback_hooks = []
         self._rollback_hooks.append(fn)
 
     @property
@@ -62,12 +69,12 @@ class UnitOfWork:
         """Run the writes and the commit callbacks on ``conn`` (inside the caller's transaction)."""
         for sql, params in self.writes:
             conn.execute(sql, params)
-        for fn in self._commit_hooks:
+        for fn in self._commit_hooks or ():
             fn(conn)
 
     def rolled_back(self) -> None:
         """Nothing of the unit committed: tell whoever registered, then forget it all."""
-        hooks = self._rollback_hooks
+        hooks = self._rollback_hooks or ()
         self.discard()
         for fn in hooks:
             try:
@@ -77,6 +84,6 @@ class UnitOfWork:
 
     def discard(self) -> None:
         self.writes = []
-        self._commit_hooks = []
-        self._rollback_hooks = []
+        self._commit_hooks = None
+        self._rollback_hooks = None
         self._uncached = False

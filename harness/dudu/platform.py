@@ -123,13 +123,8 @@ class DuduPlatform(Platform):
 
     # -- request path --------------------------------------------------------------------------------------------
     def request_extras(self, ctx: ExchangeContext, document: Any) -> None:
-        """Remember req_id so that even a schema refusal echoes it (D-DUDU-REQ-ID)."""
+        """Remember req_id so that even a schema refusal echoes it (D-DUDU-REQ-ID). No gate: 003 has no signature."""
         remember_req_id(ctx, document)
-
-    async def authenticate(self, ctx: ExchangeContext) -> None:
-        """No signature in 003; the Connexion path has not parsed the body yet: remember req_id (D-DUDU-REQ-ID)."""
-        if not ctx.parsed:
-            remember_req_id(ctx)
 
     def fast_operations(self) -> dict[str, str]:
         """Paths the fast path serves, from the spec: ``/dudu/<op>`` → operation name."""

@@ -99,6 +99,7 @@ class GateMiddleware:
             operation_id = routing.get("operation_id")
             if operation_id:
                 ctx.operation = ctx.exchange.operation = operation_id.rsplit(".", 1)[-1]
+                ctx.platform.request_extras(ctx, None)
                 await ctx.platform.authenticate(ctx)
         await self.app(scope, receive, send)
 

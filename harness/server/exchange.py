@@ -123,13 +123,15 @@ class ExchangeMiddleware:
             if not exchange.verdicts and not delivered:
                 ctx.fail([Violation("REPLY", "", f"refused with code {code}")])
             exchange.duration_ms = (time.perf_counter() - started) * 1000
-            try:
-                await self.commit.record(exchange)  # group commit: the reply leaves only once its journal row is durable
-            except Exception:  # unjournaled means unacknowledged: its state changes were rolled back with it
-                error = internal_error()
-                log.exception("journal write failed on %s: %s", path, error.summary)
-                raw, status, reply_headers = platform.encode(platform.error(error)), 200, []
         finally:
+            current_exchange.reset(token)
+        try:
+            await self.commit.record(exchange)  # group commit: the reply leaves only once its journal row is durable
+        except Exception:  # unjournaled means unacknowledged: its state changes were rolled back with it
+            error = internal_error()
+            log.exception("journal write failed on %s: %s", path, error.summary)
+            token = current_exchange.set(ctx)  # the envelope may need the exchange (DUDU echoes req_id)
+            raw, status, reply_headers = platform.encode(platform.error(error)), 200, []
             current_exchange.reset(token)
         kept_headers = [(k, v) for k, v in reply_headers if k.lower() not in (b"content-length", b"content-type")]
         await send(

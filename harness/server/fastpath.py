@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +30,6 @@ from harness.server.validators import decision_warnings, has_strict
 from harness.specs import load_spec, resolve_ref
 
 log = logging.getLogger("harness.server.fastpath")
-BIG_NUMBER = re.compile(rb"\d{19}")  # a run of digits that may not fit 64 bits (or a long digit string: exact either way)
 JSON_HEADERS = [(b"content-type", b"application/json; charset=utf-8")]
 
 
@@ -44,6 +42,7 @@ class FastOperation:
     reply: Any | None  # jsonschema_rs validator, when replies are validated
     strict: Any | None = None  # jsonschema_rs validator of the file as written, when the served spec relaxed anything
     decisions: dict[str, Any] | None = None  # the served body schema with its components, for decision warnings
+    gated: bool = True  # the platform has a gate (its own authenticate)
 
 
 def _compile(spec: dict[str, Any], node: dict[str, Any]) -> Any:
@@ -76,6 +75,7 @@ def compile_operations(platforms: list[Platform], validate_replies: bool) -> dic
                 _compile(spec, reply) if validate_replies else None,
                 _compile(written, strict_body) if relaxed else None,
                 {**top, "components": spec.get("components", {})} if relaxed else None,
+                type(platform).authenticate is not Platform.authenticate,
             )
     return routes
 
@@ -84,6 +84,22 @@ def schema_violations(op: FastOperation, body: Any) -> list[Violation]:
     """Why the body was refused, in the Connexion path's words (harness.server.schema_errors): refusals are rare, so
     the compiled validator only decides, and the readable report is built once, by the shared module."""
     return schema_errors.violations_for(schema_errors.validator(op.schema), body, op.schema, "body")
+
+
+def _has_float(node: Any) -> bool:
+    """Whether a parsed document holds a float anywhere (cheap for the flat documents of the hot path)."""
+    kind = type(node)
+    if kind is float:
+        return True
+    if kind is dict:
+        node = node.values()
+    elif kind is not list:
+        return False
+    for value in node:
+        kind = type(value)
+        if kind is float or ((kind is dict or kind is list) and _has_float(value)):
+            return True
+    return False
 
 
 async def answer(
@@ -101,8 +117,6 @@ async def answer(
             ],
         )
     try:
-        if BIG_NUMBER.search(body):  # orjson reads integers beyond 64 bits as floats; json keeps them exact
-            raise orjson.JSONDecodeError("big integer", "", 0)
         document = orjson.loads(body)
     except orjson.JSONDecodeError:  # the shared parser decides (and words the refusal) as on the Connexion path
         document = schema_errors.parse_json(body, utf8_clause=platform.body_clause)
@@ -114,10 +128,13 @@ async def answer(
         raise PlatformError(
             ErrorKind.NOT_FOUND, [Violation("SESSION", "harness certify start (session base path)", session_refused, "path")]
         )
-    await platform.authenticate(ctx)  # the gate, before schema validation, as on the Connexion path
+    if op.gated:
+        await platform.authenticate(ctx)  # the gate, before schema validation, as on the Connexion path
     # The file's own reading first: conforming traffic is validated once.
     if op.strict is None or not op.strict.is_valid(document):
         if not op.request.is_valid(document):
+            if _has_float(document):  # orjson reads integers beyond 64 bits as floats: report what was sent, exactly
+                document = schema_errors.parse_json(body, utf8_clause=platform.body_clause)
             raise PlatformError(ErrorKind.MALFORMED, schema_violations(op, document))
         if op.decisions is not None:  # accepted only under a decision: a SHOULD verdict naming it
             warnings = decision_warnings(op.decisions, document, "body")

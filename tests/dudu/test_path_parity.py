@@ -17,6 +17,7 @@ from fixtures import dudu as fx
 from fixtures.dudu import AsgiClient as Client
 from harness.config import Settings
 from harness.dudu.platform import DuduPlatform
+from harness.journal import entry_from_row
 from harness.schema import open_store
 
 with warnings.catch_warnings():
@@ -83,7 +84,7 @@ def _serve(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> tuple[
         app.state_journal.stop()
     rows = []
     for row, wire in zip(store.query("SELECT * FROM journal ORDER BY id"), replies, strict=True):
-        assert row["reply_sha256"] == hashlib.sha256(wire).hexdigest()  # the digest is of the bytes that were sent
+        assert entry_from_row(row)["reply_sha256"] == hashlib.sha256(wire).hexdigest()  # the digest of the bytes sent
         entry = {k: row[k] for k in row.keys() if k not in ("id", "at", "duration_ms", "reply_sha256")}
         entry["reply_body"] = CLOCK.sub(rb'"\1":"<clock>"', (entry["reply_body"] or "").encode()).decode()
         rows.append(entry)
