@@ -143,6 +143,7 @@ class RuleSet:
     _rules: dict[str, Rule] = field(default_factory=dict)
     codes: dict[str, int | str] = field(default_factory=dict)  # a rule's own refusal code, where the platform has one
     _by_operation: dict[str, list[Rule]] = field(default_factory=dict, repr=False)
+    _enforced: dict[str, list[Rule]] = field(default_factory=dict, repr=False)
 
     def rule(
         self,
@@ -172,6 +173,7 @@ class RuleSet:
         if code is not None:
             self.codes[rule.id] = code
         self._by_operation.clear()
+        self._enforced.clear()
 
     def extend(self, other: RuleSet) -> RuleSet:
         """Take over another set's rules, codes and policy (a platform instance installs its module's rules)."""
@@ -197,10 +199,9 @@ class RuleSet:
 
     def enforced(self, operation: str) -> list[Rule]:
         """The operation's rules that :meth:`harness.platform.Platform.enforce` evaluates (no gate rules)."""
-        key = "\0enforced\0" + operation
-        found = self._by_operation.get(key)
+        found = self._enforced.get(operation)
         if found is None:
-            found = self._by_operation[key] = [r for r in self.for_operation(operation) if r.kind in ENFORCED_KINDS]
+            found = self._enforced[operation] = [r for r in self.for_operation(operation) if r.kind in ENFORCED_KINDS]
         return found
 
     def evaluate(self, operation: str, ctx: Any, body: Any) -> list[Verdict]:

@@ -152,9 +152,11 @@ class ExchangeMiddleware:
             if oversize:
                 raise too_large(self.max_body)
             if op is not None:
-                document = await fastpath.answer(
-                    op, ctx, body, headers.get("content-type", ""), strict=self.strict, session_refused=scope.get(SCOPE_SESSION_REFUSED)
-                )
+                content_type, refused = headers.get("content-type", ""), scope.get(SCOPE_SESSION_REFUSED)
+                document = fastpath.parse(op, ctx, body, content_type, strict=self.strict, session_refused=refused)
+                if op.gated:
+                    await platform.authenticate(ctx)  # the gate, before schema validation, as on the Connexion path
+                document = fastpath.respond(op, ctx, body, document, strict=self.strict)
                 return 200, [], platform.encode(document), document
             refusal = session_refusal(scope)
             if refusal is not None:

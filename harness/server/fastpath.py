@@ -43,6 +43,7 @@ class FastOperation:
     strict: Any | None = None  # jsonschema_rs validator of the file as written, when the served spec relaxed anything
     decisions: dict[str, Any] | None = None  # the served body schema with its components, for decision warnings
     gated: bool = True  # the platform has a gate (its own authenticate)
+    handler: Any = None  # the operation's handler (platform.handlers), looked up once
 
 
 def _compile(spec: dict[str, Any], node: dict[str, Any]) -> Any:
@@ -76,6 +77,7 @@ def compile_operations(platforms: list[Platform], validate_replies: bool) -> dic
                 _compile(written, strict_body) if relaxed else None,
                 {**top, "components": spec.get("components", {})} if relaxed else None,
                 type(platform).authenticate is not Platform.authenticate,
+                platform.handlers.get(operation) or (lambda p, ctx, body, op=operation: p.handle(ctx, op, body)),
             )
     return routes
 
@@ -102,10 +104,8 @@ def _has_float(node: Any) -> bool:
     return False
 
 
-async def answer(
-    op: FastOperation, ctx: ExchangeContext, body: bytes, content_type: str, *, strict: bool, session_refused: str | None
-) -> Any:
-    """The reply document of one fast operation; raises PlatformError to refuse (the exchange layer renders it)."""
+def parse(op: FastOperation, ctx: ExchangeContext, body: bytes, content_type: str, *, strict: bool, session_refused: str | None) -> Any:
+    """The parsed request body (and the platform's request extras), before the gate; raises PlatformError."""
     platform = op.platform
     if strict and "json" not in content_type:
         raise PlatformError(
@@ -128,8 +128,12 @@ async def answer(
         raise PlatformError(
             ErrorKind.NOT_FOUND, [Violation("SESSION", "harness certify start (session base path)", session_refused, "path")]
         )
-    if op.gated:
-        await platform.authenticate(ctx)  # the gate, before schema validation, as on the Connexion path
+    return document
+
+
+def respond(op: FastOperation, ctx: ExchangeContext, body: bytes, document: Any, *, strict: bool) -> Any:
+    """After the gate: validation, then the handler's reply document; raises PlatformError to refuse."""
+    platform = op.platform
     # The file's own reading first: conforming traffic is validated once.
     if op.strict is None or not op.strict.is_valid(document):
         if not op.request.is_valid(document):
@@ -141,9 +145,19 @@ async def answer(
             if strict:
                 raise PlatformError(ErrorKind.MALFORMED, warnings)
             ctx.fail(warnings)
-    reply = platform.handle(ctx, op.operation, document)
+    reply = op.handler(platform, ctx, document)
     if op.reply is not None and not op.reply.is_valid(reply):
         problems = "; ".join(e.message for e in op.reply.iter_errors(reply))
         log.error("reply of %s breaks the spec: %s", op.operation, problems)
         raise PlatformError(ErrorKind.INTERNAL, [Violation("REPLY-SCHEMA", "spec", f"the harness's reply breaks the spec: {problems}")])
     return reply
+
+
+async def answer(
+    op: FastOperation, ctx: ExchangeContext, body: bytes, content_type: str, *, strict: bool, session_refused: str | None
+) -> Any:
+    """The reply document of one fast operation; raises PlatformError to refuse (the exchange layer renders it)."""
+    document = parse(op, ctx, body, content_type, strict=strict, session_refused=session_refused)
+    if op.gated:
+        await op.platform.authenticate(ctx)  # the gate, before schema validation, as on the Connexion path
+    return respond(op, ctx, body, document, strict=strict)
