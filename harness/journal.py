@@ -427,7 +427,8 @@ class LoopGroupCommit:
                 # AUTOINCREMENT ids are consecutive inside one write transaction: the batch ends at last_insert_rowid.
                 last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
                 for _, work, _ in batch:
-                    work.apply(conn)
+                    if not work.empty:
+                        work.apply(conn)
         except Exception as exc:  # every waiter learns of it; nothing of the batch was committed
             for _, work, fut in batch:
                 work.rolled_back()  # write-through caches ahead of the store empty themselves

@@ -40,6 +40,7 @@ SCOPE_SESSION = "harness.session"
 SCOPE_SESSION_REFUSED = "harness.session_refused"
 SESSION_RULE = "SESSION"
 JSON_TYPE = (b"content-type", b"application/json; charset=utf-8")
+NO_HEADERS: list[tuple[bytes, bytes]] = []  # never mutated
 
 
 def session_refusal(scope: Scope) -> PlatformError | None:
@@ -100,7 +101,10 @@ class ExchangeMiddleware:
         ctx = ExchangeContext(platform, exchange, body, operation=operation)
         token = current_exchange.set(ctx)
         try:
-            status, reply_headers, raw, document = await self._answer(op, ctx, scope, body, oversize, headers)
+            if op is not None and not op.gated and not oversize:  # the hot path: no coroutine in between
+                status, reply_headers, raw, document = self._answer_fast(op, ctx, scope, body, headers)
+            else:
+                status, reply_headers, raw, document = await self._answer(op, ctx, scope, body, oversize, headers)
             code = platform.reply_code(document)
             if code is None:  # something below answered outside the envelope: replace it, keep the evidence
                 log.error("non-envelope reply (HTTP %s) on %s: %r", status, path, raw[:200])
@@ -133,15 +137,28 @@ class ExchangeMiddleware:
             token = current_exchange.set(ctx)  # the envelope may need the exchange (DUDU echoes req_id)
             raw, status, reply_headers = platform.encode(platform.error(error)), 200, []
             current_exchange.reset(token)
-        kept_headers = [(k, v) for k, v in reply_headers if k.lower() not in (b"content-length", b"content-type")]
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [JSON_TYPE, (b"content-length", str(len(raw)).encode()), *kept_headers],
-            }
-        )
+        out = [JSON_TYPE, (b"content-length", str(len(raw)).encode())]
+        if reply_headers:
+            out += [(k, v) for k, v in reply_headers if k.lower() not in (b"content-length", b"content-type")]
+        await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": raw})
+
+    def _answer_fast(
+        self, op: fastpath.FastOperation, ctx: ExchangeContext, scope: Scope, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, Any]:
+        """:meth:`_answer` for a fast operation of a platform without a gate (nothing to await)."""
+        platform = ctx.platform
+        try:
+            content_type, refused = headers.get("content-type", ""), scope.get(SCOPE_SESSION_REFUSED)
+            document = fastpath.parse(op, ctx, body, content_type, strict=self.strict, session_refused=refused)
+            document = fastpath.respond(op, ctx, body, document, strict=self.strict)
+        except PlatformError as exc:
+            document = self._refusal(ctx, exc)
+        except Exception:  # the safety net: never a stack trace on the wire
+            error = internal_error()
+            log.exception("unhandled error in %s: %s", scope["path"], error.summary)
+            document = self._refusal(ctx, error)
+        return 200, NO_HEADERS, platform.encode(document), document
 
     async def _answer(
         self, op: fastpath.FastOperation | None, ctx: ExchangeContext, scope: Scope, body: bytes, oversize: bool, headers: dict[str, str]
