@@ -1,11 +1,22 @@
 """The harness's exception tree. One root, so callers can catch everything the harness raises::
 
 HarnessError
-├── ConfigError          bad arguments or settings (CLI exit code 2)
-├── StoreError           the store cannot be opened or migrated
-├── EnrolmentError       vendor enrolment or certificate problems
-└── PlatformError        a platform-level refusal, rendered in that platform's own envelope
-    └── SchemaViolation  the request does not match the OpenAPI definition
+├── ConfigError            bad arguments or settings (CLI exit code 2)
+├── StoreError             the store cannot be opened or migrated
+├── EnrolmentError         vendor enrolment or certificate problems
+├── PlatformError          a platform-level refusal, rendered in that platform's own envelope
+│   └── SchemaViolation    the request does not match the OpenAPI definition
+├── DuplicateRule          two rules registered under one id (harness.rules)
+├── SigningError           unusable signing parameters (harness.signing; also a ValueError)
+├── TicketError            a string that is not a DUDU DD1 ticket (harness.dudu.qr; also a ValueError)
+├── DuduError              a DUDU reference-data operation cannot be done (harness.dudu.admin)
+├── Unreachable            a YXC callback URL cannot be reached at all (harness.yxc.scan)
+├── VendorUnreachable      a ZJPX vendor platform cannot be reached at all (harness.zjpx.vendor)
+└── CannotRun              a certification run cannot go on (harness.conformance.engine)
+    └── TargetUnreachable  the target cannot be reached at all
+
+The classes outside this module are defined next to the code that raises them; ``ValueError`` stays a second base
+where callers catch it as one.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ only after the batch holding its exchange is committed, so an acknowledged excha
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import hashlib
@@ -24,6 +25,7 @@ import orjson
 from harness import masking
 from harness.rules import Verdict
 from harness.store import AddColumn, Schema, Step, Store
+from harness.unit_of_work import UnitOfWork
 
 SCHEMA = Schema(
     "journal",
@@ -56,6 +58,18 @@ SCHEMA = Schema(
                 AddColumn("journal", "session", "TEXT"),
                 AddColumn("journal", "origin", "TEXT"),
                 "CREATE INDEX IF NOT EXISTS journal_session ON journal (session) WHERE session IS NOT NULL",
+            ],
+        ),
+        # What was meant and what was sent: ``reply_body`` is the reply document (plaintext JSON text, in the form the
+        # platform keeps, harness.platform.Platform.journal_form); ``reply_sha256`` is the digest of the bytes that went
+        # on the wire when they are not reply_body's UTF-8 (NULL: they are; entry_from_row then computes it, so the
+        # hot path neither hashes nor stores it twice), and ``reply_wire`` those bytes (within BODY_KEEP_BYTES) when
+        # they cannot be rebuilt from the document (an encrypted or binary reply; a DUDU list snapshot can).
+        Step(
+            3,
+            [
+                AddColumn("journal", "reply_sha256", "TEXT"),
+                AddColumn("journal", "reply_wire", "BLOB"),
             ],
         ),
     ],
@@ -106,7 +120,9 @@ class Exchange:
     request_headers: dict[str, str]
     request_body: bytes
     status: int = 0
-    reply_body: bytes = b""
+    reply_body: bytes = b""  # the reply document as JSON (UTF-8), in the form the journal keeps
+    reply_wire: bytes | None = None  # the bytes sent, when they are not reply_body (see SCHEMA step 3)
+    reply_sha256: str | None = None  # of the bytes sent, when they are not reply_body
     operation: str | None = None
     vendor: str | None = None
     code: str | None = None
@@ -115,13 +131,11 @@ class Exchange:
     duration_ms: float = 0.0
     session: str | None = None  # the certification session of its /_session/<id>/ base path
     origin: str | None = None  # 'fuzz' for harness.fuzz traffic (origin_of)
-    # State changes that must commit in the same transaction as this row (e.g. a heartbeat's device state): they ride
-    # the group commit instead of taking the write lock on the event loop, and are durable exactly when the reply is.
-    writes: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-    # True when the platform has already applied ``writes`` to its own caches (write-through): committing them then
-    # need not move the store's generation, which would empty every cache keyed on it.
-    writes_cached: bool = False
+    # State changes that commit in the same transaction as this row (e.g. a heartbeat's device state): they ride the
+    # group commit instead of taking the write lock on the event loop, and are durable exactly when the reply is.
+    work: UnitOfWork = field(default_factory=UnitOfWork)
     masker: Any = None  # the platform's harness.masking.SecretMasker, set with its ExchangeContext
+    request_sha256: str | None = None  # of the bytes received, when the stored body differs (secrets masked)
 
     @property
     def outcome(self) -> str:
@@ -143,7 +157,7 @@ class Exchange:
             orjson.dumps(self.request_headers).decode(),  # orjson: a tenth of json.dumps' cost on the hot path
             self.request_body[:BODY_KEEP_BYTES],
             len(self.request_body),
-            hashlib.sha256(self.request_body).hexdigest(),
+            self.request_sha256 or hashlib.sha256(self.request_body).hexdigest(),
             self.status,
             self.reply_body.decode("utf-8", "replace"),
             self.code,
@@ -152,13 +166,24 @@ class Exchange:
             round(self.duration_ms, 3),
             self.session,
             self.origin,
+            self.reply_sha256,
+            self.reply_wire[:BODY_KEEP_BYTES] if self.reply_wire is not None else None,
         )
+
+    def sent(self, wire: bytes, document: bytes | None = None, *, keep_wire: bool = False) -> None:
+        """Record the reply: ``wire`` went on the wire; ``document`` is the JSON document the journal keeps when it is
+        not ``wire`` itself. ``keep_wire``: the wire bytes cannot be rebuilt from the document (an encrypted or binary
+        reply), so the journal keeps them too; a journal form (a list kept once, by digest) needs only the digest."""
+        self.reply_sha256 = None if document is None or document == wire else hashlib.sha256(wire).hexdigest()
+        self.reply_body = wire if document is None else document
+        self.reply_wire = wire if keep_wire and document is not None and document != wire else None
 
 
 INSERT = (
     "INSERT INTO journal (at, platform, operation, vendor, method, path, query, request_headers, request_body,"
-    " request_size, request_sha256, status, reply_body, code, outcome, verdicts, duration_ms, session, origin)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " request_size, request_sha256, status, reply_body, code, outcome, verdicts, duration_ms, session, origin,"
+    " reply_sha256, reply_wire)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _STOP = object()
 
@@ -190,14 +215,17 @@ class Journal:
         future: asyncio.Future[int] = loop.create_future()
         # The row is built here, not in the writer: Python work in the writer thread holds the GIL while the event loop
         # waits to get it back from a store read, which costs every request up to the 5 ms switch interval.
-        self._queue.put((exchange.row(), exchange.writes, loop, future))
+        self._queue.put((exchange.row(), exchange.work, loop, future))
         return await future
 
     def record_now(self, exchange: Exchange) -> int:
-        with self.store.transaction() as conn:
-            rowid = conn.execute(INSERT, exchange.row()).lastrowid or 0
-            for sql, params in exchange.writes:
-                conn.execute(sql, params)
+        try:
+            with self.store.transaction(changes_state=exchange.work.changes_state) as conn:
+                rowid = conn.execute(INSERT, exchange.row()).lastrowid or 0
+                exchange.work.apply(conn)
+        except Exception:
+            exchange.work.rolled_back()
+            raise
         return rowid
 
     def _writer(self) -> None:
@@ -220,14 +248,14 @@ class Journal:
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                     ids = []
-                    for row, writes, _, _ in batch:
+                    for row, work, _, _ in batch:
                         ids.append(conn.execute(INSERT, row).lastrowid)
-                        for sql, params in writes:
-                            conn.execute(sql, params)
+                        work.apply(conn)
                     conn.execute("COMMIT")
                 except Exception as exc:  # report to every waiter; never lose the thread
                     conn.execute("ROLLBACK") if conn.in_transaction else None
-                    for _, _, loop, fut in batch:
+                    for _, work, loop, fut in batch:
+                        loop.call_soon_threadsafe(work.rolled_back)
                         loop.call_soon_threadsafe(_set_exception, fut, exc)
                     continue
                 # One wake-up per event loop and batch, not one per exchange.
@@ -325,7 +353,7 @@ class LoopGroupCommit:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._pending: list[tuple[tuple[Any, ...], list[tuple[str, tuple[Any, ...]]], asyncio.Future[int]]] = []
+        self._pending: list[tuple[tuple[Any, ...], UnitOfWork, asyncio.Future[int]]] = []
         self._uncached_writes = False
         self._scheduled = False
         self._held = False
@@ -381,8 +409,8 @@ class LoopGroupCommit:
         loop = asyncio.get_running_loop()
         self._loop = loop
         future: asyncio.Future[int] = loop.create_future()
-        self._pending.append((exchange.row(), exchange.writes, future))
-        self._uncached_writes = self._uncached_writes or bool(exchange.writes and not exchange.writes_cached)
+        self._pending.append((exchange.row(), exchange.work, future))
+        self._uncached_writes = self._uncached_writes or exchange.work.changes_state
         if not self._scheduled:
             self._scheduled = True
             if self.FLUSH_DELAY:
@@ -402,12 +430,12 @@ class LoopGroupCommit:
                 conn.executemany(INSERT, [row for row, _, _ in batch])
                 # AUTOINCREMENT ids are consecutive inside one write transaction: the batch ends at last_insert_rowid.
                 last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-                for _, writes, _ in batch:
-                    for sql, params in writes:
-                        conn.execute(sql, params)
+                for _, work, _ in batch:
+                    if not work.empty:
+                        work.apply(conn)
         except Exception as exc:  # every waiter learns of it; nothing of the batch was committed
-            self.store.generation += 1  # write-through caches may now be ahead of the store: they must be emptied
-            for _, _, fut in batch:
+            for _, work, fut in batch:
+                work.rolled_back()  # write-through caches ahead of the store empty themselves
                 _set_exception(fut, exc)
             return
         first = last - len(batch) + 1
@@ -421,6 +449,8 @@ class LoopGroupCommit:
 
 def entry_from_row(row: Any) -> dict[str, Any]:
     entry = dict(row)
+    if entry.get("reply_sha256") is None and entry.get("reply_body") is not None:  # the wire bytes were reply_body
+        entry["reply_sha256"] = hashlib.sha256(entry["reply_body"].encode("utf-8")).hexdigest()
     body = entry.pop("request_body") or b""
     entry["request_headers"] = json.loads(entry["request_headers"])
     entry["verdicts"] = json.loads(entry["verdicts"])
@@ -433,6 +463,9 @@ def entry_from_row(row: Any) -> dict[str, Any]:
         entry["reply"] = json.loads(entry.pop("reply_body") or "null")
     except ValueError:
         entry["reply"] = None
+    wire = entry.pop("reply_wire", None)
+    # The wire bytes, when the journal kept them apart from the document (base64: entries travel as JSON).
+    entry["reply_wire"] = base64.b64encode(wire).decode() if wire is not None else None
     return entry
 
 

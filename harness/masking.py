@@ -239,8 +239,15 @@ def mask_exchange(exchange: Any) -> None:
     found: list[str] = []
     exchange.request_headers = m.headers(exchange.request_headers, found)
     exchange.query = m.query(exchange.query, found)
-    exchange.request_body = m.json_bytes(exchange.request_body, found)
-    exchange.reply_body = m.json_bytes(exchange.reply_body, found)
+    # The digests stay those of the bytes that were sent: the journal proves what went over the wire.
+    sent = exchange.request_body
+    exchange.request_body = m.json_bytes(sent, found)
+    if exchange.request_body is not sent and exchange.request_body != sent:
+        exchange.request_sha256 = hashlib.sha256(sent).hexdigest()
+    replied = exchange.reply_body
+    exchange.reply_body = m.json_bytes(replied, found)
+    if exchange.reply_sha256 is None and exchange.reply_body != replied:
+        exchange.reply_sha256 = hashlib.sha256(replied).hexdigest()
     if found and exchange.verdicts:
         exchange.verdicts = [_masked_verdict(v, m, found) for v in exchange.verdicts]
 

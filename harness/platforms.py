@@ -1,8 +1,8 @@
 """The registry of reference platforms: one line per platform. The server, the store's composition root
 (:mod:`harness.schema`) and the CLI read it.
 
-Each entry names the Platform subclass (``module:Class``); each platform's tables are the ``SCHEMA`` of its module
-``harness.<name>.state`` (a platform without tables has no such module).
+Each entry names the Platform subclass (``module:Class``); each platform's tables are the ``SCHEMA`` of the module
+``state`` beside it (``harness.<name>.state``; a platform without tables has no such module). docs/platforms.md.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ def platform_class(name: str) -> type[Platform]:
 def state_schemas() -> list[Schema]:
     """Every platform's table schema (the ``SCHEMA`` of ``harness.<name>.state``), in registry order."""
     found = []
-    for name in PLATFORMS:
+    for where in PLATFORMS.values():
+        state = where.partition(":")[0].rpartition(".")[0] + ".state"  # the state module beside the platform module
         try:
-            module = importlib.import_module(f"harness.{name}.state")
+            module = importlib.import_module(state)
         except ModuleNotFoundError as exc:
-            if exc.name != f"harness.{name}.state":
+            if exc.name != state:
                 raise
             continue
         found.append(module.SCHEMA)

@@ -1,14 +1,20 @@
 """Business rules as small registered functions, each tied to the clause it enforces.
 
 A rule is ``fn(ctx, body)`` that yields :class:`Fail` for every way the request breaks it (yielding nothing means it
-held). Rules are registered on a :class:`RuleSet` that belongs to one platform and is passed around, never global:
+held). Every platform declares its rules one way, on one :class:`RuleSet` in its ``rules.py``, with the set's policy:
 
-    rules = RuleSet("yxc")
+    RULES = RuleSet("yxc", policy=REPORT_ALL)   # or STOP_AT_FIRST: the first failing rule answers (DUDU)
+    rule = RULES.rule
 
-    @rules.rule("YXC-CR-TOTAL", clause="000 附件四 A.6.3.2 表A.8 #18", operations=("classrecord",),
-                title="total = part1 + part2 + part3 + part4")
+    @rule("YXC-CR-TOTAL", clause="000 附件四 A.6.3.2 表A.8 #18", operations=("classrecord",),
+          title="total = part1 + part2 + part3 + part4")
     def total_is_sum(ctx, body):
         ...
+
+``kind`` maps a refusal to the platform's code (``malformed`` → its data-format code, ``business`` → its
+execution-failed code; ``code=`` on a rule overrides that for the rule alone, as DUDU's codes per check do). Gate
+kinds (``certificate``, ``timestamp``, ``token``) are evaluated by the platform's ``authenticate`` before schema
+validation, never by :meth:`harness.platform.Platform.enforce`; ``advisory`` rules are journaled and never refuse.
 """
 
 from __future__ import annotations
@@ -119,6 +125,11 @@ class Rule:
         return verdict.level == "MUST" or strict
 
 
+REPORT_ALL = "report_all"  # every rule of the operation is evaluated; all refusing failures answer together
+STOP_AT_FIRST = "stop_at_first"  # rules run in registration order; the first refusing one answers (with its code)
+ENFORCED_KINDS = frozenset({"business", "malformed", "advisory"})  # the rest are gate kinds (authenticate)
+
+
 class DuplicateRule(HarnessError):
     """Two rules were registered under one id."""
 
@@ -126,7 +137,13 @@ class DuplicateRule(HarnessError):
 @dataclass
 class RuleSet:
     platform: str
+    policy: str = REPORT_ALL
+    # The kind a rule registered with ``code=`` (and no kind) gets from its code (DUDU: 1001 is the format code).
+    code_kinds: dict[int | str, str] = field(default_factory=dict)
     _rules: dict[str, Rule] = field(default_factory=dict)
+    codes: dict[str, int | str] = field(default_factory=dict)  # a rule's own refusal code, where the platform has one
+    _by_operation: dict[str, list[Rule]] = field(default_factory=dict, repr=False)
+    _enforced: dict[str, list[Rule]] = field(default_factory=dict, repr=False)
 
     def rule(
         self,
@@ -136,22 +153,34 @@ class RuleSet:
         title: str,
         operations: tuple[str, ...],
         decision: str | None = None,
-        kind: str = "business",
+        kind: str | None = None,
         applies: Callable[[Any, Any], bool] | None = None,
         should: bool = False,
+        code: int | str | None = None,
     ) -> Callable[[RuleFn], RuleFn]:
+        resolved = kind or (self.code_kinds.get(code, "business") if code is not None else "business")
+
         def register(fn: RuleFn) -> RuleFn:
-            if rule_id in self._rules:
-                raise DuplicateRule(f"rule {rule_id} is already registered")
-            self._rules[rule_id] = Rule(rule_id, clause, title, operations, fn, decision, kind, applies, should)
+            self.add(Rule(rule_id, clause, title, operations, fn, decision, resolved, applies, should), code)
             return fn
 
         return register
 
-    def add(self, rule: Rule) -> None:
+    def add(self, rule: Rule, code: int | str | None = None) -> None:
         if rule.id in self._rules:
             raise DuplicateRule(f"rule {rule.id} is already registered")
         self._rules[rule.id] = rule
+        if code is not None:
+            self.codes[rule.id] = code
+        self._by_operation.clear()
+        self._enforced.clear()
+
+    def extend(self, other: RuleSet) -> RuleSet:
+        """Take over another set's rules, codes and policy (a platform instance installs its module's rules)."""
+        self.policy = other.policy
+        for r in other:
+            self.add(r, other.codes.get(r.id))
+        return self
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self._rules.values())
@@ -163,7 +192,17 @@ class RuleSet:
         return self._rules[rule_id]
 
     def for_operation(self, operation: str) -> list[Rule]:
-        return [r for r in self._rules.values() if operation in r.operations]
+        found = self._by_operation.get(operation)
+        if found is None:
+            found = self._by_operation[operation] = [r for r in self._rules.values() if operation in r.operations]
+        return found
+
+    def enforced(self, operation: str) -> list[Rule]:
+        """The operation's rules that :meth:`harness.platform.Platform.enforce` evaluates (no gate rules)."""
+        found = self._enforced.get(operation)
+        if found is None:
+            found = self._enforced[operation] = [r for r in self.for_operation(operation) if r.kind in ENFORCED_KINDS]
+        return found
 
     def evaluate(self, operation: str, ctx: Any, body: Any) -> list[Verdict]:
         verdicts: list[Verdict] = []

@@ -22,12 +22,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from harness.errors import HarnessError
+
 HASHES = {"e1": hashlib.sha1, "e2": hashlib.sha256, "e3": hashlib.sha512}
 DEFAULT_VERSION = "1.0.0.e2"
 STRICT_VERSION = re.compile(r"^\d+\.\d+\.\d+\.e[123]$")
 
 
-class SigningError(ValueError):
+class SigningError(HarnessError, ValueError):
     """The signing parameters themselves are unusable (unknown hash suffix, bad ts)."""
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +92,9 @@ class Store:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         self._lock = threading.RLock()
-        self.generation = 0  # bumped by every state-changing commit through this handle (see data_version())
+        # Called after every state-changing commit through this handle (data_version() reports the others'): caches
+        # of the store's state forget themselves here.
+        self._on_state_change: list[Callable[[], None]] = []
         self.migrate()
 
     def migrate(self) -> dict[str, int]:
@@ -138,9 +140,14 @@ class Store:
         """A separate connection, for a background writer thread."""
         return _connect(self.path)
 
+    def on_state_change(self, fn: Callable[[], None]) -> None:
+        """``fn()`` runs after every commit through this handle that changes state (not journal rows, tokens, used
+        tickets, nor a unit of work its platform's caches already reflect): a cache empties itself there."""
+        self._on_state_change.append(fn)
+
     @contextmanager
     def transaction(self, *, changes_state: bool = True) -> Iterator[sqlite3.Connection]:
-        """One write transaction. ``changes_state=False`` (journal rows only) leaves :attr:`generation` alone."""
+        """One write transaction. ``changes_state=False`` (journal rows only) calls no :meth:`on_state_change`."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -151,17 +158,18 @@ class Store:
             else:
                 self._conn.execute("COMMIT")
                 if changes_state:
-                    self.generation += 1
+                    for fn in self._on_state_change:
+                        fn()
 
     def data_version(self) -> int:
-        """PRAGMA data_version: moves whenever another connection or process commits (this handle's own commits move
-        :attr:`generation` instead). Together they tell a cache whether anything changed since it was filled."""
+        """PRAGMA data_version: moves whenever another connection or process commits (this handle's own commits call
+        :meth:`on_state_change` instead). Together they tell a cache whether anything changed since it was filled."""
         with self._lock:
             return self._conn.execute("PRAGMA data_version").fetchone()[0]
 
     def execute(self, sql: str, params: Sequence[Any] = (), *, changes_state: bool = True) -> int:
-        """Run one write in its own transaction; returns lastrowid. ``changes_state=False``: a write no cache keyed on
-        :attr:`generation` depends on (a token, a used ticket)."""
+        """Run one write in its own transaction; returns lastrowid. ``changes_state=False``: a write no cache of the
+        store's state depends on (a token, a used ticket)."""
         with self.transaction(changes_state=changes_state) as conn:
             return conn.execute(sql, params).lastrowid or 0
 

@@ -13,9 +13,12 @@ from harness.journal import Exchange, LoopGroupCommit
 from harness.schema import open_store
 
 
-def _exchange(i: int, writes: list[tuple[str, tuple[object, ...]]] | None = None) -> Exchange:
+def _exchange(i: int, writes: list[tuple[str, tuple[object, ...]]] | None = None, *, cached: bool = False) -> Exchange:
     body = b'{"n": %d, "pad": "%s"}' % (i, b"x" * 2000)  # about a heartbeat's size, so that the WAL grows like one
-    return Exchange("dudu", "POST", "/dudu/location_report", "", {"content-type": "application/json"}, body, writes=writes or [])
+    exchange = Exchange("dudu", "POST", "/dudu/location_report", "", {"content-type": "application/json"}, body)
+    for sql, params in writes or []:
+        exchange.work.write(sql, params, cached=cached)
+    return exchange
 
 
 def _rows(db: Path) -> int:
@@ -41,18 +44,42 @@ def test_one_iteration_is_one_transaction_and_every_waiter_gets_its_row(tmp_path
 def test_a_failed_batch_fails_every_waiter_and_empties_write_through_caches(tmp_path: Path) -> None:
     store = open_store(tmp_path / "j.db")
     commit = LoopGroupCommit(store)
-    generation = store.generation
+    forgotten: list[int] = []
+    committed: list[int] = []
 
     async def main() -> list[object]:
         good = _exchange(1)
-        bad = _exchange(2, writes=[("INSERT INTO no_such_table VALUES (?)", (1,))])
-        bad.writes_cached = True
+        good.work.on_rollback(lambda: forgotten.append(1))
+        bad = _exchange(2, writes=[("INSERT INTO no_such_table VALUES (?)", (1,))], cached=True)
+        bad.work.on_rollback(lambda: forgotten.append(2))
+        bad.work.on_commit(lambda conn: committed.append(2))
         return await asyncio.gather(commit.record(good), commit.record(bad), return_exceptions=True)
 
     results = asyncio.run(main())
     assert all(isinstance(r, sqlite3.OperationalError) for r in results)
     assert _rows(tmp_path / "j.db") == 0  # nothing of the batch was committed, the good row included
-    assert store.generation > generation
+    assert sorted(forgotten) == [1, 2] and not committed  # every unit of the batch learnt of its rollback
+    store.close()
+
+
+def test_commit_callbacks_run_inside_the_transaction_and_read_what_it_wrote(tmp_path: Path) -> None:
+    """A ledger append that reads the previous head belongs in the same transaction as the journal row."""
+    store = open_store(tmp_path / "j.db")
+    commit = LoopGroupCommit(store)
+    heads: list[int] = []
+
+    def append(conn: sqlite3.Connection) -> None:
+        heads.append(conn.execute("SELECT MAX(id) FROM journal").fetchone()[0])
+
+    async def main() -> list[int]:
+        first, second = _exchange(1), _exchange(2)
+        first.work.on_commit(append)
+        second.work.on_commit(append)
+        return await asyncio.gather(commit.record(first), commit.record(second))
+
+    ids = asyncio.run(main())
+    assert heads == [ids[1], ids[1]]  # both rows of the batch are visible to the callbacks, before COMMIT
+    assert _rows(tmp_path / "j.db") == 2
     store.close()
 
 
@@ -165,9 +192,9 @@ def test_a_new_store_records_every_owners_version(tmp_path: Path) -> None:
 
     store = open_store(tmp_path / "n.db")
     assert store.versions() == {s.owner: s.version for s in schemas()}
-    assert store.versions()["journal"] == 2 and {"journal", "pki", "cert_sessions", "yxc", "zjpx", "dudu"} <= set(store.versions())
+    assert store.versions()["journal"] == 3 and {"journal", "pki", "cert_sessions", "yxc", "zjpx", "dudu"} <= set(store.versions())
     columns = {r[1] for r in store.query("PRAGMA table_info(journal)")}
-    assert {"session", "origin"} <= columns
+    assert {"session", "origin", "reply_sha256", "reply_wire"} <= columns
     store.close()
 
 
@@ -239,11 +266,12 @@ def test_a_store_made_before_versions_opens(tmp_path: Path, with_new_columns: bo
         )
     assert any(isinstance(s, AddColumn) for s in schemas()[0].steps[1].statements)
     store = open_store(db)
-    assert store.versions()["journal"] == 2
+    assert store.versions()["journal"] == 3
     from harness.journal import Journal
 
     (entry,) = Journal(store).query(limit=None)
     assert entry["session"] is None and entry["origin"] is None and entry["path"] == "/yxc/coach"
+    assert entry["reply_wire"] is None  # rows older than step 3: the wire bytes were reply_body's
     store.close()
 
 
@@ -259,4 +287,30 @@ def test_the_journal_keeps_session_and_origin(tmp_path: Path) -> None:
     assert [e["origin"] for e in journal.query(origin="fuzz")] == ["fuzz"]
     assert [e["origin"] for e in journal.query(origin="none")] == [None]
     assert journal.max_id() == 2
+    store.close()
+
+
+def test_the_journal_keeps_what_was_meant_and_what_was_sent(tmp_path: Path) -> None:
+    """An encrypted or binary reply: the document as JSON text, the wire bytes (within BODY_KEEP_BYTES) and their digest."""
+    import base64
+    import hashlib
+
+    from harness.journal import Journal
+
+    store = open_store(tmp_path / "w.db")
+    plain, wire = b'{"code":0,"msg":"ok"}', b"\x00\x9f encrypted \xff"
+    sealed = _exchange(1)
+    sealed.sent(wire, plain, keep_wire=True)
+    same = _exchange(2)
+    same.sent(plain)
+    formed = _exchange(3)
+    formed.sent(plain + b" ", plain)  # a journal form: the digest proves the wire, which is rebuilt from what it names
+    journal = Journal(store)
+    for exchange in (sealed, same, formed):
+        journal.record_now(exchange)
+    first, second, third = sorted(journal.query(limit=None), key=lambda e: e["id"])
+    assert first["reply"] == {"code": 0, "msg": "ok"} and base64.b64decode(first["reply_wire"]) == wire
+    assert first["reply_sha256"] == hashlib.sha256(wire).hexdigest()
+    assert second["reply_wire"] is None and second["reply_sha256"] == hashlib.sha256(plain).hexdigest()
+    assert third["reply_wire"] is None and third["reply_sha256"] == hashlib.sha256(plain + b" ").hexdigest()
     store.close()

@@ -3,7 +3,8 @@
 Handlers are plain functions of (ExchangeContext, body) returning the reply document. Two request paths call them:
 Connexion's (through ``resolve``) and the fast path (``harness.server.fastpath``) that serves every DUDU operation at
 near-bare-Starlette speed from the same spec. State changes that need not be read back within the same request are
-queued on ``ctx.exchange.writes`` so they commit with the journal row (group commit, durable before the reply).
+recorded on the exchange's unit of work (``ctx.exchange.work``, harness.unit_of_work) so they commit with the journal
+row (group commit, durable before the reply); the device cache writes them through and forgets itself on rollback.
 """
 
 from __future__ import annotations
@@ -16,19 +17,17 @@ import json
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 import orjson
-from starlette.responses import Response
 
 from harness.dudu import rules
+from harness.dudu.handlers import HANDLERS
 from harness.dudu.rules import BEIJING, DuduContext
 from harness.errors import PlatformError
 from harness.journal import now_iso
-from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange, exchange_context
+from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange
 from harness.rules import Verdict
-from harness.specs import load_spec, served_profile
 
 TOKEN_TTL = 7200  # seconds (D-DUDU-TOKEN)
 LIST_CACHE_SIZE = 64
@@ -77,29 +76,18 @@ class DuduPlatform(Platform):
     title = "嘟嘟 bus card/QR platform"
     not_found_clause = "003 xxxx/<interface> (no such interface: ret_code 1002, D-DUDU-CODES)"
     secret_fields = frozenset({"secret", "token"})  # get_token's enterprise secret, the token it issues and every use of it
+    handlers = HANDLERS
 
     def __init__(self, store: Any, settings: Any) -> None:
         super().__init__(store, settings)
         rules.install(self.rules)
-        self.spec = load_spec(self.spec_file, served_profile(settings.profile))
         self.codes = {int(k): v for k, v in self.spec["x-codes"].items()}
-        self.handlers: dict[str, Callable[[ExchangeContext, dict[str, Any]], dict[str, Any]]] = {
-            "get_token": self.get_token,
-            "location_report": self.location_report,
-            "get_card_list": self.get_card_list,
-            "card_check": self.card_check,
-            "card_check_log": self.card_check_log,
-            "get_line_card_list": self.get_line_card_list,
-            "get_qrcode_keys": self.get_qrcode_keys,
-            "ticket_check": self.ticket_check,
-            "offline_qrcode_log": self.offline_qrcode_log,
-        }
-        self._ordered = {op: self.rules.for_operation(op) for op in self.handlers}  # once, not per request
         # Card lists by version: a version names exactly one state of a list (every change bumps it), so a cached list
         # is never stale, in any worker. Bounded; a fleet asks for a handful of versions at a time.
         self._lists: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
         self._devices: dict[str, Any] = {}
-        self._devices_version: tuple[int, int] = (-1, -1)
+        self._devices_version = -1  # the store's data_version the cache was filled under
+        store.on_state_change(self.forget_devices)  # a state change here (admin, control API) empties it too
         self._data_version: int | None = None
 
     # -- envelope {req_id, ret_code, ret_msg, …} ---------------------------------------------------------------
@@ -135,26 +123,13 @@ class DuduPlatform(Platform):
         return orjson.dumps(document)
 
     # -- request path --------------------------------------------------------------------------------------------
-    async def authenticate(self, ctx: ExchangeContext) -> None:
-        """No signature in 003; only remember req_id so that even a schema refusal echoes it (D-DUDU-REQ-ID)."""
-        remember_req_id(ctx)
+    def request_extras(self, ctx: ExchangeContext, document: Any) -> None:
+        """Remember req_id so that even a schema refusal echoes it (D-DUDU-REQ-ID). No gate: 003 has no signature."""
+        remember_req_id(ctx, document)
 
     def fast_operations(self) -> dict[str, str]:
         """Paths the fast path serves, from the spec: ``/dudu/<op>`` → operation name."""
         return {self.base_path + path: item["post"]["operationId"].rsplit(".", 1)[-1] for path, item in self.spec["paths"].items()}
-
-    def resolve(self, operation_id: str) -> Callable[..., Any]:
-        name = operation_id.rsplit(".", 1)[-1]
-        handler = self.handlers[name]
-
-        async def endpoint(body: dict[str, Any]) -> Response:
-            return Response(self.encode(handler(exchange_context(), body)), media_type="application/json")
-
-        endpoint.__name__ = name
-        return endpoint
-
-    def handle(self, ctx: ExchangeContext, operation: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self.handlers[operation](ctx, body)
 
     def journal_form(self, operation: str, reply: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, tuple[Any, ...]]]]:
         """What the journal keeps of a reply. A delivered card or line list is stored once per distinct content in
@@ -182,10 +157,10 @@ class DuduPlatform(Platform):
 
     # -- rules ----------------------------------------------------------------------------------------------------
     def _device(self, device_id: str) -> Any:
-        """The device row joined with its enterprise and line. Cached while the store reports no change at all (its
-        data_version and generation; any commit by another connection, worker or CLI, or any other state change here,
-        empties the cache), so a cached row is never staler than a fresh read. Journal rows, tokens and used tickets
-        do not count; this platform's own device updates (heartbeat versions, offline_seq) are written through to the
+        """The device row joined with its enterprise and line. Cached while the store reports no change at all: a
+        commit by another connection, worker or CLI moves its data_version; any other state change here calls
+        Store.on_state_change; a unit of work that does not commit calls on_rollback; each empties the cache, so a
+        cached row is never staler than a fresh read. Journal rows, tokens and used tickets do not count; this platform's own device updates (heartbeat versions, offline_seq) are written through to the
         cached row instead: with 10,000 devices, emptying the cache on each of them made nearly every request a miss."""
         data_version = self._data_version
         if data_version is None:
@@ -195,10 +170,9 @@ class DuduPlatform(Platform):
             with contextlib.suppress(RuntimeError):
                 asyncio.get_running_loop().call_soon(self._forget_data_version)
                 self._data_version = data_version
-        version = (data_version, self.store.generation)
-        if version != self._devices_version:
+        if data_version != self._devices_version:
             self._devices.clear()
-            self._devices_version = version
+            self._devices_version = data_version
         row = self._devices.get(device_id)
         if row is None:
             found = self.store.query_one(DEVICE_SQL, (device_id,))
@@ -207,6 +181,10 @@ class DuduPlatform(Platform):
                 self._devices[device_id] = row
         return row
 
+    def forget_devices(self) -> None:
+        """Empty the device cache: the store changed under it, or a write-through change did not commit."""
+        self._devices.clear()
+
     def _forget_data_version(self) -> None:
         self._data_version = None
 
@@ -214,20 +192,10 @@ class DuduPlatform(Platform):
         device = self._device(str(body["device_id"])) if "device_id" in body else None
         return DuduContext(self.store, self.settings.strict, operation, time.time(), device)
 
-    def _enforce(self, ctx: ExchangeContext, operation: str, rctx: DuduContext, body: dict[str, Any]) -> None:
-        """Evaluate the operation's rules in order; the first failure answers with its code (D-DUDU-CHECK-ORDER)."""
-        for r in self._ordered[operation]:
-            verdicts = r.evaluate(rctx, body)
-            failed = [v for v in verdicts if not v.held]
-            if failed:
-                ctx.add(verdicts)
-                raise PlatformError(ErrorKind.FAILED, [v.violation() for v in failed], code=rules.CODES[r.id])
-            ctx.add(verdicts)
-
     # -- handlers -------------------------------------------------------------------------------------------------
     def get_token(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
         rctx = self._context("get_token", body)
-        self._enforce(ctx, "get_token", rctx, body)
+        self.enforce(ctx, "get_token", rctx, body)
         token = secrets.token_hex(16)
         self.store.execute(
             "INSERT INTO dudu_tokens (token, enterprise_id, expires) VALUES (?, ?, ?)",
@@ -238,7 +206,7 @@ class DuduPlatform(Platform):
 
     def location_report(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
         rctx = self._context("location_report", body)
-        self._enforce(ctx, "location_report", rctx, body)
+        self.enforce(ctx, "location_report", rctx, body)
         d = rctx.device
         reported = int(body.get("offline_seq") or 0)
         offline_seq = max(reported, d["offline_seq"])
@@ -258,13 +226,14 @@ class DuduPlatform(Platform):
             d["held_key_version"],
             d["offline_seq"],
         ) or not d["heartbeats"]:
-            ctx.exchange.writes.append(
-                (
-                    "UPDATE dudu_devices SET heartbeats = heartbeats + 1, last_heartbeat = ?, version_all = ?, version_add = ?,"
-                    " line_version = ?, key_version = ?, offline_seq = MAX(offline_seq, ?) WHERE id = ?",
-                    (rctx.now, *held, held_keys, reported, d["device_id"]),
-                )
+            work = ctx.exchange.work
+            work.write(
+                "UPDATE dudu_devices SET heartbeats = heartbeats + 1, last_heartbeat = ?, version_all = ?, version_add = ?,"
+                " line_version = ?, key_version = ?, offline_seq = MAX(offline_seq, ?) WHERE id = ?",
+                (rctx.now, *held, held_keys, reported, d["device_id"]),
+                cached=True,
             )
+            work.on_rollback(self.forget_devices)
             # Write-through: the cached row takes the same change, so the rest of the fleet keeps its cached rows.
             d.update(
                 heartbeats=d["heartbeats"] + 1,
@@ -274,7 +243,6 @@ class DuduPlatform(Platform):
                 held_key_version=held_keys,
                 offline_seq=offline_seq,
             )
-            ctx.exchange.writes_cached = True
         stamp, today = _beijing(rctx.now)
         return self.ok(
             {
@@ -300,7 +268,7 @@ class DuduPlatform(Platform):
     def get_card_list(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         rctx = self._context("get_card_list", body)
-        self._enforce(ctx, "get_card_list", rctx, body)
+        self.enforce(ctx, "get_card_list", rctx, body)
         d = rctx.device
         held = str(d["version_add"] or "")
         full = int(body["type"]) == 1 or not held.isdigit() or int(held) < d["card_full_version"]
@@ -323,31 +291,29 @@ class DuduPlatform(Platform):
         )
 
     def card_check(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
-        self._enforce(ctx, "card_check", self._context("card_check", body), body)
+        self.enforce(ctx, "card_check", self._context("card_check", body), body)
         return self.ok({"sound_no": 0})
 
     def _log(self, ctx: ExchangeContext, operation: str, kind: str, subject: str, body: dict[str, Any]) -> dict[str, Any]:
         rctx = self._context(operation, body)
-        self._enforce(ctx, operation, rctx, body)
+        self.enforce(ctx, operation, rctx, body)
         seq = None if body.get("seq") is None else int(body["seq"])
         if rctx.facts.get("duplicate"):
             ctx.add(
                 [Verdict("DUDU-LOG-ONCE", self.rules.get("DUDU-LOG-ONCE").clause, True, f"seq {seq} was already logged; not stored again")]
             )
             return self.ok()
-        ctx.exchange.writes.append(
-            (
-                "INSERT OR IGNORE INTO dudu_offline_logs (device_id, kind, seq, subject, status, time, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (str(body["device_id"]), kind, seq, subject, str(body.get("status", "0")), str(body["time"]), now_iso()),
-            )
+        work = ctx.exchange.work
+        work.write(  # the offline-log row itself is in no cache
+            "INSERT OR IGNORE INTO dudu_offline_logs (device_id, kind, seq, subject, status, time, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (str(body["device_id"]), kind, seq, subject, str(body.get("status", "0")), str(body["time"]), now_iso()),
+            cached=True,
         )
         if seq is not None:  # a log may overtake the heartbeat that would have reported its number
-            ctx.exchange.writes.append(
-                ("UPDATE dudu_devices SET offline_seq = MAX(offline_seq, ?) WHERE id = ?", (seq, str(body["device_id"])))
-            )
+            work.write("UPDATE dudu_devices SET offline_seq = MAX(offline_seq, ?) WHERE id = ?", (seq, str(body["device_id"])), cached=True)
             if rctx.device is not None:  # write-through, as in location_report
                 rctx.device["offline_seq"] = max(rctx.device["offline_seq"], seq)
-        ctx.exchange.writes_cached = True  # the offline-log row itself is in no cache
+                work.on_rollback(self.forget_devices)
         return self.ok()
 
     def card_check_log(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -359,7 +325,7 @@ class DuduPlatform(Platform):
     def get_line_card_list(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         rctx = self._context("get_line_card_list", body)
-        self._enforce(ctx, "get_line_card_list", rctx, body)
+        self.enforce(ctx, "get_line_card_list", rctx, body)
         d = rctx.device
         rows = self._cached_list(
             ("line", d["line_id"], d["line_version"]),
@@ -378,7 +344,7 @@ class DuduPlatform(Platform):
 
     def get_qrcode_keys(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
         rctx = self._context("get_qrcode_keys", body)
-        self._enforce(ctx, "get_qrcode_keys", rctx, body)
+        self.enforce(ctx, "get_qrcode_keys", rctx, body)
         row = self.store.query_one(
             "SELECT g.version_code, g.keys FROM dudu_enterprises e JOIN dudu_key_groups g"
             " ON g.enterprise_id = e.id AND g.version_code = e.key_version WHERE e.id = ?",
@@ -388,7 +354,7 @@ class DuduPlatform(Platform):
         return self.ok({"version_code": str(row["version_code"]), "list": keys})
 
     def ticket_check(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
-        self._enforce(ctx, "ticket_check", self._context("ticket_check", body), body)
+        self.enforce(ctx, "ticket_check", self._context("ticket_check", body), body)
         return self.ok({"sound_no": 0})
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import constant_time, hashes, hmac
 
+from harness.errors import HarnessError
+
 PREFIX = "DD1"
 TAG_BYTES = 16
 DEFAULT_LIFETIME = 120  # seconds (D-DUDU-QR)
@@ -25,7 +27,7 @@ EARLY_TOLERANCE = 30  # a ticket may be checked up to 30 s before its iat (devic
 KEYS_PER_GROUP = 4  # the seed's example group has key_id 1–4
 
 
-class TicketError(ValueError):
+class TicketError(HarnessError, ValueError):
     """The string is not a DD1 ticket."""
 
 

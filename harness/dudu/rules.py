@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import masking
+from harness.clock import BEIJING
 from harness.dudu import admin, qr
-from harness.rules import Fail, Rule, RuleSet
+from harness.rules import STOP_AT_FIRST, Fail, RuleSet
 from harness.store import Store
 
-RULES: list[Rule] = []
-CODES: dict[str, int] = {}
-BEIJING = dt.timezone(dt.timedelta(hours=8))  # every DUDU wall-clock time is Beijing time (D-DUDU-SERVER-TIME)
+# D-DUDU-CHECK-ORDER: the first failing check answers, with its own code; 1001 is the data-format code.
+RULES = RuleSet("dudu", policy=STOP_AT_FIRST, code_kinds={1001: "malformed"})
+CODES = RULES.codes
+rule = RULES.rule
+__all__ = ["BEIJING", "RULES", "CODES", "rule", "install"]
 TIME_FORMATS = {12: "%y%m%d%H%M%S", 14: "%Y%m%d%H%M%S", 19: "%Y-%m-%d %H:%M:%S"}  # D-DUDU-TIME
 
 DEVICE_OPS = (
@@ -51,22 +54,8 @@ class DuduContext:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def rule(
-    rule_id: str, *, code: int, clause: str, title: str, operations: tuple[str, ...], decision: str | None = None, applies: Any = None
-) -> Any:
-    def register(fn: Any) -> Any:
-        kind = "malformed" if code == 1001 else "business"
-        RULES.append(Rule(rule_id, clause, title, operations, fn, decision, kind, applies))
-        CODES[rule_id] = code
-        return fn
-
-    return register
-
-
 def install(rules: RuleSet) -> RuleSet:
-    for r in RULES:
-        rules.add(r)
-    return rules
+    return rules.extend(RULES)
 
 
 def parse_time(text: Any) -> dt.datetime | None:

@@ -3,8 +3,9 @@
 The request path is Connexion's middleware stack with harness layers at named places::
 
     SessionMiddleware       outermost: /_session/<id>/<platform>/… is served as /<platform>/… and journaled in session <id>
-    FastPathMiddleware      next: the platforms' fast operations (DUDU), spec-driven, never reach Connexion
-    ExchangeMiddleware      buffers the body, owns the ExchangeContext, guarantees an envelope, journals
+    ExchangeMiddleware      the one exchange lifecycle (harness.server.exchange): body, ExchangeContext, envelope,
+                            journal and unit of work in one group commit; fast operations are answered there, the
+                            rest goes on to Connexion below
     ServerErrorMiddleware   (Connexion)
     ExceptionMiddleware     (Connexion) with harness handlers: every error becomes the platform's own envelope
     SwaggerUIMiddleware     (Connexion) /<platform>/ui/
@@ -18,12 +19,9 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import unquote
 
 from connexion import AsyncApp
 from connexion.exceptions import ProblemException
@@ -39,16 +37,16 @@ from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from harness.config import Settings
 from harness.conformance import sessions
 from harness.control_gate import ControlGate
 from harness.errors import PlatformError, Violation
-from harness.journal import Exchange, Journal, origin_of
-from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange
+from harness.journal import Journal
+from harness.platform import ErrorKind, Platform, current_exchange, internal_error
 from harness.schema import open_store
-from harness.server.fastpath import FastPathMiddleware
+from harness.server.exchange import SCOPE_SESSION, SCOPE_SESSION_REFUSED, ExchangeMiddleware
 from harness.server.validators import VALIDATORS
 from harness.specs import load_spec, served_profile
 from harness.store import Store
@@ -58,10 +56,6 @@ log = logging.getLogger("harness.server")
 ROUTING_KIND = {404: ErrorKind.NOT_FOUND, 405: ErrorKind.NOT_FOUND, 415: ErrorKind.MALFORMED, 400: ErrorKind.MALFORMED}
 ROUTING_RULE = "ROUTING"
 SESSION_PREFIX = "/_session/"
-SESSION_RULE = "SESSION"
-# Scope keys the session layer sets for the exchange layers below it.
-SCOPE_SESSION = "harness.session"
-SCOPE_SESSION_REFUSED = "harness.session_refused"
 
 
 class SessionMiddleware:
@@ -93,148 +87,6 @@ class SessionMiddleware:
         await self.app(scope, receive, send)
 
 
-def session_refusal(scope: Scope) -> PlatformError | None:
-    """The not-found refusal of a request under an unknown or finished session's base path, if it is one."""
-    reason = scope.get(SCOPE_SESSION_REFUSED)
-    if reason is None:
-        return None
-    return PlatformError(ErrorKind.NOT_FOUND, [Violation(SESSION_RULE, "harness certify start (session base path)", reason, "path")])
-
-
-def _is_docs_path(platform: Platform, path: str) -> bool:
-    tail = path[len(platform.base_path) :]
-    return tail.startswith("/ui") or tail in ("/openapi.json", "/openapi.yaml", "/swagger.json")
-
-
-class ExchangeMiddleware:
-    """Outermost layer: one ExchangeContext per platform call, an envelope whatever happens inside, a journal row."""
-
-    def __init__(self, app: ASGIApp, *, platforms: list[Platform], journal: Journal, max_body: int) -> None:
-        self.app = app
-        self.platforms = platforms
-        self.journal = journal
-        self.max_body = max_body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-        platform = next((p for p in self.platforms if p.owns(path)), None)
-        if platform is None or _is_docs_path(platform, path):
-            await self.app(scope, receive, send)
-            return
-
-        started = time.perf_counter()
-        body, too_large = await _read_body(receive, self.max_body)
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        exchange = Exchange(
-            platform=platform.name,
-            method=scope["method"],
-            path=path,
-            query=unquote(scope.get("query_string", b"").decode("latin-1")),
-            request_headers=headers,
-            request_body=body,
-            session=scope.get(SCOPE_SESSION),
-            origin=origin_of(headers),
-        )
-        ctx = ExchangeContext(platform, exchange, body)
-        token = current_exchange.set(ctx)
-        status, reply_headers, reply = 200, [], b""
-        try:
-            refusal = session_refusal(scope)
-            if refusal is not None:
-                raise refusal
-            if too_large:
-                raise PlatformError(
-                    ErrorKind.MALFORMED, [Violation("BODY-SIZE", "harness limit", f"request body exceeds {self.max_body} bytes", "body")]
-                )
-            status, reply_headers, reply = await _call(self.app, scope, body)
-        except PlatformError as exc:
-            ctx.fail(exc.violations)
-            reply = platform.encode(platform.error(exc))
-        except Exception:  # the safety net: never a stack trace on the wire
-            log.exception("unhandled error in %s", path)
-            reply = platform.encode(platform.error(_internal()))
-        finally:
-            current_exchange.reset(token)
-        try:
-            document = _json(reply)
-            code = platform.reply_code(document)
-        except ValueError:
-            code = None
-        if code is None:  # something below answered outside the envelope: replace it, keep the evidence
-            log.error("non-envelope reply (HTTP %s) on %s: %r", status, path, reply[:200])
-            error = _internal()
-            ctx.fail(error.violations)
-            reply = platform.encode(platform.error(error))
-            code = platform.reply_code(_json(reply))
-            status, reply_headers = 200, []
-        exchange.status, exchange.reply_body, exchange.code = status, reply, code
-        if not ctx.exchange.verdicts and not platform.reply_ok(_json(reply)):
-            ctx.fail([Violation("REPLY", "", f"refused with code {code}")])
-        exchange.duration_ms = (time.perf_counter() - started) * 1000
-        await self.journal.record(exchange)
-        kept = [(k, v) for k, v in reply_headers if k.lower() not in (b"content-length", b"content-type")]
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(reply)).encode()), *kept],
-            }
-        )
-        await send({"type": "http.response.body", "body": reply})
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    size, more = 0, True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size <= limit:
-            chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks), size > limit
-
-
-async def _call(app: ASGIApp, scope: Scope, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
-
-    status, headers, parts = 500, [], []
-
-    async def capture(message: Message) -> None:
-        nonlocal status, headers
-        if message["type"] == "http.response.start":
-            status, headers = message["status"], list(message.get("headers", []))
-        elif message["type"] == "http.response.body":
-            parts.append(message.get("body", b""))
-
-    await app(scope, replay, capture)
-    return status, headers, b"".join(parts)
-
-
-def _json(raw: bytes) -> Any:
-    import json
-
-    return json.loads(raw.decode("utf-8"))
-
-
-def _internal() -> PlatformError:
-    incident = uuid.uuid4().hex[:12]
-    return PlatformError(ErrorKind.INTERNAL, [Violation("INTERNAL", "harness", f"internal error, incident {incident} (see server log)")])
-
-
 class GateMiddleware:
     """In Connexion's security slot (after routing, before validation): the platform's credential check."""
 
@@ -248,6 +100,7 @@ class GateMiddleware:
             operation_id = routing.get("operation_id")
             if operation_id:
                 ctx.operation = ctx.exchange.operation = operation_id.rsplit(".", 1)[-1]
+                ctx.platform.request_extras(ctx, None)
                 await ctx.platform.authenticate(ctx)
         await self.app(scope, receive, send)
 
@@ -261,7 +114,7 @@ def to_platform_error(exc: Exception, platform: Platform | None = None) -> Platf
         detail = str(exc.detail or exc.title or exc.status)
         if exc.status >= 500:
             log.error("problem %s: %s", exc.status, detail)
-            return _internal()
+            return internal_error()
         if kind == ErrorKind.NOT_FOUND:
             return PlatformError(kind, [Violation(ROUTING_RULE, not_found, detail)])
         return PlatformError(kind, [Violation("SCHEMA", "spec", detail)])
@@ -270,7 +123,7 @@ def to_platform_error(exc: Exception, platform: Platform | None = None) -> Platf
         what = "no such service or resource" if exc.status_code == 404 else str(exc.detail)
         return PlatformError(kind, [Violation(ROUTING_RULE, not_found, what)])
     log.error("unhandled error", exc_info=exc)
-    return _internal()
+    return internal_error()
 
 
 def _render_error(platforms: list[Platform], request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -313,8 +166,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     middlewares = [
         functools.partial(SessionMiddleware, store=store),
         functools.partial(ControlGate, settings=settings, platform_paths=[p.base_path for p in platforms]),  # harness/control_gate.py
-        functools.partial(FastPathMiddleware, platforms=platforms, journal=journal, settings=settings),
-        functools.partial(ExchangeMiddleware, platforms=platforms, journal=journal, max_body=settings.max_body_bytes),
+        functools.partial(ExchangeMiddleware, platforms=platforms, journal=journal, settings=settings),
         ServerErrorMiddleware,
         ExceptionMiddleware,
         SwaggerUIMiddleware,

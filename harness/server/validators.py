@@ -7,14 +7,11 @@ which Connexion 3.3 answers with a 500 (spec-first/connexion#1860), into a forma
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import typing as t
 
 import jsonschema
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem, ExtraParameterProblem
-from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import (
     VALIDATOR_MAP,
     JSONRequestBodyValidator,
@@ -26,26 +23,12 @@ from starlette.formparsers import MultiPartException
 from starlette.types import Scope
 
 from harness.errors import SchemaViolation, Violation
+from harness.server import schema_errors
 from harness.specs import strict_node
 
-SCHEMA_RULE = "SCHEMA"
-
-
-def _x_date(validator: t.Any, enabled: t.Any, instance: t.Any, schema: dict[str, t.Any]) -> t.Iterator[jsonschema.ValidationError]:
-    """``x-date: true``: a value of the date shape must also be a real calendar date or time (D-YXC-DATES)."""
-    if not enabled or not isinstance(instance, str):
-        return
-    shapes = {8: "%Y%m%d", 14: "%Y%m%d%H%M%S"}
-    shape = shapes.get(len(instance))
-    if shape is None or not instance.isdigit():
-        return  # the pattern keyword reports the shape
-    try:
-        dt.datetime.strptime(instance, shape)
-    except ValueError:
-        yield jsonschema.ValidationError(f"{instance!r} is not a real calendar date/time ({shape})")
-
-
-HarnessDraft4 = jsonschema.validators.extend(Draft4RequestValidator, {"x-date": _x_date})
+HarnessDraft4 = schema_errors.HarnessDraft4
+SCHEMA_RULE = schema_errors.SCHEMA_RULE
+violations_for = schema_errors.violations_for
 
 
 def _x_strict(validator: t.Any, strict: t.Any, instance: t.Any, schema: dict[str, t.Any]) -> t.Iterator[jsonschema.ValidationError]:
@@ -89,8 +72,8 @@ def decision_warnings(schema: dict[str, t.Any], instance: t.Any, prefix: str) ->
     seen: set[tuple[str, str]] = set()
     for error in validator.iter_errors(instance):
         decision = getattr(error, "harness_decision", None)
-        field = _field(prefix, error)
-        local = field[len(prefix) + 1 :] if prefix and field.startswith(prefix + ".") else ("" if field == prefix else field)
+        field = schema_errors.field_of(prefix, error)
+        local = schema_errors.local_field(prefix, field)
         message = error.message if len(error.message) <= 120 else error.message[:117] + "…"
         reading = f"accepted under {decision}: the file's own reading refuses it" if decision else "the file's own reading refuses it"
         if (field, message) in seen:
@@ -99,7 +82,7 @@ def decision_warnings(schema: dict[str, t.Any], instance: t.Any, prefix: str) ->
         out.append(
             Violation(
                 SCHEMA_RULE,
-                _clause(schema, error, local),
+                schema_errors.clause_for(schema, error, local),
                 f"{message} ({error.validator}); {reading}",
                 field or prefix,
                 level="SHOULD",
@@ -122,80 +105,31 @@ def judge_decisions(warnings: list[Violation]) -> None:
         ctx.fail(warnings)
 
 
-def _clause(root: dict[str, t.Any], error: jsonschema.ValidationError, field: str) -> str:
-    """The nearest x-clause: on the failing property, else on the schema that failed, else on the body schema."""
-    node: t.Any = root
-    best = root.get("x-clause", "")
-    for part in field.split(".") if field else []:
-        if isinstance(node, dict) and part in node.get("properties", {}):
-            node = node["properties"][part]
-        elif isinstance(node, dict) and "items" in node:
-            node = node["items"]
-        else:
-            break
-        if isinstance(node, dict) and node.get("x-clause"):
-            best = node["x-clause"]
-    if isinstance(error.schema, dict) and error.schema.get("x-clause") and not field:
-        best = error.schema["x-clause"]
-    return best
-
-
-def _field(prefix: str, error: jsonschema.ValidationError) -> str:
-    parts = [str(p) for p in error.absolute_path]
-    if error.validator == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else ""
-        parts.append(missing)
-    elif error.validator == "additionalProperties":
-        extras = [p.split("'")[1] for p in error.message.split("(")[-1].split(",") if "'" in p]
-        if extras:
-            parts.append(extras[0])
-    return ".".join(p for p in [prefix, *parts] if p)
-
-
-def _readable(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
-    """For an ``anyOf`` of a derived node (a number or its digit string…), the branch of the instance's own type says
-    what is wrong ("3 is not one of [1, 2]"), where the anyOf itself only says that no branch held."""
-    if error.validator in ("anyOf", "oneOf") and error.context:
-        typed = [e for e in error.context if e.validator != "type" and not e.relative_path]
-        if typed:
-            return typed[0]
-    return error
-
-
-def violations_for(validator: jsonschema.protocols.Validator, instance: t.Any, schema: dict[str, t.Any], prefix: str) -> list[Violation]:
-    out = []
-    for error in sorted((_readable(e) for e in validator.iter_errors(instance)), key=lambda e: [str(p) for p in e.absolute_path]):
-        field = _field(prefix, error)
-        local = field[len(prefix) + 1 :] if prefix and field.startswith(prefix + ".") else ("" if field == prefix else field)
-        message = error.message if len(error.message) <= 160 else error.message[:157] + "…"
-        out.append(Violation(SCHEMA_RULE, _clause(schema, error, local), f"{message} ({error.validator})", field or prefix))
-    return out
-
-
 class EnvelopeJSONBodyValidator(JSONRequestBodyValidator):
+    async def wrap_receive(self, receive: t.Any, *, scope: Scope) -> t.Any:
+        # An empty body is refused in the same words on both paths (Connexion's own "RequestBody is required" names
+        # neither field nor clause).
+        length = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if not int(length or 0) and self._schema.get("default") is None and self._required:
+            raise schema_errors.body_required(self._schema)
+        return await super().wrap_receive(receive, scope=scope)
+
     @property
     def _validator(self) -> jsonschema.protocols.Validator:
-        return HarnessDraft4(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+        return schema_errors.validator(self._schema)
 
     async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope: Scope) -> t.Any:
         raw = b"".join([chunk async for chunk in stream])
-        try:
-            text = raw.decode(self._encoding)
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise SchemaViolation(
-                [Violation(SCHEMA_RULE, "000 附件二 (body 采用 UTF-8 编码)", f"body is not valid {self._encoding}: {exc}", "body")]
-            ) from None
-        if not text:
-            return None
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SchemaViolation([Violation(SCHEMA_RULE, "request body must be JSON", f"malformed JSON: {exc}", "body")]) from None
+        from harness.platform import current_exchange
+
+        ctx = current_exchange.get()
+        clause = ctx.platform.body_clause if ctx is not None else "request body must be UTF-8 JSON"
+        return schema_errors.parse_json(raw, encoding=self._encoding, utf8_clause=clause)
 
     def _validate(self, body: t.Any) -> dict | None:
         if body is None:
             if not self._nullable:
-                raise SchemaViolation([Violation(SCHEMA_RULE, self._schema.get("x-clause", ""), "request body is required", "body")])
+                raise schema_errors.body_required(self._schema)
             return None
         found = violations_for(self._validator, body, self._schema, "body")
         if found:
@@ -208,7 +142,7 @@ class EnvelopeJSONBodyValidator(JSONRequestBodyValidator):
 class EnvelopeMultiPartValidator(MultiPartFormDataValidator):
     @property
     def _validator(self) -> jsonschema.protocols.Validator:
-        return HarnessDraft4(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+        return schema_errors.validator(self._schema)
 
     async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope: Scope) -> t.Any:
         try:

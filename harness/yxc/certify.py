@@ -211,7 +211,7 @@ def _rule(rule_id: str) -> Any:
 def _interface(g: Graded) -> Any:
     if not g.entries:
         return skipped("no journaled call of this vendor to judge")
-    known = {r.id for r in yxc_rules.DEFINITIONS}
+    known = {r.id for r in yxc_rules.RULES}
     results: list[Finding] = []
     for entry in g.entries:
         failing = [v for v in entry["verdicts"] if not v["held"]]

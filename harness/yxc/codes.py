@@ -11,9 +11,9 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from harness.clock import BEIJING  # noqa: F401  (D-TIMEZONE; callers use codes.BEIJING)
 from harness.store import Store
 
-BEIJING = dt.timezone(dt.timedelta(hours=8))  # D-TIMEZONE: every YXC wall-clock time is Beijing time
 EXPIRATION_FORMAT = "%Y-%m-%d %H:%M:%S"  # 000 附件二 expirationtime yyyy-MM-dd HH:mm:ss
 
 

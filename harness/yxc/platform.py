@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from harness.errors import PlatformError, Violation
+from harness.errors import PlatformError
 from harness.files import sniff
 from harness.journal import now_iso
-from harness.pki import find_vendor
 from harness.platform import ErrorKind, ExchangeContext, Platform, exchange_context
-from harness.rules import Verdict
-from harness.signing import STRICT_VERSION, SigningError, hash_for_version, verify_signature
-from harness.specs import load_spec, served_profile
 from harness.yxc import codes, rules
+from harness.yxc.handlers import HANDLERS
 
 # 000 附件二 返回码定义
 CODES = {
@@ -45,16 +40,17 @@ RECORD_KEYS = {
 
 class YxcPlatform(Platform):
     name = "yxc"
+    handlers = HANDLERS
     base_path = "/yxc"
     spec_file = "yxc/province.yaml"
     title = "粤学车 province supervision platform"
     not_found_clause = "000 附件二 返回码 100 请求的服务/资源不存在"
     secret_fields: frozenset[str] = frozenset()  # signed with certificates; sign-in codes are proofs, kept as evidence
+    body_clause = "000 附件二 (body 采用 UTF-8 编码)"
 
     def __init__(self, store: Any, settings: Any) -> None:
         super().__init__(store, settings)
         rules.install(self.rules)
-        self.spec = load_spec(self.spec_file, served_profile(settings.profile))
 
     # -- envelope: 通用应答 ----------------------------------------------------------------------------------------
     def ok(self, data: Any = None) -> dict[str, Any]:
@@ -81,67 +77,16 @@ class YxcPlatform(Platform):
 
     # -- Y11 signing gate -----------------------------------------------------------------------------------------
     async def authenticate(self, ctx: ExchangeContext) -> None:
-        strict = self.settings.strict
+        """The signing gate (rules YXC-SIGN-*, in order; the first refusing one answers 202 or 201)."""
         query = {k: v[0] for k, v in parse_qs(ctx.exchange.query, keep_blank_values=True).items()}
-
-        def refuse(rule_id: str, kind: str, message: str, field: str) -> PlatformError:
-            return PlatformError(kind, [Violation(rule_id, self.rules.get(rule_id).clause, message, field)])
-
-        def reading(rule_id: str, message: str, field: str) -> None:
-            """A form only D-YXC-SIGN's strict reading refuses: a SHOULD verdict; it refuses under --profile strict."""
-            v = Violation(rule_id, self.rules.get(rule_id).clause, f"{message}; accepted under D-YXC-SIGN", field, "SHOULD", "D-YXC-SIGN")
-            if strict:
-                raise PlatformError(ErrorKind.CERTIFICATE, [v])
-            ctx.fail([v])
-
-        user = query.get("user", "")
-        version = query.get("v", "")
-        if not user:
-            raise refuse("YXC-SIGN-CERT", ErrorKind.CERTIFICATE, "query parameter user (certificate serial) is missing", "user")
-        vendor = find_vendor(self.store, self.name, user, case_insensitive=True)
-        if vendor is None:
-            raise refuse("YXC-SIGN-CERT", ErrorKind.CERTIFICATE, f"user {user} is not an enrolled certificate", "user")
-        ctx.vendor = vendor
-        ctx.exchange.vendor = vendor.user
-        if vendor.user != user:
-            reading("YXC-SIGN-CERT", f"user {user} is not the serial in uppercase hex ({vendor.user})", "user")
-        try:
-            hash_for_version(version)
-        except SigningError as exc:
-            raise refuse("YXC-SIGN-CERT", ErrorKind.CERTIFICATE, str(exc), "v") from None
-        if not STRICT_VERSION.match(version):
-            reading("YXC-SIGN-CERT", f"v {version!r} does not look like 1.0.0.e2", "v")
-        ctx.add([Verdict("YXC-SIGN-CERT", self.rules.get("YXC-SIGN-CERT").clause, True)])
-
-        ts_text = query.get("ts", "")
-        if not (ts_text.isdigit() and len(ts_text) == 13):
-            raise refuse("YXC-SIGN-TS-WINDOW", ErrorKind.TIMESTAMP, f"ts {ts_text!r} is not 13-digit epoch milliseconds", "ts")
-        ts = int(ts_text)
-        skew = abs(ts - time.time() * 1000) / 1000
-        if skew > self.settings.ts_window_seconds:
-            raise refuse(
-                "YXC-SIGN-TS-WINDOW",
-                ErrorKind.TIMESTAMP,
-                f"ts is {skew:.0f} s from the server clock (max {self.settings.ts_window_seconds} s)",
-                "ts",
-            )
-        ctx.add([Verdict("YXC-SIGN-TS-WINDOW", self.rules.get("YXC-SIGN-TS-WINDOW").clause, True)])
-
         payload = await self._payload(ctx)
-        sign = query.get("sign", "")
-        if sign != sign.upper():
-            reading("YXC-SIGN-VERIFY", "sign is not uppercase hex", "sign")
-        if not verify_signature(vendor.public_key, payload, ts, version, sign):
-            raise refuse(
-                "YXC-SIGN-VERIFY", ErrorKind.CERTIFICATE, "sign does not verify over the payload and ts with this certificate", "sign"
-            )
-        ctx.add([Verdict("YXC-SIGN-VERIFY", self.rules.get("YXC-SIGN-VERIFY").clause, True)])
-
+        gate = rules.GateContext(self.store, self.name, query, payload, time.time() * 1000, self.settings.ts_window_seconds)
         try:
-            self.store.execute("INSERT INTO yxc_used_ts (user, ts, at) VALUES (?, ?, ?)", (vendor.user, ts, now_iso()))
-        except sqlite3.IntegrityError:
-            raise refuse("YXC-SIGN-TS-UNIQUE", ErrorKind.TIMESTAMP, f"ts {ts} was already used by this certificate", "ts") from None
-        ctx.add([Verdict("YXC-SIGN-TS-UNIQUE", self.rules.get("YXC-SIGN-TS-UNIQUE").clause, True)])
+            self.gate(ctx, ctx.operation or "", gate)
+        finally:
+            if gate.vendor is not None:
+                ctx.vendor = gate.vendor
+                ctx.exchange.vendor = gate.vendor.user
 
     async def _payload(self, ctx: ExchangeContext) -> bytes:
         """The signed payload: the body, or for multipart uploads the raw bytes of field `file`."""
@@ -173,32 +118,9 @@ class YxcPlatform(Platform):
         ctx.payload = data
         return data
 
-    # -- handlers (operationIds harness.yxc.handlers.<op>) ------------------------------------------------------
-    def resolve(self, operation_id: str) -> Callable[..., Any]:
-        name = operation_id.rsplit(".", 1)[-1]
-        if name == "imageup":
-            return self.imageup
-        if name in RECORD_KEYS:
-
-            async def handler(body: dict[str, Any]) -> Response:
-                return self.file_record(name, body)
-
-            handler.__name__ = name
-            return handler
-        raise LookupError(f"no YXC handler for {operation_id}")
-
     def _rule_context(self, ctx: ExchangeContext, operation: str) -> rules.RuleContext:
         assert ctx.vendor is not None
         return rules.RuleContext(self.store, ctx.vendor, self.settings.strict, self.spec, operation, int(time.time() * 1000))
-
-    def _enforce(self, ctx: ExchangeContext, operation: str, rctx: rules.RuleContext, body: Any) -> None:
-        verdicts = self.rules.evaluate(operation, rctx, body)
-        verdicts = [v for v in verdicts if self.rules.get(v.rule).kind in ("business", "malformed")]
-        ctx.add(verdicts)
-        failed = [v for v in verdicts if self.rules.get(v.rule).refuses(v, self.settings.strict)]
-        if failed:
-            malformed = any(self.rules.get(v.rule).kind == "malformed" for v in failed)
-            raise PlatformError(ErrorKind.MALFORMED if malformed else ErrorKind.FAILED, [v.violation() for v in failed])
 
     async def imageup(self, type: str, file: Any = None) -> Response:  # noqa: A002 - the spec names the path parameter `type`
         ctx = exchange_context()
@@ -206,7 +128,7 @@ class YxcPlatform(Platform):
         rctx = self._rule_context(ctx, "imageup")
         rctx.payload, rctx.upload_type = data, type
         rctx.facts["format"] = sniff(data)
-        self._enforce(ctx, "imageup", rctx, None)
+        self.enforce(ctx, "imageup", rctx, None)
         assert ctx.vendor is not None
         file_id = self.store.execute(
             "INSERT INTO yxc_files (vendor, platnum, type, format, size, sha256, content, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -227,7 +149,7 @@ class YxcPlatform(Platform):
         """备案及修改: store (or replace) the record once every rule of the operation held."""
         ctx = exchange_context()
         rctx = self._rule_context(ctx, operation)
-        self._enforce(ctx, operation, rctx, body)
+        self.enforce(ctx, operation, rctx, body)
         assert ctx.vendor is not None
         key = RECORD_KEYS[operation](body)
         self.store.execute(

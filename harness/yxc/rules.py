@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.files import IMAGE_FORMATS
 from harness.pki import Vendor
-from harness.rules import Fail, RuleSet
+from harness.rules import REPORT_ALL, Fail, RuleSet
 from harness.store import Store
 from harness.yxc import codes
 from harness.yxc.codes import BEIJING
@@ -54,14 +54,12 @@ class RuleContext:
 
 
 # The definition table: every YXC rule, registered once at import. Platforms get their own copy via install().
-DEFINITIONS = RuleSet("yxc")
-rule = DEFINITIONS.rule
+RULES = RuleSet("yxc", policy=REPORT_ALL)
+rule = RULES.rule
 
 
 def install(rules: RuleSet) -> RuleSet:
-    for r in DEFINITIONS:
-        rules.add(r)
-    return rules
+    return rules.extend(RULES)
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
@@ -96,8 +94,29 @@ def _time14(value: str) -> dt.datetime:
     return dt.datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=BEIJING)
 
 
-# --- gate (Y11) ------------------------------------------------------------------------------------------------
+# --- gate (Y11): evaluated in order by YxcPlatform.authenticate through Platform.gate, before schema validation ------
 SIGN_CLAUSE = "000 附件四 URL ?v=&ts=&sign=&user=; INTERFACES.md Y11"
+SIGN_READING = "; accepted under D-YXC-SIGN"
+
+
+@dataclass
+class GateContext:
+    """What the signing gate sees: the query (?v=&ts=&sign=&user=), the signed payload, the clock; the rules fill in
+    the vendor the certificate names and the ts."""
+
+    store: Store
+    platform: str
+    query: dict[str, str]
+    payload: bytes
+    now_ms: float
+    ts_window_seconds: float
+    vendor: Vendor | None = None
+    ts: int | None = None
+
+
+def _reading(message: str, field: str) -> Fail:
+    """A form only D-YXC-SIGN's strict reading refuses: a SHOULD failure; it refuses under --profile strict."""
+    return Fail(message + SIGN_READING, field, level="SHOULD", decision="D-YXC-SIGN")
 
 
 @rule(
@@ -108,8 +127,27 @@ SIGN_CLAUSE = "000 附件四 URL ?v=&ts=&sign=&user=; INTERFACES.md Y11"
     clause=SIGN_CLAUSE + "; 000 附件二 返回码 202",
     title="user names an enrolled certificate and v names a known hash",
 )
-def _gate_cert(ctx: Any, _: Any) -> None:  # evaluated by YxcPlatform.authenticate; listed here for the catalogue
-    return None
+def sign_cert(g: GateContext, _: Any) -> Iterator[Fail]:
+    from harness.pki import find_vendor
+    from harness.signing import STRICT_VERSION, SigningError, hash_for_version
+
+    user, version = g.query.get("user", ""), g.query.get("v", "")
+    if not user:
+        yield Fail("query parameter user (certificate serial) is missing", "user")
+        return
+    g.vendor = find_vendor(g.store, g.platform, user, case_insensitive=True)
+    if g.vendor is None:
+        yield Fail(f"user {user} is not an enrolled certificate", "user")
+        return
+    if g.vendor.user != user:
+        yield _reading(f"user {user} is not the serial in uppercase hex ({g.vendor.user})", "user")
+    try:
+        hash_for_version(version)
+    except SigningError as exc:
+        yield Fail(str(exc), "v")
+        return
+    if not STRICT_VERSION.match(version):
+        yield _reading(f"v {version!r} does not look like 1.0.0.e2", "v")
 
 
 @rule(
@@ -120,8 +158,15 @@ def _gate_cert(ctx: Any, _: Any) -> None:  # evaluated by YxcPlatform.authentica
     clause=SIGN_CLAUSE + "; 000 附件二 返回码 201",
     title="ts is 13-digit epoch ms within 180 s of the server clock",
 )
-def _gate_ts(ctx: Any, _: Any) -> None:
-    return None
+def sign_ts_window(g: GateContext, _: Any) -> Iterator[Fail]:
+    ts_text = g.query.get("ts", "")
+    if not (ts_text.isdigit() and len(ts_text) == 13):
+        yield Fail(f"ts {ts_text!r} is not 13-digit epoch milliseconds", "ts")
+        return
+    g.ts = int(ts_text)
+    skew = abs(g.ts - g.now_ms) / 1000
+    if skew > g.ts_window_seconds:
+        yield Fail(f"ts is {skew:.0f} s from the server clock (max {g.ts_window_seconds} s)", "ts")
 
 
 @rule(
@@ -132,8 +177,15 @@ def _gate_ts(ctx: Any, _: Any) -> None:
     clause=SIGN_CLAUSE + "; 000 附件二 返回码 202",
     title="sign verifies over the exact payload and ts with the certificate's key",
 )
-def _gate_verify(ctx: Any, _: Any) -> None:
-    return None
+def sign_verify(g: GateContext, _: Any) -> Iterator[Fail]:
+    from harness.signing import verify_signature
+
+    assert g.vendor is not None and g.ts is not None  # the rules before it held
+    sign = g.query.get("sign", "")
+    if sign != sign.upper():
+        yield _reading("sign is not uppercase hex", "sign")
+    if not verify_signature(g.vendor.public_key, g.payload, g.ts, g.query.get("v", ""), sign):
+        yield Fail("sign does not verify over the payload and ts with this certificate", "sign")
 
 
 @rule(
@@ -144,8 +196,16 @@ def _gate_verify(ctx: Any, _: Any) -> None:
     clause=SIGN_CLAUSE + "; 000 附件二 返回码 201 时间戳重复",
     title="a ts is used once per certificate",
 )
-def _gate_unique(ctx: Any, _: Any) -> None:
-    return None
+def sign_ts_unique(g: GateContext, _: Any) -> Iterator[Fail]:
+    import sqlite3
+
+    from harness.journal import now_iso
+
+    assert g.vendor is not None
+    try:
+        g.store.execute("INSERT INTO yxc_used_ts (user, ts, at) VALUES (?, ?, ?)", (g.vendor.user, g.ts, now_iso()))
+    except sqlite3.IntegrityError:
+        yield Fail(f"ts {g.ts} was already used by this certificate", "ts")
 
 
 # --- imageup (Y5, A.5.3) -----------------------------------------------------------------------------------------

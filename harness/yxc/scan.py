@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 from harness.store import Store
 from harness.yxc import codes, qr
 
@@ -76,7 +76,7 @@ def _text(raw: bytes, limit: int = 2000) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-class Unreachable(Exception):
+class Unreachable(HarnessError):
     """The callback URL cannot be reached at all (DNS, refused connection, TLS handshake, timeout)."""
 
 

@@ -16,11 +16,13 @@ from urllib.parse import urlparse
 
 from starlette.responses import Response
 
+from harness.clock import BEIJING
 from harness.errors import PlatformError, Violation
-from harness.platform import ErrorKind, ExchangeContext, Platform, exchange_context
+from harness.platform import ErrorKind, ExchangeContext, Platform
 from harness.rules import Verdict
 from harness.store import Store
 from harness.zjpx import accounts, rules, state
+from harness.zjpx.handlers import HANDLERS
 from harness.zjpx.state import num
 
 # D-ZJPX-RETURNCODE
@@ -40,7 +42,6 @@ MESSAGES = {
     "4": "接口不存在",
     "9": "系统错误",
 }
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 BIZCODE_MINUTES = 5  # D-ZJPX-BIZCODE (expiresTime "5" in the seed's examples)
 ALIASES = {"startStudyAlias": "startStudy", "thirdFaceCompareAlias": "thirdFaceCompare"}  # D-ZJPX-PATHS (tolerant)
 ROUTING_CLAUSE = "002 (no such interface); D-ZJPX-PATHS"
@@ -53,6 +54,7 @@ def beijing_day(ms: int) -> str:
 
 class ZjpxPlatform(Platform):
     name = "zjpx"
+    handlers = HANDLERS
     base_path = "/zjpx"
     spec_file = "zjpx/supervision.yaml"
     title = "ZJPX 职业技能培训在线学习监管服务平台"
@@ -105,59 +107,18 @@ class ZjpxPlatform(Platform):
         except ValueError:
             return  # not JSON: schema validation answers returnCode 2
         headers = document.get("headers") if isinstance(document, dict) else None
-        headers = headers if isinstance(headers, dict) else {}
-        token = headers.get("userToken")
-        if not token and not self.settings.strict:
-            token = headers.get("user_token")  # D-ZJPX-TOKEN-HEADER
-        clause = self.rules.get("ZJPX-TOKEN").clause
-
-        def refuse(message: str, where: str) -> PlatformError:
-            return PlatformError(ErrorKind.CERTIFICATE, [Violation("ZJPX-TOKEN", clause, message, where)])
-
-        if not token:
-            hint = " (user_token is accepted only under --profile tolerant, D-ZJPX-TOKEN-HEADER)" if headers.get("user_token") else ""
-            raise refuse(f"headers.userToken is missing or empty: log in with /api/v1/thlogin first{hint}", "headers.userToken")
-        found = accounts.find_token(self.store, str(token))
-        if found is None:
-            raise refuse("userToken is not a token /api/v1/thlogin issued", "headers.userToken")
-        ctx.exchange.vendor = found.platform_code
-        if self.clock() > found.expires_ms:
-            raise refuse(f"userToken expired {(self.clock() - found.expires_ms) / 1000:.0f} s ago (valid 2 hours)", "headers.userToken")
-        ctx.extras["token"] = found
-        ctx.add([Verdict("ZJPX-TOKEN", clause, True)])
+        gate = rules.GateContext(self.store, self.settings.strict, headers if isinstance(headers, dict) else {}, self.clock())
+        try:
+            self.gate(ctx, operation, gate)
+        finally:
+            if gate.found is not None:
+                ctx.exchange.vendor = gate.found.platform_code  # an expired token still names its vendor
+        ctx.extras["token"] = gate.found
 
     # -- dispatch ---------------------------------------------------------------------------------------------------
-    def resolve(self, operation_id: str) -> Callable[..., Any]:
-        name = operation_id.rsplit(".", 1)[-1]
-        method = getattr(self, "op_" + ALIASES.get(name, name), None)
-        if method is None:
-            raise LookupError(f"no ZJPX handler for {operation_id}")
-
-        async def handler(body: Any) -> Response:
-            return method(exchange_context(), body)
-
-        handler.__name__ = name
-        return handler
-
     def _rctx(self, ctx: ExchangeContext, operation: str) -> rules.RuleContext:
         token = ctx.extras.get("token")
         return rules.RuleContext(self.store, self.settings.strict, token.platform_code if token else "", operation, self.clock())
-
-    def _enforce(self, ctx: ExchangeContext, rctx: rules.RuleContext, body: Any, *, raise_now: bool = True) -> list[Verdict]:
-        """Evaluate the operation's rules, journal every verdict, refuse on the first failing kind.
-
-        Returns the failed verdicts that did not refuse (advisories, or all failures when ``raise_now`` is False).
-        """
-        verdicts = [v for v in self.rules.evaluate(rctx.operation, rctx, body) if self.rules.get(v.rule).kind != "token"]
-        ctx.add(verdicts)
-        refusing = [v for v in verdicts if self.rules.get(v.rule).refuses(v, self.settings.strict)]
-        if refusing and raise_now:
-            self._refuse(refusing)
-        return [v for v in verdicts if not v.held]
-
-    def _refuse(self, failed: list[Verdict]) -> None:
-        malformed = any(self.rules.get(v.rule).kind == "malformed" for v in failed)
-        raise PlatformError(ErrorKind.MALFORMED if malformed else ErrorKind.FAILED, [v.violation() for v in failed])
 
     # -- facts -------------------------------------------------------------------------------------------------------
     def _study_facts(self, rctx: rules.RuleContext, d: dict[str, Any]) -> None:
@@ -198,7 +159,7 @@ class ZjpxPlatform(Platform):
     def op_authentication(self, ctx: ExchangeContext, body: dict[str, Any]) -> Response:
         rctx = self._rctx(ctx, "authentication")
         rctx.facts["learner"] = state.learner(self.store, rctx.platform_code, str(body["data"]["cardNo"]))
-        self._enforce(ctx, rctx, body)
+        self.enforce(ctx, rctx.operation, rctx, body)
         self.store.execute(
             "INSERT INTO zjpx_realname (platform_code, card_no, at_ms) VALUES (?, ?, ?)"
             " ON CONFLICT (platform_code, card_no) DO UPDATE SET at_ms = excluded.at_ms",
@@ -213,7 +174,7 @@ class ZjpxPlatform(Platform):
         self._study_facts(rctx, d)
         if rctx.facts.get("enrolment") is not None:
             rctx.facts["realname_verified"] = state.realname_verified(self.store, rctx.platform_code, rctx.facts["enrolment"]["card_no"])
-        self._enforce(ctx, rctx, body)
+        self.enforce(ctx, rctx.operation, rctx, body)
         key = (rctx.platform_code, str(d["classCode"]), str(d["studentUserCode"]), str(d["resCode"]))
         resume = state.last_play_time(self.store, *key) or 0
         with self.store.transaction() as conn:
@@ -241,13 +202,13 @@ class ZjpxPlatform(Platform):
             rctx.facts["session_check_ms"] = [c["at_ms"] for c in checks]
             last = session["last_play_time"]
             rctx.facts["finished"] = bool(resource and last is not None and last >= resource.duration - 5)
-        failed = self._enforce(ctx, rctx, body, raise_now=False)
+        failed = self.enforce(ctx, rctx.operation, rctx, body, raise_now=False)
         refusing = [v for v in failed if self.rules.get(v.rule).kind != "advisory"]
         if session is not None and all(v.rule == "ZJPX-ANTI-IDLING" for v in refusing):
             # The session ends even when its checks fell short: the learner did stop watching.
             self.store.execute("UPDATE zjpx_sessions SET status = 'ended', ended_ms = ? WHERE id = ?", (rctx.now_ms, session["id"]))
         if refusing:
-            self._refuse(refusing)
+            self.refuse(refusing)
         return self.respond()
 
     # -- Z4/Z5 §1.5, §1.6 -------------------------------------------------------------------------------------------------
@@ -274,7 +235,7 @@ class ZjpxPlatform(Platform):
     def op_getFaceCompareConfig(self, ctx: ExchangeContext, body: dict[str, Any]) -> Response:
         rctx = self._rctx(ctx, "getFaceCompareConfig")
         self._study_facts(rctx, body["data"])
-        self._enforce(ctx, rctx, body)
+        self.enforce(ctx, rctx.operation, rctx, body)
         biz_code = self._issue_bizcode(rctx, body["data"], "face", None)
         return self.respond({"expiresTime": str(BIZCODE_MINUTES), "bizCode": biz_code})
 
@@ -290,7 +251,7 @@ class ZjpxPlatform(Platform):
             if raw is not None:
                 image, why = rules.inspect_image(raw, rctx.strict)
             rctx.facts["image_error"] = why
-        self._enforce(ctx, rctx, body)
+        self.enforce(ctx, rctx.operation, rctx, body)
         # D-ZJPX-FACE-RULE: deterministic, documented match rule.
         if mode == "1":
             name = urlparse(str(d["target"])).path.rsplit("/", 1)[-1].lower()
@@ -314,7 +275,7 @@ class ZjpxPlatform(Platform):
     def op_getVerificationCode(self, ctx: ExchangeContext, body: dict[str, Any]) -> Response:
         rctx = self._rctx(ctx, "getVerificationCode")
         self._study_facts(rctx, body["data"])
-        self._enforce(ctx, rctx, body)
+        self.enforce(ctx, rctx.operation, rctx, body)
         code = f"{secrets.randbelow(10000):04d}"  # four digits, like the example's 5763
         biz_code = self._issue_bizcode(rctx, body["data"], "code", code)
         return self.respond({"expiresTime": str(BIZCODE_MINUTES), "verificationCode": code, "bizCode": biz_code})
@@ -330,7 +291,7 @@ class ZjpxPlatform(Platform):
             cls = state.get_class(self.store, rctx.platform_code, biz["class_code"])
             if cls is not None:
                 rctx.facts["resource"] = state.find_resource(self.store, rctx.platform_code, cls, biz["res_code"], None, rctx.strict)
-        self._enforce(ctx, rctx, body)
+        self.enforce(ctx, rctx.operation, rctx, body)
         with self.store.transaction() as conn:
             conn.execute(
                 "INSERT INTO zjpx_checks (session_id, biz_code, kind, passed, video_study_time, at_ms) VALUES (?, ?, 'code', 1, ?, ?)",
@@ -344,7 +305,7 @@ class ZjpxPlatform(Platform):
         d = body["data"]
         rctx = self._rctx(ctx, "submitRecordVideoUrl")
         self._study_facts(rctx, d)
-        self._enforce(ctx, rctx, body)
+        self.enforce(ctx, rctx.operation, rctx, body)
         self.store.execute(
             "INSERT INTO zjpx_videos (platform_code, class_code, student_code, res_code, url, at_ms) VALUES (?, ?, ?, ?, ?, ?)",
             (rctx.platform_code, str(d["classCode"]), str(d["studentUserCode"]), str(d["resCode"]), str(d["recordVideoUrl"]), rctx.now_ms),
@@ -355,7 +316,7 @@ class ZjpxPlatform(Platform):
         d = body["data"]
         rctx = self._rctx(ctx, "updateErcunPhotosUrl")
         rctx.facts["learner"] = state.learner(self.store, rctx.platform_code, str(d["cardNo"]))
-        self._enforce(ctx, rctx, body)
+        self.enforce(ctx, rctx.operation, rctx, body)
         self.store.execute(
             "UPDATE zjpx_learners SET photo_url = ?, at_ms = ? WHERE platform_code = ? AND card_no = ?",
             (str(d["ercunPhotoUrl"]), rctx.now_ms, rctx.platform_code, rctx.facts["learner"]["card_no"]),
@@ -376,7 +337,7 @@ class ZjpxPlatform(Platform):
             rctx.facts["previous_play"] = state.last_play_time(self.store, *key, str(d["resCode"]))
             rctx.facts["studied_today"] = state.studied_on(self.store, *key, day)
             rctx.facts["session_faces"] = state.session_checks(self.store, session["id"], "face")
-        noted = self._enforce(ctx, rctx, body)
+        noted = self.enforce(ctx, rctx.operation, rctx, body)
         play, progress = num(d["playTime"]), num(d["progressTime"])
         with self.store.transaction() as conn:
             conn.execute(
@@ -407,7 +368,7 @@ class ZjpxPlatform(Platform):
         rctx.facts["existing"] = {
             c["courseCode"]: state.get_course(self.store, rctx.platform_code, str(c["courseCode"])) is not None for c in body["data"]
         }
-        self._enforce(ctx, rctx, body)
+        self.enforce(ctx, rctx.operation, rctx, body)
         with self.store.transaction() as conn:
             for course in body["data"]:
                 code, status = str(course["courseCode"]), num(course["courseStatus"])
@@ -427,21 +388,21 @@ class ZjpxPlatform(Platform):
     # -- Z12 §2.1–§2.5 -------------------------------------------------------------------------------------------------------
     def op_teacherInfo(self, ctx: ExchangeContext, body: dict[str, Any]) -> Response:
         rctx = self._rctx(ctx, "teacherInfo")
-        self._enforce(ctx, rctx, body)
+        self.enforce(ctx, rctx.operation, rctx, body)
         d = body["data"]
         _file_record(self.store.execute, "zjpx_teachers", "tea_code", rctx.platform_code, str(d["teaCode"]), d, rctx.now_ms)
         return self.respond()
 
     def op_courseInfo(self, ctx: ExchangeContext, body: dict[str, Any]) -> Response:
         rctx = self._rctx(ctx, "courseInfo")
-        self._enforce(ctx, rctx, body)
+        self.enforce(ctx, rctx.operation, rctx, body)
         d = body["data"]
         _file_record(self.store.execute, "zjpx_course_infos", "course_name", rctx.platform_code, str(d["courseName"]), d, rctx.now_ms)
         return self.respond()
 
     def op_studentInfo(self, ctx: ExchangeContext, body: dict[str, Any]) -> Response:
         rctx = self._rctx(ctx, "studentInfo")
-        self._enforce(ctx, rctx, body)
+        self.enforce(ctx, rctx.operation, rctx, body)
         with self.store.transaction() as conn:
             for s in body["data"]:
                 _upsert_learner(conn, rctx, str(s["stuCard"]), str(s["stuName"]), str(s["stuCode"]), s.get("mobile"), s.get("ercunPhotos"))
@@ -451,7 +412,7 @@ class ZjpxPlatform(Platform):
         d = body["data"]
         rctx = self._rctx(ctx, "classInfo")
         rctx.facts["config"] = state.class_config(d)
-        self._enforce(ctx, rctx, body)
+        self.enforce(ctx, rctx.operation, rctx, body)
         file_class(self.store, rctx.platform_code, d, rctx.now_ms)
         return self.respond()
 
@@ -459,7 +420,7 @@ class ZjpxPlatform(Platform):
         code = str(body["data"]["classCode"])
         rctx = self._rctx(ctx, "classStudentStudy")
         rctx.facts["class"] = state.get_class(self.store, rctx.platform_code, code)
-        self._enforce(ctx, rctx, body)
+        self.enforce(ctx, rctx.operation, rctx, body)
         rows = self.store.query(
             "SELECT student_code, res_code, course_code, MAX(section_code) AS section_code, SUM(progress_time) AS studied"
             " FROM zjpx_reports WHERE platform_code = ? AND class_code = ? GROUP BY student_code, res_code, course_code"

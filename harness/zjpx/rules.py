@@ -16,11 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.rules import Fail, Rule, RuleSet
+from harness.rules import REPORT_ALL, Fail, RuleSet
 from harness.store import Store
 from harness.zjpx.state import Resource, num
 
-RULES: list[Rule] = []
+RULES = RuleSet("zjpx", policy=REPORT_ALL)
+rule = RULES.rule
 
 STUDY_OPS = (
     "startStudy",
@@ -56,28 +57,8 @@ class RuleContext:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def rule(
-    rule_id: str,
-    *,
-    clause: str,
-    title: str,
-    operations: tuple[str, ...],
-    decision: str | None = None,
-    kind: str = "business",
-    applies: Any = None,
-    should: bool = False,
-) -> Any:
-    def register(fn: Any) -> Any:
-        RULES.append(Rule(rule_id, clause, title, operations, fn, decision, kind, applies, should))
-        return fn
-
-    return register
-
-
 def install(rules: RuleSet) -> RuleSet:
-    for r in RULES:
-        rules.add(r)
-    return rules
+    return rules.extend(RULES)
 
 
 def data(body: dict[str, Any]) -> Any:
@@ -90,7 +71,19 @@ def gb11643_ok(number: str) -> bool:
     return "10X98765432"[sum(int(c) * w for c, w in zip(number[:17], _WEIGHTS, strict=True)) % 11] == number[17].upper()
 
 
-# --- gate: token and login (evaluated by ZjpxPlatform.authenticate / thlogin; listed for the catalogue) -------------
+# --- gate: token (ZjpxPlatform.authenticate, through Platform.gate) and login (in thlogin) ----------------------------
+@dataclass
+class GateContext:
+    """What the token gate sees: the store, the profile, the request's headers object, the clock; ``found`` is the
+    token it found (the platform keeps it for the handlers)."""
+
+    store: Store
+    strict: bool
+    headers: dict[str, Any]
+    now_ms: int
+    found: Any = None
+
+
 @rule(
     "ZJPX-TOKEN",
     kind="token",
@@ -99,8 +92,21 @@ def gb11643_ok(number: str) -> bool:
     clause="002 通用请求参数 userToken; §1.1.1 (token有效期为2小时)",
     title="headers.userToken is an acceptToken from /api/v1/thlogin issued less than 2 hours ago",
 )
-def _gate_token(ctx: Any, _: Any) -> None:
-    return None
+def token_is_valid(ctx: GateContext, _: Any) -> Iterator[Fail]:
+    from harness.zjpx import accounts
+
+    token = ctx.headers.get("userToken")
+    if not token and not ctx.strict:
+        token = ctx.headers.get("user_token")  # D-ZJPX-TOKEN-HEADER
+    if not token:
+        hint = " (user_token is accepted only under --profile tolerant, D-ZJPX-TOKEN-HEADER)" if ctx.headers.get("user_token") else ""
+        yield Fail(f"headers.userToken is missing or empty: log in with /api/v1/thlogin first{hint}", "headers.userToken")
+        return
+    ctx.found = accounts.find_token(ctx.store, str(token))
+    if ctx.found is None:
+        yield Fail("userToken is not a token /api/v1/thlogin issued", "headers.userToken")
+    elif ctx.now_ms > ctx.found.expires_ms:
+        yield Fail(f"userToken expired {(ctx.now_ms - ctx.found.expires_ms) / 1000:.0f} s ago (valid 2 hours)", "headers.userToken")
 
 
 @rule(

@@ -1,6 +1,6 @@
 from harness.conformance import catalogue
 from harness.conformance.model import CheckResult
-from harness.yxc.rules import DEFINITIONS as RULES
+from harness.yxc.rules import RULES
 
 
 def test_every_yxc_rule_is_in_the_catalogue_with_its_clause():

@@ -324,7 +324,7 @@ def test_the_connexion_path_answers_like_the_fast_path(tmp_path: Any, monkeypatc
     from harness.schema import open_store
     from harness.server import create_app
 
-    monkeypatch.setattr(DuduPlatform, "fast_operations", None)  # the fast path then serves nothing
+    monkeypatch.setattr(DuduPlatform, "fast_operations", lambda self: {})  # the fast path then serves nothing
     store = open_store(tmp_path / "c.db")
     fx.world(store)
     client = Client(create_app(Settings(db=tmp_path / "c.db", validate_responses=True, profile="strict"), store))
@@ -352,6 +352,37 @@ def test_changes_from_another_connection_are_seen_at_once(client: Client, store:
         assert client.post("location_report", fx.heartbeat("DEV-NEW"))["ret_code"] == 0
     finally:
         other.close()
+
+
+def test_changes_through_the_same_store_are_seen_at_once(client: Client, store: Any) -> None:
+    """The control API and in-process admin write through the server's own store handle, which data_version does not
+    see: the store tells the device cache itself (Store.on_state_change)."""
+    assert client.post("location_report", fx.heartbeat())["heartbeat_interval"] == 5
+    admin.configure(store, fx.ENTERPRISE, heartbeat_interval=8)
+    assert client.post("location_report", fx.heartbeat())["heartbeat_interval"] == 8
+
+
+def test_a_unit_of_work_that_does_not_commit_empties_the_device_cache(client: Client, store: Any, monkeypatch: Any) -> None:
+    """A heartbeat's device update is written through to the cache before its commit: if the commit fails, the cache
+    must not keep a state the store never reached."""
+    from harness.journal import LoopGroupCommit
+
+    client.post("location_report", fx.heartbeat())
+    before = store.query_one("SELECT version_add FROM dudu_devices WHERE id = ?", (fx.DEVICE,))["version_add"]
+    real = LoopGroupCommit._flush
+
+    def failing(self: Any) -> None:
+        for _, work, _ in self._pending:
+            work.write("INSERT INTO no_such_table VALUES (1)")
+        real(self)
+
+    monkeypatch.setattr(LoopGroupCommit, "_flush", failing)
+    reply = client.post("location_report", fx.heartbeat(version_code_add="7"))
+    assert reply["ret_code"] != 0  # unjournaled means unacknowledged
+    monkeypatch.setattr(LoopGroupCommit, "_flush", real)
+    assert store.query_one("SELECT version_add FROM dudu_devices WHERE id = ?", (fx.DEVICE,))["version_add"] == before
+    platform = client.app.state_platforms["dudu"]
+    assert fx.DEVICE not in platform._devices  # forgotten: the next read comes from the store
 
 
 def test_the_device_cache_is_written_through_and_survives_unrelated_writes(tmp_path: Any) -> None:

@@ -1,0 +1,244 @@
+"""One exchange lifecycle for every platform call, whichever way it is answered.
+
+:class:`ExchangeMiddleware` is the outermost harness layer (after the session rewrite). For every request to a
+platform's base path (docs and Swagger UI excepted) it:
+
+1. reads the body (capped at ``max_body_bytes``: larger is refused, never buffered);
+2. builds the :class:`~harness.journal.Exchange` and the :class:`~harness.platform.ExchangeContext` every layer reaches
+   through ``current_exchange``;
+3. has it answered by a compiled fast operation (harness.server.fastpath) or by the Connexion stack below (routing,
+   the platform's gate, validation, handler) — the platform's gate (``authenticate``) runs before schema validation on
+   both;
+4. guarantees the platform's own envelope whatever happened (one internal-error wording, with an incident id);
+5. adds the REPLY verdict for a refusal no rule explained, keeps the reply document and the wire digest, and lets the
+   platform choose the journal form of a delivered reply;
+6. journals it through the one group-commit writer (:class:`~harness.journal.LoopGroupCommit`) together with the
+   exchange's unit of work: the reply leaves only once its row and state changes are durable; a refused or
+   unjournaled exchange rolls its unit back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from harness.config import Settings
+from harness.errors import PlatformError, Violation
+from harness.journal import Exchange, Journal, LoopGroupCommit, origin_of
+from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange, internal_error
+from harness.server import fastpath
+
+log = logging.getLogger("harness.server")
+
+# Scope keys the session layer (harness.server.app.SessionMiddleware) sets for this one.
+SCOPE_SESSION = "harness.session"
+SCOPE_SESSION_REFUSED = "harness.session_refused"
+SESSION_RULE = "SESSION"
+JSON_TYPE = (b"content-type", b"application/json; charset=utf-8")
+NO_HEADERS: list[tuple[bytes, bytes]] = []  # never mutated
+
+
+def session_refusal(scope: Scope) -> PlatformError | None:
+    """The not-found refusal of a request under an unknown or finished session's base path, if it is one."""
+    reason = scope.get(SCOPE_SESSION_REFUSED)
+    if reason is None:
+        return None
+    return PlatformError(ErrorKind.NOT_FOUND, [Violation(SESSION_RULE, "harness certify start (session base path)", reason, "path")])
+
+
+def _is_docs_path(platform: Platform, path: str) -> bool:
+    tail = path[len(platform.base_path) :]
+    return tail.startswith("/ui") or tail in ("/openapi.json", "/openapi.yaml", "/swagger.json")
+
+
+def too_large(limit: int) -> PlatformError:
+    return PlatformError(ErrorKind.MALFORMED, [Violation("BODY-SIZE", "harness limit", f"request body exceeds {limit} bytes", "body")])
+
+
+class ExchangeMiddleware:
+    """The exchange lifecycle (module docstring): fast operations answered here, the rest by the app below."""
+
+    def __init__(self, app: ASGIApp, *, platforms: list[Platform], journal: Journal, settings: Settings) -> None:
+        self.app = app
+        self.platforms = platforms
+        self.journal = journal
+        self.commit = LoopGroupCommit(journal.store)  # the one writer: same table and durability as Journal
+        self.max_body = settings.max_body_bytes
+        self.strict = settings.strict
+        self.routes = fastpath.compile_operations(platforms, settings.validate_responses)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        op = self.routes.get(path) if scope["method"] == "POST" else None
+        platform = op.platform if op is not None else next((p for p in self.platforms if p.owns(path)), None)
+        if platform is None or (op is None and _is_docs_path(platform, path)):
+            await self.app(scope, receive, send)
+            return
+
+        started = time.perf_counter()
+        body, oversize = await read_body(receive, self.max_body)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        operation = op.operation if op is not None else None
+        exchange = Exchange(
+            platform=platform.name,
+            method=scope["method"],
+            path=path,
+            query=unquote(scope.get("query_string", b"").decode("latin-1")),
+            request_headers=headers,
+            request_body=body,
+            operation=operation,
+            session=scope.get(SCOPE_SESSION),
+            origin=origin_of(headers),
+        )
+        ctx = ExchangeContext(platform, exchange, body, operation=operation)
+        token = current_exchange.set(ctx)
+        try:
+            if op is not None and not op.gated and not oversize:  # the hot path: no coroutine in between
+                status, reply_headers, raw, document = self._answer_fast(op, ctx, scope, body, headers)
+            else:
+                status, reply_headers, raw, document = await self._answer(op, ctx, scope, body, oversize, headers)
+            code = platform.reply_code(document)
+            if code is None:  # something below answered outside the envelope: replace it, keep the evidence
+                log.error("non-envelope reply (HTTP %s) on %s: %r", status, path, raw[:200])
+                document = self._refusal(ctx, internal_error())
+                raw, status, reply_headers = platform.encode(document), 200, []
+                code = platform.reply_code(document)
+            exchange.status, exchange.code = status, code
+            delivered = platform.reply_ok(document)
+            if not delivered:
+                exchange.work.rolled_back()  # a refused exchange changes no state (on either path)
+            kept, writes = platform.journal_form(ctx.operation or "", document) if delivered else (document, [])
+            if kept is not document:  # the platform keeps bulky parts once, by digest
+                exchange.sent(raw, platform.encode(kept))
+                for sql, params in writes:
+                    exchange.work.write(sql, params, cached=True)  # snapshot tables no cache holds
+            elif platform.wire_is_document:
+                exchange.sent(raw)
+            else:  # the journal keeps what was meant (the document, as JSON text) and what was sent
+                exchange.sent(raw, orjson.dumps(document), keep_wire=True)
+            if not exchange.verdicts and not delivered:
+                ctx.fail([Violation("REPLY", "", f"refused with code {code}")])
+            exchange.duration_ms = (time.perf_counter() - started) * 1000
+        finally:
+            current_exchange.reset(token)
+        try:
+            await self.commit.record(exchange)  # group commit: the reply leaves only once its journal row is durable
+        except Exception:  # unjournaled means unacknowledged: its state changes were rolled back with it
+            error = internal_error()
+            log.exception("journal write failed on %s: %s", path, error.summary)
+            token = current_exchange.set(ctx)  # the envelope may need the exchange (DUDU echoes req_id)
+            raw, status, reply_headers = platform.encode(platform.error(error)), 200, []
+            current_exchange.reset(token)
+        out = [JSON_TYPE, (b"content-length", str(len(raw)).encode())]
+        if reply_headers:
+            out += [(k, v) for k, v in reply_headers if k.lower() not in (b"content-length", b"content-type")]
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": raw})
+
+    def _answer_fast(
+        self, op: fastpath.FastOperation, ctx: ExchangeContext, scope: Scope, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, Any]:
+        """:meth:`_answer` for a fast operation of a platform without a gate (nothing to await)."""
+        platform = ctx.platform
+        try:
+            content_type, refused = headers.get("content-type", ""), scope.get(SCOPE_SESSION_REFUSED)
+            document = fastpath.parse(op, ctx, body, content_type, strict=self.strict, session_refused=refused)
+            document = fastpath.respond(op, ctx, body, document, strict=self.strict)
+        except PlatformError as exc:
+            document = self._refusal(ctx, exc)
+        except Exception:  # the safety net: never a stack trace on the wire
+            error = internal_error()
+            log.exception("unhandled error in %s: %s", scope["path"], error.summary)
+            document = self._refusal(ctx, error)
+        return 200, NO_HEADERS, platform.encode(document), document
+
+    async def _answer(
+        self, op: fastpath.FastOperation | None, ctx: ExchangeContext, scope: Scope, body: bytes, oversize: bool, headers: dict[str, str]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, Any]:
+        """(status, headers, wire bytes, reply document); every failure becomes the platform's envelope."""
+        platform = ctx.platform
+        try:
+            if oversize:
+                raise too_large(self.max_body)
+            if op is not None:
+                content_type, refused = headers.get("content-type", ""), scope.get(SCOPE_SESSION_REFUSED)
+                document = fastpath.parse(op, ctx, body, content_type, strict=self.strict, session_refused=refused)
+                if op.gated:
+                    await platform.authenticate(ctx)  # the gate, before schema validation, as on the Connexion path
+                document = fastpath.respond(op, ctx, body, document, strict=self.strict)
+                return 200, [], platform.encode(document), document
+            refusal = session_refusal(scope)
+            if refusal is not None:
+                raise refusal
+            status, reply_headers, raw = await _call(self.app, scope, body)
+        except PlatformError as exc:
+            document = self._refusal(ctx, exc)
+            return 200, [], platform.encode(document), document
+        except Exception:  # the safety net: never a stack trace on the wire
+            error = internal_error()
+            log.exception("unhandled error in %s: %s", scope["path"], error.summary)
+            document = self._refusal(ctx, error)
+            return 200, [], platform.encode(document), document
+        try:
+            document = platform.decode_reply(raw)
+        except ValueError:
+            document = None
+        return status, reply_headers, raw, document
+
+    @staticmethod
+    def _refusal(ctx: ExchangeContext, error: PlatformError) -> Any:
+        ctx.exchange.work.rolled_back()  # a refused exchange changes no state
+        ctx.fail(error.violations)
+        return ctx.platform.error(error)
+
+
+async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The request body and whether it exceeded ``limit`` (then only the first ``limit`` bytes are kept)."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        return b"", False
+    body = message.get("body", b"")
+    if not message.get("more_body", False):  # the common case: one message
+        return body, len(body) > limit
+    chunks, size = [body], len(body)
+    while message.get("more_body", False):
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+    return b"".join(chunks), size > limit
+
+
+async def _call(app: ASGIApp, scope: Scope, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Run the app below on the buffered body; capture its reply."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    status, headers, parts = 500, [], []
+
+    async def capture(message: Message) -> None:
+        nonlocal status, headers
+        if message["type"] == "http.response.start":
+            status, headers = message["status"], list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            parts.append(message.get("body", b""))
+
+    await app(scope, replay, capture)
+    return status, headers, b"".join(parts)

@@ -1,0 +1,89 @@
+"""The state changes of one exchange, committed in the same transaction as its journal row.
+
+A platform handler does not write the store itself on the hot path; it records what the exchange changes on
+``ctx.exchange.work`` and the exchange layer's group commit applies it together with the journal row, so a change is
+durable exactly when the reply is acknowledged, and a refused or unjournaled exchange changes nothing::
+
+    work.write("UPDATE dudu_devices SET heartbeats = heartbeats + 1 WHERE id = ?", (device_id,), cached=True)
+    work.on_commit(lambda conn: ledger_append(conn, entry))      # inside the transaction: may read the previous head
+    work.on_rollback(cache.clear)                                # a write-through cache is now ahead of the store
+
+``cached=True`` says the platform has already applied the write to its own caches (write-through): committing it then
+need not make other caches forget what they hold. A write without it (or an ``on_commit`` callback) is a state
+change every cache keyed on the store must see.
+
+This is the seam a second store implements: the SQL here is portable (``?`` parameters, no SQLite-only syntax in the
+unit itself); ``conn`` is a DB-API connection inside an open transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("harness.unit_of_work")
+
+Write = tuple[str, tuple[Any, ...]]
+
+
+class UnitOfWork:
+    """One per exchange (cheap: nothing is allocated until something is recorded)."""
+
+    __slots__ = ("_commit_hooks", "_rollback_hooks", "_uncached", "writes")
+
+    def __init__(self) -> None:
+        self.writes: list[Write] = []
+        self._commit_hooks: list[Callable[[Any], None]] | None = None
+        self._rollback_hooks: list[Callable[[], None]] | None = None
+        self._uncached = False
+
+    def write(self, sql: str, params: tuple[Any, ...] = (), *, cached: bool = False) -> None:
+        """One statement to run in the commit; ``cached``: the platform's caches already reflect it."""
+        self.writes.append((sql, params))
+        self._uncached = self._uncached or not cached
+
+    def on_commit(self, fn: Callable[[Any], None]) -> None:
+        """``fn(conn)`` runs inside the transaction, after the writes (e.g. an append that reads the previous head)."""
+        if self._commit_hooks is None:
+            self._commit_hooks = []
+        self._commit_hooks.append(fn)
+        self._uncached = True
+
+    def on_rollback(self, fn: Callable[[], None]) -> None:
+        """``fn()`` runs when the unit does not commit (refused exchange, failed journal write)."""
+        if self._rollback_hooks is None:
+            self._rollback_hooks = []
+        self._rollback_hooks.append(fn)
+
+    @property
+    def empty(self) -> bool:
+        return not self.writes and not self._commit_hooks
+
+    @property
+    def changes_state(self) -> bool:
+        """Whether committing it changes state some cache has not seen."""
+        return self._uncached
+
+    def apply(self, conn: Any) -> None:
+        """Run the writes and the commit callbacks on ``conn`` (inside the caller's transaction)."""
+        for sql, params in self.writes:
+            conn.execute(sql, params)
+        for fn in self._commit_hooks or ():
+            fn(conn)
+
+    def rolled_back(self) -> None:
+        """Nothing of the unit committed: tell whoever registered, then forget it all."""
+        hooks = self._rollback_hooks or ()
+        self.discard()
+        for fn in hooks:
+            try:
+                fn()
+            except Exception:  # a cache that cannot invalidate itself must not hide the original failure
+                log.exception("rollback callback failed")
+
+    def discard(self) -> None:
+        self.writes = []
+        self._commit_hooks = None
+        self._rollback_hooks = None
+        self._uncached = False
