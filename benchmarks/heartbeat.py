@@ -1,4 +1,4 @@
-"""Heartbeat benchmark (issue 5 deliverable 5): `harness serve` against a bare Starlette ceiling and Prism as the peer.
+"""Heartbeat benchmark: `harness serve` answering DUDU heartbeats, against a bare Starlette ceiling and Prism as the peer.
 
     python benchmarks/heartbeat.py [--duration 10] [--concurrency 32] [--rate 2000] [--no-prism]
 
