@@ -53,10 +53,12 @@ class ControlGate:
         self.app = app
         self.token = (settings.control_token or "").encode("utf-8")
         self.platform_paths = tuple(platform_paths)
+        self._bases = frozenset(self.platform_paths)
+        self._prefixes = tuple(p + "/" for p in self.platform_paths)  # one str.startswith call on the hot path
 
     def is_control(self, path: str) -> bool:
         """Every path no platform owns: ``/_harness/…``, ``/`` and whatever else the console serves."""
-        return not any(path == p or path.startswith(p + "/") for p in self.platform_paths)
+        return not (path.startswith(self._prefixes) or path in self._bases)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not self.is_control(scope.get("path", "")):

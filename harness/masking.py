@@ -103,6 +103,16 @@ def mask_body(body: str | bytes | None) -> Any:
 
 SECRET_PREFIX = "hmac-sha256:"
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+# Every spelling the set check catches at once; a header dict with other capitals takes the slow path.
+_SECRET_HEADER_SPELLINGS = SECRET_HEADERS | {h.title() for h in SECRET_HEADERS} | {h.upper() for h in SECRET_HEADERS}
+
+
+def _lowercase(headers: dict[str, str]) -> bool:
+    """Whether every header name is lower case (as ASGI delivers them), so the set check above was exact."""
+    for k in headers:
+        if not k.islower():
+            return not any(k.lower() in SECRET_HEADERS for k in headers)
+    return True
 _DIGEST_HEX = 32
 
 
@@ -160,7 +170,12 @@ class SecretMasker:
 
     def json_bytes(self, body: bytes, found: list[str] | None = None) -> bytes:
         """``body`` with every secret field's value masked, byte for byte the same elsewhere (evidence stays exact)."""
-        if not body or not any(n in body for n in self._needles):
+        if not body:
+            return body
+        for needle in self._needles:  # a loop, not any(genexpr): this runs for every journaled exchange
+            if needle in body:
+                break
+        else:
             return body
 
         def replace(m: re.Match[bytes]) -> bytes:
@@ -189,7 +204,7 @@ class SecretMasker:
         return self._query.sub(replace, query)
 
     def headers(self, headers: dict[str, str], found: list[str] | None = None) -> dict[str, str]:
-        if not any(k.lower() in SECRET_HEADERS for k in headers):
+        if _SECRET_HEADER_SPELLINGS.isdisjoint(headers) and _lowercase(headers):
             return headers
         out = {}
         for k, v in headers.items():
