@@ -113,6 +113,8 @@ def _lowercase(headers: dict[str, str]) -> bool:
         if not k.islower():
             return not any(k.lower() in SECRET_HEADERS for k in headers)
     return True
+
+
 _DIGEST_HEX = 32
 
 
