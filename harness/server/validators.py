@@ -45,7 +45,9 @@ def _x_strict(validator: t.Any, strict: t.Any, instance: t.Any, schema: dict[str
 StrictDraft4 = jsonschema.validators.extend(HarnessDraft4, {"x-strict": _x_strict})
 
 
-_HAS_STRICT: dict[int, bool] = {}  # by id of an operation's body schema, which lives as long as the app
+# By id of an operation's body schema. The entry holds the schema itself, so its id cannot be reused by another dict
+# while the entry exists (an app built after another was freed, as tests do, must not read the first app's answer).
+_HAS_STRICT: dict[int, tuple[dict[str, t.Any], bool]] = {}
 
 
 def _walk_strict(schema: t.Any) -> bool:
@@ -59,9 +61,10 @@ def _walk_strict(schema: t.Any) -> bool:
 def has_strict(schema: dict[str, t.Any]) -> bool:
     """Whether any node of ``schema`` was relaxed (so a second, strict pass can find something)."""
     key = id(schema)
-    if key not in _HAS_STRICT:
-        _HAS_STRICT[key] = _walk_strict(schema)
-    return _HAS_STRICT[key]
+    cached = _HAS_STRICT.get(key)
+    if cached is None or cached[0] is not schema:
+        cached = _HAS_STRICT[key] = (schema, _walk_strict(schema))
+    return cached[1]
 
 
 def decision_warnings(schema: dict[str, t.Any], instance: t.Any, prefix: str) -> list[Violation]:
