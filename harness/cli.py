@@ -122,6 +122,9 @@ def serve(
     click.echo(f"  journal        http://{settings.host}:{settings.port}/_harness/journal", err=True)
     for line in control_banner(settings):
         click.echo(line, err=True)
+    from harness.server.app import tune_gc
+
+    tune_gc()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, timeout_keep_alive=settings.keep_alive_seconds)
 
 

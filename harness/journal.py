@@ -86,10 +86,13 @@ SCHEMATHESIS_HEADERS = ("x-schemathesis-probe", "x-schemathesis-testcaseid")
 
 def origin_of(headers: dict[str, str]) -> str | None:
     """The journaled origin of a request: ``fuzz`` for X-Harness-Origin: fuzz or a Schemathesis request, else None."""
-    value = headers.get(ORIGIN_HEADER, "").strip().lower()
-    if value in ORIGINS:
+    value = headers.get(ORIGIN_HEADER)
+    if value is not None and (value := value.strip().lower()) in ORIGINS:
         return value
-    return "fuzz" if any(h in headers for h in SCHEMATHESIS_HEADERS) else None
+    for name in SCHEMATHESIS_HEADERS:  # a loop, not any(genexpr): this runs for every exchange
+        if name in headers:
+            return "fuzz"
+    return None
 
 
 # Bodies are kept whole up to this size; larger ones (uploads) keep their head and their SHA-256.
@@ -111,7 +114,7 @@ def now_iso() -> str:
     return f"{_second[1]}.{int((now - second) * 1000):03d}+00:00"
 
 
-@dataclass
+@dataclass(slots=True)  # slots: built and read on every exchange
 class Exchange:
     platform: str
     method: str
@@ -127,22 +130,27 @@ class Exchange:
     vendor: str | None = None
     code: str | None = None
     verdicts: list[Verdict] = field(default_factory=list)
-    at: str = field(default_factory=lambda: now_iso())
+    at: str = field(default_factory=now_iso)
     duration_ms: float = 0.0
     session: str | None = None  # the certification session of its /_session/<id>/ base path
     origin: str | None = None  # 'fuzz' for harness.fuzz traffic (origin_of)
     # State changes that commit in the same transaction as this row (e.g. a heartbeat's device state): they ride the
     # group commit instead of taking the write lock on the event loop, and are durable exactly when the reply is.
     work: UnitOfWork = field(default_factory=UnitOfWork)
-    masker: Any = None  # the platform's harness.masking.SecretMasker, set with its ExchangeContext
+    masker: Any = None  # the platform's harness.masking.SecretMasker (set by the exchange layer or its ExchangeContext)
     request_sha256: str | None = None  # of the bytes received, when the stored body differs (secrets masked)
+    headers_lowercase: bool = False  # request_headers came from ASGI, whose header names are lower case
+    reply_secret_free: bool = False  # the reply's schema names no secret field (harness.server.fastpath.FastOperation)
 
     @property
     def outcome(self) -> str:
-        broken = [v for v in self.verdicts if not v.held]
-        if not broken:
-            return "held"
-        return "failed" if any(v.level == "MUST" for v in broken) else "warning"
+        outcome = "held"
+        for v in self.verdicts:  # a loop: this runs for every exchange, nearly always over held verdicts only
+            if not v.held:
+                if v.level == "MUST":
+                    return "failed"
+                outcome = "warning"
+        return outcome
 
     def row(self) -> tuple[Any, ...]:
         masking.mask_exchange(self)  # secrets become keyed hashes before anything is stored (harness/masking.py)

@@ -170,6 +170,18 @@ class SecretMasker:
         """``hmac-sha256:<keyed hash>:…<tail>``; an already masked value is returned as it is."""
         return secret_form(self.key, value)
 
+    def mentioned(self, request: bytes, reply: bytes, query: str) -> bool:
+        """Whether a secret field's name occurs in either body (as a JSON key) or in the query: when not, there is
+        nothing to mask (the usual case, decided by a few substring scans)."""
+        for needle in self._needles:
+            if needle in request or needle in reply:
+                return True
+        if query:
+            for needle in self._query_needles:
+                if needle in query:
+                    return True
+        return False
+
     def json_bytes(self, body: bytes, found: list[str] | None = None) -> bytes:
         """``body`` with every secret field's value masked, byte for byte the same elsewhere (evidence stays exact)."""
         if not body:
@@ -205,8 +217,9 @@ class SecretMasker:
 
         return self._query.sub(replace, query)
 
-    def headers(self, headers: dict[str, str], found: list[str] | None = None) -> dict[str, str]:
-        if _SECRET_HEADER_SPELLINGS.isdisjoint(headers) and _lowercase(headers):
+    def headers(self, headers: dict[str, str], found: list[str] | None = None, *, lowercase: bool = False) -> dict[str, str]:
+        """``lowercase``: every name is known to be lower case (ASGI delivers them so), and one set check decides."""
+        if _SECRET_HEADER_SPELLINGS.isdisjoint(headers) and (lowercase or _lowercase(headers)):
             return headers
         out = {}
         for k, v in headers.items():
@@ -250,11 +263,15 @@ def mask_exchange(exchange: Any) -> None:
     """Mask the secrets of a journal exchange in place: request headers, query, request body, reply body and the
     messages of its verdicts. Called by ``Exchange.row()`` before anything is stored; returns at once for an exchange
     without a secret field (a heartbeat)."""
-    m = getattr(exchange, "masker", None) or _MASKERS.get(exchange.platform)
+    m = exchange.masker or _MASKERS.get(exchange.platform)
     if m is None:
         return
+    headers = exchange.request_headers
+    if _SECRET_HEADER_SPELLINGS.isdisjoint(headers) and (exchange.headers_lowercase or _lowercase(headers)):
+        if not m.mentioned(exchange.request_body, b"" if exchange.reply_secret_free else exchange.reply_body, exchange.query):
+            return  # nothing to mask: the usual case, decided without allocating
     found: list[str] = []
-    exchange.request_headers = m.headers(exchange.request_headers, found)
+    exchange.request_headers = m.headers(headers, found, lowercase=exchange.headers_lowercase)
     exchange.query = m.query(exchange.query, found)
     # The digests stay those of the bytes that were sent: the journal proves what went over the wire.
     sent = exchange.request_body
@@ -262,7 +279,8 @@ def mask_exchange(exchange: Any) -> None:
     if exchange.request_body is not sent and exchange.request_body != sent:
         exchange.request_sha256 = hashlib.sha256(sent).hexdigest()
     replied = exchange.reply_body
-    exchange.reply_body = m.json_bytes(replied, found)
+    if not exchange.reply_secret_free:
+        exchange.reply_body = m.json_bytes(replied, found)
     if exchange.reply_sha256 is None and exchange.reply_body != replied:
         exchange.reply_sha256 = hashlib.sha256(replied).hexdigest()
     if found and exchange.verdicts:

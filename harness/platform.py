@@ -50,7 +50,8 @@ class ExchangeContext:
     parsed: bool = False
 
     def __post_init__(self) -> None:
-        self.exchange.masker = getattr(self.platform, "masker", None)  # its secrets are masked under this store's key
+        if self.exchange.masker is None:  # its secrets are masked under this store's key
+            self.exchange.masker = getattr(self.platform, "masker", None)
 
     def add(self, verdicts: list[Verdict]) -> None:
         self.exchange.verdicts.extend(verdicts)

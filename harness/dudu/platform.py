@@ -86,6 +86,7 @@ class DuduPlatform(Platform):
         # is never stale, in any worker. Bounded; a fleet asks for a handful of versions at a time.
         self._lists: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
         self._devices: dict[str, Any] = {}
+        self._settings_parts: dict[str, tuple[Any, str, dict[str, Any]]] = {}  # device id → (its cached row, day, part)
         self._devices_version = -1  # the store's data_version the cache was filled under
         store.on_state_change(self.forget_devices)  # a state change here (admin, control API) empties it too
         self._data_version: int | None = None
@@ -125,7 +126,12 @@ class DuduPlatform(Platform):
     # -- request path --------------------------------------------------------------------------------------------
     def request_extras(self, ctx: ExchangeContext, document: Any) -> None:
         """Remember req_id so that even a schema refusal echoes it (D-DUDU-REQ-ID). No gate: 003 has no signature."""
-        remember_req_id(ctx, document)
+        if type(document) is dict:  # inline: this runs for every DUDU exchange (remember_req_id for the general case)
+            req_id = document.get("req_id")
+            if type(req_id) is str:
+                ctx.extras["req_id"] = req_id
+        else:
+            remember_req_id(ctx, document)
 
     def fast_operations(self) -> dict[str, str]:
         """Paths the fast path serves, from the spec: ``/dudu/<op>`` → operation name."""
@@ -172,6 +178,7 @@ class DuduPlatform(Platform):
                 self._data_version = data_version
         if data_version != self._devices_version:
             self._devices.clear()
+            self._settings_parts.clear()
             self._devices_version = data_version
         row = self._devices.get(device_id)
         if row is None:
@@ -184,6 +191,7 @@ class DuduPlatform(Platform):
     def forget_devices(self) -> None:
         """Empty the device cache: the store changed under it, or a write-through change did not commit."""
         self._devices.clear()
+        self._settings_parts.clear()
 
     def _forget_data_version(self) -> None:
         self._data_version = None
@@ -245,25 +253,34 @@ class DuduPlatform(Platform):
             )
         stamp, today = _beijing(rctx.now)
         return self.ok(
-            {
-                "enterprise_id": d["enterprise_id"],
-                "server_time": stamp,
-                "version_code": str(d["key_version"]),
-                "check_mode": d["check_mode"],
-                "check_card_mode": d["check_card_mode"],
-                "qrcode_mode": d["qrcode_mode"],
-                "card_mode": d["card_mode"],
-                "white_mode": d["white_mode"],
-                "version_code_all": str(d["card_full_version"]),
-                "version_code_add": str(d["card_version"]),
-                "line_version_code_all": str(d["line_version"] or 0),
-                "is_line_white": d["is_line_white"],
-                "check_start_time_format": f"{today} {d['check_start']}",
-                "check_end_time_format": f"{today} {d['check_end']}",
-                "heartbeat_interval": d["heartbeat_interval"],
-                "offline_missing": missing,
-            }
+            {"enterprise_id": d["enterprise_id"], "server_time": stamp, **self._settings_part(d, today), "offline_missing": missing}
         )
+
+    def _settings_part(self, d: dict[str, Any], today: str) -> dict[str, Any]:
+        """What a heartbeat reply tells the device of its settings and the platform's versions (003 §3.2), built once
+        per cached device row and day: a row read anew from the store is a new object (so the part is rebuilt), and
+        the heartbeat's own write-through changes only what the device holds, none of these."""
+        entry = self._settings_parts.get(d["device_id"])
+        if entry is not None and entry[0] is d and entry[1] == today:
+            return entry[2]
+        part = {
+            "version_code": str(d["key_version"]),
+            "check_mode": d["check_mode"],
+            "check_card_mode": d["check_card_mode"],
+            "qrcode_mode": d["qrcode_mode"],
+            "card_mode": d["card_mode"],
+            "white_mode": d["white_mode"],
+            "version_code_all": str(d["card_full_version"]),
+            "version_code_add": str(d["card_version"]),
+            "line_version_code_all": str(d["line_version"] or 0),
+            "is_line_white": d["is_line_white"],
+            "check_start_time_format": f"{today} {d['check_start']}",
+            "check_end_time_format": f"{today} {d['check_end']}",
+            "heartbeat_interval": d["heartbeat_interval"],
+        }
+        if len(self._settings_parts) < DEVICE_CACHE_SIZE:
+            self._settings_parts[d["device_id"]] = (d, today, part)
+        return part
 
     def get_card_list(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()

@@ -28,6 +28,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.config import Settings
+from harness.conformance import sessions
 from harness.errors import PlatformError, Violation
 from harness.journal import Exchange, Journal, LoopGroupCommit, origin_of
 from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange, internal_error
@@ -35,12 +36,31 @@ from harness.server import fastpath
 
 log = logging.getLogger("harness.server")
 
-# Scope keys the session layer (harness.server.app.SessionMiddleware) sets for this one.
+# Scope keys of the session rewrite (session_scope).
+SESSION_PREFIX = "/_session/"
 SCOPE_SESSION = "harness.session"
 SCOPE_SESSION_REFUSED = "harness.session_refused"
 SESSION_RULE = "SESSION"
 JSON_TYPE = (b"content-type", b"application/json; charset=utf-8")
 NO_HEADERS: list[tuple[bytes, bytes]] = []  # never mutated
+
+
+def session_scope(scope: Scope, store: Any) -> Scope:
+    """``/_session/<id>/<rest>`` is served exactly as ``/<rest>`` (path and ``raw_path`` rewritten, for the fast path
+    and Connexion alike) and journaled with ``session = <id>``; an unknown or finished session is marked, and refused
+    by the exchange in the platform's own envelope (not-found)."""
+    session_id, _, rest = scope["path"][len(SESSION_PREFIX) :].partition("/")
+    prefix = f"{SESSION_PREFIX}{session_id}"
+    scope = dict(scope)
+    scope["path"] = "/" + rest
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes):
+        raw_prefix = prefix.encode("latin-1", "replace")
+        scope["raw_path"] = (raw[len(raw_prefix) :] or b"/") if raw.startswith(raw_prefix) else scope["path"].encode()
+    scope[SCOPE_SESSION] = session_id[:64]
+    if not sessions.is_open(store, session_id):
+        scope[SCOPE_SESSION_REFUSED] = f"no open certification session {session_id[:64]!r}: unknown or finished (harness certify sessions)"
+    return scope
 
 
 def session_refusal(scope: Scope) -> PlatformError | None:
@@ -77,6 +97,9 @@ class ExchangeMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
+        if path.startswith(SESSION_PREFIX):
+            scope = session_scope(scope, self.journal.store)
+            path = scope["path"]
         op = self.routes.get(path) if scope["method"] == "POST" else None
         platform = op.platform if op is not None else next((p for p in self.platforms if p.owns(path)), None)
         if platform is None or (op is None and _is_docs_path(platform, path)):
@@ -91,12 +114,14 @@ class ExchangeMiddleware:
             platform=platform.name,
             method=scope["method"],
             path=path,
-            query=unquote(scope.get("query_string", b"").decode("latin-1")),
+            query=unquote(raw_query.decode("latin-1")) if (raw_query := scope.get("query_string")) else "",
             request_headers=headers,
             request_body=body,
             operation=operation,
             session=scope.get(SCOPE_SESSION),
             origin=origin_of(headers),
+            masker=platform.masker,
+            headers_lowercase=True,
         )
         ctx = ExchangeContext(platform, exchange, body, operation=operation)
         token = current_exchange.set(ctx)
@@ -115,6 +140,8 @@ class ExchangeMiddleware:
             delivered = platform.reply_ok(document)
             if not delivered:
                 exchange.work.rolled_back()  # a refused exchange changes no state (on either path)
+            elif op is not None:
+                exchange.reply_secret_free = op.reply_secret_free
             kept, writes = platform.journal_form(ctx.operation or "", document) if delivered else (document, [])
             if kept is not document:  # the platform keeps bulky parts once, by digest
                 exchange.sent(raw, platform.encode(kept))

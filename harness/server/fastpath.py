@@ -44,6 +44,9 @@ class FastOperation:
     decisions: dict[str, Any] | None = None  # the served body schema with its components, for decision warnings
     gated: bool = True  # the platform has a gate (its own authenticate)
     handler: Any = None  # the operation's handler (platform.handlers), looked up once
+    # The reply schema names none of the platform's secret fields: a delivered reply (built by the harness to that
+    # schema) then holds none, and the journal's masking need not scan it (harness.masking.mask_exchange).
+    reply_secret_free: bool = False
 
 
 def _compile(spec: dict[str, Any], node: dict[str, Any]) -> Any:
@@ -78,8 +81,23 @@ def compile_operations(platforms: list[Platform], validate_replies: bool) -> dic
                 {**top, "components": spec.get("components", {})} if relaxed else None,
                 type(platform).authenticate is not Platform.authenticate,
                 platform.handlers.get(operation) or (lambda p, ctx, body, op=operation: p.handle(ctx, op, body)),
+                platform.secret_fields.isdisjoint(property_names(resolved["paths"][where]["post"]["responses"]["200"])),
             )
     return routes
+
+
+def property_names(node: Any) -> set[str]:
+    """Every property name a (resolved) schema declares, at any depth."""
+    names: set[str] = set()
+    if isinstance(node, dict):
+        if isinstance(node.get("properties"), dict):
+            names.update(node["properties"])
+        for value in node.values():
+            names |= property_names(value)
+    elif isinstance(node, list):
+        for value in node:
+            names |= property_names(value)
+    return names
 
 
 def schema_violations(op: FastOperation, body: Any) -> list[Violation]:
