@@ -1,4 +1,4 @@
-"""JT/T timing-platform request signing, exactly as deployed platforms do it (D-YXC-SIGN, INTERFACES.md Y11).
+"""JT/T timing-platform request signing, exactly as deployed platforms do it (000 附件四 URL; D-YXC-SIGN).
 
     H    = HASH(payload ‖ ts as an 8-byte big-endian integer)   HASH by v's suffix: e1 SHA-1, e2 SHA-256, e3 SHA-512
     sign = HEX_UPPER( RSA_private( 0x00 0x01 FF…FF 0x00 ‖ H ) )  PKCS#1 v1.5 block type 1, *no* DigestInfo

@@ -1,4 +1,4 @@
-"""DUDU device fleet: one Locust user per bus card/QR reader (seed 003; INTERFACES.md §4).
+"""DUDU device fleet: one Locust user per bus card/QR reader (seed 003).
 
 Each device, against the harness or any 嘟嘟-compatible server:
 

@@ -1,4 +1,4 @@
-"""The APP → mini-program jump of remote teaching (000 附件三, 2.2 1); INTERFACES.md Y4).
+"""The APP → mini-program jump of remote teaching (000 附件三, 2.2 1)).
 
 The remote-teaching APP, once its own photo check has passed, opens the mini-program page within 2 minutes::
 

@@ -382,7 +382,7 @@ def reject_unknown_callback(ctx: CallbackContext) -> Any:
 
 # --- Schemathesis: property-based and negative testing from the spec -------------------------------------------------
 def _generated_cases(ctx: CallbackContext, mode_name: str) -> list[Any]:
-    import schemathesis  # lazily: importing it is slow and patches things (TOOLCHAIN.md)
+    import schemathesis  # lazily: importing it is slow and patches things
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
     from schemathesis.generation import GenerationMode

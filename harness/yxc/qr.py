@@ -1,4 +1,4 @@
-"""The training QR a timing terminal shows (000 附件一, INTERFACES.md Y1): make a conforming one, check any one.
+"""The training QR a timing terminal shows (000 附件一): make a conforming one, check any one.
 
     https://jpfw.gdcd.gov.cn/m/c?redirect_uri={urlencoded callback URL}&timestamp={seconds}&callback={urlencoded param}
 

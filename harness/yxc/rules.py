@@ -95,7 +95,7 @@ def _time14(value: str) -> dt.datetime:
 
 
 # --- gate (Y11): evaluated in order by YxcPlatform.authenticate through Platform.gate, before schema validation ------
-SIGN_CLAUSE = "000 附件四 URL ?v=&ts=&sign=&user=; INTERFACES.md Y11"
+SIGN_CLAUSE = "000 附件四 URL ?v=&ts=&sign=&user="
 SIGN_READING = "; accepted under D-YXC-SIGN"
 
 

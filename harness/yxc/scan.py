@@ -1,4 +1,4 @@
-"""The mini-program's scan, played by the harness (000 附件二, INTERFACES.md Y3), and the grading of a callback reply.
+"""The mini-program's scan, played by the harness (000 附件二), and the grading of a callback reply.
 
 On a scan the province issues a sign-in (or sign-out) code, stores it (so a later classrecord's ``logininfo`` /
 ``logoutinfo`` sent to ``harness serve`` is matched against it) and POSTs ``{code, expirationtime, stunum, callback}``

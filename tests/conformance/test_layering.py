@@ -1,4 +1,4 @@
-"""harness/conformance/ only yields events: it never imports the reports or the CLI (STYLE.md §1, §5)."""
+"""harness/conformance/ only yields events: it never imports the reports or the CLI."""
 
 import ast
 from pathlib import Path

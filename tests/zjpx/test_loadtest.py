@@ -1,5 +1,5 @@
 """loadtests/zjpx_learners.py runs headless against `harness serve` and passes its thresholds (Locust as a subprocess
-with a time limit: importing locust here would monkey-patch this process, TOOLCHAIN.md)."""
+with a time limit: importing locust here would monkey-patch this process)."""
 
 from __future__ import annotations
 
