@@ -146,3 +146,27 @@ def test_masking_costs_nothing_on_a_heartbeat_and_little_on_a_token(tmp_path: Pa
     baseline = min(timeit.repeat(lambda: Exchange("dudu", "POST", "/dudu/x", "", {}, heartbeat), number=2000, repeat=3)) / 2000
     hb, tok = cost(heartbeat), cost(with_token)
     assert hb - baseline < 20e-6 and tok < 100e-6, (baseline, hb, tok)  # measured: heartbeat ~1 µs, token ~5 µs
+
+
+def test_replies_are_scanned_unless_their_schema_names_no_secret(tmp_path: Path) -> None:
+    """The journal skips scanning a delivered reply only when the operation's reply schema names no secret field; a
+    request is always scanned, so a token sent where none belongs is masked all the same."""
+    db = tmp_path / "h.db"
+    store = open_store(db)
+    app = create_app(Settings(db=db), store)
+    fx.world(store)
+    client = fx.AsgiClient(app)
+    try:
+        token = client.post("get_token", {"enterprise_id": fx.ENTERPRISE, "secret": fx.SECRET})["token"]
+        assert client.post("location_report", {**fx.heartbeat(), "token": token})["ret_code"] == 0
+    finally:
+        client.close()
+    from harness.server import fastpath
+
+    routes = fastpath.compile_operations([app.state_platforms["dudu"]], False)
+    assert routes["/dudu/location_report"].reply_secret_free
+    assert not routes["/dudu/get_token"].reply_secret_free  # its reply carries the token
+    beat = app.state_journal.query(platform="dudu", operation="location_report", limit=1)[0]
+    assert json.loads(beat["request_body"])["token"] == masking.hide(store, token)
+    store.close()
+    assert_absent(db, fx.SECRET, token)
