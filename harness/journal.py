@@ -111,7 +111,10 @@ def now_iso() -> str:
     second = int(now)
     if _second[0] != second:
         _second = (second, dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    return f"{_second[1]}.{int((now - second) * 1000):03d}+00:00"
+    return _second[1] + _MILLIS[int((now - second) * 1000)]
+
+
+_MILLIS = tuple(f".{ms:03d}+00:00" for ms in range(1000))  # the tail of every timestamp, formatted once
 
 
 @dataclass(slots=True)  # slots: built and read on every exchange

@@ -381,7 +381,7 @@ def reject_unknown_callback(ctx: CallbackContext) -> Any:
 
 
 # --- Schemathesis: property-based and negative testing from the spec -------------------------------------------------
-def _generated_cases(ctx: CallbackContext, mode_name: str) -> list[Any]:
+def _generated_cases(ctx: CallbackContext, mode_name: str) -> list[tuple[dict[str, Any], str | None]]:
     import schemathesis  # lazily: importing it is slow and patches things
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
@@ -412,7 +412,15 @@ def _generated_cases(ctx: CallbackContext, mode_name: str) -> list[Any]:
         collected.append(case)
 
     collect()
-    return [case.as_transport_kwargs(base_url=origin) for case in collected[: ctx.max_examples]]
+    return [(case.as_transport_kwargs(base_url=origin), _mutation(case)) for case in collected[: ctx.max_examples]]
+
+
+def _mutation(case: Any) -> str | None:
+    """Schemathesis's own account of how it made a case (e.g. "violates `required` at /properties/callback"), kept
+    beside the harness's reading of what the case breaks."""
+    phase = getattr(getattr(case, "meta", None), "phase", None)
+    description = getattr(getattr(phase, "data", None), "description", None)
+    return str(description) if description else None
 
 
 def _case_body(kwargs: dict[str, Any]) -> tuple[bytes, Any]:
@@ -486,7 +494,7 @@ def _spec_check(ctx: CallbackContext, check_id: str, mode: str) -> Any:
     foreign: list[Evidence] = []
     judged: list[Evidence] = []
     not_negative = 0
-    for kwargs in cases:
+    for kwargs, mutation in cases:
         body, value = _case_body(kwargs)
         content_type = kwargs.get("headers", {}).get("Content-Type", JSON_TYPE)
         broken = _broken(schema, body, value, content_type)
@@ -504,6 +512,8 @@ def _spec_check(ctx: CallbackContext, check_id: str, mode: str) -> Any:
         request = exchange.request_evidence()
         if mode == "negative":
             request["broken"] = broken
+            if mutation:
+                request["schemathesis"] = mutation  # the generator's own words for the mutation
             what = f"broke {negative.describe(broken)}"
             if code == 0:
                 why.append(f"an invalid request was accepted (errorcode 0) [{CLAUSE_MALFORMED}]")

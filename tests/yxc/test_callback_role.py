@@ -105,6 +105,7 @@ def test_negative_cases_name_the_constraint_they_broke(start_vendor) -> None:
         broken = item.request["broken"]
         assert broken and {"field", "keyword", "expected", "sent"} <= set(broken[0])
         assert item.note.startswith("broke ") and broken[0]["field"] in item.note
+    assert any(item.request.get("schemathesis") for item in negative.evidence)  # Schemathesis's own account, kept
 
 
 def test_a_negative_case_that_breaks_nothing_is_not_counted(start_vendor, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,13 +113,14 @@ def test_a_negative_case_that_breaks_nothing_is_not_counted(start_vendor, monkey
 
     vendor = start_vendor()
     valid = {"code": "C" * 8, "expirationtime": "2030-01-01 00:00:00", "stunum": "S" * 16, "callback": "x"}
-    cases = [{"json": valid}, {"json": {**valid, "stunum": "short"}}]
+    cases = [({"json": valid}, None), ({"json": {**valid, "stunum": "short"}}, "violates `minLength` at /properties/stunum")]
     monkeypatch.setattr(callback_role, "_generated_cases", lambda ctx, mode: cases if mode == "negative" else cases[:1])
     _, results, _, _ = run(YxcCallbackRole(qr=vendor.qr_text(), allow_insecure_http=True, max_examples=2))
     negative = next(r for r in results if r.check_id == "spec-negative")
     assert negative.message.startswith("1 generated negative case(s)")
     assert "1 generated case(s) broke no constraint of the request schema and were not counted as negative" in negative.message
     assert negative.evidence[0].request["broken"][0]["field"] == "body.stunum"
+    assert negative.evidence[0].request["schemathesis"] == "violates `minLength` at /properties/stunum"  # the generator's words
 
 
 def test_unreachable_target_ends_the_run_with_error() -> None:
