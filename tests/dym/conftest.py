@@ -16,12 +16,14 @@ from harness.clock import BEIJING
 from harness.config import Settings
 from harness.dym import admin, ids, signing
 from harness.schema import open_store
+from harness.specs import load_spec
 from harness.store import Store
 
 with warnings.catch_warnings():  # connexion 3.3 imports starlette.testclient, which warns under httpx 0.28
     warnings.simplefilter("ignore")
     from harness.server import create_app
 
+PATHS = {item["post"]["operationId"].rsplit(".", 1)[-1]: path for path, item in load_spec("dym/platform.yaml")["paths"].items()}
 START = dt.datetime(2026, 12, 1, 9, 0, tzinfo=BEIJING).timestamp()
 # Synthetic identities with valid GB 11643 check digits (5325xx: 红河州), and a valid GB 32100 credit code.
 DRIVER_A = {"id_no": ids.make_id("532501", dt.date(1988, 3, 14), 217), "name": "张海峰", "mobile": "13800880001", "plate": "云L69568"}
@@ -51,7 +53,7 @@ class Caller:
     def call(self, operation: str, body: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
         document = signing.signed(body or {}, self.app.app_id, self.app.secret, now=self.clock())
         document.update(overrides)
-        path = "/dym/" + operation.replace("_", "/", 1)
+        path = "/dym" + PATHS[operation]
         response = self.client.raw("POST", path, json=document)
         assert response.status_code == 200, response.text
         return response.json()
