@@ -128,7 +128,9 @@ class DymPlatform(Platform):
         return dict(row) if row is not None else None
 
     async def authenticate(self, ctx: ExchangeContext) -> None:
-        body = ctx.document if ctx.parsed else _parse(ctx.body)
+        # The signature is judged over the body as sent: Python's parser keeps integers of any size exact (orjson, the
+        # fast path's, reads those beyond 64 bits as floats, which would change their text in the signing string).
+        body = _parse(ctx.body)
         now = self.clock()
         app = self._app(body.get("app_id")) if isinstance(body, dict) else None
         seen = False
@@ -142,6 +144,8 @@ class DymPlatform(Platform):
             )
         gate = DymContext(ctx.operation or "", now, body, app=app, nonce_seen=seen)
         self.gate(ctx, ctx.operation or "", gate, body)
+        if app is None:  # no operation to gate (the router refuses the request)
+            return
         ctx.extras["app"] = app
         ctx.exchange.vendor = app["app_id"] if app else None
         work = ctx.exchange.work

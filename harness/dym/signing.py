@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 import struct
 from collections.abc import Mapping
@@ -23,13 +24,18 @@ TAG_BYTES = 16
 
 
 def _text(value: Any) -> str:
+    """A field's value in the signing string: strings as sent, booleans true/false, integers in decimal, other numbers,
+    arrays and objects as RFC 8785 JSON (plain sorted JSON for what RFC 8785 refuses, e.g. integers beyond 2**53)."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return rfc8785.dumps(value).decode()
-    return rfc8785.dumps(value).decode("utf-8")  # arrays and objects: their canonical JSON
+    if isinstance(value, int):
+        return str(value)
+    try:
+        return rfc8785.dumps(value).decode("utf-8")
+    except (rfc8785.CanonicalizationError, TypeError, ValueError):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def signing_string(body: Mapping[str, Any]) -> str:
