@@ -71,11 +71,10 @@ class World:
     db: Path
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    db = tmp_path / "dym.db"
+def _world(tmp_path: Path, profile: str) -> Iterator[World]:
+    db = tmp_path / f"dym-{profile}.db"
     store = open_store(db)
-    app = create_app(Settings(db=db, validate_responses=True), store)
+    app = create_app(Settings(db=db, validate_responses=True, profile=profile), store)
     clock = Clock(START)
     platform = app.state_platforms["dym"]
     platform.clock = clock
@@ -92,3 +91,15 @@ def world(tmp_path: Path) -> Iterator[World]:
         client.close()
         app.state_journal.stop()
         store.close()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    """The default profile (tolerant): a decision's strict reading warns."""
+    yield from _world(tmp_path, "tolerant")
+
+
+@pytest.fixture
+def strict_world(tmp_path: Path) -> Iterator[World]:
+    """``--profile strict``: a decision's strict reading refuses."""
+    yield from _world(tmp_path, "strict")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from harness.dym import signing
-from tests.dym.conftest import DRIVER_A, World
+from tests.dym.conftest import DRIVER_A, DRIVER_B, World
 
 
 def _text(value: bytes | str | None) -> str:
@@ -77,3 +77,18 @@ def test_a_ledger_entry_commits_with_its_record_or_not_at_all(world: World) -> N
     assert [r["path"] for r in openings] == ["/id_no", "/mobile", "/name", "/plate"]
     checkpoints = world.store.query_one("SELECT max(size) AS n FROM ledger_checkpoints")["n"]
     assert checkpoints == 1  # signed in the same transaction
+
+
+def test_strict_profile_refuses_what_the_default_only_warns_about(world: World, strict_world: World) -> None:
+    lower_x = {**DRIVER_A, "id_no": "11010519491231002x"}
+    for w, sign_code, id_code in ((world, "0", "0"), (strict_world, "2002", "1001")):
+        e = w.enterprise
+        doc = signing.signed(DRIVER_B, e.app.app_id, e.app.secret, now=w.clock())
+        doc["sign"] = doc["sign"].upper()
+        assert e.client.raw("POST", "/dym/driver/claim", json=doc).json()["code"] == sign_code
+        reply = e.call("driver_claim", lower_x)
+        assert reply["code"] == id_code, reply
+        if id_code == "0":  # accepted as X, with a SHOULD verdict naming the decision
+            row = w.store.query("SELECT outcome, verdicts FROM journal WHERE platform = 'dym' ORDER BY id DESC LIMIT 1")[0]
+            assert row["outcome"] == "warning" and "D-DYM-ID-CHECK" in row["verdicts"]
+            assert w.store.query_one("SELECT id_no FROM dym_drivers WHERE id_no LIKE '%X'")["id_no"] == "11010519491231002X"
