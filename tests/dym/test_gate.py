@@ -92,3 +92,17 @@ def test_strict_profile_refuses_what_the_default_only_warns_about(world: World, 
             row = w.store.query("SELECT outcome, verdicts FROM journal WHERE platform = 'dym' ORDER BY id DESC LIMIT 1")[0]
             assert row["outcome"] == "warning" and "D-DYM-ID-CHECK" in row["verdicts"]
             assert w.store.query_one("SELECT id_no FROM dym_drivers WHERE id_no LIKE '%X'")["id_no"] == "11010519491231002X"
+
+
+def test_the_journal_masks_the_certificates_a_scan_shows(world: World) -> None:
+    a = world.enterprise.call("driver_claim", DRIVER_A)["data"]
+    grant = {"driver_code": a["driver_code"], "driver_token": a["driver_token"], "grantee": world.enterprise.app.app_id}
+    world.carrier.call("consent_grant", {**grant, "scope": ["id_card", "bank_account", "qualification"], "ttl_seconds": 600})
+    shown = world.enterprise.call("scan_verify", {"qr_content": a["qr_content"], "fields": ["id_card", "bank_account", "qualification"]})
+    account = shown["data"]["certificates"]["bank_account"]["account_no"]
+    assert shown["data"]["certificates"]["id_card"]["id_no"] == DRIVER_A["id_no"]  # the consenting caller sees them
+    row = world.store.query("SELECT reply_body FROM journal WHERE platform = 'dym' ORDER BY id DESC LIMIT 1")[0]
+    journaled = _text(row["reply_body"])
+    assert "certificates" in journaled
+    for secret in (account, DRIVER_A["id_no"], DRIVER_A["name"]):
+        assert secret not in journaled
