@@ -15,6 +15,7 @@ from harness.config import Settings, default_db_path
 from harness.conformance.cli import certify
 from harness.dudu.cli import dudu as dudu_commands
 from harness.dudu.cli import qr_dudu
+from harness.dym.cli import dym as dym_commands
 from harness.errors import HarnessError
 from harness.ledger.cli import ledger as ledger_commands
 from harness.platforms import PLATFORMS
@@ -119,6 +120,7 @@ def serve(
     click.echo(f"  YXC province   http://{settings.host}:{settings.port}/yxc   (Swagger UI /yxc/ui/)", err=True)
     click.echo(f"  ZJPX           http://{settings.host}:{settings.port}/zjpx  (Swagger UI /zjpx/ui/)", err=True)
     click.echo(f"  DUDU 嘟嘟      http://{settings.host}:{settings.port}/dudu  (Swagger UI /dudu/ui/)", err=True)
+    click.echo(f"  DYM 滇运码     http://{settings.host}:{settings.port}/dym   (designed API; Swagger UI /dym/ui/)", err=True)
     click.echo(f"  journal        http://{settings.host}:{settings.port}/_harness/journal", err=True)
     for line in control_banner(settings):
         click.echo(line, err=True)
@@ -278,6 +280,7 @@ simulate.add_command(_zjpx_push_class)
 main.add_command(dudu_commands)  # the DUDU commands live with the platform (harness/dudu/cli.py)
 qr.add_command(qr_dudu)  # one `harness qr` group: `qr yxc …` and `qr dudu …`
 main.add_command(ledger_commands)  # `harness ledger …` lives with the ledger (harness/ledger/cli.py)
+main.add_command(dym_commands)  # the DYM commands live with the platform (harness/dym/cli.py)
 
 
 def run() -> None:

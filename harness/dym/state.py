@@ -1,0 +1,53 @@
+"""DYM tables. Everything lives in the store (``harness serve`` may run several workers). The ledger's own tables are
+``harness.ledger.SCHEMA``; ``dym_chain`` maps each record's events to their ledger entries."""
+
+from harness.store import Schema, Step
+
+SCHEMA = Schema(
+    "dym",
+    [
+        Step(
+            1,
+            [
+                # Integrating applications (D-DYM-SIGN): kind enterprise (物流企业), platform (互联网公共服务平台) or regulator.
+                """CREATE TABLE IF NOT EXISTS dym_apps (
+                app_id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('enterprise', 'platform', 'regulator')),
+                name TEXT NOT NULL, uscc TEXT, secret TEXT NOT NULL, created TEXT NOT NULL)""",
+                "CREATE TABLE IF NOT EXISTS dym_nonces (app_id TEXT NOT NULL, nonce TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (app_id, nonce))",
+                "CREATE INDEX IF NOT EXISTS dym_nonces_at ON dym_nonces (at)",
+                # Driver codes: the claim's data, the driver token's SHA-256 (D-DYM-DRIVER-TOKEN), the colour last put on chain.
+                """CREATE TABLE IF NOT EXISTS dym_drivers (
+                driver_code TEXT PRIMARY KEY, app_id TEXT NOT NULL, id_no TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+                mobile TEXT NOT NULL, plate TEXT NOT NULL, token_hash TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'blue', status_at REAL NOT NULL, created REAL NOT NULL)""",
+                "CREATE INDEX IF NOT EXISTS dym_drivers_mobile ON dym_drivers (mobile)",
+                """CREATE TABLE IF NOT EXISTS dym_vehicles (
+                driver_code TEXT NOT NULL, plate TEXT NOT NULL, trailer_plate TEXT, bound REAL NOT NULL, PRIMARY KEY (driver_code, plate))""",
+                "CREATE INDEX IF NOT EXISTS dym_vehicles_plate ON dym_vehicles (plate)",
+                """CREATE TABLE IF NOT EXISTS dym_enterprises (
+                enterprise_code TEXT PRIMARY KEY, app_id TEXT NOT NULL, uscc TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+                mobile TEXT NOT NULL, created REAL NOT NULL)""",
+                # Issues reported by the regulator (D-DYM-ISSUES): open while handled IS NULL.
+                """CREATE TABLE IF NOT EXISTS dym_issues (
+                issue_id TEXT PRIMARY KEY, driver_code TEXT NOT NULL, kind TEXT NOT NULL, description TEXT NOT NULL,
+                reported REAL NOT NULL, deadline REAL NOT NULL, handled REAL)""",
+                "CREATE INDEX IF NOT EXISTS dym_issues_driver ON dym_issues (driver_code)",
+                """CREATE TABLE IF NOT EXISTS dym_consents (
+                consent_id TEXT PRIMARY KEY, driver_code TEXT NOT NULL, grantee TEXT NOT NULL, scope TEXT NOT NULL,
+                granted REAL NOT NULL, expires REAL NOT NULL, revoked REAL)""",
+                "CREATE INDEX IF NOT EXISTS dym_consents_driver ON dym_consents (driver_code, grantee)",
+                """CREATE TABLE IF NOT EXISTS dym_waybills (
+                app_id TEXT NOT NULL, waybill_no TEXT NOT NULL, kind TEXT NOT NULL, driver_code TEXT, details TEXT NOT NULL,
+                status TEXT NOT NULL, qr_expires INTEGER NOT NULL, created REAL NOT NULL, accepted_by TEXT, accepted REAL,
+                PRIMARY KEY (app_id, waybill_no))""",
+                # One row per event put on chain: which record it concerns and its ledger entry (written in the same
+                # transaction as the entry, from the exchange's unit of work).
+                """CREATE TABLE IF NOT EXISTS dym_chain (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, subject_kind TEXT NOT NULL, subject TEXT NOT NULL, event TEXT NOT NULL,
+                idx INTEGER NOT NULL, attestation_id TEXT NOT NULL, at TEXT NOT NULL)""",
+                "CREATE INDEX IF NOT EXISTS dym_chain_subject ON dym_chain (subject_kind, subject)",
+                "CREATE TABLE IF NOT EXISTS dym_keys (name TEXT PRIMARY KEY, key BLOB NOT NULL)",
+            ],
+        ),
+    ],
+)
