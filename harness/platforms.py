@@ -18,6 +18,7 @@ PLATFORMS: dict[str, str] = {
     "yxc": "harness.yxc.platform:YxcPlatform",
     "zjpx": "harness.zjpx.platform:ZjpxPlatform",
     "dudu": "harness.dudu.platform:DuduPlatform",
+    "ymt": "harness.ymt.platform:YmtPlatform",
 }
 
 

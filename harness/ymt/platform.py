@@ -1,0 +1,286 @@
+"""The YMT 一码通 reference platform: the ``{code, msg, response}`` envelope, the rules, and the B.1–B.5 and flow handlers.
+
+State changes of an accepted exchange are recorded on its unit of work (they commit with the journal row, and a refused
+exchange changes nothing); the few that must hold even when the exchange is refused, or that two racing exchanges must
+not both win, are written at once by their rules: a signed decode request seen (YMT-REPLAY) and an authorisation code
+claimed or, presented twice, the token it issued revoked (YMT-AUTH-CODE).
+
+The decode answer (B.4) is encrypted with the merchant's AES profile (D-YMT-AES). The handler returns the plaintext
+document and leaves the merchant's key in the exchange's extras; :meth:`YmtPlatform.encode` seals ``response`` for the
+wire and :meth:`YmtPlatform.decode_reply` opens it again, so the journal keeps the plaintext document (its personal
+fields masked as secrets) beside the SHA-256 and the bytes of what was sent (``wire_is_document = False``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from typing import Any
+
+import orjson
+import qrcode
+
+from harness.errors import PlatformError
+from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange
+from harness.ymt import admin, crypto, rules
+from harness.ymt.handlers import HANDLERS
+from harness.ymt.rules import YmtContext
+
+OK = "PY0000"
+KIND_CODES = {
+    ErrorKind.NOT_FOUND: "PY1004",
+    ErrorKind.CERTIFICATE: "PY2001",
+    ErrorKind.TIMESTAMP: "PY2002",
+    ErrorKind.FAILED: "PY1003",
+    ErrorKind.INTERNAL: "PY9999",
+}
+SEAL = "ymt_seal"  # ExchangeContext.extras key: (profile, key, aad) of a decode answer
+
+
+def qr_png_base64(text: str) -> str:
+    """base64 of a PNG image of the QR code holding ``text`` (表B.1 qrcodeBase64; the examples begin iVBORw, a PNG)."""
+    out = io.BytesIO()
+    qrcode.make(text, box_size=4, border=2).save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
+class YmtPlatform(Platform):
+    name = "ymt"
+    base_path = "/ymt"
+    spec_file = "ymt/platform.yaml"
+    title = "一码通 city identity-code platform"
+    not_found_clause = "001 §9.1; D-YMT-METHOD (no such interface: PY1004, D-YMT-CODES)"
+    body_clause = "001 §9.1; D-YMT-METHOD (a UTF-8 JSON body: PY1001)"
+    # Tokens, wrapped keys and a person's full name, ID number and mobile: keyed hashes in the journal and reports.
+    secret_fields = frozenset({"accessToken", "aesKeyWrapped", "idCard", "userName", "userNmae", "name", "mobile"})
+    wire_is_document = False  # the decode answer's response is encrypted on the wire (encode/decode_reply)
+    handlers = HANDLERS
+
+    def __init__(self, store: Any, settings: Any) -> None:
+        super().__init__(store, settings)
+        rules.install(self.rules)
+        self.codes: dict[str, dict[str, Any]] = self.spec["x-return-codes"]["codes"]
+        self.tolerant = settings.profile == "tolerant"
+
+    # -- envelope {code, msg, response} (D-YMT-ENVELOPE, D-YMT-MSG) ---------------------------------------------------------
+    def _envelope(self, code: str, msg: str) -> dict[str, Any]:
+        head: dict[str, Any] = {"code": code, "msg": msg}
+        if self.tolerant:
+            head["message"] = msg  # the tables' name (D-YMT-MSG)
+        return head
+
+    def ok(self, data: Any = None) -> dict[str, Any]:
+        reply = self._envelope(OK, "")
+        if data is not None:
+            reply["response"] = data
+        return reply
+
+    @staticmethod
+    def _malformed_code(error: PlatformError) -> str:
+        text = " ".join(v.message for v in error.violations)
+        if "malformed JSON" in text or "not valid utf" in text.lower():
+            return "PY1001"
+        if "(required)" in text or "request body is required" in text:
+            return "PY1002"
+        return "PY1003"
+
+    def error(self, error: PlatformError) -> dict[str, Any]:
+        if error.code is not None:
+            code = str(error.code)
+        elif error.kind == ErrorKind.MALFORMED:
+            code = self._malformed_code(error)
+        else:
+            code = KIND_CODES.get(error.kind, "PY9999")
+        entry = self.codes.get(code, self.codes["PY9999"])
+        reply = self._envelope(code, f"{entry['msg']}: {error.summary}"[:256] if error.violations else entry["msg"])
+        if error.violations:
+            reply["violations"] = [v.as_dict() for v in error.violations]
+        return reply
+
+    def reply_code(self, reply: Any) -> str | None:
+        if isinstance(reply, dict) and isinstance(reply.get("code"), str) and "msg" in reply:
+            return reply["code"]
+        return None
+
+    def reply_ok(self, reply: Any) -> bool:
+        return isinstance(reply, dict) and reply.get("code") == OK
+
+    # -- the encrypted decode answer (D-YMT-AES) ----------------------------------------------------------------------------
+    def encode(self, document: Any) -> bytes:  # type: ignore[override]
+        ctx = current_exchange.get()
+        seal = ctx.extras.get(SEAL) if ctx is not None else None
+        if seal is not None and isinstance(document, dict) and document.get("code") == OK and isinstance(document.get("response"), dict):
+            profile, key, aad = seal
+            plaintext = orjson.dumps(document["response"])
+            document = {**document, "response": crypto.encrypt_reply(profile, key, plaintext, aad=aad)}
+        return orjson.dumps(document)
+
+    def decode_reply(self, raw: bytes) -> Any:
+        document = orjson.loads(raw)
+        ctx = current_exchange.get()
+        seal = ctx.extras.get(SEAL) if ctx is not None else None
+        if seal is not None and isinstance(document, dict) and document.get("code") == OK and isinstance(document.get("response"), str):
+            profile, key, aad = seal
+            try:
+                document = {**document, "response": orjson.loads(crypto.decrypt_reply(profile, key, document["response"], aad=aad))}
+            except (crypto.CipherError, orjson.JSONDecodeError) as exc:
+                raise ValueError(f"the sealed answer does not open: {exc}") from None
+        return document
+
+    # -- rules -----------------------------------------------------------------------------------------------------------
+    def _context(self, operation: str) -> YmtContext:
+        down = operation in rules.UP_OPS and admin.is_down(self.store)
+        return YmtContext(self.store, operation, admin.now(), down)
+
+    def _judge(self, ctx: ExchangeContext, operation: str, body: dict[str, Any]) -> YmtContext:
+        rctx = self._context(operation)
+        self.enforce(ctx, operation, rctx, body)
+        return rctx
+
+    def _write(self, ctx: ExchangeContext, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        work = ctx.exchange.work
+        for sql, params in statements:
+            work.write(sql, params)
+
+    # -- B.1 / B.3: show the code (001 §7.1.3) ------------------------------------------------------------------------------
+    def show_code(self, ctx: ExchangeContext, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        rctx = self._judge(ctx, operation, body)
+        token, user = rctx.token, rctx.user
+        qrcode_type = admin.QRCODE_TYPES[operation]
+        value = admin.new_code_value(admin.platform_keys(self.store).code_key)
+        self._write(ctx, admin.code_statements(user["id"], token["app_id"], qrcode_type, json.loads(token["scope"]), value, rctx.now))
+        name, card = crypto.conceal_name(user["name"]), crypto.conceal_card(user["id_card"])
+        reply: dict[str, Any] = {
+            "qrcodeType": qrcode_type,
+            "qrcodeBase64": qr_png_base64(value),
+            "serverTime": admin.server_time(rctx.now),
+            "concealName": name,
+            "concealCard": card,
+        }
+        if operation == "channel_qrcode":
+            reply.update(idCard=user["id_card"], userName=user["name"])
+            if self.tolerant:  # the table's spellings as well (D-YMT-CONCEAL, D-YMT-USERNAME)
+                reply.update(concelName=name, concelCard=card, userNmae=user["name"])
+        return self.ok(reply)
+
+    def _tags(self, user: Any, scope: list[str]) -> list[dict[str, Any]]:
+        if "tags" not in scope:
+            return []  # only what the person consented to (001 §7.1.3 b)
+        tags = admin.tags_for(user)
+        if self.tolerant:  # the table's spelling as well (D-YMT-ICON)
+            tags = [{**t, "Icon": t["icon"]} for t in tags]
+        return tags
+
+    def user_tags(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        rctx = self._judge(ctx, "user_tags", body)
+        return self.ok(self._tags(rctx.user, json.loads(rctx.token["scope"])))
+
+    # -- B.4: decode (the scene's scanner) ------------------------------------------------------------------------------------
+    def decode(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        rctx = self._judge(ctx, "decode_qrcode", body)
+        merchant, code = rctx.merchant, rctx.code
+        user = self.store.query_one("SELECT * FROM ymt_users WHERE id = ?", (code["user_id"],))
+        shared = set(json.loads(merchant["fields"])) & set(json.loads(code["scope"]))  # registered and consented (D-YMT-ENROL)
+        plaintext: dict[str, Any] = {
+            "qrcodeType": code["qrcode_type"],
+            "concealName": crypto.conceal_name(user["name"]),
+            "concealCard": crypto.conceal_card(user["id_card"]),
+            "serverTime": admin.server_time(rctx.now),
+        }
+        if "userName" in shared:
+            plaintext["userName"] = user["name"]
+        if "idCard" in shared:
+            plaintext["idCard"] = user["id_card"]
+        if "tags" in shared:
+            plaintext["tags"] = admin.tags_for(user)
+        aad = crypto.reply_aad(str(body["merchantId"]), str(body["macId"]), str(body["time"]))
+        ctx.extras[SEAL] = (merchant["aes_profile"], bytes(merchant["aes_key"]), aad if merchant["aes_profile"] == crypto.AES_256_GCM else b"")
+        return self.ok(plaintext)
+
+    # -- B.5 and the flows (D-YMT-FLOW, D-YMT-AUTH) --------------------------------------------------------------------------
+    def exchange_authorisation_code(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        rctx = self._judge(ctx, "exchange_authorisation_code", body)
+        expires = rctx.now + admin.TOKEN_TTL
+        return self.ok(
+            {
+                "accessToken": rctx.facts["token"],
+                "expiresIn": admin.TOKEN_TTL,
+                "expiresAt": admin.server_time(expires),
+                "scope": rctx.facts["scope"],
+            }
+        )
+
+    def realname(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        rctx = self._judge(ctx, "realname", body)
+        id_card = str(body["idCard"]).upper()
+        if rctx.user is not None:
+            user_id = rctx.user["id"]  # the same person checked again: the same userId
+        else:
+            user_id = admin.new_user_id()
+            self._write(ctx, admin.user_statements(user_id, body["name"], id_card, body.get("mobile"), False, None))
+        return self.ok({"userId": user_id, "concealName": crypto.conceal_name(body["name"]), "concealCard": crypto.conceal_card(id_card)})
+
+    def consent(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        rctx = self._judge(ctx, "consent", body)
+        code = admin.new_secret()
+        scope = sorted(set(body["scope"]))
+        statements = admin.consent_statements(body["userId"], body["appId"], scope)
+        statements.append(
+            (
+                "INSERT INTO ymt_auth_codes (code_hash, user_id, app_id, scope, expires) VALUES (?, ?, ?, ?, ?)",
+                (self.masker.secret(code), body["userId"], body["appId"], json.dumps(scope), rctx.now + admin.AUTH_CODE_TTL),
+            )
+        )
+        self._write(ctx, statements)
+        return self.ok({"code": code, "expiresIn": admin.AUTH_CODE_TTL})
+
+    # -- enrolment (D-YMT-ENROL) ---------------------------------------------------------------------------------------------
+    def register_merchant(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        self._judge(ctx, "register_merchant", body)
+        profile = body.get("aesProfile", crypto.AES_256_GCM)
+        key = crypto.new_reply_key(profile)
+        merchant_id = admin.new_merchant_id(self.store)
+        self._write(
+            ctx,
+            admin.merchant_statements(
+                merchant_id,
+                scene_name=body["sceneName"],
+                scene_type=body["sceneType"],
+                service_types=body["serviceTypes"],
+                qrcode_types=body["qrcodeTypes"],
+                fields=body.get("fields", []),
+                public_key=body["publicKey"],
+                aes_profile=profile,
+                aes_key=key,
+            ),
+        )
+        wrapped = crypto.wrap_key(admin.load_rsa_public(body["publicKey"]), key)
+        return self.ok(
+            {
+                "merchantId": merchant_id,
+                "aesProfile": profile,
+                "aesKeyWrapped": wrapped,
+                "weak": profile in crypto.WEAK_PROFILES,
+                "trustAnchor": admin.platform_keys(self.store).anchor_pem,
+            }
+        )
+
+    def register_device(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        self._judge(ctx, "register_device", body)
+        self._write(ctx, admin.device_statements(body["merchantId"], body["macId"], body.get("publicKey") or None))
+        return self.ok({"merchantId": body["merchantId"], "macId": body["macId"]})
+
+    # -- the emergency code (D-YMT-EMERGENCY) --------------------------------------------------------------------------------
+    def emergency_code(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        rctx = self._judge(ctx, "emergency_code", body)
+        keys = admin.platform_keys(self.store)
+        user, scope = rctx.user, json.loads(rctx.token["scope"])
+        tags = [t["no"] for t in admin.tags_for(user)] if "tags" in scope else []
+        claims = crypto.emergency_claims(admin.ISSUER, user["name"], user["id_card"], tags, rctx.moment)
+        text = crypto.make_emergency(claims, keys.issuer, keys.certificate)
+        return self.ok({"emergencyCode": text, "expiresAt": admin.server_time(claims.expires_at)})
+
+    def trust_list(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
+        rctx = self._judge(ctx, "trust_list", body)
+        return self.ok(admin.trust_list(self.store, rctx.now))
