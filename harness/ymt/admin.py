@@ -41,7 +41,20 @@ MIN_RSA_BITS = 2048
 SERVICE_TYPES = (10000, 20000, 30000)  # 001 §9.2 表1 (D-YMT-SERVICE-TYPES)
 DECODE_SERVICE = 20000
 DATA_FIELDS = ("userName", "idCard", "concealName", "concealCard", "tags", "mobile", "residence", "health", "talentLevel", "veteran")
-SCENE_TYPES = ("一码出行", "一码通办", "一码入园", "一码入馆", "一码就医", "一码连心", "一码入学", "才金直通", "三色五益", "助残助学", "幸福计算器", "其他")
+SCENE_TYPES = (
+    "一码出行",
+    "一码通办",
+    "一码入园",
+    "一码入馆",
+    "一码就医",
+    "一码连心",
+    "一码入学",
+    "才金直通",
+    "三色五益",
+    "助残助学",
+    "幸福计算器",
+    "其他",
+)
 QRCODE_TYPES = {"generate_qrcode": "ymt", "channel_qrcode": "gj"}  # B.1 the 一码通 code; B.3 a channel's bus code (表B.3 公交码类型)
 # The tag register (D-YMT-TAG-COLOURS: 1 red … 5 gold, 6 white, 7 black).
 VETERAN_TAG = {"icon": "/ymt/icons/veteran.png", "no": 1, "text": "退役军人", "backgroundColor": 1, "fontColor": 6}

@@ -195,7 +195,11 @@ class YmtPlatform(Platform):
         if "tags" in shared:
             plaintext["tags"] = admin.tags_for(user)
         aad = crypto.reply_aad(str(body["merchantId"]), str(body["macId"]), str(body["time"]))
-        ctx.extras[SEAL] = (merchant["aes_profile"], bytes(merchant["aes_key"]), aad if merchant["aes_profile"] == crypto.AES_256_GCM else b"")
+        ctx.extras[SEAL] = (
+            merchant["aes_profile"],
+            bytes(merchant["aes_key"]),
+            aad if merchant["aes_profile"] == crypto.AES_256_GCM else b"",
+        )
         return self.ok(plaintext)
 
     # -- B.5 and the flows (D-YMT-FLOW, D-YMT-AUTH) --------------------------------------------------------------------------

@@ -208,7 +208,9 @@ _purged: dict[str, float] = {}
 def code_issued(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
     value = code_value(body)
     keys = admin.platform_keys(ctx.store)
-    row = ctx.store.query_one("SELECT * FROM ymt_codes WHERE value = ?", (value,)) if admin.code_value_signed(keys.code_key, value) else None
+    row = (
+        ctx.store.query_one("SELECT * FROM ymt_codes WHERE value = ?", (value,)) if admin.code_value_signed(keys.code_key, value) else None
+    )
     if row is None:
         yield Fail("not a code this platform issued (send the QR content unchanged as qrcod)", "qrcod")
         return
