@@ -225,14 +225,16 @@ def code_statements(user_id: str, app_id: str, qrcode_type: str, scope: Sequence
     ]
 
 
-def issue_code(store: Store, user_id: str, app_id: str, qrcode_type: str = "ymt") -> str:
-    """A fresh code value for a person, as B.1 makes it (for `harness ymt code` and tests)."""
+def issue_code(store: Store, user_id: str, app_id: str, qrcode_type: str = "ymt", *, expired: bool = False) -> str:
+    """A fresh code value for a person, as B.1 makes it (for `harness ymt code` and tests); ``expired``: one whose 60 s
+    have already passed (for a certification scenario's expired-code scan)."""
     consent = store.query_one("SELECT scope FROM ymt_consents WHERE user_id = ? AND app_id = ?", (user_id, app_id))
     if consent is None:
         raise YmtError(f"user {user_id} has not consented to app {app_id} (harness ymt user-add --app {app_id} --scope …)")
     value = new_code_value(platform_keys(store).code_key)
     with store.transaction() as conn:
-        for sql, params in code_statements(user_id, app_id, qrcode_type, json.loads(consent["scope"]), value, now()):
+        at = now() - (CODE_TTL + 1 if expired else 0)
+        for sql, params in code_statements(user_id, app_id, qrcode_type, json.loads(consent["scope"]), value, at):
             conn.execute(sql, params)
     return value
 

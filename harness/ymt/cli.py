@@ -193,12 +193,13 @@ def device_add(merchant_id: str, mac_id: str, public_key: Path | None, db: Path 
 @click.option("--app", "app_id", required=True, help="The channel app the person consented to.")
 @click.option("--type", "qrcode_type", default="ymt", show_default=True, help="ymt (B.1) or gj (B.3).")
 @click.option("--png", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Also write the QR image here.")
+@click.option("--expired", is_flag=True, help="A code whose 60 s have already passed (B.4 answers PY3002).")
 @db_option
-def code(user_id: str, app_id: str, qrcode_type: str, png: Path | None, db: Path | None) -> None:
+def code(user_id: str, app_id: str, qrcode_type: str, png: Path | None, expired: bool, db: Path | None) -> None:
     """Make a fresh code for a person, as B.1 would, and print its value (what the QR image holds; lives 60 s)."""
     from harness.ymt import admin
 
-    value = admin.issue_code(_store(db), user_id, app_id, qrcode_type)
+    value = admin.issue_code(_store(db), user_id, app_id, qrcode_type, expired=expired)
     if png is not None:
         import qrcode
 
@@ -286,7 +287,22 @@ def _anchor_of(config: Path) -> Path:
     help="The list kept by `harness ymt trust-list` (emergency codes).",
 )
 @click.option("--time", "time_", default=None, help="Send this time (yyyyMMddHHmmss) instead of now: to see PY2002.")
-def scan(target: str | None, config: Path, mac_id: str, key: Path | None, text: str, trust_file: Path | None, time_: str | None) -> None:
+@click.option(
+    "--answers",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Append each decrypted answer to this log (JSON lines; certify --answers reads it).",
+)
+def scan(
+    target: str | None,
+    config: Path,
+    mac_id: str,
+    key: Path | None,
+    text: str,
+    trust_file: Path | None,
+    time_: str | None,
+    answers: Path | None,
+) -> None:
     """Scan a code as a scene's scanner: sign and send B.4, decrypt, print the fields; or verify an emergency code
     offline. Exit 0 when the code is accepted, 1 when it is refused (the return code is printed)."""
     import sys
@@ -308,6 +324,11 @@ def scan(target: str | None, config: Path, mac_id: str, key: Path | None, text: 
     if target is None:
         raise _error("--target is needed to decode a platform code")
     result = _scanner(target, config, mac_id, key).decode(text, time=time_)
+    if answers is not None and result.fields is not None:
+        from harness.ymt.scanner import answer_record
+
+        with answers.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(answer_record(result), ensure_ascii=False) + "\n")
     _echo({"code": result.code, "msg": result.msg, "fields": result.fields})
     if not result.ok:
         sys.exit(1)

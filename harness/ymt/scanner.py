@@ -123,6 +123,12 @@ class DecodeResult:
         return self.code == "PY0000"
 
 
+def answer_record(result: DecodeResult) -> dict[str, Any]:
+    """One line of the scene's log of decrypted answers (what `harness certify ymt-scene-client --answers` reads)."""
+    r = result.request
+    return {"merchantId": r["merchantId"], "macId": r["macId"], "time": r["time"], "fields": result.fields}
+
+
 def _anchor(anchor_pem: str) -> ec.EllipticCurvePublicKey:
     try:
         key = serialization.load_pem_public_key(anchor_pem.encode("ascii"))
