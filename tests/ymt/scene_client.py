@@ -86,6 +86,15 @@ class SceneClient:
         self.anchor = reply["response"]["trustAnchor"]
         return self.merchant_id
 
+    def use(self, merchant_file: Path) -> str:
+        """A merchant enrolled beforehand with `harness ymt merchant-add --out DIR` (its merchant.json and key)."""
+        config = json.loads(merchant_file.read_text(encoding="utf-8"))
+        key = serialization.load_pem_private_key((merchant_file.parent / config["privateKeyFile"]).read_bytes(), None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        self.key, self.merchant_id, self.profile = key, config["merchantId"], config["aesProfile"]
+        self.aes_key = base64.b64decode(config["aesKey"])
+        return self.merchant_id
+
     def enrol(self, mac: str) -> None:
         assert self.send("/merchant/device", {"merchantId": self.merchant_id, "macId": mac})["code"] == "PY0000"
 
@@ -145,14 +154,18 @@ class SceneClient:
         return reply
 
 
-def session(send: Send, store: Any, defect: str | None, answers: Path) -> str:
-    """The certification scenario; returns the merchantId."""
+def session(send: Send, store: Any, defect: str | None, answers: Path, merchant_file: Path | None = None) -> str:
+    """The certification scenario; returns the merchantId. ``merchant_file``: a merchant enrolled beforehand (with its
+    scanner GATE-01), else the scene registers itself and enrols its scanner over HTTP."""
     from harness.ymt import admin
     from tests.ymt import world
 
     client = SceneClient(send, defect=defect, answers=answers)
-    merchant_id = client.register()
-    client.enrol("GATE-01")
+    if merchant_file is not None:
+        merchant_id = client.use(merchant_file)
+    else:
+        merchant_id = client.register()
+        client.enrol("GATE-01")
     if defect != "no-trust-list":
         client.fetch_trust_list()
     if store.query_one("SELECT 1 FROM ymt_apps WHERE id = ?", (world.APP,)) is None:
