@@ -5,10 +5,10 @@ exchange changes nothing); the few that must hold even when the exchange is refu
 not both win, are written at once by their rules: a signed decode request seen (YMT-REPLAY) and an authorisation code
 claimed or, presented twice, the token it issued revoked (YMT-AUTH-CODE).
 
-The decode answer (B.4) is encrypted with the merchant's AES profile (D-YMT-AES). The handler returns the plaintext
-document and leaves the merchant's key in the exchange's extras; :meth:`YmtPlatform.encode` seals ``response`` for the
-wire and :meth:`YmtPlatform.decode_reply` opens it again, so the journal keeps the plaintext document (its personal
-fields masked as secrets) beside the SHA-256 and the bytes of what was sent (``wire_is_document = False``).
+The decode answer (B.4) is encrypted with the merchant's AES profile (D-YMT-AES) by the handler, which leaves the
+plaintext document in the exchange's extras: :meth:`YmtPlatform.journal_form` journals that (its personal fields masked
+as secrets) and the exchange layer keeps the SHA-256 of the sealed bytes sent beside it. The reply validated against
+the spec is the sealed one, on both request paths; every interface is served on the fast path.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ KIND_CODES = {
     ErrorKind.FAILED: "PY1003",
     ErrorKind.INTERNAL: "PY9999",
 }
-SEAL = "ymt_seal"  # ExchangeContext.extras key: (profile, key, aad) of a decode answer
+PLAINTEXT = "ymt_plaintext"  # ExchangeContext.extras key: the decode answer before it was sealed (journal_form)
 
 
 def qr_png_base64(text: str) -> str:
@@ -54,7 +54,6 @@ class YmtPlatform(Platform):
     body_clause = "001 §9.1; D-YMT-METHOD (a UTF-8 JSON body: PY1001)"
     # Tokens, wrapped keys and a person's full name, ID number and mobile: keyed hashes in the journal and reports.
     secret_fields = frozenset({"accessToken", "aesKeyWrapped", "idCard", "userName", "userNmae", "name", "mobile"})
-    wire_is_document = False  # the decode answer's response is encrypted on the wire (encode/decode_reply)
     handlers = HANDLERS
 
     def __init__(self, store: Any, settings: Any) -> None:
@@ -106,27 +105,23 @@ class YmtPlatform(Platform):
     def reply_ok(self, reply: Any) -> bool:
         return isinstance(reply, dict) and reply.get("code") == OK
 
-    # -- the encrypted decode answer (D-YMT-AES) ----------------------------------------------------------------------------
-    def encode(self, document: Any) -> bytes:  # type: ignore[override]
-        ctx = current_exchange.get()
-        seal = ctx.extras.get(SEAL) if ctx is not None else None
-        if seal is not None and isinstance(document, dict) and document.get("code") == OK and isinstance(document.get("response"), dict):
-            profile, key, aad = seal
-            plaintext = orjson.dumps(document["response"])
-            document = {**document, "response": crypto.encrypt_reply(profile, key, plaintext, aad=aad)}
+    @staticmethod
+    def encode(document: Any) -> bytes:
         return orjson.dumps(document)
 
-    def decode_reply(self, raw: bytes) -> Any:
-        document = orjson.loads(raw)
+    # -- the encrypted decode answer (D-YMT-AES) ----------------------------------------------------------------------------
+    def fast_operations(self) -> dict[str, str]:
+        """Every interface on the fast path (harness/server/fastpath.py): ``/ymt/<path>`` → operation name."""
+        return {self.base_path + path: item["post"]["operationId"].rsplit(".", 1)[-1] for path, item in self.spec["paths"].items()}
+
+    def journal_form(self, operation: str, reply: Any) -> tuple[Any, list[tuple[str, tuple[Any, ...]]]]:
+        """A delivered decode answer is journaled as the plaintext document it sealed (its personal fields masked as
+        secrets; the journal row keeps the SHA-256 of the sealed bytes sent); every other reply as it is."""
         ctx = current_exchange.get()
-        seal = ctx.extras.get(SEAL) if ctx is not None else None
-        if seal is not None and isinstance(document, dict) and document.get("code") == OK and isinstance(document.get("response"), str):
-            profile, key, aad = seal
-            try:
-                document = {**document, "response": orjson.loads(crypto.decrypt_reply(profile, key, document["response"], aad=aad))}
-            except (crypto.CipherError, orjson.JSONDecodeError) as exc:
-                raise ValueError(f"the sealed answer does not open: {exc}") from None
-        return document
+        plain = ctx.extras.get(PLAINTEXT) if ctx is not None else None
+        if operation == "decode_qrcode" and plain is not None and self.reply_ok(reply):
+            return plain, []
+        return reply, []
 
     # -- rules -----------------------------------------------------------------------------------------------------------
     def _context(self, operation: str) -> YmtContext:
@@ -194,13 +189,10 @@ class YmtPlatform(Platform):
             plaintext["idCard"] = user["id_card"]
         if "tags" in shared:
             plaintext["tags"] = admin.tags_for(user)
-        aad = crypto.reply_aad(str(body["merchantId"]), str(body["macId"]), str(body["time"]))
-        ctx.extras[SEAL] = (
-            merchant["aes_profile"],
-            bytes(merchant["aes_key"]),
-            aad if merchant["aes_profile"] == crypto.AES_256_GCM else b"",
-        )
-        return self.ok(plaintext)
+        profile = merchant["aes_profile"]
+        aad = crypto.reply_aad(str(body["merchantId"]), str(body["macId"]), str(body["time"])) if profile == crypto.AES_256_GCM else b""
+        ctx.extras[PLAINTEXT] = self.ok(plaintext)
+        return self.ok(crypto.encrypt_reply(profile, bytes(merchant["aes_key"]), orjson.dumps(plaintext), aad=aad))
 
     # -- B.5 and the flows (D-YMT-FLOW, D-YMT-AUTH) --------------------------------------------------------------------------
     def exchange_authorisation_code(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:

@@ -172,15 +172,14 @@ def test_while_down_decode_answers_py9002_and_the_emergency_code_verifies_offlin
 
 def test_the_journal_keeps_the_plaintext_masked_and_the_wire_digest(scene: Scene) -> None:
     body = scene.decode_body(scene.code())
-    scene.post("/qrcode/decode", body)
+    wire = scene.client.raw("POST", "/ymt/qrcode/decode", json=body).content
     scene.post("/user/tags", {"accessToken": scene.token})
     rows = _journal(scene.store)
     decode = next(r for r in rows if r["operation"] == "decode_qrcode")
     document = json.loads(decode["reply_body"])
     assert document["response"]["concealName"] == "*三"  # the plaintext document …
     assert document["response"]["userName"].startswith("hmac-sha256:")  # … personal fields as keyed hashes
-    wire = bytes(decode["reply_wire"])
-    assert hashlib.sha256(wire).hexdigest() == decode["reply_sha256"] and isinstance(json.loads(wire)["response"], str)
+    assert hashlib.sha256(wire).hexdigest() == decode["reply_sha256"] and isinstance(json.loads(wire)["response"], str)  # … what was sent
     for row in rows:
         text = json.dumps({k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in row.items()}, ensure_ascii=False)
         assert world.NAME not in text and world.ID_CARD not in text and scene.token not in text
@@ -223,3 +222,34 @@ def test_the_strict_profile_refuses_a_hex_sign(scene: Scene) -> None:
     body["sign"] = base64.b64decode(body["sign"]).hex()
     reply = scene.post("/qrcode/decode", body)
     assert reply["code"] == "PY2001" and reply["violations"][0]["level"] == "SHOULD"
+
+
+def test_the_connexion_path_answers_and_journals_as_the_fast_path(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    from fixtures.dudu import AsgiClient
+    from harness.config import Settings
+    from harness.schema import open_store
+    from harness.ymt.platform import YmtPlatform
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from harness.server import create_app
+    monkeypatch.setattr(YmtPlatform, "fast_operations", lambda self: {})
+    store = open_store(tmp_path / "connexion.db")
+    app = create_app(Settings(db=tmp_path / "connexion.db", validate_responses=True, profile="strict"), store)
+    client = AsgiClient(app)
+    try:
+        scene = world.scene(client, store)
+        body = scene.decode_body(scene.code())
+        wire = client.raw("POST", "/ymt/qrcode/decode", json=body).content
+        assert scene.open(json.loads(wire), body)["userName"] == world.NAME
+        assert scene.post("/qrcode/decode", body)["code"] == "PY2003"
+        missing = {k: v for k, v in body.items() if k != "sign"}
+        assert scene.post("/qrcode/decode", missing)["code"] == "PY1002"
+        row = next(r for r in _journal(store) if r["operation"] == "decode_qrcode")
+        assert json.loads(row["reply_body"])["response"]["userName"].startswith("hmac-sha256:")
+        assert hashlib.sha256(wire).hexdigest() == row["reply_sha256"]
+    finally:
+        client.close()
+        store.close()
