@@ -474,3 +474,73 @@ def set_down(store: Store, down: bool) -> None:
 def is_down(store: Store) -> bool:
     row = store.query_one("SELECT value FROM ymt_status WHERE name = 'down'")
     return row is not None and row["value"] == "1"
+
+
+# --- a gate for the load test (loadtests/ymt_gate.py) ------------------------------------------------------------------
+GATE_APP = "gate-app"
+
+
+def gate_world(store: Store, out_dir: Any, *, devices: int, people: int, merchant_id: str | None = None) -> dict[str, Any]:
+    """A merchant with ``devices`` scanners GATE-0001… and ``people`` people (with accessTokens of the app gate-app)
+    for loadtests/ymt_gate.py; writes merchant.json, merchant-key.pem and people.json (the tokens) into ``out_dir``.
+    One transaction for the store."""
+    from pathlib import Path
+
+    out = Path(out_dir)
+    if (out / "merchant.json").exists():
+        raise YmtError(f"{out / 'merchant.json'} exists: choose another --out")
+    key = new_rsa_key()
+    merchant_id = merchant_id or new_merchant_id(store)
+    if store.query_one("SELECT 1 FROM ymt_merchants WHERE id = ?", (merchant_id,)) is not None:
+        raise YmtError(f"merchant {merchant_id} already exists")
+    aes_key = crypto.new_reply_key(crypto.AES_256_GCM)
+    statements = merchant_statements(
+        merchant_id,
+        scene_name="gate",
+        scene_type="一码出行",
+        service_types=[DECODE_SERVICE],
+        qrcode_types=["ymt"],
+        fields=["concealName", "concealCard", "userName"],
+        public_key=public_pem(key.public_key()),
+        aes_profile=crypto.AES_256_GCM,
+        aes_key=aes_key,
+    )
+    macs = [f"GATE-{n:04d}" for n in range(1, devices + 1)]
+    for mac in macs:
+        statements += device_statements(merchant_id, mac, None)
+    if store.query_one("SELECT 1 FROM ymt_apps WHERE id = ?", (GATE_APP,)) is None:
+        statements.append(("INSERT INTO ymt_apps (id, name, created) VALUES (?, ?, ?)", (GATE_APP, GATE_APP, now_iso())))
+    tokens = []
+    at = now()
+    scope = ["concealName", "userName"]
+    for n in range(people):
+        day = dt.date(1990, 1, 1) + dt.timedelta(days=n // 1000)
+        first17 = f"110105{day:%Y%m%d}{n % 1000:03d}"
+        id_card = first17 + id_check_digit(first17)
+        if store.query_one("SELECT 1 FROM ymt_users WHERE id_card = ?", (id_card,)) is not None:
+            continue
+        user_id, token = new_user_id(), new_secret()
+        statements += user_statements(user_id, f"乘客{n:05d}", id_card, None, False, None)
+        statements += consent_statements(user_id, GATE_APP, scope)
+        statements += token_statements(store, token, user_id, GATE_APP, scope, at)
+        tokens.append(token)
+    with store.transaction() as conn:
+        for sql, params in statements:
+            conn.execute(sql, params)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {
+        "merchantId": merchant_id,
+        "aesProfile": crypto.AES_256_GCM,
+        "aesKey": base64.b64encode(aes_key).decode("ascii"),
+        "privateKeyFile": "merchant-key.pem",
+        "devices": macs,
+    }
+    for name, data in (
+        ("merchant-key.pem", private_pem(key)),
+        ("merchant.json", json.dumps(config).encode()),
+        ("people.json", json.dumps(tokens).encode()),
+    ):
+        fd = os.open(out / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    return {"merchantId": merchant_id, "devices": len(macs), "people": len(tokens), "dir": str(out)}

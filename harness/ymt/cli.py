@@ -207,6 +207,24 @@ def code(user_id: str, app_id: str, qrcode_type: str, png: Path | None, expired:
     click.echo(value)
 
 
+@ymt.command("gate-setup")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Where loadtests/ymt_gate.py reads the merchant and the people.",
+)
+@click.option("--devices", type=click.IntRange(1, 9999), default=50, show_default=True, help="Scanners GATE-0001, GATE-0002, …")
+@click.option("--people", type=click.IntRange(1, 9000), default=1000, show_default=True, help="People with an accessToken of app gate-app.")
+@db_option
+def gate_setup(out_dir: Path, devices: int, people: int, db: Path | None) -> None:
+    """Set up a merchant, its scanners and the people of a morning rush for loadtests/ymt_gate.py (one transaction)."""
+    from harness.ymt import admin
+
+    _echo(admin.gate_world(_store(db), out_dir, devices=devices, people=people))
+
+
 @ymt.command("down")
 @db_option
 def down(db: Path | None) -> None:

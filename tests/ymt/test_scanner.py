@@ -137,3 +137,26 @@ def test_merchant_add_with_a_public_key_prints_the_wrapped_key_and_anchor(tmp_pa
     out = _json(tmp_path / "k.db", "ymt", "merchant-add", "--public-key", str(pem), "--aes-profile", "AES-128-CBC")
     assert crypto.unwrap_key(key, out["aesKeyWrapped"]) == __import__("base64").b64decode(out["aesKey"]) and out["weak"] is True
     assert "BEGIN PUBLIC KEY" in out["trustAnchor"]
+
+
+def test_gate_setup_makes_the_rush_of_loadtests_ymt_gate(served: Any, tmp_path: Path) -> None:
+    client, store = served
+    made = _json(store.path, "ymt", "gate-setup", "--out", str(tmp_path / "gate"), "--devices", "3", "--people", "1200")
+    assert made["devices"] == 3 and made["people"] == 1200
+    tokens = json.loads((tmp_path / "gate" / "people.json").read_text())
+    assert all(admin.id_card_valid(r["id_card"]) for r in store.query("SELECT id_card FROM ymt_users"))
+
+    def send(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return client.raw("POST", "/ymt" + path, json=body).json()
+
+    scanner = Scanner.from_files(tmp_path / "gate" / "merchant.json", "GATE-0003", send)
+    shown = send("/qrcode/generate", {"accessToken": tokens[-1], "latitude": "30.1", "longitude": "120.1"})
+    import zxingcpp
+    from PIL import Image
+
+    value = zxingcpp.read_barcodes(Image.open(__import__("io").BytesIO(__import__("base64").b64decode(shown["response"]["qrcodeBase64"]))))[
+        0
+    ].text
+    result = scanner.decode(value)
+    assert result.ok and result.fields is not None and result.fields["userName"] == "乘客01199"
+    assert _cli(store.path, "ymt", "gate-setup", "--out", str(tmp_path / "gate"), code=2).exit_code == 2
