@@ -257,8 +257,10 @@ def add_app(store: Store, app_id: str, name: str = "") -> None:
     store.execute("INSERT INTO ymt_apps (id, name, created) VALUES (?, ?, ?)", (app_id, name or app_id, now_iso()))
 
 
-def new_user_id() -> str:
-    return "U" + secrets.token_hex(8)
+def user_id_for(store: Store, id_card: str) -> str:
+    """The platform's id for a person: a keyed hash of the ID number under the platform's code key, so the same person
+    checked twice (even by two racing requests) gets the same id, and the id reveals nothing of the number."""
+    return "U" + hmac.new(platform_keys(store).code_key, b"user:" + id_card.encode("ascii"), hashlib.sha256).hexdigest()[:16]
 
 
 def user_statements(user_id: str, name: str, id_card: str, mobile: str | None, veteran: bool, talent: str | None) -> list[Statement]:
@@ -266,7 +268,7 @@ def user_statements(user_id: str, name: str, id_card: str, mobile: str | None, v
     return [
         (
             "INSERT INTO ymt_users (id, name, id_type, id_card, mobile, veteran, talent_level, realname_at, created)"
-            " VALUES (?, ?, '01', ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, '01', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",  # the same person checked twice at once
             (user_id, name, id_card, mobile, int(veteran), talent, stamp, stamp),
         )
     ]
@@ -329,7 +331,7 @@ def add_user(
         raise YmtError("a user with this ID number already exists")
     if app_id is not None and store.query_one("SELECT 1 FROM ymt_apps WHERE id = ?", (app_id,)) is None:
         raise YmtError(f"no channel app {app_id} (harness ymt app-add {app_id})")
-    user_id = new_user_id()
+    user_id = user_id_for(store, id_card)
     statements = user_statements(user_id, name, id_card, mobile, veteran, talent)
     token = None
     if app_id is not None:
@@ -519,7 +521,7 @@ def gate_world(store: Store, out_dir: Any, *, devices: int, people: int, merchan
         id_card = first17 + id_check_digit(first17)
         if store.query_one("SELECT 1 FROM ymt_users WHERE id_card = ?", (id_card,)) is not None:
             continue
-        user_id, token = new_user_id(), new_secret()
+        user_id, token = user_id_for(store, id_card), new_secret()
         statements += user_statements(user_id, f"乘客{n:05d}", id_card, None, False, None)
         statements += consent_statements(user_id, GATE_APP, scope)
         statements += token_statements(store, token, user_id, GATE_APP, scope, at)

@@ -213,7 +213,7 @@ class YmtPlatform(Platform):
         if rctx.user is not None:
             user_id = rctx.user["id"]  # the same person checked again: the same userId
         else:
-            user_id = admin.new_user_id()
+            user_id = admin.user_id_for(self.store, id_card)
             self._write(ctx, admin.user_statements(user_id, body["name"], id_card, body.get("mobile"), False, None))
         return self.ok({"userId": user_id, "concealName": crypto.conceal_name(body["name"]), "concealCard": crypto.conceal_card(id_card)})
 

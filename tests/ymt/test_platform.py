@@ -253,3 +253,19 @@ def test_the_connexion_path_answers_and_journals_as_the_fast_path(tmp_path: Any,
     finally:
         client.close()
         store.close()
+
+
+def test_two_racing_checks_of_one_person_give_one_user_and_break_no_other_exchange(served: Any) -> None:
+    import asyncio
+
+    client, store = served
+    admin.add_app(store, world.APP)
+    body = {"appId": world.APP, "name": world.NAME, "idType": "01", "idCard": world.ID_CARD}
+
+    async def race() -> list[Any]:
+        return list(await asyncio.gather(*(client.client.post("/ymt/user/realname", json=body) for _ in range(4))))
+
+    replies = [r.json() for r in client.loop.run_until_complete(race())]
+    assert {r["code"] for r in replies} == {"PY0000"}, replies
+    assert len({r["response"]["userId"] for r in replies}) == 1
+    assert store.query_one("SELECT COUNT(*) AS n FROM ymt_users")["n"] == 1
