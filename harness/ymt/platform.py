@@ -14,8 +14,10 @@ the spec is the sealed one, on both request paths; every interface is served on 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
+import re
 from typing import Any
 
 import orjson
@@ -35,6 +37,7 @@ KIND_CODES = {
     ErrorKind.FAILED: "PY1003",
     ErrorKind.INTERNAL: "PY9999",
 }
+AUTH_CODE_FIELD = re.compile(rb'"code"(\s*:\s*)"((?:[^"\\]|\\.)*)"')  # the B.5 request's code (a JSON string)
 PLAINTEXT = "ymt_plaintext"  # ExchangeContext.extras key: the decode answer before it was sealed (journal_form)
 
 
@@ -116,12 +119,29 @@ class YmtPlatform(Platform):
 
     def journal_form(self, operation: str, reply: Any) -> tuple[Any, list[tuple[str, tuple[Any, ...]]]]:
         """A delivered decode answer is journaled as the plaintext document it sealed (its personal fields masked as
-        secrets; the journal row keeps the SHA-256 of the sealed bytes sent); every other reply as it is."""
+        secrets; the journal row keeps the SHA-256 of the sealed bytes sent); an authorisation code (x-secret, in a
+        field named like the envelope's own ``code``, which the masker cannot tell apart) as its keyed hash; every other
+        reply as it is."""
         ctx = current_exchange.get()
         plain = ctx.extras.get(PLAINTEXT) if ctx is not None else None
         if operation == "decode_qrcode" and plain is not None and self.reply_ok(reply):
             return plain, []
+        if operation == "consent" and self.reply_ok(reply) and isinstance(reply.get("response", {}).get("code"), str):
+            return {**reply, "response": {**reply["response"], "code": self.masker.secret(reply["response"]["code"])}}, []
         return reply, []
+
+    def request_extras(self, ctx: ExchangeContext, document: Any) -> None:
+        """The B.5 request's authorisation code is journaled as its keyed hash (x-secret), whatever the answer."""
+        if ctx.operation != "exchange_authorisation_code":
+            return
+        exchange = ctx.exchange
+        sent = exchange.request_body
+        masked = AUTH_CODE_FIELD.sub(
+            lambda m: b'"code"%s"%s"' % (m.group(1), self.masker.secret(m.group(2).decode("utf-8", "replace")).encode()), sent
+        )
+        if masked != sent:
+            exchange.request_sha256 = exchange.request_sha256 or hashlib.sha256(sent).hexdigest()  # what was received
+            exchange.request_body = masked
 
     # -- rules -----------------------------------------------------------------------------------------------------------
     def _context(self, operation: str) -> YmtContext:

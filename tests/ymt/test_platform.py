@@ -180,9 +180,14 @@ def test_the_journal_keeps_the_plaintext_masked_and_the_wire_digest(scene: Scene
     assert document["response"]["concealName"] == "*三"  # the plaintext document …
     assert document["response"]["userName"].startswith("hmac-sha256:")  # … personal fields as keyed hashes
     assert hashlib.sha256(wire).hexdigest() == decode["reply_sha256"] and isinstance(json.loads(wire)["response"], str)  # … what was sent
+    granted = scene.post("/user/consent", {"userId": scene.user_id, "appId": world.APP, "scope": ["concealName"]})["response"]["code"]
+    scene.post("/oauth/token", {"code": granted, "appId": world.APP})
+    scene.post("/oauth/token", {"code": granted, "appId": "no-such-app"})
+    rows = _journal(scene.store)
+    assert [json.loads(r["reply_body"])["code"] for r in rows[-3:]] == ["PY0000", "PY0000", "PY2008"]  # the envelope's code stays
     for row in rows:
         text = json.dumps({k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in row.items()}, ensure_ascii=False)
-        assert world.NAME not in text and world.ID_CARD not in text and scene.token not in text
+        assert world.NAME not in text and world.ID_CARD not in text and scene.token not in text and granted not in text
 
 
 @pytest.mark.parametrize("profile", [crypto.AES_128_CBC, crypto.AES_128_ECB])
