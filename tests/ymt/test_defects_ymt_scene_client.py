@@ -49,9 +49,14 @@ def test_every_must_and_should_check_has_a_defect_and_every_row_a_planted_flag()
     assert {row["name"] for row in ROWS} == set(DEFECTS)
 
 
+@pytest.mark.parametrize("profile", ["tolerant", "strict"])
 @pytest.mark.parametrize("row", ROWS, ids=[r["name"] for r in ROWS])
-def test_each_defect_fails_its_checks_naming_the_clause(tolerant: Any, tmp_path: Path, row: dict[str, Any]) -> None:
-    client, store = tolerant
+def test_each_defect_fails_its_checks_naming_the_clause(
+    request: pytest.FixtureRequest, tmp_path: Path, row: dict[str, Any], profile: str
+) -> None:
+    """The same checks break under either profile: under --profile strict a SHOULD form is refused, and still graded
+    as the WARNING it is (the verdict does not depend on the profile)."""
+    client, store = request.getfixturevalue("tolerant" if profile == "tolerant" else "served")
     answers = tmp_path / "answers.jsonl"
     merchant_id = session(_send(client), store, row["name"], answers)
     verdict, results = _grade(store, merchant_id, answers)
