@@ -274,3 +274,22 @@ def test_two_racing_checks_of_one_person_give_one_user_and_break_no_other_exchan
     assert {r["code"] for r in replies} == {"PY0000"}, replies
     assert len({r["response"]["userId"] for r in replies}) == 1
     assert store.query_one("SELECT COUNT(*) AS n FROM ymt_users")["n"] == 1
+
+
+def test_tokens_and_authorisation_codes_never_reach_the_store_in_clear(served: Any) -> None:
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    client, store = served
+    scene = world.scene(client, store)
+    granted = scene.post("/user/consent", {"userId": scene.user_id, "appId": world.APP, "scope": ["concealName"]})["response"]["code"]
+    token = scene.post("/oauth/token", {"code": granted, "appId": world.APP})["response"]["accessToken"]
+    assert scene.post("/user/tags", {"accessToken": token})["code"] == "PY0000"
+    body = scene.decode_body(scene.code())
+    assert scene.post("/qrcode/decode", body)["code"] == "PY0000"
+    raw = b"".join(p.read_bytes() for p in sorted(store.path.parent.glob(store.path.name + "*")))
+    shown = CliRunner().invoke(main, ["journal", "--json", "--limit", "100", "--db", str(store.path)]).output
+    for secret in (granted, token, scene.token):
+        assert secret.encode() not in raw and secret not in shown, secret
+    assert world.ID_CARD not in shown and world.NAME not in shown  # the store keeps them (B.3 returns them); the journal never
