@@ -83,7 +83,10 @@ class YmtPlatform(Platform):
         text = " ".join(v.message for v in error.violations)
         if "malformed JSON" in text or "not valid utf" in text.lower():
             return "PY1001"
-        if "(required)" in text or "request body is required" in text:
+        # a field the table requires is missing; a form only the strict reading of a decision refuses (qrcode for
+        # qrcod, an unknown field) is an invalid field (PY1003, D-YMT-QRCOD), whatever keyword refused it
+        musts = " ".join(v.message for v in error.violations if v.level == "MUST")
+        if "(required)" in musts or "request body is required" in musts:
             return "PY1002"
         return "PY1003"
 

@@ -222,6 +222,14 @@ def test_tolerant_forms_are_accepted_with_a_should_verdict(tolerant: Any) -> Non
     assert "D-YMT-QRCOD" in rows[-2]["verdicts"] and '"decision":"D-YMT-SIGN"' in rows[-1]["verdicts"]
 
 
+def test_the_strict_profile_refuses_qrcode_for_qrcod_as_an_invalid_field(scene: Scene) -> None:
+    body = scene.decode_body(scene.code())
+    body["qrcode"] = body.pop("qrcod")
+    body["sign"] = crypto.sign_request(body, scene.key)
+    reply = scene.post("/qrcode/decode", body)
+    assert reply["code"] == "PY1003" and {v["level"] for v in reply["violations"]} == {"SHOULD"}  # D-YMT-QRCOD strict
+
+
 def test_the_strict_profile_refuses_a_hex_sign(scene: Scene) -> None:
     body = scene.decode_body(scene.code())
     body["sign"] = base64.b64decode(body["sign"]).hex()
