@@ -301,3 +301,11 @@ def test_tokens_and_authorisation_codes_never_reach_the_store_in_clear(served: A
     for secret in (granted, token, scene.token):
         assert secret.encode() not in raw and secret not in shown, secret
     assert world.ID_CARD not in shown and world.NAME not in shown  # the store keeps them (B.3 returns them); the journal never
+
+
+def test_the_control_api_marks_the_platform_down_and_up(scene: Scene) -> None:
+    assert scene.client.raw("GET", "/_harness/ymt/status").json() == {"down": False}
+    assert scene.client.raw("POST", "/_harness/ymt/status", json={"down": True}).json() == {"down": True}
+    assert scene.post("/qrcode/decode", scene.decode_body(scene.code()))["code"] == "PY9002"
+    assert scene.client.raw("POST", "/_harness/ymt/status", json={"down": False}).json() == {"down": False}
+    assert scene.post("/qrcode/decode", scene.decode_body(scene.code()))["code"] == "PY0000"
