@@ -16,13 +16,16 @@ from the evidence rather than from the platform's verdicts alone:
 * YMT-CERT-REQUEST-FIELDS the request carries 表B.4's fields only, qrcod spelled as the seed (SHOULD);
 * YMT-CERT-EXPIRED        an expired or revoked code is not sent again (SHOULD; D-YMT-CODES, D-YMT-QR-VALUE);
 * YMT-CERT-TRUST-LIST     the scanner fetched the emergency trust list ahead of time (SHOULD; D-YMT-EMERGENCY);
+* YMT-CERT-EMERGENCY      each emergency code the scanner verified offline (its log) was judged as the trust list
+                          judges it: valid accepted, forged or expired refused (SHOULD; D-YMT-EMERGENCY);
 * YMT-CERT-AES            the merchant registered AES-256-GCM, not a weak legacy profile (SHOULD; D-YMT-AES);
 * YMT-CERT-CALLS          every other failed verdict of the merchant's calls (MUST fails, SHOULD warns);
 * YMT-CERT-OUTCOMES       decodes refused because of the person's code or an outage (REVIEW);
 * YMT-CERT-REGISTRATION   what the merchant registered, for a person to judge against its need (REVIEW, §8.1.1).
 
 The answers log (``harness ymt scan --answers FILE`` writes it) is JSON lines ``{"merchantId", "macId", "time",
-"fields": {…}}``, one per decrypted answer; its personal values are compared by keyed hash and never reported.
+"fields": {…}}``, one per decrypted answer, and ``{"merchantId", "macId", "emergency": "YMT1:…", "valid": bool,
+"at": epoch}``, one per emergency code verified offline; personal values are compared by keyed hash and never reported.
 """
 
 from __future__ import annotations
@@ -467,6 +470,41 @@ def trust_list_fetched(scene: Scene) -> Any:
     if not fetched:
         return warning("the scene never fetched the trust list: it cannot verify an emergency code offline when the platform is down")
     return passed(f"trust list fetched {len(fetched)} time(s)", fetched[-1].evidence())
+
+
+@CHECKS.check(
+    "YMT-CERT-EMERGENCY",
+    title="the scanner's offline verdict on each emergency code it verified agrees with the platform's trust list",
+    clause="001 §3 应急码 (服务器不可用…可离线使用); §7.2.2; D-YMT-EMERGENCY",
+    requirements=("YMT-EMERGENCY-VERIFY", "YMT-EMERGENCY-REFUSE"),
+    level="SHOULD",
+)
+def emergency_verified(scene: Scene) -> Any:
+    logged = [a for a in scene.answers or () if isinstance(a.get("emergency"), str) and str(a.get("merchantId")) == scene.merchant_id]
+    if not logged:
+        return skipped("the scene logged no offline verification of an emergency code (harness ymt scan --answers logs them)")
+    keys = admin.platform_keys(scene.store)
+    findings = []
+    for record in logged:
+        at = record.get("at")
+        moment = dt.datetime.fromtimestamp(at, dt.UTC) if isinstance(at, int | float) else dt.datetime.now(dt.UTC)
+        trust = crypto.load_trust_list(admin.trust_list(scene.store, moment.timestamp()), keys.anchor.public_key(), moment)
+        try:
+            crypto.verify_emergency(record["emergency"], trust, moment)
+            valid, reason = True, ""
+        except crypto.EmergencyCodeError as exc:
+            valid, reason = False, exc.reason
+        if bool(record.get("valid")) != valid:
+            said = "accepted" if record.get("valid") else "refused"
+            truth = "is valid" if valid else f"does not verify ({reason})"
+            note = Evidence(
+                note=f"scanner {record.get('macId')}: an emergency code verified offline at {moment.isoformat(timespec='seconds')}"
+            )
+            findings.append(("failed", f"the scanner {said} an emergency code that {truth}", (note,), None, "D-YMT-EMERGENCY"))
+    if findings:
+        return _capped("YMT-CERT-EMERGENCY", findings)
+    refused = sum(1 for r in logged if not r.get("valid"))
+    return passed(f"{len(logged)} emergency code(s) verified offline ({refused} refused), every verdict agrees with the trust list")
 
 
 @CHECKS.check(

@@ -275,6 +275,11 @@ def trust_list(target: str, config: Path, anchor: Path | None, out: Path) -> Non
     _echo({"kept": str(out), "expiresAt": document["trustList"]["expiresAt"], "keys": len(document["trustList"]["keys"])})
 
 
+def _append(log: Path, record: dict[str, Any]) -> None:
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
 def _anchor_of(config: Path) -> Path:
     try:
         return config.parent / json.loads(config.read_text(encoding="utf-8")).get("trustAnchorFile", "trust-anchor.pem")
@@ -309,7 +314,7 @@ def _anchor_of(config: Path) -> Path:
     "--answers",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Append each decrypted answer to this log (JSON lines; certify --answers reads it).",
+    help="Append each decrypted answer and each emergency verdict to this log (JSON lines; certify --answers reads it).",
 )
 def scan(
     target: str | None,
@@ -331,12 +336,21 @@ def scan(
     if text.startswith(crypto.PREFIX):
         if trust_file is None:
             raise _error("an emergency code is verified offline: give --trust-list (harness ymt trust-list)")
+        import time
+
+        from harness.ymt.scanner import emergency_record
+
         document = json.loads(_read(trust_file) or "null")
+        merchant_id = str(json.loads(_read(config) or "{}").get("merchantId", ""))
         try:
             result = verify_offline(text, document, _read(_anchor_of(config)) or "")
         except crypto.EmergencyCodeError as exc:
+            if answers is not None:
+                _append(answers, emergency_record(merchant_id, mac_id, text, False, exc.reason, time.time()))
             _echo({"offline": True, "valid": False, "reason": exc.reason, "detail": str(exc)})
             sys.exit(1)
+        if answers is not None:
+            _append(answers, emergency_record(merchant_id, mac_id, text, True, None, time.time()))
         _echo({"offline": True, "valid": True, "issuer": result.issuer, "claims": result.claims.as_json()})
         return
     if target is None:
@@ -345,8 +359,7 @@ def scan(
     if answers is not None and result.fields is not None:
         from harness.ymt.scanner import answer_record
 
-        with answers.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(answer_record(result), ensure_ascii=False) + "\n")
+        _append(answers, answer_record(result))
     _echo({"code": result.code, "msg": result.msg, "fields": result.fields})
     if not result.ok:
         sys.exit(1)

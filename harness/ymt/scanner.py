@@ -129,6 +129,11 @@ def answer_record(result: DecodeResult) -> dict[str, Any]:
     return {"merchantId": r["merchantId"], "macId": r["macId"], "time": r["time"], "fields": result.fields}
 
 
+def emergency_record(merchant_id: str, mac_id: str, text: str, valid: bool, reason: str | None, at: float) -> dict[str, Any]:
+    """One line of the scene's log for an emergency code verified offline (`harness certify ymt-scene-client --answers`)."""
+    return {"merchantId": merchant_id, "macId": mac_id, "emergency": text, "valid": valid, "reason": reason, "at": int(at)}
+
+
 def _anchor(anchor_pem: str) -> ec.EllipticCurvePublicKey:
     try:
         key = serialization.load_pem_public_key(anchor_pem.encode("ascii"))

@@ -36,6 +36,7 @@ DEFECTS = (
     "no-trust-list",
     "weak-aes",
     "unenrolled-scanner",
+    "accept-forged-emergency",
 )
 _KEY: list[rsa.RSAPrivateKey] = []
 
@@ -93,13 +94,41 @@ class SceneClient:
         assert isinstance(key, rsa.RSAPrivateKey)
         self.key, self.merchant_id, self.profile = key, config["merchantId"], config["aesProfile"]
         self.aes_key = base64.b64decode(config["aesKey"])
+        self.anchor = (merchant_file.parent / config["trustAnchorFile"]).read_text(encoding="utf-8")
         return self.merchant_id
 
     def enrol(self, mac: str) -> None:
         assert self.send("/merchant/device", {"merchantId": self.merchant_id, "macId": mac})["code"] == "PY0000"
 
     def fetch_trust_list(self) -> None:
-        assert self.send("/emergency/trust-list", {"merchantId": self.merchant_id})["code"] == "PY0000"
+        reply = self.send("/emergency/trust-list", {"merchantId": self.merchant_id})
+        assert reply["code"] == "PY0000"
+        self.trust = reply["response"]
+
+    def verify_emergency(self, text: str, mac: str = "GATE-01") -> bool:
+        """Offline, with the trust list fetched ahead of time (docs/ymt.md "Offline verification"); logs the verdict."""
+        import time
+
+        from harness.ymt import crypto
+        from harness.ymt.scanner import verify_offline
+
+        try:
+            verify_offline(text, self.trust, self.anchor)
+            valid, reason = True, None
+        except crypto.EmergencyCodeError as exc:
+            valid, reason = self.defect == "accept-forged-emergency", exc.reason
+        if self.answers is not None:
+            record = {
+                "merchantId": self.merchant_id,
+                "macId": mac,
+                "emergency": text,
+                "valid": valid,
+                "reason": reason,
+                "at": int(time.time()),
+            }
+            with self.answers.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+        return valid
 
     def _time(self) -> str:
         if self.defect == "no-time-freshness":
@@ -170,10 +199,13 @@ def session(send: Send, store: Any, defect: str | None, answers: Path, merchant_
         client.fetch_trust_list()
     if store.query_one("SELECT 1 FROM ymt_apps WHERE id = ?", (world.APP,)) is None:
         admin.add_app(store, world.APP)
-    row = store.query_one("SELECT id FROM ymt_users WHERE id_card = ?", (world.ID_CARD,))
-    user_id = (
-        row["id"] if row else admin.add_user(store, world.NAME, world.ID_CARD, app_id=world.APP, scope=("userName", "concealName")).user_id
-    )
+    person = admin.add_user(store, world.NAME, world.ID_CARD, app_id=world.APP, scope=("userName", "concealName"))
+    user_id = person.user_id
+    if defect != "no-trust-list":  # the platform is down: the person shows the emergency code their app kept
+        emergency = send("/emergency/code", {"accessToken": person.access_token})["response"]["emergencyCode"]
+        assert client.verify_emergency(emergency)
+        forged = emergency[:-6] + ("000000" if not emergency.endswith("000000") else "111111")
+        client.verify_emergency(forged)  # a tampered screenshot: refused
     if defect == "no-decode":
         return merchant_id
     client.scan(admin.issue_code(store, user_id, world.APP))  # a fresh code

@@ -102,7 +102,19 @@ def test_while_down_the_scanner_verifies_an_emergency_code_offline(enrolled: dic
     emergency = enrolled["send"]("/emergency/code", {"accessToken": enrolled["user"]["accessToken"]})["response"]["emergencyCode"]
     _cli(enrolled["db"], "ymt", "down")
     assert scanner.decode(_code(enrolled)).code == "PY9002"
-    offline = ["ymt", "scan", "--config", enrolled["merchant"]["config"], "--mac", world.MAC, "--trust-list", str(kept)]
+    log = tmp_path / "answers.jsonl"
+    offline = [
+        "ymt",
+        "scan",
+        "--config",
+        enrolled["merchant"]["config"],
+        "--mac",
+        world.MAC,
+        "--trust-list",
+        str(kept),
+        "--answers",
+        str(log),
+    ]
     verified = json.loads(_cli(None, *offline, "--code", emergency).stdout)
     assert verified["valid"] and verified["claims"]["ymt"] == {
         "nm": "*三",
@@ -112,6 +124,11 @@ def test_while_down_the_scanner_verifies_an_emergency_code_offline(enrolled: dic
     }
     forged = json.loads(_cli(None, *offline, "--code", emergency[:-4] + "0000", code=1).stdout)
     assert forged["valid"] is False and forged["reason"] in ("bad-base45", "bad-zlib", "bad-cose", "bad-signature")
+    records = [json.loads(line) for line in log.read_text().splitlines()]  # what certify --answers grades
+    assert [(r["merchantId"], r["valid"]) for r in records] == [
+        (enrolled["merchant"]["merchantId"], True),
+        (enrolled["merchant"]["merchantId"], False),
+    ]
     _cli(enrolled["db"], "ymt", "up")
     assert scanner.decode(_code(enrolled)).ok
 
