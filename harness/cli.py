@@ -106,7 +106,7 @@ def serve(
     control_token: str | None,
     log_level: str,
 ) -> None:
-    """Serve every reference platform (YXC under /yxc) with Swagger UI at /<platform>/ui/.
+    """Serve every reference platform (YXC under /yxc, ZJPX /zjpx, DUDU /dudu, YMT /ymt) with Swagger UI at /<platform>/ui/.
 
     The control API (/_harness/…) and the console (/) answer loopback clients only; other addresses need
     --control-token, and are refused without one."""
@@ -117,10 +117,8 @@ def serve(
     settings = _settings(host=host, port=port, db=db, profile=profile, validate_responses=validate_responses, control_token=control_token)
     app = create_app(settings)
     click.echo(f"harness {__version__}: store {settings.db}, profile {settings.profile}", err=True)
-    click.echo(f"  YXC province   http://{settings.host}:{settings.port}/yxc   (Swagger UI /yxc/ui/)", err=True)
-    click.echo(f"  ZJPX           http://{settings.host}:{settings.port}/zjpx  (Swagger UI /zjpx/ui/)", err=True)
-    click.echo(f"  DUDU 嘟嘟      http://{settings.host}:{settings.port}/dudu  (Swagger UI /dudu/ui/)", err=True)
-    click.echo(f"  DYM 滇运码     http://{settings.host}:{settings.port}/dym   (designed API; Swagger UI /dym/ui/)", err=True)
+    for line in platform_banner(settings):
+        click.echo(line, err=True)
     click.echo(f"  journal        http://{settings.host}:{settings.port}/_harness/journal", err=True)
     for line in control_banner(settings):
         click.echo(line, err=True)
@@ -128,6 +126,18 @@ def serve(
 
     tune_gc()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, timeout_keep_alive=settings.keep_alive_seconds)
+
+
+def platform_banner(settings: Settings) -> list[str]:
+    """One line per platform of the registry (harness/platforms.py): name, base URL, Swagger UI and title."""
+    from harness.platforms import platform_class
+
+    lines = []
+    for name in PLATFORMS:
+        cls = platform_class(name)
+        url = f"http://{settings.host}:{settings.port}{cls.base_path}"
+        lines.append(f"  {name.upper():6} {url:32} (Swagger UI {cls.base_path}/ui/)  {cls.title}")
+    return lines
 
 
 def control_banner(settings: Settings) -> list[str]:
@@ -281,6 +291,10 @@ main.add_command(dudu_commands)  # the DUDU commands live with the platform (har
 qr.add_command(qr_dudu)  # one `harness qr` group: `qr yxc …` and `qr dudu …`
 main.add_command(ledger_commands)  # `harness ledger …` lives with the ledger (harness/ledger/cli.py)
 main.add_command(dym_commands)  # the DYM commands live with the platform (harness/dym/cli.py)
+
+from harness.ymt.cli import ymt as _ymt  # noqa: E402 - the YMT commands live with the platform (harness/ymt/cli.py)
+
+main.add_command(_ymt)
 
 
 def run() -> None:

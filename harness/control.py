@@ -79,6 +79,17 @@ class ControlApi:
             return {"error": str(exc)}, 400
         return result.as_dict(), 200
 
+    async def ymt_status(self) -> dict[str, Any]:
+        from harness.ymt import admin as ymt_admin
+
+        return {"down": ymt_admin.is_down(self._store)}
+
+    async def set_ymt_status(self, body: dict[str, Any]) -> dict[str, Any]:
+        from harness.ymt import admin as ymt_admin
+
+        ymt_admin.set_down(self._store, bool(body["down"]))
+        return {"down": ymt_admin.is_down(self._store)}
+
     async def vendors(self, platform: str | None = None) -> dict[str, Any]:
         return {
             "vendors": [

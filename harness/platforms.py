@@ -15,10 +15,11 @@ if TYPE_CHECKING:
     from harness.store import Schema
 
 PLATFORMS: dict[str, str] = {
-    "yxc": "harness.yxc.platform:YxcPlatform",
-    "zjpx": "harness.zjpx.platform:ZjpxPlatform",
-    "dudu": "harness.dudu.platform:DuduPlatform",
-    "dym": "harness.dym.platform:DymPlatform",
+    "yxc": "harness.yxc.platform:YxcPlatform",  # seed 000
+    "ymt": "harness.ymt.platform:YmtPlatform",  # seed 001
+    "zjpx": "harness.zjpx.platform:ZjpxPlatform",  # seed 002
+    "dudu": "harness.dudu.platform:DuduPlatform",  # seed 003
+    "dym": "harness.dym.platform:DymPlatform",  # seed 004
 }
 
 

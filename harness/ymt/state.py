@@ -1,0 +1,61 @@
+"""YMT tables. Everything lives in the store, never in process memory: `harness serve` may run several workers.
+
+Secrets a request presents (authorisation codes, accessTokens) are kept as the journal shows them (the keyed hash of
+harness.masking), so the store never holds a usable one; the merchant's AES key and the platform's own signing keys
+are kept as they are (the platform needs them to encrypt and sign).
+"""
+
+from harness.store import Schema, Step
+
+SCHEMA = Schema(
+    "ymt",
+    [
+        Step(
+            1,
+            [
+                # Channel apps (接入渠道, 表B.5 appId) that carry people through the real-name check and show their code.
+                "CREATE TABLE IF NOT EXISTS ymt_apps (id TEXT PRIMARY KEY, name TEXT NOT NULL, created TEXT NOT NULL)",
+                # People who passed the real-name check (001 §7.1.1) with their category data (§6 d): veteran, talent level.
+                """CREATE TABLE IF NOT EXISTS ymt_users (
+                id TEXT PRIMARY KEY, name TEXT NOT NULL, id_type TEXT NOT NULL, id_card TEXT NOT NULL UNIQUE, mobile TEXT,
+                veteran INTEGER NOT NULL DEFAULT 0, talent_level TEXT, realname_at TEXT NOT NULL, created TEXT NOT NULL)""",
+                # What a person let one channel app (and the scenes behind it) see (001 §7.1.2), one row per app.
+                """CREATE TABLE IF NOT EXISTS ymt_consents (
+                user_id TEXT NOT NULL REFERENCES ymt_users (id), app_id TEXT NOT NULL REFERENCES ymt_apps (id),
+                scope TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (user_id, app_id))""",
+                # B.5 authorisation codes: single use, 300 s, bound to one app; token_hash names what its exchange issued,
+                # revoked when the code is presented again (D-YMT-AUTH).
+                """CREATE TABLE IF NOT EXISTS ymt_auth_codes (
+                code_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, app_id TEXT NOT NULL, scope TEXT NOT NULL,
+                expires REAL NOT NULL, used_at REAL, token_hash TEXT)""",
+                """CREATE TABLE IF NOT EXISTS ymt_tokens (
+                token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, app_id TEXT NOT NULL, scope TEXT NOT NULL,
+                expires REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)""",
+                # Codes shown by B.1/B.3: the opaque platform-signed value the QR image holds (D-YMT-QR-VALUE), never personal data.
+                """CREATE TABLE IF NOT EXISTS ymt_codes (
+                value TEXT PRIMARY KEY, user_id TEXT NOT NULL, app_id TEXT NOT NULL, qrcode_type TEXT NOT NULL, scope TEXT NOT NULL,
+                issued REAL NOT NULL, expires REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)""",
+                "CREATE INDEX IF NOT EXISTS ymt_codes_user ON ymt_codes (user_id, app_id, qrcode_type)",
+                # Scene sides (业务应用方, 001 §8.1.1) with what they registered, their RSA public key and AES reply key.
+                """CREATE TABLE IF NOT EXISTS ymt_merchants (
+                id TEXT PRIMARY KEY, scene_name TEXT NOT NULL, scene_type TEXT NOT NULL, service_types TEXT NOT NULL,
+                qrcode_types TEXT NOT NULL, fields TEXT NOT NULL, public_key TEXT NOT NULL, aes_profile TEXT NOT NULL,
+                aes_key BLOB NOT NULL, created TEXT NOT NULL)""",
+                # Scanners (表B.4 macId, §8.1.2) under their merchant, optionally with their own RSA key (D-YMT-ENROL).
+                """CREATE TABLE IF NOT EXISTS ymt_devices (
+                merchant_id TEXT NOT NULL REFERENCES ymt_merchants (id), mac_id TEXT NOT NULL, public_key TEXT,
+                created TEXT NOT NULL, PRIMARY KEY (merchant_id, mac_id))""",
+                # Signed decode requests seen inside the window: the unique key refuses a replay (D-YMT-TIME-WINDOW).
+                """CREATE TABLE IF NOT EXISTS ymt_seen_requests (
+                merchant_id TEXT NOT NULL, mac_id TEXT NOT NULL, time TEXT NOT NULL, sign_sha256 TEXT NOT NULL, at REAL NOT NULL,
+                PRIMARY KEY (merchant_id, mac_id, time, sign_sha256))""",
+                "CREATE INDEX IF NOT EXISTS ymt_seen_requests_at ON ymt_seen_requests (at)",
+                # The platform's own keys (PEM or raw): the emergency-code issuer and its certificate, the trust anchor, the
+                # key that signs code values. Made on first use.
+                "CREATE TABLE IF NOT EXISTS ymt_keys (name TEXT PRIMARY KEY, value BLOB NOT NULL, created TEXT NOT NULL)",
+                # Platform switches: 'down' = 1 while the platform is marked unavailable (harness ymt down|up).
+                "CREATE TABLE IF NOT EXISTS ymt_status (name TEXT PRIMARY KEY, value TEXT NOT NULL, at TEXT NOT NULL)",
+            ],
+        ),
+    ],
+)

@@ -1,0 +1,49 @@
+"""The done-when's last step, as a new user runs it: enrol with `harness ymt`, open a certification session with
+`harness certify start ymt-scene-client`, point the scene at the session's base path, and `harness certify finish`:
+the conforming scene passes (exit 0); a copy that skips time freshness fails (exit 1), naming the clause."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from tests.ymt import world
+from tests.ymt.scene_client import session
+
+
+def _cli(*args: str) -> Any:
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize(("defect", "exit_code"), [(None, 0), ("no-time-freshness", 1)])
+def test_certify_ymt_scene_client_in_a_session(tolerant: Any, tmp_path: Path, defect: str | None, exit_code: int) -> None:
+    client, store = tolerant
+    db = str(store.path)
+    merchant = json.loads(_cli("ymt", "merchant-add", "--out", str(tmp_path / "m"), "--fields", "concealName,userName", "--db", db).stdout)
+    assert _cli("ymt", "device-add", merchant["merchantId"], world.MAC, "--db", db).exit_code == 0
+    answers = tmp_path / "answers.jsonl"
+    started = _cli("certify", "start", "ymt-scene-client", "--merchant", merchant["merchantId"], "--answers", str(answers), "--db", db)
+    assert started.exit_code == 0, started.output
+    sid = started.stdout.strip()
+
+    def send(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return client.raw("POST", f"/_session/{sid}/ymt{path}", json=body).json()
+
+    session(send, store, defect, answers, Path(merchant["config"]))
+    finished = _cli("certify", "finish", sid, "--report", str(tmp_path / "report"), "--db", db, "--quiet")
+    assert finished.exit_code == exit_code, finished.output
+    report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
+    assert report["verdict"] == ("passed" if defect is None else "failed")
+    statuses: dict[str, set[str]] = {}
+    for check in report["checks"]:
+        statuses.setdefault(check.get("check_id") or check.get("id"), set()).add(check["status"])
+    if defect is None:
+        assert not any(s & {"failed", "warning", "error"} for s in statuses.values()), statuses
+    else:
+        assert "failed" in statuses["YMT-CERT-TIME"] and "D-YMT-TIME-WINDOW" in json.dumps(report, ensure_ascii=False)
+    assert world.ID_CARD not in json.dumps(report, ensure_ascii=False)
