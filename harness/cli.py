@@ -16,6 +16,7 @@ from harness.conformance.cli import certify
 from harness.dudu.cli import dudu as dudu_commands
 from harness.dudu.cli import qr_dudu
 from harness.errors import HarnessError
+from harness.faults import _cli as _faults_cli
 from harness.ledger.cli import ledger as ledger_commands
 from harness.platforms import PLATFORMS
 from harness.reports.cli import report
@@ -278,6 +279,7 @@ simulate.add_command(_zjpx_push_class)
 main.add_command(dudu_commands)  # the DUDU commands live with the platform (harness/dudu/cli.py)
 qr.add_command(qr_dudu)  # one `harness qr` group: `qr yxc …` and `qr dudu …`
 main.add_command(ledger_commands)  # `harness ledger …` lives with the ledger (harness/ledger/cli.py)
+main.add_command(_faults_cli())  # `harness faults add|list|clear` lives with the drills (harness/faults.py)
 
 
 def run() -> None:

@@ -389,3 +389,66 @@ async def reset_connection(send: Send) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
     await asyncio.sleep(0)  # let the server see the connection lost before the app returns
+
+
+# --- `harness faults …` -----------------------------------------------------------------------------------------------
+def _cli() -> Any:
+    """The ``harness faults`` group (built lazily so that importing this module does not need click)."""
+    from pathlib import Path
+
+    import click
+
+    from harness.cli_options import db_option
+    from harness.config import default_db_path
+    from harness.platforms import PLATFORMS
+
+    def store_of(db: Path | None) -> Store:
+        from harness.schema import open_store
+
+        return open_store(db or default_db_path())
+
+    def echo(rule: FaultRule) -> None:
+        click.echo(json.dumps(rule.as_dict(), ensure_ascii=False))
+
+    @click.group("faults")
+    def group() -> None:
+        """Resilience drills: switch faults on per platform, operation or vendor (docs/faults.md)."""
+
+    @group.command("add")
+    @click.argument("kind", type=click.Choice(KINDS))
+    @click.option("--platform", required=True, type=click.Choice(list(PLATFORMS)), help="The platform whose replies fail.")
+    @click.option("--operation", default=None, help="Only this operation (e.g. card_check); not for down.")
+    @click.option(
+        "--vendor", default=None, help="Only this vendor (YXC user, ZJPX platform code, DUDU device or enterprise id) or session id."
+    )
+    @click.option("--delay-ms", type=click.IntRange(1), default=None, help="delay: milliseconds added before the reply.")
+    @click.option("--status", type=click.IntRange(400, 599), default=None, help="status: the HTTP status answered (default 503).")
+    @click.option("--probability", type=click.FloatRange(0, 1, min_open=True), default=None, help="Fault this share of matching requests.")
+    @click.option("--every", type=click.IntRange(1), default=None, help="Fault every Nth matching request (per serving process).")
+    @click.option(
+        "--duration", type=click.FloatRange(0, min_open=True), default=None, help="Seconds the window lasts (default: until cleared)."
+    )
+    @click.option("--start-in", type=click.FloatRange(0), default=0.0, show_default=True, help="Seconds from now until the window starts.")
+    @db_option
+    def add_command(kind: str, platform: str, db: Path | None, **scope: Any) -> None:
+        """Switch a fault on; prints the rule as JSON (its name, e.g. down#3, is what the journal's fault column holds)."""
+        echo(add(store_of(db), kind, platform, **scope))
+
+    @group.command("list")
+    @click.option("--all", "include_ended", is_flag=True, help="Also rules whose window ended or that were cleared.")
+    @click.option("--platform", default=None, type=click.Choice(list(PLATFORMS)))
+    @db_option
+    def list_command(include_ended: bool, platform: str | None, db: Path | None) -> None:
+        """Rules that are on or pending (JSON lines)."""
+        for rule in listed(store_of(db), include_ended=include_ended, platform=platform):
+            echo(rule)
+
+    @group.command("clear")
+    @click.argument("ids", nargs=-1, type=int)
+    @click.option("--platform", default=None, type=click.Choice(list(PLATFORMS)), help="Only this platform's rules.")
+    @db_option
+    def clear_command(ids: tuple[int, ...], platform: str | None, db: Path | None) -> None:
+        """End rules now: the given ids, or every rule that is on or pending (of --platform); prints the ids ended."""
+        click.echo(json.dumps({"cleared": clear(store_of(db), list(ids), platform=platform)}))
+
+    return group
