@@ -26,6 +26,11 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    yield from serve_fleet(tmp_path)
+
+
+def serve_fleet(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A 20-device fleet of enterprise 398 (heartbeat interval 1 s) and a `harness serve` on a free port."""
     db = tmp_path / "fleet.db"
     env = {**os.environ, "HARNESS_DB": str(db)}
     harness = str(BIN / "harness")

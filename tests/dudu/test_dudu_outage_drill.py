@@ -1,0 +1,79 @@
+"""The DUDU outage drill (docs/faults.md): a Locust fleet (loadtests/dudu_fleet.py) runs through a `harness faults add
+down` window against a real `harness serve`; no offline swipe is lost, and `dudu-device-backend` grades the recovery
+(DUDU-CERT-OUTAGE, 003 §4.3/§5.4). The drill length is a parameter: HARNESS_DRILL_SECONDS (default 4 here; the drill
+as specified runs 30)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.conformance.model import CheckFinished, CheckResult
+from harness.dudu.certify import DuduDeviceBackendRole
+from harness.schema import open_store
+from tests.dudu.test_dudu_fleet import BIN, _locust, serve_fleet
+
+DRILL_SECONDS = float(os.environ.get("HARNESS_DRILL_SECONDS", "4"))
+LEAD_IN = 3.0  # seconds from switching the window on (before Locust starts) to the outage
+RECOVERY = 5.0  # seconds the fleet runs after the outage
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    yield from serve_fleet(tmp_path)
+
+
+def _drill(server: tuple[str, Path], *extra: str) -> tuple[str, dict[str, list[CheckResult]], int]:
+    host, db = server
+    env = {**os.environ, "HARNESS_DB": str(db)}
+    window = ["faults", "add", "down", "--platform", "dudu", "--start-in", str(LEAD_IN), "--duration", str(DRILL_SECONDS)]
+    subprocess.run([str(BIN / "harness"), *window], check=True, env=env, capture_output=True)
+    run_for = f"{LEAD_IN + DRILL_SECONDS + RECOVERY:.0f}s"
+    # Every request the platform did not answer is a Locust failure: the error-rate verdict does not apply to a drill.
+    result = _locust(host, "-t", run_for, "--dudu-max-error-rate", "1", "--dudu-offline-per-hour", "0", *extra)
+    out = result.stdout + result.stderr
+    store = open_store(db)
+    try:
+        results: dict[str, list[CheckResult]] = {}
+        for event in DuduDeviceBackendRole(store, "398").run(seed=1):
+            if isinstance(event, CheckFinished):
+                results.setdefault(event.result.check_id, []).append(event.result)
+        denied = store.query_one("SELECT COUNT(*) AS n FROM journal WHERE fault = 'down#1'")["n"]
+    finally:
+        store.close()
+    return out, results, denied
+
+
+def _statuses(results: dict[str, list[CheckResult]], check_id: str) -> list[Any]:
+    return [(r.status, r.message) for r in results.get(check_id, [])]
+
+
+def test_a_fleet_rides_out_a_down_window_and_loses_no_offline_swipe(server: tuple[str, Path]) -> None:
+    out, results, denied = _drill(server)
+    assert "DUDU fleet verdict (local): PASSED" in out, out[-3000:]
+    logged = re.search(r"offline events never logged: 0 of (\d+)", out)
+    assert logged and int(logged.group(1)) > 0, out[-3000:]  # swipes were made during the outage, and all logged
+    assert denied > 0  # the window really took the platform down
+    outage = results["DUDU-CERT-OUTAGE"]
+    assert [r.status for r in outage] == ["passed"], _statuses(results, "DUDU-CERT-OUTAGE")
+    assert "down#1" in outage[0].message
+    assert [r.status for r in results["DUDU-CERT-OFFLINE"]] == ["passed"], _statuses(results, "DUDU-CERT-OFFLINE")
+    failing = {check: _statuses(results, check) for check, rs in results.items() if any(r.status == "failed" for r in rs)}
+    assert not failing, failing  # the whole role passes: the outage was the harness's doing, and the fleet recovered
+
+
+def test_a_fleet_that_forgets_unanswered_swipes_is_failed_by_the_outage_check(server: tuple[str, Path]) -> None:
+    out, results, denied = _drill(server, "--dudu-drop-outage")
+    assert denied > 0
+    outage = results["DUDU-CERT-OUTAGE"]
+    assert any(r.status == "failed" and r.clause and r.clause.startswith("003 §4.3") for r in outage), _statuses(
+        results, "DUDU-CERT-OUTAGE"
+    )
+    # Locust's own accounting cannot see a swipe that was never numbered: only the journal-graded check does.
+    assert "offline events never logged: 0 of" in out, out[-3000:]
