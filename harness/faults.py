@@ -81,6 +81,14 @@ SCHEMA = Schema(
 )
 
 
+_generation = 0  # moves with every rule change made in this process (add, clear): caches here refill at once
+
+
+def _changed() -> None:
+    global _generation
+    _generation += 1
+
+
 class ConnectionResetFault(ConnectionResetError):
     """Raised to an in-process ASGI client (no socket to abort) for a ``reset`` fault."""
 
@@ -183,6 +191,7 @@ def add(
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (kind, platform, operation or None, vendor or None, delay_ms, status, probability or 1.0, every, starts, ends, now_iso()),
     )
+    _changed()
     found = get(store, rule_id)
     assert found is not None
     return found
@@ -219,6 +228,7 @@ def clear(store: Store, ids: list[int] | None = None, *, platform: str | None = 
     if chosen:
         marks = ", ".join("?" for _ in chosen)
         store.execute(f"UPDATE fault_rules SET ends = ? WHERE id IN ({marks})", (now, *chosen))
+        _changed()
     return chosen
 
 
@@ -255,29 +265,26 @@ def request_vendors(store: Store, exchange: Exchange) -> set[str]:
 
 # --- the cache the exchange layer reads -----------------------------------------------------------------------------
 class FaultBook:
-    """The rules that are on, per platform, cached in memory. The cache is refilled when a write through this store
-    handle changed state (``Store.on_state_change``) or, at most every :attr:`RECHECK` seconds, when the store's
-    ``data_version`` moved (a rule added by the CLI or another worker) or a cached window started or ended."""
+    """The rules that are on, per platform, cached in memory. The cache is refilled at once after a rule change made
+    in this process (:func:`add`, :func:`clear`: the control API, tests) and, checked at most every :attr:`RECHECK`
+    seconds, when the store's ``data_version`` moved (a rule added by the CLI or another worker) or a cached window
+    started or ended. Other state changes cost it nothing."""
 
     RECHECK = 0.1  # seconds: a rule added by another process is in force within this long
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._active: dict[str, tuple[FaultRule, ...]] = {}
-        self._stale = True
+        self._generation = -1
         self._checked = float("-inf")
         self._version: int | None = None
         self._next_change = float("inf")  # epoch seconds at which a cached rule starts or ends
         self._counts: dict[int, int] = {}  # every-Nth counters, per rule
-        store.on_state_change(self.forget)
-
-    def forget(self) -> None:
-        self._stale = True
 
     def rules(self, platform: str) -> tuple[FaultRule, ...] | None:
         """The rules of ``platform`` that may apply now, or None (the hot path: a clock read and a dict lookup)."""
         now = time.monotonic()
-        if self._stale or now - self._checked > self.RECHECK:
+        if now - self._checked > self.RECHECK or self._generation != _generation:
             self._recheck(now)
         return self._active.get(platform)
 
@@ -285,9 +292,9 @@ class FaultBook:
         self._checked = monotonic
         version = self.store.data_version()
         wall = time.time()
-        if not self._stale and version == self._version and wall < self._next_change:
+        if self._generation == _generation and version == self._version and wall < self._next_change:
             return
-        self._stale, self._version = False, version
+        self._generation, self._version = _generation, version
         active: dict[str, list[FaultRule]] = {}
         next_change = float("inf")
         for rule in listed(self.store, now=wall):
