@@ -54,7 +54,12 @@ def serve_fleet(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def _locust(host: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    cmd = [
+    return subprocess.run(locust_command(host, *extra), capture_output=True, text=True, timeout=45, cwd=ROOT)
+
+
+def locust_command(host: str, *extra: str) -> list[str]:
+    """The headless Locust fleet run these tests share (10 devices, 8 s; ``extra`` overrides)."""
+    return [
         str(BIN / "locust"),
         "-f",
         str(ROOT / "loadtests" / "dudu_fleet.py"),
@@ -78,7 +83,6 @@ def _locust(host: str, *extra: str) -> subprocess.CompletedProcess[str]:
         "2",
         *extra,
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=45, cwd=ROOT)
 
 
 def test_fleet_passes_against_the_harness(server: tuple[str, Path]) -> None:

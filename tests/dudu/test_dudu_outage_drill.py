@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,10 @@ import pytest
 from harness.conformance.model import CheckFinished, CheckResult
 from harness.dudu.certify import DuduDeviceBackendRole
 from harness.schema import open_store
-from tests.dudu.test_dudu_fleet import BIN, _locust, serve_fleet
+from tests.dudu.test_dudu_fleet import BIN, ROOT, locust_command, serve_fleet
 
 DRILL_SECONDS = float(os.environ.get("HARNESS_DRILL_SECONDS", "4"))
-LEAD_IN = 3.0  # seconds from switching the window on (before Locust starts) to the outage
+LEAD_IN = 2.0  # seconds of normal service once every device has heartbeat, before the outage
 RECOVERY = 5.0  # seconds the fleet runs after the outage
 
 
@@ -29,15 +31,32 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     yield from serve_fleet(tmp_path)
 
 
-def _drill(server: tuple[str, Path], *extra: str) -> tuple[str, dict[str, list[CheckResult]], int]:
+def _drill(
+    server: tuple[str, Path], *extra: str, seconds: float = DRILL_SECONDS, recovery: float = RECOVERY
+) -> tuple[str, dict[str, list[CheckResult]], int]:
     host, db = server
     env = {**os.environ, "HARNESS_DB": str(db)}
-    window = ["faults", "add", "down", "--platform", "dudu", "--start-in", str(LEAD_IN), "--duration", str(DRILL_SECONDS)]
-    subprocess.run([str(BIN / "harness"), *window], check=True, env=env, capture_output=True)
-    run_for = f"{LEAD_IN + DRILL_SECONDS + RECOVERY:.0f}s"
+    run_for = f"{LEAD_IN + seconds + recovery + 2:.0f}s"  # + the devices' start
     # Every request the platform did not answer is a Locust failure: the error-rate verdict does not apply to a drill.
-    result = _locust(host, "-t", run_for, "--dudu-max-error-rate", "1", "--dudu-offline-per-hour", "0", *extra)
-    out = result.stdout + result.stderr
+    command = locust_command(host, "-t", run_for, "--dudu-max-error-rate", "1", "--dudu-offline-per-hour", "0", *extra)
+    fleet = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and fleet.poll() is None:  # the window opens once the fleet is running
+            with sqlite3.connect(db) as conn:
+                (beats,) = conn.execute(
+                    "SELECT COUNT(DISTINCT json_extract(CAST(request_body AS TEXT), '$.device_id')) FROM journal"
+                    " WHERE operation = 'location_report' AND code = '0'"
+                ).fetchone()
+            if beats >= 10:  # every device is up
+                break
+            time.sleep(0.2)
+        window = ["faults", "add", "down", "--platform", "dudu", "--start-in", str(LEAD_IN), "--duration", str(seconds)]
+        subprocess.run([str(BIN / "harness"), *window], check=True, env=env, capture_output=True)
+        out, _ = fleet.communicate(timeout=60)
+    finally:
+        if fleet.poll() is None:
+            fleet.kill()
     store = open_store(db)
     try:
         results: dict[str, list[CheckResult]] = {}
@@ -69,7 +88,7 @@ def test_a_fleet_rides_out_a_down_window_and_loses_no_offline_swipe(server: tupl
 
 
 def test_a_fleet_that_forgets_unanswered_swipes_is_failed_by_the_outage_check(server: tuple[str, Path]) -> None:
-    out, results, denied = _drill(server, "--dudu-drop-outage")
+    out, results, denied = _drill(server, "--dudu-drop-outage", seconds=2, recovery=2)  # a few lost swipes suffice
     assert denied > 0
     outage = results["DUDU-CERT-OUTAGE"]
     assert any(r.status == "failed" and r.clause and r.clause.startswith("003 §4.3") for r in outage), _statuses(
