@@ -37,8 +37,10 @@ def _drill(
     host, db = server
     env = {**os.environ, "HARNESS_DB": str(db)}
     run_for = f"{LEAD_IN + seconds + recovery + 2:.0f}s"  # + the devices' start
-    # Every request the platform did not answer is a Locust failure: the error-rate verdict does not apply to a drill.
-    command = locust_command(host, "-t", run_for, "--dudu-max-error-rate", "1", "--dudu-offline-per-hour", "0", *extra)
+    # Every request the platform did not answer is a Locust failure, and the catch-up after it a burst: the error-rate and
+    # p95 verdicts do not apply to a drill (it grades what is lost); the accounting verdict does.
+    relaxed = ("--dudu-max-error-rate", "1", "--dudu-max-p95", "60000", "--dudu-offline-per-hour", "0")
+    command = locust_command(host, "-t", run_for, *relaxed, *extra)
     fleet = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     try:
         deadline = time.monotonic() + 20
