@@ -285,7 +285,10 @@ class FaultBook:
         """The rules of ``platform`` that may apply now, or None (the hot path: a clock read and a dict lookup)."""
         now = time.monotonic()
         if now - self._checked > self.RECHECK or self._generation != _generation:
-            self._recheck(now)
+            try:
+                self._recheck(now)
+            except Exception:  # a drill must never break the service: keep the rules cached so far
+                log.exception("fault rules could not be read; keeping the cached ones")
         return self._active.get(platform)
 
     def _recheck(self, monotonic: float) -> None:
@@ -336,7 +339,11 @@ class FaultBook:
         journaled with the fault named). Any other kind: answer (or drop the connection) here, journal the exchange
         with the fault named and no verdict, and return True."""
         exchange = ctx.exchange
-        rule = self.match(rules, exchange, ctx.operation)
+        try:
+            rule = self.match(rules, exchange, ctx.operation)
+        except Exception:  # e.g. the store could not name the vendor: no fault rather than a broken exchange
+            log.exception("fault matching failed on %s", exchange.path)
+            return False
         if rule is None:
             return False
         exchange.fault = rule.name

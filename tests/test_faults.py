@@ -179,6 +179,20 @@ def test_with_no_rule_the_hot_path_reads_the_store_at_most_once_per_recheck(tmp_
     assert len(asked) <= 2
 
 
+def test_a_store_that_cannot_be_read_leaves_the_cached_rules_in_force(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(tmp_path / "h.db")
+    faults.add(store, "down", "dudu")
+    book = faults.FaultBook(store)
+    assert [r.name for r in book.rules("dudu") or ()] == ["down#1"]
+
+    def broken() -> int:
+        raise faults.ConfigError("store gone")
+
+    monkeypatch.setattr(store, "data_version", broken)
+    monkeypatch.setattr(book, "_checked", float("-inf"))
+    assert [r.name for r in book.rules("dudu") or ()] == ["down#1"]  # logged, not raised into the exchange
+
+
 def test_other_platforms_answer_their_own_system_error_envelope(served: Any) -> None:
     client, store, _ = served
     faults.add(store, "down", "yxc")
