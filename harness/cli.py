@@ -215,7 +215,7 @@ def journal(
         click.echo(
             f"{e['id']:>6} {e['at']} {e['platform']:5} {e['operation'] or e['path']:20} code={e['code']} {e['outcome']:6} "
             f"vendor={e['vendor'] or '-'}{' session=' + e['session'] if e.get('session') else ''}"
-            f"{' origin=' + e['origin'] if e.get('origin') else ''}{why}"
+            f"{' origin=' + e['origin'] if e.get('origin') else ''}{' fault=' + e['fault'] if e.get('fault') else ''}{why}"
         )
 
 
