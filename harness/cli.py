@@ -17,6 +17,7 @@ from harness.dudu.cli import dudu as dudu_commands
 from harness.dudu.cli import qr_dudu
 from harness.dym.cli import dym as dym_commands
 from harness.errors import HarnessError
+from harness.faults import _cli as _faults_cli
 from harness.ledger.cli import ledger as ledger_commands
 from harness.platforms import PLATFORMS
 from harness.reports.cli import report
@@ -226,7 +227,7 @@ def journal(
         click.echo(
             f"{e['id']:>6} {e['at']} {e['platform']:5} {e['operation'] or e['path']:20} code={e['code']} {e['outcome']:6} "
             f"vendor={e['vendor'] or '-'}{' session=' + e['session'] if e.get('session') else ''}"
-            f"{' origin=' + e['origin'] if e.get('origin') else ''}{why}"
+            f"{' origin=' + e['origin'] if e.get('origin') else ''}{' fault=' + e['fault'] if e.get('fault') else ''}{why}"
         )
 
 
@@ -295,6 +296,7 @@ main.add_command(dym_commands)  # the DYM commands live with the platform (harne
 from harness.ymt.cli import ymt as _ymt  # noqa: E402 - the YMT commands live with the platform (harness/ymt/cli.py)
 
 main.add_command(_ymt)
+main.add_command(_faults_cli())  # `harness faults add|list|clear` lives with the drills (harness/faults.py)
 
 
 def run() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness import __version__
+from harness import __version__, faults
 from harness.config import Settings
 from harness.errors import ConfigError
 from harness.journal import Journal
@@ -96,3 +96,30 @@ class ControlApi:
                 {"platform": v.platform, "user": v.user, "platnum": v.platnum, "name": v.name} for v in list_vendors(self._store, platform)
             ]
         }
+
+    async def faults_list(self, include_ended: bool = False, platform: str | None = None) -> dict[str, Any]:
+        return {"faults": [r.as_dict() for r in faults.listed(self._store, include_ended=include_ended, platform=platform)]}
+
+    async def faults_add(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        scope = {k: body.get(k) for k in ("operation", "vendor", "delay_ms", "status", "probability", "every")}
+        try:
+            rule = faults.add(
+                self._store,
+                body["kind"],
+                body["platform"],
+                duration=body.get("duration_seconds"),
+                start_in=body.get("start_in_seconds") or 0.0,
+                **scope,
+            )
+        except ConfigError as exc:
+            return {"error": str(exc)}, 400
+        return {"fault": rule.as_dict()}, 201
+
+    async def faults_clear(self, platform: str | None = None) -> dict[str, Any]:
+        return {"cleared": faults.clear(self._store, platform=platform)}
+
+    async def faults_clear_one(self, fault_id: int) -> tuple[dict[str, Any], int]:
+        try:
+            return {"cleared": faults.clear(self._store, [fault_id])}, 200
+        except ConfigError as exc:
+            return {"error": str(exc)}, 404

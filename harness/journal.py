@@ -72,6 +72,9 @@ SCHEMA = Schema(
                 AddColumn("journal", "reply_wire", "BLOB"),
             ],
         ),
+        # The resilience-drill fault that answered (or delayed) the exchange, named kind#rule (harness/faults.py), NULL
+        # for every ordinary exchange. Not a verdict: a fault is the harness's doing, never the vendor's failure.
+        Step(4, [AddColumn("journal", "fault", "TEXT")]),
     ],
 )
 
@@ -144,6 +147,7 @@ class Exchange:
     request_sha256: str | None = None  # of the bytes received, when the stored body differs (secrets masked)
     headers_lowercase: bool = False  # request_headers came from ASGI, whose header names are lower case
     reply_secret_free: bool = False  # the reply's schema names no secret field (harness.server.fastpath.FastOperation)
+    fault: str | None = None  # the drill fault applied to it, kind#rule (harness/faults.py; SCHEMA step 4)
 
     @property
     def outcome(self) -> str:
@@ -179,6 +183,7 @@ class Exchange:
             self.origin,
             self.reply_sha256,
             self.reply_wire[:BODY_KEEP_BYTES] if self.reply_wire is not None else None,
+            self.fault,
         )
 
     def sent(self, wire: bytes, document: bytes | None = None, *, keep_wire: bool = False) -> None:
@@ -193,8 +198,8 @@ class Exchange:
 INSERT = (
     "INSERT INTO journal (at, platform, operation, vendor, method, path, query, request_headers, request_body,"
     " request_size, request_sha256, status, reply_body, code, outcome, verdicts, duration_ms, session, origin,"
-    " reply_sha256, reply_wire)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " reply_sha256, reply_wire, fault)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _STOP = object()
 

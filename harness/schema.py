@@ -1,7 +1,8 @@
 """The store's composition root: which owners have tables, and the one way to open a complete store.
 
 :mod:`harness.store` knows nothing of its users; each owner exports its tables as a :class:`~harness.store.Schema`
-value and this module collects them: the journal, the test CA and vendors, the certification sessions, the ledger and every
+value and this module collects them: the journal, the test CA and vendors, the certification sessions, the ledger, the
+drill faults and every
 platform of the registry (:func:`harness.platforms.state_schemas`).
 """
 
@@ -14,11 +15,11 @@ from harness.store import Schema, Store
 
 def schemas() -> list[Schema]:
     """Every owner's schema, in the order their tables are created."""
-    from harness import journal, ledger, pki
+    from harness import faults, journal, ledger, pki
     from harness.conformance import sessions
     from harness.platforms import state_schemas
 
-    return [journal.SCHEMA, pki.SCHEMA, sessions.SCHEMA, ledger.SCHEMA, *state_schemas()]
+    return [journal.SCHEMA, pki.SCHEMA, sessions.SCHEMA, ledger.SCHEMA, faults.SCHEMA, *state_schemas()]
 
 
 def open_store(path: Path | str) -> Store:

@@ -10,7 +10,13 @@ Each device, against the harness or any 嘟嘟-compatible server:
   connected, or decided locally from its lists and logged later (§4.3 card_check_log, §5.4 offline_qrcode_log) while
   offline or in offline mode, numbering every offline event (seq; D-DUDU-OFFLINE-SEQ);
 * goes offline now and then, and on reconnecting sends every queued log, then a heartbeat whose offline_missing must
-  be 0.
+  be 0;
+* rides out an outage of the platform (a ``harness faults add down`` window, docs/faults.md): a heartbeat, card check
+  or ticket check the platform does not answer (no reply, not JSON, HTTP 5xx, ret_code 1099) cuts the device off; it
+  decides that swipe or scan, and every later one, offline and numbers it, keeps heartbeating, and once a heartbeat is
+  answered again sends every queued log (003 §4.3, §5.4). ``--dudu-drop-outage`` plants the defect this guards
+  against: a check the platform did not answer is forgotten (harness certify dudu-device-backend fails it,
+  DUDU-CERT-OUTAGE).
 
 Verdict (exit code 1 on failure): error rate ≤ --dudu-max-error-rate (whole run), p95 ≤ --dudu-max-p95 ms (once every
 device has started, i.e. without the boot storm of list downloads; --dudu-p95-scope all to include it), and no offline
@@ -83,6 +89,11 @@ def _options(parser: Any) -> None:
     group.add_argument(
         "--dudu-drop-log", type=int, default=0, help="fault injection: each device silently drops its Nth offline log (0 = never)"
     )
+    group.add_argument(
+        "--dudu-drop-outage",
+        action="store_true",
+        help="fault injection: forget swipes and scans the platform did not answer (instead of logging them offline)",
+    )
     group.add_argument("--dudu-max-error-rate", type=float, default=0.001, help="verdict: highest acceptable failure ratio")
     group.add_argument("--dudu-max-p95", type=float, default=200.0, help="verdict: highest acceptable p95, ms")
     group.add_argument(
@@ -123,6 +134,8 @@ class Device(FastHttpUser):
         self.seq = 0
         self.queue: list[tuple[str, dict[str, Any]]] = []
         self.offline_until = 0.0
+        self.cut_off = False  # the platform did not answer (an outage): decide offline until a heartbeat is answered
+        self.unanswered = False  # the last call got no answer from the platform
         self.platform_missing = 0
         now = time.time()
         self.next_heartbeat = now
@@ -152,7 +165,7 @@ class Device(FastHttpUser):
             self.next_heartbeat = now + self.interval
             if now < self.offline_until:
                 return
-            if self.queue:
+            if self.queue and not self.cut_off:
                 self.flush()
             self.maybe_go_offline(now)
             if now >= self.offline_until:
@@ -183,10 +196,12 @@ class Device(FastHttpUser):
             try:
                 reply = orjson.loads(response.content or b"")
             except orjson.JSONDecodeError:
+                self.unanswered = True  # no reply, a reset, a proxy's page or a cut-off body: not the platform's answer
                 why = repr(response.error) if response.error else "not JSON"
                 response.failure(f"HTTP {response.status_code}: {why[:160]}")
                 return None
             code = reply.get("ret_code") if isinstance(reply, dict) else None
+            self.unanswered = code == 1099 or (response.status_code or 0) >= 500  # the platform's system error
             if code not in expected:
                 response.failure(f"ret_code {code}: {str(reply.get('ret_msg', ''))[:120] if isinstance(reply, dict) else reply}")
                 return None
@@ -234,7 +249,11 @@ class Device(FastHttpUser):
             body["key_version_code"] = self.versions["keys"]
         reply = self.call("location_report", body)
         if reply is None:
+            self.cut_off = self.cut_off or self.unanswered
             return
+        if self.cut_off:  # the platform is back: first every log kept meanwhile (003 §4.3, §5.4)
+            self.cut_off = False
+            self.flush()
         self.config = {k: reply[k] for k in ("check_mode", "check_card_mode", "qrcode_mode", "card_mode", "white_mode", "is_line_white")}
         self.interval = float(reply.get("heartbeat_interval") or 5)
         # Only meaningful once this device has nothing queued: then every numbered event should have arrived.
@@ -283,31 +302,37 @@ class Device(FastHttpUser):
 
     def swipe(self, now: float) -> None:
         card = self._pick_card()
-        if now < self.offline_until or self.config.get("check_card_mode") == 1:
-            status = "0" if self.cards.flags.get(card) == 1 else "1"  # decided from the device's own whitelist
+        status = "0" if self.cards.flags.get(card) == 1 else "1"  # decided from the device's own whitelist
+        if now < self.offline_until or self.config.get("check_card_mode") == 1 or (self.cut_off and not self.o.dudu_drop_outage):
             self.offline("card_check_log", {"card_id": card, "status": status})
             return
         # Refusals for unknown or invalid cards are correct answers, not errors (D-DUDU-CODES).
-        self.call(
+        reply = self.call(
             "card_check",
             {"req_id": f"{self.device_id}-cc", "check_mode": 0, "device_id": self.device_id, "card_id": card, "time": _now_text()},
             expected=(0, 2001, 2002, 2003, 2004, 2005),
         )
+        if reply is None and self.unanswered and not self.o.dudu_drop_outage:
+            self.cut_off = True  # not answered: decided offline, logged once the platform is back
+            self.offline("card_check_log", {"card_id": card, "status": status})
 
     def scan(self, now: float) -> None:
         if not self.keys:
             return
         key_id = random.choice(list(self.keys))
         ticket = qr.make(key_id, self.keys[key_id], eid=self.o.dudu_enterprise, uid=f"u{random.randint(1, 10**6)}", iat=int(now))
-        if now < self.offline_until or self.config.get("check_mode") == 1:
+        if now < self.offline_until or self.config.get("check_mode") == 1 or (self.cut_off and not self.o.dudu_drop_outage):
             self.offline("offline_qrcode_log", {"qr_code": ticket, "status": "0"})
             return
         # 3005: the key group rotated since this device fetched it; the next heartbeat refreshes it.
-        self.call(
+        reply = self.call(
             "ticket_check",
             {"req_id": f"{self.device_id}-tc", "check_mode": 0, "device_id": self.device_id, "qr_code": ticket, "time": _now_text()},
             expected=(0, 2005, 3005),
         )
+        if reply is None and self.unanswered and not self.o.dudu_drop_outage:
+            self.cut_off = True
+            self.offline("offline_qrcode_log", {"qr_code": ticket, "status": "0"})
 
     def offline(self, operation: str, fields: dict[str, Any]) -> None:
         self.seq += 1
@@ -318,7 +343,7 @@ class Device(FastHttpUser):
                 {"req_id": f"{self.device_id}-{self.seq}", "device_id": self.device_id, "time": _now_text(), "seq": self.seq, **fields},
             )
         )
-        if time.time() >= self.offline_until:
+        if time.time() >= self.offline_until and not self.cut_off:
             self.flush()
 
     def flush(self) -> None:
@@ -329,6 +354,7 @@ class Device(FastHttpUser):
                 self.queue.pop(0)
                 continue
             if self.call(operation, body) is None:
+                self.cut_off = self.cut_off or self.unanswered
                 return
             self.queue.pop(0)
 

@@ -192,9 +192,10 @@ def test_a_new_store_records_every_owners_version(tmp_path: Path) -> None:
 
     store = open_store(tmp_path / "n.db")
     assert store.versions() == {s.owner: s.version for s in schemas()}
-    assert store.versions()["journal"] == 3 and {"journal", "pki", "cert_sessions", "yxc", "zjpx", "dudu"} <= set(store.versions())
+    owners = {"journal", "pki", "cert_sessions", "faults", "yxc", "zjpx", "dudu"}
+    assert store.versions()["journal"] == 4 and owners <= set(store.versions())
     columns = {r[1] for r in store.query("PRAGMA table_info(journal)")}
-    assert {"session", "origin", "reply_sha256", "reply_wire"} <= columns
+    assert {"session", "origin", "reply_sha256", "reply_wire", "fault"} <= columns
     store.close()
 
 
@@ -266,7 +267,7 @@ def test_a_store_made_before_versions_opens(tmp_path: Path, with_new_columns: bo
         )
     assert any(isinstance(s, AddColumn) for s in schemas()[0].steps[1].statements)
     store = open_store(db)
-    assert store.versions()["journal"] == 3
+    assert store.versions()["journal"] == 4
     from harness.journal import Journal
 
     (entry,) = Journal(store).query(limit=None)

@@ -7,6 +7,8 @@ devices (:func:`load_fleet`, the one place it reads the journal) and grades what
 * DUDU-CERT-HEARTBEAT        heartbeat cadence per device (003 一、3, §3.1; D-DUDU-INTERVAL);
 * DUDU-CERT-OFFLINE          every offline swipe and scan logged, and no two records under one seq (003 §4.3, §5.4;
                              D-DUDU-OFFLINE-SEQ, D-DUDU-DUP-LOG);
+* DUDU-CERT-OUTAGE           every swipe and scan made while a drill fault kept the platform from answering (harness
+                             faults, docs/faults.md) logged after it returned (003 §4.3, §5.4);
 * DUDU-CERT-LISTS            lists refreshed after a version change (003 §3.1 → §4.1, §4.4; D-DUDU-VERSIONS);
 * DUDU-CERT-KEYS             key group refreshed after a rotation (003 §5.2; D-DUDU-KEY-ROTATION);
 * DUDU-CERT-OFFLINE-CARDS    each offline card decision replayed against the whitelist the device held at the swipe;
@@ -20,6 +22,10 @@ A key fetch (get_qrcode_keys: ``req_id`` and ``token`` only, 003 §5.2) carries 
 device its ``req_id`` names, else to the devices that used its token (tokens are issued per enterprise, D-DUDU-TOKEN,
 and a backend may share one), else, when the token served no device call, to every device of the enterprise: the
 backend fetched the group for all of them (003 一、4/5: the device backend talks to 嘟嘟 for its devices).
+
+Exchanges a drill fault denied (the journal's ``fault`` column: down, status, reset, malformed, truncated) are the
+harness's doing: they carry no verdict and DUDU-CERT-CALLS skips them; a heartbeat attempt they denied still counts for
+cadence; DUDU-CERT-OUTAGE grades what the device did about them.
 
 ``run(seed)`` yields the engine's events (harness.conformance.model); the CLI and reporters consume them.
 """
@@ -93,6 +99,12 @@ class Call:
     body: dict[str, Any]
     reply: dict[str, Any]
     verdicts: list[dict[str, Any]] = field(default_factory=list)
+    fault: str | None = None  # the drill fault applied to it (kind#rule, harness/faults.py)
+
+    @property
+    def denied(self) -> bool:
+        """A drill fault kept the device from getting its answer (a delay fault does not)."""
+        return self.fault is not None and not self.fault.startswith("delay#")
 
     @property
     def ok(self) -> bool:
@@ -203,10 +215,11 @@ def load_fleet(store: Store, enterprise_id: str, window: Window | int | None = N
             body = json.loads(entry["request_body"] or "null")
         except ValueError:
             continue  # not JSON: no device or token to attribute it to
-        if not isinstance(body, dict) or not isinstance(entry["reply"], dict):
+        reply = entry["reply"] if isinstance(entry["reply"], dict) else {} if entry.get("fault") else None
+        if not isinstance(body, dict) or reply is None:
             continue
         at = dt.datetime.fromisoformat(entry["at"]).timestamp()
-        call = Call(entry["id"], at, entry["operation"] or "", body, entry["reply"], entry["verdicts"])
+        call = Call(entry["id"], at, entry["operation"] or "", body, reply, entry["verdicts"], entry.get("fault"))
         device = body.get("device_id")
         if isinstance(device, str) and device in devices:
             fleet.calls[device].append(call)
@@ -268,12 +281,16 @@ def heartbeat_cadence(fleet: Fleet) -> Any:
         calls = fleet.calls.get(device, [])
         if not calls:
             continue  # a registered device that never called is not part of the graded fleet
-        beats = _beats(calls)
-        if not beats:
+        if not _beats(calls):
             late.append(f"{device} (no accepted heartbeat)")
             continue
+        # A heartbeat a drill fault denied was still sent on time: it counts, at the interval last returned.
+        beats = [c for c in calls if c.operation == "location_report" and (c.sent or c.denied)]
+        interval = 5.0
         for prev, cur in zip(beats, beats[1:], strict=False):
-            allowed = CADENCE_FACTOR * float(prev.reply.get("heartbeat_interval") or 5) + CADENCE_SLACK
+            if prev.sent:
+                interval = float(prev.reply.get("heartbeat_interval") or 5)
+            allowed = CADENCE_FACTOR * interval + CADENCE_SLACK
             gap = cur.at - prev.at
             # A gap is excused when the device then catches up on offline logs: it was offline (003 §4.3).
             offline = any(c.operation in LOG_OPS and prev.at < c.at <= cur.at for c in calls)
@@ -356,6 +373,86 @@ def offline_logged(fleet: Fleet) -> Any:
     if counted == 0:
         return skipped("no device reported an offline event")
     return passed(f"{counted} offline event(s), every one logged once")
+
+
+# --- outages (resilience drills) -----------------------------------------------------------------------------------------
+LOG_OF = {"card_check": ("card_check_log", "card_id"), "ticket_check": ("offline_qrcode_log", "qr_code")}
+
+
+@CHECKS.check(
+    "DUDU-CERT-OUTAGE",
+    title="every swipe and scan made while the platform was unavailable is logged after it returns",
+    clause="003 §4.3 刷卡日志接口 (离线刷卡成功与否均要调用); §5.4 二维码扫码验票日志接口; D-DUDU-OFFLINE-SEQ",
+    requirements=("DUDU-CERT-OUTAGE",),
+    level="MUST",
+)
+def outage_recovered(fleet: Fleet) -> Any:
+    """Graded from the exchanges a drill fault denied (harness faults): an online card or ticket check the platform
+    did not answer is a swipe or scan the device had to decide offline, so a later log of the same card or ticket
+    must reach the platform (or the device asked again online and was answered); and every offline event a denied
+    heartbeat numbered (offline_seq above the last one the platform had accepted) must be logged."""
+    outages = sorted({c.fault for calls in fleet.calls.values() for c in calls if c.denied and c.fault})
+    if not outages:
+        return skipped("no exchange of the enterprise's devices was denied by a drill fault (harness faults): no outage to grade")
+    lost: list[str] = []
+    evidence: list[Evidence] = []
+    graded = 0
+    for device in fleet.devices:
+        calls = fleet.calls.get(device, [])
+        denied = [c for c in calls if c.denied]
+        if not denied:
+            continue
+        logs = [c for c in calls if c.operation in LOG_OPS and c.sent]
+        used: set[int] = set()
+        attempts: set[tuple[str, str, str]] = set()
+        for attempt in (c for c in denied if c.operation in LOG_OF):
+            log_op, subject_field = LOG_OF[attempt.operation]
+            subject, when = str(attempt.body.get(subject_field)), str(attempt.body.get("time"))
+            if (attempt.operation, subject, when) in attempts:
+                continue  # the device asked again for the same swipe: one swipe
+            attempts.add((attempt.operation, subject, when))
+            graded += 1
+            log = next(
+                (
+                    c
+                    for c in logs
+                    if c.id > attempt.id and c.id not in used and c.operation == log_op and str(c.body.get(subject_field)) == subject
+                ),
+                None,
+            )
+            if log is not None:
+                used.add(log.id)
+                continue
+            if any(
+                c.id > attempt.id and c.operation == attempt.operation and not c.denied and str(c.body.get(subject_field)) == subject
+                for c in calls
+            ):
+                continue  # asked again online once the platform was back, and answered
+            shown = subject if attempt.operation == "card_check" else f"ticket {subject[:12]}…"
+            lost.append(f"{device} {shown} at {when} ({attempt.fault}, journal #{attempt.id})")
+            evidence.append(attempt.evidence(f"denied by drill fault {attempt.fault}; no log of it followed"))
+        first = denied[0].id
+        accepted = max((int(c.body.get("offline_seq") or 0) for c in _beats(calls) if c.id < first), default=0)
+        numbered = max((int(c.body.get("offline_seq") or 0) for c in denied if c.operation == "location_report"), default=0)
+        if numbered > accepted:
+            graded += numbered - accepted
+            logged = {int(c.body["seq"]) for c in logs if str(c.body.get("seq", "")).isdigit()}
+            gaps = [s for s in range(accepted + 1, numbered + 1) if s not in logged]
+            if gaps and fleet.after_id is not None:
+                gaps = sorted(set(gaps) - _stored_seqs(fleet, device, numbered))
+            if gaps:
+                lost.append(f"{device} seq {', '.join(map(str, gaps[:10]))} numbered during the outage")
+                evidence.append(
+                    next(c for c in denied if c.operation == "location_report").evidence("offline_seq reported during the outage")
+                )
+    names = ", ".join(outages[:5]) + (f" (+{len(outages) - 5} more)" if len(outages) > 5 else "")
+    if lost:
+        return failed(
+            f"swipes or scans made while the platform was unavailable ({names}) never logged: {_device_list(lost)}", *evidence[:4]
+        )
+    if not graded:
+        return skipped(f"outage ({names}) seen, but no device swiped or scanned during it")
+    return passed(f"{graded} swipe(s)/scan(s) made during the outage ({names}), each logged after the platform returned")
 
 
 # --- refreshes ---------------------------------------------------------------------------------------------------------
@@ -707,6 +804,8 @@ def calls_hold(fleet: Fleet) -> Any:
         return skipped(f"no call of enterprise {fleet.enterprise_id}'s devices or tokens in the journal")
     findings: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]] = []
     for c in calls:
+        if c.denied:
+            continue  # a drill fault answered it: the harness's doing (DUDU-CERT-OUTAGE grades the recovery)
         failing = [v for v in c.verdicts if not v.get("held")]
         for v in failing:
             if v["rule"] in OUTCOME_RULES:

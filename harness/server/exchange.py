@@ -27,6 +27,7 @@ from urllib.parse import unquote
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from harness import faults
 from harness.config import Settings
 from harness.conformance import sessions
 from harness.errors import PlatformError, Violation
@@ -91,6 +92,7 @@ class ExchangeMiddleware:
         self.max_body = settings.max_body_bytes
         self.strict = settings.strict
         self.routes = fastpath.compile_operations(platforms, settings.validate_responses)
+        self.faults = faults.FaultBook(journal.store)  # resilience drills (harness/faults.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,6 +126,9 @@ class ExchangeMiddleware:
             headers_lowercase=True,
         )
         ctx = ExchangeContext(platform, exchange, body, operation=operation)
+        drills = self.faults.rules(platform.name)  # None unless a fault is on for this platform (harness/faults.py)
+        if drills is not None and await self.faults.intercept(drills, ctx, self.commit, send, started):
+            return  # the fault answered, or dropped the connection; journaled with the fault named
         token = current_exchange.set(ctx)
         try:
             if op is not None and not op.gated and not oversize:  # the hot path: no coroutine in between

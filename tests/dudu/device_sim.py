@@ -4,8 +4,10 @@ One device against the in-process ``harness serve`` (fixtures.dudu.AsgiClient), 
 every 5 s, fetches what the heartbeat says changed (card list full then incremental, line list, key group: 003 §3.1 →
 §4.1, §4.4, §5.2), checks a card and a ticket online, goes offline twice and decides swipes and scans from the lists
 and keys it holds, numbering every offline event (D-DUDU-OFFLINE-SEQ) and logging each with the seed's status (003
-§4.3, §5.4). Between the two offline spells the enterprise whitelist changes and the key group rotates. After the
-session the journal's times are set to the virtual clock, so that cadence is graded as the device kept it.
+§4.3, §5.4). Between the two offline spells the platform goes down (a ``down`` drill fault, harness/faults.py): the
+device's heartbeats and online checks are not answered, so it decides that swipe and scan offline and logs them once
+the platform is back; then the enterprise whitelist changes and the key group rotates. After the session the
+journal's times are set to the virtual clock, so that cadence is graded as the device kept it.
 
 ``session(client, store, defect)`` plays it with one planted defect (a name of :data:`DEFECTS`) or none.
 """
@@ -17,6 +19,7 @@ import time
 from typing import Any
 
 from fixtures import dudu as fx
+from harness import faults
 from harness.dudu import admin, qr
 from harness.dudu.rules import BEIJING
 from harness.store import Store
@@ -32,6 +35,7 @@ DEFECTS = (
     "accept-forged-ticket",  # accepts offline a ticket no key of its group signed
     "refuse-valid-ticket",  # refuses offline a ticket valid under the group it holds
     "bad-time",  # sends an online card check whose time is not a calendar time
+    "drop-outage-swipes",  # forgets a swipe and a scan the platform did not answer while it was down
 )
 UNKNOWN_CARD = "99999999"
 BLACKLISTED = "00070000"
@@ -59,6 +63,16 @@ class Device:
     def post(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         self.times.append(self.clock)
         return self.client.post(operation, body)
+
+    def attempt(self, operation: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """A call the platform may not answer (an outage): the reply, or None when it is not the platform's answer."""
+        self.times.append(self.clock)
+        response = self.client.raw("POST", f"/dudu/{operation}", json=body)
+        try:
+            reply = response.json()
+        except ValueError:
+            return None
+        return reply if response.status_code == 200 and reply.get("ret_code") != 1099 else None
 
     def now_text(self) -> str:
         return fx.device_time(dt.datetime.fromtimestamp(self.clock, BEIJING))
@@ -150,6 +164,33 @@ class Device:
             )
         )
 
+    def swipe(self, card: str) -> None:
+        """Online first (003 §4.2); not answered: decided offline and logged later, as in an offline spell."""
+        body = fx.card_check(card, self.device_id, req_id=f"{self.device_id}-cc", time=self.now_text())
+        if self.attempt("card_check", body) is None and self.defect != "drop-outage-swipes":
+            self.swipe_offline(card)
+
+    def scan(self, text: str) -> None:
+        body = fx.ticket_check(text, self.device_id, req_id=f"{self.device_id}-tc", time=self.now_text())
+        if self.attempt("ticket_check", body) is None and self.defect != "drop-outage-swipes":
+            self.scan_offline(text)
+
+    def beat_or_miss(self) -> None:
+        """A heartbeat that may not be answered (the platform is down): the device carries on."""
+        self.wait(5.0)
+        body = fx.heartbeat(
+            self.device_id,
+            time=self.now_text(),
+            version_code_all=self.versions["all"],
+            version_code_add=self.versions["add"],
+            line_version_code_all=self.versions["line"],
+            offline_seq=self.seq,
+        )
+        if self.versions["keys"]:
+            body["key_version_code"] = self.versions["keys"]
+        if self.attempt("location_report", body) is not None:
+            raise AssertionError("the platform answered during its outage")
+
     def swipe_offline(self, card: str) -> None:
         self.offline("card_check_log", {"card_id": card, "status": self.card_decision(card)})
 
@@ -189,6 +230,16 @@ def session(client: fx.AsgiClient, store: Store, defect: str | None = None) -> D
     d.scan_offline(d.ticket(uid="offline-1"))
     d.scan_offline(d.ticket(keys=dict.fromkeys(d.keys, "00" * 32), uid="forged"))
     d.wait(5.0)
+    d.flush()
+    d.heartbeat()
+    d.beats(2)
+    # the platform goes down (harness faults): a heartbeat, a swipe and a scan are not answered
+    outage = faults.add(store, "down", "dudu")
+    d.beat_or_miss()
+    d.swipe(fx.CARDS[1])
+    d.scan(d.ticket(uid="outage"))
+    d.beat_or_miss()
+    faults.clear(store, [outage.id])
     d.flush()
     d.heartbeat()
     d.beats(2)

@@ -26,6 +26,11 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    yield from serve_fleet(tmp_path)
+
+
+def serve_fleet(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A 20-device fleet of enterprise 398 (heartbeat interval 1 s) and a `harness serve` on a free port."""
     db = tmp_path / "fleet.db"
     env = {**os.environ, "HARNESS_DB": str(db)}
     harness = str(BIN / "harness")
@@ -49,7 +54,12 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def _locust(host: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    cmd = [
+    return subprocess.run(locust_command(host, *extra), capture_output=True, text=True, timeout=45, cwd=ROOT)
+
+
+def locust_command(host: str, *extra: str) -> list[str]:
+    """The headless Locust fleet run these tests share (10 devices, 8 s; ``extra`` overrides)."""
+    return [
         str(BIN / "locust"),
         "-f",
         str(ROOT / "loadtests" / "dudu_fleet.py"),
@@ -73,7 +83,6 @@ def _locust(host: str, *extra: str) -> subprocess.CompletedProcess[str]:
         "2",
         *extra,
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=45, cwd=ROOT)
 
 
 def test_fleet_passes_against_the_harness(server: tuple[str, Path]) -> None:
