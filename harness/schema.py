@@ -1,9 +1,8 @@
 """The store's composition root: which owners have tables, and the one way to open a complete store.
 
 :mod:`harness.store` knows nothing of its users; each owner exports its tables as a :class:`~harness.store.Schema`
-value and this module collects them: the journal, the test CA and vendors, the certification sessions, the ledger, the
-drill faults and every
-platform of the registry (:func:`harness.platforms.state_schemas`).
+value and this module collects them: the journal, the test CA and vendors, the certification sessions, the ledger, the drill faults
+and every platform of the registry (:func:`harness.platforms.state_schemas`).
 """
 
 from __future__ import annotations
