@@ -156,13 +156,17 @@ def _answers(path: Path | None) -> tuple[list[dict[str, Any]] | None, str | None
 
 
 def load_scene(store: Store, merchant_id: str, window: Window | int | None = None, answers: Path | None = None) -> Scene:
-    """Read the journal once: every call of the merchant in ``window`` (fuzz traffic never), oldest first."""
+    """Read the journal once: every call of the merchant in ``window`` (fuzz traffic never; exchanges a drill fault
+    answered in the platform's place neither), oldest first."""
     if not isinstance(window, Window):
         window = Window(after_id=window)
     merchant = store.query_one("SELECT * FROM ymt_merchants WHERE id = ?", (merchant_id,))
     devices = {r["mac_id"]: r for r in store.query("SELECT * FROM ymt_devices WHERE merchant_id = ?", (merchant_id,))}
     calls = []
     for entry in Journal(store).query(platform="ymt", where=window.sql(), limit=None, ascending=True):
+        fault = entry.get("fault")
+        if fault and not fault.startswith("delay#"):  # a drill fault answered it, not the platform (docs/faults.md)
+            continue
         try:
             body = json.loads(entry["request_body"] or "null")
         except ValueError:

@@ -47,3 +47,36 @@ def test_certify_ymt_scene_client_in_a_session(tolerant: Any, tmp_path: Path, de
     else:
         assert "failed" in statuses["YMT-CERT-TIME"] and "D-YMT-TIME-WINDOW" in json.dumps(report, ensure_ascii=False)
     assert world.ID_CARD not in json.dumps(report, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("faulted", [True, False])
+def test_an_exchange_a_drill_fault_answered_is_not_graded(tolerant: Any, tmp_path: Path, faulted: bool) -> None:
+    """A decode request sent again verbatim is a replay (001 表B.4 time; D-YMT-REPLAY) when the platform answered the
+    first; when a drill fault answered in its place (harness faults, docs/faults.md) it is not graded at all."""
+    from harness import faults
+
+    client, store = tolerant
+    db = str(store.path)
+    merchant = json.loads(_cli("ymt", "merchant-add", "--out", str(tmp_path / "m"), "--fields", "concealName,userName", "--db", db).stdout)
+    assert _cli("ymt", "device-add", merchant["merchantId"], world.MAC, "--db", db).exit_code == 0
+    answers = tmp_path / "answers.jsonl"
+    started = _cli("certify", "start", "ymt-scene-client", "--merchant", merchant["merchantId"], "--answers", str(answers), "--db", db)
+    sid = started.stdout.strip()
+
+    def send(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return client.raw("POST", f"/_session/{sid}/ymt{path}", json=body).json()
+
+    session(send, store, None, answers, Path(merchant["config"]))
+    last = next(
+        e for e in client.app.state_journal.query(platform="ymt", operation="decode_qrcode", limit=20) if e["reply"]["code"] == "PY0000"
+    )
+    if faulted:
+        rule = faults.add(store, "status", "ymt", operation="decode_qrcode")
+    reply = client.raw(
+        "POST", f"/_session/{sid}/ymt/qrcode/decode", content=last["request_body"].encode(), headers={"content-type": "application/json"}
+    )
+    if faulted:
+        assert reply.status_code == 503
+        faults.clear(store, [rule.id])
+    finished = _cli("certify", "finish", sid, "--report", str(tmp_path / "report"), "--db", db, "--quiet")
+    assert finished.exit_code == (0 if faulted else 1), finished.output
