@@ -16,6 +16,7 @@ import jsonschema
 from connexion.json_schema import Draft4RequestValidator
 from jsonschema import Draft4Validator
 
+from harness import limits
 from harness.errors import SchemaViolation, Violation
 
 SCHEMA_RULE = "SCHEMA"
@@ -82,6 +83,8 @@ def clause_for(root: dict[str, t.Any], error: jsonschema.ValidationError | None,
             best = node["x-clause"]
     if error is not None and isinstance(error.schema, dict) and error.schema.get("x-clause") and not field:
         best = error.schema["x-clause"]
+    elif error is not None and isinstance(error.schema, dict) and str(error.schema.get("x-clause", "")).startswith("harness limit"):
+        best = error.schema["x-clause"]  # a harness limit (an allOf beside the field's own keywords) names itself
     return best
 
 
@@ -125,9 +128,16 @@ def parse_json(raw: bytes, *, encoding: str = "utf-8", utf8_clause: str = "reque
     if not text:
         return None
     try:
-        return json.loads(text)
+        return limits.loads(text)
+    except limits.LimitExceeded as exc:
+        raise SchemaViolation([limit_violation(exc)]) from None
     except json.JSONDecodeError as exc:
         raise SchemaViolation([Violation(SCHEMA_RULE, "request body must be JSON", f"malformed JSON: {exc}", "body")]) from None
+
+
+def limit_violation(exc: limits.LimitExceeded) -> Violation:
+    """A body beyond a harness limit (harness.limits), as the violation both paths report."""
+    return Violation(limits.LIMIT_RULE, exc.clause, str(exc), exc.field or "body")
 
 
 def body_required(schema: dict[str, t.Any]) -> SchemaViolation:
