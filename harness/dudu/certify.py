@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness import limits
 from harness.conformance import catalogue
 from harness.conformance.engine import CheckSet, failed, passed, review, run, skipped
 from harness.conformance.model import CheckResult, Event, Evidence
@@ -488,7 +489,12 @@ def _history(fleet: Fleet, device: str) -> History:
             if config != state.config:
                 changed["config"] = config
             held = c.body.get("key_version_code")
-            if not state.keys_known and held is not None and str(held).isdigit() and int(str(held)) in fleet.key_groups:
+            if (
+                not state.keys_known
+                and held is not None
+                and limits.ascii_digits(str(held), limits.MAX_DIGIT_STRING)
+                and int(str(held)) in fleet.key_groups
+            ):
                 changed["keys"] = (int(str(held)), fleet.key_groups[int(str(held))])  # what it says it holds
                 changed["keys_known"] = True
         if changed:

@@ -29,7 +29,7 @@ def date_problem(instance: t.Any) -> str | None:
     if not isinstance(instance, str):
         return None
     shape = _DATE_SHAPES.get(len(instance))
-    if shape is None or not instance.isdigit():
+    if shape is None or not limits.ascii_digits(instance):
         return None
     try:
         dt.datetime.strptime(instance, shape)

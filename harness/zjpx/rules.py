@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness import limits
 from harness.rules import REPORT_ALL, Fail, RuleSet
 from harness.store import Store
 from harness.zjpx.state import Resource, num
@@ -66,7 +67,7 @@ def data(body: dict[str, Any]) -> Any:
 
 
 def gb11643_ok(number: str) -> bool:
-    if len(number) != 18 or not number[:17].isdigit():
+    if len(number) != 18 or not limits.ascii_digits(number[:17]):
         return False
     return "10X98765432"[sum(int(c) * w for c, w in zip(number[:17], _WEIGHTS, strict=True)) % 11] == number[17].upper()
 
