@@ -8,9 +8,11 @@ and one regular expression), and the parse with every limit runs only for bodies
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
+import warnings
 from typing import Any
 
 # Nesting of JSON arrays/objects. No seed document nests deeper than 4; 32 leaves room for any vendor extension while
@@ -25,8 +27,8 @@ MAX_INT_LITERAL = 20
 # Digit strings the platforms convert to integers (DUDU version codes, sequence numbers): 18 digits always fit the
 # store range (10^18 − 1 < 2^63 − 1).
 MAX_DIGIT_STRING = 18
-# Pixels of a decoded image (width × height): a 24 MP phone photo fits; a PNG header may claim 20000×20000
-# (400 MP, 1.2 GB decoded) in 68 bytes. Checked from the header, before any pixel is decoded.
+# Pixels of an image the harness decodes (width × height: ZJPX face photos, YXC uploads): a 24 MP phone photo fits;
+# a PNG header may claim 20000×20000 (400 MP, 1.2 GB decoded) in 68 bytes. Checked on the header, before decoding.
 MAX_IMAGE_PIXELS = 25_000_000
 # Waiting for a request body that is announced (Content-Length) but not sent: the body must arrive within this
 # many seconds of the request (harness.config.Settings.body_timeout_seconds is the setting; this is its default).
@@ -139,3 +141,36 @@ def store_int(value: Any) -> int | None:
     if ascii_digits(value, MAX_DIGIT_STRING):
         return int(value)
     return None
+
+
+def open_image(raw: bytes) -> tuple[Any, str | None]:
+    """The image (Pillow, header read, no pixel decoded yet) or why it is not one. The pixel bound
+    (``MAX_IMAGE_PIXELS``) is checked on the header's size, before anything is decompressed: a 68-byte PNG that
+    claims 20000×20000 is refused here, not given 1.2 GB."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():  # Pillow's own bomb warning (89 MP): our bound is lower and refuses first
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(raw))
+    except Image.DecompressionBombError:
+        return None, f"the image claims more than {MAX_IMAGE_PIXELS:,} pixels (harness limit: image pixels)"
+    except Exception as exc:  # hostile bytes make a decoder raise almost anything; it is the sender's format error
+        return None, f"the bytes do not decode as an image ({type(exc).__name__})"
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        return None, f"the image claims {width}×{height} pixels; at most {MAX_IMAGE_PIXELS:,} (harness limit: image pixels)"
+    return image, None
+
+
+def decode_image(raw: bytes) -> tuple[Any, str | None]:
+    """The fully decoded image (every pixel read under the pixel bound) or why it is not one: a PNG signature followed
+    by garbage, a truncated JPEG."""
+    image, why = open_image(raw)
+    if image is None:
+        return None, why
+    try:
+        image.load()
+    except Exception as exc:  # truncated or corrupt data: OSError, SyntaxError, struct.error, zlib.error …
+        return None, f"the {image.format or 'image'} data does not decode ({type(exc).__name__}: truncated or corrupt)"
+    return image, None

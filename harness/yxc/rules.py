@@ -222,10 +222,13 @@ def sign_ts_unique(g: GateContext, _: Any) -> Iterator[Fail]:
 )
 def file_format(ctx: RuleContext, _: Any) -> Iterator[Fail]:
     spec = _file_types(ctx)[ctx.upload_type]
+    found = ctx.facts.get("format")
+    if ctx.facts.get("image_problem"):  # it starts like an image and is not one (harness.limits.decode_image)
+        yield Fail(f"the bytes start like {found} but are not one: {ctx.facts['image_problem']}", "file", spec["x-clause"])
+        return
     allowed = set(spec["formats"])
     if "any" in allowed:
         return
-    found = ctx.facts.get("format")
     relaxed = allowed | {"jpg", "png"} if ctx.upload_type in ("xlzm", "jdcjsraqjsjl") else allowed  # D-YXC-XLZM-FORMATS
     if found not in allowed:
         shown = "jpg/jpeg" if "jpg" in allowed else ""
