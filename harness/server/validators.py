@@ -8,7 +8,10 @@ which Connexion 3.3 answers with a 500 (spec-first/connexion#1860), into a forma
 from __future__ import annotations
 
 import json
+import math
+import re
 import typing as t
+from urllib.parse import parse_qs
 
 import jsonschema
 from connexion.datastructures import MediaTypeDict
@@ -194,8 +197,34 @@ class EnvelopeMultiPartValidator(MultiPartFormDataValidator):
         return body
 
 
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,19}")
+_NUMBER_TEXT = re.compile(r"-?[0-9]{1,400}(?:\.[0-9]{1,400})?(?:[eE][-+]?[0-9]{1,4})?")
+
+
+def numeric_text_problems(parameters: t.Mapping[str, list[dict[str, t.Any]]], scope: Scope) -> list[str]:
+    """Query parameters typed integer or number whose text is not plain ASCII digits: Connexion coerces with int() and
+    float(), which also read "１０", "1_0", " 10 ", "nan" and "inf" (harness.limits)."""
+    declared = [p for p in parameters.get("query", []) if (p.get("schema") or {}).get("type") in ("integer", "number")]
+    if not declared:
+        return []
+    raw = scope.get("query_string") or b""
+    query = parse_qs(raw.decode("latin-1"), keep_blank_values=True)
+    problems = []
+    for param in declared:
+        integer = param["schema"]["type"] == "integer"
+        for value in query.get(param["name"], []):
+            shape = _INTEGER_TEXT if integer else _NUMBER_TEXT
+            if not shape.fullmatch(value) or (not integer and not math.isfinite(float(value))):
+                kind = "an integer" if integer else "a finite number"
+                problems.append(f"query parameter {param['name']}={value[:40]!r} is not {kind} in ASCII digits")
+    return problems
+
+
 class EnvelopeParameterValidator(ParameterValidator):
     def validate(self, scope: Scope) -> None:
+        problems = numeric_text_problems(self.parameters, scope)
+        if problems:
+            raise SchemaViolation([Violation(SCHEMA_RULE, "spec parameters; harness limit: ASCII digits", p, "query") for p in problems])
         try:
             super().validate(scope)
         except ExtraParameterProblem as exc:
@@ -240,6 +269,17 @@ class ControlJSONBodyValidator(JSONRequestBodyValidator):
             raise BadRequestProblem(detail=f"malformed JSON: {exc}") from None
 
 
+class ControlParameterValidator(ParameterValidator):
+    """The control API's query parameters: numbers in ASCII digits only (``after_id=１０`` is a 400, not 10)."""
+
+    def validate(self, scope: Scope) -> None:
+        problems = numeric_text_problems(self.parameters, scope)
+        if problems:
+            raise BadRequestProblem(detail="; ".join(problems))
+        super().validate(scope)
+
+
 CONTROL_VALIDATORS: dict[str, t.Any] = {
+    "parameter": ControlParameterValidator,
     "body": MediaTypes({**VALIDATOR_MAP["body"], "*/*json": ControlJSONBodyValidator}),
 }
