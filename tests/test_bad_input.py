@@ -611,49 +611,102 @@ def test_read_body_answers_a_stalled_body_within_the_deadline() -> None:
     assert refusal.violations[0].clause == "harness limit: body read timeout"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Served:
+    """The app behind a real uvicorn on a loopback port (a thread), for what only the HTTP layer shows."""
 
+    def __init__(self, tmp: Path) -> None:
+        import uvicorn
 
-def test_a_client_announcing_1000_bytes_and_sending_5_is_answered_over_tcp(tmp_path: Path) -> None:
-    """The real HTTP server (uvicorn) in front: the reply comes after the deadline, in DUDU's envelope."""
-    import uvicorn
-
-    store = open_store(tmp_path / "harness.db")
-    fx.world(store)
-    app = create_app(Settings(db=tmp_path / "harness.db", body_timeout_seconds=0.5), store)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(100):
-            if server.started:
+        self.store = open_store(tmp / "harness.db")
+        fx.world(self.store)
+        app = create_app(Settings(db=tmp / "harness.db", body_timeout_seconds=0.5), self.store)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        for _ in range(200):
+            if self.server.started:
                 break
             time.sleep(0.05)
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+
+    def exchange(self, raw: bytes) -> tuple[bytes, bytes, float]:
+        """Send raw bytes on a fresh connection; (status line and headers, body, seconds until the reply)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as conn:
             started = time.perf_counter()
-            conn.sendall(
-                b'POST /dudu/location_report HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"de'
-            )
+            conn.sendall(raw)
             reply = b""
-            while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            while True:
+                head, sep, body = reply.partition(b"\r\n\r\n")
+                length = next((int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:")), None)
+                if sep and length is not None and len(body) >= length:
+                    break
                 chunk = conn.recv(65536)
                 if not chunk:
                     break
                 reply += chunk
             took = time.perf_counter() - started
         head, _, body = reply.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 200"), reply[:200]
-        document = json.loads(body)
-        assert document["ret_code"] == 1001 and document["violations"][0]["rule"] == "BODY-INCOMPLETE", document
-        assert 0.4 < took < 5
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        store.close()
+        return head, body, took
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.store.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    s = Served(tmp_path_factory.mktemp("hostile-tcp"))
+    yield s
+    s.close()
+
+
+def test_a_client_announcing_1000_bytes_and_sending_5_is_answered_over_tcp(served: Served) -> None:
+    """The real HTTP server (uvicorn) in front: the reply comes after the deadline, in DUDU's envelope."""
+    request = b'POST /dudu/location_report HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"de'
+    head, body, took = served.exchange(request)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    document = json.loads(body)
+    assert document["ret_code"] == 1001 and document["violations"][0]["rule"] == "BODY-INCOMPLETE", document
+    assert 0.4 < took < 5
+
+
+POST = b"POST /dudu/location_report"
+OK_TAIL = b"Host: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+HTTP_LAYER = {
+    # refused by uvicorn (h11) itself: plain text, before the app
+    "64k-request-line": (POST + b"?" + b"a" * 65536 + b" HTTP/1.1\r\n" + OK_TAIL, False),
+    "unknown-method": (b"FOO /dudu/location_report HTTP/1.1\r\n" + OK_TAIL, False),
+    "method-not-a-token": (b"G@T /dudu/location_report HTTP/1.1\r\nHost: x\r\n\r\n", False),
+    "content-length-and-chunked": (
+        POST + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        False,
+    ),
+    "two-content-lengths": (POST + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", False),
+    "non-numeric-content-length": (POST + b" HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}", False),
+    "transfer-encoding-gzip": (POST + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n{}", False),
+    "control-bytes-in-a-header": (POST + b" HTTP/1.1\r\nX-A: \x01\x02\r\n" + OK_TAIL, False),
+    # passed on to the harness: its envelope
+    "17k-request-line": (POST + b"?" + b"a" * 17000 + b" HTTP/1.1\r\n" + OK_TAIL, True),
+    "64k-header-value": (POST + b" HTTP/1.1\r\nX-B: " + b"b" * 65536 + b"\r\n" + OK_TAIL, True),
+}
+
+
+@pytest.mark.parametrize("case", list(HTTP_LAYER))
+def test_http_layer_refusals(served: Served, case: str) -> None:
+    """What docs/security.md ("Refused before the application") lists, measured: uvicorn's own plain-text 400, or
+    the request reaches the harness and gets the envelope. Never a 500, never a traceback."""
+    raw, reaches_app = HTTP_LAYER[case]
+    head, body, _ = served.exchange(raw)
+    assert b"Traceback" not in body
+    if reaches_app:
+        assert head.startswith(b"HTTP/1.1 200"), head[:100]
+        assert json.loads(body)["ret_code"] == 1001
+    else:
+        assert head.startswith(b"HTTP/1.1 400"), head[:100]
+        assert b"content-type: text/plain" in head.lower() and body == b"Invalid HTTP request received."
 
 
 # -- the exchange layer under random input (Hypothesis) --------------------------------------------------------------------
