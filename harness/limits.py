@@ -38,7 +38,6 @@ LIMIT_RULE = "LIMIT"
 DEPTH_CLAUSE = f"harness limit: JSON nesting depth {MAX_JSON_DEPTH}"
 NUMBER_CLAUSE = "harness limit: finite numbers (RFC 8259 §6 has no NaN or Infinity)"
 
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
 
@@ -52,10 +51,16 @@ class LimitExceeded(ValueError):
         self.field = field
 
 
+# Every byte as "0" (a digit) or "x" (anything else): a run of 19 digits is then a plain substring search, which costs
+# a fifth of a regular-expression search on a heartbeat (about 0.9 µs for the whole of needs_checks).
+_DIGIT_SHAPE = bytes(0x30 if 0x30 <= c <= 0x39 else 0x78 for c in range(256))
+_NINETEEN = b"0" * 19
+
+
 def needs_checks(raw: bytes) -> bool:
     """Whether a raw JSON body could break a limit at all: more than ``MAX_JSON_DEPTH`` brackets, or a run of 19
     digits (an integer that may be outside the store range). A flat document of the hot path answers False."""
-    return raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH or _LONG_DIGITS.search(raw) is not None
+    return raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH or _NINETEEN in raw.translate(_DIGIT_SHAPE)
 
 
 def json_depth(raw: bytes | str) -> int:
@@ -121,7 +126,8 @@ def loads(text: str | bytes) -> Any:
     (a ValueError) beyond a limit and ``json.JSONDecodeError`` for malformed text."""
     check_depth(text)
     document = json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_int)
-    if (_LONG_DIGITS.search(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)) is not None:
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if _NINETEEN in data.translate(_DIGIT_SHAPE):
         fields = out_of_range(document)
         if fields:
             raise LimitExceeded(f"integer outside the signed 64-bit range in {', '.join(fields[:5])}", STORE_RANGE_CLAUSE, fields[0])
