@@ -799,3 +799,20 @@ class _Records(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
+
+
+# -- the journal of hostile traffic stays readable ------------------------------------------------------------------------
+
+
+def test_graders_and_reports_read_a_journal_holding_hostile_bodies(world: World) -> None:
+    """Refused bodies are journaled as sent; the graders and the report's masking read them without recursing."""
+    from harness import masking
+    from harness.conformance.model import RunFinished
+    from harness.dudu.certify import DuduDeviceBackendRole
+
+    deep = b'{"device_id": "DEV00001", "x": ' + b"[" * DEEP + b"]" * DEEP + b"}"
+    world.send("POST", "/dudu/location_report", deep)
+    world.send("POST", "/dudu/location_report", b'{"device_id": "DEV00001", "x": NaN}')
+    events = list(DuduDeviceBackendRole(world.store, fx.ENTERPRISE).run(seed=1))
+    assert isinstance(events[-1], RunFinished)
+    assert isinstance(masking.mask_body(deep), str)

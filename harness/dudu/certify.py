@@ -201,9 +201,9 @@ def load_fleet(store: Store, enterprise_id: str, window: Window | int | None = N
     key_calls: list[Call] = []
     for entry in Journal(store).query(platform="dudu", where=window.sql(), limit=None, ascending=True):
         try:
-            body = json.loads(entry["request_body"] or "null")
+            body = limits.loads(entry["request_body"] or "null")
         except ValueError:
-            continue  # not JSON: no device or token to attribute it to
+            continue  # not JSON, or beyond the input limits (refused when it came): no device or token to attribute it to
         if not isinstance(body, dict) or not isinstance(entry["reply"], dict):
             continue
         at = dt.datetime.fromisoformat(entry["at"]).timestamp()
