@@ -631,6 +631,25 @@ def test_read_body_answers_a_stalled_body_within_the_deadline() -> None:
     assert refusal.violations[0].clause == "harness limit: body read timeout"
 
 
+def test_read_body_refuses_a_body_cut_by_a_disconnect_and_keeps_the_common_case() -> None:
+    async def go(messages: list[dict[str, Any]]) -> tuple[bytes, Any]:
+        queue = list(messages)
+
+        async def receive() -> dict[str, Any]:
+            return queue.pop(0)
+
+        return await read_body(receive, 1000, 5)
+
+    body, refusal = asyncio.run(go([{"type": "http.request", "body": b'{"a":', "more_body": True}, {"type": "http.disconnect"}]))
+    assert body == b'{"a":' and refusal is not None and "disconnected" in refusal.violations[0].message
+    body, refusal = asyncio.run(go([{"type": "http.request", "body": b"{}", "more_body": False}]))
+    assert (body, refusal) == (b"{}", None)
+    body, refusal = asyncio.run(
+        go([{"type": "http.request", "body": b"x" * 600, "more_body": True}, {"type": "http.request", "body": b"y" * 600}])
+    )
+    assert len(body) == 600 and refusal is not None and refusal.violations[0].rule == "BODY-SIZE"
+
+
 class Served:
     """The app behind a real uvicorn on a loopback port (a thread), for what only the HTTP layer shows."""
 
