@@ -203,7 +203,7 @@ def load_fleet(store: Store, enterprise_id: str, window: Window | int | None = N
         try:
             body = limits.loads(entry["request_body"] or "null")
         except ValueError:
-            continue  # not JSON, or beyond the input limits (refused when it came): no device or token to attribute it to
+            continue  # not JSON: no device or token to attribute it to
         if not isinstance(body, dict) or not isinstance(entry["reply"], dict):
             continue
         at = dt.datetime.fromisoformat(entry["at"]).timestamp()

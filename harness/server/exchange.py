@@ -29,11 +29,11 @@ from urllib.parse import unquote
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from harness import limits
 from harness.config import Settings
 from harness.conformance import sessions
 from harness.errors import PlatformError, Violation
 from harness.journal import Exchange, Journal, LoopGroupCommit, origin_of
+from harness.limits import BODY_TIMEOUT_SECONDS
 from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange, internal_error
 from harness.server import fastpath
 
@@ -287,7 +287,7 @@ def incomplete(why: str) -> PlatformError:
     return PlatformError(ErrorKind.MALFORMED, [Violation("BODY-INCOMPLETE", "harness limit: body read timeout", why, "body")])
 
 
-async def read_body(receive: Receive, limit: int, timeout: float = limits.BODY_TIMEOUT_SECONDS) -> tuple[bytes, PlatformError | None]:
+async def read_body(receive: Receive, limit: int, timeout: float = BODY_TIMEOUT_SECONDS) -> tuple[bytes, PlatformError | None]:
     """The request body and, when it cannot be answered, the refusal: larger than ``limit`` (then only the first
     ``limit`` bytes are kept), not received in full within ``timeout`` seconds of the request (a client that announces
     1,000 bytes and sends 5), or cut short by the client's disconnect. A refused body changes no state.
