@@ -33,6 +33,7 @@ from harness.specs import load_spec, resolve_ref
 log = logging.getLogger("harness.server.fastpath")
 JSON_HEADERS = [(b"content-type", b"application/json; charset=utf-8")]
 _UNPARSED = object()
+RANGE_PENDING = "harness.limits.range"  # ctx.extras key: the body's integers await the store-range check
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,10 @@ def parse(op: FastOperation, ctx: ExchangeContext, body: bytes, content_type: st
         except orjson.JSONDecodeError:
             pass
     if document is _UNPARSED:  # the shared parser decides (and words the refusal) as on the Connexion path
-        document = schema_errors.parse_json(body, utf8_clause=platform.body_clause)
+        document = schema_errors.parse_json(body, utf8_clause=platform.body_clause, int_range=False)
         if document is None:
             raise schema_errors.body_required(op.schema)
+        ctx.extras[RANGE_PENDING] = True  # the store range after the gate, as on the Connexion path (respond)
     ctx.document, ctx.parsed = document, True
     platform.request_extras(ctx, document)
     if session_refused is not None:  # an unknown or finished certification session's base path
@@ -158,6 +160,8 @@ def parse(op: FastOperation, ctx: ExchangeContext, body: bytes, content_type: st
 def respond(op: FastOperation, ctx: ExchangeContext, body: bytes, document: Any, *, strict: bool) -> Any:
     """After the gate: validation, then the handler's reply document; raises PlatformError to refuse."""
     platform = op.platform
+    if RANGE_PENDING in ctx.extras:  # only for bodies the shared parser read (limits.needs_checks)
+        schema_errors.check_range(body, document)
     # The file's own reading first: conforming traffic is validated once.
     if op.strict is None or not op.strict.is_valid(document):
         if not op.request.is_valid(document):

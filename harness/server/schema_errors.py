@@ -118,9 +118,12 @@ def shorten(message: str, limit: int = MESSAGE_LIMIT) -> str:
     return message if len(message) <= limit else message[: limit - 3] + "…"
 
 
-def parse_json(raw: bytes, *, encoding: str = "utf-8", utf8_clause: str = "request body must be UTF-8 JSON") -> t.Any:
+def parse_json(
+    raw: bytes, *, encoding: str = "utf-8", utf8_clause: str = "request body must be UTF-8 JSON", int_range: bool = True
+) -> t.Any:
     """The request body as JSON, in one set of words for both paths; None for an empty body (the caller says it is
-    required). Bodies the fast path's parser refuses come here too, so both paths accept exactly the same bodies."""
+    required). Bodies the fast path's parser refuses come here too, so both paths accept exactly the same bodies.
+    ``int_range=False``: the store range is checked later (harness.limits.loads)."""
     try:
         text = raw.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
@@ -128,11 +131,19 @@ def parse_json(raw: bytes, *, encoding: str = "utf-8", utf8_clause: str = "reque
     if not text:
         return None
     try:
-        return limits.loads(text)
+        return limits.loads(text, int_range=int_range)
     except limits.LimitExceeded as exc:
         raise SchemaViolation([limit_violation(exc)]) from None
     except json.JSONDecodeError as exc:
         raise SchemaViolation([Violation(SCHEMA_RULE, "request body must be JSON", f"malformed JSON: {exc}", "body")]) from None
+
+
+def check_range(raw: bytes, document: t.Any) -> None:
+    """The store range of a document parsed with ``int_range=False``, refused in the shared words."""
+    try:
+        limits.check_range(raw, document)
+    except limits.LimitExceeded as exc:
+        raise SchemaViolation([limit_violation(exc)]) from None
 
 
 def limit_violation(exc: limits.LimitExceeded) -> Violation:
