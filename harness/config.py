@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import limits
 from harness.errors import ConfigError
 
 PROFILES = ("strict", "tolerant")
@@ -38,6 +39,9 @@ class Settings:
     code_ttl_seconds: int = 12 * 3600
     # Largest request body accepted (the biggest YXC file is 5 MiB; multipart adds framing).
     max_body_bytes: int = 8 * 1024 * 1024
+    # A request body must arrive in full within this many seconds (a client announcing 1,000 bytes and sending 5 is
+    # answered malformed, not waited for): harness.limits.BODY_TIMEOUT_SECONDS.
+    body_timeout_seconds: float = limits.BODY_TIMEOUT_SECONDS
     # Idle keep-alive connections stay open this long: above any heartbeat interval (DUDU devices: 5 s), or a device
     # races the server's close on every beat (uvicorn's default is 5 s).
     keep_alive_seconds: int = 75

@@ -259,18 +259,39 @@ def make_ticket(
     return qr.make(key_id, key, eid=enterprise_id, uid=uid, iat=int(time.time()) if iat is None else iat, lifetime=lifetime)
 
 
-def missing_offline(store: Store, device_id: str) -> list[int]:
-    """Offline events the device numbered (heartbeat offline_seq) but never logged (D-DUDU-OFFLINE-SEQ)."""
+MISSING_LISTED = 1000  # harness missing lists at most this many numbers (offline_seq may be up to 2^63 − 1)
+
+
+def missing_offline(store: Store, device_id: str, limit: int = MISSING_LISTED) -> list[int]:
+    """Offline events the device numbered (heartbeat offline_seq) but never logged (D-DUDU-OFFLINE-SEQ), lowest
+    first, at most ``limit`` of them: the walk visits only the logged numbers and the ones it lists, so a device
+    that reports offline_seq 2^63 − 1 costs no more than one that reports 5. :func:`missing_offline_count` counts them."""
     device = store.query_one("SELECT offline_seq FROM dudu_devices WHERE id = ?", (device_id,))
     if device is None:
         raise DuduError(f"no DUDU device {device_id}")
+    highest = device["offline_seq"]
     logged = {
-        r["seq"]
-        for r in store.query(
-            "SELECT seq FROM dudu_offline_logs WHERE device_id = ? AND seq BETWEEN 1 AND ?", (device_id, device["offline_seq"])
-        )
+        r["seq"] for r in store.query("SELECT seq FROM dudu_offline_logs WHERE device_id = ? AND seq BETWEEN 1 AND ?", (device_id, highest))
     }
-    return [s for s in range(1, device["offline_seq"] + 1) if s not in logged]
+    found: list[int] = []
+    seq = 1
+    while seq <= highest and len(found) < limit:
+        if seq not in logged:
+            found.append(seq)
+        seq += 1
+    return found
+
+
+def missing_offline_count(store: Store, device_id: str) -> int:
+    """How many offline events the device numbered but never logged (the full count :func:`missing_offline` cuts)."""
+    device = store.query_one("SELECT offline_seq FROM dudu_devices WHERE id = ?", (device_id,))
+    if device is None:
+        raise DuduError(f"no DUDU device {device_id}")
+    row = store.query_one(
+        "SELECT COUNT(DISTINCT seq) AS n FROM dudu_offline_logs WHERE device_id = ? AND seq BETWEEN 1 AND ?",
+        (device_id, device["offline_seq"]),
+    )
+    return int(device["offline_seq"]) - int(row["n"])
 
 
 def devices(store: Store, enterprise_id: str | None = None) -> list[dict[str, Any]]:

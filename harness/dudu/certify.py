@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness import limits
 from harness.conformance import catalogue
 from harness.conformance.engine import CheckSet, failed, passed, review, run, skipped
 from harness.conformance.model import CheckResult, Event, Evidence
@@ -212,7 +213,7 @@ def load_fleet(store: Store, enterprise_id: str, window: Window | int | None = N
     key_calls: list[Call] = []
     for entry in Journal(store).query(platform="dudu", where=window.sql(), limit=None, ascending=True):
         try:
-            body = json.loads(entry["request_body"] or "null")
+            body = limits.loads(entry["request_body"] or "null")
         except ValueError:
             continue  # not JSON: no device or token to attribute it to
         reply = entry["reply"] if isinstance(entry["reply"], dict) else {} if entry.get("fault") else None
@@ -316,6 +317,17 @@ def _stored_seqs(fleet: Fleet, device: str, top: int) -> set[int]:
     return {int(r["seq"]) for r in rows}
 
 
+def _first_gaps(top: int, seen: set[int], limit: int) -> list[int]:
+    """The lowest numbers in 1..top not in ``seen``, at most ``limit``: the walk visits only seen numbers and gaps."""
+    out: list[int] = []
+    seq = 1
+    while seq <= top and len(out) < limit:
+        if seq not in seen:
+            out.append(seq)
+        seq += 1
+    return out
+
+
 @CHECKS.check(
     "DUDU-CERT-OFFLINE",
     title="every offline swipe and scan is logged (离线刷卡/扫码成功与否均要调用), one record per seq",
@@ -351,11 +363,14 @@ def offline_logged(fleet: Fleet) -> Any:
                 evidence.extend([first.evidence("first record, stored"), other.evidence("different record under the same seq, lost")])
         top = max([reported, *by_seq], default=0)
         counted += top
-        gaps = [s for s in range(1, top + 1) if s not in by_seq]
-        if gaps and fleet.after_id is not None:  # numbered before the window began: the store says whether it was logged
-            gaps = sorted(set(gaps) - _stored_seqs(fleet, device, top))
-        if gaps:
-            missing.append(f"{device} seq {', '.join(map(str, gaps[:10]))}{' …' if len(gaps) > 10 else ''}")
+        # Counted, never enumerated: a device may report offline_seq up to 2^63 − 1 (harness.limits store range).
+        seen = {s for s in by_seq if 1 <= s <= top}
+        if len(seen) < top and fleet.after_id is not None:  # numbered before the window began: the store says
+            seen |= {s for s in _stored_seqs(fleet, device, top) if 1 <= s <= top}
+        gap_count = top - len(seen)
+        if gap_count:
+            gaps = _first_gaps(top, seen, 10)
+            missing.append(f"{device} seq {', '.join(map(str, gaps))}{' …' if gap_count > 10 else ''}")
             last = max(beats, key=lambda c: int(c.body.get("offline_seq") or 0), default=None)
             if last is not None:
                 evidence.append(last.evidence())
@@ -585,7 +600,12 @@ def _history(fleet: Fleet, device: str) -> History:
             if config != state.config:
                 changed["config"] = config
             held = c.body.get("key_version_code")
-            if not state.keys_known and held is not None and str(held).isdigit() and int(str(held)) in fleet.key_groups:
+            if (
+                not state.keys_known
+                and held is not None
+                and limits.ascii_digits(str(held), limits.MAX_DIGIT_STRING)
+                and int(str(held)) in fleet.key_groups
+            ):
                 changed["keys"] = (int(str(held)), fleet.key_groups[int(str(held))])  # what it says it holds
                 changed["keys_known"] = True
         if changed:

@@ -152,10 +152,14 @@ def rotate_keys(enterprise_id: str, db: Path | None) -> None:
 @click.argument("device_id")
 @db_option
 def missing(device_id: str, db: Path | None) -> None:
-    """Offline swipes/scans the device numbered but never logged (D-DUDU-OFFLINE-SEQ)."""
+    """Offline swipes/scans the device numbered but never logged (D-DUDU-OFFLINE-SEQ): the count, and the lowest
+    numbers (at most 1,000)."""
     from harness.dudu import admin
 
-    _echo({"device_id": device_id, "missing": admin.missing_offline(_store(db), device_id)})
+    store = _store(db)
+    listed = admin.missing_offline(store, device_id)
+    count = admin.missing_offline_count(store, device_id)
+    _echo({"device_id": device_id, "missing": listed, "count": count, "listed": len(listed)})
 
 
 @dudu.command("fleet")

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from harness import limits
 from harness.dudu import rules
 from harness.dudu.handlers import HANDLERS
 from harness.dudu.rules import BEIJING, DuduContext
@@ -288,7 +289,7 @@ class DuduPlatform(Platform):
         self.enforce(ctx, "get_card_list", rctx, body)
         d = rctx.device
         held = str(d["version_add"] or "")
-        full = int(body["type"]) == 1 or not held.isdigit() or int(held) < d["card_full_version"]
+        full = int(body["type"]) == 1 or not limits.ascii_digits(held, limits.MAX_DIGIT_STRING) or int(held) < d["card_full_version"]
         # Incremental: exactly the cards whose latest change is newer than the version the device holds (D-DUDU-VERSIONS).
         since = -1 if full else int(held)
         rows = self._cached_list(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import constant_time, hashes, hmac
 
+from harness import limits
 from harness.errors import HarnessError
 
 PREFIX = "DD1"
@@ -72,18 +73,25 @@ def make(key_id: int, key_hex: str, *, eid: str, uid: str, iat: int, lifetime: i
     return f"{signed}.{_b64(tag_for(key_hex, signed))}"
 
 
+def _epoch(value: object, name: str) -> int:
+    """A ticket time: a JSON integer (epoch seconds), never a float, a string or a boolean."""
+    if type(value) is not int:
+        raise TypeError(f"{name} is {type(value).__name__}, not an integer")
+    return value
+
+
 def parse(text: str) -> Ticket:
     parts = text.split(".")
-    if len(parts) != 4 or parts[0] != PREFIX or not parts[1].isdigit():
+    if len(parts) != 4 or parts[0] != PREFIX or not limits.ascii_digits(parts[1], limits.MAX_DIGIT_STRING):
         raise TicketError("not of the form DD1.<key_id>.<payload>.<tag>")
     try:
-        payload = json.loads(_unb64(parts[2]))
+        payload = limits.loads(_unb64(parts[2]))  # no NaN, no 1e400, integers in the store range (harness.limits)
         tag = _unb64(parts[3])
         ticket = Ticket(
             int(parts[1]),
             str(payload["eid"]),
-            int(payload["exp"]),
-            int(payload["iat"]),
+            _epoch(payload["exp"], "exp"),
+            _epoch(payload["iat"], "iat"),
             str(payload["tid"]),
             str(payload["uid"]),
             ".".join(parts[:3]),

@@ -61,7 +61,7 @@ def install(rules: RuleSet) -> RuleSet:
 def parse_time(text: Any) -> dt.datetime | None:
     """A device time in any D-DUDU-TIME form (the schema decides which forms the profile accepts)."""
     text = str(text)
-    if len(text) == 12 and text.isdigit():  # the strict form, on every heartbeat: by hand, strptime costs 20× more
+    if len(text) == 12 and text.isascii() and text.isdigit():  # the strict form, on every heartbeat: by hand, strptime costs 20× more
         try:
             return dt.datetime(
                 2000 + int(text[0:2]), int(text[2:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]), tzinfo=BEIJING
@@ -69,7 +69,7 @@ def parse_time(text: Any) -> dt.datetime | None:
         except ValueError:
             return None
     shape = TIME_FORMATS.get(len(text))
-    if shape is None:
+    if shape is None or not text.isascii():  # strptime's %y/%m/… read any script's digits ("２５…")
         return None
     try:
         return dt.datetime.strptime(text, shape).replace(tzinfo=BEIJING)

@@ -48,7 +48,7 @@ from harness.journal import Journal
 from harness.platform import ErrorKind, Platform, current_exchange, internal_error
 from harness.schema import open_store
 from harness.server.exchange import ExchangeMiddleware
-from harness.server.validators import VALIDATORS
+from harness.server.validators import CONTROL_VALIDATORS, VALIDATORS, lower_media_type
 from harness.specs import load_spec, served_profile
 from harness.store import Store
 
@@ -73,6 +73,30 @@ class GateMiddleware:
                 ctx.operation = ctx.exchange.operation = operation_id.rsplit(".", 1)[-1]
                 ctx.platform.request_extras(ctx, None)
                 await ctx.platform.authenticate(ctx)
+        await self.app(scope, receive, send)
+
+
+class PlatformRequestGuard:
+    """Two refusals and one normalisation for platform paths, before Connexion's docs and routing layers:
+
+    - a platform's bare base path (``/yxc``) or a path with a trailing slash (``/yxc/coach/``) names no interface: it
+      is answered not-found in the platform's envelope (Starlette would answer a bare 307 redirect, which a device or
+      vendor client does not follow with its body); Swagger UI (``/<base>/ui/``) is served as before;
+    - the Content-Type's media type is compared case-insensitively (RFC 9110 §8.3.1): it is lower-cased here, so that
+      ``APPLICATION/JSON`` is validated and parsed as JSON by every Connexion layer below (which compare it as
+      written), never handed to a handler as raw bytes. docs/security.md "Limits"."""
+
+    def __init__(self, app: ASGIApp, *, platforms: list[Platform]) -> None:
+        self.app = app
+        self.bases = [p.base_path for p in platforms]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            for base in self.bases:
+                if path == base or (path.startswith(base + "/") and path.endswith("/") and not path.startswith(base + "/ui/")):
+                    raise HTTPException(404)
+            scope = lower_media_type(scope)
         await self.app(scope, receive, send)
 
 
@@ -155,6 +179,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         functools.partial(ControlGate, settings=settings, platform_paths=[p.base_path for p in platforms]),  # harness/control_gate.py
         ServerErrorMiddleware,
         ExceptionMiddleware,
+        functools.partial(PlatformRequestGuard, platforms=platforms),
         SwaggerUIMiddleware,
         RoutingMiddleware,
         GateMiddleware,
@@ -182,6 +207,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         base_path="/_harness",
         name="control",
         resolver=Resolver(function_resolver=control.resolve),
+        validator_map=CONTROL_VALIDATORS,  # the same input limits as a platform's (harness.limits), answered 400
         validate_responses=settings.validate_responses,
     )
     render = functools.partial(_render_error, platforms)

@@ -19,8 +19,10 @@ platform's base path (docs and Swagger UI excepted) it:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+import weakref
 from typing import Any
 from urllib.parse import unquote
 
@@ -32,6 +34,7 @@ from harness.config import Settings
 from harness.conformance import sessions
 from harness.errors import PlatformError, Violation
 from harness.journal import Exchange, Journal, LoopGroupCommit, origin_of
+from harness.limits import BODY_TIMEOUT_SECONDS
 from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange, internal_error
 from harness.server import fastpath
 
@@ -90,6 +93,7 @@ class ExchangeMiddleware:
         self.journal = journal
         self.commit = LoopGroupCommit(journal.store)  # the one writer: same table and durability as Journal
         self.max_body = settings.max_body_bytes
+        self.body_timeout = settings.body_timeout_seconds
         self.strict = settings.strict
         self.routes = fastpath.compile_operations(platforms, settings.validate_responses)
         self.faults = faults.FaultBook(journal.store)  # resilience drills (harness/faults.py)
@@ -109,7 +113,7 @@ class ExchangeMiddleware:
             return
 
         started = time.perf_counter()
-        body, oversize = await read_body(receive, self.max_body)
+        body, unread = await read_body(receive, self.max_body, self.body_timeout)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
         operation = op.operation if op is not None else None
         exchange = Exchange(
@@ -131,10 +135,10 @@ class ExchangeMiddleware:
             return  # the fault answered, or dropped the connection; journaled with the fault named
         token = current_exchange.set(ctx)
         try:
-            if op is not None and not op.gated and not oversize:  # the hot path: no coroutine in between
+            if op is not None and not op.gated and unread is None:  # the hot path: no coroutine in between
                 status, reply_headers, raw, document = self._answer_fast(op, ctx, scope, body, headers)
             else:
-                status, reply_headers, raw, document = await self._answer(op, ctx, scope, body, oversize, headers)
+                status, reply_headers, raw, document = await self._answer(op, ctx, scope, body, unread, headers)
             code = platform.reply_code(document)
             if code is None:  # something below answered outside the envelope: replace it, keep the evidence
                 log.error("non-envelope reply (HTTP %s) on %s: %r", status, path, raw[:200])
@@ -193,13 +197,19 @@ class ExchangeMiddleware:
         return 200, NO_HEADERS, platform.encode(document), document
 
     async def _answer(
-        self, op: fastpath.FastOperation | None, ctx: ExchangeContext, scope: Scope, body: bytes, oversize: bool, headers: dict[str, str]
+        self,
+        op: fastpath.FastOperation | None,
+        ctx: ExchangeContext,
+        scope: Scope,
+        body: bytes,
+        unread: PlatformError | None,
+        headers: dict[str, str],
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes, Any]:
         """(status, headers, wire bytes, reply document); every failure becomes the platform's envelope."""
         platform = ctx.platform
         try:
-            if oversize:
-                raise too_large(self.max_body)
+            if unread is not None:  # too large, or not received in full (harness.server.exchange.read_body)
+                raise unread
             if op is not None:
                 content_type, refused = headers.get("content-type", ""), scope.get(SCOPE_SESSION_REFUSED)
                 document = fastpath.parse(op, ctx, body, content_type, strict=self.strict, session_refused=refused)
@@ -232,24 +242,94 @@ class ExchangeMiddleware:
         return ctx.platform.error(error)
 
 
-async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """The request body and whether it exceeded ``limit`` (then only the first ``limit`` bytes are kept)."""
-    message = await receive()
-    if message["type"] == "http.disconnect":
-        return b"", False
-    body = message.get("body", b"")
-    if not message.get("more_body", False):  # the common case: one message
-        return body, len(body) > limit
-    chunks, size = [body], len(body)
-    while message.get("more_body", False):
+BODY_DEADLINE = "harness: request body deadline"  # the cancel message of read_body's own timer
+
+
+class _Deadlines:
+    """The body deadlines of one event loop's exchanges in flight, checked by one timer while any is pending (a
+    timer handle per request costs about 2.5 µs; this costs a dict entry): a task whose deadline passed is cancelled
+    with :data:`BODY_DEADLINE`, which :func:`read_body` turns into its refusal. Granularity: a quarter of the timeout,
+    at most one second."""
+
+    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = weakref.WeakKeyDictionary()
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.loop = loop
+        self.timeout = timeout
+        self.tick_seconds = min(1.0, timeout / 4)
+        self.tasks: dict[asyncio.Task[Any], float] = {}
+        self.armed = False
+
+    _last: _Deadlines | None = None  # the one a serving process uses, without a weak-dictionary look-up
+
+    @classmethod
+    def of(cls, task: asyncio.Task[Any], timeout: float) -> _Deadlines:
+        loop = task.get_loop()
+        found = cls._last
+        if found is None or found.loop is not loop or found.timeout != timeout:
+            found = cls._by_loop.get(loop)
+            if found is None or found.timeout != timeout:
+                found = cls._by_loop[loop] = cls(loop, timeout)
+            cls._last = found
+        found.tasks[task] = loop.time() + timeout
+        if not found.armed:
+            found.armed = True
+            loop.call_later(found.tick_seconds, found.tick)
+        return found
+
+    def tick(self) -> None:
+        now = self.loop.time()
+        for task, deadline in list(self.tasks.items()):
+            if deadline <= now:
+                del self.tasks[task]
+                task.cancel(BODY_DEADLINE)
+        self.armed = bool(self.tasks)
+        if self.armed:
+            self.loop.call_later(self.tick_seconds, self.tick)
+
+
+def incomplete(why: str) -> PlatformError:
+    return PlatformError(ErrorKind.MALFORMED, [Violation("BODY-INCOMPLETE", "harness limit: body read timeout", why, "body")])
+
+
+async def read_body(receive: Receive, limit: int, timeout: float = BODY_TIMEOUT_SECONDS) -> tuple[bytes, PlatformError | None]:
+    """The request body and, when it cannot be answered, the refusal: larger than ``limit`` (then only the first
+    ``limit`` bytes are kept), not received in full within ``timeout`` seconds of the request (a client that announces
+    1,000 bytes and sends 5), or cut short by the client's disconnect. A refused body changes no state.
+
+    The deadline is kept by :class:`_Deadlines` (one timer per event loop, not one per request: the common
+    single-message body must stay cheap on the heartbeat path)."""
+    task = asyncio.current_task()
+    deadlines = _Deadlines.of(task, timeout) if task is not None else None
+    chunks: list[bytes] = []
+    size = 0
+    try:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size <= limit:
-            chunks.append(chunk)
-    return b"".join(chunks), size > limit
+            return b"", incomplete("the client disconnected before sending the request body")
+        body = message.get("body", b"")
+        if not message.get("more_body", False):  # the common case: one message
+            return body, (too_large(limit) if len(body) > limit else None)
+        chunks, size = [body], len(body)
+        while message.get("more_body", False):
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return b"".join(chunks), incomplete(f"the client disconnected after {size} bytes of the request body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size <= limit:
+                chunks.append(chunk)
+    except asyncio.CancelledError as exc:
+        if exc.args != (BODY_DEADLINE,):
+            raise
+        task.uncancel()  # type: ignore[union-attr]  # our own deadline, not a cancellation from outside
+        if size > limit:
+            return b"".join(chunks), too_large(limit)
+        return b"".join(chunks), incomplete(f"request body not received in full within {timeout:g} s ({size} bytes arrived)")
+    finally:
+        if deadlines is not None:
+            deadlines.tasks.pop(task, None)
+    return b"".join(chunks), (too_large(limit) if size > limit else None)
 
 
 async def _call(app: ASGIApp, scope: Scope, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

@@ -22,6 +22,7 @@ import jsonschema_rs
 import orjson
 from connexion.spec import resolve_refs
 
+from harness import limits
 from harness.errors import PlatformError, Violation
 from harness.platform import ErrorKind, ExchangeContext, Platform
 from harness.server import schema_errors
@@ -31,6 +32,8 @@ from harness.specs import load_spec, resolve_ref
 
 log = logging.getLogger("harness.server.fastpath")
 JSON_HEADERS = [(b"content-type", b"application/json; charset=utf-8")]
+_UNPARSED = object()
+RANGE_PENDING = "harness.limits.range"  # ctx.extras key: the body's integers await the store-range check
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def _has_float(node: Any) -> bool:
 def parse(op: FastOperation, ctx: ExchangeContext, body: bytes, content_type: str, *, strict: bool, session_refused: str | None) -> Any:
     """The parsed request body (and the platform's request extras), before the gate; raises PlatformError."""
     platform = op.platform
-    if strict and "json" not in content_type:
+    if strict and "json" not in content_type.lower():  # media types are case-insensitive (RFC 9110 §8.3.1)
         raise PlatformError(
             ErrorKind.MALFORMED,
             [
@@ -134,12 +137,17 @@ def parse(op: FastOperation, ctx: ExchangeContext, body: bytes, content_type: st
                 )
             ],
         )
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:  # the shared parser decides (and words the refusal) as on the Connexion path
-        document = schema_errors.parse_json(body, utf8_clause=platform.body_clause)
+    document: Any = _UNPARSED
+    if not limits.needs_checks(body):  # deep, or a long digit run: the shared parser applies every limit (harness.limits)
+        try:
+            document = orjson.loads(body)  # it refuses NaN, Infinity and numbers beyond a double itself
+        except orjson.JSONDecodeError:
+            pass
+    if document is _UNPARSED:  # the shared parser decides (and words the refusal) as on the Connexion path
+        document = schema_errors.parse_json(body, utf8_clause=platform.body_clause, int_range=False)
         if document is None:
-            raise schema_errors.body_required(op.schema) from None
+            raise schema_errors.body_required(op.schema)
+        ctx.extras[RANGE_PENDING] = True  # the store range after the gate, as on the Connexion path (respond)
     ctx.document, ctx.parsed = document, True
     platform.request_extras(ctx, document)
     if session_refused is not None:  # an unknown or finished certification session's base path
@@ -152,6 +160,8 @@ def parse(op: FastOperation, ctx: ExchangeContext, body: bytes, content_type: st
 def respond(op: FastOperation, ctx: ExchangeContext, body: bytes, document: Any, *, strict: bool) -> Any:
     """After the gate: validation, then the handler's reply document; raises PlatformError to refuse."""
     platform = op.platform
+    if RANGE_PENDING in ctx.extras:  # only for bodies the shared parser read (limits.needs_checks)
+        schema_errors.check_range(body, document)
     # The file's own reading first: conforming traffic is validated once.
     if op.strict is None or not op.strict.is_valid(document):
         if not op.request.is_valid(document):

@@ -16,6 +16,7 @@ import jsonschema
 from connexion.json_schema import Draft4RequestValidator
 from jsonschema import Draft4Validator
 
+from harness import limits
 from harness.errors import SchemaViolation, Violation
 
 SCHEMA_RULE = "SCHEMA"
@@ -28,7 +29,7 @@ def date_problem(instance: t.Any) -> str | None:
     if not isinstance(instance, str):
         return None
     shape = _DATE_SHAPES.get(len(instance))
-    if shape is None or not instance.isdigit():
+    if shape is None or not limits.ascii_digits(instance):
         return None
     try:
         dt.datetime.strptime(instance, shape)
@@ -82,6 +83,8 @@ def clause_for(root: dict[str, t.Any], error: jsonschema.ValidationError | None,
             best = node["x-clause"]
     if error is not None and isinstance(error.schema, dict) and error.schema.get("x-clause") and not field:
         best = error.schema["x-clause"]
+    elif error is not None and isinstance(error.schema, dict) and str(error.schema.get("x-clause", "")).startswith("harness limit"):
+        best = error.schema["x-clause"]  # a harness limit (an allOf beside the field's own keywords) names itself
     return best
 
 
@@ -115,9 +118,12 @@ def shorten(message: str, limit: int = MESSAGE_LIMIT) -> str:
     return message if len(message) <= limit else message[: limit - 3] + "…"
 
 
-def parse_json(raw: bytes, *, encoding: str = "utf-8", utf8_clause: str = "request body must be UTF-8 JSON") -> t.Any:
+def parse_json(
+    raw: bytes, *, encoding: str = "utf-8", utf8_clause: str = "request body must be UTF-8 JSON", int_range: bool = True
+) -> t.Any:
     """The request body as JSON, in one set of words for both paths; None for an empty body (the caller says it is
-    required). Bodies the fast path's parser refuses come here too, so both paths accept exactly the same bodies."""
+    required). Bodies the fast path's parser refuses come here too, so both paths accept exactly the same bodies.
+    ``int_range=False``: the store range is checked later (harness.limits.loads)."""
     try:
         text = raw.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
@@ -125,9 +131,24 @@ def parse_json(raw: bytes, *, encoding: str = "utf-8", utf8_clause: str = "reque
     if not text:
         return None
     try:
-        return json.loads(text)
+        return limits.loads(text, int_range=int_range)
+    except limits.LimitExceeded as exc:
+        raise SchemaViolation([limit_violation(exc)]) from None
     except json.JSONDecodeError as exc:
         raise SchemaViolation([Violation(SCHEMA_RULE, "request body must be JSON", f"malformed JSON: {exc}", "body")]) from None
+
+
+def check_range(raw: bytes, document: t.Any) -> None:
+    """The store range of a document parsed with ``int_range=False``, refused in the shared words."""
+    try:
+        limits.check_range(raw, document)
+    except limits.LimitExceeded as exc:
+        raise SchemaViolation([limit_violation(exc)]) from None
+
+
+def limit_violation(exc: limits.LimitExceeded) -> Violation:
+    """A body beyond a harness limit (harness.limits), as the violation both paths report."""
+    return Violation(limits.LIMIT_RULE, exc.clause, str(exc), exc.field or "body")
 
 
 def body_required(schema: dict[str, t.Any]) -> SchemaViolation:

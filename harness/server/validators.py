@@ -7,7 +7,11 @@ which Connexion 3.3 answers with a 500 (spec-first/connexion#1860), into a forma
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import typing as t
+from urllib.parse import parse_qs
 
 import jsonschema
 from connexion.datastructures import MediaTypeDict
@@ -22,6 +26,7 @@ from jsonschema import Draft4Validator
 from starlette.formparsers import MultiPartException
 from starlette.types import Scope
 
+from harness import limits
 from harness.errors import SchemaViolation, Violation
 from harness.server import schema_errors
 from harness.specs import strict_node
@@ -108,14 +113,37 @@ def judge_decisions(warnings: list[Violation]) -> None:
         ctx.fail(warnings)
 
 
+class MediaTypes(MediaTypeDict):
+    """Connexion's media-type table, looked up case-insensitively: ``APPLICATION/JSON; Charset=UTF-8`` is JSON (RFC
+    9110 §8.3.1), so it is validated (and parsed) as JSON, never handed to a handler as raw bytes."""
+
+    def __getitem__(self, item: t.Any) -> t.Any:
+        return super().__getitem__(item.lower() if isinstance(item, str) else item)
+
+
+def lower_media_type(scope: Scope) -> Scope:
+    """The scope with its Content-Type's media type in lower case (parameters such as a multipart boundary kept as
+    sent), for every layer below that compares media types as written (Connexion's body parsing does)."""
+    headers = scope.get("headers") or []
+    for i, (key, value) in enumerate(headers):
+        if key.lower() == b"content-type":
+            media, sep, params = value.partition(b";")
+            if media.strip().lower() != media:
+                changed = list(headers)
+                changed[i] = (key, media.strip().lower() + sep + params)
+                return {**scope, "headers": changed}
+    return scope
+
+
 class EnvelopeJSONBodyValidator(JSONRequestBodyValidator):
     async def wrap_receive(self, receive: t.Any, *, scope: Scope) -> t.Any:
         # An empty body is refused in the same words on both paths (Connexion's own "RequestBody is required" names
         # neither field nor clause).
-        length = dict(scope.get("headers") or []).get(b"content-length", b"0")
-        if not int(length or 0) and self._schema.get("default") is None and self._required:
+        length = dict(scope.get("headers") or []).get(b"content-length", b"0").decode("latin-1")
+        empty = not length or (limits.ascii_digits(length) and not int(length))
+        if empty and self._schema.get("default") is None and self._required:
             raise schema_errors.body_required(self._schema)
-        return await super().wrap_receive(receive, scope=scope)
+        return await super().wrap_receive(receive, scope=lower_media_type(scope))
 
     @property
     def _validator(self) -> jsonschema.protocols.Validator:
@@ -143,6 +171,9 @@ class EnvelopeJSONBodyValidator(JSONRequestBodyValidator):
 
 
 class EnvelopeMultiPartValidator(MultiPartFormDataValidator):
+    async def wrap_receive(self, receive: t.Any, *, scope: Scope) -> t.Any:
+        return await super().wrap_receive(receive, scope=lower_media_type(scope))
+
     @property
     def _validator(self) -> jsonschema.protocols.Validator:
         return schema_errors.validator(self._schema)
@@ -166,8 +197,34 @@ class EnvelopeMultiPartValidator(MultiPartFormDataValidator):
         return body
 
 
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,19}")
+_NUMBER_TEXT = re.compile(r"-?[0-9]{1,400}(?:\.[0-9]{1,400})?(?:[eE][-+]?[0-9]{1,4})?")
+
+
+def numeric_text_problems(parameters: t.Mapping[str, list[dict[str, t.Any]]], scope: Scope) -> list[str]:
+    """Query parameters typed integer or number whose text is not plain ASCII digits: Connexion coerces with int() and
+    float(), which also read "１０", "1_0", " 10 ", "nan" and "inf" (harness.limits)."""
+    declared = [p for p in parameters.get("query", []) if (p.get("schema") or {}).get("type") in ("integer", "number")]
+    if not declared:
+        return []
+    raw = scope.get("query_string") or b""
+    query = parse_qs(raw.decode("latin-1"), keep_blank_values=True)
+    problems = []
+    for param in declared:
+        integer = param["schema"]["type"] == "integer"
+        for value in query.get(param["name"], []):
+            shape = _INTEGER_TEXT if integer else _NUMBER_TEXT
+            if not shape.fullmatch(value) or (not integer and not math.isfinite(float(value))):
+                kind = "an integer" if integer else "a finite number"
+                problems.append(f"query parameter {param['name']}={value[:40]!r} is not {kind} in ASCII digits")
+    return problems
+
+
 class EnvelopeParameterValidator(ParameterValidator):
     def validate(self, scope: Scope) -> None:
+        problems = numeric_text_problems(self.parameters, scope)
+        if problems:
+            raise SchemaViolation([Violation(SCHEMA_RULE, "spec parameters; harness limit: ASCII digits", p, "query") for p in problems])
         try:
             super().validate(scope)
         except ExtraParameterProblem as exc:
@@ -178,7 +235,7 @@ class EnvelopeParameterValidator(ParameterValidator):
 
 VALIDATORS: dict[str, t.Any] = {
     "parameter": EnvelopeParameterValidator,
-    "body": MediaTypeDict(
+    "body": MediaTypes(
         {
             "*/*json": EnvelopeJSONBodyValidator,
             "application/x-www-form-urlencoded": VALIDATOR_MAP["body"]["application/x-www-form-urlencoded"],
@@ -186,4 +243,43 @@ VALIDATORS: dict[str, t.Any] = {
         }
     ),
     "response": VALIDATOR_MAP["response"],
+}
+
+
+class ControlJSONBodyValidator(JSONRequestBodyValidator):
+    """The control API's JSON bodies under the same limits as a platform's (harness.limits): a body beyond one is a
+    400 JSON ``{"error": ...}``, never a RecursionError or a reply holding -Infinity."""
+
+    async def wrap_receive(self, receive: t.Any, *, scope: Scope) -> t.Any:
+        return await super().wrap_receive(receive, scope=lower_media_type(scope))
+
+    async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope: Scope) -> t.Any:
+        raw = b"".join([chunk async for chunk in stream])
+        try:
+            text = raw.decode(self._encoding)
+        except (UnicodeDecodeError, LookupError):
+            raise BadRequestProblem(detail=f"body is not valid {self._encoding}") from None
+        if not text:
+            return None
+        try:
+            return limits.loads(text)
+        except limits.LimitExceeded as exc:
+            raise BadRequestProblem(detail=f"{exc} ({exc.clause})") from None
+        except json.JSONDecodeError as exc:
+            raise BadRequestProblem(detail=f"malformed JSON: {exc}") from None
+
+
+class ControlParameterValidator(ParameterValidator):
+    """The control API's query parameters: numbers in ASCII digits only (``after_id=１０`` is a 400, not 10)."""
+
+    def validate(self, scope: Scope) -> None:
+        problems = numeric_text_problems(self.parameters, scope)
+        if problems:
+            raise BadRequestProblem(detail="; ".join(problems))
+        super().validate(scope)
+
+
+CONTROL_VALIDATORS: dict[str, t.Any] = {
+    "parameter": ControlParameterValidator,
+    "body": MediaTypes({**VALIDATOR_MAP["body"], "*/*json": ControlJSONBodyValidator}),
 }

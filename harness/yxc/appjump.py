@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from harness import limits
 from harness.conformance import catalogue
 from harness.conformance.model import Requirement
 from harness.errors import ConfigError
@@ -120,7 +121,7 @@ def parse_time(value: str | int | float) -> float:
         number = float(value)
         return number / 1000 if number > 1e11 else number
     text = str(value).strip()
-    if text.isdigit():
+    if limits.ascii_digits(text, limits.MAX_DIGIT_STRING):  # "１７…" is no epoch time (str.isdigit accepts it)
         return parse_time(int(text))
     for parse in (dt.datetime.fromisoformat, lambda s: dt.datetime.strptime(s, codes.EXPIRATION_FORMAT)):
         try:

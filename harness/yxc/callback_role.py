@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import httpx
 import jsonschema
 
+from harness import limits
 from harness.config import Settings
 from harness.conformance import catalogue, engine, negative
 from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, review, skipped
@@ -152,7 +153,7 @@ def _errorcode(exchange: Exchange) -> int | None:
         return None
     if isinstance(code, int):
         return code
-    if isinstance(code, str) and code.strip().lstrip("-").isdigit():
+    if isinstance(code, str) and limits.ascii_digits(code.strip().lstrip("-"), limits.MAX_DIGIT_STRING):
         return int(code)
     return None
 

@@ -19,12 +19,12 @@ holds the verdicts the reference reached when it served the calls.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from harness import limits
 from harness.conformance import catalogue
 from harness.conformance.engine import CannotRun, Check, CheckSet, failed, passed, skipped
 from harness.conformance.engine import run as run_checks
@@ -93,7 +93,7 @@ def exchange_evidence(entry: dict[str, Any], note: str = "") -> Evidence:
         body = f"<{entry['request_size']} bytes of binary data, sha256 {entry['request_sha256']}>"
     else:
         try:
-            body = json.loads(body)
+            body = limits.loads(body)  # a body beyond the input limits (refused when it came) stays text
         except ValueError:
             pass
     where = f"journal #{entry['id']} {entry['method']} {entry['path']} at {entry['at']}"

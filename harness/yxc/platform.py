@@ -11,8 +11,9 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
+from harness import limits
 from harness.errors import PlatformError
-from harness.files import sniff
+from harness.files import IMAGE_FORMATS, sniff
 from harness.journal import now_iso
 from harness.platform import ErrorKind, ExchangeContext, Platform, exchange_context
 from harness.yxc import codes, rules
@@ -128,6 +129,8 @@ class YxcPlatform(Platform):
         rctx = self._rule_context(ctx, "imageup")
         rctx.payload, rctx.upload_type = data, type
         rctx.facts["format"] = sniff(data)
+        if rctx.facts["format"] in IMAGE_FORMATS:  # bytes that start like an image are decoded for real, pixel-bounded
+            _, rctx.facts["image_problem"] = limits.decode_image(data)
         self.enforce(ctx, "imageup", rctx, None)
         assert ctx.vendor is not None
         file_id = self.store.execute(

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness import limits
 from harness.files import IMAGE_FORMATS
 from harness.pki import Vendor
 from harness.rules import REPORT_ALL, Fail, RuleSet
@@ -80,8 +81,10 @@ def _record(ctx: RuleContext, kind: str, key: str) -> dict[str, Any] | None:
 
 def _file(ctx: RuleContext, file_id: Any) -> Any:
     try:
-        fid = int(file_id)
+        fid = limits.store_int(file_id)
     except (TypeError, ValueError):
+        return None
+    if fid is None:  # not an integer or ASCII digit string in the store range ("１２" is not a file id)
         return None
     return ctx.store.query_one("SELECT id, vendor, platnum, type, format FROM yxc_files WHERE id = ?", (fid,))
 
@@ -160,7 +163,7 @@ def sign_cert(g: GateContext, _: Any) -> Iterator[Fail]:
 )
 def sign_ts_window(g: GateContext, _: Any) -> Iterator[Fail]:
     ts_text = g.query.get("ts", "")
-    if not (ts_text.isdigit() and len(ts_text) == 13):
+    if not (limits.ascii_digits(ts_text) and len(ts_text) == 13):  # ASCII only: "１７…" passes str.isdigit()
         yield Fail(f"ts {ts_text!r} is not 13-digit epoch milliseconds", "ts")
         return
     g.ts = int(ts_text)
@@ -219,10 +222,13 @@ def sign_ts_unique(g: GateContext, _: Any) -> Iterator[Fail]:
 )
 def file_format(ctx: RuleContext, _: Any) -> Iterator[Fail]:
     spec = _file_types(ctx)[ctx.upload_type]
+    found = ctx.facts.get("format")
+    if ctx.facts.get("image_problem"):  # it starts like an image and is not one (harness.limits.decode_image)
+        yield Fail(f"the bytes start like {found} but are not one: {ctx.facts['image_problem']}", "file", spec["x-clause"])
+        return
     allowed = set(spec["formats"])
     if "any" in allowed:
         return
-    found = ctx.facts.get("format")
     relaxed = allowed | {"jpg", "png"} if ctx.upload_type in ("xlzm", "jdcjsraqjsjl") else allowed  # D-YXC-XLZM-FORMATS
     if found not in allowed:
         shown = "jpg/jpeg" if "jpg" in allowed else ""
@@ -324,7 +330,7 @@ def platnum_matches(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
 )
 def subjcode_layout(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     code = str(body["subjcode"])
-    if len(code) != 10 or not code.isdigit():
+    if len(code) != 10 or not limits.ascii_digits(code):
         yield Fail(f"subjcode {code!r} is not 10 digits", "subjcode")
         return
     if code[0] not in "1234":

@@ -10,13 +10,13 @@ Each role's ``run(seed)`` yields engine events and nothing else.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from harness import limits
 from harness.conformance import catalogue
 from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, review, run, skipped
 from harness.conformance.model import CheckResult, Event, Evidence, NonFatalError, Requirement, RunStarted
@@ -549,7 +549,7 @@ def request_data(entry: dict[str, Any]) -> Any:
     if entry.get("request_truncated") or not entry.get("request_body"):
         return None
     try:
-        document = json.loads(entry["request_body"])
+        document = limits.loads(entry["request_body"])  # a body beyond the input limits was refused: no data
     except ValueError:
         return None
     return document.get("data") if isinstance(document, dict) else None

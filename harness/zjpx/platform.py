@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from starlette.responses import Response
 
+from harness import limits
 from harness.clock import BEIJING
 from harness.errors import PlatformError, Violation
 from harness.platform import ErrorKind, ExchangeContext, Platform
@@ -103,9 +104,9 @@ class ZjpxPlatform(Platform):
         if operation == "thlogin":
             return
         try:
-            document = json.loads(ctx.body)
+            document = limits.loads(ctx.body)
         except ValueError:
-            return  # not JSON: schema validation answers returnCode 2
+            return  # not JSON, or beyond a harness limit (harness.limits): schema validation answers returnCode 2
         headers = document.get("headers") if isinstance(document, dict) else None
         gate = rules.GateContext(self.store, self.settings.strict, headers if isinstance(headers, dict) else {}, self.clock())
         try:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness import limits
 from harness.rules import REPORT_ALL, Fail, RuleSet
 from harness.store import Store
 from harness.zjpx.state import Resource, num
@@ -66,7 +66,7 @@ def data(body: dict[str, Any]) -> Any:
 
 
 def gb11643_ok(number: str) -> bool:
-    if len(number) != 18 or not number[:17].isdigit():
+    if len(number) != 18 or not limits.ascii_digits(number[:17]):
         return False
     return "10X98765432"[sum(int(c) * w for c, w in zip(number[:17], _WEIGHTS, strict=True)) % 11] == number[17].upper()
 
@@ -444,12 +444,14 @@ def decode_target(target: str, strict: bool) -> tuple[bytes | None, str | None]:
 
 def inspect_image(raw: bytes, strict: bool) -> tuple[dict[str, Any] | None, str | None]:
     """Decode the photo for real (Pillow): format, size, and the statistic the match rule uses."""
-    from PIL import Image, ImageStat, UnidentifiedImageError
+    from PIL import ImageStat
 
     if len(raw) > MAX_IMAGE_BYTES:
         return None, f"the image is {len(raw)} bytes; at most {MAX_IMAGE_BYTES} (2M)"
+    img, why = limits.open_image(raw)  # the header, under the harness's pixel bound, before any pixel is decoded
+    if img is None:
+        return None, f"target: {why}"
     try:
-        img = Image.open(io.BytesIO(raw))
         fmt, (w, h) = img.format, img.size
         fits = (w <= MAX_W and h <= MAX_H) if strict else (max(w, h) <= MAX_W and min(w, h) <= MAX_H)
         if not fits:
@@ -458,7 +460,7 @@ def inspect_image(raw: bytes, strict: bool) -> tuple[dict[str, Any] | None, str 
             return None, f"the image is {fmt}, not JPEG or PNG"
         img.load()
         stddev = ImageStat.Stat(img.convert("L")).stddev[0]
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except Exception as exc:  # truncated or corrupt data makes the decoder raise almost anything (OSError, SyntaxError …)
         return None, f"target does not decode as an image ({type(exc).__name__})"
     return {"format": fmt, "width": w, "height": h, "bytes": len(raw), "stddev": round(stddev, 2)}, None
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from harness import limits
 from harness.store import Schema, Step, Store
 
 SCHEMA = Schema(
@@ -77,10 +78,13 @@ def num(value: Any, default: int = 0) -> int:
     """整型 fields may arrive as digit strings in the tolerant profile (D-ZJPX-NUMSTR)."""
     if value is None or value == "":
         return default
+    if isinstance(value, str):  # ASCII digits only, in the store range (int() also reads "１２" and "1_000")
+        return int(value) if limits.ascii_digits(value, limits.MAX_DIGIT_STRING) else default
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
         return default
+    return number if limits.INT_MIN <= number <= limits.INT_MAX else default
 
 
 # --- classes and their course trees ----------------------------------------------------------------------------
