@@ -26,6 +26,7 @@ ROLES: dict[str, str] = {
     "zjpx-learning-platform-client": "harness.zjpx.certify:ClientRoleCommand",
     "zjpx-business-platform": "harness.zjpx.business:BusinessPlatformRoleCommand",
     "dudu-device-backend": "harness.dudu.certify:DeviceBackendRoleCommand",
+    "dym-enterprise-client": "harness.dym.certify:EnterpriseClientRoleCommand",
     "dym-ledger-verifier": "harness.dym.ledger_role:LedgerVerifierRoleCommand",
 }
 
