@@ -73,14 +73,9 @@ target_option = click.option(
 )
 
 
-def _app_options(prefix: str, who: str) -> Any:
+def _app_options(prefix: str, who: str, envvar: str) -> Any:
     def wrap(fn: Any) -> Any:
-        fn = click.option(
-            f"--{prefix}secret",
-            required=True,
-            envvar=f"DYM_{prefix.upper().replace('-', '_')}SECRET",
-            help=f"The {who}'s secret (or $DYM_{prefix.upper().replace('-', '_')}SECRET).",
-        )(fn)
+        fn = click.option(f"--{prefix}secret", required=True, envvar=envvar, help=f"The {who}'s secret (or ${envvar}).")(fn)
         return click.option(f"--{prefix}app-id", required=True, help=f"The {who}'s app_id.")(fn)
 
     return wrap
@@ -93,8 +88,8 @@ def _fail(exc: Exception) -> None:
 
 @dym.command("tms")
 @target_option
-@_app_options("", "enterprise app")
-@_app_options("driver-", "drivers' carrier app")
+@_app_options("", "enterprise app", "DYM_SECRET")
+@_app_options("driver-", "drivers' carrier app", "DYM_DRIVER_SECRET")
 @click.option("--uscc", default=None, help="Also claim the enterprise's own code (first run only: a code is claimed once).")
 @click.option(
     "--defect",
@@ -174,7 +169,7 @@ def _run(step: Any) -> None:
 
 @driver.command("claim")
 @target_option
-@_app_options("", "carrier app")
+@_app_options("", "carrier app", "DYM_DRIVER_SECRET")
 @click.option("--id-no", required=True)
 @click.option("--name", required=True)
 @click.option("--mobile", required=True)
@@ -193,7 +188,7 @@ def driver_claim(target: str, app_id: str, secret: str, id_no: str, name: str, m
 
 @driver.command("bind")
 @target_option
-@_app_options("", "carrier app")
+@_app_options("", "carrier app", "DYM_DRIVER_SECRET")
 @_driver_credentials
 @click.option("--plate", required=True)
 @click.option("--trailer-plate", default=None)
@@ -204,7 +199,7 @@ def driver_bind(target: str, app_id: str, secret: str, driver_code: str, driver_
 
 @driver.command("consent")
 @target_option
-@_app_options("", "carrier app")
+@_app_options("", "carrier app", "DYM_DRIVER_SECRET")
 @_driver_credentials
 @click.option("--grantee", required=True, help="The app_id the driver consents to.")
 @click.option("--scope", required=True, help="Comma-separated items (qualification, vehicle_licence, …).")
@@ -217,7 +212,7 @@ def driver_consent(target: str, app_id: str, secret: str, driver_code: str, driv
 
 @driver.command("accept")
 @target_option
-@_app_options("", "carrier app")
+@_app_options("", "carrier app", "DYM_DRIVER_SECRET")
 @_driver_credentials
 @click.option("--qr", "qr_content", required=True, help="The waybill QR content scanned (DYMW1.…).")
 def driver_accept(target: str, app_id: str, secret: str, driver_code: str, driver_token: str, qr_content: str) -> None:
