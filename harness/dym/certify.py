@@ -49,6 +49,8 @@ LOOKUP_KEYS = ("id_no", "mobile", "plate")
 MAX_FINDINGS = 50
 SPEC_FILES = ("dym/platform.yaml", "dym/requirements.yaml", "decisions.yaml")
 SECRET_FIELDS = frozenset({"secret", "driver_token", "sign"})
+# Plates identify a driver (the ledger commits them, D-DYM-LEDGER); the journal keeps them, a report does not.
+PERSONAL_FIELDS = frozenset({"plate", "trailer_plate", "plates"})
 
 CHECKS = CheckSet()
 Finding = tuple[str, str, tuple[Evidence, ...], str | None, str | None]  # status, message, evidence, clause, decision
@@ -56,7 +58,10 @@ Finding = tuple[str, str, tuple[Evidence, ...], str | None, str | None]  # statu
 
 def _redact(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: ("<redacted>" if k in SECRET_FIELDS and isinstance(v, str) else _redact(v)) for k, v in value.items()}
+        return {
+            k: "<redacted>" if (k in SECRET_FIELDS and isinstance(v, str)) or (k in PERSONAL_FIELDS and v) else _redact(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_redact(v) for v in value]
     return value

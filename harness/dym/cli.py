@@ -128,7 +128,7 @@ def tms(
         apps = [sim.DriverApp(sim.Caller(send, driver_app_id, driver_secret), sim.identity(rng)) for _ in range(2)]
         try:
             out = tms_sim.scenario(apps)
-        except (sim.ClientError, httpx.HTTPError) as exc:
+        except (sim.ClientError, httpx.HTTPError, httpx.InvalidURL) as exc:
             _fail(exc)
     summary = {
         no: {"status": w.get("status"), "driver_code": w.get("driver_code"), "events": [e["event"] for e in w.get("chain", [])]}
@@ -163,7 +163,7 @@ def _run(step: Any) -> None:
 
     try:
         click.echo(json.dumps(step(), ensure_ascii=False))
-    except (ClientError, httpx.HTTPError) as exc:
+    except (ClientError, httpx.HTTPError, httpx.InvalidURL) as exc:
         _fail(exc)
 
 
@@ -217,7 +217,12 @@ def driver_consent(target: str, app_id: str, secret: str, driver_code: str, driv
 @click.option("--qr", "qr_content", required=True, help="The waybill QR content scanned (DYMW1.…).")
 def driver_accept(target: str, app_id: str, secret: str, driver_code: str, driver_token: str, qr_content: str) -> None:
     """Scan a waybill QR and accept the waybill; prints the platform's reply (exit 1 when refused)."""
-    reply = _driver_app(target, app_id, secret, driver_code, driver_token).accept(qr_content)
+    import httpx
+
+    try:
+        reply = _driver_app(target, app_id, secret, driver_code, driver_token).accept(qr_content)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        _fail(exc)
     click.echo(json.dumps(reply, ensure_ascii=False))
     if reply.get("code") != "0":
         sys.exit(1)

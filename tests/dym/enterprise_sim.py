@@ -27,4 +27,6 @@ def session(world: World, *defects: str, seed: int = 7, base: str = "/dym", clai
     tms_caller = Caller(send, world.enterprise.app.app_id, world.enterprise.app.secret, world.clock, frozenset(defects))
     tms = Tms(tms_caller, uscc=USCC if claim else None, defects=frozenset(defects))
     apps = [DriverApp(Caller(send, world.carrier.app.app_id, world.carrier.app.secret, world.clock), identity(rng)) for _ in range(2)]
-    return tms.scenario(apps, prefix=f"WB-{seed}")
+    out = tms.scenario(apps, prefix=f"WB-{seed}")
+    out["people"] = [a.person for a in apps]
+    return out

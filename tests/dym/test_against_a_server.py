@@ -177,3 +177,19 @@ def test_the_waybill_load_fails_when_a_threshold_is_missed(served: Served) -> No
     out = result.stdout + result.stderr
     assert "DYM waybills verdict (local): FAILED" in out and "[FAIL] p95" in out, out[-3000:]
     assert "[ok] public waybills answered accepted to two drivers: 0" in out and result.returncode == 1
+
+
+@pytest.mark.parametrize("target", ["not-a-url", "http://127.0.0.1:1/dym", "http://[::1"])
+def test_an_unreachable_or_malformed_target_is_one_line_not_a_trace(target: str) -> None:
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    app = ["--app-id", "APP0000000000001", "--secret", "s", "--target", target]
+    for args in (
+        ["dym", "tms", *app, "--driver-app-id", "PLT0000000000001", "--driver-secret", "d"],
+        ["dym", "driver", "accept", *app, "--driver-code", "DYMD0000000000000000", "--driver-token", "t", "--qr", "q"],
+    ):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1 and result.output.startswith("harness: ") and "Traceback" not in result.output, result.output
+        assert "harness bug" not in result.output

@@ -4,6 +4,8 @@ its row lists FAILED (MUST) or WARNING (SHOULD verdicts and SHOULD checks), nami
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,19 @@ def test_an_app_with_no_traffic_fails_and_an_unknown_app_is_refused(world: World
     cls = role_class(TABLE["role"])
     with pytest.raises(ConfigError, match="no DYM app"):
         cls(CommonOptions(tmp_path, 1, world.db, "tolerant"), app_id="NOSUCHAPP0000001")
+
+
+def test_findings_show_no_personal_data_or_secret_in_clear(world: World) -> None:
+    report = session(world, "verify-without-consent", "wide-consent", "lookup-all-keys", "bad-sign")
+    events = list(EnterpriseClientRole(world.store, world.enterprise.app.app_id).run(seed=1))
+    findings = [e.result for e in events if isinstance(e, CheckFinished) and e.result.status in ("failed", "warning")]
+    assert {r.check_id for r in findings} == {"DYM-EC-CONSENT", "DYM-EC-MINIMAL", "DYM-EC-SIGNED"}
+    text = json.dumps([dataclasses.asdict(r) for r in findings], ensure_ascii=False, default=str)
+    assert "journal #" in text and "request" in text  # the evidence is there
+    for person in report["people"]:
+        for value in person.values():
+            assert value not in text, value
+    assert world.enterprise.app.secret not in text
 
 
 def test_every_must_and_should_check_has_a_defect_and_every_row_a_planted_flag() -> None:
