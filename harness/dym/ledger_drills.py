@@ -32,6 +32,7 @@ class Drill:
     what: str  # one line: what was done to the receipt or entry
     receipt: Path
     entry: Path
+    key_file: Path | None = None  # the drill's own verifier key (default: the kit's)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,32 @@ class Kit:
     key: str  # the verifier key, name+keyid+base64
     key_file: Path
     drills: tuple[Drill, ...]
+
+
+def from_store(store: Store, directory: Path) -> Drill | None:
+    """A valid drill from the store's own DYM ledger, when it holds a signed checkpoint: the receipt of the newest entry
+    it covers, with that ledger's verifier key (a receipt the platform really issued). Reads only."""
+    row = store.query_one("SELECT signer FROM ledger_keys WHERE origin = ?", (DEFAULT_ORIGIN,))
+    if row is None:
+        return None
+    ledger = Ledger(Signer.parse(row["signer"]), DEFAULT_ORIGIN)
+    conn = store.new_connection()
+    try:
+        conn.execute("BEGIN")
+        latest = ledger.latest(conn)
+        if latest is None or latest[0].size == 0:
+            return None
+        index = latest[0].size - 1
+        receipt, entry = ledger.receipt(conn, index), ledger.entry(conn, index)
+    finally:
+        conn.rollback()
+        conn.close()
+    rpath, epath, kpath = directory / "store.receipt.json", directory / "store.entry.json", directory / "store.vkey"
+    rpath.write_text(json.dumps(receipt, ensure_ascii=False, indent=2), encoding="utf-8")
+    epath.write_bytes(entry)
+    kpath.write_text(str(ledger.verifier) + "\n", encoding="utf-8")
+    what = f"the receipt of entry {index} of this store's own ledger (size {latest[0].size}), with its key"
+    return Drill("store-receipt", "accept", "DYM-LV-ACCEPTS", what, rpath, epath, kpath)
 
 
 def _event(i: int) -> dict[str, Any]:

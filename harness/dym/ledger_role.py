@@ -29,7 +29,9 @@ from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import CommonOptions, RoleOption
 from harness.dym import ledger_drills
 from harness.errors import ConfigError
+from harness.schema import open_store
 from harness.specs import spec_sha256
+from harness.store import Store
 
 PLACEHOLDERS = ("{receipt}", "{entry}")
 TIMEOUT = 30.0  # seconds per drill
@@ -72,7 +74,7 @@ class Graded:
 
 
 def _argv(template: str, drill: ledger_drills.Drill, key_file: Path) -> list[str]:
-    values = {"{receipt}": str(drill.receipt), "{entry}": str(drill.entry), "{key}": str(key_file)}
+    values = {"{receipt}": str(drill.receipt), "{entry}": str(drill.entry), "{key}": str(drill.key_file or key_file)}
     out = []
     for token in shlex.split(template):
         for placeholder, value in values.items():
@@ -82,7 +84,8 @@ def _argv(template: str, drill: ledger_drills.Drill, key_file: Path) -> list[str
 
 
 def _run_one(template: str, drill: ledger_drills.Drill, kit: ledger_drills.Kit, timeout: float) -> Outcome:
-    env = {**os.environ, "DYM_LEDGER_KEY": kit.key}
+    key = drill.key_file.read_text(encoding="utf-8").strip() if drill.key_file else kit.key
+    env = {**os.environ, "DYM_LEDGER_KEY": key}
     try:
         done = subprocess.run(
             _argv(template, drill, kit.key_file), capture_output=True, timeout=timeout, env=env, cwd=kit.directory, check=False
@@ -95,11 +98,15 @@ def _run_one(template: str, drill: ledger_drills.Drill, kit: ledger_drills.Kit, 
     return Outcome(drill, done.returncode, " ".join(text.split())[:OUTPUT_KEPT] or "(no output)")
 
 
-def grade(template: str, directory: Path, *, timeout: float = TIMEOUT) -> Graded:
-    """Build the drills under ``directory`` and run the command over each (a few at a time)."""
+def grade(template: str, directory: Path, *, timeout: float = TIMEOUT, store: Store | None = None) -> Graded:
+    """Build the drills under ``directory`` (plus a receipt of ``store``'s own ledger, if it has one) and run the
+    command over each (a few at a time)."""
     kit = ledger_drills.build(directory)
+    drills = list(kit.drills)
+    if store is not None and (own := ledger_drills.from_store(store, directory)) is not None:
+        drills.insert(0, own)
     with ThreadPoolExecutor(PARALLEL) as pool:
-        outcomes = list(pool.map(lambda d: _run_one(template, d, kit, timeout), kit.drills))
+        outcomes = list(pool.map(lambda d: _run_one(template, d, kit, timeout), drills))
     return Graded(template, outcomes)
 
 
@@ -236,7 +243,7 @@ class LedgerVerifierRole:
     )
     checks = CHECKS
 
-    def __init__(self, command: str, *, timeout: float = TIMEOUT) -> None:
+    def __init__(self, command: str, *, timeout: float = TIMEOUT, store: Store | None = None) -> None:
         try:
             tokens = shlex.split(command)
         except ValueError as exc:
@@ -245,10 +252,11 @@ class LedgerVerifierRole:
             raise ConfigError("--command must name {receipt} and {entry} (and {key} for the verifier key file)")
         self.command = command
         self.timeout = timeout
+        self.store = store  # its own ledger, if any, gives one more valid receipt
 
     def run(self, seed: int) -> Iterator[Event]:
         with tempfile.TemporaryDirectory(prefix="dym-ledger-drills-") as tmp:
-            graded = grade(self.command, Path(tmp), timeout=self.timeout)
+            graded = grade(self.command, Path(tmp), timeout=self.timeout, store=self.store)
         yield from run(
             role=self.name,
             platform=self.platform,
@@ -268,4 +276,16 @@ class LedgerVerifierRoleCommand(LedgerVerifierRole):
     def __init__(self, common: CommonOptions, command: str, timeout: int = int(TIMEOUT)) -> None:
         if timeout <= 0:
             raise ConfigError("--timeout must be positive")
-        super().__init__(command, timeout=float(timeout))
+        store = open_store(common.db)  # the harness's store: a receipt of its own ledger joins the valid drills
+        try:
+            super().__init__(command, timeout=float(timeout), store=store)
+        except ConfigError:
+            store.close()
+            raise
+
+    def run(self, seed: int) -> Iterator[Event]:
+        try:
+            yield from super().run(seed)
+        finally:
+            if self.store is not None:
+                self.store.close()

@@ -17,6 +17,7 @@ from harness.conformance.roles import role_class
 from harness.dym import ledger_drills
 from harness.dym.ledger_role import LedgerVerifierRole
 from harness.errors import ConfigError
+from tests.dym.conftest import DRIVER_A, World
 from tests.dym.ledger_verifier_double import MODES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,3 +72,15 @@ def test_each_defect_fails_its_checks_naming_the_clause(row: dict[str, Any]) -> 
     others = [(r.check_id, r.status) for r in results if r.status in ("failed", "warning") and r.check_id not in row["fails"]]
     assert not others, f"{row['name']} also broke {others}"
     assert verdict == ("failed" if any(checks.get(c).level == "MUST" for c in row["fails"]) else "passed")
+
+
+def test_a_receipt_of_the_stores_own_ledger_joins_the_valid_drills(world: World) -> None:
+    claimed = world.enterprise.call("driver_claim", DRIVER_A)
+    assert claimed["code"] == "0", claimed
+    events = list(LedgerVerifierRole(CONFORMING, store=world.store).run(seed=1))
+    accepts = [e.result for e in events if isinstance(e, CheckFinished) and e.result.check_id == "DYM-LV-ACCEPTS"]
+    assert accepts[0].status == "passed" and "store-receipt" in accepts[0].message, accepts
+    # The drill carries the store's own key (the platform's ledger), not the drill log's.
+    drill = ledger_drills.from_store(world.store, world.db.parent)
+    assert drill is not None and drill.key_file is not None
+    assert drill.key_file.read_text(encoding="utf-8").strip() == str(world.platform.ledger.verifier)
