@@ -117,7 +117,7 @@ def test_the_driver_app_commands_claim_and_refuse_a_forged_waybill_code(served: 
     assert again.returncode == 1 and "code 3002" in again.stderr and "Traceback" not in again.stderr
 
 
-def _locust(served: Served, *extra: str, seconds: int = 6) -> subprocess.CompletedProcess[str]:
+def _locust(served: Served, *extra: str, seconds: int = 5) -> subprocess.CompletedProcess[str]:
     cmd = [
         str(BIN / "locust"),
         "-f",
@@ -163,7 +163,7 @@ def test_the_waybill_load_runs_distributed(served: Served) -> None:
         env=served.env(),
     )
     try:
-        result = _locust(served, *master_args, seconds=5)
+        result = _locust(served, *master_args, seconds=4)
     finally:
         worker.terminate()
         worker.wait(timeout=10)
@@ -173,7 +173,7 @@ def test_the_waybill_load_runs_distributed(served: Served) -> None:
 
 
 def test_the_waybill_load_fails_when_a_threshold_is_missed(served: Served) -> None:
-    result = _locust(served, "--dym-max-p95", "0", seconds=3)
+    result = _locust(served, "--dym-max-p95", "0", seconds=2)
     out = result.stdout + result.stderr
     assert "DYM waybills verdict (local): FAILED" in out and "[FAIL] p95" in out, out[-3000:]
     assert "[ok] public waybills answered accepted to two drivers: 0" in out and result.returncode == 1
