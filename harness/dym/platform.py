@@ -20,7 +20,7 @@ from harness.clock import BEIJING
 from harness.dym import rules, signing
 from harness.dym.handlers import HANDLERS
 from harness.dym.rules import DymContext
-from harness.errors import PlatformError
+from harness.errors import PlatformError, Violation
 from harness.ledger import Ledger
 from harness.ledger.entry import PERSONAL_FIELDS
 from harness.platform import ErrorKind, ExchangeContext, Platform
@@ -37,6 +37,9 @@ KIND_CODES = {
 # What becomes a salted commitment in a ledger entry (D-DYM-LEDGER): the ledger's personal fields and plates.
 PERSONAL = PERSONAL_FIELDS | frozenset({"plate", "trailerplate", "plates", "accountno", "holder", "owner"})
 DEFAULT_QR_TTL = 86400
+# An acceptance claim older than this (wall-clock seconds) whose waybill is still open is stale: its process died between
+# answering and committing. Group commits take milliseconds; a live claim is never this old.
+CLAIM_STALE = 30.0
 CREDIT_YEAR = 365 * 86400
 CERTIFICATE_ITEMS = (
     "qualification",
@@ -199,7 +202,44 @@ class DymPlatform(Platform):
             d.waybill_ref, d.qr_problem = signing.open_waybill_qr(self.waybill_key, body["qr_content"], now)
             if d.waybill_ref is not None:
                 d.waybill = self._waybill(*d.waybill_ref)
+                if d.waybill is not None and d.waybill["status"] == "pushed" and self._claimed(*d.waybill_ref):
+                    d.waybill = {**d.waybill, "status": "accepted"}  # answered to another driver, committing now
         return d
+
+    # -- exclusive acceptance (D-DYM-WAYBILL) ------------------------------------------------------------------------------
+    def _claimed(self, app_id: str, waybill_no: str) -> bool:
+        row = self.store.query_one("SELECT at FROM dym_accept_claims WHERE app_id = ? AND waybill_no = ?", (app_id, waybill_no))
+        return row is not None and row["at"] > time.time() - CLAIM_STALE
+
+    def _claim(self, ctx: ExchangeContext, app_id: str, waybill_no: str) -> str | None:
+        """Take the waybill's acceptance claim before answering "accepted", or None when another exchange (of this
+        process or another one sharing the store) holds it or the waybill is no longer open. The claim is a row under a
+        primary key, taken in its own short transaction that also re-reads the waybill's status; the exchange's commit
+        deletes it with the acceptance it records, a rollback releases it."""
+        holder = secrets.token_hex(12)
+        now = time.time()
+        with self.store.transaction(changes_state=False) as conn:
+            row = conn.execute("SELECT status FROM dym_waybills WHERE app_id = ? AND waybill_no = ?", (app_id, waybill_no)).fetchone()
+            if row is None or row[0] != "pushed":
+                return None
+            cur = conn.execute(
+                "INSERT INTO dym_accept_claims (app_id, waybill_no, holder, at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (app_id, waybill_no) DO UPDATE SET holder = excluded.holder, at = excluded.at"
+                " WHERE dym_accept_claims.at < ?",
+                (app_id, waybill_no, holder, now, now - CLAIM_STALE),
+            )
+            if cur.rowcount != 1:
+                return None
+
+        def release() -> None:
+            self.store.execute(
+                "DELETE FROM dym_accept_claims WHERE app_id = ? AND waybill_no = ? AND holder = ?",
+                (app_id, waybill_no, holder),
+                changes_state=False,
+            )
+
+        ctx.exchange.work.on_rollback(release)
+        return holder
 
     def _lookup(self, d: DymContext, body: dict[str, Any]) -> None:
         """driver/lookup: the key fields (id_no, mobile, plate) must all name the same one driver."""
@@ -482,9 +522,18 @@ class DymPlatform(Platform):
 
     def _waybill_accept(self, ctx: ExchangeContext, d: DymContext, body: dict[str, Any]) -> dict[str, Any]:
         w, code = d.waybill, d.driver_code
+        holder = self._claim(ctx, w["app_id"], w["waybill_no"])
+        if holder is None:  # another driver's acceptance was answered first (DYM-WAYBILL-STATE, as the rule answers it)
+            rule = self.rules.get("DYM-WAYBILL-STATE")
+            message = "the waybill was accepted by another driver a moment ago, no longer open for acceptance"
+            violation = Violation(rule.id, rule.clause, message, "qr_content", decision=rule.decision)
+            raise PlatformError(ErrorKind.FAILED, [violation], code=self.rules.codes.get(rule.id, "4004"))
         event = {"type": "waybill.accepted", "app_id": w["app_id"], "waybill_no": w["waybill_no"], "driver_code": code, "at": iso(d.now)}
 
         def accept(conn: Any) -> None:
+            conn.execute(
+                "DELETE FROM dym_accept_claims WHERE app_id = ? AND waybill_no = ? AND holder = ?", (w["app_id"], w["waybill_no"], holder)
+            )
             cur = conn.execute(
                 "UPDATE dym_waybills SET status = 'accepted', accepted_by = ?, accepted = ? WHERE app_id = ? AND waybill_no = ? AND status = 'pushed'",
                 (code, d.now, w["app_id"], w["waybill_no"]),

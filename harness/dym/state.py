@@ -49,5 +49,16 @@ SCHEMA = Schema(
                 "CREATE TABLE IF NOT EXISTS dym_keys (name TEXT PRIMARY KEY, key BLOB NOT NULL)",
             ],
         ),
+        Step(
+            2,
+            [
+                # Public-waybill acceptance claims (D-DYM-WAYBILL): taken when an accept is answered, before its unit of
+                # work commits; the primary key makes one claim per waybill across every process sharing the store.
+                # The commit that records the acceptance deletes its claim; a rolled-back one releases it.
+                """CREATE TABLE IF NOT EXISTS dym_accept_claims (
+                app_id TEXT NOT NULL, waybill_no TEXT NOT NULL, holder TEXT NOT NULL, at REAL NOT NULL,
+                PRIMARY KEY (app_id, waybill_no))""",
+            ],
+        ),
     ],
 )

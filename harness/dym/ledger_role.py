@@ -1,0 +1,291 @@
+"""Certify role ``dym-ledger-verifier --command 'CMD {receipt} {entry} {key}'``: a vendor's offline receipt verifier.
+
+004 §一(四)2 promises records that cannot be altered (不可篡改); the harness keeps that promise as a transparency log
+whose receipts anyone verifies offline with the log's key (D-DYM-LEDGER, docs/ledger.md). A vendor that says it checks
+the receipts it is given is graded here: the role builds a fresh log, hands the vendor's command every valid receipt
+and every tamper drill a receipt can carry (harness.dym.ledger_drills), and grades each answer by its exit code (0 =
+accepted, anything else = refused).
+
+The command is split like a shell would (no shell runs it); ``{receipt}`` and ``{entry}`` become the files of one
+drill, ``{key}`` a file holding the verifier key (``name+keyid+base64``, also in the environment as DYM_LEDGER_KEY).
+The conforming verifier is ``harness ledger verify {receipt} --entry {entry} --key {key}``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.conformance import catalogue
+from harness.conformance.engine import CheckSet, failed, passed, review, run, skipped, warning
+from harness.conformance.model import Event, Evidence
+from harness.conformance.roles import CommonOptions, RoleOption
+from harness.dym import ledger_drills
+from harness.errors import ConfigError
+from harness.schema import open_store
+from harness.specs import spec_sha256
+from harness.store import Store
+
+PLACEHOLDERS = ("{receipt}", "{entry}")
+TIMEOUT = 30.0  # seconds per drill
+PARALLEL = 4
+OUTPUT_KEPT = 400  # characters of the verifier's output kept as evidence
+SPEC_FILES = ("dym/requirements.yaml", "decisions.yaml")
+CLAUSE = "004 §一(四)2 上链服务 (不可篡改); D-DYM-LEDGER"
+
+CHECKS = CheckSet()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    drill: ledger_drills.Drill
+    exit_code: int | None  # None: it did not finish in time or could not start
+    output: str
+
+    @property
+    def accepted(self) -> bool:
+        return self.exit_code == 0
+
+    @property
+    def right(self) -> bool:
+        return self.accepted == (self.drill.expect == "accept")
+
+    def evidence(self) -> Evidence:
+        said = "accepted" if self.accepted else f"refused (exit {self.exit_code})" if self.exit_code is not None else "no answer"
+        return Evidence(
+            note=f"drill {self.drill.name}: {self.drill.what}; expected {self.drill.expect}, the verifier {said}: {self.output}"
+        )
+
+
+@dataclass
+class Graded:
+    command: str
+    outcomes: list[Outcome]
+
+    def of(self, check_id: str) -> list[Outcome]:
+        return [o for o in self.outcomes if o.drill.check == check_id]
+
+
+def _argv(template: str, drill: ledger_drills.Drill, key_file: Path) -> list[str]:
+    values = {"{receipt}": str(drill.receipt), "{entry}": str(drill.entry), "{key}": str(drill.key_file or key_file)}
+    out = []
+    for token in shlex.split(template):
+        for placeholder, value in values.items():
+            token = token.replace(placeholder, value)
+        out.append(token)
+    return out
+
+
+def _run_one(template: str, drill: ledger_drills.Drill, kit: ledger_drills.Kit, timeout: float) -> Outcome:
+    key = drill.key_file.read_text(encoding="utf-8").strip() if drill.key_file else kit.key
+    env = {**os.environ, "DYM_LEDGER_KEY": key}
+    try:
+        done = subprocess.run(
+            _argv(template, drill, kit.key_file), capture_output=True, timeout=timeout, env=env, cwd=kit.directory, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return Outcome(drill, None, f"no answer within {timeout:.0f} s")
+    except OSError as exc:
+        return Outcome(drill, None, f"could not start: {exc.strerror or exc}")
+    text = (done.stdout + b"\n" + done.stderr).decode("utf-8", "replace").strip()
+    return Outcome(drill, done.returncode, " ".join(text.split())[:OUTPUT_KEPT] or "(no output)")
+
+
+def grade(template: str, directory: Path, *, timeout: float = TIMEOUT, store: Store | None = None) -> Graded:
+    """Build the drills under ``directory`` (plus a receipt of ``store``'s own ledger, if it has one) and run the
+    command over each (a few at a time)."""
+    kit = ledger_drills.build(directory)
+    drills = list(kit.drills)
+    if store is not None and (own := ledger_drills.from_store(store, directory)) is not None:
+        drills.insert(0, own)
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        outcomes = list(pool.map(lambda d: _run_one(template, d, kit, timeout), drills))
+    return Graded(template, outcomes)
+
+
+def _judge(graded: Graded, check_id: str, doing: str) -> Any:
+    mine = graded.of(check_id)
+    if not mine:
+        return skipped(f"no drill for {check_id}")
+    wrong = [o for o in mine if not o.right]
+    if wrong:
+        names = ", ".join(o.drill.name for o in wrong)
+        return failed(f"{len(wrong)} of {len(mine)} drill(s) wrongly {doing}: {names}", *(o.evidence() for o in wrong))
+    return passed(f"{len(mine)} drill(s): {', '.join(o.drill.name for o in mine)}; every answer right")
+
+
+@CHECKS.check(
+    "DYM-LV-ACCEPTS",
+    title="valid receipts are accepted (one-entry tree, older checkpoint, middle and last entries)",
+    clause=CLAUSE,
+    requirements=("DYM-LV-ACCEPTS",),
+    level="MUST",
+)
+def accepts_valid(graded: Graded) -> Any:
+    return _judge(graded, "DYM-LV-ACCEPTS", "answered (a valid receipt refused)")
+
+
+@CHECKS.check(
+    "DYM-LV-COSIGNED",
+    title="a checkpoint carrying an extra signature by an unknown key (a witness) is accepted",
+    clause=f"{CLAUSE}; c2sp.org/signed-note (signatures by unknown keys are ignored)",
+    requirements=("DYM-LV-COSIGNED",),
+    level="MUST",
+)
+def accepts_cosigned(graded: Graded) -> Any:
+    return _judge(graded, "DYM-LV-COSIGNED", "refused (an unknown extra signature must be ignored)")
+
+
+@CHECKS.check(
+    "DYM-LV-CANONICAL",
+    title="an entry re-serialised (pretty-printed) is accepted after RFC 8785 canonicalisation",
+    clause=f"{CLAUSE} (docs/ledger.md verification step 4: canonicalise the entry)",
+    requirements=("DYM-LV-CANONICAL",),
+    level="SHOULD",
+)
+def accepts_pretty(graded: Graded) -> Any:
+    mine = graded.of("DYM-LV-CANONICAL")
+    if not mine:
+        return skipped("no re-serialised entry drill")
+    wrong = [o for o in mine if not o.right]
+    if wrong:
+        return warning(
+            "a pretty-printed copy of a valid entry was refused: the verifier hashes the file's bytes instead of the entry's "
+            "RFC 8785 form (it still verifies the canonical bytes the harness hands out)",
+            *(o.evidence() for o in wrong),
+        )
+    return passed("a pretty-printed entry verified after canonicalisation")
+
+
+@CHECKS.check(
+    "DYM-LV-ENTRY",
+    title="an altered or substituted entry is refused (leaf hash, attestation id, index and time)",
+    clause=CLAUSE,
+    requirements=("DYM-LV-ENTRY",),
+    level="MUST",
+)
+def refuses_entries(graded: Graded) -> Any:
+    return _judge(graded, "DYM-LV-ENTRY", "accepted (a tampered entry)")
+
+
+@CHECKS.check(
+    "DYM-LV-PROOF",
+    title="a receipt whose inclusion proof does not lead to its checkpoint's root is refused (truncated, altered, moved, forked)",
+    clause=f"{CLAUSE}; RFC 9162 §2.1.3.2",
+    requirements=("DYM-LV-PROOF",),
+    level="MUST",
+)
+def refuses_proofs(graded: Graded) -> Any:
+    return _judge(graded, "DYM-LV-PROOF", "accepted (a broken inclusion proof)")
+
+
+@CHECKS.check(
+    "DYM-LV-SIGNATURE",
+    title="a checkpoint not signed by the log's key is refused (altered text, unknown key only, no signature)",
+    clause=f"{CLAUSE}; c2sp.org/signed-note",
+    requirements=("DYM-LV-SIGNATURE",),
+    level="MUST",
+)
+def refuses_signatures(graded: Graded) -> Any:
+    return _judge(graded, "DYM-LV-SIGNATURE", "accepted (a checkpoint the log's key did not sign)")
+
+
+@CHECKS.check(
+    "DYM-LV-ORIGIN",
+    title="a checkpoint of another origin is refused, even signed by the log's key",
+    clause=f"{CLAUSE}; c2sp.org/tlog-checkpoint (origin line)",
+    requirements=("DYM-LV-ORIGIN",),
+    level="MUST",
+)
+def refuses_origin(graded: Graded) -> Any:
+    return _judge(graded, "DYM-LV-ORIGIN", "accepted (another log's checkpoint)")
+
+
+@CHECKS.check(
+    "DYM-LV-REASONS",
+    title="what the verifier says when it refuses (a person judges whether it names the tampering)",
+    clause=CLAUSE,
+    requirements=("DYM-LV-REASONS",),
+    level="REVIEW",
+)
+def refusal_reasons(graded: Graded) -> Any:
+    refused = [o for o in graded.outcomes if o.drill.expect == "reject" and not o.accepted]
+    if not refused:
+        return skipped("the verifier refused no drill: nothing to read")
+    return review(
+        f"{len(refused)} refusal(s): does each say why (altered entry, broken proof, signature, origin)?",
+        *(o.evidence() for o in refused),
+    )
+
+
+class LedgerVerifierRole:
+    """``harness certify dym-ledger-verifier --command …``: the checks, as conformance-engine events."""
+
+    name = "dym-ledger-verifier"
+    platform = "dym"
+    summary = "Grade a vendor's offline ledger receipt verifier over valid receipts and every tamper drill."
+    description = (
+        "Run the vendor's verifier command over valid DYM ledger receipts and over every tamper drill a receipt can carry "
+        "(rewritten or substituted entry, truncated, altered, moved or forked proof, altered or unknown-key or unsigned "
+        "checkpoint, another origin); exit code 0 means accepted. Placeholders: {receipt}, {entry}, {key} (a file holding "
+        "the verifier key; also in $DYM_LEDGER_KEY). Conforming: 'harness ledger verify {receipt} --entry {entry} --key {key}'."
+    )
+    options = (
+        RoleOption("command", "The verifier command, e.g. 'myverify {receipt} {entry} {key}' (exit 0 = accepted).", required=True),
+        RoleOption("timeout", "Seconds allowed per drill.", default=int(TIMEOUT), type=int),
+    )
+    checks = CHECKS
+
+    def __init__(self, command: str, *, timeout: float = TIMEOUT, store: Store | None = None) -> None:
+        try:
+            tokens = shlex.split(command)
+        except ValueError as exc:
+            raise ConfigError(f"--command cannot be split: {exc}") from exc
+        if not tokens or not all(any(p in t for t in tokens) for p in PLACEHOLDERS):
+            raise ConfigError("--command must name {receipt} and {entry} (and {key} for the verifier key file)")
+        self.command = command
+        self.timeout = timeout
+        self.store = store  # its own ledger, if any, gives one more valid receipt
+
+    def run(self, seed: int) -> Iterator[Event]:
+        with tempfile.TemporaryDirectory(prefix="dym-ledger-drills-") as tmp:
+            graded = grade(self.command, Path(tmp), timeout=self.timeout, store=self.store)
+        yield from run(
+            role=self.name,
+            platform=self.platform,
+            target=f"command: {self.command}",
+            checks=self.checks,
+            context=graded,
+            seed=seed,
+            options={"command": self.command, "timeout": self.timeout, "drills": len(graded.outcomes)},
+            spec_hashes={f"specs/{f}": spec_sha256(f) for f in SPEC_FILES},
+            requirements=catalogue.load(self.platform),
+        )
+
+
+class LedgerVerifierRoleCommand(LedgerVerifierRole):
+    """The role as ``harness certify dym-ledger-verifier`` builds it (harness/conformance/roles.py)."""
+
+    def __init__(self, common: CommonOptions, command: str, timeout: int = int(TIMEOUT)) -> None:
+        if timeout <= 0:
+            raise ConfigError("--timeout must be positive")
+        store = open_store(common.db)  # the harness's store: a receipt of its own ledger joins the valid drills
+        try:
+            super().__init__(command, timeout=float(timeout), store=store)
+        except ConfigError:
+            store.close()
+            raise
+
+    def run(self, seed: int) -> Iterator[Event]:
+        try:
+            yield from super().run(seed)
+        finally:
+            if self.store is not None:
+                self.store.close()

@@ -1,0 +1,94 @@
+"""The dym-enterprise-client defect table (examples/defects/dym-enterprise-client.yaml): the conforming TMS of
+harness/dym/simulators.py passes, graded from one certification session; each planted defect makes exactly the checks
+its row lists FAILED (MUST) or WARNING (SHOULD verdicts and SHOULD checks), naming their clause."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.conformance import sessions
+from harness.conformance.model import CheckFinished, CheckResult, RunFinished
+from harness.conformance.roles import CommonOptions, role_class
+from harness.dym.certify import EnterpriseClientRole
+from harness.dym.simulators import DEFECTS
+from harness.errors import ConfigError
+from tests.dym.conftest import World
+from tests.dym.enterprise_sim import session
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLE = yaml.safe_load((ROOT / "examples" / "defects" / "dym-enterprise-client.yaml").read_text(encoding="utf-8"))
+ROWS = TABLE["defects"]
+
+
+def _grade(world: World, window: sessions.Window | None = None) -> tuple[str, list[CheckResult]]:
+    events = list(EnterpriseClientRole(world.store, world.enterprise.app.app_id, window=window).run(seed=1))
+    assert isinstance(events[-1], RunFinished)
+    return events[-1].verdict, [e.result for e in events if isinstance(e, CheckFinished)]
+
+
+def test_the_conforming_tms_passes_graded_from_one_certification_session(world: World) -> None:
+    session(world, seed=1)  # earlier traffic of the same app, outside the session: not graded
+    world.enterprise.call("waybill_status", {"waybill_no": "WB-NEVER-PUSHED"})  # a 4001 before the session
+    cert = sessions.start(world.store, TABLE["role"], {"app_id": world.enterprise.app.app_id})
+    report = session(world, seed=2, base=f"/_session/{cert.id}/dym", claim=False)
+    assert all(": 0" in line for line in report["log"]), report["log"]
+    finished = sessions.finish(world.store, cert.id)
+    verdict, results = _grade(world, finished.window)
+    assert verdict == "passed", [(r.check_id, r.status, r.message) for r in results if r.status != "passed"]
+    assert not [r for r in results if r.status in ("failed", "warning", "error")]
+    graded = {r.check_id for r in results if r.status == "passed"}
+    checks = role_class(TABLE["role"]).checks
+    assert graded == {c.id for c in checks if c.level in ("MUST", "SHOULD")}, "the conforming session exercises every check"
+    # The same app's earlier 4001 is in the journal, outside the window: graded without the window, it fails.
+    assert _grade(world)[0] == "failed"
+
+
+def test_an_app_with_no_traffic_fails_and_an_unknown_app_is_refused(world: World, tmp_path: Path) -> None:
+    verdict, results = _grade(world)
+    assert verdict == "failed" and [r.status for r in results if r.check_id == "DYM-EC-SIGNED"] == ["failed"]
+    assert {r.status for r in results if r.check_id != "DYM-EC-SIGNED"} == {"skipped"}
+    cls = role_class(TABLE["role"])
+    with pytest.raises(ConfigError, match="no DYM app"):
+        cls(CommonOptions(tmp_path, 1, world.db, "tolerant"), app_id="NOSUCHAPP0000001")
+
+
+def test_findings_show_no_personal_data_or_secret_in_clear(world: World) -> None:
+    report = session(world, "verify-without-consent", "wide-consent", "lookup-all-keys", "bad-sign")
+    events = list(EnterpriseClientRole(world.store, world.enterprise.app.app_id).run(seed=1))
+    findings = [e.result for e in events if isinstance(e, CheckFinished) and e.result.status in ("failed", "warning")]
+    assert {r.check_id for r in findings} == {"DYM-EC-CONSENT", "DYM-EC-MINIMAL", "DYM-EC-SIGNED"}
+    text = json.dumps([dataclasses.asdict(r) for r in findings], ensure_ascii=False, default=str)
+    assert "journal #" in text and "request" in text  # the evidence is there
+    for person in report["people"]:
+        for value in person.values():
+            assert value not in text, value
+    assert world.enterprise.app.secret not in text
+
+
+def test_every_must_and_should_check_has_a_defect_and_every_row_a_planted_flag() -> None:
+    checks = role_class(TABLE["role"]).checks
+    listed = {check for row in ROWS for check in [*row.get("fails", ()), *row.get("warns", ())]}
+    assert {c.id for c in checks if c.level in ("MUST", "SHOULD")} <= listed
+    assert {row["name"] for row in ROWS} == set(DEFECTS)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r["name"] for r in ROWS])
+def test_each_defect_fails_its_checks_naming_the_clause(world: World, row: dict[str, Any]) -> None:
+    session(world, row["name"])
+    verdict, results = _grade(world)
+    checks = role_class(TABLE["role"]).checks
+    wanted: dict[str, str] = {c: ("failed" if checks.get(c).level == "MUST" else "warning") for c in row.get("fails", ())}
+    wanted |= {c: "warning" for c in row.get("warns", ())}
+    for check_id, status in wanted.items():
+        mine = [r for r in results if r.check_id == check_id]
+        assert any(r.status == status for r in mine), (check_id, [(r.status, r.message) for r in mine])
+        assert all(r.clause and r.clause.startswith(("004", "D-DYM")) for r in mine if r.status == status), [r.clause for r in mine]
+    others = [(r.check_id, r.status) for r in results if r.status in ("failed", "warning") and r.check_id not in wanted]
+    assert not others, f"{row['name']} also broke {others}"
+    assert verdict == ("failed" if "failed" in wanted.values() else "passed")
