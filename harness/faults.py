@@ -89,6 +89,13 @@ def _changed() -> None:
     _generation += 1
 
 
+def answered_by_platform(entry: Any) -> bool:
+    """Whether a journal entry's reply came from the platform (no fault, or only a delay before it), not from a drill
+    fault answering in its place: journal-graded roles judge only those (a vendor is never graded on a drill's reply)."""
+    fault = entry.get("fault") if hasattr(entry, "get") else None
+    return not fault or str(fault).startswith("delay#")
+
+
 class ConnectionResetFault(ConnectionResetError):
     """Raised to an in-process ASGI client (no socket to abort) for a ``reset`` fault."""
 

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness import faults
 from harness.conformance import catalogue
 from harness.conformance.engine import CheckSet, failed, passed, run, skipped
 from harness.conformance.model import CheckResult, Event, Evidence
@@ -133,6 +134,8 @@ def load_traffic(store: Store, app_id: str, window: Window | None = None) -> Tra
     window = window or Window()
     traffic = Traffic(app_id)
     for entry in Journal(store).query(platform="dym", where=window.sql(), limit=None, ascending=True):
+        if not faults.answered_by_platform(entry):  # a drill fault answered it, not the platform (docs/faults.md)
+            continue
         try:
             body = json.loads(entry["request_body"] or "null")
         except ValueError:

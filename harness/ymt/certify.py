@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import masking
+from harness import faults, masking
 from harness.conformance import catalogue
 from harness.conformance.engine import CheckSet, failed, passed, review, run, skipped, warning
 from harness.conformance.model import CheckResult, Event, Evidence
@@ -164,8 +164,7 @@ def load_scene(store: Store, merchant_id: str, window: Window | int | None = Non
     devices = {r["mac_id"]: r for r in store.query("SELECT * FROM ymt_devices WHERE merchant_id = ?", (merchant_id,))}
     calls = []
     for entry in Journal(store).query(platform="ymt", where=window.sql(), limit=None, ascending=True):
-        fault = entry.get("fault")
-        if fault and not fault.startswith("delay#"):  # a drill fault answered it, not the platform (docs/faults.md)
+        if not faults.answered_by_platform(entry):  # a drill fault answered it, not the platform (docs/faults.md)
             continue
         try:
             body = json.loads(entry["request_body"] or "null")
