@@ -189,7 +189,7 @@ def finish(store: Store, session_id: str) -> Session:
 
 def list_sessions(store: Store) -> list[Session]:
     """Every session, newest first."""
-    return [_session(r) for r in store.query("SELECT * FROM cert_sessions ORDER BY created_at DESC, rowid DESC")]
+    return [_session(r) for r in store.query("SELECT * FROM cert_sessions ORDER BY created_at DESC, after_id DESC, id DESC")]
 
 
 def count(store: Store, window: Window) -> int:

@@ -492,7 +492,8 @@ def file_class(store: Store, platform_code: str, data: dict[str, Any], now_ms: i
         for s in cls.get("thirdClassStudentInfoVoList") or []:
             student = str(s.get("studentCode") or s.get("studentUserCode"))
             conn.execute(
-                "INSERT OR REPLACE INTO zjpx_enrolments (platform_code, class_code, student_code, card_no, name) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO zjpx_enrolments (platform_code, class_code, student_code, card_no, name) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (platform_code, class_code, student_code) DO UPDATE SET card_no = excluded.card_no, name = excluded.name",
                 (platform_code, code, student, str(s["cardNo"]).upper(), str(s["studentName"])),
             )
             _upsert_learner(conn, rctx, str(s["cardNo"]), str(s["studentName"]), student, s.get("studentPhone"), s.get("ercunPhotos"))
