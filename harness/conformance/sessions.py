@@ -76,7 +76,7 @@ class Window:
                 tagged_params.append(self.until_id)
             condition = f"({tagged}) OR ({condition})"
             params = tagged_params + params
-        return f"origin IS NOT '{FUZZ}' AND ({condition})", params
+        return f"(origin IS NULL OR origin <> '{FUZZ}') AND ({condition})", params
 
     def includes(self, entry: dict[str, Any]) -> bool:
         """The same condition over one journal entry (a dict of :meth:`Journal.query`)."""
