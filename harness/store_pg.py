@@ -142,7 +142,9 @@ def _rewrite_tokens(sql: str, *, ddl: bool) -> str:
     previous = ""
     for i, token in enumerate(tokens):
         upper = token.upper()
-        if token == "?":
+        if token[0] in "'\"":  # a literal or quoted name: kept, but the driver reads % everywhere
+            out.append(token.replace("%", "%%"))
+        elif token == "?":
             out.append("%s")
         elif token == "%":
             out.append("%%")

@@ -146,7 +146,9 @@ class DuduPlatform(Platform):
         body = orjson.dumps(reply["list"])
         digest = hashlib.sha256(body).hexdigest()
         snapshot = {"snapshot_sha256": digest, "count": len(reply["list"]), "table": "dudu_list_snapshots"}
-        return {**reply, "list": snapshot}, [("INSERT INTO dudu_list_snapshots (sha256, body) VALUES (?, ?) ON CONFLICT DO NOTHING", (digest, body))]
+        return {**reply, "list": snapshot}, [
+            ("INSERT INTO dudu_list_snapshots (sha256, body) VALUES (?, ?) ON CONFLICT DO NOTHING", (digest, body))
+        ]
 
     def _cached_list(
         self, key: tuple[Any, ...], sql: str, params: tuple[Any, ...], recheck: tuple[str, tuple[Any, ...], Any]
