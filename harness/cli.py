@@ -32,7 +32,7 @@ def _store(db: Path | None) -> Any:
     from harness.config import default_store
     from harness.schema import open_store
 
-    return open_store(db or default_store() or default_db_path())
+    return open_store(default_store() or db or default_db_path())
 
 
 class Failure(click.ClickException):

@@ -74,9 +74,16 @@ class Harness:
 def make_harness(tmp_path: Path) -> Callable[..., Harness]:
     """Build a harness on a store in tmp_path; the same db path can be reopened to test restarts."""
 
-    def build(profile: str = "strict", db: Path | None = None, platnum: str = "A0001", enrolment: Enrolment | None = None) -> Harness:
+    def build(
+        profile: str = "strict",
+        db: Path | None = None,
+        platnum: str = "A0001",
+        enrolment: Enrolment | None = None,
+        store: str | None = None,
+    ) -> Harness:
+        """``store``: a ``postgresql://`` URL to use instead of the SQLite file ``db``."""
         settings = Settings(db=db or tmp_path / "harness.db", profile=profile, validate_responses=True)
-        store = open_store(settings.db)
+        store = open_store(store or settings.db)
         enrolment = enrolment or enrol(store, "yxc", platnum, tmp_path / f"vendor-{platnum}")
         signer = Signer.from_pem_files(enrolment.files["key"], enrolment.files["cert"])
         return Harness(settings, store, create_app(settings, store), enrolment, signer)
@@ -85,7 +92,10 @@ def make_harness(tmp_path: Path) -> Callable[..., Harness]:
 
 
 @pytest.fixture
-def harness(make_harness: Callable[..., Harness]) -> Harness:
+def harness(request: pytest.FixtureRequest, make_harness: Callable[..., Harness]) -> Harness:
+    """On SQLite; ``parametrize("harness", ["sqlite", "postgresql"], indirect=True)`` runs a test on both engines."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return make_harness(store=request.getfixturevalue("pg_url"))
     return make_harness()
 
 
