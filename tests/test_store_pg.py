@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from fixtures import files
 from fixtures.dudu import AsgiClient
 from harness.cli import main
 from harness.config import Settings
-from harness.journal import Journal
+from harness.journal import Exchange, Journal
 from harness.pki import enrol
 from harness.schema import open_store
 from harness.server import create_app
@@ -138,7 +139,7 @@ def test_the_device_cache_sees_another_instances_change(pg_url: str) -> None:
 
 
 def test_group_commit_ids_stay_unique_across_instances(pg_url: str) -> None:
-    from harness.journal import Exchange, LoopGroupCommit
+    from harness.journal import LoopGroupCommit
 
     stores = [open_store(pg_url), open_store(pg_url)]
     commits = [LoopGroupCommit(s) for s in stores]
@@ -153,11 +154,15 @@ def test_group_commit_ids_stay_unique_across_instances(pg_url: str) -> None:
         s.close()
 
 
+def _exchange(path: str) -> Exchange:
+    return Exchange("yxc", "POST", path, "", {}, b"{}")
+
+
 def test_store_migrate_and_copy(pg_url: str, tmp_path: Path) -> None:
     source = tmp_path / "source.db"
     store = open_store(source)
     fx.world(store)
-    Journal(store).record_now(__import__("harness.journal", fromlist=["Exchange"]).Exchange("yxc", "POST", "/yxc/coach", "", {}, b"{}"))
+    Journal(store).record_now(_exchange("/yxc/coach"))
     store.close()
     runner = CliRunner()
     migrated = runner.invoke(main, ["store", "migrate", "--store", pg_url])
@@ -169,17 +174,21 @@ def test_store_migrate_and_copy(pg_url: str, tmp_path: Path) -> None:
     target = open_store(pg_url)
     try:
         assert Journal(target).query(limit=None)[0]["path"] == "/yxc/coach"
-        assert Journal(target).record_now(Exchange_("after copy")) == 2  # identities moved past the copied ids
+        assert Journal(target).record_now(_exchange("/after-copy")) == 2  # identities moved past the copied ids
     finally:
         target.close()
     again = runner.invoke(main, ["store", "copy", str(source), pg_url])
     assert again.exit_code == 2 and "already holds journal rows" in again.output
 
 
-def Exchange_(path: str) -> Any:
-    from harness.journal import Exchange
-
-    return Exchange("yxc", "POST", f"/{path}", "", {}, b"{}")
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg", reason="PostgreSQL tests skipped: psycopg is not installed (pip install -e '.[postgres]')")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    result = CliRunner().invoke(main, ["store", "migrate", "--store", f"postgresql://u:hunter2@127.0.0.1:{port}/x"])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert result.output.startswith("harness: cannot open store postgresql://u:***@127.0.0.1") and "hunter2" not in result.output
 
 
 def test_serve_refuses_workers_on_sqlite(tmp_path: Path) -> None:
@@ -193,7 +202,6 @@ def test_serve_refuses_workers_on_sqlite(tmp_path: Path) -> None:
 def test_serve_with_two_workers_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     """`harness serve --store URL --workers 2`: both workers answer, and share one journal."""
     import os
-    import socket
     import subprocess
     import sys
 
