@@ -50,6 +50,7 @@ URL_SCHEMES = ("postgresql://", "postgres://")
 WRITE_LOCK = 0x4841524E  # "HARN": the advisory lock every write transaction holds until it ends
 CHANGES_DDL = "CREATE TABLE IF NOT EXISTS harness_changes (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)"
 BUMP = "UPDATE harness_changes SET n = n + 1 WHERE id = 1"
+STATEMENT_CACHE = 4096  # translated statement texts kept per handle
 
 
 def is_url(target: object) -> bool:
@@ -457,10 +458,10 @@ class PostgresStore(Store):
         self._migrating = True  # DDL of migrations: the catalog is read once, after them
         self._own_changes = 0  # committed changes counted in harness_changes by this handle's connections
         self._conn = self.new_connection()
-        with self.transaction(changes_state=False) as conn:
-            conn.execute(CHANGES_DDL)
-            conn.execute("INSERT INTO harness_changes (id, n) VALUES (1, 0) ON CONFLICT DO NOTHING")
-        self._conn._dirty = False
+        if not self._table_exists("harness_changes"):  # once per database (a reopen writes nothing)
+            with self.transaction(changes_state=False) as conn:
+                conn.execute(CHANGES_DDL)
+                conn.execute("INSERT INTO harness_changes (id, n) VALUES (1, 0) ON CONFLICT DO NOTHING")
         self._read_catalog()
         self.migrate()
 
@@ -482,6 +483,8 @@ class PostgresStore(Store):
         """The translation of ``sql`` (made once per statement text)."""
         statement = self._statements.get(sql)
         if statement is None:
+            if len(self._statements) >= STATEMENT_CACHE:  # texts built per call (IN lists) must not grow it for ever
+                self._statements.clear()
             statement = self._statements[sql] = translate(sql, self._catalog)
         return statement
 
