@@ -4,13 +4,18 @@ two app instances on one database behave as one platform, data_version crosses h
 from __future__ import annotations
 
 import asyncio
-import json
+import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -199,44 +204,78 @@ def test_serve_refuses_workers_on_sqlite(tmp_path: Path) -> None:
     ]
 
 
-def test_serve_with_two_workers_on_postgresql(pg_url: str, tmp_path: Path) -> None:
-    """`harness serve --store URL --workers 2`: both workers answer, and share one journal."""
-    import os
-    import subprocess
-    import sys
-
-    import httpx
-
+@contextmanager
+def _serving(pg_url: str, *args: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`harness serve --store URL ARGS` as a subprocess on a free port, once it answers; stopped afterwards."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "HARNESS_STORE": pg_url}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
+        [sys.executable, "-m", "harness.cli", "serve", "--port", str(port), "--store", pg_url, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 40
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/_harness/journal", timeout=2).status_code == 200:
+                if httpx.get(f"{base}/_harness/journal", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline, "the workers did not come up"
+            assert time.monotonic() < deadline, "the server did not come up"
             time.sleep(0.3)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            for _ in range(6):
-                assert client.post("/dudu/get_token", json={"enterprise_id": "x", "secret": "y"}).status_code == 200
-        store = open_store(pg_url)
-        try:
-            assert len(Journal(store).query(platform="dudu", limit=None)) == 6
-        finally:
-            store.close()
-        assert json.loads(os.environ.get("HARNESS_SERVE_SETTINGS", "null")) is None  # the parent's env stays clean
+        yield proc, base
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         proc.wait(timeout=20)
+
+
+def _journaled(pg_url: str, platform: str) -> int:
+    store = open_store(pg_url)
+    try:
+        return len(Journal(store).query(platform=platform, limit=None))
+    finally:
+        store.close()
+
+
+def test_serve_with_two_workers_on_postgresql(pg_url: str) -> None:
+    """`harness serve --store URL --workers 2`: two worker processes answer, into one journal."""
+    import psutil
+
+    with _serving(pg_url, "--workers", "2") as (proc, base):
+        assert len(psutil.Process(proc.pid).children(recursive=True)) >= 2  # uvicorn's workers (and its helper)
+        for _ in range(6):  # a new connection each: either worker may take it
+            assert httpx.post(f"{base}/dudu/get_token", json={"enterprise_id": "x", "secret": "y"}).status_code == 200
+        assert _journaled(pg_url, "dudu") == 6
+
+
+def test_an_acknowledged_exchange_survives_kill_9(pg_url: str) -> None:
+    """The reply leaves only after its journal row commits: kill -9 mid-load loses no acknowledged exchange."""
+    acknowledged = 0
+
+    async def load(base: str) -> None:
+        nonlocal acknowledged
+        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+            while True:
+                try:
+                    reply = await client.post("/dudu/get_token", json={"enterprise_id": "x", "secret": "y"})
+                except httpx.HTTPError:
+                    return  # the server is gone
+                if reply.status_code == 200:
+                    acknowledged += 1
+
+    async def main(proc: subprocess.Popen[bytes], base: str) -> None:
+        tasks = [asyncio.create_task(load(base)) for _ in range(8)]
+        while acknowledged < 100:
+            await asyncio.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(asyncio.gather(*tasks), 20)
+
+    with _serving(pg_url) as (proc, base):
+        asyncio.run(main(proc, base))
+    assert proc.returncode == -signal.SIGKILL
+    assert _journaled(pg_url, "dudu") >= acknowledged >= 100
