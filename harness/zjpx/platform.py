@@ -445,8 +445,9 @@ def _upsert_learner(conn: Any, rctx: rules.RuleContext, card: str, name: str, co
     conn.execute(
         "INSERT INTO zjpx_learners (platform_code, card_no, name, student_code, mobile, photo_url, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (platform_code, card_no) DO UPDATE SET name = excluded.name,"
-        " student_code = COALESCE(excluded.student_code, student_code), mobile = COALESCE(excluded.mobile, mobile),"
-        " photo_url = COALESCE(excluded.photo_url, photo_url), at_ms = excluded.at_ms",
+        " student_code = COALESCE(excluded.student_code, zjpx_learners.student_code),"
+        " mobile = COALESCE(excluded.mobile, zjpx_learners.mobile),"
+        " photo_url = COALESCE(excluded.photo_url, zjpx_learners.photo_url), at_ms = excluded.at_ms",  # qualified: PostgreSQL
         (rctx.platform_code, card.upper(), name, code, mobile or None, photo or None, rctx.now_ms),
     )
 
