@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import click
 
 from harness import __version__
-from harness.cli_options import db_option, profile_option
+from harness.cli_options import db_option, profile_option, store_option
 from harness.config import Settings, default_db_path
 from harness.conformance.cli import certify
 from harness.dudu.cli import dudu as dudu_commands
@@ -29,9 +30,10 @@ def _settings(**changes: Any) -> Settings:
 
 
 def _store(db: Path | None) -> Any:
+    from harness.config import default_store
     from harness.schema import open_store
 
-    return open_store(db or default_db_path())
+    return open_store(default_store() or db or default_db_path())
 
 
 class Failure(click.ClickException):
@@ -98,6 +100,10 @@ def main() -> None:
     help="Opens the control API (/_harness, /) to non-loopback clients that send Authorization: Bearer <token>.",
 )
 @click.option("--log-level", default="warning", type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@store_option
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="uvicorn worker processes (more than 1 needs a PostgreSQL store)."
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -106,18 +112,45 @@ def serve(
     validate_responses: bool | None,
     control_token: str | None,
     log_level: str,
+    store: str | None,
+    workers: int | None,
 ) -> None:
-    """Serve every reference platform (YXC under /yxc, ZJPX /zjpx, DUDU /dudu, YMT /ymt) with Swagger UI at /<platform>/ui/.
+    """Serve every reference platform (YXC under /yxc, YMT /ymt, ZJPX /zjpx, DUDU /dudu, DYM /dym) with Swagger UI at /<platform>/ui/.
 
     The control API (/_harness/…) and the console (/) answer loopback clients only; other addresses need
-    --control-token, and are refused without one."""
+    --control-token, and are refused without one. --store postgresql://… (or HARNESS_STORE) keeps the store in
+    PostgreSQL, which --workers N needs: every worker process builds its own app on the one database."""
     import uvicorn
 
-    from harness.server import create_app
+    from harness.store_pg import is_url, redact
 
-    settings = _settings(host=host, port=port, db=db, profile=profile, validate_responses=validate_responses, control_token=control_token)
-    app = create_app(settings)
-    click.echo(f"harness {__version__}: store {settings.db}, profile {settings.profile}", err=True)
+    settings = _settings(
+        host=host,
+        port=port,
+        db=db,
+        profile=profile,
+        validate_responses=validate_responses,
+        control_token=control_token,
+        store=store,
+        workers=workers,
+    )
+    target = settings.store_target
+    if settings.workers > 1 and not is_url(target):
+        raise Failure(f"--workers {settings.workers} needs a PostgreSQL store (--store postgresql://…): a SQLite store serves one process")
+    app = None
+    if settings.workers == 1:
+        from harness.schema import open_store
+        from harness.server import create_app
+
+        app = create_app(settings, open_store(target))
+    else:  # each worker imports worker_app and builds its own app; this process only checks the store opens and is migrated
+        from harness.schema import open_store
+
+        open_store(target).close()
+        os.environ[WORKER_SETTINGS] = json.dumps(_settings_json(settings))
+    shown = redact(target) if is_url(target) else target
+    workers_note = f", {settings.workers} workers" if settings.workers > 1 else ""
+    click.echo(f"harness {__version__}: store {shown}, profile {settings.profile}{workers_note}", err=True)
     for line in platform_banner(settings):
         click.echo(line, err=True)
     click.echo(f"  journal        http://{settings.host}:{settings.port}/_harness/journal", err=True)
@@ -125,8 +158,38 @@ def serve(
         click.echo(line, err=True)
     from harness.server.app import tune_gc
 
+    common = {"host": settings.host, "port": settings.port, "log_level": log_level, "timeout_keep_alive": settings.keep_alive_seconds}
+    if app is None:
+        uvicorn.run("harness.cli:worker_app", factory=True, workers=settings.workers, **common)
+        return
     tune_gc()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, timeout_keep_alive=settings.keep_alive_seconds)
+    uvicorn.run(app, **common)
+
+
+WORKER_SETTINGS = "HARNESS_SERVE_SETTINGS"  # the serving process's settings, for its worker processes (environment)
+
+
+def _settings_json(settings: Settings) -> dict[str, Any]:
+    import dataclasses
+
+    values = dataclasses.asdict(settings)
+    values["db"] = str(settings.db)
+    return values
+
+
+def worker_app() -> Any:
+    """The app of one `harness serve --workers N` worker process (uvicorn's factory): the serving process's settings,
+    a store handle of its own on the shared PostgreSQL database."""
+    from harness.schema import open_store
+    from harness.server import create_app
+    from harness.server.app import tune_gc
+
+    values = json.loads(os.environ[WORKER_SETTINGS])
+    values["db"] = Path(values["db"])
+    settings = Settings(**values)
+    app = create_app(settings, open_store(settings.store_target))
+    tune_gc()
+    return app
 
 
 def platform_banner(settings: Settings) -> list[str]:
@@ -274,6 +337,39 @@ def rules(platform: str) -> None:
     for r in importlib.import_module(f"harness.{platform}.rules").install(RuleSet(platform)):
         extra = f" ({r.decision})" if r.decision else ""
         click.echo(f"{r.id:28} {r.level:6} {r.kind:11} {', '.join(r.operations):40} {r.clause}{extra}\n  {r.title}")
+
+
+@main.group("store")
+def store_commands() -> None:
+    """The store itself: migrate it, copy a SQLite store into PostgreSQL."""
+
+
+@store_commands.command("migrate")
+@store_option
+@db_option
+def store_migrate(store: str | None, db: Path | None) -> None:
+    """Create or bring the store's tables up to date (opening a store does this too) and print each owner's version."""
+    from harness.config import default_store
+    from harness.schema import open_store
+
+    opened = open_store(store or db or default_store() or default_db_path())
+    try:
+        for owner, version in sorted(opened.versions().items()):
+            click.echo(f"{owner}\t{version}")
+    finally:
+        opened.close()
+
+
+@store_commands.command("copy")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("target")
+@click.option("--force", is_flag=True, help="Copy even when the target already holds journal rows (its copied tables are replaced).")
+def store_copy(source: Path, target: str, force: bool) -> None:
+    """Copy every table of the SQLite store SOURCE into the PostgreSQL store TARGET (postgresql://…), ids included."""
+    from harness.store_copy import copy_store
+
+    for table, rows in copy_store(source, target, force=force):
+        click.echo(f"{table}\t{rows}")
 
 
 main.add_command(certify)

@@ -18,3 +18,10 @@ db_option = click.option(
     help=f"SQLite store shared with `harness serve` (default {default_db_path()}).",
 )
 profile_option = click.option("--profile", type=click.Choice(PROFILES), default=None, help="Decision profile (specs/decisions.yaml).")
+store_option = click.option(
+    "--store",
+    default=None,
+    envvar="HARNESS_STORE",
+    show_envvar=True,
+    help="The store as a postgresql://user@host:port/db URL (or a SQLite path); overrides --db.",
+)

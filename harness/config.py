@@ -23,11 +23,21 @@ def default_db_path() -> Path:
     return base / "harness" / "harness.db"
 
 
+def default_store() -> str | None:
+    """``$HARNESS_STORE``: where `harness serve` and `harness store` keep the store (a ``postgresql://`` URL or a
+    SQLite path); None: the SQLite file of :func:`default_db_path` (``--db`` / ``$HARNESS_DB``)."""
+    return os.environ.get("HARNESS_STORE") or None
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     db: Path = dataclasses.field(default_factory=default_db_path)
+    # The store when it is not the SQLite file ``db``: a ``postgresql://`` URL (harness/store_pg.py) or a path.
+    store: str | None = dataclasses.field(default_factory=default_store, repr=False)  # repr: a URL may hold a password
+    # uvicorn worker processes of `harness serve` (more than one needs a PostgreSQL store: SQLite serves one process).
+    workers: int = 1
     # tolerant (default): every form any reading of the seed allows is accepted, and what only the file's own reading
     # refuses is journaled as a SHOULD naming the decision; strict (opt-in) refuses those too. Verdicts are the same.
     profile: str = "tolerant"
@@ -52,8 +62,15 @@ class Settings:
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
             raise ConfigError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+        if self.workers < 1:
+            raise ConfigError(f"workers must be 1 or more, not {self.workers}")
         if self.control_token is not None and len(self.control_token) < MIN_CONTROL_TOKEN:
             raise ConfigError(f"the control token must be at least {MIN_CONTROL_TOKEN} characters (e.g. `openssl rand -hex 16`)")
+
+    @property
+    def store_target(self) -> str:
+        """What :func:`harness.schema.open_store` opens: ``store`` when set, else the SQLite file ``db``."""
+        return self.store or str(self.db)
 
     @property
     def strict(self) -> bool:

@@ -443,9 +443,7 @@ class LoopGroupCommit:
         changes_state, self._uncached_writes = self._uncached_writes, False
         try:
             with self.store.transaction(changes_state=changes_state) as conn:
-                conn.executemany(INSERT, [row for row, _, _ in batch])
-                # AUTOINCREMENT ids are consecutive inside one write transaction: the batch ends at last_insert_rowid.
-                last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+                ids = self.store.insert_many(conn, INSERT, [row for row, _, _ in batch])
                 for _, work, _ in batch:
                     if not work.empty:
                         work.apply(conn)
@@ -454,11 +452,10 @@ class LoopGroupCommit:
                 work.rolled_back()  # write-through caches ahead of the store empty themselves
                 _set_exception(fut, exc)
             return
-        first = last - len(batch) + 1
-        for i, (_, _, fut) in enumerate(batch):
-            _set_result(fut, first + i)
+        for (_, _, fut), rowid in zip(batch, ids, strict=True):
+            _set_result(fut, rowid)
         self._last_commit = time.monotonic()
-        if self._checkpointer is None:
+        if self._checkpointer is None and self.store.dialect == "sqlite":  # WAL checkpoints are SQLite's
             self._checkpointer = threading.Thread(target=self._checkpoints, name="harness-checkpoint", daemon=True)
             self._checkpointer.start()
 

@@ -129,9 +129,9 @@ def store_key(store: Any) -> bytes:
     import secrets
 
     row = store.query_one("SELECT key FROM harness_keys WHERE name = 'masking'")
-    if row is None:  # INSERT OR IGNORE: when two processes race, the first key wins and both read it back
+    if row is None:  # ON CONFLICT DO NOTHING: when two processes race, the first key wins and both read it back
         store.execute(
-            "INSERT OR IGNORE INTO harness_keys (name, key, created_at) VALUES ('masking', ?, ?)",
+            "INSERT INTO harness_keys (name, key, created_at) VALUES ('masking', ?, ?) ON CONFLICT DO NOTHING",
             (secrets.token_bytes(32), dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
             changes_state=False,
         )

@@ -108,9 +108,9 @@ def stored_identity(
     if row is None:
         key, cert = create()
         key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        # INSERT OR IGNORE: when two processes race, the first identity wins and both read it back.
+        # ON CONFLICT DO NOTHING: when two processes race, the first identity wins and both read it back.
         store.execute(
-            f"INSERT OR IGNORE INTO {table} (id, key_pem, cert_pem) VALUES (1, ?, ?)",
+            f"INSERT INTO {table} (id, key_pem, cert_pem) VALUES (1, ?, ?) ON CONFLICT DO NOTHING",
             (key_pem.decode(), cert.public_bytes(serialization.Encoding.PEM).decode()),
         )
         row = store.query_one(f"SELECT key_pem, cert_pem FROM {table} WHERE id = 1")

@@ -22,5 +22,10 @@ def schemas() -> list[Schema]:
 
 
 def open_store(path: Path | str) -> Store:
-    """Open the store at ``path`` with every owner's tables, migrated to their current versions."""
+    """Open the store at ``path`` with every owner's tables, migrated to their current versions: a
+    ``postgresql://`` URL opens :class:`harness.store_pg.PostgresStore`, anything else a SQLite file."""
+    from harness.store_pg import PostgresStore, is_url
+
+    if is_url(path):
+        return PostgresStore(str(path), schemas=schemas())
     return Store(path, schemas=schemas())

@@ -3,7 +3,7 @@
 Only this module talks to the database driver, and it knows nothing of the tables it holds: each owner (the journal,
 the PKI, each platform's state, the certification sessions) exports its :class:`Schema`, and the composition root
 (:func:`harness.schema.open_store`) hands them all to :class:`Store`. SQL elsewhere uses ``?`` placeholders and
-portable types so that a PostgreSQL backend can replace this class without touching callers.
+portable types; :mod:`harness.store_pg` is the PostgreSQL backend with the same interface (``postgresql://`` URLs).
 
 Migrations are versioned per owner in ``schema_versions (owner, version)``: opening a store runs, for each owner, only
 the steps above its stored version, each step in its own transaction together with the version it reaches; a store
@@ -77,7 +77,12 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 class Store:
-    """A handle on the store. Thread-safe: one connection guarded by a lock (writes are short)."""
+    """A handle on the store. Thread-safe: one connection guarded by a lock (writes are short).
+
+    ``dialect`` names the engine (``sqlite``; :class:`harness.store_pg.PostgresStore` is ``postgresql``): callers that
+    tune the engine itself (WAL checkpoints) look at it; SQL itself stays portable."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: Path | str, *, schemas: Sequence[Schema]) -> None:
         """Open (creating if need be) the store at ``path`` and bring every schema in ``schemas`` up to date.
@@ -99,9 +104,7 @@ class Store:
 
     def migrate(self) -> dict[str, int]:
         """Run the steps each schema has above its stored version; returns the versions now stored, per owner."""
-        with self._lock:
-            exists = self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'").fetchone()
-            stored = dict(self._conn.execute("SELECT owner, version FROM schema_versions").fetchall()) if exists else {}
+        stored = self.versions()
         if all(stored.get(s.owner, 0) >= s.version for s in self.schemas):
             return stored  # up to date: no DDL, no write transaction
         for schema in self.schemas:
@@ -117,7 +120,7 @@ class Store:
                             continue
                         for statement in step.statements:
                             if isinstance(statement, AddColumn):
-                                statement.apply(conn)
+                                self._add_column(conn, statement)
                             else:
                                 conn.execute(statement)
                         conn.execute(
@@ -133,8 +136,24 @@ class Store:
     def versions(self) -> dict[str, int]:
         """The schema version stored per owner (empty for a store made before versions existed, until it is opened)."""
         with self._lock:
-            exists = self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'").fetchone()
-            return dict(self._conn.execute("SELECT owner, version FROM schema_versions").fetchall()) if exists else {}
+            if not self._table_exists("schema_versions"):
+                return {}
+            return {row[0]: row[1] for row in self._conn.execute("SELECT owner, version FROM schema_versions").fetchall()}
+
+    # -- what differs per engine (harness.store_pg.PostgresStore overrides these) ------------------------------------
+    def _table_exists(self, name: str) -> bool:
+        return self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+    def _add_column(self, conn: Any, column: AddColumn) -> None:
+        column.apply(conn)
+
+    def insert_many(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> list[int]:
+        """Run one ``INSERT`` per row on ``conn`` (inside the caller's write transaction); returns the new rows' ids.
+        SQLite: ids are consecutive inside one write transaction (one writer at a time), so the batch ends at
+        last_insert_rowid()."""
+        conn.executemany(sql, rows)
+        last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        return list(range(last - len(rows) + 1, last + 1))
 
     def new_connection(self) -> sqlite3.Connection:
         """A separate connection, for a background writer thread."""
@@ -186,7 +205,7 @@ class Store:
             conn.executemany(sql, rows)
 
     def execute_pragma(self, pragma: str) -> None:
-        """A connection setting (e.g. ``wal_autocheckpoint=0``) on the store's own connection."""
+        """A connection setting (e.g. ``wal_autocheckpoint=0``) on the store's own connection (SQLite only)."""
         with self._lock:
             self._conn.execute(f"PRAGMA {pragma}")
 

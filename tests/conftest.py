@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
-from collections.abc import Callable
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,9 +74,16 @@ class Harness:
 def make_harness(tmp_path: Path) -> Callable[..., Harness]:
     """Build a harness on a store in tmp_path; the same db path can be reopened to test restarts."""
 
-    def build(profile: str = "strict", db: Path | None = None, platnum: str = "A0001", enrolment: Enrolment | None = None) -> Harness:
+    def build(
+        profile: str = "strict",
+        db: Path | None = None,
+        platnum: str = "A0001",
+        enrolment: Enrolment | None = None,
+        store: str | None = None,
+    ) -> Harness:
+        """``store``: a ``postgresql://`` URL to use instead of the SQLite file ``db``."""
         settings = Settings(db=db or tmp_path / "harness.db", profile=profile, validate_responses=True)
-        store = open_store(settings.db)
+        store = open_store(store or settings.db)
         enrolment = enrolment or enrol(store, "yxc", platnum, tmp_path / f"vendor-{platnum}")
         signer = Signer.from_pem_files(enrolment.files["key"], enrolment.files["cert"])
         return Harness(settings, store, create_app(settings, store), enrolment, signer)
@@ -79,5 +92,102 @@ def make_harness(tmp_path: Path) -> Callable[..., Harness]:
 
 
 @pytest.fixture
-def harness(make_harness: Callable[..., Harness]) -> Harness:
+def harness(request: pytest.FixtureRequest, make_harness: Callable[..., Harness]) -> Harness:
+    """On SQLite; ``parametrize("harness", ["sqlite", "postgresql"], indirect=True)`` runs a test on both engines."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return make_harness(store=request.getfixturevalue("pg_url"))
     return make_harness()
+
+
+# --- a real PostgreSQL, started by the tests themselves -------------------------------------------------------------------
+PG_HOW = "install PostgreSQL server binaries (apt-get install postgresql) and psycopg (pip install -e '.[postgres,test]')"
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class PostgresServer:
+    """A throwaway cluster on a loopback port; :meth:`fresh` gives each test its own schema (fast, isolated)."""
+
+    port: int
+    _names: Any = None
+
+    def url(self, schema: str | None = None) -> str:
+        base = f"postgresql://harness@127.0.0.1:{self.port}/harness"
+        return f"{base}?options=-csearch_path%3D{schema}" if schema else base
+
+    def fresh(self) -> str:
+        import psycopg
+
+        if self._names is None:
+            self._names = itertools.count(1)
+        schema = f"t{os.getpid()}_{next(self._names)}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        return self.url(schema)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """initdb + pg_ctl start into a temporary directory (as the ``postgres`` user when the tests run as root, since
+    PostgreSQL refuses to run as root); skipped, saying how to enable it, when the binaries or psycopg are missing."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        pytest.skip(f"PostgreSQL tests skipped: no initdb/pg_ctl on this machine; {PG_HOW}")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip(f"PostgreSQL tests skipped: psycopg is not installed; {PG_HOW}")
+    root = Path(tempfile.mkdtemp(prefix="harness-pg-"))
+    data, port = root / "data", _free_port()
+    as_root = os.geteuid() == 0
+
+    def run(*argv: str) -> None:
+        command = list(argv)
+        if as_root:
+            command = ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(f"'{a}'" for a in argv)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"{argv[0]} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+
+    if as_root:
+        shutil.chown(root, "postgres")
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200"
+    run(initdb, "-D", str(data), "-A", "trust", "-U", "harness", "-E", "UTF8", "--no-sync")
+    run(pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start")
+    try:
+        import psycopg
+
+        with psycopg.connect(f"postgresql://harness@127.0.0.1:{port}/postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE harness")
+        yield PostgresServer(port)
+    finally:
+        run(pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> str:
+    """A ``postgresql://`` URL on an empty schema of its own."""
+    return postgres_server.fresh()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's store lives, once per engine: a SQLite file, then a PostgreSQL URL (skipped without one)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "harness.db")
+    return request.getfixturevalue("pg_url")

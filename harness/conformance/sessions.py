@@ -76,7 +76,7 @@ class Window:
                 tagged_params.append(self.until_id)
             condition = f"({tagged}) OR ({condition})"
             params = tagged_params + params
-        return f"origin IS NOT '{FUZZ}' AND ({condition})", params
+        return f"(origin IS NULL OR origin <> '{FUZZ}') AND ({condition})", params
 
     def includes(self, entry: dict[str, Any]) -> bool:
         """The same condition over one journal entry (a dict of :meth:`Journal.query`)."""
@@ -189,7 +189,7 @@ def finish(store: Store, session_id: str) -> Session:
 
 def list_sessions(store: Store) -> list[Session]:
     """Every session, newest first."""
-    return [_session(r) for r in store.query("SELECT * FROM cert_sessions ORDER BY created_at DESC, rowid DESC")]
+    return [_session(r) for r in store.query("SELECT * FROM cert_sessions ORDER BY created_at DESC, after_id DESC, id DESC")]
 
 
 def count(store: Store, window: Window) -> int:

@@ -172,7 +172,7 @@ def add_devices(store: Store, enterprise_id: str, device_ids: Iterable[str], lin
     """Register many devices in one transaction (fleets for load tests)."""
     _enterprise(store, enterprise_id)
     rows = [(d, enterprise_id, line_id, _now()) for d in device_ids]
-    store.executemany("INSERT OR IGNORE INTO dudu_devices (id, enterprise_id, line_id, created) VALUES (?, ?, ?, ?)", rows)
+    store.executemany("INSERT INTO dudu_devices (id, enterprise_id, line_id, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
     return len(rows)
 
 

@@ -147,7 +147,9 @@ class DuduPlatform(Platform):
         body = orjson.dumps(reply["list"])
         digest = hashlib.sha256(body).hexdigest()
         snapshot = {"snapshot_sha256": digest, "count": len(reply["list"]), "table": "dudu_list_snapshots"}
-        return {**reply, "list": snapshot}, [("INSERT OR IGNORE INTO dudu_list_snapshots (sha256, body) VALUES (?, ?)", (digest, body))]
+        return {**reply, "list": snapshot}, [
+            ("INSERT INTO dudu_list_snapshots (sha256, body) VALUES (?, ?) ON CONFLICT DO NOTHING", (digest, body))
+        ]
 
     def _cached_list(
         self, key: tuple[Any, ...], sql: str, params: tuple[Any, ...], recheck: tuple[str, tuple[Any, ...], Any]
@@ -323,7 +325,8 @@ class DuduPlatform(Platform):
             return self.ok()
         work = ctx.exchange.work
         work.write(  # the offline-log row itself is in no cache
-            "INSERT OR IGNORE INTO dudu_offline_logs (device_id, kind, seq, subject, status, time, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO dudu_offline_logs (device_id, kind, seq, subject, status, time, at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (str(body["device_id"]), kind, seq, subject, str(body.get("status", "0")), str(body["time"]), now_iso()),
             cached=True,
         )

@@ -446,8 +446,9 @@ def _upsert_learner(conn: Any, rctx: rules.RuleContext, card: str, name: str, co
     conn.execute(
         "INSERT INTO zjpx_learners (platform_code, card_no, name, student_code, mobile, photo_url, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (platform_code, card_no) DO UPDATE SET name = excluded.name,"
-        " student_code = COALESCE(excluded.student_code, student_code), mobile = COALESCE(excluded.mobile, mobile),"
-        " photo_url = COALESCE(excluded.photo_url, photo_url), at_ms = excluded.at_ms",
+        " student_code = COALESCE(excluded.student_code, zjpx_learners.student_code),"
+        " mobile = COALESCE(excluded.mobile, zjpx_learners.mobile),"
+        " photo_url = COALESCE(excluded.photo_url, zjpx_learners.photo_url), at_ms = excluded.at_ms",  # qualified: PostgreSQL
         (rctx.platform_code, card.upper(), name, code, mobile or None, photo or None, rctx.now_ms),
     )
 
@@ -493,7 +494,8 @@ def file_class(store: Store, platform_code: str, data: dict[str, Any], now_ms: i
         for s in cls.get("thirdClassStudentInfoVoList") or []:
             student = str(s.get("studentCode") or s.get("studentUserCode"))
             conn.execute(
-                "INSERT OR REPLACE INTO zjpx_enrolments (platform_code, class_code, student_code, card_no, name) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO zjpx_enrolments (platform_code, class_code, student_code, card_no, name) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (platform_code, class_code, student_code) DO UPDATE SET card_no = excluded.card_no, name = excluded.name",
                 (platform_code, code, student, str(s["cardNo"]).upper(), str(s["studentName"])),
             )
             _upsert_learner(conn, rctx, str(s["cardNo"]), str(s["studentName"]), student, s.get("studentPhone"), s.get("ercunPhotos"))

@@ -40,6 +40,8 @@ with warnings.catch_warnings():  # connexion imports starlette.testclient, which
     from harness.server import create_app
 
 FUZZ = {"X-Harness-Origin": "fuzz"}
+# Sessions on both stores (SQLite, and PostgreSQL when the test cluster can start).
+BOTH_ENGINES = pytest.mark.parametrize("served", ["sqlite", "postgresql"], indirect=True)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -61,9 +63,11 @@ class Served:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
+    """On SQLite; ``parametrize("served", ["sqlite", "postgresql"], indirect=True)`` runs a test on both engines."""
     db = tmp_path / "harness.db"
-    store = open_store(db)
+    engine = getattr(request, "param", "sqlite")
+    store = open_store(request.getfixturevalue("pg_url") if engine == "postgresql" else db)
     enrolment = enrol(store, "yxc", "A0001", tmp_path / "vendor")
     app = create_app(Settings(db=db, validate_responses=True), store)
     yield Served(db, store, app, Signer.from_dir(tmp_path / "vendor"), enrolment.vendor.user, tmp_path / "vendor")
@@ -226,6 +230,7 @@ def test_traffic_before_start_and_after_finish_is_not_graded(served: Served, tmp
     assert certify_direct(served, tmp_path / "all").exit_code == 1
 
 
+@BOTH_ENGINES
 def test_window_sql_and_includes_agree(served: Served) -> None:
     served.run(spoiled_calls, {})
     sid = sessions.start(served.store, "yxc-timing-platform", {"vendor": served.user}).id
@@ -248,6 +253,7 @@ def test_window_sql_and_includes_agree(served: Served) -> None:
 
 
 # --- (c) the session base path ------------------------------------------------------------------------------------------
+@BOTH_ENGINES
 def test_the_session_base_path_is_served_and_journaled_with_the_session(served: Served) -> None:
     sid = sessions.start(served.store, "yxc-timing-platform", {"vendor": served.user}).id
     served.run(clean_scenario, f"/_session/{sid}/yxc")
@@ -257,6 +263,7 @@ def test_the_session_base_path_is_served_and_journaled_with_the_session(served: 
     assert Journal(served.store).query(session="other", limit=None) == []
 
 
+@BOTH_ENGINES
 def test_an_unknown_session_is_answered_in_the_platform_envelope(served: Served) -> None:
     codes_ = served.run(spoiled_calls, {}, "/_session/nosuch/yxc")
     assert codes_ == [100, 100, 100]

@@ -19,9 +19,9 @@ with warnings.catch_warnings():  # connexion 3.3 imports starlette.testclient, w
     from harness.server import create_app
 
 
-def _serve(tmp_path: Path, profile: str) -> Iterator[tuple[Client, Store]]:
+def _serve(tmp_path: Path, profile: str, target: str | None = None) -> Iterator[tuple[Client, Store]]:
     db = tmp_path / f"{profile}.db"
-    store = open_store(db)
+    store = open_store(target or db)
     fx.world(store)
     app = create_app(Settings(db=db, validate_responses=True, profile=profile), store)
     app.state_journal.start()
@@ -35,8 +35,12 @@ def _serve(tmp_path: Path, profile: str) -> Iterator[tuple[Client, Store]]:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Client, Store]]:
-    yield from _serve(tmp_path, "strict")
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Client, Store]]:
+    """The strict server on SQLite; ``@pytest.mark.parametrize("served", ["sqlite", "postgresql"], indirect=True)``
+    runs a test on both engines (PostgreSQL: a schema of its own on the test cluster, skipped without one)."""
+    engine = getattr(request, "param", "sqlite")
+    target = request.getfixturevalue("pg_url") if engine == "postgresql" else None
+    yield from _serve(tmp_path, "strict", target)
 
 
 @pytest.fixture

@@ -17,6 +17,9 @@ from harness.dudu.rules import BEIJING
 from harness.journal import Journal
 from harness.specs import load_spec
 
+# The core flow runs on both stores (SQLite, and PostgreSQL when the test cluster can start).
+BOTH_ENGINES = pytest.mark.parametrize("served", ["sqlite", "postgresql"], indirect=True)
+
 
 def _rules_failed(reply: dict[str, Any]) -> list[str]:
     return [v["rule"] for v in reply.get("violations", [])]
@@ -65,6 +68,7 @@ def test_docs_are_served_by_connexion(client: Client) -> None:
 
 
 # --- token (designed, D-DUDU-TOKEN) -------------------------------------------------------------------------------------
+@BOTH_ENGINES
 def test_get_token(client: Client) -> None:
     reply = client.post("get_token", {"req_id": "t", "enterprise_id": fx.ENTERPRISE, "secret": fx.SECRET})
     assert reply["ret_code"] == 0 and len(reply["token"]) == 32 and reply["expires_in"] == 7200
@@ -73,6 +77,7 @@ def test_get_token(client: Client) -> None:
 
 
 # --- heartbeat (D1, §3.1) --------------------------------------------------------------------------------------------
+@BOTH_ENGINES
 def test_heartbeat_reply_carries_the_platform_configuration(client: Client, store: Any) -> None:
     admin.configure(store, fx.ENTERPRISE, check_mode=1, check_start="07:45:00", check_end="21:30:00", heartbeat_interval=7)
     reply = client.post("location_report", fx.heartbeat())
@@ -87,6 +92,7 @@ def test_heartbeat_reply_carries_the_platform_configuration(client: Client, stor
     assert store.query_one("SELECT heartbeats FROM dudu_devices WHERE id = ?", (fx.DEVICE,))["heartbeats"] == 1
 
 
+@BOTH_ENGINES
 def test_heartbeat_from_an_unknown_device_answers_1003(client: Client) -> None:
     reply = client.post("location_report", fx.heartbeat("GHOST"))
     assert reply["ret_code"] == 1003 and _rules_failed(reply) == ["DUDU-DEVICE-KNOWN"]
@@ -120,6 +126,7 @@ def test_not_a_real_calendar_time_answers_1001(client: Client) -> None:
     assert reply["ret_code"] == 1001 and _rules_failed(reply) == ["DUDU-TIME"]
 
 
+@BOTH_ENGINES
 def test_key_rotation_changes_the_heartbeat_version_code(client: Client, store: Any) -> None:
     before = client.post("location_report", fx.heartbeat())["version_code"]
     admin.rotate_keys(store, fx.ENTERPRISE)
@@ -128,6 +135,7 @@ def test_key_rotation_changes_the_heartbeat_version_code(client: Client, store: 
 
 
 # --- card lists (D2 §4.1, D5 §4.4) -------------------------------------------------------------------------------------
+@BOTH_ENGINES
 def test_full_list_then_incremental_holds_exactly_the_changes(client: Client, store: Any, token: str) -> None:
     full = client.post("get_card_list", {"token": token, "device_id": fx.DEVICE, "type": 1})
     assert full["ret_code"] == 0 and {c["card_no"] for c in full["list"]} == set(fx.CARDS)
@@ -179,6 +187,7 @@ def test_line_whitelist(client: Client, store: Any, token: str) -> None:
 
 
 # --- card checks (D3 §4.2) -----------------------------------------------------------------------------------------------
+@BOTH_ENGINES
 def test_card_check_passes_for_a_whitelisted_card(client: Client) -> None:
     reply = client.post("card_check", fx.card_check())
     assert reply == {"req_id": "cc-1", "ret_code": 0, "ret_msg": "成功", "sound_no": 0}
@@ -221,6 +230,7 @@ def test_card_check_schema_refusal_still_carries_sound_no(client: Client) -> Non
 
 
 # --- offline logs and accounting (D4 §4.3, D8 §5.4, D-DUDU-OFFLINE-SEQ) ------------------------------------------------------
+@BOTH_ENGINES
 def test_offline_accounting_names_the_swipes_never_logged(client: Client, store: Any) -> None:
     assert client.post("card_check_log", fx.card_log(1))["ret_code"] == 0
     assert (
@@ -233,6 +243,7 @@ def test_offline_accounting_names_the_swipes_never_logged(client: Client, store:
     assert client.post("location_report", fx.heartbeat(offline_seq=4))["offline_missing"] == 1
 
 
+@BOTH_ENGINES
 def test_a_repeated_log_is_answered_0_and_stored_once(client: Client, store: Any) -> None:
     assert client.post("card_check_log", fx.card_log(7))["ret_code"] == 0
     assert client.post("card_check_log", fx.card_log(7))["ret_code"] == 0
@@ -256,6 +267,7 @@ def test_key_group(client: Client, store: Any, token: str) -> None:
     assert client.post("get_qrcode_keys", {"token": token})["version_code"] == str(new)
 
 
+@BOTH_ENGINES
 def test_a_valid_ticket_passes_once(client: Client, store: Any) -> None:
     ticket = admin.make_ticket(store, fx.ENTERPRISE, key_id=3)
     assert client.post("ticket_check", fx.ticket_check(ticket)) == {"req_id": "tc-1", "ret_code": 0, "ret_msg": "成功", "sound_no": 0}
@@ -303,6 +315,7 @@ def test_ticket_outside_the_window_answers_2005(client: Client, store: Any) -> N
 
 
 # --- journal -------------------------------------------------------------------------------------------------------------
+@BOTH_ENGINES
 def test_every_exchange_is_journaled_with_its_verdicts(client: Client, store: Any) -> None:
     client.post("card_check", fx.card_check())
     client.post("card_check", fx.card_check("99999999"))
@@ -339,6 +352,7 @@ def test_the_connexion_path_answers_like_the_fast_path(tmp_path: Any, monkeypatc
         client.close()
 
 
+@BOTH_ENGINES
 def test_changes_from_another_connection_are_seen_at_once(client: Client, store: Any) -> None:
     """The device cache must never serve a row older than the store (another worker or the CLI changed it)."""
     from harness.schema import open_store
@@ -354,6 +368,7 @@ def test_changes_from_another_connection_are_seen_at_once(client: Client, store:
         other.close()
 
 
+@BOTH_ENGINES
 def test_changes_through_the_same_store_are_seen_at_once(client: Client, store: Any) -> None:
     """The control API and in-process admin write through the server's own store handle, which data_version does not
     see: the store tells the device cache itself (Store.on_state_change)."""
@@ -362,6 +377,7 @@ def test_changes_through_the_same_store_are_seen_at_once(client: Client, store: 
     assert client.post("location_report", fx.heartbeat())["heartbeat_interval"] == 8
 
 
+@BOTH_ENGINES
 def test_a_unit_of_work_that_does_not_commit_empties_the_device_cache(client: Client, store: Any, monkeypatch: Any) -> None:
     """A heartbeat's device update is written through to the cache before its commit: if the commit fails, the cache
     must not keep a state the store never reached."""
@@ -419,6 +435,7 @@ def test_the_device_cache_is_written_through_and_survives_unrelated_writes(tmp_p
         store.close()
 
 
+@BOTH_ENGINES
 def test_list_replies_are_journaled_once_per_content(client: Client, store: Any, token: str) -> None:
     first = client.post("get_card_list", {"token": token, "device_id": fx.DEVICE, "type": 1})
     client.post("get_card_list", {"token": token, "device_id": fx.DEVICE, "type": 1})

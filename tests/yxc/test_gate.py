@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from fixtures import files
 from harness.signing import Signer
 
@@ -66,6 +68,7 @@ def test_tampered_upload_is_202(harness) -> None:
     assert reply["errorcode"] == 202
 
 
+@pytest.mark.parametrize("harness", ["sqlite", "postgresql"], indirect=True)  # both stores
 def test_stale_and_future_ts_are_201(harness) -> None:
     for ts in (_now() - 181_000, _now() + 181_000):
         reply = harness.upload("sfz", files.png(), ts=ts)
@@ -80,6 +83,7 @@ def test_ts_in_seconds_is_201(harness) -> None:
     assert "13-digit" in reply["message"]
 
 
+@pytest.mark.parametrize("harness", ["sqlite", "postgresql"], indirect=True)  # both stores
 def test_reused_ts_is_201_even_with_a_valid_signature(harness) -> None:
     ts = _now()
     assert harness.upload("sfz", files.png(), ts=ts)["errorcode"] == 0

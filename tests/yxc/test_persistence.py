@@ -6,8 +6,9 @@ from fixtures import files
 from fixtures.yxc import YxcData
 
 
-def test_state_survives_a_restart(make_harness, tmp_path) -> None:
-    first = make_harness()
+def test_state_survives_a_restart(make_harness, store_target) -> None:
+    """On both stores: a restart is a new handle (and app) on the same SQLite file or PostgreSQL schema."""
+    first = make_harness(store=store_target)
     ids = {t: first.upload(t, files.png())["data"]["id"] for t in ("coachimg", "jsz", "sfz")}
     ids["pyht"] = first.upload("pyht", files.pdf())["data"]["id"]
     replayed_ts = 0
@@ -17,7 +18,7 @@ def test_state_survives_a_restart(make_harness, tmp_path) -> None:
     journaled = len(first.app.state_journal.query(limit=None))
     first.store.close()
 
-    second = make_harness(db=first.settings.db, enrolment=first.enrolment)
+    second = make_harness(store=store_target, enrolment=first.enrolment)
     # file ids uploaded before the restart are still valid references
     assert second.post_json("coach", YxcData(5).coach(ids))["errorcode"] == 0
     # a ts consumed before the restart is still consumed

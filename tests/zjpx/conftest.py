@@ -26,8 +26,8 @@ _accounts = itertools.count(1)
 class Served:
     """One app per profile for the whole test session (building one takes about a second)."""
 
-    def __init__(self, tmp: Path, profile: str) -> None:
-        self.store = open_store(tmp / "harness.db")
+    def __init__(self, tmp: Path, profile: str, target: str | None = None) -> None:
+        self.store = open_store(target or tmp / "harness.db")
         self.settings = Settings(db=tmp / "harness.db", validate_responses=True, profile=profile)
         self.app = create_app(self.settings, self.store)
         self.platform = self.app.state_platforms["zjpx"]  # type: ignore[attr-defined]
@@ -133,8 +133,18 @@ def served_tolerant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served
     served.store.close()
 
 
+@pytest.fixture(scope="session")
+def served_strict_pg(tmp_path_factory: pytest.TempPathFactory, postgres_server: Any) -> Iterator[Served]:
+    served = Served(tmp_path_factory.mktemp("zjpx-strict-pg"), "strict", postgres_server.fresh())
+    yield served
+    served.store.close()
+
+
 @pytest.fixture
-def zj(served_strict: Served) -> Zjpx:
+def zj(request: pytest.FixtureRequest, served_strict: Served) -> Zjpx:
+    """On SQLite; ``parametrize("zj", ["sqlite", "postgresql"], indirect=True)`` runs a test on both engines."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        served_strict = request.getfixturevalue("served_strict_pg")
     harness = Zjpx(served_strict)
     harness.login()
     return harness

@@ -6,6 +6,8 @@ import copy
 import json
 from pathlib import Path
 
+import pytest
+
 from fixtures.zjpx import ZjpxData
 from tests.zjpx.conftest import Zjpx, failed_rules
 
@@ -20,6 +22,7 @@ def first_video(course: dict) -> dict:
     return course["chapterList"][0]["sectionList"][0]["sectionSourceList"][0]
 
 
+@pytest.mark.parametrize("zj", ["sqlite", "postgresql"], indirect=True)  # both stores
 def test_course_package_add_modify_delete(zj: Zjpx) -> None:
     course = ZjpxData(11).course_package(zj.code)
     assert push(zj, course)["returnCode"] == "0"
@@ -100,6 +103,7 @@ def test_teacher_and_course_info(zj: Zjpx) -> None:
     assert zj.call("/api/course/v1/courseInfo", course_info)["returnCode"] == "0"
 
 
+@pytest.mark.parametrize("zj", ["sqlite", "postgresql"], indirect=True)  # both stores
 def test_student_info_array_enrols_learners_for_the_realname_check(zj: Zjpx) -> None:
     students = ZjpxData(17).student_infos(2)
     assert zj.call("/api/user/v1/studentInfo", students)["returnCode"] == "0"

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import pytest
+
 from tests.zjpx.conftest import Zjpx
 
 
+@pytest.mark.parametrize("zj", ["sqlite", "postgresql"], indirect=True)  # both stores
 def test_login_and_a_study_minute(zj: Zjpx) -> None:
     intake = zj.file_class()
     keys = zj.keys(intake)
