@@ -30,3 +30,13 @@ def test_no_file_points_outside_the_repository() -> None:
             if OUTSIDE.search(line):
                 offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()[:120]}")
     assert not offenders, "files point outside the repository:\n" + "\n".join(offenders)
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    """The README's second command (install and run the tests) is what .ci/run runs, word for word."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert len(commands) == 2 and commands[0].endswith("harness serve"), commands
+    ci = [line for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines() if line.startswith("python3 -m venv")]
+    assert ci == [commands[1]]
