@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from fixtures import dudu as fx
 from fixtures import files
 from fixtures.dudu import AsgiClient
+from harness import journal
 from harness.cli import main
 from harness.config import Settings
 from harness.journal import Exchange, Journal
@@ -31,6 +32,8 @@ from harness.server import create_app
 from harness.signing import Signer
 from harness.store_pg import Catalog, Row, redact, translate
 from tests.conftest import Harness
+
+JOURNAL_VERSION = journal.SCHEMA.version  # the journal's current schema step, on either engine
 
 
 # --- the dialect layer ------------------------------------------------------------------------------------------------
@@ -77,7 +80,7 @@ def test_the_store_interface_on_postgresql(pg_url: str) -> None:
     store = open_store(pg_url)
     other = open_store(pg_url)
     try:
-        assert store.dialect == "postgresql" and store.versions() == other.versions() and store.versions()["journal"] == 3
+        assert store.dialect == "postgresql" and store.versions() == other.versions() and store.versions()["journal"] == JOURNAL_VERSION
         seen = other.data_version()
         store.execute("INSERT INTO dudu_list_snapshots (sha256, body) VALUES (?, ?)", ("d", b"\x00\xff"))
         assert other.data_version() != seen  # another handle's commit moves it
@@ -171,7 +174,7 @@ def test_store_migrate_and_copy(pg_url: str, tmp_path: Path) -> None:
     store.close()
     runner = CliRunner()
     migrated = runner.invoke(main, ["store", "migrate", "--store", pg_url])
-    assert migrated.exit_code == 0 and "journal\t3" in migrated.stdout, migrated.output
+    assert migrated.exit_code == 0 and f"journal\t{JOURNAL_VERSION}" in migrated.stdout, migrated.output
     copied = runner.invoke(main, ["store", "copy", str(source), pg_url])
     assert copied.exit_code == 0, copied.output
     counts = dict(line.split("\t") for line in copied.stdout.splitlines())
