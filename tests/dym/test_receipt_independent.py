@@ -44,7 +44,7 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, path: list[bytes]) -
 
 def verify_note(note: str, vkey: str) -> tuple[str, int, bytes]:
     """A C2SP signed note under the vkey ``name+hash+base64(0x01 || Ed25519 key)``: (origin, size, root)."""
-    name, key_hash, encoded = vkey.split("+")
+    name, key_hash, encoded = vkey.split("+", 2)  # the base64 key may itself hold "+"
     raw = base64.b64decode(encoded)
     assert raw[0] == 0x01  # Ed25519
     key = Ed25519PublicKey.from_public_bytes(raw[1:])
