@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
+from harness import sealing
 from harness.dym import ids
 from harness.errors import ConfigError
 from harness.journal import now_iso
@@ -21,10 +23,18 @@ class App:
     secret: str
 
 
+SECRET_PURPOSE = "dym-app-secret"  # the associated data an application's sealed HMAC secret is bound to
+
+
+def app_secret(store: Store, stored: Any) -> str:
+    """An application's HMAC secret as stored (sealed), opened."""
+    return sealing.unseal(store, stored, SECRET_PURPOSE).decode("utf-8")
+
+
 def add_app(
     store: Store, name: str, *, kind: str = "enterprise", uscc: str | None = None, app_id: str | None = None, secret: str | None = None
 ) -> App:
-    """Register an application; its secret is returned here once (and kept in the store to verify signatures)."""
+    """Register an application; its secret is returned here once (and kept in the store, sealed, to verify signatures)."""
     if kind not in KINDS:
         raise ConfigError(f"kind must be one of {', '.join(KINDS)}")
     if uscc is not None and (problem := ids.uscc_problem(uscc)):
@@ -38,6 +48,6 @@ def add_app(
             raise ConfigError(f"app {app_id} already exists")
         conn.execute(
             "INSERT INTO dym_apps (app_id, kind, name, uscc, secret, created) VALUES (?, ?, ?, ?, ?, ?)",
-            (app_id, kind, name, uscc, secret, now_iso()),
+            (app_id, kind, name, uscc, sealing.seal(store, secret, SECRET_PURPOSE), now_iso()),  # sealed at rest (harness/sealing.py)
         )
     return App(app_id, kind, name, secret)

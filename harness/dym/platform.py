@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.clock import BEIJING
-from harness.dym import rules, signing
+from harness.dym import admin, rules, signing
 from harness.dym.handlers import HANDLERS
 from harness.dym.rules import DymContext
 from harness.errors import PlatformError, Violation
@@ -128,7 +128,9 @@ class DymPlatform(Platform):
         if not isinstance(app_id, str):
             return None
         row = self.store.query_one("SELECT app_id, kind, name, secret FROM dym_apps WHERE app_id = ?", (app_id,))
-        return dict(row) if row is not None else None
+        if row is None:
+            return None
+        return {**dict(row), "secret": admin.app_secret(self.store, row["secret"])}
 
     async def authenticate(self, ctx: ExchangeContext) -> None:
         # The signature is judged over the body as sent: Python's parser keeps integers of any size exact (orjson, the

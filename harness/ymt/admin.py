@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from harness import masking
+from harness import masking, sealing
 from harness.errors import HarnessError
 from harness.journal import now_iso
 from harness.store import Store
@@ -364,6 +364,14 @@ class NewMerchant:
         return self.aes_profile in crypto.WEAK_PROFILES
 
 
+AES_KEY_PURPOSE = "ymt-merchant-aes-key"  # the associated data a merchant's sealed reply key is bound to
+
+
+def reply_key(store: Store, merchant: Any) -> bytes:
+    """A merchant row's AES reply key, unsealed."""
+    return sealing.unseal(store, merchant["aes_key"], AES_KEY_PURPOSE)
+
+
 def merchant_statements(
     merchant_id: str,
     *,
@@ -375,7 +383,9 @@ def merchant_statements(
     public_key: str,
     aes_profile: str,
     aes_key: bytes,
+    store: Store,
 ) -> list[Statement]:
+    """The merchant's row; its AES reply key is kept sealed (harness/sealing.py), never in clear in the store."""
     kinds = sorted({10000 if int(t) == 1000 else int(t) for t in service_types})  # 1000: 表1's misprint (D-YMT-SERVICE-TYPES)
     return [
         (
@@ -390,7 +400,7 @@ def merchant_statements(
                 json.dumps(sorted(set(fields))),
                 public_key,
                 aes_profile,
-                aes_key,
+                sealing.seal(store, aes_key, AES_KEY_PURPOSE).encode("ascii"),
                 now_iso(),
             ),
         )
@@ -435,6 +445,7 @@ def add_merchant(
         public_key=public_key,
         aes_profile=aes_profile,
         aes_key=aes_key,
+        store=store,
     )
     with store.transaction() as conn:
         for sql, params in statements:
@@ -506,6 +517,7 @@ def gate_world(store: Store, out_dir: Any, *, devices: int, people: int, merchan
         public_key=public_pem(key.public_key()),
         aes_profile=crypto.AES_256_GCM,
         aes_key=aes_key,
+        store=store,
     )
     macs = [f"GATE-{n:04d}" for n in range(1, devices + 1)]
     for mac in macs:

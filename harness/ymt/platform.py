@@ -215,7 +215,7 @@ class YmtPlatform(Platform):
         profile = merchant["aes_profile"]
         aad = crypto.reply_aad(str(body["merchantId"]), str(body["macId"]), str(body["time"])) if profile == crypto.AES_256_GCM else b""
         ctx.extras[PLAINTEXT] = self.ok(plaintext)
-        return self.ok(crypto.encrypt_reply(profile, bytes(merchant["aes_key"]), orjson.dumps(plaintext), aad=aad))
+        return self.ok(crypto.encrypt_reply(profile, admin.reply_key(self.store, merchant), orjson.dumps(plaintext), aad=aad))
 
     # -- B.5 and the flows (D-YMT-FLOW, D-YMT-AUTH) --------------------------------------------------------------------------
     def exchange_authorisation_code(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -272,6 +272,7 @@ class YmtPlatform(Platform):
                 public_key=body["publicKey"],
                 aes_profile=profile,
                 aes_key=key,
+                store=self.store,
             ),
         )
         wrapped = crypto.wrap_key(admin.load_rsa_public(body["publicKey"]), key)
