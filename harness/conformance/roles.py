@@ -63,3 +63,40 @@ def role_class(name: str) -> Any:
         raise ConfigError(f"no certify role {name!r}; known roles: {', '.join(sorted(ROLES))}")
     module, _, cls = ROLES[name].partition(":")
     return getattr(importlib.import_module(module), cls)
+
+
+# --- shared by the roles graded from the journal (dudu-device-backend, ymt-scene-client, dym-enterprise-client) --------
+def open_subject_store(common: CommonOptions, sql: str, params: tuple[Any, ...], missing: str) -> Any:
+    """The store a journal-graded role reads, once ``sql`` finds the subject it grades; else ``ConfigError(missing)``
+    (one line, exit 2) with the store closed again."""
+    from harness.schema import open_store
+
+    store = open_store(common.db)
+    try:
+        found = store.query_one(sql, params)
+    except Exception:
+        store.close()
+        raise
+    if found is None:
+        store.close()
+        raise ConfigError(missing)
+    return store
+
+
+def grade_journal(role: Any, *, target: str, context: Any, seed: int, options: dict[str, Any], spec_files: tuple[str, ...]) -> Any:
+    """Run ``role``'s checks over ``context`` (what the role read from the journal of its window) through the engine,
+    with the specs the verdict rests on hashed and the platform's requirement catalogue for coverage."""
+    from harness.conformance import catalogue, engine
+    from harness.specs import spec_sha256
+
+    return engine.run(
+        role=role.name,
+        platform=role.platform,
+        target=target,
+        checks=role.checks,
+        context=context,
+        seed=seed,
+        options={**options, **role.window.options()},
+        spec_hashes={f"specs/{f}": spec_sha256(f) for f in spec_files},
+        requirements=catalogue.load(role.platform),
+    )

@@ -42,17 +42,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import limits
-from harness.conformance import catalogue
-from harness.conformance.engine import CheckSet, failed, passed, review, run, skipped
+from harness.conformance.engine import CheckSet, failed, passed, review, skipped
 from harness.conformance.model import CheckResult, Event, Evidence
-from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
+from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption, grade_journal, open_subject_store
 from harness.conformance.sessions import Window
 from harness.dudu import qr
 from harness.dudu.rules import parse_time
-from harness.errors import ConfigError
 from harness.journal import Journal
-from harness.schema import open_store
-from harness.specs import spec_sha256
 from harness.store import Store
 
 CADENCE_SLACK = 1.0  # seconds on top of the interval (network and scheduling jitter)
@@ -887,16 +883,9 @@ class DuduDeviceBackendRole:
 
     def run(self, seed: int) -> Iterator[Event]:
         fleet = load_fleet(self.store, self.enterprise_id, self.window)
-        yield from run(
-            role=self.name,
-            platform=self.platform,
-            target=f"journal: enterprise {self.enterprise_id}",
-            checks=self.checks,
-            context=fleet,
-            seed=seed,
-            options={"enterprise": self.enterprise_id, **self.window.options()},
-            spec_hashes={f"specs/{f}": spec_sha256(f) for f in SPEC_FILES},
-            requirements=catalogue.load(self.platform),
+        target = f"journal: enterprise {self.enterprise_id}"
+        yield from grade_journal(
+            self, target=target, context=fleet, seed=seed, options={"enterprise": self.enterprise_id}, spec_files=SPEC_FILES
         )
 
 
@@ -916,7 +905,6 @@ class DeviceBackendRoleCommand(DuduDeviceBackendRole):
     )
 
     def __init__(self, common: CommonOptions, enterprise: str, since: int | None = None, window: Window | None = None) -> None:
-        store = open_store(common.db)
-        if store.query_one("SELECT id FROM dudu_enterprises WHERE id = ?", (enterprise,)) is None:
-            raise ConfigError(f"no DUDU enterprise {enterprise!r} in {common.db} (harness dudu enterprise-add)")
+        missing = f"no DUDU enterprise {enterprise!r} in {common.db} (harness dudu enterprise-add)"
+        store = open_subject_store(common, "SELECT id FROM dudu_enterprises WHERE id = ?", (enterprise,), missing)
         super().__init__(store, enterprise, after_id=since, window=window)

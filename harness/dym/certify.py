@@ -30,15 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import faults
-from harness.conformance import catalogue
-from harness.conformance.engine import CheckSet, failed, passed, run, skipped
+from harness.conformance.engine import CheckSet, failed, passed, skipped
 from harness.conformance.model import CheckResult, Event, Evidence
-from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
+from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption, grade_journal, open_subject_store
 from harness.conformance.sessions import Window
-from harness.errors import ConfigError
 from harness.journal import Journal
-from harness.schema import open_store
-from harness.specs import spec_sha256
 from harness.store import Store
 
 GATE_RULES = frozenset({"DYM-APP-KNOWN", "DYM-TIMESTAMP", "DYM-SIGN", "DYM-NONCE"})
@@ -349,16 +345,8 @@ class EnterpriseClientRole:
 
     def run(self, seed: int) -> Iterator[Event]:
         traffic = load_traffic(self.store, self.app_id, self.window)
-        yield from run(
-            role=self.name,
-            platform=self.platform,
-            target=f"journal: app {self.app_id}",
-            checks=self.checks,
-            context=traffic,
-            seed=seed,
-            options={"app_id": self.app_id, **self.window.options()},
-            spec_hashes={f"specs/{f}": spec_sha256(f) for f in SPEC_FILES},
-            requirements=catalogue.load(self.platform),
+        yield from grade_journal(
+            self, target=f"journal: app {self.app_id}", context=traffic, seed=seed, options={"app_id": self.app_id}, spec_files=SPEC_FILES
         )
 
 
@@ -378,8 +366,6 @@ class EnterpriseClientRoleCommand(EnterpriseClientRole):
     )
 
     def __init__(self, common: CommonOptions, app_id: str, since: int | None = None, window: Window | None = None) -> None:
-        store = open_store(common.db)
-        if store.query_one("SELECT 1 FROM dym_apps WHERE app_id = ?", (app_id,)) is None:
-            store.close()
-            raise ConfigError(f"no DYM app {app_id!r} in {common.db} (harness dym enterprise-add)")
+        missing = f"no DYM app {app_id!r} in {common.db} (harness dym enterprise-add)"
+        store = open_subject_store(common, "SELECT 1 FROM dym_apps WHERE app_id = ?", (app_id,), missing)
         super().__init__(store, app_id, after_id=since, window=window)

@@ -40,15 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from harness import faults, masking
-from harness.conformance import catalogue
-from harness.conformance.engine import CheckSet, failed, passed, review, run, skipped, warning
+from harness.conformance.engine import CheckSet, failed, passed, review, skipped, warning
 from harness.conformance.model import CheckResult, Event, Evidence
-from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
+from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption, grade_journal, open_subject_store
 from harness.conformance.sessions import Window
-from harness.errors import ConfigError
 from harness.journal import Journal
-from harness.schema import open_store
-from harness.specs import spec_sha256
 from harness.store import Store
 from harness.ymt import admin, crypto
 
@@ -611,16 +607,9 @@ class YmtSceneClientRole:
 
     def run(self, seed: int) -> Iterator[Event]:
         scene = load_scene(self.store, self.merchant_id, self.window, self.answers)
-        yield from run(
-            role=self.name,
-            platform=self.platform,
-            target=f"journal: merchant {self.merchant_id}",
-            checks=self.checks,
-            context=scene,
-            seed=seed,
-            options={"merchant": self.merchant_id, "answers": str(self.answers) if self.answers else None, **self.window.options()},
-            spec_hashes={f"specs/{f}": spec_sha256(f) for f in SPEC_FILES},
-            requirements=catalogue.load(self.platform),
+        options = {"merchant": self.merchant_id, "answers": str(self.answers) if self.answers else None}
+        yield from grade_journal(
+            self, target=f"journal: merchant {self.merchant_id}", context=scene, seed=seed, options=options, spec_files=SPEC_FILES
         )
 
 
@@ -643,9 +632,8 @@ class SceneClientRoleCommand(YmtSceneClientRole):
     def __init__(
         self, common: CommonOptions, merchant: str, answers: Path | None = None, since: int | None = None, window: Window | None = None
     ) -> None:
-        store = open_store(common.db)
-        if store.query_one("SELECT id FROM ymt_merchants WHERE id = ?", (merchant,)) is None:
-            raise ConfigError(f"no YMT merchant {merchant!r} in {common.db} (harness ymt merchant-add)")
+        missing = f"no YMT merchant {merchant!r} in {common.db} (harness ymt merchant-add)"
+        store = open_subject_store(common, "SELECT id FROM ymt_merchants WHERE id = ?", (merchant,), missing)
         super().__init__(store, merchant, answers=answers, after_id=since, window=window)
 
 
