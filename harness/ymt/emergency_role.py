@@ -4,8 +4,10 @@
 app offer it then; D-YMT-EMERGENCY fixes its form and how a scanner verifies it offline against a trust list fetched
 ahead of time. A scene system whose scanner says it verifies emergency codes is graded here: the role hands the
 vendor's command every emergency-code vector of fixtures/ymt/vectors.json (the valid code and each case of the negative
-catalogue: bad prefix, base45, zlib, signature, unknown kid, clock before issue, clock after expiry), one file each, and
-grades each answer by its exit code (0 = accepted, anything else = refused).
+catalogue: bad prefix, base45, zlib, signature, unknown kid, clock before issue, clock after expiry) and the valid code
+at the edges of its validity (its last second; 60 s before issue, the leeway), one file each, and grades each answer by
+its exit code (0 = accepted, anything else = refused). The leeway is a SHOULD (refusing it only hurts a scanner whose
+clock runs behind); everything else a MUST.
 
 Offering the emergency code is optional for a scene (001 §7.2.2 可, hence SHOULD in ymt-scene-client); a verifier that
 is offered, though, is worth nothing unless it accepts the valid code and refuses every forged or stale one, so those
@@ -32,7 +34,7 @@ from typing import Any
 
 import fixtures.ymt
 from harness.conformance import catalogue
-from harness.conformance.engine import CheckSet, failed, passed, review, run, skipped
+from harness.conformance.engine import CheckSet, failed, passed, review, run, skipped, warning
 from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import CommonOptions, RoleOption
 from harness.errors import ConfigError
@@ -45,6 +47,7 @@ OUTPUT_KEPT = 400  # characters of the verifier's output kept as evidence
 SPEC_FILES = ("ymt/requirements.yaml", "decisions.yaml")
 CLAUSE = "001 §3 应急码 (可离线使用); §7.2.2; D-YMT-EMERGENCY"
 VECTORS = Path(fixtures.ymt.__file__).resolve().parent / "vectors.json"
+LEEWAY = 60  # seconds a clock may run behind the issuer's (D-YMT-EMERGENCY iat − 60 s ≤ clock)
 
 # vector name -> the check that judges it (the negative catalogue's families)
 FAMILY = {
@@ -56,6 +59,9 @@ FAMILY = {
     "unknown-kid": "YMT-EV-KID",
     "clock-before-issue": "YMT-EV-NOT-YET-VALID",
     "clock-after-expiry": "YMT-EV-EXPIRED",
+    # the valid code at the edges of its validity (derived here: the same code, another clock)
+    "valid-last-second": "YMT-EV-VALID",
+    "valid-inside-leeway": "YMT-EV-LEEWAY",
 }
 
 CHECKS = CheckSet()
@@ -90,6 +96,19 @@ def load_vectors(path: Path = VECTORS) -> list[Vector]:
         }
         failure = case["EXPECTEDFAILURE"]
         out.append(Vector(case["NAME"], case["TESTCTX"]["DESCRIPTION"], "reject" if failure else "accept", failure, document))
+        if case["NAME"] == "valid":
+            claims = case["JSON"]
+            edges = (
+                ("valid-last-second", "the valid code one second before its expiry (clock < exp)", claims["exp"] - 1),
+                (
+                    "valid-inside-leeway",
+                    f"the valid code {LEEWAY} s before its issue time (iat − {LEEWAY} s ≤ clock)",
+                    claims["iat"] - LEEWAY,
+                ),
+            )
+            for name, what, at in edges:
+                moment = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                out.append(Vector(name, what, "accept", None, document | {"validationClock": moment, "validationClockEpoch": at}))
     return out
 
 
@@ -173,7 +192,7 @@ def _family(check_id: str, title: str, doing: str, requirement: str = "YMT-EMERG
 
 _family(
     "YMT-EV-VALID",
-    "a valid emergency code is accepted at a clock inside its validity",
+    "a valid emergency code is accepted at a clock inside its validity, its last second included",
     "refused (a valid code)",
     "YMT-EMERGENCY-VERIFY",
 )
@@ -184,6 +203,27 @@ _family("YMT-EV-SIGNATURE", "a code whose COSE_Sign1 signature does not verify i
 _family("YMT-EV-KID", "a code signed by a key whose kid is not in the trust list is refused", "accepted (an untrusted issuer)")
 _family("YMT-EV-NOT-YET-VALID", "a code more than 60 s before its issue time is refused", "accepted (not yet valid)")
 _family("YMT-EV-EXPIRED", "a code at or after its expiry is refused", "accepted (expired)")
+
+
+@CHECKS.check(
+    "YMT-EV-LEEWAY",
+    title="a valid code is accepted up to 60 s before its issue time (a scanner's clock running behind the issuer's)",
+    clause=f"{CLAUSE} (iat − 60 s ≤ clock)",
+    requirements=("YMT-EMERGENCY-VERIFY",),
+    level="SHOULD",
+)
+def accepts_within_leeway(graded: Graded) -> Any:
+    mine = graded.of("YMT-EV-LEEWAY")
+    if not mine:
+        return skipped("no vector inside the leeway")
+    wrong = [o for o in mine if not o.right]
+    if wrong:
+        return warning(
+            f"a valid code was refused {LEEWAY} s before its issue time: the verifier allows no clock skew, so a scanner whose "
+            "clock runs a little behind refuses fresh codes",
+            *(o.evidence() for o in wrong),
+        )
+    return passed(f"the valid code accepted {LEEWAY} s before its issue time", *(o.evidence() for o in mine))
 
 
 @CHECKS.check(

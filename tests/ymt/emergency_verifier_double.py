@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from harness.ymt import crypto
-from harness.ymt.scanner import verify_offline
+from harness.ymt.scanner import verify_offline, verify_trust_list
 from harness.ymt.verify_emergency import read_case
 
 # mode -> the failure reasons (crypto.EmergencyCodeError.reason) the defective verifier lets through
@@ -21,14 +21,23 @@ MODES: dict[str, frozenset[str]] = {
     "ignores-issue-time": frozenset({"not-yet-valid"}),
     "ignores-unknown-kid": frozenset({"unknown-kid"}),
     "skips-signature": frozenset({"bad-signature"}),
+    "no-leeway": frozenset(),  # iat compared without the 60 s leeway
+    "expiry-off-by-one": frozenset(),  # a code accepted at its expiry second (clock <= exp)
 }
 
 
 def main(mode: str, file: str) -> int:
     code, trust, anchor, clock = read_case(Path(file))
     try:
-        verify_offline(code, trust, anchor, clock)
+        if mode == "no-leeway":
+            crypto.verify_emergency(code, verify_trust_list(trust, anchor, clock), clock, leeway=0)
+        else:
+            verify_offline(code, trust, anchor, clock)
     except crypto.EmergencyCodeError as exc:
+        at_expiry = isinstance(exc, crypto.Expired) and crypto.decode_emergency_unverified(code)["claims"]["exp"] == int(clock.timestamp())
+        if mode == "expiry-off-by-one" and at_expiry:
+            print("accepted (expiry-off-by-one)")
+            return 0
         if exc.reason in MODES[mode]:
             print(f"accepted ({mode}: {exc.reason} ignored)")
             return 0
