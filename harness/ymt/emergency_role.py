@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,9 @@ from harness.conformance.engine import CheckSet, failed, passed, review, run, sk
 from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import CommonOptions, RoleOption
 from harness.errors import ConfigError
+from harness.schema import open_store
 from harness.specs import spec_sha256
+from harness.store import Store
 
 PLACEHOLDER = "{file}"
 TIMEOUT = 30.0  # seconds per vector
@@ -62,6 +64,8 @@ FAMILY = {
     # the valid code at the edges of its validity (derived here: the same code, another clock)
     "valid-last-second": "YMT-EV-VALID",
     "valid-inside-leeway": "YMT-EV-LEEWAY",
+    # a fresh code of the harness's own platform (its store's issuer key and trust list), when it has one
+    "platform-code": "YMT-EV-VALID",
 }
 
 CHECKS = CheckSet()
@@ -110,6 +114,27 @@ def load_vectors(path: Path = VECTORS) -> list[Vector]:
                 moment = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 out.append(Vector(name, what, "accept", None, document | {"validationClock": moment, "validationClockEpoch": at}))
     return out
+
+
+def from_store(store: Store) -> Vector | None:
+    """A fresh emergency code of the store's own YMT platform, for a synthetic person, with the platform's trust list and
+    anchor at the clock of now; None when the platform has made no keys yet (none are made here)."""
+    from harness.ymt import admin, crypto
+
+    names = {r["name"] for r in store.query("SELECT name FROM ymt_keys")}
+    if not {"issuer", "certificate", "anchor", "code"} <= names:
+        return None
+    keys = admin.platform_keys(store)
+    moment = datetime.now(UTC).replace(microsecond=0)
+    claims = crypto.emergency_claims(admin.ISSUER, "测试", "11010519491231002X", [], moment - timedelta(minutes=5))
+    document = {
+        "code": crypto.make_emergency(claims, keys.issuer, keys.certificate),
+        "trustList": admin.trust_list(store, moment.timestamp() - 3600),
+        "trustAnchor": keys.anchor_pem,
+        "validationClock": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "validationClockEpoch": int(moment.timestamp()),
+    }
+    return Vector("platform-code", "a fresh code of this harness's platform (its issuer key and trust list)", "accept", None, document)
 
 
 @dataclass(frozen=True)
@@ -261,7 +286,7 @@ class EmergencyVerifierRole:
     )
     checks = CHECKS
 
-    def __init__(self, command: str, *, timeout: float = TIMEOUT) -> None:
+    def __init__(self, command: str, *, timeout: float = TIMEOUT, extra: tuple[Vector, ...] = ()) -> None:
         try:
             tokens = shlex.split(command)
         except ValueError as exc:
@@ -272,10 +297,11 @@ class EmergencyVerifierRole:
             raise ConfigError("--command must start with the verifier program, not {file}")
         self.command = command
         self.timeout = timeout
+        self.extra = extra  # more vectors (the harness's own platform code)
 
     def run(self, seed: int) -> Iterator[Event]:
         with tempfile.TemporaryDirectory(prefix="ymt-emergency-vectors-") as tmp:
-            graded = grade(self.command, Path(tmp), timeout=self.timeout)
+            graded = grade(self.command, Path(tmp), timeout=self.timeout, vectors=[*load_vectors(), *self.extra])
         yield from run(
             role=self.name,
             platform=self.platform,
@@ -295,4 +321,9 @@ class EmergencyVerifierRoleCommand(EmergencyVerifierRole):
     def __init__(self, common: CommonOptions, command: str, timeout: int = int(TIMEOUT)) -> None:
         if timeout <= 0:
             raise ConfigError("--timeout must be positive")
-        super().__init__(command, timeout=float(timeout))
+        store = open_store(common.db)  # the harness's store: a fresh code of its own platform joins the valid vectors
+        try:
+            own = from_store(store)
+        finally:
+            store.close()
+        super().__init__(command, timeout=float(timeout), extra=(own,) if own is not None else ())

@@ -98,3 +98,21 @@ def test_each_defect_fails_its_checks_naming_the_clause(row: dict[str, Any]) -> 
     others = [(r.check_id, r.status) for r in results if r.status in ("failed", "warning") and r.check_id not in row["fails"]]
     assert not others, f"{row['name']} also broke {others}"
     assert verdict == ("failed" if any(checks.get(c).level == "MUST" for c in row["fails"]) else "passed")
+
+
+def test_a_fresh_code_of_the_stores_own_platform_joins_the_valid_vectors(tmp_path: Path) -> None:
+    from harness.schema import open_store
+    from harness.ymt import admin
+
+    store = open_store(tmp_path / "h.db")
+    try:
+        assert emergency_role.from_store(store) is None  # no platform keys yet, and none made here
+        admin.platform_keys(store)
+        own = emergency_role.from_store(store)
+    finally:
+        store.close()
+    assert own is not None and own.expect == "accept" and own.check == "YMT-EV-VALID"
+    assert "11010519491231002X" not in json.dumps(own.document)  # the code carries masked values only
+    events = list(EmergencyVerifierRole(CONFORMING, extra=(own,)).run(seed=1))
+    valid = [e.result for e in events if isinstance(e, CheckFinished) and e.result.check_id == "YMT-EV-VALID"]
+    assert valid[0].status == "passed" and "platform-code" in valid[0].message, valid
