@@ -27,6 +27,7 @@ ROLES: dict[str, str] = {
     "zjpx-business-platform": "harness.zjpx.business:BusinessPlatformRoleCommand",
     "dudu-device-backend": "harness.dudu.certify:DeviceBackendRoleCommand",
     "ymt-scene-client": "harness.ymt.certify:SceneClientRoleCommand",
+    "ymt-emergency-verifier": "harness.ymt.emergency_role:EmergencyVerifierRoleCommand",
     "dym-enterprise-client": "harness.dym.certify:EnterpriseClientRoleCommand",
     "dym-ledger-verifier": "harness.dym.ledger_role:LedgerVerifierRoleCommand",
 }

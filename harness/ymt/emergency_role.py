@@ -1,0 +1,329 @@
+"""Certify role ``ymt-emergency-verifier --command 'CMD {file}'``: a vendor's offline emergency-code verifier.
+
+001 §3 defines the emergency code (应急码) as the code usable offline when the platform is down, and §7.2.2 has the
+app offer it then; D-YMT-EMERGENCY fixes its form and how a scanner verifies it offline against a trust list fetched
+ahead of time. A scene system whose scanner says it verifies emergency codes is graded here: the role hands the
+vendor's command every emergency-code vector of fixtures/ymt/vectors.json (the valid code and each case of the negative
+catalogue: bad prefix, base45, zlib, signature, unknown kid, clock before issue, clock after expiry) and the valid code
+at the edges of its validity (its last second; 60 s before issue, the leeway), one file each, and grades each answer by
+its exit code (0 = accepted, anything else = refused). The leeway is a SHOULD (refusing it only hurts a scanner whose
+clock runs behind); everything else a MUST.
+
+Offering the emergency code is optional for a scene (001 §7.2.2 可, hence SHOULD in ymt-scene-client); a verifier that
+is offered, though, is worth nothing unless it accepts the valid code and refuses every forged or stale one, so those
+checks are MUST here (D-YMT-EMERGENCY is the design the offline code cannot work without).
+
+The command is split like a shell would (no shell runs it); ``{file}`` becomes a JSON file
+``{"code", "trustList", "trustAnchor", "validationClock", "validationClockEpoch"}`` (docs/ymt.md). The conforming
+verifier is ``python -m harness.ymt.verify_emergency {file}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import fixtures.ymt
+from harness.conformance import catalogue
+from harness.conformance.engine import CheckSet, failed, passed, review, run, skipped, warning
+from harness.conformance.model import Event, Evidence
+from harness.conformance.roles import CommonOptions, RoleOption
+from harness.errors import ConfigError
+from harness.schema import open_store
+from harness.specs import spec_sha256
+from harness.store import Store
+
+PLACEHOLDER = "{file}"
+TIMEOUT = 30.0  # seconds per vector
+PARALLEL = 4
+OUTPUT_KEPT = 400  # characters of the verifier's output kept as evidence
+SPEC_FILES = ("ymt/requirements.yaml", "decisions.yaml")
+CLAUSE = "001 §3 应急码 (可离线使用); §7.2.2; D-YMT-EMERGENCY"
+VECTORS = Path(fixtures.ymt.__file__).resolve().parent / "vectors.json"
+LEEWAY = 60  # seconds a clock may run behind the issuer's (D-YMT-EMERGENCY iat − 60 s ≤ clock)
+
+# vector name -> the check that judges it (the negative catalogue's families)
+FAMILY = {
+    "valid": "YMT-EV-VALID",
+    "bad-prefix": "YMT-EV-PREFIX",
+    "bad-base45": "YMT-EV-BASE45",
+    "bad-zlib": "YMT-EV-ZLIB",
+    "bad-signature": "YMT-EV-SIGNATURE",
+    "unknown-kid": "YMT-EV-KID",
+    "clock-before-issue": "YMT-EV-NOT-YET-VALID",
+    "clock-after-expiry": "YMT-EV-EXPIRED",
+    # the valid code at the edges of its validity (derived here: the same code, another clock)
+    "valid-last-second": "YMT-EV-VALID",
+    "valid-inside-leeway": "YMT-EV-LEEWAY",
+    # a fresh code of the harness's own platform (its store's issuer key and trust list), when it has one
+    "platform-code": "YMT-EV-VALID",
+}
+
+CHECKS = CheckSet()
+
+
+@dataclass(frozen=True)
+class Vector:
+    name: str
+    what: str
+    expect: str  # "accept" | "reject"
+    failure: str | None  # the stage a conforming verifier names (the vectors' EXPECTEDFAILURE)
+    document: dict[str, Any]  # what the verifier's file holds
+
+    @property
+    def check(self) -> str:
+        return FAMILY[self.name]
+
+
+def load_vectors(path: Path = VECTORS) -> list[Vector]:
+    """Every emergency-code vector, each as the file its verifier reads."""
+    data = json.loads(path.read_text(encoding="utf-8"))["emergency"]
+    out = []
+    for case in data["cases"]:
+        clock = case["TESTCTX"]["VALIDATIONCLOCK"]
+        epoch = int(datetime.strptime(clock, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
+        document = {
+            "code": case["PREFIX"],
+            "trustList": data["trust_list"],
+            "trustAnchor": data["trust_anchor_public_pem"],
+            "validationClock": clock,
+            "validationClockEpoch": epoch,
+        }
+        failure = case["EXPECTEDFAILURE"]
+        out.append(Vector(case["NAME"], case["TESTCTX"]["DESCRIPTION"], "reject" if failure else "accept", failure, document))
+        if case["NAME"] == "valid":
+            claims = case["JSON"]
+            edges = (
+                ("valid-last-second", "the valid code one second before its expiry (clock < exp)", claims["exp"] - 1),
+                (
+                    "valid-inside-leeway",
+                    f"the valid code {LEEWAY} s before its issue time (iat − {LEEWAY} s ≤ clock)",
+                    claims["iat"] - LEEWAY,
+                ),
+            )
+            for name, what, at in edges:
+                moment = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                out.append(Vector(name, what, "accept", None, document | {"validationClock": moment, "validationClockEpoch": at}))
+    return out
+
+
+def from_store(store: Store) -> Vector | None:
+    """A fresh emergency code of the store's own YMT platform, for a synthetic person, with the platform's trust list and
+    anchor at the clock of now; None when the platform has made no keys yet (none are made here)."""
+    from harness.ymt import admin, crypto
+
+    names = {r["name"] for r in store.query("SELECT name FROM ymt_keys")}
+    if not {"issuer", "certificate", "anchor", "code"} <= names:
+        return None
+    keys = admin.platform_keys(store)
+    moment = datetime.now(UTC).replace(microsecond=0)
+    claims = crypto.emergency_claims(admin.ISSUER, "测试", "11010519491231002X", [], moment - timedelta(minutes=5))
+    document = {
+        "code": crypto.make_emergency(claims, keys.issuer, keys.certificate),
+        "trustList": admin.trust_list(store, moment.timestamp() - 3600),
+        "trustAnchor": keys.anchor_pem,
+        "validationClock": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "validationClockEpoch": int(moment.timestamp()),
+    }
+    return Vector("platform-code", "a fresh code of this harness's platform (its issuer key and trust list)", "accept", None, document)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    vector: Vector
+    exit_code: int | None  # None: it did not finish in time or could not start
+    output: str
+
+    @property
+    def accepted(self) -> bool:
+        return self.exit_code == 0
+
+    @property
+    def right(self) -> bool:
+        return self.accepted == (self.vector.expect == "accept")
+
+    def evidence(self) -> Evidence:
+        v = self.vector
+        said = "accepted" if self.accepted else f"refused (exit {self.exit_code})" if self.exit_code is not None else "no answer"
+        expected = "accept" if v.expect == "accept" else f"refuse ({v.failure})"
+        return Evidence(
+            note=f"vector {v.name}: {v.what} (clock {v.document['validationClock']}); expected {expected}, "
+            f"the verifier {said}: {self.output}"
+        )
+
+
+@dataclass
+class Graded:
+    command: str
+    outcomes: list[Outcome]
+
+    def of(self, check_id: str) -> list[Outcome]:
+        return [o for o in self.outcomes if o.vector.check == check_id]
+
+
+def _argv(template: str, file: Path) -> list[str]:
+    return [token.replace(PLACEHOLDER, str(file)) for token in shlex.split(template)]
+
+
+def _run_one(template: str, vector: Vector, directory: Path, timeout: float) -> Outcome:
+    file = directory / f"{vector.name}.json"
+    file.write_text(json.dumps(vector.document, ensure_ascii=False, indent=1), encoding="utf-8")
+    try:
+        done = subprocess.run(_argv(template, file), capture_output=True, timeout=timeout, env=dict(os.environ), cwd=directory, check=False)
+    except subprocess.TimeoutExpired:
+        return Outcome(vector, None, f"no answer within {timeout:.0f} s")
+    except OSError as exc:
+        return Outcome(vector, None, f"could not start: {exc.strerror or exc}")
+    text = (done.stdout + b"\n" + done.stderr).decode("utf-8", "replace").strip()
+    return Outcome(vector, done.returncode, " ".join(text.split())[:OUTPUT_KEPT] or "(no output)")
+
+
+def grade(template: str, directory: Path, *, timeout: float = TIMEOUT, vectors: list[Vector] | None = None) -> Graded:
+    """Write each vector's file under ``directory`` and run the command over it (a few at a time)."""
+    chosen = load_vectors() if vectors is None else vectors
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        outcomes = list(pool.map(lambda v: _run_one(template, v, directory, timeout), chosen))
+    return Graded(template, outcomes)
+
+
+def _judge(graded: Graded, check_id: str, doing: str) -> Any:
+    mine = graded.of(check_id)
+    if not mine:
+        return skipped(f"no vector for {check_id}")
+    wrong = [o for o in mine if not o.right]
+    if wrong:
+        names = ", ".join(o.vector.name for o in wrong)
+        return failed(f"{len(wrong)} of {len(mine)} vector(s) wrongly {doing}: {names}", *(o.evidence() for o in wrong))
+    said = "accepted" if mine[0].vector.expect == "accept" else "refused"
+    return passed(f"vector(s) {', '.join(o.vector.name for o in mine)} {said}", *(o.evidence() for o in mine))
+
+
+def _family(check_id: str, title: str, doing: str, requirement: str = "YMT-EMERGENCY-REFUSE") -> None:
+    @CHECKS.check(check_id, title=title, clause=CLAUSE, requirements=(requirement,), level="MUST")
+    def judge(graded: Graded) -> Any:
+        return _judge(graded, check_id, doing)
+
+    judge.__name__ = check_id.lower().replace("-", "_")
+
+
+_family(
+    "YMT-EV-VALID",
+    "a valid emergency code is accepted at a clock inside its validity, its last second included",
+    "refused (a valid code)",
+    "YMT-EMERGENCY-VERIFY",
+)
+_family("YMT-EV-PREFIX", "a code without the YMT1: prefix is refused", "accepted (another prefix)")
+_family("YMT-EV-BASE45", "a code whose text is not base45 is refused", "accepted (not base45)")
+_family("YMT-EV-ZLIB", "a code whose payload is not zlib data is refused", "accepted (not zlib)")
+_family("YMT-EV-SIGNATURE", "a code whose COSE_Sign1 signature does not verify is refused", "accepted (a broken signature)")
+_family("YMT-EV-KID", "a code signed by a key whose kid is not in the trust list is refused", "accepted (an untrusted issuer)")
+_family("YMT-EV-NOT-YET-VALID", "a code more than 60 s before its issue time is refused", "accepted (not yet valid)")
+_family("YMT-EV-EXPIRED", "a code at or after its expiry is refused", "accepted (expired)")
+
+
+@CHECKS.check(
+    "YMT-EV-LEEWAY",
+    title="a valid code is accepted up to 60 s before its issue time (a scanner's clock running behind the issuer's)",
+    clause=f"{CLAUSE} (iat − 60 s ≤ clock)",
+    requirements=("YMT-EMERGENCY-VERIFY",),
+    level="SHOULD",
+)
+def accepts_within_leeway(graded: Graded) -> Any:
+    mine = graded.of("YMT-EV-LEEWAY")
+    if not mine:
+        return skipped("no vector inside the leeway")
+    wrong = [o for o in mine if not o.right]
+    if wrong:
+        return warning(
+            f"a valid code was refused {LEEWAY} s before its issue time: the verifier allows no clock skew, so a scanner whose "
+            "clock runs a little behind refuses fresh codes",
+            *(o.evidence() for o in wrong),
+        )
+    return passed(f"the valid code accepted {LEEWAY} s before its issue time", *(o.evidence() for o in mine))
+
+
+@CHECKS.check(
+    "YMT-EV-REASONS",
+    title="what the verifier says when it refuses (a person judges whether it names the failed stage)",
+    clause=CLAUSE,
+    requirements=("YMT-EMERGENCY-REFUSE",),
+    level="REVIEW",
+)
+def refusal_reasons(graded: Graded) -> Any:
+    refused = [o for o in graded.outcomes if o.vector.expect == "reject" and not o.accepted and o.output != "(no output)"]
+    if not refused:
+        return skipped("the verifier printed no reason for any refusal: nothing to read")
+    return review(
+        f"{len(refused)} refusal(s) with output: does each name the failed stage (prefix, base45, zlib, signature, kid, clock)?",
+        *(o.evidence() for o in refused),
+    )
+
+
+class EmergencyVerifierRole:
+    """``harness certify ymt-emergency-verifier --command …``: the checks, as conformance-engine events."""
+
+    name = "ymt-emergency-verifier"
+    platform = "ymt"
+    summary = "Grade a vendor's offline emergency-code verifier over the valid code and every negative vector."
+    description = (
+        "Run the vendor's verifier command over the YMT emergency-code vectors: the valid code and each case of the negative "
+        "catalogue (bad prefix, base45, zlib, signature, unknown kid, clock before issue, clock after expiry); exit code 0 "
+        "means accepted. Placeholder: {file}, a JSON file {code, trustList, trustAnchor, validationClock, "
+        "validationClockEpoch} (docs/ymt.md). Conforming: 'python -m harness.ymt.verify_emergency {file}'."
+    )
+    options = (
+        RoleOption("command", "The verifier command, e.g. 'myverify {file}' (exit 0 = accepted).", required=True),
+        RoleOption("timeout", "Seconds allowed per vector.", default=int(TIMEOUT), type=int),
+    )
+    checks = CHECKS
+
+    def __init__(self, command: str, *, timeout: float = TIMEOUT, extra: tuple[Vector, ...] = ()) -> None:
+        try:
+            tokens = shlex.split(command)
+        except ValueError as exc:
+            raise ConfigError(f"--command cannot be split: {exc}") from exc
+        if not tokens or not any(PLACEHOLDER in t for t in tokens):
+            raise ConfigError("--command must name {file} (the JSON file of one emergency code, its trust list and clock)")
+        if PLACEHOLDER in tokens[0]:
+            raise ConfigError("--command must start with the verifier program, not {file}")
+        self.command = command
+        self.timeout = timeout
+        self.extra = extra  # more vectors (the harness's own platform code)
+
+    def run(self, seed: int) -> Iterator[Event]:
+        with tempfile.TemporaryDirectory(prefix="ymt-emergency-vectors-") as tmp:
+            graded = grade(self.command, Path(tmp), timeout=self.timeout, vectors=[*load_vectors(), *self.extra])
+        yield from run(
+            role=self.name,
+            platform=self.platform,
+            target=f"command: {self.command}",
+            checks=self.checks,
+            context=graded,
+            seed=seed,
+            options={"command": self.command, "timeout": self.timeout, "vectors": len(graded.outcomes)},
+            spec_hashes={f"specs/{f}": spec_sha256(f) for f in SPEC_FILES},
+            requirements=catalogue.load(self.platform),
+        )
+
+
+class EmergencyVerifierRoleCommand(EmergencyVerifierRole):
+    """The role as ``harness certify ymt-emergency-verifier`` builds it (harness/conformance/roles.py)."""
+
+    def __init__(self, common: CommonOptions, command: str, timeout: int = int(TIMEOUT)) -> None:
+        if timeout <= 0:
+            raise ConfigError("--timeout must be positive")
+        store = open_store(common.db)  # the harness's store: a fresh code of its own platform joins the valid vectors
+        try:
+            own = from_store(store)
+        finally:
+            store.close()
+        super().__init__(command, timeout=float(timeout), extra=(own,) if own is not None else ())
