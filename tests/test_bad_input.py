@@ -503,6 +503,7 @@ PARSE_CASES = {
     "1e400": (lambda w, op: _wrap_raw(w, op, "1e400"), "application/json"),
     "5000-digit-int": (lambda w, op: _wrap_raw(w, op, "9" * 5000), "application/json"),
     "truncated-utf8": (_truncated_utf8, "application/json"),
+    "lone-surrogate": (lambda w, op: _wrap_raw(w, op, '"\\ud800"'), "application/json"),  # UTF-8 bytes, no character
     "invalid-utf8": (lambda w, op: b'{"x": "\xff\xfe\xc0\xaf"}', "application/json"),
     "empty-body": (lambda w, op: b"", "application/json"),
     "json-array": (lambda w, op: b"[]", "application/json"),
@@ -536,7 +537,7 @@ def check_parse_case(world: World, op: Operation, case: str, caplog: pytest.LogC
     assert world.state() == before
     if op.media != "application/json":  # a JSON body where the spec takes multipart: refused as such
         return
-    if op.platform in GATE_PASSING and case.startswith(("deep", "huge", "int64", "nan", "minus", "1e400", "5000")):
+    if op.platform in GATE_PASSING and case.startswith(("deep", "huge", "int64", "nan", "minus", "1e400", "5000", "lone")):
         assert "LIMIT" in {v["rule"] for v in violations}, violations
         assert any(v["clause"].startswith("harness limit") for v in violations)
 
@@ -626,6 +627,11 @@ def test_limits_module_states_each_limit() -> None:
     assert limits.needs_checks(b"[" * 40) and limits.needs_checks(b'{"a": 9223372036854775808}')
     assert limits.ascii_digits("123") and not limits.ascii_digits("１２３") and not limits.ascii_digits("²")
     assert limits.store_int("１２") is None and limits.store_int("12") == 12 and limits.store_int(2**63) is None
+    assert limits.loads('{"a": "\\ud83d\\ude00"}') == {"a": "😀"}  # a pair is one character
+    for text in ('{"a": "\\ud800"}', '{"\\udc00": 1}', '{"a": ["x", "\\uDFFFz"]}'):
+        with pytest.raises(limits.LimitExceeded) as refused:
+            limits.loads(text)
+        assert refused.value.clause == limits.UNICODE_CLAUSE
 
 
 def world_heartbeat() -> bytes:
