@@ -37,6 +37,11 @@ BODY_TIMEOUT_SECONDS = 10.0
 LIMIT_RULE = "LIMIT"
 DEPTH_CLAUSE = f"harness limit: JSON nesting depth {MAX_JSON_DEPTH}"
 NUMBER_CLAUSE = "harness limit: finite numbers (RFC 8259 §6 has no NaN or Infinity)"
+# A \uD800–\uDFFF escape not paired into one character is no Unicode text (RFC 8259 §8.2): Python's parser reads it
+# into a string that cannot be written as UTF-8 again (hashing, journaling, replying, signing it raised); orjson, the
+# fast path's parser, refuses it itself.
+UNICODE_CLAUSE = "harness limit: Unicode text (RFC 8259 §8.2: a lone surrogate escape is no character)"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
@@ -131,9 +136,35 @@ def loads(text: str | bytes, *, int_range: bool = True) -> Any:
     before the range does, as on the Connexion path, which parses after the gate."""
     check_depth(text)
     document = json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_any_int)
+    if _SURROGATE_ESCAPE.search(text if isinstance(text, str) else text.decode("utf-8", "replace")):
+        check_unicode(document)
     if int_range:
         check_range(text, document)
     return document
+
+
+def check_unicode(document: Any) -> None:
+    """Refuse a document with a key or string holding a lone surrogate (see :data:`UNICODE_CLAUSE`)."""
+    pending, path = [(document, "body")], ""
+    while pending:
+        node, path = pending.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not _unicode_ok(key):
+                    raise LimitExceeded(f"a key in {path} is not valid UTF-8 text: a lone surrogate escape", UNICODE_CLAUSE, path)
+                pending.append((value, f"{path}.{key}"))
+        elif isinstance(node, list):
+            pending.extend((value, f"{path}[{i}]") for i, value in enumerate(node))
+        elif isinstance(node, str) and not _unicode_ok(node):
+            raise LimitExceeded(f"{path} is not valid UTF-8 text: a lone surrogate escape (\\uD800–\\uDFFF unpaired)", UNICODE_CLAUSE, path)
+
+
+def _unicode_ok(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_range(raw: str | bytes, document: Any) -> None:

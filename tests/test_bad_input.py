@@ -4,8 +4,14 @@ never a state change. The limits themselves (harness.limits, docs/security.md "L
 and a Hypothesis property test throws random bytes, headers, methods and paths at the exchange layer.
 
 Each request passes the platform's gate (YXC: signed by an enrolled vendor; ZJPX: a valid token in ``headers``;
-DUDU: a known device), so what is judged is the body; a field-level case names the field it broke and asserts that
-the refusal names it too.
+DUDU: a known device; YMT: a live accessToken, authorisation code, registered app or merchant, and for B.4 a
+SHA256withRSA signature by an enrolled merchant and scanner; DYM: an enrolled app's HMAC-SHA256 signature, a current
+timestamp and a fresh nonce), so what is judged is the body; a field-level case names the field it broke and asserts
+that the refusal names it too.
+
+Where the signature is in the body (YMT B.4, DYM) it covers field values, not bytes: a case about a field's value puts
+the value in first and signs after (so the signature verifies and the schema or rules must refuse it), a case about the
+body's bytes signs first and then rewrites the bytes (the limits refuse those before any gate).
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from harness import limits
 from harness.config import Settings
 from harness.dudu import admin
 from harness.dudu import qr as dudu_qr
+from harness.dym import ids as dym_ids
+from harness.dym import signing as dym_signing
 from harness.pki import enrol
 from harness.platforms import PLATFORMS, platform_class
 from harness.schema import open_store
@@ -46,6 +54,8 @@ from harness.server.exchange import read_body
 from harness.signing import Signer
 from harness.specs import load_spec
 from harness.store import Store
+from harness.ymt import admin as ymt_admin
+from harness.ymt import crypto as ymt_crypto
 from harness.zjpx import accounts
 
 # -- the platforms as the corpus sees them ------------------------------------------------------------------------------
@@ -78,7 +88,16 @@ def codes_of(platform: Any) -> tuple[Any, Any, Any]:
 SERVED = list(PLATFORMS)  # the toy platform is a test double, not served by create_app
 # The platforms for which the corpus builds requests that pass the gate (so that the body is what is judged); a
 # platform added to the registry without one is still judged by every parse-level case and the property test.
-GATE_PASSING = frozenset({"yxc", "zjpx", "dudu"})
+GATE_PASSING = frozenset({"yxc", "zjpx", "dudu", "ymt", "dym"})
+# Fields that identify the caller (DUDU) or carry the signature itself (YMT B.4, DYM): never where a field-level case
+# puts its hostile value, so the request stays gate-passing and the refusal is the schema's or the rules'.
+GATE_FIELDS = {
+    "dudu": frozenset({"device_id", "token", "enterprise_id"}),
+    "ymt": frozenset({"sign", "time"}),
+    "dym": frozenset({"app_id", "timestamp", "nonce", "sign"}),
+}
+# What identifies the caller of a YMT operation: the hostile value goes there only when the operation has no other field.
+IDENTITY_FIELDS = frozenset({"accessToken", "merchantId", "macId", "appId", "code"})
 
 
 @dataclass(frozen=True)
@@ -101,19 +120,19 @@ class Operation:
 
     def refusing_field(self, *, digits: bool = False, long: bool = False) -> str | None:
         """A field whose schema cannot accept an arbitrary string (pattern, enum, a non-string type; for a 1 MB
-        string also a maxLength): the field-level cases put their hostile value there."""
-        fields = self.fields()
-        for name, node in fields.items():
-            if name in ("device_id", "token", "enterprise_id"):  # keep DUDU's identification valid
-                continue
-            kind = node.get("type")
-            if digits and kind == "string" and "0-9" in str(node.get("pattern", "")):
+        string also a maxLength): the field-level cases put their hostile value there (a business field first, the
+        caller's identity only where there is no other, the signature's own fields never)."""
+        fields, gate = self.fields(), GATE_FIELDS.get(self.platform, frozenset())
+        ordered = [n for n in fields if n not in gate and n not in IDENTITY_FIELDS]
+        ordered += [n for n in fields if n in IDENTITY_FIELDS]
+        for name in ordered:
+            node = fields[name]
+            if digits and node.get("type") == "string" and "0-9" in str(node.get("pattern", "")):
                 return name
         if digits:
-            return next((n for n, v in fields.items() if v.get("type") == "integer" and n not in ("device_id",)), None)
-        for name, node in fields.items():
-            if name in ("device_id", "token", "enterprise_id"):
-                continue
+            return next((n for n in ordered if fields[n].get("type") == "integer"), None)
+        for name in ordered:
+            node = fields[name]
             kind = node.get("type")
             if kind == "string" and (node.get("pattern") or node.get("enum") or (long and node.get("maxLength", 2**31) < 2**20)):
                 return name
@@ -154,6 +173,27 @@ def test_the_corpus_covers_every_operation_of_every_served_platform() -> None:
 # Tables the gate writes by design whatever the body: a YXC ts is consumed once its signature verifies, so the same
 # signed request cannot be replayed (000 附件二 返回码 201 时间戳重复), even when its body is then refused.
 GATE_TABLES = frozenset({"yxc_used_ts"})
+# The platforms' tables the state check reads: each served platform's own, and the ledger DYM appends its events to.
+STATE_PREFIXES = (*SERVED, "ledger")
+
+YMT_APP = "corpus-app"
+YMT_MAC = "GATE-01"
+DYM_SCOPE = ["qualification", "id_card", "driving_licence"]
+
+
+def _ymt_id(first17: str) -> str:
+    return first17 + ymt_admin.id_check_digit(first17)
+
+
+def _dym_driver(n: int) -> dict[str, str]:
+    import datetime as dt
+
+    return {
+        "id_no": dym_ids.make_id("532501", dt.date(1988, 3, 14), 100 + n),
+        "name": "张海峰",
+        "mobile": f"138008800{n:02d}",
+        "plate": f"云L6956{n % 10}",
+    }
 
 
 class World:
@@ -176,6 +216,143 @@ class World:
         self.token = reply["returnData"]["acceptToken"]
         reply = self.send("POST", "/dudu/get_token", self.dumps({"enterprise_id": fx.ENTERPRISE, "secret": fx.SECRET})).json()
         self.dudu_token = reply["token"]
+        self._ymt_world()
+        self._dym_world()
+
+    # -- YMT: a channel app, a person who consented (accessToken, authorisation code), a merchant with one scanner -------
+    def _ymt_world(self) -> None:
+        store = self.store
+        ymt_admin.add_app(store, YMT_APP)
+        scope = ("userName", "idCard", "tags", "concealName")
+        user = ymt_admin.add_user(store, "张三", _ymt_id("33010219900101123"), app_id=YMT_APP, scope=scope)
+        assert user.access_token is not None
+        self.ymt_user, self.ymt_token = user.user_id, user.access_token
+        self.ymt_key = ymt_admin.new_rsa_key()
+        self.ymt_public = ymt_admin.public_pem(self.ymt_key.public_key())
+        merchant = ymt_admin.add_merchant(store, public_key=self.ymt_public, scene_type="一码入园", fields=("concealName", "userName"))
+        self.ymt_merchant = merchant.merchant_id
+        ymt_admin.add_device(store, self.ymt_merchant, YMT_MAC)
+        self.ymt_code = ymt_admin.issue_code(store, self.ymt_user, YMT_APP)
+        # a code lives 60 s (D-YMT-QR-VALUE); the corpus's one lives as long as the module's run
+        store.execute("UPDATE ymt_codes SET expires = expires + 3600 WHERE value = ?", (self.ymt_code,))
+        consent = {"userId": self.ymt_user, "appId": YMT_APP, "scope": list(scope)}
+        reply = self.send("POST", "/ymt/user/consent", self.dumps(consent)).json()
+        assert reply["code"] == "PY0000", reply
+        self.ymt_auth_code = reply["response"]["code"]
+
+    # -- DYM: an enterprise, a carrier platform and the regulator; a claimed driver, an issue, consents, waybills ------
+    def _dym_world(self) -> None:
+        from harness.dym import admin as dym_admin
+
+        self.dym_apps = {
+            "enterprise": dym_admin.add_app(
+                self.store, "滇中物流有限公司", uscc=dym_ids.make_uscc("91530100MA6K2L3P0"), app_id="ENT0000000000001"
+            ),
+            "carrier": dym_admin.add_app(self.store, "云岭运力平台", kind="platform", app_id="PLT0000000000002"),
+            "regulator": dym_admin.add_app(self.store, "云南省交通运输厅", kind="regulator", app_id="REG0000000000003"),
+        }
+        driver = self.dym("/dym/driver/claim", _dym_driver(1))
+        self.dym_driver, self.dym_driver_token = driver["driver_code"], driver["driver_token"]
+        self.dym_driver_qr = driver["qr_content"]
+        report = {"driver_code": self.dym_driver, "kind": "violation", "description": "超限运输", "deadline": int(time.time()) + 86400}
+        self.dym_issue = self.dym("/dym/violation/report", report, "regulator")["issue_id"]
+        grant = {"driver_code": self.dym_driver, "driver_token": self.dym_driver_token, "grantee": self.dym_apps["enterprise"].app_id}
+        grant |= {"scope": DYM_SCOPE, "ttl_seconds": 86400}
+        self.dym("/dym/consent/grant", grant)  # what scan/verify reads
+        self.dym_consent = self.dym("/dym/consent/grant", grant)["consent_id"]  # what consent/revoke names
+        for waybill in ("WB-CORPUS-01", "WB-CORPUS-02"):
+            push = {"waybill_no": waybill, "kind": "exclusive", "driver_code": self.dym_driver}
+            push |= {"origin": "昆明市官渡区", "destination": "红河州蒙自市", "goods": "水泥", "weight_kg": 31000}
+            self.dym_waybill_qr = self.dym("/dym/waybill/push", push)["qr_content"]
+
+    def dym_signed(self, op_path: str, fields: dict[str, Any], caller: str = "") -> dict[str, Any]:
+        """``fields`` signed by the app that may call the operation (D-DYM-SIGN): a current timestamp, a fresh nonce."""
+        app = self.dym_apps[caller or ("regulator" if "/violation/" in op_path else "enterprise")]
+        return dym_signing.signed(fields, app.app_id, app.secret, now=time.time())
+
+    def dym(self, path: str, fields: dict[str, Any], caller: str = "") -> dict[str, Any]:
+        reply = self.send("POST", path, self.dumps(self.dym_signed(path, fields, caller))).json()
+        assert reply["code"] == "0", reply
+        return reply["data"]
+
+    def ymt_fields(self, op: Operation) -> dict[str, Any]:
+        """A request each YMT operation accepts (B.4 is signed after the fields under test are in)."""
+        tail = op.path.removeprefix("/ymt")
+        if tail in ("/qrcode/generate", "/qrcode/channel"):
+            return {"accessToken": self.ymt_token, "latitude": "30.25", "longitude": "120.15"}
+        if tail in ("/user/tags", "/emergency/code"):
+            return {"accessToken": self.ymt_token}
+        if tail == "/qrcode/decode":
+            return {
+                "merchantId": self.ymt_merchant,
+                "time": ymt_crypto.format_time(ymt_crypto.datetime.now(ymt_crypto.UTC)),
+                "qrcod": self.ymt_code,
+                "macId": YMT_MAC,
+            }
+        if tail == "/oauth/token":
+            return {"code": self.ymt_auth_code, "appId": YMT_APP}
+        if tail == "/user/realname":
+            return {"appId": YMT_APP, "name": "李四", "idType": "01", "idCard": _ymt_id("33010219920202456")}
+        if tail == "/user/consent":
+            return {"userId": self.ymt_user, "appId": YMT_APP, "scope": ["concealName"]}
+        if tail == "/merchant/register":
+            return {
+                "sceneName": "西湖公园东门",
+                "sceneType": "一码入园",
+                "serviceTypes": [20000],
+                "qrcodeTypes": ["ymt"],
+                "fields": ["concealName"],
+                "publicKey": self.ymt_public,
+            }
+        if tail == "/merchant/device":
+            return {"merchantId": self.ymt_merchant, "macId": "GATE-02"}
+        if tail == "/emergency/trust-list":
+            return {"merchantId": self.ymt_merchant}
+        raise AssertionError(f"no gate-passing YMT request for {op.path}")
+
+    def dym_fields(self, op: Operation) -> dict[str, Any]:
+        """A request each DYM operation accepts, before its signature."""
+        tail = op.path.removeprefix("/dym")
+        driver = {"driver_code": self.dym_driver, "driver_token": self.dym_driver_token}
+        return {
+            "/driver/claim": _dym_driver(2),
+            "/enterprise/claim": {"uscc": dym_ids.make_uscc("91530100MA6K2L4Q0"), "name": "红河运输有限公司", "mobile": "13800880099"},
+            "/vehicle/bind": {**driver, "plate": "云A3B721"},
+            "/code/status": {"driver_code": self.dym_driver},
+            "/violation/report": {
+                "driver_code": self.dym_driver,
+                "kind": "irregularity",
+                "description": "未按规定路线行驶",
+                "deadline": int(time.time()) + 86400,
+            },
+            "/violation/handle": {"issue_id": self.dym_issue},
+            "/consent/grant": {**driver, "grantee": self.dym_apps["carrier"].app_id, "scope": ["id_card"], "ttl_seconds": 3600},
+            "/consent/revoke": {**driver, "consent_id": self.dym_consent},
+            "/verify/scan": {"qr_content": self.dym_driver_qr, "fields": ["qualification"]},
+            "/driver/lookup": {
+                "id_no": _dym_driver(1)["id_no"],
+                "capacity_code": dym_signing.capacity_code(dym_signing.token_hash(self.dym_driver_token), time.time()),
+            },
+            "/waybill/push": {
+                "waybill_no": "WB-CORPUS-09",
+                "kind": "public",
+                "origin": "昆明",
+                "destination": "玉溪",
+                "goods": "水泥",
+                "weight_kg": 1000,
+            },
+            "/waybill/accept": {**driver, "qr_content": self.dym_waybill_qr},
+            "/waybill/status": {"waybill_no": "WB-CORPUS-01"},
+            "/waybill/qr": {"waybill_no": "WB-CORPUS-01"},
+        }[tail]
+
+    def sign(self, op: Operation, body: dict[str, Any]) -> dict[str, Any]:
+        """The body as the platform's gate wants it signed, over the values it now holds (YMT B.4, DYM)."""
+        if op.platform == "ymt" and op.path == "/ymt/qrcode/decode":
+            return {**body, "sign": ymt_crypto.sign_request(body, self.ymt_key)}
+        if op.platform == "dym":
+            return self.dym_signed(op.path, body)
+        return body
 
     def zjpx_login(self) -> dict[str, Any]:
         return {"studyPlatformAcount": self.account.account, "passWord": "s3cret-pass"}
@@ -199,31 +376,41 @@ class World:
         params = self.signer.query(raw) if op.platform == "yxc" else None  # signed over the exact bytes sent
         return self.send("POST", op.path, raw, content_type, params)
 
-    def base(self, op: Operation) -> dict[str, Any]:
-        """A body that passes the platform's gate (the fields under test come on top)."""
+    def unsigned(self, op: Operation) -> dict[str, Any]:
+        """A body that passes the platform's gate, before its signature (YMT B.4, DYM: see :meth:`sign`)."""
         if op.platform == "zjpx":
             login = op.path.endswith("/thlogin")
             return {"headers": self.zjpx_headers("" if login else self.token), "data": self.zjpx_login() if login else {}}
         if op.platform == "dudu":
             return {"req_id": "hostile", "device_id": fx.DEVICE, "token": self.dudu_token}
+        if op.platform == "ymt":
+            return self.ymt_fields(op)
+        if op.platform == "dym":
+            return self.dym_fields(op)
         return {}
 
+    def base(self, op: Operation) -> dict[str, Any]:
+        """A body that passes the platform's gate, signed (the fields under test come on top)."""
+        return self.sign(op, self.unsigned(op))
+
     def with_field(self, op: Operation, field: str, value: Any) -> dict[str, Any]:
-        body = self.base(op)
+        """The gate-passing body with ``field`` set to ``value``, signed (YMT B.4, DYM) after the value is in: the
+        signature verifies, so the schema or the rules must refuse the value."""
+        body = self.unsigned(op)
         (body["data"] if op.nested else body)[field] = value
-        return body
+        return self.sign(op, body)
 
     def state(self) -> dict[str, str]:
         """Every platform table's row count and content digest (the journal aside)."""
         names = [
             r["name"]
             for r in self.store.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            if r["name"].split("_", 1)[0] in SERVED and r["name"] not in GATE_TABLES
+            if r["name"].split("_", 1)[0] in STATE_PREFIXES and r["name"] not in GATE_TABLES
         ]
         out = {}
         for name in names:
-            rows = self.store.query(f"SELECT * FROM {name} ORDER BY rowid")  # noqa: S608 - names from sqlite_master
-            out[name] = f"{len(rows)}:" + hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+            rows = sorted(repr(tuple(r)) for r in self.store.query(f"SELECT * FROM {name}"))  # noqa: S608 - from sqlite_master
+            out[name] = f"{len(rows)}:" + hashlib.sha256(repr(rows).encode()).hexdigest()
         return out
 
     def close(self) -> None:
@@ -278,7 +465,11 @@ def assert_refused(world: World, platform: str, response: httpx.Response, caplog
 DEEP = 10_000
 
 
-# Parse-level cases: (name, body builder(world, op) -> bytes, content type); the refusal names the body.
+# Parse-level cases: (name, body builder(world, op) -> bytes, content type); the refusal names the body. These are
+# about the body's bytes: a signed body (YMT B.4, DYM) is signed first and its bytes rewritten after (a deep array
+# appended, a placeholder replaced by a non-JSON number, the text cut inside a character); the limits and the parser
+# refuse them before any gate. An integer beyond the store's range is a value a signer can sign (huge-int,
+# int64-plus-one): it is signed over, and the store-range limit refuses it after the gate. The fixed bodies (empty, array, scalar, invalid UTF-8) carry no signature at all.
 def _deep(world: World, op: Operation) -> bytes:
     doc = json.dumps(world.base(op), ensure_ascii=False)
     return (doc[:-1] + ', "deep": ' + "[" * DEEP + "]" * DEEP + "}").encode()
@@ -290,6 +481,12 @@ def _wrap_raw(world: World, op: Operation, literal: str) -> bytes:
     return doc.replace('"@@"', literal).encode()
 
 
+def _signed_value(world: World, op: Operation, value: int) -> bytes:
+    """An integer JSON can carry but the store cannot: a field's value, so signed over it (YMT B.4, DYM), and the
+    signature verifies; what refuses it is the store-range limit, after the gate."""
+    return world.dumps(world.with_field(op, op.refusing_field() or "x", value))
+
+
 def _truncated_utf8(world: World, op: Operation) -> bytes:
     raw = json.dumps(world.with_field(op, op.refusing_field() or "x", "学员统一编号"), ensure_ascii=False).encode()
     cut = raw.index("学".encode()) + 1  # in the middle of a three-byte character
@@ -299,13 +496,14 @@ def _truncated_utf8(world: World, op: Operation) -> bytes:
 PARSE_CASES = {
     "deep-json": (_deep, "application/json"),
     "deep-objects": (lambda w, op: (b'{"a":' * DEEP) + b"1" + (b"}" * DEEP), "application/json"),
-    "huge-int": (lambda w, op: _wrap_raw(w, op, str(2**64)), "application/json"),
-    "int64-plus-one": (lambda w, op: _wrap_raw(w, op, str(2**63)), "application/json"),
+    "huge-int": (lambda w, op: _signed_value(w, op, 2**64), "application/json"),
+    "int64-plus-one": (lambda w, op: _signed_value(w, op, 2**63), "application/json"),
     "nan": (lambda w, op: _wrap_raw(w, op, "NaN"), "application/json"),
     "minus-infinity": (lambda w, op: _wrap_raw(w, op, "-Infinity"), "application/json"),
     "1e400": (lambda w, op: _wrap_raw(w, op, "1e400"), "application/json"),
     "5000-digit-int": (lambda w, op: _wrap_raw(w, op, "9" * 5000), "application/json"),
     "truncated-utf8": (_truncated_utf8, "application/json"),
+    "lone-surrogate": (lambda w, op: _wrap_raw(w, op, '"\\ud800"'), "application/json"),  # UTF-8 bytes, no character
     "invalid-utf8": (lambda w, op: b'{"x": "\xff\xfe\xc0\xaf"}', "application/json"),
     "empty-body": (lambda w, op: b"", "application/json"),
     "json-array": (lambda w, op: b"[]", "application/json"),
@@ -313,7 +511,9 @@ PARSE_CASES = {
     "json-null": (lambda w, op: b"null", "application/json"),
     "raw-control-char": (lambda w, op: b'{"x": "a\x00b"}', "application/json"),
 }
-# Field-level cases: (value, which field) — the refusal must name the field.
+# Field-level cases: (value, which field) — the refusal must name the field. These are about a field's value: the
+# value is put in before the body is signed (World.with_field), so a signed body's signature verifies and the refusal
+# is the schema's or the rules', not the signature check's.
 SQL = "'; DROP TABLE dudu_devices; -- OR 1=1"
 FIELD_CASES: dict[str, tuple[Any, dict[str, bool]]] = {
     "fullwidth-digits": ("１２３４５６７８９０１２", {"digits": True}),
@@ -337,7 +537,7 @@ def check_parse_case(world: World, op: Operation, case: str, caplog: pytest.LogC
     assert world.state() == before
     if op.media != "application/json":  # a JSON body where the spec takes multipart: refused as such
         return
-    if op.platform in GATE_PASSING and case.startswith(("deep", "huge", "int64", "nan", "minus", "1e400", "5000")):
+    if op.platform in GATE_PASSING and case.startswith(("deep", "huge", "int64", "nan", "minus", "1e400", "5000", "lone")):
         assert "LIMIT" in {v["rule"] for v in violations}, violations
         assert any(v["clause"].startswith("harness limit") for v in violations)
 
@@ -389,8 +589,9 @@ def test_duplicate_keys_are_read_last_wins_on_both_paths(world: World, op: Opera
     field = op.refusing_field()
     if field is None:
         pytest.skip(f"{op.path} has no field whose schema refuses an arbitrary string")
-    raw = json.dumps(world.with_field(op, field, "@@"), ensure_ascii=False)
-    raw = raw.replace(f'"{field}": "@@"', f'"{field}": "ok", "{field}": {json.dumps(SQL)}')
+    # about the value the platform reads: signed (YMT B.4, DYM) over the last value, the harmless first one added after
+    raw = json.dumps(world.with_field(op, field, SQL), ensure_ascii=False)
+    raw = raw.replace(f'"{field}": {json.dumps(SQL)}', f'"{field}": "ok", "{field}": {json.dumps(SQL)}', 1)
     before = world.state()
     caplog.clear()
     response = world.post(op, raw.encode())
@@ -408,7 +609,7 @@ def test_wrong_case_media_type_is_validated_as_json(world: World, op: Operation,
     field = op.refusing_field()
     if field is None:
         pytest.skip(f"{op.path} has no field whose schema refuses an arbitrary string")
-    raw = world.dumps(world.with_field(op, field, SQL))
+    raw = world.dumps(world.with_field(op, field, SQL))  # about a field's value: signed after it is in
     lower = assert_refused(world, op.platform, world.post(op, raw), caplog)
     upper = assert_refused(world, op.platform, world.post(op, raw, "APPLICATION/JSON; Charset=UTF-8"), caplog)
     strip = [{k: v for k, v in x.items() if k != "message" or "incident" not in str(v)} for x in lower]
@@ -426,6 +627,11 @@ def test_limits_module_states_each_limit() -> None:
     assert limits.needs_checks(b"[" * 40) and limits.needs_checks(b'{"a": 9223372036854775808}')
     assert limits.ascii_digits("123") and not limits.ascii_digits("１２３") and not limits.ascii_digits("²")
     assert limits.store_int("１２") is None and limits.store_int("12") == 12 and limits.store_int(2**63) is None
+    assert limits.loads('{"a": "\\ud83d\\ude00"}') == {"a": "😀"}  # a pair is one character
+    for text in ('{"a": "\\ud800"}', '{"\\udc00": 1}', '{"a": ["x", "\\uDFFFz"]}'):
+        with pytest.raises(limits.LimitExceeded) as refused:
+            limits.loads(text)
+        assert refused.value.clause == limits.UNICODE_CLAUSE
 
 
 def world_heartbeat() -> bytes:
@@ -859,3 +1065,20 @@ def test_graders_and_reports_read_a_journal_holding_hostile_bodies(world: World)
     offline = next(e.result for e in events if isinstance(e, CheckFinished) and e.result.check_id == "DUDU-CERT-OFFLINE")
     assert offline.status == "failed" and "seq 1, 2, 3" in offline.message, offline.message
     assert isinstance(masking.mask_body(deep), str)
+
+
+# -- the corpus's gate-passing requests pass -------------------------------------------------------------------------------
+
+
+def test_every_gate_passing_request_of_ymt_and_dym_is_accepted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """What the corpus mutates is a request the platform accepts: each YMT and DYM operation's unmutated body (signed
+    where the gate wants it) is answered with success, in a world of its own (so the module's worlds stay unchanged)."""
+    w = World(tmp_path, "strict")
+    try:
+        shows_a_code = ("/ymt/qrcode/generate", "/ymt/qrcode/channel")  # a new code revokes the one B.4 scans: last
+        for op in sorted((o for o in OPERATIONS if o.platform in ("ymt", "dym")), key=lambda o: o.path in shows_a_code):
+            response = w.post(op, w.dumps(w.base(op)))
+            served = w.app.state_platforms[op.platform]
+            assert served.reply_ok(response.json()), (op.path, response.text[:400])
+    finally:
+        w.close()

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from harness import limits
 from harness.clock import BEIJING
 from harness.dym import admin, rules, signing
 from harness.dym.handlers import HANDLERS
@@ -571,10 +572,15 @@ class DymPlatform(Platform):
 
 
 def _parse(body: bytes) -> Any:
+    """The body as the gate reads it, or None for one that is no JSON text. A lone surrogate escape (``"\\ud800"``)
+    is no text either (harness.limits.UNICODE_CLAUSE): read into an app_id or nonce it made the store lookup raise."""
     try:
-        return json.loads(body)
+        document = json.loads(body)
+        if b"\\u" in body:
+            limits.check_unicode(document)
     except (ValueError, UnicodeDecodeError):
         return None
+    return document
 
 
 def _digits(seed: str, n: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -59,3 +60,20 @@ def test_out_of_range_numbers_are_refused_not_crashed(world: World) -> None:
     qr = {"driver_code": code, "driver_token": "t" * 43, "qr_content": "DYMW1.é.x.1.y"}
     assert world.carrier.call("waybill_accept", qr)["code"] == "2006"  # the token is judged before the QR
     assert signing.open_waybill_qr(b"k" * 32, "DYMW1.é.x.1.y", 0)[0] is None
+
+
+@pytest.mark.parametrize("field", ["name", "id_no", "plate", "extra"])
+def test_a_lone_surrogate_escape_is_refused_in_the_envelope_and_journaled(world: World, field: str) -> None:
+    """``"\\ud800"`` is valid JSON bytes but no character: before, Python's parser read it into a string the journal's
+    keyed hash of a personal field (name, id_no) could not encode, and the reply was 9999 with the exchange unjournaled.
+    Now the parser refuses it (1001) naming the field, before the gate, and the refusal is journaled."""
+    document = signing.signed({**DRIVER_A, field: "@@"}, APP, world.enterprise.app.secret, now=world.clock())
+    raw = json.dumps(document).replace('"@@"', '"\\ud800"').encode()
+    before = world.store.query_one("SELECT COUNT(*) AS n FROM journal")["n"]
+    response = world.client.raw("POST", "/dym" + PATHS["driver_claim"], content=raw, headers={"content-type": "application/json"})
+    reply = response.json()
+    assert reply["code"] == "1001", reply
+    assert [(v["rule"], v["field"]) for v in reply["violations"]] == [("LIMIT", f"body.{field}")], reply
+    assert world.store.query_one("SELECT COUNT(*) AS n FROM dym_drivers")["n"] == 0
+    assert world.enterprise.call("code_status", {"driver_code": "DYMD" + "0" * 16})["code"] != "9999"  # the writer caught up
+    assert world.store.query_one("SELECT COUNT(*) AS n FROM journal")["n"] >= before + 2

@@ -24,3 +24,20 @@ def test_claim_gate_schema_and_rules_on_the_connexion_path(world: World, tmp_pat
     status = world.enterprise.call("code_status", {"driver_code": claimed["data"]["driver_code"]})
     assert status["data"]["status"] == "blue"
     assert world.store.query_one("SELECT count(*) AS n FROM ledger_entries")["n"] == 1
+
+
+def test_a_lone_surrogate_escape_on_the_connexion_path_is_refused_not_crashed(world: World) -> None:  # noqa: F811
+    """The gate reads the body before the schema on this path: a ``"\\ud800"`` escape read into the app_id or the
+    nonce made the gate's store lookup raise, and one in a signed field made the signing string's UTF-8 encoding raise
+    (the internal error, 9999). Such a body is no JSON text to the gate now, as one that does not parse (2001)."""
+    import json
+
+    from harness.dym import signing
+
+    app = world.enterprise.app
+    document = signing.signed({**DRIVER_A, "name": "@@"}, app.app_id, app.secret, now=world.clock())
+    for field in ("name", "app_id", "nonce"):
+        raw = json.dumps({**document, field: "@@"}).replace('"@@"', '"\\ud800"').encode()
+        reply = world.client.raw("POST", "/dym/driver/claim", content=raw, headers={"content-type": "application/json"}).json()
+        assert reply["code"] == "2001" and reply["violations"][0]["rule"] == "DYM-APP-KNOWN", (field, reply)
+    assert world.store.query_one("SELECT COUNT(*) AS n FROM dym_nonces")["n"] == 0

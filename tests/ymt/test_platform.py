@@ -309,3 +309,23 @@ def test_the_control_api_marks_the_platform_down_and_up(scene: Scene) -> None:
     assert scene.post("/qrcode/decode", scene.decode_body(scene.code()))["code"] == "PY9002"
     assert scene.client.raw("POST", "/_harness/ymt/status", json={"down": False}).json() == {"down": False}
     assert scene.post("/qrcode/decode", scene.decode_body(scene.code()))["code"] == "PY0000"
+
+
+@pytest.mark.parametrize(("path", "field"), [("/user/tags", "accessToken"), ("/user/realname", "name"), ("/qrcode/decode", "qrcod")])
+def test_a_lone_surrogate_escape_is_refused_as_invalid_text_and_journaled(scene: Scene, path: str, field: str) -> None:
+    """``"\\ud800"`` is valid JSON bytes but no character: before, Python's parser read it into a string that could not
+    be hashed (a secret field's keyed hash in the journal) or written back, and the reply was PY9999 with the exchange
+    unjournaled. Now it is refused in the YMT envelope as bad JSON/UTF-8 (PY1001) naming the field, and the refusal is journaled."""
+    bodies = {
+        "/user/tags": {"accessToken": scene.token},
+        "/user/realname": {"appId": world.APP, "name": "李四", "idType": "01", "idCard": world.ID_CARD},
+        "/qrcode/decode": scene.decode_body(scene.code()),
+    }
+    raw = json.dumps({**bodies[path], field: "@@"}).replace('"@@"', '"\\ud800"').encode()
+    before = scene.store.query_one("SELECT COUNT(*) AS n FROM journal")["n"]
+    reply = scene.client.raw("POST", f"/ymt{path}", content=raw, headers={"content-type": "application/json"}).json()
+    assert reply["code"] == "PY1001", reply  # bad JSON/UTF-8 (D-YMT-CODES)
+    assert [(v["rule"], v["field"]) for v in reply["violations"]] == [("LIMIT", f"body.{field}")], reply
+    assert reply["violations"][0]["clause"].startswith("harness limit: Unicode text")
+    scene.client.raw("POST", "/ymt/user/tags", json={"accessToken": scene.token})  # the journal writer has caught up
+    assert scene.store.query_one("SELECT COUNT(*) AS n FROM journal")["n"] >= before + 1
