@@ -15,7 +15,7 @@ NAME = "张三"
 ID_CARD = "33010219900101123" + admin.id_check_digit("33010219900101123")
 MAC = "GATE-01"
 _KEY: list[rsa.RSAPrivateKey] = []
-_TICKS = [0]
+_USED: dict[tuple[str, str], set[str]] = {}  # the times each scanner has signed (decode_body)
 
 
 def merchant_key() -> rsa.RSAPrivateKey:
@@ -45,11 +45,15 @@ class Scene:
         return admin.issue_code(self.store, self.user_id, APP, qrcode_type)
 
     def decode_body(self, code: str, *, time: str | None = None, mac: str = MAC, key: rsa.RSAPrivateKey | None = None) -> dict[str, Any]:
-        """A signed B.4 request; each gets a distinct time (one second earlier than the last, within the window), as a
-        scanner signing a retry afresh would, so that two requests in one second are not a replay."""
-        _TICKS[0] += 1
-        moment = crypto.datetime.now(crypto.UTC) - crypto.timedelta(seconds=_TICKS[0] % 200)
-        body = {"merchantId": self.merchant_id, "time": time or crypto.format_time(moment), "qrcod": code, "macId": mac}
+        """A signed B.4 request; each of one scanner gets a time of its own (now, else the latest second before it not
+        used yet, within the window), as a scanner signing a retry afresh would, so that no two are a replay."""
+        if time is None:
+            used = _USED.setdefault((self.merchant_id, mac), set())
+            moment = crypto.datetime.now(crypto.UTC)
+            while (time := crypto.format_time(moment)) in used:
+                moment -= crypto.timedelta(seconds=1)
+            used.add(time)
+        body = {"merchantId": self.merchant_id, "time": time, "qrcod": code, "macId": mac}
         body["sign"] = crypto.sign_request(body, key or self.key)
         return body
 
