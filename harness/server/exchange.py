@@ -247,9 +247,9 @@ BODY_DEADLINE = "harness: request body deadline"  # the cancel message of read_b
 
 class _Deadlines:
     """The body deadlines of one event loop's exchanges in flight, checked by one timer while any is pending (a
-    timer handle per request costs about 2.5 µs; this costs a dict entry): a task whose deadline passed is cancelled
-    with :data:`BODY_DEADLINE`, which :func:`read_body` turns into its refusal. Granularity: a quarter of the timeout,
-    at most one second."""
+    timer handle per request costs about 2.5 µs; this costs a dict entry): a task still reading its body ``timeout``
+    seconds after it began is cancelled with :data:`BODY_DEADLINE`, which :func:`read_body` turns into its refusal.
+    Granularity: a quarter of the timeout, at most one second. Times are ``time.monotonic()`` (any event loop)."""
 
     _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = weakref.WeakKeyDictionary()
 
@@ -257,35 +257,32 @@ class _Deadlines:
         self.loop = loop
         self.timeout = timeout
         self.tick_seconds = min(1.0, timeout / 4)
-        self.tasks: dict[asyncio.Task[Any], float] = {}
+        self.tasks: dict[asyncio.Task[Any], float] = {}  # task -> when it began reading
         self.armed = False
 
     _last: _Deadlines | None = None  # the one a serving process uses, without a weak-dictionary look-up
 
     @classmethod
-    def of(cls, task: asyncio.Task[Any], timeout: float) -> _Deadlines:
-        loop = task.get_loop()
-        found = cls._last
-        if found is None or found.loop is not loop or found.timeout != timeout:
-            found = cls._by_loop.get(loop)
-            if found is None or found.timeout != timeout:
-                found = cls._by_loop[loop] = cls(loop, timeout)
-            cls._last = found
-        found.tasks[task] = loop.time() + timeout
-        if not found.armed:
-            found.armed = True
-            loop.call_later(found.tick_seconds, found.tick)
+    def of(cls, loop: asyncio.AbstractEventLoop, timeout: float) -> _Deadlines:
+        found = cls._by_loop.get(loop)
+        if found is None or found.timeout != timeout:
+            found = cls._by_loop[loop] = cls(loop, timeout)
+        cls._last = found
         return found
 
+    def arm(self) -> None:
+        self.armed = True
+        self.loop.call_later(self.tick_seconds, self.tick)
+
     def tick(self) -> None:
-        now = self.loop.time()
-        for task, deadline in list(self.tasks.items()):
-            if deadline <= now:
+        began_by = time.monotonic() - self.timeout
+        for task, began in list(self.tasks.items()):
+            if began <= began_by:
                 del self.tasks[task]
                 task.cancel(BODY_DEADLINE)
-        self.armed = bool(self.tasks)
-        if self.armed:
-            self.loop.call_later(self.tick_seconds, self.tick)
+        self.armed = False
+        if self.tasks:
+            self.arm()
 
 
 def incomplete(why: str) -> PlatformError:
@@ -300,7 +297,15 @@ async def read_body(receive: Receive, limit: int, timeout: float = BODY_TIMEOUT_
     The deadline is kept by :class:`_Deadlines` (one timer per event loop, not one per request: the common
     single-message body must stay cheap on the heartbeat path)."""
     task = asyncio.current_task()
-    deadlines = _Deadlines.of(task, timeout) if task is not None else None
+    deadlines = None
+    if task is not None:  # inline: this runs for every exchange (the heartbeat path is benchmarked)
+        deadlines = _Deadlines._last
+        loop = asyncio.get_running_loop()
+        if deadlines is None or deadlines.loop is not loop or deadlines.timeout != timeout:
+            deadlines = _Deadlines.of(loop, timeout)
+        deadlines.tasks[task] = time.monotonic()
+        if not deadlines.armed:
+            deadlines.arm()
     chunks: list[bytes] = []
     size = 0
     try:
