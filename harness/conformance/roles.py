@@ -84,9 +84,9 @@ def open_subject_store(common: CommonOptions, sql: str, params: tuple[Any, ...],
     return store
 
 
-def grade_journal(role: Any, *, target: str, context: Any, seed: int, options: dict[str, Any], spec_files: tuple[str, ...]) -> Any:
-    """Run ``role``'s checks over ``context`` (what the role read from the journal of its window) through the engine,
-    with the specs the verdict rests on hashed and the platform's requirement catalogue for coverage."""
+def run_checks(role: Any, *, target: str, context: Any, seed: int, options: dict[str, Any], spec_files: tuple[str, ...]) -> Any:
+    """Run ``role``'s checks over ``context`` through the engine, with the specs the verdict rests on hashed and the
+    platform's requirement catalogue for coverage (every role graded from the journal or a vendor's command)."""
     from harness.conformance import catalogue, engine
     from harness.specs import spec_sha256
 
@@ -97,7 +97,12 @@ def grade_journal(role: Any, *, target: str, context: Any, seed: int, options: d
         checks=role.checks,
         context=context,
         seed=seed,
-        options={**options, **role.window.options()},
+        options=options,
         spec_hashes={f"specs/{f}": spec_sha256(f) for f in spec_files},
         requirements=catalogue.load(role.platform),
     )
+
+
+def grade_journal(role: Any, *, target: str, context: Any, seed: int, options: dict[str, Any], spec_files: tuple[str, ...]) -> Any:
+    """:func:`run_checks` for a role graded from the journal of its window (the window's bounds join the options)."""
+    return run_checks(role, target=target, context=context, seed=seed, options={**options, **role.window.options()}, spec_files=spec_files)

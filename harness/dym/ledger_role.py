@@ -23,14 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.conformance import catalogue
-from harness.conformance.engine import CheckSet, failed, passed, review, run, skipped, warning
+from harness.conformance.engine import CheckSet, failed, passed, review, skipped, warning
 from harness.conformance.model import Event, Evidence
-from harness.conformance.roles import CommonOptions, RoleOption
+from harness.conformance.roles import CommonOptions, RoleOption, run_checks
 from harness.dym import ledger_drills
 from harness.errors import ConfigError
 from harness.schema import open_store
-from harness.specs import spec_sha256
 from harness.store import Store
 
 PLACEHOLDERS = ("{receipt}", "{entry}")
@@ -257,17 +255,8 @@ class LedgerVerifierRole:
     def run(self, seed: int) -> Iterator[Event]:
         with tempfile.TemporaryDirectory(prefix="dym-ledger-drills-") as tmp:
             graded = grade(self.command, Path(tmp), timeout=self.timeout, store=self.store)
-        yield from run(
-            role=self.name,
-            platform=self.platform,
-            target=f"command: {self.command}",
-            checks=self.checks,
-            context=graded,
-            seed=seed,
-            options={"command": self.command, "timeout": self.timeout, "drills": len(graded.outcomes)},
-            spec_hashes={f"specs/{f}": spec_sha256(f) for f in SPEC_FILES},
-            requirements=catalogue.load(self.platform),
-        )
+        options = {"command": self.command, "timeout": self.timeout, "drills": len(graded.outcomes)}
+        yield from run_checks(self, target=f"command: {self.command}", context=graded, seed=seed, options=options, spec_files=SPEC_FILES)
 
 
 class LedgerVerifierRoleCommand(LedgerVerifierRole):

@@ -33,13 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import fixtures.ymt
-from harness.conformance import catalogue
-from harness.conformance.engine import CheckSet, failed, passed, review, run, skipped, warning
+from harness.conformance.engine import CheckSet, failed, passed, review, skipped, warning
 from harness.conformance.model import Event, Evidence
-from harness.conformance.roles import CommonOptions, RoleOption
+from harness.conformance.roles import CommonOptions, RoleOption, run_checks
 from harness.errors import ConfigError
 from harness.schema import open_store
-from harness.specs import spec_sha256
 from harness.store import Store
 
 PLACEHOLDER = "{file}"
@@ -302,17 +300,8 @@ class EmergencyVerifierRole:
     def run(self, seed: int) -> Iterator[Event]:
         with tempfile.TemporaryDirectory(prefix="ymt-emergency-vectors-") as tmp:
             graded = grade(self.command, Path(tmp), timeout=self.timeout, vectors=[*load_vectors(), *self.extra])
-        yield from run(
-            role=self.name,
-            platform=self.platform,
-            target=f"command: {self.command}",
-            checks=self.checks,
-            context=graded,
-            seed=seed,
-            options={"command": self.command, "timeout": self.timeout, "vectors": len(graded.outcomes)},
-            spec_hashes={f"specs/{f}": spec_sha256(f) for f in SPEC_FILES},
-            requirements=catalogue.load(self.platform),
-        )
+        options = {"command": self.command, "timeout": self.timeout, "vectors": len(graded.outcomes)}
+        yield from run_checks(self, target=f"command: {self.command}", context=graded, seed=seed, options=options, spec_files=SPEC_FILES)
 
 
 class EmergencyVerifierRoleCommand(EmergencyVerifierRole):
