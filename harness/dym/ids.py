@@ -6,10 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from harness import idnumbers
 from harness.clock import BEIJING
 
-ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))  # 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2
-ID_CHECK = "10X98765432"  # index: the weighted sum mod 11
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, S, V, Z
 USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))  # 1 3 9 27 19 26 16 17 20 29 25 13 8 24 10 30 28
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
@@ -17,9 +16,8 @@ PLATE = re.compile(f"[{PROVINCES}][A-HJ-NP-Z][A-HJ-NP-Z0-9]{{5,6}}")
 TRAILER = re.compile(f"[{PROVINCES}][A-HJ-NP-Z][A-HJ-NP-Z0-9]{{4}}挂")
 
 
-def id_check_char(first17: str) -> str:
-    """The GB 11643 check character of the first 17 digits."""
-    return ID_CHECK[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
+ID_WEIGHTS = idnumbers.WEIGHTS
+id_check_char = idnumbers.check_char  # the GB 11643 check character of the first 17 digits
 
 
 def id_problem(id_no: str, *, today: dt.date | None = None) -> str | None:

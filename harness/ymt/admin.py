@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from harness import masking, sealing
+from harness import idnumbers, masking, sealing
 from harness.errors import HarnessError
 from harness.journal import now_iso
 from harness.store import Store
@@ -75,17 +75,12 @@ def server_time(epoch: float) -> str:
 
 
 # --- ID numbers (GB 11643) ---------------------------------------------------------------------------------------------
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
-
-
-def id_check_digit(first17: str) -> str:
-    return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11]
+id_check_digit = idnumbers.check_char  # GB 11643 (harness/idnumbers.py)
 
 
 def id_card_valid(number: str) -> bool:
     """An 18-character 居民身份证 number whose GB 11643 check digit is right."""
-    return len(number) == 18 and number[:17].isdigit() and number[17] == id_check_digit(number[:17])
+    return idnumbers.valid(number)
 
 
 # --- keys -------------------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness import limits
+from harness import idnumbers, limits
 from harness.rules import REPORT_ALL, Fail, RuleSet
 from harness.store import Store
 from harness.zjpx.state import Resource, num
@@ -44,7 +44,6 @@ TOKEN_OPS = (
 MAX_IMAGE_BYTES = 2 * 1024 * 1024  # 002 §1.6.2 压缩后图片大小不要超过2M (D-ZJPX-FACE-IMAGE)
 MAX_W, MAX_H = 1920, 1080  # 002 §1.6.2 图片尺寸在1920x1080以下
 BLANK_STDDEV = 8.0  # D-ZJPX-FACE-RULE: below this the frame shows nothing
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 @dataclass
@@ -66,9 +65,7 @@ def data(body: dict[str, Any]) -> Any:
 
 
 def gb11643_ok(number: str) -> bool:
-    if len(number) != 18 or not limits.ascii_digits(number[:17]):
-        return False
-    return "10X98765432"[sum(int(c) * w for c, w in zip(number[:17], _WEIGHTS, strict=True)) % 11] == number[17].upper()
+    return idnumbers.valid(number, lower_x=True)
 
 
 # --- gate: token (ZjpxPlatform.authenticate, through Platform.gate) and login (in thlogin) ----------------------------
