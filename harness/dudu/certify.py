@@ -43,7 +43,8 @@ from typing import Any
 
 from harness import limits
 from harness.conformance.engine import CheckSet, failed, passed, review, skipped
-from harness.conformance.model import CheckResult, Event, Evidence
+from harness.conformance.findings import Finding, capped, redacted
+from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption, grade_journal, open_subject_store
 from harness.conformance.sessions import Window
 from harness.dudu import qr
@@ -54,7 +55,6 @@ from harness.store import Store
 CADENCE_SLACK = 1.0  # seconds on top of the interval (network and scheduling jitter)
 CADENCE_FACTOR = 2.0  # a gap above 2 × interval + slack is a missed heartbeat
 REFRESH_HEARTBEATS = 2  # a device must fetch a changed list before its second heartbeat after the change
-MAX_FINDINGS = 50  # findings with evidence per check; the rest are counted
 LOG_OPS = ("card_check_log", "offline_qrcode_log")
 ONLINE_OPS = ("card_check", "ticket_check")
 # Rules whose refusal is the platform's answer about the rider's card or ticket (003 §4.2/§5.3 sound_no): the device
@@ -78,14 +78,6 @@ SECRET_FIELDS = frozenset({"secret", "token", "key"})  # never in clear in a rep
 SPEC_FILES = ("dudu/platform.yaml", "dudu/requirements.yaml", "decisions.yaml")
 
 CHECKS = CheckSet()
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: ("<redacted>" if k in SECRET_FIELDS and isinstance(v, str) else _redact(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return value
 
 
 @dataclass
@@ -126,8 +118,8 @@ class Call:
         where = f"journal #{self.id} {self.operation}"
         return Evidence(
             note=f"{note} ({where})" if note else where,
-            request={"method": "POST", "url": f"/dudu/{self.operation}", "body": _redact(self.body), "journal_id": self.id},
-            reply={"status": 200, "body": _redact(self.reply)},
+            request={"method": "POST", "url": f"/dudu/{self.operation}", "body": redacted(self.body, SECRET_FIELDS), "journal_id": self.id},
+            reply={"status": 200, "body": redacted(self.reply, SECRET_FIELDS)},
         )
 
 
@@ -248,17 +240,6 @@ def _device_list(items: list[str], limit: int = 5) -> str:
 
 def _beats(calls: list[Call]) -> list[Call]:
     return [c for c in calls if c.operation == "location_report" and c.sent]
-
-
-def _capped(check_id: str, results: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]]) -> list[CheckResult]:
-    """(status, message, evidence, clause, decision) as results of ``check_id``, at most MAX_FINDINGS with evidence."""
-    check = CHECKS.get(check_id)
-    kept = [check.result(s, m, *e, clause=c, decision=d) for s, m, e, c, d in results[:MAX_FINDINGS]]
-    if len(results) > MAX_FINDINGS:
-        rest = results[MAX_FINDINGS:]
-        worst = next((r for r in rest if r[0] == "failed"), rest[0])
-        kept.append(check.result(worst[0], f"… and {len(rest)} more findings like these (evidence omitted)", clause=worst[3]))
-    return kept
 
 
 # --- cadence ---------------------------------------------------------------------------------------------------------
@@ -668,7 +649,7 @@ def _offline_logs(fleet: Fleet, operation: str) -> Iterator[tuple[str, History, 
     level="MUST",
 )
 def offline_cards(fleet: Fleet) -> Any:
-    wrong: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]] = []
+    wrong: list[Finding] = []
     graded = ungraded = 0
     for device, history, log in _offline_logs(fleet, "card_check_log"):
         card = str(log.body.get("card_id"))
@@ -693,7 +674,7 @@ def offline_cards(fleet: Fleet) -> Any:
                 ("failed", f"{device} refused offline card {card}, valid (flag 1) on the whitelist it held", (log.evidence(),), None, None)
             )
     if wrong:
-        return _capped("DUDU-CERT-OFFLINE-CARDS", wrong)
+        return capped(CHECKS.get("DUDU-CERT-OFFLINE-CARDS"), wrong)
     if not graded:
         why = f"{ungraded} swipe(s) under white_mode 0 or before any list known" if ungraded else "no offline card swipe was logged"
         return skipped(f"nothing to replay: {why}")
@@ -708,7 +689,7 @@ def offline_cards(fleet: Fleet) -> Any:
     level="SHOULD",
 )
 def offline_status(fleet: Fleet) -> Any:
-    wrong: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]] = []
+    wrong: list[Finding] = []
     graded = 0
     for device, history, log in _offline_logs(fleet, "card_check_log"):
         status = str(log.body.get("status", "0"))
@@ -731,7 +712,7 @@ def offline_status(fleet: Fleet) -> Any:
                 )
             )
     if wrong:
-        return _capped("DUDU-CERT-OFFLINE-STATUS", wrong)
+        return capped(CHECKS.get("DUDU-CERT-OFFLINE-STATUS"), wrong)
     if not graded:
         return skipped("no card refused offline against a list whose reason is known")
     return passed(f"{graded} refused offline card(s) logged with the seed's reason")
@@ -765,7 +746,7 @@ def _ticket_verdict(fleet: Fleet, held: Held, text: str, at: float | None) -> tu
     level="MUST",
 )
 def offline_tickets(fleet: Fleet) -> Any:
-    wrong: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]] = []
+    wrong: list[Finding] = []
     graded = ungraded = 0
     for device, history, log in _offline_logs(fleet, "offline_qrcode_log"):
         at = log.device_time
@@ -783,7 +764,7 @@ def offline_tickets(fleet: Fleet) -> Any:
         elif not accepted and all(v for v, _ in verdicts):
             wrong.append(("failed", f"{device} refused offline a ticket valid under the key group it held", (log.evidence(),), None, None))
     if wrong:
-        return _capped("DUDU-CERT-OFFLINE-TICKETS", wrong)
+        return capped(CHECKS.get("DUDU-CERT-OFFLINE-TICKETS"), wrong)
     if not graded:
         why = f"{ungraded} scan(s) before any key group known" if ungraded else "no offline scan was logged"
         return skipped(f"nothing to replay: {why}")
@@ -818,7 +799,7 @@ def calls_hold(fleet: Fleet) -> Any:
     calls = fleet.all_calls()
     if not calls:
         return skipped(f"no call of enterprise {fleet.enterprise_id}'s devices or tokens in the journal")
-    findings: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]] = []
+    findings: list[Finding] = []
     for c in calls:
         if c.denied:
             continue  # a drill fault answered it: the harness's doing (DUDU-CERT-OUTAGE grades the recovery)
@@ -844,7 +825,7 @@ def calls_hold(fleet: Fleet) -> Any:
             findings.append(("failed", message, (c.evidence(),), None, None))
     if not findings:
         return passed(f"{len(calls)} call(s), every rule held (online refusals of a rider's card or ticket aside)")
-    return _capped("DUDU-CERT-CALLS", findings)
+    return capped(CHECKS.get("DUDU-CERT-CALLS"), findings)
 
 
 @CHECKS.check(

@@ -31,7 +31,8 @@ from typing import Any
 
 from harness import faults
 from harness.conformance.engine import CheckSet, failed, passed, skipped
-from harness.conformance.model import CheckResult, Event, Evidence
+from harness.conformance.findings import Finding, capped, redacted, verdict_finding
+from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption, grade_journal, open_subject_store
 from harness.conformance.sessions import Window
 from harness.journal import Journal
@@ -43,25 +44,12 @@ CONSENT_RULES = frozenset({"DYM-CONSENT", "DYM-CODE-QR"})
 WAYBILL_RULES = frozenset({"DYM-WAYBILL-KIND-DRIVER", "DYM-WAYBILL-UNIQUE", "DYM-WAYBILL-KNOWN", "DYM-WAYBILL-STATE", "DYM-WAYBILL-QR"})
 WAYBILL_OPS = ("waybill_push", "waybill_status", "waybill_qr")
 LOOKUP_KEYS = ("id_no", "mobile", "plate")
-MAX_FINDINGS = 50
 SPEC_FILES = ("dym/platform.yaml", "dym/requirements.yaml", "decisions.yaml")
 SECRET_FIELDS = frozenset({"secret", "driver_token", "sign"})
 # Plates identify a driver (the ledger commits them, D-DYM-LEDGER); the journal keeps them, a report does not.
 PERSONAL_FIELDS = frozenset({"plate", "trailer_plate", "plates"})
 
 CHECKS = CheckSet()
-Finding = tuple[str, str, tuple[Evidence, ...], str | None, str | None]  # status, message, evidence, clause, decision
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: "<redacted>" if (k in SECRET_FIELDS and isinstance(v, str)) or (k in PERSONAL_FIELDS and v) else _redact(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return value
 
 
 @dataclass
@@ -91,8 +79,13 @@ class Call:
         where = f"journal #{self.id} {self.operation}"
         return Evidence(
             note=f"{note} ({where})" if note else where,
-            request={"method": "POST", "url": self.operation, "body": _redact(self.body), "journal_id": self.id},
-            reply={"status": 200, "body": _redact(self.reply)},
+            request={
+                "method": "POST",
+                "url": self.operation,
+                "body": redacted(self.body, SECRET_FIELDS, when_set=PERSONAL_FIELDS),
+                "journal_id": self.id,
+            },
+            reply={"status": 200, "body": redacted(self.reply, SECRET_FIELDS, when_set=PERSONAL_FIELDS)},
         )
 
 
@@ -149,27 +142,12 @@ def load_traffic(store: Store, app_id: str, window: Window | None = None) -> Tra
     return traffic
 
 
-def _capped(check_id: str, findings: list[Finding]) -> list[CheckResult]:
-    check = CHECKS.get(check_id)
-    kept = [check.result(s, m, *e, clause=c, decision=d) for s, m, e, c, d in findings[:MAX_FINDINGS]]
-    if len(findings) > MAX_FINDINGS:
-        rest = findings[MAX_FINDINGS:]
-        worst = next((f for f in rest if f[0] == "failed"), rest[0])
-        kept.append(check.result(worst[0], f"… and {len(rest)} more findings like these (evidence omitted)", clause=worst[3]))
-    return kept
-
-
 def _verdict_findings(calls: list[Call], rules: frozenset[str] | None, who: str) -> list[Finding]:
     """A failed verdict of ``rules`` (all, when None) per call: FAILED for MUST, WARNING naming the decision for SHOULD."""
     out: list[Finding] = []
     for c in calls:
         for v in c.failing(rules):
-            should = v.get("level") == "SHOULD"
-            status = "error" if v.get("rule") == "INTERNAL" else "warning" if should else "failed"
-            fld = f" (field {v['field']})" if v.get("field") else ""
-            reading = f"; only the strict reading of {v['decision']} refuses this form" if should and v.get("decision") else ""
-            message = f"{who} {c.operation} (code {c.code}): {v.get('rule')}: {v.get('message', '')}{fld}{reading}"
-            out.append((status, message, (c.evidence(),), v.get("clause") or None, v.get("decision") if should else None))
+            out.append(verdict_finding(v, f"{who} {c.operation} (code {c.code})", c.evidence(), reading=True))
     return out
 
 
@@ -194,7 +172,7 @@ def signed_and_fresh(t: Traffic) -> Any:
         if isinstance(nonce, str):
             seen.setdefault(nonce, c)
     if findings:
-        return _capped("DYM-EC-SIGNED", findings)
+        return capped(CHECKS.get("DYM-EC-SIGNED"), findings)
     verified = sum(1 for c in t.calls if c.held("DYM-SIGN"))
     if not verified:
         return skipped("no call reached the signature check")
@@ -215,7 +193,7 @@ def consent_first(t: Traffic) -> Any:
         return skipped(f"app {t.app_id} verified no driver (no scan_verify)")
     findings = _verdict_findings(scans, CONSENT_RULES, f"app {t.app_id}")
     if findings:
-        return _capped("DYM-EC-CONSENT", findings)
+        return capped(CHECKS.get("DYM-EC-CONSENT"), findings)
     done = [c for c in scans if c.ok]
     if not done:
         return skipped("no verification was answered")
@@ -254,7 +232,7 @@ def minimal(t: Traffic) -> Any:
             message = f"consent {data.get('consent_id')} asked the driver for {', '.join(wider)}, which the app never verified"
             findings.append(("warning", message, (g.evidence(),), "004 §二(二)2(2) 获得司机授权", "D-DYM-CONSENT"))
     if findings:
-        return _capped("DYM-EC-MINIMAL", findings)
+        return capped(CHECKS.get("DYM-EC-MINIMAL"), findings)
     if not lookups and not grants:
         return skipped("no driver lookup and no consent to the app: no personal data was asked for")
     return passed(f"{len(lookups)} lookup(s) by one key field; {len(grants)} consent scope(s) no wider than the items verified")
@@ -287,7 +265,7 @@ def waybill_lifecycle(t: Traffic) -> Any:
             )
             findings.append(("failed", message, (a.evidence(),), "004 §二(二)2(6) 运单码生成及分享; D-DYM-WAYBILL-QR", None))
     if findings:
-        return _capped("DYM-EC-WAYBILL", findings)
+        return capped(CHECKS.get("DYM-EC-WAYBILL"), findings)
     pushed = [c for c in t.of("waybill_push") if c.ok]
     if not pushed:
         return skipped(f"app {t.app_id} pushed no waybill")
@@ -327,7 +305,7 @@ def other_verdicts(t: Traffic) -> Any:
             message = f"app {t.app_id} {c.operation} refused with code {c.code} but no rule verdict failed"
             findings.append(("failed", message, (c.evidence(),), "D-DYM-CODES", None))
     if findings:
-        return _capped("DYM-EC-CALLS", findings)
+        return capped(CHECKS.get("DYM-EC-CALLS"), findings)
     return passed(f"{len(t.calls)} call(s); every other rule held")
 
 

@@ -41,7 +41,8 @@ from typing import Any
 
 from harness import faults, masking
 from harness.conformance.engine import CheckSet, failed, passed, review, skipped, warning
-from harness.conformance.model import CheckResult, Event, Evidence
+from harness.conformance.findings import Finding, capped, redacted, verdict_finding
+from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption, grade_journal, open_subject_store
 from harness.conformance.sessions import Window
 from harness.journal import Journal
@@ -50,7 +51,6 @@ from harness.ymt import admin, crypto
 
 SPEC_FILES = ("ymt/platform.yaml", "ymt/requirements.yaml", "decisions.yaml")
 DECODE_FIELDS = frozenset({"merchantId", "time", "sign", "qrcod", "macId"})  # 表B.4 输入参数
-MAX_FINDINGS = 50
 # Rules graded by a dedicated check (from the evidence itself), or that judge the person's code or an outage rather
 # than the scene: YMT-CERT-CALLS leaves them out.
 OWN_CHECK_RULES = frozenset({"YMT-SIGN", "YMT-TIME", "YMT-REPLAY", "YMT-AES-STRONG"})
@@ -60,14 +60,6 @@ REFUSED_CODES = ("PY3002", "PY3003")  # expired, revoked: scanning the same code
 SECRET_FIELDS = frozenset({"accessToken", "aesKeyWrapped", "aesKey", "idCard", "userName", "name", "mobile"})
 
 CHECKS = CheckSet()
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: ("<redacted>" if k in SECRET_FIELDS and isinstance(v, str) else _redact(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return value
 
 
 @dataclass
@@ -104,8 +96,8 @@ class Call:
         where = f"journal #{self.id} {self.operation}"
         return Evidence(
             note=f"{note} ({where})" if note else where,
-            request={"method": "POST", "url": f"/ymt/{self.operation}", "body": _redact(self.body), "journal_id": self.id},
-            reply={"status": 200, "body": _redact(self.reply)},
+            request={"method": "POST", "url": f"/ymt/{self.operation}", "body": redacted(self.body, SECRET_FIELDS), "journal_id": self.id},
+            reply={"status": 200, "body": redacted(self.reply, SECRET_FIELDS)},
         )
 
 
@@ -176,16 +168,6 @@ def load_scene(store: Store, merchant_id: str, window: Window | int | None = Non
     return Scene(store, merchant_id, merchant, devices, calls, found, error)
 
 
-def _capped(check_id: str, results: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]]) -> list[CheckResult]:
-    check = CHECKS.get(check_id)
-    kept = [check.result(s, m, *e, clause=c, decision=d) for s, m, e, c, d in results[:MAX_FINDINGS]]
-    if len(results) > MAX_FINDINGS:
-        rest = results[MAX_FINDINGS:]
-        worst = next((r for r in rest if r[0] == "failed"), rest[0])
-        kept.append(check.result(worst[0], f"… and {len(rest)} more findings like these (evidence omitted)", clause=worst[3]))
-    return kept
-
-
 # --- decoding at all ------------------------------------------------------------------------------------------------------
 @CHECKS.check(
     "YMT-CERT-DECODES",
@@ -237,8 +219,8 @@ def signatures(scene: Scene) -> Any:
         return skipped("no decode request to judge")
     bad = [c for c in scene.decodes if _signature(scene, c) == "bad"]
     if bad:
-        return _capped(
-            "YMT-CERT-SIGN",
+        return capped(
+            CHECKS.get("YMT-CERT-SIGN"),
             [
                 (
                     "failed",
@@ -267,8 +249,8 @@ def signature_form(scene: Scene) -> Any:
         return skipped("no decode request with a verifying sign")
     other = [c for c, s in verified if s == "tolerant"]
     if other:
-        return _capped(
-            "YMT-CERT-SIGN-FORM",
+        return capped(
+            CHECKS.get("YMT-CERT-SIGN-FORM"),
             [
                 (
                     "failed",
@@ -301,7 +283,7 @@ def times(scene: Scene) -> Any:
         except crypto.TimeWindowError as exc:
             findings.append(("failed", f"{c.body.get('macId')}: {exc} when the platform received it", (c.evidence(),), None, None))
     if findings:
-        return _capped("YMT-CERT-TIME", findings)
+        return capped(CHECKS.get("YMT-CERT-TIME"), findings)
     return passed(f"{len(scene.decodes)} decode request(s), every time within ±{crypto.TIME_WINDOW_SECONDS} s of receipt")
 
 
@@ -329,7 +311,7 @@ def replays(scene: Scene) -> Any:
             note = f"the same signed request as journal #{first.id} (macId {key[1]}, time {key[2]})"
             findings.append(("failed", f"{note}: a retry must be signed afresh with a new time", (c.evidence(),), None, None))
     if findings:
-        return _capped("YMT-CERT-REPLAY", findings)
+        return capped(CHECKS.get("YMT-CERT-REPLAY"), findings)
     return passed(f"{len(scene.decodes)} decode request(s), each signed request sent once")
 
 
@@ -367,7 +349,7 @@ def request_fields(scene: Scene) -> Any:
                 )
             )
     if findings:
-        return _capped("YMT-CERT-REQUEST-FIELDS", findings)
+        return capped(CHECKS.get("YMT-CERT-REQUEST-FIELDS"), findings)
     return passed(f"{len(scene.decodes)} decode request(s) with exactly 表B.4's fields")
 
 
@@ -422,7 +404,7 @@ def decrypted(scene: Scene) -> Any:
         if wrong:
             findings.append(("failed", f"the logged answer differs from what was sealed in {wrong}", (c.evidence(),), None, None))
     if findings:
-        return _capped("YMT-CERT-DECRYPT", findings)
+        return capped(CHECKS.get("YMT-CERT-DECRYPT"), findings)
     return passed(f"{len(accepted)} answer(s) decrypted: the scene's log matches every sealed field")
 
 
@@ -452,7 +434,7 @@ def expired_handled(scene: Scene) -> Any:
                 )
             )
     if findings:
-        return _capped("YMT-CERT-EXPIRED", findings)
+        return capped(CHECKS.get("YMT-CERT-EXPIRED"), findings)
     return passed(f"{len(refused)} expired or revoked code(s), none sent again")
 
 
@@ -501,7 +483,7 @@ def emergency_verified(scene: Scene) -> Any:
             )
             findings.append(("failed", f"the scanner {said} an emergency code that {truth}", (note,), None, "D-YMT-EMERGENCY"))
     if findings:
-        return _capped("YMT-CERT-EMERGENCY", findings)
+        return capped(CHECKS.get("YMT-CERT-EMERGENCY"), findings)
     refused = sum(1 for r in logged if not r.get("valid"))
     return passed(f"{len(logged)} emergency code(s) verified offline ({refused} refused), every verdict agrees with the trust list")
 
@@ -533,7 +515,7 @@ def aes_profile(scene: Scene) -> Any:
 def calls_hold(scene: Scene) -> Any:
     if not scene.calls:
         return skipped(f"no call of merchant {scene.merchant_id} in the session")
-    findings: list[tuple[str, str, tuple[Evidence, ...], str | None, str | None]] = []
+    findings: list[Finding] = []
     for c in scene.calls:
         failing = [v for v in c.verdicts if not v.get("held")]
         graded = False
@@ -542,16 +524,12 @@ def calls_hold(scene: Scene) -> Any:
                 graded = True
                 continue
             graded = True
-            should = v.get("level") == "SHOULD"
-            status = "error" if v["rule"] == "INTERNAL" else "warning" if should else "failed"
-            note = f" (field {v['field']})" if v.get("field") else ""
-            message = f"{c.operation} ({c.code}): {v['rule']}: {v.get('message', '')}{note}"
-            findings.append((status, message, (c.evidence(),), v.get("clause") or None, v.get("decision") if should else None))
+            findings.append(verdict_finding(v, f"{c.operation} ({c.code})", c.evidence()))
         if not graded and not c.ok:
             findings.append(("failed", f"{c.operation} refused with {c.code} but no rule verdict failed", (c.evidence(),), None, None))
     if not findings:
         return passed(f"{len(scene.calls)} call(s), every other rule held")
-    return _capped("YMT-CERT-CALLS", findings)
+    return capped(CHECKS.get("YMT-CERT-CALLS"), findings)
 
 
 @CHECKS.check(
