@@ -162,12 +162,18 @@ class EnvelopeJSONBodyValidator(JSONRequestBodyValidator):
             if not self._nullable:
                 raise schema_errors.body_required(self._schema)
             return None
-        found = violations_for(self._validator, body, self._schema, "body")
-        if found:
-            raise SchemaViolation(found)
-        if has_strict(self._schema):
-            judge_decisions(decision_warnings(self._schema, body, "body"))
-        return body
+        return _judged(self._validator, self._schema, body)
+
+
+def _judged(validator: jsonschema.protocols.Validator, schema: dict[str, t.Any], body: t.Any) -> t.Any:
+    """``body`` once it meets ``schema`` (else SchemaViolation naming field, rule and clause); a form only the
+    strict reading of a decision refuses is judged as a SHOULD verdict naming that decision."""
+    found = violations_for(validator, body, schema, "body")
+    if found:
+        raise SchemaViolation(found)
+    if has_strict(schema):
+        judge_decisions(decision_warnings(schema, body, "body"))
+    return body
 
 
 class EnvelopeMultiPartValidator(MultiPartFormDataValidator):
@@ -189,12 +195,7 @@ class EnvelopeMultiPartValidator(MultiPartFormDataValidator):
     def _validate(self, body: t.Any) -> dict | None:
         if body is None:
             raise SchemaViolation([Violation(SCHEMA_RULE, self._schema.get("x-clause", ""), "multipart body is required", "body")])
-        found = violations_for(self._validator, body, self._schema, "body")
-        if found:
-            raise SchemaViolation(found)
-        if has_strict(self._schema):
-            judge_decisions(decision_warnings(self._schema, body, "body"))
-        return body
+        return _judged(self._validator, self._schema, body)
 
 
 _INTEGER_TEXT = re.compile(r"-?[0-9]{1,19}")
