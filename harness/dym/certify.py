@@ -6,6 +6,8 @@ tokens as keyed hashes), its reply and the verdict of every rule the reference e
 app signed, and the driver-side calls about it (consents granted to it, acceptances of its waybills' QR codes), and
 grades:
 
+* DYM-EC-VERIFIES  drivers verified through the interface the enterprise applied for: at least one answered driver
+                   lookup with the capacity code or scan under consent (004 §一(二)4(1); §二(二)2(1), 2(2));
 * DYM-EC-SIGNED    every call signed and fresh: a registered app, sign verifies, timestamp within ±300 s, nonce never
                    reused (D-DYM-SIGN, D-DYM-TIMESTAMP, D-DYM-NONCE); uppercase hex is a WARNING (a SHOULD verdict);
 * DYM-EC-CONSENT   every verification made under the driver's consent covering the items asked (004 §二(二)2(2)
@@ -16,7 +18,10 @@ grades:
                    a waybill not pushed, no QR refresh after acceptance (the final state), and every waybill code the app
                    shared accepted as issued (004 §二(二)1(2)–(4), 2(6); D-DYM-WAYBILL, D-DYM-WAYBILL-QR);
 * DYM-EC-CALLS     every other verdict of the app's calls, by its level: a failed MUST verdict fails naming its clause,
-                   a failed SHOULD verdict is a WARNING naming its decision; a refusal no rule explains fails.
+                   a failed SHOULD verdict is a WARNING naming its decision; a refusal no rule explains fails;
+* DYM-EC-OUTCOMES  (REVIEW) verifications refused for what the person presented (a capacity code typed wrong, a QR
+                   that is no driver code: the platform's check worked, the TMS did nothing wrong) and consents granted
+                   through the app's own SDK, for a person to judge.
 
 ``run(seed)`` yields the engine's events (harness.conformance.model).
 """
@@ -30,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import faults
-from harness.conformance.engine import CheckSet, failed, passed, skipped
+from harness.conformance.engine import CheckSet, failed, passed, review, skipped
 from harness.conformance.findings import Finding, capped, redacted, verdict_finding
 from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption, grade_journal, open_subject_store
@@ -40,7 +45,11 @@ from harness.store import Store
 
 GATE_RULES = frozenset({"DYM-APP-KNOWN", "DYM-TIMESTAMP", "DYM-SIGN", "DYM-NONCE"})
 GATE_FIELDS = frozenset({"app_id", "timestamp", "nonce", "sign"})  # a SCHEMA verdict on these is the gate's concern
-CONSENT_RULES = frozenset({"DYM-CONSENT", "DYM-CODE-QR"})
+CONSENT_RULES = frozenset({"DYM-CONSENT"})
+# Refusals for what the person presented (a capacity code typed wrong, a QR that is no driver code): the platform's
+# check worked; whether the TMS told the dispatcher is for a person to judge (DYM-EC-OUTCOMES), not a fault of the TMS.
+OUTCOME_RULES = frozenset({"DYM-CAPACITY-CODE", "DYM-CODE-QR"})
+VERIFY_OPS = ("driver_lookup", "scan_verify")
 WAYBILL_RULES = frozenset({"DYM-WAYBILL-KIND-DRIVER", "DYM-WAYBILL-UNIQUE", "DYM-WAYBILL-KNOWN", "DYM-WAYBILL-STATE", "DYM-WAYBILL-QR"})
 WAYBILL_OPS = ("waybill_push", "waybill_status", "waybill_qr")
 LOOKUP_KEYS = ("id_no", "mobile", "plate")
@@ -135,7 +144,8 @@ def load_traffic(store: Store, app_id: str, window: Window | None = None) -> Tra
         call = Call(entry["id"], at, entry["operation"] or "", body, entry["reply"], entry["verdicts"])
         if body.get("app_id") == app_id:
             traffic.calls.append(call)
-        elif call.operation == "consent_grant" and body.get("grantee") == app_id:
+        # The driver's acts about the app, through the driver's own app or the app's own SDK (its calls too, then).
+        if call.operation == "consent_grant" and body.get("grantee") == app_id:
             traffic.grants.append(call)
         elif call.operation == "waybill_accept" and (waybill_of_qr(body.get("qr_content")) or ("",))[0] == app_id:
             traffic.accepts.append(call)
@@ -146,9 +156,38 @@ def _verdict_findings(calls: list[Call], rules: frozenset[str] | None, who: str)
     """A failed verdict of ``rules`` (all, when None) per call: FAILED for MUST, WARNING naming the decision for SHOULD."""
     out: list[Finding] = []
     for c in calls:
+        seen: set[tuple[str, str, Any]] = set()
         for v in c.failing(rules):
+            key = (_topic(v), str(v.get("level", "MUST")), v.get("decision"))
+            if key in seen:  # one departure, two verdicts (the sign's pattern and the signature rule): reported once
+                continue
+            seen.add(key)
             out.append(verdict_finding(v, f"{who} {c.operation} (code {c.code})", c.evidence(), reading=True))
     return out
+
+
+# --- verifying drivers at all -----------------------------------------------------------------------------------------
+@CHECKS.check(
+    "DYM-EC-VERIFIES",
+    title="the enterprise verifies drivers through the interface it applied for: a lookup with the capacity code or a scan under consent",
+    clause="004 §一(二)4(1) 申请滇运码数据核验及交换赋能接口; §二(二)2(1) 步骤一 输入关键字段获取司机信息及运力验证码核验; 2(2) 步骤二 获得司机授权，快速核验",
+    requirements=("DYM-EC-VERIFIES",),
+    level="MUST",
+)
+def verifies(t: Traffic) -> Any:
+    if not t.calls:
+        return skipped(f"no call of app {t.app_id} (DYM-EC-SIGNED reports it)")
+    tried = t.of(*VERIFY_OPS)
+    done = [c for c in tried if c.ok]
+    if not done:
+        return failed(
+            f"app {t.app_id} made {len(t.calls)} call(s) and {len(tried)} driver verification(s), none answered: the session "
+            "shows nothing of the verification interface (a driver lookup with the capacity code, or a scan under consent) "
+            "to certify",
+            *(c.evidence() for c in tried[:3]),
+        )
+    lookups, scans = sum(1 for c in done if c.operation == "driver_lookup"), sum(1 for c in done if c.operation == "scan_verify")
+    return passed(f"{lookups} driver lookup(s) and {scans} scan verification(s) answered")
 
 
 # --- signed and fresh ------------------------------------------------------------------------------------------------
@@ -216,20 +255,23 @@ def minimal(t: Traffic) -> Any:
         if len(keys) > 1:
             message = f"driver lookup sent {', '.join(keys)} where one key field and the capacity code identify the driver"
             findings.append(("warning", message, (c.evidence(),), "004 §二(二)2(1) 输入关键字段", "D-DYM-CAPACITY-CODE"))
-    scans = [c for c in t.of("scan_verify") if c.ok]
-    used: dict[str, set[str]] = {}
-    for c in scans:
-        consent_ids = (c.reply.get("data") or {}).get("consent_ids") or []
-        for cid in consent_ids:
-            used.setdefault(cid, set()).update(c.body.get("fields") or [])
+    used: dict[str, set[str]] = {}  # consent id → the items the scans it answered asked for
+    asked: dict[str, set[str]] = {}  # driver code → the items every scan of the driver asked for, answered or refused
+    for c in t.of("scan_verify"):
+        fields = {str(f) for f in c.body.get("fields") or [] if isinstance(f, str)}
+        for cid in (c.reply.get("data") or {}).get("consent_ids") or [] if c.ok else []:
+            used.setdefault(str(cid), set()).update(fields)
+        qr = c.body.get("qr_content")
+        if isinstance(qr, str) and qr.startswith("DYM1:D:"):
+            asked.setdefault(qr.removeprefix("DYM1:D:"), set()).update(fields)
     grants = [g for g in t.grants if g.ok]
     for g in grants:
         data = g.reply.get("data") or {}
         scope = set(data.get("scope") or g.body.get("scope") or [])
-        needed = used.get(str(data.get("consent_id")), set())
+        needed = used.get(str(data.get("consent_id")), set()) | asked.get(str(g.body.get("driver_code")), set())
         wider = sorted(scope - needed)
         if wider:
-            message = f"consent {data.get('consent_id')} asked the driver for {', '.join(wider)}, which the app never verified"
+            message = f"consent {data.get('consent_id')} asked the driver for {', '.join(wider)}, which the app never asked to verify"
             findings.append(("warning", message, (g.evidence(),), "004 §二(二)2(2) 获得司机授权", "D-DYM-CONSENT"))
     if findings:
         return capped(CHECKS.get("DYM-EC-MINIMAL"), findings)
@@ -287,7 +329,6 @@ def waybill_lifecycle(t: Traffic) -> Any:
         "DYM-ID-UPPER-X",
         "DYM-USCC-CHECK",
         "DYM-CLAIM-ONCE",
-        "DYM-CAPACITY-CODE",
         "DYM-REGULATOR-ONLY",
         "DYM-EC-CALLS",
     ),
@@ -296,7 +337,7 @@ def waybill_lifecycle(t: Traffic) -> Any:
 def other_verdicts(t: Traffic) -> Any:
     if not t.calls:
         return skipped(f"no call of app {t.app_id}")
-    graded_elsewhere = GATE_RULES | CONSENT_RULES | WAYBILL_RULES
+    graded_elsewhere = GATE_RULES | CONSENT_RULES | WAYBILL_RULES | OUTCOME_RULES
     findings: list[Finding] = []
     for c in t.calls:
         rest = [v for v in c.failing() if _topic(v) not in graded_elsewhere]
@@ -307,6 +348,31 @@ def other_verdicts(t: Traffic) -> Any:
     if findings:
         return capped(CHECKS.get("DYM-EC-CALLS"), findings)
     return passed(f"{len(t.calls)} call(s); every other rule held")
+
+
+# --- what a person judges --------------------------------------------------------------------------------------------
+@CHECKS.check(
+    "DYM-EC-OUTCOMES",
+    title="verifications refused for what the person presented, and consents granted through the app's own SDK (a person judges)",
+    clause="004 §二(二)2(1) 运力验证码核验; §二(二)1(1) 扫码验证; §二(二)2(2) 获得司机授权; D-DYM-CONSENT",
+    requirements=("DYM-CAPACITY-CODE", "DYM-EC-OUTCOMES"),
+    level="REVIEW",
+)
+def outcomes(t: Traffic) -> Any:
+    refused = [c for c in t.of(*VERIFY_OPS) if not c.ok and c.failing(OUTCOME_RULES)]
+    own = [g for g in t.grants if g.ok and g.body.get("app_id") == t.app_id]
+    if not refused and not own:
+        return skipped("no verification refused for what the person presented, no consent granted through the app itself")
+    parts = []
+    if refused:
+        codes = ", ".join(sorted({f"{c.code} {c.failing(OUTCOME_RULES)[0].get('rule')}" for c in refused}))
+        parts.append(f"{len(refused)} verification(s) refused for what the person presented ({codes}): did the TMS tell the dispatcher?")
+    if own:
+        parts.append(
+            f"{len(own)} consent(s) to app {t.app_id} granted through the app itself (the driver's token, in the app's own "
+            "SDK, 004 §一 SDK植入使用场景): did the driver consent?"
+        )
+    return review(" ".join(parts), *(c.evidence() for c in [*refused, *own][:3]))
 
 
 class EnterpriseClientRole:
@@ -333,7 +399,8 @@ class EnterpriseClientRoleCommand(EnterpriseClientRole):
 
     summary = "Grade a logistics enterprise's client of /dym (TMS) from the journal of one certification session."
     description = (
-        "Grade what an enterprise app sent to `harness serve` under /dym: every call signed and fresh (D-DYM-SIGN, "
+        "Grade what an enterprise app sent to `harness serve` under /dym: drivers verified at all (004 §一(二)4(1)), "
+        "every call signed and fresh (D-DYM-SIGN, "
         "D-DYM-TIMESTAMP, D-DYM-NONCE), consent obtained before every verification (004 §二(二)2(2)), no personal data "
         "asked beyond need, a legal waybill lifecycle (push → accept → status), and every other verdict by its level. "
         "A conforming client to compare with: harness dym tms --target URL."

@@ -148,7 +148,7 @@ class DymPlatform(Platform):
                 )
                 is not None
             )
-        gate = DymContext(ctx.operation or "", now, body, app=app, nonce_seen=seen)
+        gate = DymContext(ctx.operation or "", now, body, app=app, nonce_seen=seen, raw=ctx.body)
         self.gate(ctx, ctx.operation or "", gate, body)
         if app is None:  # no operation to gate (the router refuses the request)
             return

@@ -48,6 +48,7 @@ class DymContext:
     now: float
     body: Any
     app: dict[str, Any] | None = None
+    raw: bytes | str | None = None  # the body as sent (the gate: numbers' JSON text for the tolerant signature reading)
     driver: dict[str, Any] | None = None
     driver_code: str | None = None  # the code the request names (directly, by its QR, or by key fields)
     lookup_problem: str | None = None  # driver/lookup: why the key fields name no single driver
@@ -119,6 +120,18 @@ def signature(ctx: DymContext, body: Any) -> Iterator[Fail]:
         return
     if hmac.compare_digest(sent.lower().encode("utf-8", "replace"), want.encode()):
         yield Fail("sign is uppercase hex; the design writes lowercase (it verifies)", "sign", level="SHOULD", decision="D-DYM-SIGN")
+        return
+    as_sent = signing.signing_string_as_sent(ctx.raw, ctx.body) if ctx.raw is not None else None
+    if as_sent is not None and hmac.compare_digest(
+        sent.lower().encode("utf-8", "replace"), signing.hmac_hex(as_sent, ctx.app["secret"]).encode()
+    ):
+        yield Fail(
+            "sign verifies over the numbers' JSON text as sent; the design writes numbers in their RFC 8785 form "
+            "(12500.0 and 1.25e4 as 12500, 12500.50 as 12500.5)",
+            "sign",
+            level="SHOULD",
+            decision="D-DYM-SIGN",
+        )
         return
     yield Fail("sign does not verify over the signing string (ASCII-sorted k=v&…, sign and empty values left out)", "sign")
 
@@ -382,7 +395,9 @@ def waybill_qr_valid(ctx: DymContext, body: dict[str, Any]) -> Iterator[Fail]:
 )
 def waybill_state(ctx: DymContext, body: dict[str, Any]) -> Iterator[Fail]:
     if ctx.waybill is not None and ctx.waybill["status"] != "pushed":
-        yield Fail(f"the waybill is {ctx.waybill['status']}, no longer open for acceptance", "qr_content")
+        yield Fail(
+            f"the waybill is {ctx.waybill['status']}, no longer open for acceptance", "qr_content" if "qr_content" in body else "waybill_no"
+        )
 
 
 @rule(

@@ -24,8 +24,9 @@ TAG_BYTES = 16
 
 
 def _text(value: Any) -> str:
-    """A field's value in the signing string: strings as sent, booleans true/false, integers in decimal, other numbers,
-    arrays and objects as RFC 8785 JSON (plain sorted JSON for what RFC 8785 refuses, e.g. integers beyond 2**53)."""
+    """A field's value in the signing string: strings as sent, booleans true/false, integers in decimal, other numbers
+    in their RFC 8785 (ECMAScript) form (12500.0 and 1.25e4 → 12500, 12500.50 → 12500.5), arrays and objects as RFC 8785
+    JSON (plain sorted JSON for what RFC 8785 refuses, e.g. integers beyond 2**53)."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -43,9 +44,33 @@ def signing_string(body: Mapping[str, Any]) -> str:
     return "&".join(f"{k}={_text(body[k])}" for k in sorted(body) if k != "sign" and body[k] is not None and body[k] != "")
 
 
+class _Sent(str):
+    """A number's JSON text exactly as the request wrote it (``12500.0``, ``1.25e4``)."""
+
+
+def signing_string_as_sent(raw: bytes | str, body: Mapping[str, Any]) -> str | None:
+    """The signing string with every top-level number written as the request wrote it, when that differs from the
+    designed string (a client that signed ``weight_kg=12500.0`` where the design writes RFC 8785's ``12500``);
+    None when no number's text differs or ``raw`` is not a JSON object (D-DYM-SIGN, tolerant reading)."""
+    try:
+        texts = json.loads(raw, parse_float=_Sent, parse_int=_Sent)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(texts, dict):
+        return None
+    fields = {k: texts[k] if isinstance(texts.get(k), _Sent) else v for k, v in body.items()}
+    if all(not isinstance(v, _Sent) or v == _text(body[k]) for k, v in fields.items() if k in body):
+        return None
+    return signing_string(fields)
+
+
 def sign(body: Mapping[str, Any], secret: str) -> str:
     """Lowercase hex HMAC-SHA256 of the signing string under the app's secret (D-DYM-SIGN)."""
-    return hmac.new(secret.encode("utf-8"), signing_string(body).encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac_hex(signing_string(body), secret)
+
+
+def hmac_hex(text: str, secret: str) -> str:
+    return hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def signed(body: Mapping[str, Any], app_id: str, secret: str, *, now: float, nonce: str | None = None) -> dict[str, Any]:

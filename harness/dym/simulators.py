@@ -43,6 +43,7 @@ DEFECTS = {
     "bad-sign": "one call is signed over a signing string that includes an empty field",
     "uppercase-sign": "every call's sign is written in uppercase hex",
     "bad-id-check": "the TMS claims a driver code with an ID number whose check digit is wrong",
+    "no-verification": "the TMS claims codes and pushes waybills but never verifies a driver (no lookup, no scan)",
 }
 CONSENT_TTL = 600  # seconds: long enough for one dispatch
 VERIFY_ITEMS = ("qualification", "vehicle_licence")  # what a dispatch needs to check (D-DYM-CERTIFICATES)
@@ -275,6 +276,8 @@ class Tms:
         for app in drivers:
             app.bind(app.person["plate"])
         for app in drivers:
+            if "no-verification" in self.defects:
+                break
             self.lookup(app)
             self.verify(app)
         exclusive, public = f"{prefix}-001", f"{prefix}-002"

@@ -92,3 +92,24 @@ def test_each_defect_fails_its_checks_naming_the_clause(world: World, row: dict[
     others = [(r.check_id, r.status) for r in results if r.status in ("failed", "warning") and r.check_id not in wanted]
     assert not others, f"{row['name']} also broke {others}"
     assert verdict == ("failed" if "failed" in wanted.values() else "passed")
+
+
+def test_what_the_person_presented_wrong_is_for_review_not_a_failure_of_the_tms(world: World) -> None:
+    """A capacity code typed wrong (3005) and a QR that is no driver code (3004): the platform's check worked, the TMS
+    did nothing the seed forbids; the run passes and DYM-EC-OUTCOMES shows them to a person (004 §二(二)2(1), 1(1))."""
+    report = session(world)
+    person = report["people"][0]
+    typo = world.enterprise.call("driver_lookup", {"mobile": person["mobile"], "capacity_code": "000000"})
+    stray = world.enterprise.call("scan_verify", {"qr_content": "https://u.wechat.com/not-a-driver-code", "fields": ["qualification"]})
+    assert typo["code"] == "3005" and stray["code"] != "0", (typo, stray)
+    verdict, results = _grade(world)
+    assert verdict == "passed", [(r.check_id, r.status, r.message) for r in results if r.status in ("failed", "warning")]
+    review = [r for r in results if r.check_id == "DYM-EC-OUTCOMES"]
+    assert [r.status for r in review] == ["review"] and "3005" in review[0].message, review
+
+
+def test_a_session_without_a_verification_fails_naming_the_interface(world: World) -> None:
+    world.enterprise.call("code_status", {"driver_code": "DYMD0000000000000000"})
+    verdict, results = _grade(world)
+    mine = [r for r in results if r.check_id == "DYM-EC-VERIFIES"]
+    assert verdict == "failed" and mine[0].status == "failed" and "004" in mine[0].clause, mine

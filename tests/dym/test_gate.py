@@ -106,3 +106,37 @@ def test_the_journal_masks_the_certificates_a_scan_shows(world: World) -> None:
     assert "certificates" in journaled
     for secret in (account, DRIVER_A["id_no"], DRIVER_A["name"]):
         assert secret not in journaled
+
+
+def test_a_sign_over_the_numbers_as_written_verifies_with_a_should_verdict(world: World, strict_world: World) -> None:
+    """D-DYM-SIGN: numbers are signed in their RFC 8785 form (12500.0 → 12500); a client that signed the JSON text it
+    wrote (weight_kg=12500.0, 1.25e4) is accepted with a SHOULD verdict naming the decision, refused under strict."""
+    for w, want in ((world, "0"), (strict_world, "2002")):
+        e = w.enterprise
+        for n, weight in enumerate(("12500.0", "1.25e4", "12500.50")):
+            fields = {
+                "waybill_no": f"WB-NUM-{n}",
+                "kind": "public",
+                "origin": "曲靖",
+                "destination": "昆明",
+                "goods": "煤",
+                "app_id": e.app.app_id,
+                "timestamp": int(w.clock()),
+                "nonce": f"number-text-nonce-{n}",
+            }
+            text = "&".join(f"{k}={v}" for k, v in sorted({**fields, "weight_kg": weight}.items()))
+            sign = signing.hmac_hex(text, e.app.secret)
+            raw = json.dumps({**fields, "sign": sign}, ensure_ascii=False)[:-1] + f', "weight_kg": {weight}}}'
+            reply = e.client.raw("POST", "/dym/waybill/push", content=raw.encode(), headers={"content-type": "application/json"}).json()
+            assert reply["code"] == want, (weight, reply)
+            if want == "0":
+                row = w.store.query("SELECT outcome, verdicts FROM journal WHERE platform = 'dym' ORDER BY id DESC LIMIT 1")[0]
+                sign_verdicts = [v for v in json.loads(row["verdicts"]) if v["rule"] == "DYM-SIGN"]
+                assert row["outcome"] == "warning" and sign_verdicts[0]["level"] == "SHOULD", row
+                assert "RFC 8785" in sign_verdicts[0]["message"] and sign_verdicts[0]["decision"] == "D-DYM-SIGN"
+    # The designed form verifies without a verdict against it.
+    e = world.enterprise
+    push = {"waybill_no": "WB-NUM-D", "kind": "public", "origin": "曲靖", "destination": "昆明", "goods": "煤", "weight_kg": 12500.0}
+    assert e.call("waybill_push", push)["code"] == "0"
+    row = world.store.query("SELECT outcome FROM journal WHERE platform = 'dym' ORDER BY id DESC LIMIT 1")[0]
+    assert row["outcome"] == "held"
