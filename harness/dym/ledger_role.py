@@ -108,10 +108,22 @@ def grade(template: str, directory: Path, *, timeout: float = TIMEOUT, store: St
     return Graded(template, outcomes)
 
 
+def _verifies_nothing(graded: Graded) -> bool:
+    """Whether the command accepted no valid receipt at all: then its refusals cannot be told from a verifier that
+    cannot verify (a wrong key format, a crash), and the refusal checks have nothing to judge."""
+    valid = graded.of("DYM-LV-ACCEPTS")
+    return bool(valid) and not any(o.accepted for o in valid)
+
+
 def _judge(graded: Graded, check_id: str, doing: str) -> Any:
     mine = graded.of(check_id)
     if not mine:
         return skipped(f"no drill for {check_id}")
+    refusing = all(o.drill.expect != "accept" for o in mine)
+    if refusing and _verifies_nothing(graded):
+        return skipped(
+            f"the verifier refused every valid receipt too (DYM-LV-ACCEPTS): its refusal of {len(mine)} drill(s) here proves nothing"
+        )
     wrong = [o for o in mine if not o.right]
     if wrong:
         names = ", ".join(o.drill.name for o in wrong)
@@ -135,10 +147,23 @@ def accepts_valid(graded: Graded) -> Any:
     title="a checkpoint carrying an extra signature by an unknown key (a witness) is accepted",
     clause=f"{CLAUSE}; c2sp.org/signed-note (signatures by unknown keys are ignored)",
     requirements=("DYM-LV-COSIGNED",),
-    level="MUST",
+    level="SHOULD",
 )
 def accepts_cosigned(graded: Graded) -> Any:
-    return _judge(graded, "DYM-LV-COSIGNED", "refused (an unknown extra signature must be ignored)")
+    mine = graded.of("DYM-LV-COSIGNED")
+    if not mine:
+        return skipped("no cosigned checkpoint drill")
+    if _verifies_nothing(graded):
+        return skipped("the verifier refused every valid receipt (DYM-LV-ACCEPTS): a cosigned one tells nothing more")
+    wrong = [o for o in mine if not o.right]
+    if wrong:
+        return warning(
+            "a checkpoint carrying an extra signature by an unknown key (a witness) was refused: c2sp.org/signed-note has "
+            "verifiers ignore unknown signatures; the harness hands out checkpoints with its own signature only, so its "
+            "receipts still verify",
+            *(o.evidence() for o in wrong),
+        )
+    return passed("a cosigned checkpoint verified (the unknown signature ignored)")
 
 
 @CHECKS.check(
@@ -152,6 +177,8 @@ def accepts_pretty(graded: Graded) -> Any:
     mine = graded.of("DYM-LV-CANONICAL")
     if not mine:
         return skipped("no re-serialised entry drill")
+    if _verifies_nothing(graded):
+        return skipped("the verifier refused every valid receipt, canonical bytes included (DYM-LV-ACCEPTS)")
     wrong = [o for o in mine if not o.right]
     if wrong:
         return warning(

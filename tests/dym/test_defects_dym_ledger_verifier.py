@@ -84,3 +84,13 @@ def test_a_receipt_of_the_stores_own_ledger_joins_the_valid_drills(world: World)
     drill = ledger_drills.from_store(world.store, world.db.parent)
     assert drill is not None and drill.key_file is not None
     assert drill.key_file.read_text(encoding="utf-8").strip() == str(world.platform.ledger.verifier)
+
+
+def test_a_verifier_that_refuses_everything_fails_once_and_proves_no_refusal() -> None:
+    """A command that cannot verify anything (it exits 2 on every receipt) fails DYM-LV-ACCEPTS; its refusals of the
+    tamper drills are not passes (skipped: nothing tells them from an inability to verify)."""
+    verdict, results = _grade("sh -c 'echo bad input >&2; exit 2' {receipt} {entry} {key}")
+    by_id = {r.check_id: r for r in results}
+    assert verdict == "failed" and by_id["DYM-LV-ACCEPTS"].status == "failed"
+    for check_id in ("DYM-LV-ENTRY", "DYM-LV-PROOF", "DYM-LV-SIGNATURE", "DYM-LV-ORIGIN", "DYM-LV-COSIGNED", "DYM-LV-CANONICAL"):
+        assert by_id[check_id].status == "skipped", (check_id, by_id[check_id].message)
