@@ -93,7 +93,8 @@ def start_command(name: str) -> click.Command:
             from harness.schema import open_store
 
             store = open_store(store_path)
-            session = sessions.start(store, name, {k: str(v) if isinstance(v, Path) else v for k, v in options.items()})
+            # Files are named absolutely: `finish` may run from another directory (or host path) than `start`.
+            session = sessions.start(store, name, {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in options.items()})
         except HarnessError as exc:
             click.echo(f"harness: {exc}", err=True)
             sys.exit(EXIT_ERROR)

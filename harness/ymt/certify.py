@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import faults, masking
-from harness.conformance.engine import CheckSet, failed, passed, review, skipped, warning
+from harness.conformance.engine import CannotRun, CheckSet, failed, passed, review, skipped, warning
 from harness.conformance.findings import Finding, capped, redacted, verdict_finding
 from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption, grade_journal, open_subject_store
@@ -207,6 +207,14 @@ def _signature(scene: Scene, call: Call) -> str:
         return "bad"
 
 
+def _key_named(scene: Scene, call: Call) -> str:
+    """Which enrolled public key a decode request is verified with (the scanner's own, else its merchant's)."""
+    device = scene.devices.get(str(call.body.get("macId")))
+    if device is not None and device["public_key"]:
+        return f"the public key enrolled for scanner {call.body.get('macId')} (harness ymt device-add --public-key; D-YMT-ENROL)"
+    return f"merchant {scene.merchant_id}'s registered public key (the scanner has no key of its own; D-YMT-ENROL)"
+
+
 @CHECKS.check(
     "YMT-CERT-SIGN",
     title="every decode request is signed SHA256withRSA over the signing string with the registered key",
@@ -224,7 +232,7 @@ def signatures(scene: Scene) -> Any:
             [
                 (
                     "failed",
-                    f"{c.body.get('macId')}: sign does not verify over {crypto.signing_string(c.body)!r}",
+                    f"{c.body.get('macId')}: sign does not verify over {crypto.signing_string(c.body)!r} with {_key_named(scene, c)}",
                     (c.evidence(),),
                     None,
                     None,
@@ -371,8 +379,8 @@ def decrypted(scene: Scene) -> Any:
     accepted = [c for c in scene.decodes if c.ok and isinstance(c.reply.get("response"), dict)]
     if not accepted:
         return skipped("no accepted decode whose answer could be decrypted")
-    if scene.answers_error:
-        return failed(scene.answers_error)
+    if scene.answers_error:  # the operator's file, not the vendor's conduct: the run cannot go on (exit 2)
+        raise CannotRun(f"{scene.answers_error} (--answers names the scene's log of decrypted answers)")
     if scene.answers is None:
         return failed(
             f"{len(accepted)} answer(s) sealed, and no evidence that any was decrypted: give --answers, the scene's log of "
@@ -420,7 +428,11 @@ def expired_handled(scene: Scene) -> Any:
     if not refused:
         return skipped("the session scanned no expired or revoked code (harness ymt code --expired makes one)")
     findings = []
+    told: set[tuple[str, Any]] = set()  # (code, scanner) already reported: one finding per code refused, counting its resends
     for c in refused:
+        if (c.qrcod, c.body.get("macId")) in told:
+            continue
+        told.add((c.qrcod, c.body.get("macId")))
         again = [d for d in scene.decodes if d.id > c.id and d.qrcod == c.qrcod and d.body.get("macId") == c.body.get("macId")]
         if again:
             what = "expired" if c.code == "PY3002" else "revoked"

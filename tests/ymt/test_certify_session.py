@@ -80,3 +80,39 @@ def test_an_exchange_a_drill_fault_answered_is_not_graded(tolerant: Any, tmp_pat
         faults.clear(store, [rule.id])
     finished = _cli("certify", "finish", sid, "--report", str(tmp_path / "report"), "--db", db, "--quiet")
     assert finished.exit_code == (0 if faulted else 1), finished.output
+
+
+def test_a_relative_answers_path_is_kept_absolute_and_a_missing_log_is_exit_2(
+    tolerant: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`certify start … --answers answers.jsonl` (relative, as the README writes it) names that file wherever `finish`
+    runs; a log that cannot be read is the operator's error: the run ends with an error verdict (exit 2), the vendor is
+    not failed for it."""
+    client, store = tolerant
+    db = str(store.path)
+    merchant = json.loads(_cli("ymt", "merchant-add", "--out", str(tmp_path / "m"), "--fields", "concealName,userName", "--db", db).stdout)
+    assert _cli("ymt", "device-add", merchant["merchantId"], world.MAC, "--db", db).exit_code == 0
+    start_dir, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
+    start_dir.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(start_dir)
+    started = _cli("certify", "start", "ymt-scene-client", "--merchant", merchant["merchantId"], "--answers", "answers.jsonl", "--db", db)
+    sid = started.stdout.strip()
+    session(
+        lambda path, body: client.raw("POST", f"/_session/{sid}/ymt{path}", json=body).json(),
+        store,
+        None,
+        start_dir / "answers.jsonl",
+        Path(merchant["config"]),
+    )
+    monkeypatch.chdir(elsewhere)
+    finished = _cli("certify", "finish", sid, "--report", str(tmp_path / "report"), "--db", db, "--quiet")
+    assert finished.exit_code == 0, finished.output
+    from harness.conformance import sessions
+    from harness.conformance.model import RunFinished
+    from harness.ymt.certify import YmtSceneClientRole
+
+    window = sessions.get(store, sid).window  # type: ignore[union-attr]
+    events = list(YmtSceneClientRole(store, merchant["merchantId"], answers=tmp_path / "no-such-log.jsonl", window=window).run(seed=1))
+    assert isinstance(events[-1], RunFinished) and events[-1].verdict == "error", events[-1]
+    assert "answers log" in events[-1].reason

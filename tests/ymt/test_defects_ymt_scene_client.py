@@ -70,3 +70,12 @@ def test_each_defect_fails_its_checks_naming_the_clause(
     others = [(r.check_id, r.status, r.message) for r in results if r.status in ("failed", "warning") and r.check_id not in row["fails"]]
     assert not others, f"{row['name']} also broke {others}"
     assert verdict == ("failed" if any(checks.get(c).level == "MUST" for c in row["fails"]) else "passed")
+
+
+def test_an_expired_code_sent_again_is_one_finding_counting_its_resends(tolerant: Any, tmp_path: Path) -> None:
+    client, store = tolerant
+    answers = tmp_path / "answers.jsonl"
+    merchant_id = session(_send(client), store, "retry-expired", answers)
+    _, results = _grade(store, merchant_id, answers)
+    mine = [r for r in results if r.check_id == "YMT-CERT-EXPIRED" and r.status == "warning"]
+    assert len(mine) == 1 and "sent again 2 time(s)" in mine[0].message, [(r.status, r.message) for r in mine]
