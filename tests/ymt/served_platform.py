@@ -2,7 +2,7 @@
 wrapper that tampers with its replies: the subject of the channel simulator's tests and of the ymt-platform defect table.
 
 ``tamper(path, request_body, reply) -> reply`` sees each /ymt reply as JSON (the request as sent) and returns what the
-client gets instead; None leaves it alone. One server serves a whole test module; each test sets its own ``tamper``.
+client gets instead (or ``(http_status, reply)``); None leaves it alone. One server serves a whole test module; each test sets its own ``tamper``.
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ class TamperingApp:
                 except ValueError:
                     reply = None
                 changed = tamper(path, request, reply)
+                if isinstance(changed, tuple):
+                    start["status"], changed = changed
                 payload = b"".join(body) if changed is None else json.dumps(changed, ensure_ascii=False).encode("utf-8")
                 headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
                 headers.append((b"content-length", str(len(payload)).encode()))
