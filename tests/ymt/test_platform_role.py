@@ -317,3 +317,19 @@ def test_cli_certify_on_the_harness_and_bad_arguments(platform: ServedPlatform, 
         refused = CliRunner().invoke(main, ["certify", "ymt-platform", *bad, "--report", str(tmp_path / "r2")])
         assert refused.exit_code == 2, refused.output
         assert says in refused.stderr and "Traceback" not in refused.output
+
+
+@pytest.mark.parametrize("role", ["ymt-platform", "ymt-emergency-verifier"])
+def test_check_levels_agree_with_the_requirements_they_name(role: str) -> None:
+    """A MUST or SHOULD check names requirements of its own level (specs/ymt/requirements.yaml), so a report's coverage
+    and its verdict say the same thing; the catalogue also assigns each such requirement to the role."""
+    from harness.conformance import catalogue
+
+    known = catalogue.by_id("ymt")
+    for check in role_class(role).checks:
+        assert check.requirements, check.id
+        for rid in check.requirements:
+            assert rid in known, (check.id, rid)
+            if check.level != "REVIEW":
+                assert known[rid].level == check.level, (check.id, check.level, rid, known[rid].level)
+                assert role in known[rid].roles, (check.id, rid)
