@@ -137,11 +137,17 @@ def load_config(path: Path, verify: Any = True) -> Enrolment:
         return value
 
     merchant = data.get("merchant")
-    if isinstance(merchant, str):  # merchant.json of harness ymt merchant-add --out
+    if isinstance(merchant, str):
+        merchant = {"file": merchant}
+    if isinstance(merchant, dict) and isinstance(merchant.get("file"), str):  # merchant.json of harness ymt merchant-add --out
+        source = here / merchant["file"]
         try:
-            merchant = json.loads((here / merchant).read_text(encoding="utf-8")) | {"_dir": str((here / merchant).parent)}
+            loaded = json.loads(source.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"--config {path}: merchant file {merchant}: {exc}") from None
+            raise ConfigError(f"--config {path}: merchant file {merchant['file']}: {getattr(exc, 'strerror', None) or exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"--config {path}: merchant file {merchant['file']} is not a JSON object")
+        merchant = {**loaded, **{k: v for k, v in merchant.items() if k != "file"}, "_dir": str(source.parent)}
     if not isinstance(merchant, dict):
         raise ConfigError(f"--config {path}: merchant is required (a mapping, or the path of merchant.json)")
     mdir = Path(merchant.get("_dir", here))

@@ -262,17 +262,10 @@ def test_config_enrolment_made_with_the_cli(platform: ServedPlatform, tmp_path: 
     first17 = "33010219800515771"
     user = app.realname("赵六", first17 + admin.id_check_digit(first17))
     consent = app.consent(user.detail["userId"], ["concealName", "concealCard", "userName", "idCard", "tags"])
-    merchant = json.loads((out / "merchant.json").read_text())
-    config = {
+    config = {  # merchant.json as merchant-add --out wrote it (its key and trust anchor beside it), with the scanner
         "appId": "city-app",
         "authorisationCode": consent.detail["_code"],
-        "merchant": {
-            **{k: merchant[k] for k in ("merchantId", "aesKey", "aesProfile")},
-            "privateKeyFile": "merchant/merchant-key.pem",
-            "macId": "GATE-09",
-            "fields": ["concealName", "concealCard", "tags"],
-        },
-        "trustAnchorFile": "merchant/trust-anchor.pem",
+        "merchant": {"file": "merchant/merchant.json", "macId": "GATE-09", "fields": ["concealName", "concealCard", "tags"]},
     }
     path = tmp_path / "platform.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
@@ -284,6 +277,7 @@ def test_config_enrolment_made_with_the_cli(platform: ServedPlatform, tmp_path: 
     assert results["b4-expired"].status == "skipped" and "expiredCode" in results["b4-expired"].message
     assert results["down-emergency"].status == "skipped"
     assert results["b2-tags"].status == "skipped"  # the person has no tags: nothing to judge
+    assert results["trust-list"].status == results["emergency-code"].status == "passed"  # the anchor beside merchant.json
 
 
 @pytest.mark.parametrize(
