@@ -1284,4 +1284,7 @@ class PlatformRoleCommand(PlatformRole):
         ca_bundle: Path | None = None,
         timeout: int = 10,
     ) -> None:
+        from harness.schema import open_store
+
+        open_store(common.db).close()  # the run is recorded in the store (and --setup-harness enrols there): usable first
         super().__init__(common, target=target, config=config, setup_harness=setup_harness, ca_bundle=ca_bundle, timeout=timeout)
