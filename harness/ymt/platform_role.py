@@ -1089,7 +1089,8 @@ def envelope(ctx: PlatformContext) -> Any:
         return skipped("no exchange was made")
     check = CHECKS.get("envelope")
     bad, message_only = [], []
-    for s in ctx.sent:
+    judged = [s for s in ctx.sent if s.expect is not None or _offered(s.reply)]  # an interface not offered may answer a bare 404
+    for s in judged:
         doc = s.reply.document
         if not isinstance(doc, dict):
             bad.append(evidence(s, f"{s.check_id}: {_what(s.reply)}", ctx.target))
@@ -1101,7 +1102,7 @@ def envelope(ctx: PlatformContext) -> Any:
             )
         elif s.reply.ok and s.expect == "ok" and "response" not in doc:
             bad.append(evidence(s, f"{s.check_id}: a success without response", ctx.target))
-    total = len(ctx.sent)
+    total = len(judged)
     results = []
     if bad:
         results.append(check.result("failed", f"{len(bad)} of {total} replies are not the envelope; first: {bad[0].note}", *bad[:3]))

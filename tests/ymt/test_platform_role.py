@@ -327,3 +327,18 @@ def test_check_levels_agree_with_the_requirements_they_name(role: str) -> None:
             if check.level != "REVIEW":
                 assert known[rid].level == check.level, (check.id, check.level, rid, known[rid].level)
                 assert role in known[rid].roles, (check.id, rid)
+
+
+def test_a_platform_without_the_emergency_code_is_skipped_there_not_failed(platform: ServedPlatform, tmp_path: Path) -> None:
+    """Offering the emergency code is optional (001 §7.2.2 可): a platform that answers its paths with a bare 404 is
+    skipped there, saying why, and its 404s are not judged as envelopes."""
+
+    def no_emergency(path: str, request: Any, reply: Any) -> Any:
+        return (404, {"detail": "Not Found"}) if path.startswith("/emergency/") else None
+
+    _, results, finished = certify(platform, tmp_path, no_emergency)
+    by_id = {r.check_id: r for r in results}
+    assert finished.verdict == "passed"
+    assert by_id["trust-list"].status == by_id["emergency-code"].status == "skipped"
+    assert "optional" in by_id["emergency-code"].message
+    assert by_id["envelope"].status == by_id["http-status"].status == by_id["down-emergency"].status == "passed"
