@@ -689,10 +689,6 @@ def b4_registered_fields(ctx: PlatformContext) -> Any:
     return passed(f"the answer holds {', '.join(sorted(plain))}: nothing the merchant did not register", ev)
 
 
-def _code_for(ctx: PlatformContext, check_id: str) -> str | None:
-    return ctx.fresh_code(check_id)
-
-
 @CHECKS.check(
     "b4-unknown-code",
     title="a code value the platform never issued is refused",
@@ -713,7 +709,7 @@ def b4_unknown_code(ctx: PlatformContext) -> Any:
     level="MUST",
 )
 def b4_bad_signature(ctx: PlatformContext) -> Any:
-    code = _code_for(ctx, "b4-bad-signature")
+    code = ctx.fresh_code("b4-bad-signature")
     if code is None:
         return skipped(_need_token(ctx) or "B.1 gave no code to decode")
     body = ctx.decode_body(code)
@@ -732,7 +728,7 @@ def b4_bad_signature(ctx: PlatformContext) -> Any:
     level="MUST",
 )
 def b4_unknown_merchant(ctx: PlatformContext) -> Any:
-    code = _code_for(ctx, "b4-unknown-merchant")
+    code = ctx.fresh_code("b4-unknown-merchant")
     if code is None:
         return skipped(_need_token(ctx) or "B.1 gave no code to decode")
     reply, _ = _decode(
@@ -749,7 +745,7 @@ def b4_unknown_merchant(ctx: PlatformContext) -> Any:
     level="SHOULD",
 )
 def b4_unknown_device(ctx: PlatformContext) -> Any:
-    code = _code_for(ctx, "b4-unknown-device")
+    code = ctx.fresh_code("b4-unknown-device")
     if code is None:
         return skipped(_need_token(ctx) or "B.1 gave no code to decode")
     reply, _ = _decode(ctx, "b4-unknown-device", code, "refuse", mac_id="NOT-ENROLLED-" + secrets.token_hex(3).upper())
@@ -764,7 +760,7 @@ def b4_unknown_device(ctx: PlatformContext) -> Any:
     level="SHOULD",
 )
 def b4_stale_time(ctx: PlatformContext) -> Any:
-    code = _code_for(ctx, "b4-stale-time")
+    code = ctx.fresh_code("b4-stale-time")
     if code is None:
         return skipped(_need_token(ctx) or "B.1 gave no code to decode")
     reply, _ = _decode(ctx, "b4-stale-time", code, "refuse", time=ctx.next_time(STALE_SECONDS))
@@ -779,7 +775,7 @@ def b4_stale_time(ctx: PlatformContext) -> Any:
     level="SHOULD",
 )
 def b4_replay(ctx: PlatformContext) -> Any:
-    code = _code_for(ctx, "b4-replay")
+    code = ctx.fresh_code("b4-replay")
     if code is None:
         return skipped(_need_token(ctx) or "B.1 gave no code to decode")
     first, body = _decode(ctx, "b4-replay", code, "ok")
