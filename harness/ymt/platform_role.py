@@ -87,6 +87,10 @@ class Enrolment:
     how_down: str = ""
 
 
+class SwitchError(ConfigError):
+    """The configured request that marks the target down or up failed."""
+
+
 def _http_switch(spec: Any, what: str, verify: Any) -> Callable[[], None]:
     if not isinstance(spec, dict) or not isinstance(spec.get("url"), str):
         raise ConfigError(f"config {what}: give {{url: …, body: {{…}}, headers: {{…}}}}")
@@ -103,7 +107,7 @@ def _http_switch(spec: Any, what: str, verify: Any) -> Callable[[], None]:
                 verify=verify,
             ).raise_for_status()
         except httpx.HTTPError as exc:
-            raise TargetUnreachable(f"config {what} {spec['url']}: {exc}") from None
+            raise SwitchError(f"config {what} {spec['url']}: {exc}") from None
 
     return call
 
@@ -923,13 +927,19 @@ def down_emergency(ctx: PlatformContext) -> Any:
     if not ctx.token:
         return skipped(_need_token(ctx) or "")
     check = CHECKS.get("down-emergency")
-    e.mark_down(True)
+    try:
+        e.mark_down(True)
+    except SwitchError as exc:
+        return skipped(f"the target could not be marked down: {exc}")
+    results = []
     try:
         refused = ctx.send("down-emergency", "/qrcode/generate", _b1(ctx.token), "refuse")
         listed = ctx.send("down-emergency", "/emergency/trust-list", {"merchantId": e.merchant_id}, None)
     finally:
-        e.mark_down(False)
-    results = []
+        try:
+            e.mark_down(False)
+        except SwitchError as exc:  # the checks after this one see a platform still down: say so
+            results.append(check.result("error", f"the target could not be marked up again, later checks may see it down: {exc}"))
     if refused.ok:
         results.append(
             check.result(

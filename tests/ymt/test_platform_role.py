@@ -245,7 +245,8 @@ def test_planted_defect_fails_its_checks(platform: ServedPlatform, tmp_path: Pat
 
 
 # --- a vendor's platform: the enrolment from --config ------------------------------------------------------------------
-def test_config_enrolment_made_with_the_cli(platform: ServedPlatform, tmp_path: Path) -> None:
+@pytest.mark.parametrize("switch", [False, True], ids=["no-switch", "control-api-switch"])
+def test_config_enrolment_made_with_the_cli(platform: ServedPlatform, tmp_path: Path, switch: bool) -> None:
     """What a tester does by hand on the harness (docs/ymt.md): merchant-add --out, device-add, app-add, and a
     person's consent (channel simulator); the config file names it all."""
     from harness.ymt import channel
@@ -257,16 +258,20 @@ def test_config_enrolment_made_with_the_cli(platform: ServedPlatform, tmp_path: 
     assert made.exit_code == 0, made.output
     merchant_id = json.loads(made.stdout)["merchantId"]
     assert runner.invoke(main, ["ymt", "device-add", merchant_id, "GATE-09", *db]).exit_code == 0
-    assert runner.invoke(main, ["ymt", "app-add", "city-app", *db]).exit_code == 0
-    app = channel.ChannelApp(channel.http_transport(platform.url), "city-app")
+    app_id = f"city-app-{int(switch)}"
+    assert runner.invoke(main, ["ymt", "app-add", app_id, *db]).exit_code == 0
+    app = channel.ChannelApp(channel.http_transport(platform.url), app_id)
     first17 = "33010219800515771"
     user = app.realname("赵六", first17 + admin.id_check_digit(first17))
     consent = app.consent(user.detail["userId"], ["concealName", "concealCard", "userName", "idCard", "tags"])
     config = {  # merchant.json as merchant-add --out wrote it (its key and trust anchor beside it), with the scanner
-        "appId": "city-app",
+        "appId": app_id,
         "authorisationCode": consent.detail["_code"],
         "merchant": {"file": "merchant/merchant.json", "macId": "GATE-09", "fields": ["concealName", "concealCard", "tags"]},
     }
+    if switch:  # how this target is marked down and up: the harness's control API (loopback)
+        status = platform.url.removesuffix("/ymt") + "/_harness/ymt/status"
+        config.update(down={"url": status, "body": {"down": True}}, up={"url": status, "body": {"down": False}})
     path = tmp_path / "platform.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     role = role_class("ymt-platform")(CommonOptions(tmp_path, 3, platform.db, "strict"), target=platform.url, config=path)
@@ -275,7 +280,8 @@ def test_config_enrolment_made_with_the_cli(platform: ServedPlatform, tmp_path: 
     assert events[-1].verdict == "passed", [(r.check_id, r.message) for r in results.values() if r.status == "failed"]
     # what the config did not give is skipped, saying why: no expired code, no way to mark the target down
     assert results["b4-expired"].status == "skipped" and "expiredCode" in results["b4-expired"].message
-    assert results["down-emergency"].status == "skipped"
+    assert results["down-emergency"].status == ("passed" if switch else "skipped"), results["down-emergency"].message
+    assert not admin.is_down(platform.store)
     assert results["b2-tags"].status == "skipped"  # the person has no tags: nothing to judge
     assert results["trust-list"].status == results["emergency-code"].status == "passed"  # the anchor beside merchant.json
 
