@@ -348,3 +348,13 @@ def test_a_platform_without_the_emergency_code_is_skipped_there_not_failed(platf
     assert by_id["trust-list"].status == by_id["emergency-code"].status == "skipped"
     assert "optional" in by_id["emergency-code"].message
     assert by_id["envelope"].status == by_id["http-status"].status == by_id["down-emergency"].status == "passed"
+
+
+def test_docs_list_every_check_with_its_level() -> None:
+    text = (ROOT / "docs/ymt.md").read_text(encoding="utf-8").split("## Certify role `ymt-platform`", 1)[1]
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) >= 3 and cells[1] in ("MUST", "SHOULD", "REVIEW"):
+            rows[cells[0]] = cells[1]
+    assert rows == {c.id: c.level for c in PlatformRole.checks}
