@@ -153,7 +153,8 @@ class Step:
         return f"{self.step:<10} {code or '-':<7} {self.summary}"
 
     def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"step": self.step, "ok": self.passed, "summary": self.summary, **self.detail}
+        shown = {k: v for k, v in self.detail.items() if not k.startswith("_")}  # _code: a secret kept for the next step
+        out: dict[str, Any] = {"step": self.step, "ok": self.passed, "summary": self.summary, **shown}
         if self.reply is not None:
             out.update(code=self.reply.code, msg=self.reply.msg, http=self.reply.status)
         return out

@@ -79,6 +79,28 @@ def test_cli_runs_the_flow_on_the_harness_and_keeps_the_token(platform: ServedPl
     assert [(r["step"], r["code"], r["ok"]) for r in rows] == [("tags", "PY0000", True)]
 
 
+def test_cli_json_never_prints_the_authorisation_code(platform: ServedPlatform) -> None:
+    first17 = "33010619700101555"
+    args = [
+        "ymt",
+        "channel",
+        "--target",
+        platform.url,
+        "--app",
+        APP,
+        "--name",
+        "孙七",
+        "--id-card",
+        first17 + admin.id_check_digit(first17),
+    ]
+    result = CliRunner().invoke(main, [*args, "--json", "--steps", "authorise"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [r["step"] for r in rows] == ["realname", "consent", "authorise"]
+    assert all("_code" not in r and "accessToken" not in r for r in rows)
+    assert first17 not in result.stdout
+
+
 def test_cli_a_refused_step_exits_1(platform: ServedPlatform) -> None:
     result = CliRunner().invoke(main, ["ymt", "channel", "--target", platform.url, "--app", APP, "--code", "x" * 32])
     assert result.exit_code == 1
