@@ -52,6 +52,7 @@ SPEC_FILES = ("ymt/platform.yaml", "ymt/requirements.yaml", "decisions.yaml")
 OK = sim.OK
 SECRET_FIELDS = frozenset({"accessToken", "aesKeyWrapped", "code"})
 PERSONAL_FIELDS = frozenset({"idCard", "userName", "userNmae", "name", "mobile"})
+BULKY_FIELDS = frozenset({"qrcodeBase64", "response", "emergencyCode", "sign", "signature", "certificate"})
 CODE_PATTERN = re.compile(r"^PY[1-9][0-9]{3}$")
 ID_PATTERN = re.compile(r"[0-9]{17}[0-9Xx]")
 SERVER_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$")
@@ -365,7 +366,7 @@ def _scrub(value: Any, key: str = "") -> Any:
             return sim.masked(value)
         if key in PERSONAL_FIELDS:
             return f"<{key}: {len(value)} characters, masked>"
-        if len(value) > 120:
+        if (key in BULKY_FIELDS and len(value) > 64) or len(value) > 400:  # images, cipher texts: their start is enough
             return value[:40] + f"…({len(value)} characters)"
     return value
 

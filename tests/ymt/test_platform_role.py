@@ -9,6 +9,7 @@ import base64
 import io
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -309,6 +310,8 @@ def test_cli_certify_on_the_harness_and_bad_arguments(platform: ServedPlatform, 
     result = CliRunner().invoke(main, [*args, "--quiet"])
     assert result.exit_code == 0, result.output
     assert (report / "report.json").is_file()
+    written = " ".join(f.read_text(encoding="utf-8", errors="replace") for f in report.rglob("*") if f.is_file())
+    assert "欧阳明月" not in written and not re.search(r"330106[0-9]{11}[0-9X]", written)  # the person, never in clear
     for bad, says in (
         (["--target", "ftp://x", "--setup-harness"], "--target must be"),
         (["--target", "http://127.0.0.1:9/ymt"], "exactly one of"),
