@@ -429,6 +429,8 @@ def channel(
         raise _error(f"give one of --code, --token or --name/--id-card, not {' and '.join(given)}")
     if token:
         wanted = tuple(s for s in wanted if s != "authorise")
+        if not wanted:
+            raise _error("with --token there is nothing to authorise: choose --steps generate,refresh,tags,channel or emergency")
     elif not given and "authorise" in wanted:
         raise _error("authorise needs an authorisation code: --code CODE, or --name/--id-card on the harness (or --token TOKEN)")
     app = sim.ChannelApp(sim.http_transport(target, timeout=timeout), app_id, access_token=token)

@@ -116,6 +116,7 @@ def test_cli_a_refused_step_exits_1(platform: ServedPlatform) -> None:
         (["--target", "http://127.0.0.1:9/ymt", "--app", "a", "--name", "x"], "go together"),
         (["--target", "http://127.0.0.1:9/ymt", "--app", "a", "--code", "c", "--steps", "fly"], "unknown steps"),
         (["--target", "http://127.0.0.1:9/ymt", "--app", "a", "--code", "c"], "cannot reach"),
+        (["--target", "http://127.0.0.1:9/ymt", "--app", "a", "--token", "t", "--steps", "authorise"], "nothing to authorise"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2(args: list[str], says: str) -> None:
