@@ -28,6 +28,7 @@ ROLES: dict[str, str] = {
     "dudu-device-backend": "harness.dudu.certify:DeviceBackendRoleCommand",
     "ymt-scene-client": "harness.ymt.certify:SceneClientRoleCommand",
     "ymt-emergency-verifier": "harness.ymt.emergency_role:EmergencyVerifierRoleCommand",
+    "ymt-platform": "harness.ymt.platform_role:PlatformRoleCommand",
     "dym-enterprise-client": "harness.dym.certify:EnterpriseClientRoleCommand",
     "dym-ledger-verifier": "harness.dym.ledger_role:LedgerVerifierRoleCommand",
 }

@@ -363,3 +363,101 @@ def scan(
     _echo({"code": result.code, "msg": result.msg, "fields": result.fields})
     if not result.ok:
         sys.exit(1)
+
+
+@ymt.command("channel")
+@click.option("--target", required=True, help="The platform's base URL, e.g. http://127.0.0.1:8000/ymt (or a vendor's own platform).")
+@click.option("--app", "app_id", required=True, help="The channel app's appId (表B.5; on the harness: harness ymt app-add).")
+@click.option("--code", "auth_code", default=None, help="An authorisation code the person's consent gave the app (B.5 code).")
+@click.option("--token", "token", default=None, help="An accessToken already held (skips the authorise step).")
+@click.option("--name", default=None, help="On the harness: run the real-name check and consent for this 姓名 first (D-YMT-FLOW).")
+@click.option("--id-card", default=None, help="On the harness: the person's 18-character ID number (with --name).")
+@click.option(
+    "--scope",
+    default="concealName,concealCard,userName,idCard,tags",
+    show_default=True,
+    help="On the harness: the data fields the person consents to (with --name).",
+)
+@click.option(
+    "--steps",
+    default=",".join(("authorise", "generate", "refresh", "tags", "channel")),
+    show_default=True,
+    help="Steps in order: authorise (B.5), generate (B.1), refresh (B.1 again), tags (B.2), channel (B.3), emergency.",
+)
+@click.option("--latitude", default="30.2741", show_default=True, help="表B.1 latitude (decimal degrees as a string).")
+@click.option("--longitude", default="120.1551", show_default=True, help="表B.1 longitude.")
+@click.option("--png", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write the last QR image shown here.")
+@click.option(
+    "--token-out", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Keep the accessToken in this file (mode 0600)."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per step (for machines) instead of one line per step.")
+@click.option("--timeout", type=click.FloatRange(0.1, 300), default=10.0, show_default=True, help="Seconds per request.")
+def channel(
+    target: str,
+    app_id: str,
+    auth_code: str | None,
+    token: str | None,
+    name: str | None,
+    id_card: str | None,
+    scope: str,
+    steps: str,
+    latitude: str,
+    longitude: str,
+    png: Path | None,
+    token_out: Path | None,
+    as_json: bool,
+    timeout: float,
+) -> None:
+    """Act as a channel app: authorise (B.5), show the code (B.1, its PNG QR decoded), refresh it, the tags (B.2) and the
+    channel code (B.3). One line per step (--json: one JSON object); exit 0 when every step succeeded, 1 when the
+    platform refused one, 2 for bad input or an unreachable platform."""
+    import sys
+    from urllib.parse import urlsplit
+
+    from harness.ymt import channel as sim
+
+    if urlsplit(target).scheme not in ("http", "https") or not urlsplit(target).netloc:
+        raise _error(f"--target must be an http:// or https:// URL, not {target!r}")
+    wanted = tuple(_list(steps))
+    unknown = [s for s in wanted if s not in (*sim.STEPS, "emergency")]
+    if not wanted or unknown:
+        raise _error(f"unknown steps {unknown or '(none given)'}; steps: {', '.join((*sim.STEPS, 'emergency'))}")
+    if (name is None) != (id_card is None):
+        raise _error("--name and --id-card go together (the harness's real-name check)")
+    given = [flag for flag, value in (("--code", auth_code), ("--token", token), ("--name", name)) if value]
+    if len(given) > 1:
+        raise _error(f"give one of --code, --token or --name/--id-card, not {' and '.join(given)}")
+    if token:
+        wanted = tuple(s for s in wanted if s != "authorise")
+        if not wanted:
+            raise _error("with --token there is nothing to authorise: choose --steps generate,refresh,tags,channel or emergency")
+    elif not given and "authorise" in wanted:
+        raise _error("authorise needs an authorisation code: --code CODE, or --name/--id-card on the harness (or --token TOKEN)")
+    app = sim.ChannelApp(sim.http_transport(target, timeout=timeout), app_id, access_token=token)
+
+    def show(step: Any) -> None:
+        click.echo(json.dumps(step.as_json(), ensure_ascii=False) if as_json else step.line())
+
+    done: list[Any] = []
+    if name is not None and id_card is not None:
+        checked = app.realname(name, id_card.upper())
+        show(checked)
+        done.append(checked)
+        if checked.passed:
+            consented = app.consent(checked.detail["userId"], _list(scope))
+            show(consented)
+            done.append(consented)
+            auth_code = consented.detail.pop("_code", None)
+        if not auth_code:
+            sys.exit(1)
+    done += sim.run(app, wanted, code=auth_code, latitude=latitude, longitude=longitude, on_step=show)
+    if token_out is not None and app.access_token:
+        _write_private(token_out, app.access_token.encode("ascii"))
+    if png is not None:
+        shown = [s for s in done if s.reply is not None and s.detail.get("png")]
+        if shown:
+            import base64 as b64
+
+            png.write_bytes(b64.b64decode(shown[-1].reply.response["qrcodeBase64"]))
+    if not all(s.passed for s in done):
+        sys.exit(1)

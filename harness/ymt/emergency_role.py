@@ -11,7 +11,9 @@ clock runs behind); everything else a MUST.
 
 Offering the emergency code is optional for a scene (001 §7.2.2 可, hence SHOULD in ymt-scene-client); a verifier that
 is offered, though, is worth nothing unless it accepts the valid code and refuses every forged or stale one, so those
-checks are MUST here (D-YMT-EMERGENCY is the design the offline code cannot work without).
+checks are MUST here (D-YMT-EMERGENCY is the design the offline code cannot work without). The catalogue says the
+same: the scene-level entries YMT-EMERGENCY-VERIFY / -REFUSE stay SHOULD (whether a scene verifies offline at all),
+and the verifier's own entries YMT-EMERGENCY-VERIFIER-ACCEPT / -REFUSE are MUST, -LEEWAY SHOULD.
 
 The command is split like a shell would (no shell runs it); ``{file}`` becomes a JSON file
 ``{"code", "trustList", "trustAnchor", "validationClock", "validationClockEpoch"}`` (docs/ymt.md). The conforming
@@ -205,7 +207,7 @@ def _judge(graded: Graded, check_id: str, doing: str) -> Any:
     return passed(f"vector(s) {', '.join(o.vector.name for o in mine)} {said}", *(o.evidence() for o in mine))
 
 
-def _family(check_id: str, title: str, doing: str, requirement: str = "YMT-EMERGENCY-REFUSE") -> None:
+def _family(check_id: str, title: str, doing: str, requirement: str = "YMT-EMERGENCY-VERIFIER-REFUSE") -> None:
     @CHECKS.check(check_id, title=title, clause=CLAUSE, requirements=(requirement,), level="MUST")
     def judge(graded: Graded) -> Any:
         return _judge(graded, check_id, doing)
@@ -217,7 +219,7 @@ _family(
     "YMT-EV-VALID",
     "a valid emergency code is accepted at a clock inside its validity, its last second included",
     "refused (a valid code)",
-    "YMT-EMERGENCY-VERIFY",
+    "YMT-EMERGENCY-VERIFIER-ACCEPT",
 )
 _family("YMT-EV-PREFIX", "a code without the YMT1: prefix is refused", "accepted (another prefix)")
 _family("YMT-EV-BASE45", "a code whose text is not base45 is refused", "accepted (not base45)")
@@ -232,7 +234,7 @@ _family("YMT-EV-EXPIRED", "a code at or after its expiry is refused", "accepted 
     "YMT-EV-LEEWAY",
     title="a valid code is accepted up to 60 s before its issue time (a scanner's clock running behind the issuer's)",
     clause=f"{CLAUSE} (iat − 60 s ≤ clock)",
-    requirements=("YMT-EMERGENCY-VERIFY",),
+    requirements=("YMT-EMERGENCY-VERIFIER-LEEWAY",),
     level="SHOULD",
 )
 def accepts_within_leeway(graded: Graded) -> Any:
@@ -253,7 +255,7 @@ def accepts_within_leeway(graded: Graded) -> Any:
     "YMT-EV-REASONS",
     title="what the verifier says when it refuses (a person judges whether it names the failed stage)",
     clause=CLAUSE,
-    requirements=("YMT-EMERGENCY-REFUSE",),
+    requirements=("YMT-EMERGENCY-VERIFIER-REFUSE",),
     level="REVIEW",
 )
 def refusal_reasons(graded: Graded) -> Any:
