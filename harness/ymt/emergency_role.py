@@ -4,10 +4,12 @@
 app offer it then; D-YMT-EMERGENCY fixes its form and how a scanner verifies it offline against a trust list fetched
 ahead of time. A scene system whose scanner says it verifies emergency codes is graded here: the role hands the
 vendor's command every emergency-code vector of fixtures/ymt/vectors.json (the valid code and each case of the negative
-catalogue: bad prefix, base45, zlib, signature, unknown kid, clock before issue, clock after expiry) and the valid code
-at the edges of its validity (its last second; 60 s before issue, the leeway), one file each, and grades each answer by
-its exit code (0 = accepted, anything else = refused). The leeway is a SHOULD (refusing it only hurts a scanner whose
-clock runs behind); everything else a MUST.
+catalogue: bad prefix, base45, zlib, signature, unknown kid, clock before issue, clock after expiry), the valid code
+at the edges of its validity (its last second; 60 s before issue, the leeway), and cases built from the fixtures' keys
+(a trust list altered or expired, a code with em false, a clock an hour early), one file each, and grades each answer by
+its exit code (0 = accepted, anything else = refused). The leeway and its bound are SHOULD (refusing inside it only hurts
+a scanner whose clock runs behind; accepting 61 s early is a looser clock, not a forgery); everything else a MUST. A
+verifier that accepts no valid code fails YMT-EV-VALID, and its refusals are skipped (they prove nothing then).
 
 Offering the emergency code is optional for a scene (001 §7.2.2 可, hence SHOULD in ymt-scene-client); a verifier that
 is offered, though, is worth nothing unless it accepts the valid code and refuses every forged or stale one, so those
@@ -59,8 +61,14 @@ FAMILY = {
     "bad-zlib": "YMT-EV-ZLIB",
     "bad-signature": "YMT-EV-SIGNATURE",
     "unknown-kid": "YMT-EV-KID",
-    "clock-before-issue": "YMT-EV-NOT-YET-VALID",
+    "clock-before-issue": "YMT-EV-LEEWAY-BOUND",  # 61 s before issue: just beyond the design's 60 s leeway
     "clock-after-expiry": "YMT-EV-EXPIRED",
+    # derived here from the fixtures' throwaway keys (fixtures/ymt/generate.py): what vectors.json's one trust list and
+    # its cases cannot show
+    "clock-hour-before-issue": "YMT-EV-NOT-YET-VALID",
+    "trust-list-forged": "YMT-EV-TRUST-LIST",
+    "trust-list-expired": "YMT-EV-TRUST-LIST",
+    "not-emergency": "YMT-EV-CLAIMS",
     # the valid code at the edges of its validity (derived here: the same code, another clock)
     "valid-last-second": "YMT-EV-VALID",
     "valid-inside-leeway": "YMT-EV-LEEWAY",
@@ -111,9 +119,67 @@ def load_vectors(path: Path = VECTORS) -> list[Vector]:
                 ),
             )
             for name, what, at in edges:
-                moment = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-                out.append(Vector(name, what, "accept", None, document | {"validationClock": moment, "validationClockEpoch": at}))
+                out.append(Vector(name, what, "accept", None, document | _clock(at)))
+            out += _derived(case, document)
     return out
+
+
+def _clock(at: int) -> dict[str, Any]:
+    return {"validationClock": datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "validationClockEpoch": at}
+
+
+def _derived(valid: dict[str, Any], document: dict[str, Any]) -> list[Vector]:
+    """Cases the fixture's single trust list cannot carry, built from the fixtures' throwaway keys (deterministic
+    signatures, so every run hands the verifier the same files): the trust list altered after signing, a trust list
+    validly signed but expired, a validly signed code that is not an emergency code (``em`` false), and a clock an
+    hour before issue (well beyond any clock skew)."""
+    from fixtures.ymt import generate
+    from harness.ymt import crypto
+
+    k = generate.keys()
+    claims = valid["JSON"]
+    forged = json.loads(json.dumps(document["trustList"]))
+    forged["trustList"]["version"] = int(forged["trustList"]["version"]) + 1  # the signature no longer covers it
+    expired = crypto.make_trust_list(
+        [(generate.ISSUER, k["issuer_cert"])],
+        k["anchor"],
+        version=1,
+        issued_at=claims["iat"] - 2 * 86400,
+        expires_at=claims["iat"] - 86400,
+        deterministic=True,
+    )
+    plain = crypto.EmergencyClaims(generate.ISSUER, claims["iat"], claims["exp"], "**丰", "1**************X", (), emergency=False)
+    not_emergency = crypto.make_emergency(plain, k["issuer"], k["issuer_cert"], deterministic=True)
+    return [
+        Vector(
+            "clock-hour-before-issue",
+            "validation clock an hour before issue (beyond any clock skew)",
+            "reject",
+            "not-yet-valid",
+            document | _clock(claims["iat"] - 3600),
+        ),
+        Vector(
+            "trust-list-forged",
+            "the trust list's version changed after the anchor signed it",
+            "reject",
+            "bad-trust-list",
+            document | {"trustList": forged},
+        ),
+        Vector(
+            "trust-list-expired",
+            "a trust list validly signed by the anchor that expired the day before the clock",
+            "reject",
+            "bad-trust-list",
+            document | {"trustList": expired},
+        ),
+        Vector(
+            "not-emergency",
+            "a code validly signed by a trusted issuer whose claims say it is no emergency code (em false)",
+            "reject",
+            "bad-claims",
+            document | {"code": not_emergency},
+        ),
+    ]
 
 
 def from_store(store: Store) -> Vector | None:
@@ -195,10 +261,19 @@ def grade(template: str, directory: Path, *, timeout: float = TIMEOUT, vectors: 
     return Graded(template, outcomes)
 
 
+def _verifies_nothing(graded: Graded) -> bool:
+    """Whether the command accepted no valid code at all: its refusals then cannot be told from a verifier that cannot
+    verify (a crash, a wrong file format), and the refusal checks have nothing to judge."""
+    valid = [o for o in graded.outcomes if o.vector.check == "YMT-EV-VALID"]
+    return bool(valid) and not any(o.accepted for o in valid)
+
+
 def _judge(graded: Graded, check_id: str, doing: str) -> Any:
     mine = graded.of(check_id)
     if not mine:
         return skipped(f"no vector for {check_id}")
+    if all(o.vector.expect == "reject" for o in mine) and _verifies_nothing(graded):
+        return skipped(f"the verifier refused every valid code too (YMT-EV-VALID): its refusal of {len(mine)} vector(s) proves nothing")
     wrong = [o for o in mine if not o.right]
     if wrong:
         names = ", ".join(o.vector.name for o in wrong)
@@ -226,8 +301,37 @@ _family("YMT-EV-BASE45", "a code whose text is not base45 is refused", "accepted
 _family("YMT-EV-ZLIB", "a code whose payload is not zlib data is refused", "accepted (not zlib)")
 _family("YMT-EV-SIGNATURE", "a code whose COSE_Sign1 signature does not verify is refused", "accepted (a broken signature)")
 _family("YMT-EV-KID", "a code signed by a key whose kid is not in the trust list is refused", "accepted (an untrusted issuer)")
-_family("YMT-EV-NOT-YET-VALID", "a code more than 60 s before its issue time is refused", "accepted (not yet valid)")
+_family("YMT-EV-NOT-YET-VALID", "a code an hour before its issue time is refused", "accepted (not yet valid)")
 _family("YMT-EV-EXPIRED", "a code at or after its expiry is refused", "accepted (expired)")
+_family(
+    "YMT-EV-TRUST-LIST",
+    "a trust list altered after the anchor signed it, or expired, is refused (and every code it would vouch for)",
+    "accepted (an unverified trust list)",
+)
+_family("YMT-EV-CLAIMS", "a validly signed code that is not an emergency code (em false) is refused", "accepted (em false)")
+
+
+@CHECKS.check(
+    "YMT-EV-LEEWAY-BOUND",
+    title="a code more than 60 s before its issue time is refused (the design's leeway: a wider one is a WARNING)",
+    clause=f"{CLAUSE} (iat − 60 s ≤ clock)",
+    requirements=("YMT-EMERGENCY-VERIFIER-LEEWAY",),
+    level="SHOULD",
+)
+def refuses_beyond_leeway(graded: Graded) -> Any:
+    mine = graded.of("YMT-EV-LEEWAY-BOUND")
+    if not mine:
+        return skipped("no vector just beyond the leeway")
+    if _verifies_nothing(graded):
+        return skipped("the verifier refused every valid code (YMT-EV-VALID): its refusal here proves nothing")
+    wrong = [o for o in mine if not o.right]
+    if wrong:
+        return warning(
+            f"a code {LEEWAY + 1} s before its issue time was accepted: the verifier allows more clock skew than the design's "
+            f"{LEEWAY} s (codes an hour early are judged by YMT-EV-NOT-YET-VALID)",
+            *(o.evidence() for o in wrong),
+        )
+    return passed(f"the code {LEEWAY + 1} s before its issue time refused", *(o.evidence() for o in mine))
 
 
 @CHECKS.check(

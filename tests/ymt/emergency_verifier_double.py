@@ -6,8 +6,12 @@ it names is treated as a pass instead of a refusal (a fail-open verifier)."""
 
 from __future__ import annotations
 
+import base64
 import sys
 from pathlib import Path
+
+import cbor2
+from cryptography import x509
 
 from harness.ymt import crypto
 from harness.ymt.scanner import verify_offline, verify_trust_list
@@ -23,7 +27,20 @@ MODES: dict[str, frozenset[str]] = {
     "skips-signature": frozenset({"bad-signature"}),
     "no-leeway": frozenset(),  # iat compared without the 60 s leeway
     "expiry-off-by-one": frozenset(),  # a code accepted at its expiry second (clock <= exp)
+    "ignores-trust-list": frozenset(),  # the trust list's keys taken as they are: no anchor signature, no expiry
+    "ignores-emergency-flag": frozenset(),  # claims read without the em flag
+    "wide-leeway": frozenset(),  # iat compared with 300 s of leeway instead of 60 s
 }
+
+
+def _unverified(document: dict) -> crypto.TrustList:
+    body = document["trustList"]
+    keys = {}
+    for entry in body["keys"]:
+        der = base64.b64decode(entry["certificate"])
+        kid = base64.b64decode(entry["kid"])
+        keys[kid] = crypto.TrustedKey(kid, str(entry["issuer"]), x509.load_der_x509_certificate(der))
+    return crypto.TrustList(int(body["version"]), int(body["issuedAt"]), int(body["expiresAt"]), keys)
 
 
 def main(mode: str, file: str) -> int:
@@ -31,6 +48,20 @@ def main(mode: str, file: str) -> int:
     try:
         if mode == "no-leeway":
             crypto.verify_emergency(code, verify_trust_list(trust, anchor, clock), clock, leeway=0)
+        elif mode == "wide-leeway":
+            crypto.verify_emergency(code, verify_trust_list(trust, anchor, clock), clock, leeway=300)
+        elif mode == "ignores-trust-list":
+            crypto.verify_emergency(code, _unverified(trust), clock)
+        elif mode == "ignores-emergency-flag":
+            try:
+                crypto.verify_emergency(code, verify_trust_list(trust, anchor, clock), clock)
+            except crypto.BadClaims:  # raised after the signature verified: only the claims are judged here
+                payload = crypto._decode_structure(code)[3]
+                private = cbor2.loads(payload).get(-70001)
+                if not isinstance(private, dict) or private.get("em") is not False:
+                    raise
+                print("accepted (em not read)")
+                return 0
         else:
             verify_offline(code, trust, anchor, clock)
     except crypto.EmergencyCodeError as exc:
