@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.conformance.engine import CheckSet, failed, passed, review, skipped, warning
-from harness.conformance.model import Event, Evidence
+from harness.conformance import commands
+from harness.conformance.commands import Graded, Outcome
+from harness.conformance.engine import CheckSet, passed, review, skipped, warning
+from harness.conformance.model import Event
 from harness.conformance.roles import CommonOptions, RoleOption, run_checks
 from harness.dym import ledger_drills
 from harness.errors import ConfigError
@@ -33,42 +32,10 @@ from harness.store import Store
 
 PLACEHOLDERS = ("{receipt}", "{entry}")
 TIMEOUT = 30.0  # seconds per drill
-PARALLEL = 4
-OUTPUT_KEPT = 400  # characters of the verifier's output kept as evidence
 SPEC_FILES = ("dym/requirements.yaml", "decisions.yaml")
 CLAUSE = "004 §一(四)2 上链服务 (不可篡改); D-DYM-LEDGER"
 
 CHECKS = CheckSet()
-
-
-@dataclass(frozen=True)
-class Outcome:
-    drill: ledger_drills.Drill
-    exit_code: int | None  # None: it did not finish in time or could not start
-    output: str
-
-    @property
-    def accepted(self) -> bool:
-        return self.exit_code == 0
-
-    @property
-    def right(self) -> bool:
-        return self.accepted == (self.drill.expect == "accept")
-
-    def evidence(self) -> Evidence:
-        said = "accepted" if self.accepted else f"refused (exit {self.exit_code})" if self.exit_code is not None else "no answer"
-        return Evidence(
-            note=f"drill {self.drill.name}: {self.drill.what}; expected {self.drill.expect}, the verifier {said}: {self.output}"
-        )
-
-
-@dataclass
-class Graded:
-    command: str
-    outcomes: list[Outcome]
-
-    def of(self, check_id: str) -> list[Outcome]:
-        return [o for o in self.outcomes if o.drill.check == check_id]
 
 
 def _argv(template: str, drill: ledger_drills.Drill, key_file: Path) -> list[str]:
@@ -83,17 +50,9 @@ def _argv(template: str, drill: ledger_drills.Drill, key_file: Path) -> list[str
 
 def _run_one(template: str, drill: ledger_drills.Drill, kit: ledger_drills.Kit, timeout: float) -> Outcome:
     key = drill.key_file.read_text(encoding="utf-8").strip() if drill.key_file else kit.key
-    env = {**os.environ, "DYM_LEDGER_KEY": key}
-    try:
-        done = subprocess.run(
-            _argv(template, drill, kit.key_file), capture_output=True, timeout=timeout, env=env, cwd=kit.directory, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return Outcome(drill, None, f"no answer within {timeout:.0f} s")
-    except OSError as exc:
-        return Outcome(drill, None, f"could not start: {exc.strerror or exc}")
-    text = (done.stdout + b"\n" + done.stderr).decode("utf-8", "replace").strip()
-    return Outcome(drill, done.returncode, " ".join(text.split())[:OUTPUT_KEPT] or "(no output)")
+    argv = _argv(template, drill, kit.key_file)
+    exit_code, output = commands.run(argv, timeout=timeout, env={**os.environ, "DYM_LEDGER_KEY": key}, cwd=kit.directory)
+    return Outcome(drill, exit_code, output, "drill")
 
 
 def grade(template: str, directory: Path, *, timeout: float = TIMEOUT, store: Store | None = None) -> Graded:
@@ -103,32 +62,11 @@ def grade(template: str, directory: Path, *, timeout: float = TIMEOUT, store: St
     drills = list(kit.drills)
     if store is not None and (own := ledger_drills.from_store(store, directory)) is not None:
         drills.insert(0, own)
-    with ThreadPoolExecutor(PARALLEL) as pool:
-        outcomes = list(pool.map(lambda d: _run_one(template, d, kit, timeout), drills))
-    return Graded(template, outcomes)
-
-
-def _verifies_nothing(graded: Graded) -> bool:
-    """Whether the command accepted no valid receipt at all: then its refusals cannot be told from a verifier that
-    cannot verify (a wrong key format, a crash), and the refusal checks have nothing to judge."""
-    valid = graded.of("DYM-LV-ACCEPTS")
-    return bool(valid) and not any(o.accepted for o in valid)
+    return Graded(template, commands.run_each(drills, lambda d: _run_one(template, d, kit, timeout)), "DYM-LV-ACCEPTS")
 
 
 def _judge(graded: Graded, check_id: str, doing: str) -> Any:
-    mine = graded.of(check_id)
-    if not mine:
-        return skipped(f"no drill for {check_id}")
-    refusing = all(o.drill.expect != "accept" for o in mine)
-    if refusing and _verifies_nothing(graded):
-        return skipped(
-            f"the verifier refused every valid receipt too (DYM-LV-ACCEPTS): its refusal of {len(mine)} drill(s) here proves nothing"
-        )
-    wrong = [o for o in mine if not o.right]
-    if wrong:
-        names = ", ".join(o.drill.name for o in wrong)
-        return failed(f"{len(wrong)} of {len(mine)} drill(s) wrongly {doing}: {names}", *(o.evidence() for o in wrong))
-    return passed(f"{len(mine)} drill(s): {', '.join(o.drill.name for o in mine)}; every answer right")
+    return commands.judge(graded, check_id, doing)
 
 
 @CHECKS.check(
@@ -153,7 +91,7 @@ def accepts_cosigned(graded: Graded) -> Any:
     mine = graded.of("DYM-LV-COSIGNED")
     if not mine:
         return skipped("no cosigned checkpoint drill")
-    if _verifies_nothing(graded):
+    if graded.verifies_nothing():
         return skipped("the verifier refused every valid receipt (DYM-LV-ACCEPTS): a cosigned one tells nothing more")
     wrong = [o for o in mine if not o.right]
     if wrong:
@@ -177,7 +115,7 @@ def accepts_pretty(graded: Graded) -> Any:
     mine = graded.of("DYM-LV-CANONICAL")
     if not mine:
         return skipped("no re-serialised entry drill")
-    if _verifies_nothing(graded):
+    if graded.verifies_nothing():
         return skipped("the verifier refused every valid receipt, canonical bytes included (DYM-LV-ACCEPTS)")
     wrong = [o for o in mine if not o.right]
     if wrong:
@@ -241,7 +179,7 @@ def refuses_origin(graded: Graded) -> Any:
     level="REVIEW",
 )
 def refusal_reasons(graded: Graded) -> Any:
-    refused = [o for o in graded.outcomes if o.drill.expect == "reject" and not o.accepted]
+    refused = [o for o in graded.outcomes if o.case.expect == "reject" and not o.accepted]
     if not refused:
         return skipped("the verifier refused no drill: nothing to read")
     return review(

@@ -27,18 +27,18 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import subprocess
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import fixtures.ymt
-from harness.conformance.engine import CheckSet, failed, passed, review, skipped, warning
-from harness.conformance.model import Event, Evidence
+from harness.conformance import commands
+from harness.conformance.commands import Graded, Outcome
+from harness.conformance.engine import CheckSet, passed, review, skipped, warning
+from harness.conformance.model import Event
 from harness.conformance.roles import CommonOptions, RoleOption, run_checks
 from harness.errors import ConfigError
 from harness.schema import open_store
@@ -46,8 +46,6 @@ from harness.store import Store
 
 PLACEHOLDER = "{file}"
 TIMEOUT = 30.0  # seconds per vector
-PARALLEL = 4
-OUTPUT_KEPT = 400  # characters of the verifier's output kept as evidence
 SPEC_FILES = ("ymt/requirements.yaml", "decisions.yaml")
 CLAUSE = "001 §3 应急码 (可离线使用); §7.2.2; D-YMT-EMERGENCY"
 VECTORS = Path(fixtures.ymt.__file__).resolve().parent / "vectors.json"
@@ -203,39 +201,6 @@ def from_store(store: Store) -> Vector | None:
     return Vector("platform-code", "a fresh code of this harness's platform (its issuer key and trust list)", "accept", None, document)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    vector: Vector
-    exit_code: int | None  # None: it did not finish in time or could not start
-    output: str
-
-    @property
-    def accepted(self) -> bool:
-        return self.exit_code == 0
-
-    @property
-    def right(self) -> bool:
-        return self.accepted == (self.vector.expect == "accept")
-
-    def evidence(self) -> Evidence:
-        v = self.vector
-        said = "accepted" if self.accepted else f"refused (exit {self.exit_code})" if self.exit_code is not None else "no answer"
-        expected = "accept" if v.expect == "accept" else f"refuse ({v.failure})"
-        return Evidence(
-            note=f"vector {v.name}: {v.what} (clock {v.document['validationClock']}); expected {expected}, "
-            f"the verifier {said}: {self.output}"
-        )
-
-
-@dataclass
-class Graded:
-    command: str
-    outcomes: list[Outcome]
-
-    def of(self, check_id: str) -> list[Outcome]:
-        return [o for o in self.outcomes if o.vector.check == check_id]
-
-
 def _argv(template: str, file: Path) -> list[str]:
     return [token.replace(PLACEHOLDER, str(file)) for token in shlex.split(template)]
 
@@ -243,49 +208,21 @@ def _argv(template: str, file: Path) -> list[str]:
 def _run_one(template: str, vector: Vector, directory: Path, timeout: float) -> Outcome:
     file = directory / f"{vector.name}.json"
     file.write_text(json.dumps(vector.document, ensure_ascii=False, indent=1), encoding="utf-8")
-    try:
-        done = subprocess.run(_argv(template, file), capture_output=True, timeout=timeout, env=dict(os.environ), cwd=directory, check=False)
-    except subprocess.TimeoutExpired:
-        return Outcome(vector, None, f"no answer within {timeout:.0f} s")
-    except OSError as exc:
-        return Outcome(vector, None, f"could not start: {exc.strerror or exc}")
-    text = (done.stdout + b"\n" + done.stderr).decode("utf-8", "replace").strip()
-    return Outcome(vector, done.returncode, " ".join(text.split())[:OUTPUT_KEPT] or "(no output)")
+    exit_code, output = commands.run(_argv(template, file), timeout=timeout, env=os.environ, cwd=directory)
+    expected = "accept" if vector.expect == "accept" else f"refuse ({vector.failure})"
+    return Outcome(vector, exit_code, output, "vector", expected, f" (clock {vector.document['validationClock']})")
 
 
 def grade(template: str, directory: Path, *, timeout: float = TIMEOUT, vectors: list[Vector] | None = None) -> Graded:
     """Write each vector's file under ``directory`` and run the command over it (a few at a time)."""
     chosen = load_vectors() if vectors is None else vectors
-    with ThreadPoolExecutor(PARALLEL) as pool:
-        outcomes = list(pool.map(lambda v: _run_one(template, v, directory, timeout), chosen))
-    return Graded(template, outcomes)
-
-
-def _verifies_nothing(graded: Graded) -> bool:
-    """Whether the command accepted no valid code at all: its refusals then cannot be told from a verifier that cannot
-    verify (a crash, a wrong file format), and the refusal checks have nothing to judge."""
-    valid = [o for o in graded.outcomes if o.vector.check == "YMT-EV-VALID"]
-    return bool(valid) and not any(o.accepted for o in valid)
-
-
-def _judge(graded: Graded, check_id: str, doing: str) -> Any:
-    mine = graded.of(check_id)
-    if not mine:
-        return skipped(f"no vector for {check_id}")
-    if all(o.vector.expect == "reject" for o in mine) and _verifies_nothing(graded):
-        return skipped(f"the verifier refused every valid code too (YMT-EV-VALID): its refusal of {len(mine)} vector(s) proves nothing")
-    wrong = [o for o in mine if not o.right]
-    if wrong:
-        names = ", ".join(o.vector.name for o in wrong)
-        return failed(f"{len(wrong)} of {len(mine)} vector(s) wrongly {doing}: {names}", *(o.evidence() for o in wrong))
-    said = "accepted" if mine[0].vector.expect == "accept" else "refused"
-    return passed(f"vector(s) {', '.join(o.vector.name for o in mine)} {said}", *(o.evidence() for o in mine))
+    return Graded(template, commands.run_each(chosen, lambda v: _run_one(template, v, directory, timeout)), "YMT-EV-VALID")
 
 
 def _family(check_id: str, title: str, doing: str, requirement: str = "YMT-EMERGENCY-VERIFIER-REFUSE") -> None:
     @CHECKS.check(check_id, title=title, clause=CLAUSE, requirements=(requirement,), level="MUST")
     def judge(graded: Graded) -> Any:
-        return _judge(graded, check_id, doing)
+        return commands.judge(graded, check_id, doing)
 
     judge.__name__ = check_id.lower().replace("-", "_")
 
@@ -322,7 +259,7 @@ def refuses_beyond_leeway(graded: Graded) -> Any:
     mine = graded.of("YMT-EV-LEEWAY-BOUND")
     if not mine:
         return skipped("no vector just beyond the leeway")
-    if _verifies_nothing(graded):
+    if graded.verifies_nothing():
         return skipped("the verifier refused every valid code (YMT-EV-VALID): its refusal here proves nothing")
     wrong = [o for o in mine if not o.right]
     if wrong:
@@ -363,7 +300,7 @@ def accepts_within_leeway(graded: Graded) -> Any:
     level="REVIEW",
 )
 def refusal_reasons(graded: Graded) -> Any:
-    refused = [o for o in graded.outcomes if o.vector.expect == "reject" and not o.accepted and o.output != "(no output)"]
+    refused = [o for o in graded.outcomes if o.case.expect == "reject" and not o.accepted and o.output != "(no output)"]
     if not refused:
         return skipped("the verifier printed no reason for any refusal: nothing to read")
     return review(
