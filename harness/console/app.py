@@ -256,7 +256,7 @@ class Console:
                 "SELECT DISTINCT session FROM journal WHERE platform = ? AND vendor = ? AND session IS NOT NULL", (platform, vendor)
             )
         }
-        own = [s for s in sessions.list_sessions(self.store) if s.id in tagged or str(s.options.get("vendor") or "") == vendor]
+        own = [s for s in sessions.list_sessions(self.store) if s.id in tagged or vendor in {str(v) for v in s.options.values()}]
         recent = [_row(e) for e in self.journal.query(platform=platform, vendor=vendor, limit=20)]
         return self.render(
             "vendor.html",
