@@ -323,12 +323,12 @@ class Console:
             name=name,
             platform=self.platforms[name],
             drills=drills,
-            details=platform_pages.details(self.store, name),
+            details=platform_pages.details(self.store, name, self.platforms[name]),
             operations=self.try_it.operations(name),
         )
 
     async def dym_receipt(self, request: Request) -> Response:
-        receipt = platform_pages.dym_receipt(self.store)
+        receipt = platform_pages.dym_receipt(self.store, self.platforms.get("dym"))
         if receipt is None:
             return self.render("message.html", 404, title="No ledger", message="The DYM ledger holds no entries yet.")
         return Response(

@@ -183,3 +183,27 @@ def test_static_files_and_the_cjk_font(harness: Harness) -> None:
     assert harness.call("GET", "/console/static/../../journal.py").status_code == 404
     page = harness.call("GET", "/console/nowhere")
     assert page.status_code == 404 and "Traceback" not in page.text
+
+
+def test_platform_pages_show_dudu_devices_dym_ledger_and_fault_drills(harness: Harness) -> None:
+    from harness import faults
+
+    harness.heartbeat()
+    page = text(harness.call("GET", "/console/platform/dudu"))
+    assert "DEV00001" in page and "398" in page and "offline logs pending" in page
+    devices = re.findall(r"DEV0000\d\s+398\s+\S+\s+(online|offline)", page)
+    assert devices == ["online", "offline"]  # DEV00001 heartbeat just now, DEV00002 never
+    faults.add(harness.store, "delay", "dudu", delay_ms=5)
+    assert "delay" in text(harness.call("GET", "/console/platform/dudu"))
+    dym = text(harness.call("GET", "/console/platform/dym"))
+    assert "Ledger" in dym and "entries" in dym and "verifier key" in dym
+    assert harness.call("GET", "/console/platform/dym/receipt").status_code == 404  # no checkpoint yet: said, not a 500
+    ledger = harness.app.state_platforms["dym"].ledger
+    with harness.store.transaction() as conn:
+        ledger.append(conn, {"event": "console-test", "n": 1})
+        ledger.checkpoint(conn)
+    assert "latest checkpoint" in text(harness.call("GET", "/console/platform/dym"))
+    receipt = harness.call("GET", "/console/platform/dym/receipt")
+    assert receipt.status_code == 200 and "attachment" in receipt.headers["content-disposition"]
+    assert receipt.json()["index"] == 0 and receipt.json()["tree_size"] == 1 and receipt.json()["proof"]
+    assert harness.call("GET", "/console/platform/nope").status_code == 404
