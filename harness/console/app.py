@@ -352,8 +352,7 @@ class Console:
             return JSONResponse({"error": "the body must be JSON: {platform, operation, body}"}, 400)
         if not isinstance(form, dict):
             return JSONResponse({"error": "the body must be a JSON object: {platform, operation, body}"}, 400)
-        base = f"http://127.0.0.1:{request.url.port or 80}" if request.url.hostname else "http://127.0.0.1"
-        result = await self.try_it.send(base, form)
+        result = await self.try_it.send(form)
         return JSONResponse(result, status_code=200 if "error" not in result else 400)
 
     # -- static ---------------------------------------------------------------------------------------------------

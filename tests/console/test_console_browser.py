@@ -164,3 +164,12 @@ def test_screenshots_show_chinese_glyphs_not_tofu(server: LiveServer, page: Page
     loaded = page.evaluate("() => [...document.fonts].filter(f => f.status === 'loaded').map(f => f.family)")
     assert any("HarnessCJK" in f for f in loaded), loaded
     assert (tmp_path / "console-journal.png").stat().st_size > 10_000 and (tmp_path / "console-exchange.png").stat().st_size > 10_000
+
+
+def test_try_it_sends_a_signed_request_and_shows_its_exchange(server: LiveServer, page: Page) -> None:
+    page.goto(server.base + "/console/try?platform=yxc&operation=coach")
+    page.click("#try button[type=submit]")
+    page.wait_for_url(re.compile(r"/console/exchange/\d+"))
+    held = " ".join(page.locator("section.verdict.held").all_inner_texts())
+    assert "YXC-SIGN-VERIFY" in held and "YXC-SIGN-CERT" in held
+    assert "sign=" in page.locator("body").inner_text()

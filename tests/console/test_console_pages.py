@@ -207,3 +207,51 @@ def test_platform_pages_show_dudu_devices_dym_ledger_and_fault_drills(harness: H
     assert receipt.status_code == 200 and "attachment" in receipt.headers["content-disposition"]
     assert receipt.json()["index"] == 0 and receipt.json()["tree_size"] == 1 and receipt.json()["proof"]
     assert harness.call("GET", "/console/platform/nope").status_code == 404
+
+
+def test_try_it_signs_a_yxc_request_with_the_consoles_test_key(harness: Harness) -> None:
+    page = harness.call("GET", "/console/try?platform=yxc&operation=coach")
+    assert page.status_code == 200 and "TRY00" in page.text and "coachnum" in page.text
+    example = json.loads(html.unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", page.text, re.S).group(1)))  # type: ignore[union-attr]
+    sent = harness.call(
+        "POST", "/console/try", json={"platform": "yxc", "operation": "coach", "body": example}, headers={"x-harness-console": "1"}
+    )
+    assert sent.status_code == 200, sent.text
+    entry = harness.app.state_journal.query(where=("id = ?", [sent.json()["exchange"]]), limit=1)[0]
+    assert entry["operation"] == "coach" and "sign=" in entry["query"]
+    signing = {v["rule"]: v["held"] for v in entry["verdicts"] if v["rule"].startswith("YXC-SIGN")}
+    assert signing and all(signing.values()), signing  # the signature verified: the scheme works end to end
+    again = harness.call(
+        "POST", "/console/try", json={"platform": "yxc", "operation": "coach", "body": example}, headers={"x-harness-console": "1"}
+    )
+    assert again.status_code == 200  # the test vendor is enrolled once and reused
+    assert harness.store.query_one("SELECT COUNT(*) FROM vendors WHERE platnum = 'TRY00'")[0] == 1
+
+
+def test_try_it_runs_the_dudu_token_flow(harness: Harness) -> None:
+    form = harness.call("GET", "/console/try?platform=dudu&operation=get_card_list")
+    assert 'name="secret"' in form.text
+    body = json.loads(html.unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", form.text, re.S).group(1)))  # type: ignore[union-attr]
+    assert "token" not in body  # the console gets one
+    headers = {"x-harness-console": "1"}
+    missing = harness.call("POST", "/console/try", json={"platform": "dudu", "operation": "get_card_list", "body": body}, headers=headers)
+    assert missing.status_code == 400 and "token" in missing.json()["error"]
+    wrong = harness.call(
+        "POST",
+        "/console/try",
+        json={"platform": "dudu", "operation": "get_card_list", "body": body, "enterprise_id": "398", "secret": "wrong"},
+        headers=headers,
+    )
+    assert wrong.status_code == 400 and "get_token refused" in wrong.json()["error"] and wrong.json()["exchange"]
+    ok = harness.call(
+        "POST",
+        "/console/try",
+        json={"platform": "dudu", "operation": "get_card_list", "body": body, "enterprise_id": "398", "secret": fx.SECRET},
+        headers=headers,
+    )
+    assert ok.status_code == 200, ok.text
+    entry = harness.app.state_journal.query(where=("id = ?", [ok.json()["exchange"]]), limit=1)[0]
+    assert entry["operation"] == "get_card_list" and entry["outcome"] != "failed", entry["verdicts"]
+    assert fx.SECRET not in json.dumps(harness.app.state_journal.query(operation="get_token", limit=5), ensure_ascii=False)
+    bad = harness.call("POST", "/console/try", json={"platform": "zjpx", "operation": "x", "body": {}}, headers=headers)
+    assert bad.status_code == 400 and "error" in bad.json()

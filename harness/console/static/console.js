@@ -45,13 +45,25 @@ function tryIt() {
     const reply = await fetch("/console/try", {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-Harness-Console": "1" },
-      body: JSON.stringify({ platform: form.dataset.platform, operation: form.dataset.operation, body: body }),
+      body: JSON.stringify({
+        platform: form.dataset.platform,
+        operation: form.dataset.operation,
+        body: body,
+        enterprise_id: form.elements.enterprise_id ? form.elements.enterprise_id.value : undefined,
+        secret: form.elements.secret ? form.elements.secret.value : undefined,
+      }),
     });
     const result = await reply.json();
-    if (result.exchange) {
+    if (result.exchange && !result.error) {
       window.location.href = "/console/exchange/" + result.exchange;
     } else {
       out.textContent = result.error || JSON.stringify(result);
+      if (result.exchange) {
+        const link = document.createElement("a");
+        link.href = "/console/exchange/" + result.exchange;
+        link.textContent = " exchange #" + result.exchange;
+        out.appendChild(link);
+      }
     }
   });
 }
