@@ -52,18 +52,70 @@ def is_console_path(path: str) -> bool:
     return path == "/" or path == PREFIX or path.startswith(PREFIX + "/")
 
 
+SWAGGER_FONT_CSS = (
+    "<style>@font-face{font-family:HarnessCJK;src:url(" + FONT_FILE + ") format('woff2');font-display:swap}"
+    ".swagger-ui,.swagger-ui *{font-family:sans-serif,HarnessCJK!important}"
+    ".swagger-ui code,.swagger-ui pre,.swagger-ui textarea,.swagger-ui .microlight,.swagger-ui .model,.swagger-ui .prop-type"
+    "{font-family:monospace,HarnessCJK!important}</style>"
+).encode()
+
+
 class ConsoleMount:
-    """ASGI layer (inside the control gate): ``/`` and ``/console/…`` go to the console, the rest on down."""
+    """ASGI layer (inside the control gate): ``/`` and ``/console/…`` go to the console; Swagger UI pages
+    (``/<platform>/ui/``, ``/_harness/ui/``) get the CJK @font-face, the font served beside them (so a platform's
+    public Swagger UI needs nothing from the gated console); the rest goes on down untouched."""
 
     def __init__(self, app: ASGIApp, *, console: Console) -> None:
         self.app = app
         self.console = console.asgi
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_console_path(scope["path"]):
-            await self.console(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            path = scope["path"]
+            if is_console_path(path):
+                await self.console(scope, receive, send)
+                return
+            if path.endswith(SWAGGER_FONT_PATH):
+                await FileResponse(FONTS / FONT_FILE, media_type="font/woff2", headers={"Cache-Control": "max-age=86400"})(
+                    scope, receive, send
+                )
+                return
+            if path.endswith(("/ui/", "/ui/index.html")):
+                await self.app(scope, receive, _with_font(send))
+                return
         await self.app(scope, receive, send)
+
+
+SWAGGER_FONT_PATH = "/ui/" + FONT_FILE
+
+
+def _with_font(send: Send) -> Send:
+    """Inject :data:`SWAGGER_FONT_CSS` before ``</head>`` of an HTML reply (Swagger UI's index: about 1.5 KB)."""
+    start: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    async def sending(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            headers = dict(message.get("headers") or [])
+            if not headers.get(b"content-type", b"").startswith(b"text/html"):
+                start["pass"] = True
+                await send(message)
+                return
+            start.update(message)
+            return
+        if start.get("pass") or message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        body = b"".join(chunks).replace(b"</head>", SWAGGER_FONT_CSS + b"</head>", 1)
+        headers = [(k, v) for k, v in start.get("headers") or [] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return sending
 
 
 def _filters(request: Request) -> dict[str, str]:

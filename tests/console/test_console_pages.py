@@ -255,3 +255,14 @@ def test_try_it_runs_the_dudu_token_flow(harness: Harness) -> None:
     assert fx.SECRET not in json.dumps(harness.app.state_journal.query(operation="get_token", limit=5), ensure_ascii=False)
     bad = harness.call("POST", "/console/try", json={"platform": "zjpx", "operation": "x", "body": {}}, headers=headers)
     assert bad.status_code == 400 and "error" in bad.json()
+
+
+def test_swagger_ui_pages_carry_the_cjk_font(harness: Harness) -> None:
+    for base in ("/yxc/ui/", "/dudu/ui/", "/_harness/ui/"):
+        page = harness.call("GET", base)
+        assert page.status_code == 200 and "@font-face{font-family:HarnessCJK" in page.text, base
+        assert int(page.headers["content-length"]) == len(page.content)
+        font = harness.call("GET", base + "HarnessCJK-Regular.woff2", client=REMOTE if base != "/_harness/ui/" else ("127.0.0.1", 1))
+        assert font.status_code == 200 and font.content[:4] == b"wOF2", base  # a platform's Swagger UI is public, and so is its font
+    css = harness.call("GET", "/yxc/ui/swagger-ui.css")
+    assert css.status_code == 200 and "HarnessCJK" not in css.text  # only the index page is touched
