@@ -153,6 +153,7 @@ def serve(
     click.echo(f"harness {__version__}: store {shown}, profile {settings.profile}{workers_note}", err=True)
     for line in platform_banner(settings):
         click.echo(line, err=True)
+    click.echo(f"  console        http://{settings.host}:{settings.port}/", err=True)
     click.echo(f"  journal        http://{settings.host}:{settings.port}/_harness/journal", err=True)
     for line in control_banner(settings):
         click.echo(line, err=True)
