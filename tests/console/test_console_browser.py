@@ -115,7 +115,7 @@ def test_a_certification_report_opens_from_the_console(server: LiveServer, page:
 
     httpx.post(f"{server.base}/_session/{session.id}/dudu/location_report", json=fx.heartbeat(), timeout=10)
     page.goto(server.base + "/console/sessions")
-    page.locator(f"tr[id=\"{session.id}\"] a.report").click()
+    page.locator(f'tr[id="{session.id}"] a.report').click()
     page.wait_for_load_state()
     body = page.locator("body").inner_text()
     assert "dudu-device-backend" in body and session.id in body
