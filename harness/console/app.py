@@ -149,6 +149,8 @@ class Console:
         self.env.filters["pretty"] = data.pretty
         self.env.filters["json"] = lambda v: json.dumps(v, ensure_ascii=False, indent=2)
         self._reports: Path | None = None
+        self._read_store = ReadStore(store)
+        self.reader = Journal(self._read_store)  # type: ignore[arg-type]  # reads only: query, max_id
         self.try_it = tryit.TryIt(store, self.platforms)
         routes = [
             Route("/", self.journal_page),
@@ -169,6 +171,19 @@ class Console:
         ]
         self.asgi = Starlette(routes=routes, exception_handlers={404: self._not_found, 405: self._not_found})
 
+    # -- reading --------------------------------------------------------------------------------------------------
+    async def read(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """A query that may scan the journal, on a connection of its own in a worker thread: a console page never
+        holds the event loop (and the platforms it serves) for the length of a scan."""
+        return await asyncio.to_thread(self._read_now, sql, params)
+
+    def _read_now(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._read_store.query(sql, params)]
+
+    async def entries(self, **query: Any) -> list[dict[str, Any]]:
+        """:meth:`Journal.query` in a worker thread, on a connection of its own."""
+        return await asyncio.to_thread(lambda: self.reader.query(**query))
+
     # -- rendering ------------------------------------------------------------------------------------------------
     def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         html = self.env.get_template(template).render(**context)
@@ -183,11 +198,10 @@ class Console:
     # -- journal --------------------------------------------------------------------------------------------------
     async def journal_page(self, request: Request) -> Response:
         filters = _filters(request)
-        entries = [_row(e) for e in self.journal.query(**data.query_args(filters), limit=PAGE_ROWS)]
-        operations = sorted(
-            {r["operation"] for r in self.store.query("SELECT DISTINCT operation FROM journal WHERE operation IS NOT NULL")}
-        )
-        vendors = sorted({r["vendor"] for r in self.store.query("SELECT DISTINCT vendor FROM journal WHERE vendor IS NOT NULL")})
+        entries = [_row(e) for e in await self.entries(**data.query_args(filters), limit=PAGE_ROWS)]
+        names = [filters["platform"]] if filters.get("platform") in self.platforms else list(self.platforms)
+        operations = sorted({o for n in names for o in data.operations(self.platforms[n])})
+        vendors = sorted({r["vendor"] for r in await self.read("SELECT DISTINCT vendor FROM journal WHERE vendor IS NOT NULL")})
         return self.render(
             "journal.html",
             entries=entries,
@@ -195,7 +209,7 @@ class Console:
             operations=operations,
             vendors=vendors,
             verdicts=list(data.VERDICT_FILTERS),
-            newest=entries[0]["id"] if entries else self.journal.max_id(),
+            newest=entries[0]["id"] if entries else await asyncio.to_thread(self.reader.max_id),
             stream=PREFIX + "/events?" + "&".join(f"{k}={v}" for k, v in filters.items()),
         )
 
@@ -208,10 +222,10 @@ class Console:
         async def stream() -> AsyncIterator[str]:
             q = feed.subscribe()  # before the catch-up: nothing committed in between is missed (ids dedupe)
             try:
-                cursor = after if after is not None else self.journal.max_id()
+                cursor = after if after is not None else await asyncio.to_thread(self.reader.max_id)
                 yield f"retry: 1000\nevent: hello\ndata: {cursor}\n\n"
                 if after is not None:
-                    for entry in self.journal.query(**data.query_args(filters), after_id=after, ascending=True, limit=CATCH_UP_ROWS):
+                    for entry in await self.entries(**data.query_args(filters), after_id=after, ascending=True, limit=CATCH_UP_ROWS):
                         cursor = max(cursor, entry["id"])
                         yield self._frame(entry)
                 ends = time.monotonic() + STREAM_SECONDS
@@ -236,7 +250,7 @@ class Console:
 
     async def exchange_page(self, request: Request) -> Response:
         exchange_id = request.path_params["id"]
-        found = self.journal.query(where=("id = ?", [exchange_id]), limit=1)
+        found = await self.entries(where=("id = ?", [exchange_id]), limit=1)
         if not found:
             return self.render("message.html", 404, title="Not found", message=f"The journal holds no exchange #{exchange_id}.")
         entry = found[0]
@@ -267,7 +281,7 @@ class Console:
         filters = _filters(request)
         limit_text = request.query_params.get("limit", "5000")
         limit = int(limit_text) if limit_text.isascii() and limit_text.isdigit() and len(limit_text) < 7 else 5000
-        entries = self.journal.query(**data.query_args(filters), limit=limit)
+        entries = await self.entries(**data.query_args(filters), limit=limit)
         what = ", ".join(f"{k}={v}" for k, v in filters.items()) or "every exchange"
         name = "-".join(["harness", *(filters[k] for k in ("platform", "vendor", "session") if k in filters)]) + ".har"
         body = json.dumps(har.har(entries, comment=f"harness journal: {what} (newest {limit})"), ensure_ascii=False, indent=1)
@@ -281,7 +295,7 @@ class Console:
     async def vendors_page(self, request: Request) -> Response:
         from harness.pki import list_vendors
 
-        seen = self.store.query(
+        seen = await self.read(
             "SELECT platform, vendor, COUNT(*) AS n, MAX(id) AS newest, SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END) AS failed"
             " FROM journal WHERE vendor IS NOT NULL GROUP BY platform, vendor ORDER BY newest DESC"
         )
@@ -297,19 +311,19 @@ class Console:
         from harness.conformance import sessions
 
         platform, vendor = request.path_params["platform"], request.path_params["vendor"]
-        rows = self.store.query(
+        rows = await self.read(
             "SELECT verdicts FROM journal WHERE platform = ? AND vendor = ? AND (origin IS NULL OR origin <> 'fuzz') ORDER BY id DESC LIMIT ?",
             (platform, vendor, data.COVERAGE_ROWS),
         )
-        coverage = data.vendor_coverage(platform, [json.loads(r["verdicts"]) for r in rows])
+        coverage = await asyncio.to_thread(data.vendor_coverage, platform, [json.loads(r["verdicts"]) for r in rows])
         tagged = {
             r["session"]
-            for r in self.store.query(
+            for r in await self.read(
                 "SELECT DISTINCT session FROM journal WHERE platform = ? AND vendor = ? AND session IS NOT NULL", (platform, vendor)
             )
         }
         own = [s for s in sessions.list_sessions(self.store) if s.id in tagged or vendor in {str(v) for v in s.options.values()}]
-        recent = [_row(e) for e in self.journal.query(platform=platform, vendor=vendor, limit=20)]
+        recent = [_row(e) for e in await self.entries(platform=platform, vendor=vendor, limit=20)]
         return self.render(
             "vendor.html",
             platform=platform,
@@ -324,7 +338,9 @@ class Console:
     async def sessions_page(self, request: Request) -> Response:
         from harness.conformance import sessions
 
-        listed = [(s, sessions.count(self.store, s.window)) for s in sessions.list_sessions(self.store)]
+        listed = await asyncio.to_thread(
+            lambda: [(s, sessions.count(self._read_store, s.window)) for s in sessions.list_sessions(self.store)]
+        )
         return self.render("sessions.html", sessions=listed)
 
     def _report_root(self) -> Path:
@@ -416,6 +432,26 @@ class Console:
             media = "text/css" if name.endswith(".css") else "text/javascript"
             return FileResponse(HERE / "static" / name, media_type=f"{media}; charset=utf-8", headers={"Cache-Control": "no-cache"})
         return Response(status_code=404)
+
+
+class ReadStore:
+    """The two read methods of a :class:`Store`, each call on a fresh connection (for worker threads: the store's
+    own connection belongs to the event loop, which also writes through it)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.path = store.path
+
+    def query(self, sql: str, params: Any = ()) -> list[Any]:
+        conn = self.store.new_connection()
+        try:
+            return list(conn.execute(sql, params).fetchall())
+        finally:
+            conn.close()
+
+    def query_one(self, sql: str, params: Any = ()) -> Any:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
 
 
 def _safe(name: str) -> str:

@@ -95,6 +95,21 @@ def _spec(spec_file: str) -> dict[str, Any]:
     return load_spec(spec_file)
 
 
+def operations(platform: Platform) -> list[str]:
+    """The operation ids of the platform's spec (the journal filter's choices: no scan of the journal)."""
+    try:
+        spec = _spec(platform.spec_file)
+    except Exception:
+        return []
+    return [
+        str(op["operationId"]).rsplit(".", 1)[-1]
+        for item in (spec.get("paths") or {}).values()
+        if isinstance(item, dict)
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    ]
+
+
 def request_schema(platform: Platform, operation: str | None) -> dict[str, Any] | None:
     """The JSON request-body schema of ``operation`` in the platform's (strict) spec, with the spec's components so
     that its ``$ref`` resolve; None when the operation takes no JSON body."""
