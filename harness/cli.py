@@ -159,7 +159,15 @@ def serve(
         click.echo(line, err=True)
     from harness.server.app import tune_gc
 
-    common = {"host": settings.host, "port": settings.port, "log_level": log_level, "timeout_keep_alive": settings.keep_alive_seconds}
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": log_level,
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        # On Ctrl-C or SIGTERM, requests in flight get this long to finish; a console tab's open event stream would
+        # otherwise hold the shutdown until it ends (harness/console: STREAM_SECONDS).
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
     if app is None:
         uvicorn.run("harness.cli:worker_app", factory=True, workers=settings.workers, **common)
         return
@@ -167,6 +175,7 @@ def serve(
     uvicorn.run(app, **common)
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 5
 WORKER_SETTINGS = "HARNESS_SERVE_SETTINGS"  # the serving process's settings, for its worker processes (environment)
 
 

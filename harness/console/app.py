@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from starlette.applications import Starlette
@@ -210,7 +211,7 @@ class Console:
             vendors=vendors,
             verdicts=list(data.VERDICT_FILTERS),
             newest=entries[0]["id"] if entries else await asyncio.to_thread(self.reader.max_id),
-            stream=PREFIX + "/events?" + "&".join(f"{k}={v}" for k, v in filters.items()),
+            stream=PREFIX + "/events?" + urlencode(filters),
         )
 
     async def events(self, request: Request) -> Response:
