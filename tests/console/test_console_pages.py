@@ -266,3 +266,22 @@ def test_swagger_ui_pages_carry_the_cjk_font(harness: Harness) -> None:
         assert font.status_code == 200 and font.content[:4] == b"wOF2", base  # a platform's Swagger UI is public, and so is its font
     css = harness.call("GET", "/yxc/ui/swagger-ui.css")
     assert css.status_code == 200 and "HarnessCJK" not in css.text  # only the index page is touched
+
+
+def test_the_verdict_filters_name_the_journals_outcomes() -> None:
+    from harness.console import data
+
+    internal = {"outcome": "failed", "failed": [{"rule": "INTERNAL", "clause": "harness", "held": False}]}
+    refused = {"outcome": "failed", "failed": [{"rule": "SCHEMA", "clause": "x", "held": False}]}
+    held = {"outcome": "held", "failed": []}
+    assert data.matches(internal, {"verdict": "internal"}) and not data.matches(refused, {"verdict": "internal"})
+    assert data.matches(refused, {"verdict": "refused"}) and not data.matches(held, {"verdict": "refused"})
+    assert data.matches({"outcome": "failed", "verdicts": internal["failed"]}, {"verdict": "internal"})  # a journal entry
+    assert data.query_args({"verdict": "internal"})["rule"] == "INTERNAL"
+    assert data.query_args({"verdict": "refused", "vendor": "V"}) == {
+        "platform": None,
+        "vendor": "V",
+        "operation": None,
+        "session": None,
+        "verdict": "failed",
+    }
