@@ -148,6 +148,8 @@ def schema_diff(platform: Platform | None, entry: dict[str, Any]) -> list[dict[s
         return []
     fields = [str(v.get("field") or "") for v in entry["verdicts"] if v.get("rule") == SCHEMA_RULE and not v.get("held")]
     for row in rows:
+        if row["keyword"] == "required":  # the schema's whole list says less than the one field that is missing
+            row["expected"] = "present (required)"
         if row["keyword"] == "additionalProperties":  # name the fields the object should not hold, not the whole object
             extra = [
                 f[len(row["field"]) + 1 :] for f in fields if f.startswith(row["field"] + ".") and "." not in f[len(row["field"]) + 1 :]
