@@ -170,7 +170,7 @@ class Console:
             Route(PREFIX + "/try", self.try_send, methods=["POST"]),
             Route(PREFIX + "/static/{name}", self.static),
         ]
-        self.asgi = Starlette(routes=routes, exception_handlers={404: self._not_found, 405: self._not_found})
+        self.asgi = Starlette(routes=routes, exception_handlers={404: self._not_found, 405: self._not_allowed})
 
     # -- reading --------------------------------------------------------------------------------------------------
     async def read(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -192,6 +192,10 @@ class Console:
 
     async def _not_found(self, request: Request, exc: Exception) -> Response:
         return self.render("message.html", 404, title="Not found", message=f"The console has no page {request.url.path}.")
+
+    async def _not_allowed(self, request: Request, exc: Exception) -> Response:
+        message = f"{request.url.path} answers GET (the console's pages); {request.method} is not used here."
+        return self.render("message.html", 405, title="Method not allowed", message=message)
 
     def _row_html(self, entry: dict[str, Any]) -> str:
         return str(self.env.get_template("_row.html").module.row(_row(entry)))  # type: ignore[attr-defined]
