@@ -153,12 +153,21 @@ def serve(
     click.echo(f"harness {__version__}: store {shown}, profile {settings.profile}{workers_note}", err=True)
     for line in platform_banner(settings):
         click.echo(line, err=True)
+    click.echo(f"  console        http://{settings.host}:{settings.port}/", err=True)
     click.echo(f"  journal        http://{settings.host}:{settings.port}/_harness/journal", err=True)
     for line in control_banner(settings):
         click.echo(line, err=True)
     from harness.server.app import tune_gc
 
-    common = {"host": settings.host, "port": settings.port, "log_level": log_level, "timeout_keep_alive": settings.keep_alive_seconds}
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": log_level,
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        # On Ctrl-C or SIGTERM, requests in flight get this long to finish; a console tab's open event stream would
+        # otherwise hold the shutdown until it ends (harness/console: STREAM_SECONDS).
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
     if app is None:
         uvicorn.run("harness.cli:worker_app", factory=True, workers=settings.workers, **common)
         return
@@ -166,6 +175,7 @@ def serve(
     uvicorn.run(app, **common)
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 5
 WORKER_SETTINGS = "HARNESS_SERVE_SETTINGS"  # the serving process's settings, for its worker processes (environment)
 
 
@@ -262,8 +272,18 @@ def vendor_list(platform: str | None, db: Path | None) -> None:
 @click.option("--origin", type=click.Choice(["fuzz", "none"]), default=None, help="Only fuzz traffic, or only untagged traffic.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print entries as JSON lines.")
+@click.option("--follow", "-f", is_flag=True, help="Then print new exchanges as they commit, one line each, until Ctrl-C.")
+@click.option(
+    "--har",
+    "har_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the matching exchanges (up to --limit, default 10000 here) as a HAR 1.2 file instead of listing them.",
+)
 @db_option
+@click.pass_context
 def journal(
+    ctx: click.Context,
     vendor: str | None,
     platform: str | None,
     operation: str | None,
@@ -273,25 +293,66 @@ def journal(
     origin: str | None,
     limit: int,
     as_json: bool,
+    follow: bool,
+    har_file: Path | None,
     db: Path | None,
 ) -> None:
-    """List journaled exchanges with their verdicts, newest first."""
+    """List journaled exchanges with their verdicts, newest first (masked as the journal holds them)."""
     from harness.journal import Journal
 
-    entries = Journal(_store(db)).query(
-        vendor=vendor, platform=platform, operation=operation, verdict=verdict, rule=rule, session=session, origin=origin, limit=limit
+    if har_file is not None and follow:
+        raise Failure("--har writes a file once; it cannot --follow")
+    if limit < 1:
+        raise Failure(f"--limit must be at least 1, not {limit}")
+    book = Journal(_store(db))
+    filters = {"vendor": vendor, "platform": platform, "operation": operation, "verdict": verdict, "rule": rule, "session": session}
+    if har_file is not None:
+        from harness.console.har import har
+
+        if ctx.get_parameter_source("limit") == click.core.ParameterSource.DEFAULT:
+            limit = 10_000
+        entries = book.query(**filters, origin=origin, limit=limit)
+        what = ", ".join(f"{k}={v}" for k, v in filters.items() if v) or "every exchange"
+        try:
+            har_file.write_text(
+                json.dumps(har(entries, comment=f"harness journal: {what}"), ensure_ascii=False, indent=1), encoding="utf-8"
+            )
+        except OSError as exc:
+            raise Failure(f"cannot write {har_file}: {exc.strerror or exc}") from None
+        click.echo(f"{len(entries)} exchanges written to {har_file} (HAR 1.2)", err=True)
+        return
+    cursor = book.max_id()
+    for e in book.query(**filters, origin=origin, limit=limit):
+        click.echo(_journal_line(e, as_json))
+    if not follow:
+        return
+    import time
+
+    try:
+        while True:
+            fresh = book.query(**filters, origin=origin, after_id=cursor, ascending=True, limit=1000)
+            for e in fresh:
+                click.echo(_journal_line(e, as_json))
+                cursor = e["id"]
+            if not fresh:
+                time.sleep(FOLLOW_POLL_SECONDS)
+    except KeyboardInterrupt:
+        return
+
+
+FOLLOW_POLL_SECONDS = 0.25  # `harness journal --follow` reads the store this often while nothing new has committed
+
+
+def _journal_line(e: dict[str, Any], as_json: bool) -> str:
+    if as_json:
+        return json.dumps(e, ensure_ascii=False)
+    failed = [v for v in e["verdicts"] if not v["held"]]
+    why = f"  {failed[0]['rule']} [{failed[0]['clause']}] {failed[0].get('message', '')}" if failed else ""
+    return (
+        f"{e['id']:>6} {e['at']} {e['platform']:5} {e['operation'] or e['path']:20} code={e['code']} {e['outcome']:6} "
+        f"vendor={e['vendor'] or '-'}{' session=' + e['session'] if e.get('session') else ''}"
+        f"{' origin=' + e['origin'] if e.get('origin') else ''}{' fault=' + e['fault'] if e.get('fault') else ''}{why}"
     )
-    for e in entries:
-        if as_json:
-            click.echo(json.dumps(e, ensure_ascii=False))
-            continue
-        failed = [v for v in e["verdicts"] if not v["held"]]
-        why = f"  {failed[0]['rule']} [{failed[0]['clause']}] {failed[0].get('message', '')}" if failed else ""
-        click.echo(
-            f"{e['id']:>6} {e['at']} {e['platform']:5} {e['operation'] or e['path']:20} code={e['code']} {e['outcome']:6} "
-            f"vendor={e['vendor'] or '-'}{' session=' + e['session'] if e.get('session') else ''}"
-            f"{' origin=' + e['origin'] if e.get('origin') else ''}{' fault=' + e['fault'] if e.get('fault') else ''}{why}"
-        )
 
 
 @main.group()

@@ -7,6 +7,9 @@ sign-in codes that ``YXC-CR-LOGININFO`` takes as proof of presence, so it answer
 * loopback clients (127.0.0.0/8, ::1; a Unix socket) always;
 * any other client only with ``Authorization: Bearer <token>`` when ``harness serve`` was given ``--control-token``
   (``HARNESS_CONTROL_TOKEN``), compared in constant time; without a token it is closed to them.
+* a browser (which cannot send that header) opens ``/?token=<token>`` once: the gate answers a redirect to ``/``
+  that sets the HttpOnly, SameSite=Strict cookie ``harness_console``, holding a keyed hash of the token (never the
+  token itself), which then admits it like the header does.
 
 A refusal is a JSON body (``{"error": …, "status": …}``), 403 or 401, never a 500. The gate sits inside the session
 layer, so ``/_session/<id>/_harness/…`` is judged as the ``/_harness/…`` it is served as.
@@ -14,10 +17,12 @@ layer, so ``/_session/<id>/_harness/…`` is judged as the ``/_harness/…`` it 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import json
 from collections.abc import Iterable
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -52,6 +57,8 @@ class ControlGate:
     def __init__(self, app: ASGIApp, *, settings: Settings, platform_paths: Iterable[str] = ("/yxc", "/zjpx", "/dudu")) -> None:
         self.app = app
         self.token = (settings.control_token or "").encode("utf-8")
+        # What the console's cookie holds: a keyed hash of the token, so that the cookie jar never holds the token.
+        self.cookie = hmac.new(self.token, b"harness console cookie", hashlib.sha256).hexdigest().encode() if self.token else b"\0"
         self.platform_paths = tuple(platform_paths)
         self._bases = frozenset(self.platform_paths)
         self._prefixes = tuple(p + "/" for p in self.platform_paths)  # one str.startswith call on the hot path
@@ -77,10 +84,18 @@ class ControlGate:
                 "(HARNESS_CONTROL_TOKEN) to open it to other addresses with Authorization: Bearer <token>",
             )
             return
-        if not hmac.compare_digest(_bearer(scope), self.token):
-            await _refuse(scope, send, 401, "the control API needs Authorization: Bearer <control token> from this address")
+        if hmac.compare_digest(_bearer(scope), self.token) or hmac.compare_digest(_cookie(scope), self.cookie):
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        if scope["type"] == "http" and scope.get("path") == "/" and hmac.compare_digest(_query_token(scope), self.token):
+            await _sign_in(scope, send, self.cookie)
+            return
+        await _refuse(
+            scope,
+            send,
+            401,
+            "the control API needs Authorization: Bearer <control token> from this address; a browser opens /?token=<control token> once",
+        )
 
 
 def _bearer(scope: Scope) -> bytes:
@@ -102,3 +117,39 @@ async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
         headers.append((b"www-authenticate", b'Bearer realm="harness control"'))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+COOKIE = "harness_console"
+
+
+def _cookie(scope: Scope) -> bytes:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"cookie":
+            for part in value.split(b";"):
+                key, _, found = part.strip().partition(b"=")
+                if key == COOKIE.encode():
+                    return found.strip()
+    return b""
+
+
+def _query_token(scope: Scope) -> bytes:
+    query = scope.get("query_string", b"").decode("latin-1")
+    for key, value in parse_qsl(query):
+        if key == "token":
+            return value.encode("utf-8")
+    return b""
+
+
+async def _sign_in(scope: Scope, send: Send, cookie: bytes) -> None:
+    """``/?token=…`` with the right token: set the console cookie and send the browser to ``/`` (the token leaves the
+    address bar and the history)."""
+    secure = "; Secure" if scope.get("scheme") == "https" else ""
+    headers = [
+        (b"location", b"/"),
+        (b"set-cookie", f"{COOKIE}={cookie.decode()}; HttpOnly; SameSite=Strict; Path=/{secure}".encode()),
+        (b"cache-control", b"no-store"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"content-length", b"0"),
+    ]
+    await send({"type": "http.response.start", "status": 303, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})

@@ -16,6 +16,7 @@ import queue
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,12 +205,95 @@ INSERT = (
 _STOP = object()
 
 
+class JournalFeed:
+    """Who wants to hear of committed exchanges (the console's live journal, ``harness journal --follow`` in-process).
+
+    The writers (:class:`Journal`'s thread and :class:`LoopGroupCommit`) call :meth:`publish` after a commit only when
+    :attr:`subscribers` is non-empty: with nobody listening the hot path pays one attribute test per batch. Each
+    subscriber is an asyncio queue on its own loop; it receives one list of summaries per committed batch (dropped,
+    never blocking the writer, when the subscriber has fallen :attr:`BACKLOG` batches behind)."""
+
+    BACKLOG = 256
+
+    def __init__(self) -> None:
+        self.subscribers: dict[asyncio.Queue[list[dict[str, Any]]], asyncio.AbstractEventLoop] = {}
+
+    def subscribe(self) -> asyncio.Queue[list[dict[str, Any]]]:
+        """A queue of committed batches for the running loop; :meth:`unsubscribe` it when done."""
+        q: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue(self.BACKLOG)
+        self.subscribers[q] = asyncio.get_running_loop()
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[list[dict[str, Any]]]) -> None:
+        self.subscribers.pop(q, None)
+
+    def publish(self, ids: Sequence[int], rows: Sequence[tuple[Any, ...]]) -> None:
+        """Hand a committed batch (ids and the INSERT rows) to every subscriber, from any thread."""
+        batch = [summary(rowid, row) for rowid, row in zip(ids, rows, strict=True)]
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        for q, loop in list(self.subscribers.items()):
+            if loop is here:
+                _offer(q, batch)
+            else:
+                with contextlib.suppress(RuntimeError):  # that loop is closed
+                    loop.call_soon_threadsafe(_offer, q, batch)
+
+
+def _offer(q: asyncio.Queue[list[dict[str, Any]]], batch: list[dict[str, Any]]) -> None:
+    with contextlib.suppress(asyncio.QueueFull):
+        q.put_nowait(batch)
+
+
+def summary(rowid: int, row: Sequence[Any]) -> dict[str, Any]:
+    """What a list of exchanges shows of one committed row (an INSERT tuple): the masked fields only, as journaled."""
+    verdicts = row[15]
+    failed = [v for v in orjson.loads(verdicts) if not v.get("held")] if verdicts and b'"held":false' in _bytes(verdicts) else []
+    return {
+        "id": rowid,
+        "at": row[0],
+        "platform": row[1],
+        "operation": row[2],
+        "vendor": row[3],
+        "method": row[4],
+        "path": row[5],
+        "status": row[11],
+        "code": row[13],
+        "outcome": row[14],
+        "duration_ms": row[16],
+        "session": row[17],
+        "origin": row[18],
+        "fault": row[21],
+        "failed": failed,
+    }
+
+
+def _bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+_feeds: weakref.WeakKeyDictionary[Any, JournalFeed] = weakref.WeakKeyDictionary()
+_feeds_lock = threading.Lock()
+
+
+def feed_for(store: Store) -> JournalFeed:
+    """The one feed of a store's journal in this process (every writer and reader of that store shares it)."""
+    with _feeds_lock:
+        found = _feeds.get(store)
+        if found is None:
+            found = _feeds[store] = JournalFeed()
+        return found
+
+
 class Journal:
     def __init__(self, store: Store, batch_size: int = 256) -> None:
         self.store = store
         self.batch_size = batch_size
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self.feed = feed_for(store)
 
     # -- writing -------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -237,11 +321,14 @@ class Journal:
     def record_now(self, exchange: Exchange) -> int:
         try:
             with self.store.transaction(changes_state=exchange.work.changes_state) as conn:
-                rowid = conn.execute(INSERT, exchange.row()).lastrowid or 0
+                row = exchange.row()
+                rowid = conn.execute(INSERT, row).lastrowid or 0
                 exchange.work.apply(conn)
         except Exception:
             exchange.work.rolled_back()
             raise
+        if self.feed.subscribers:
+            self.feed.publish([rowid], [row])
         return rowid
 
     def _writer(self) -> None:
@@ -280,6 +367,8 @@ class Journal:
                     by_loop.setdefault(loop, []).append((fut, rowid))
                 for loop, done in by_loop.items():
                     loop.call_soon_threadsafe(_set_results, done)
+                if self.feed.subscribers:
+                    self.feed.publish(ids, [row for row, _, _, _ in batch])
         finally:
             conn.close()
 
@@ -377,6 +466,7 @@ class LoopGroupCommit:
         self._last_commit = 0.0
         self._checkpointer: threading.Thread | None = None
         self.resets = 0  # WAL restarts achieved by holds (for tests and benchmarks)
+        self.feed = feed_for(store)  # subscribers hear of each committed batch (JournalFeed)
         self.store.execute_pragma("wal_autocheckpoint=0")
         self.store.execute_pragma(f"journal_size_limit={self.RESET_FRAMES * 4096}")  # a restarted WAL is cut back to this
 
@@ -454,6 +544,8 @@ class LoopGroupCommit:
             return
         for (_, _, fut), rowid in zip(batch, ids, strict=True):
             _set_result(fut, rowid)
+        if self.feed.subscribers:
+            self.feed.publish(ids, [row for row, _, _ in batch])
         self._last_commit = time.monotonic()
         if self._checkpointer is None and self.store.dialect == "sqlite":  # WAL checkpoints are SQLite's
             self._checkpointer = threading.Thread(target=self._checkpoints, name="harness-checkpoint", daemon=True)

@@ -7,6 +7,7 @@ The request path is Connexion's middleware stack with harness layers at named pl
                             journal and unit of work in one group commit; fast operations are answered there, the
                             rest goes on to Connexion below
     ControlGate             control routes (/_harness/…, /) for loopback clients or the control token
+    ConsoleMount            the web console (harness.console): / and /console/…
     ServerErrorMiddleware   (Connexion)
     ExceptionMiddleware     (Connexion) with harness handlers: every error becomes the platform's own envelope
     SwaggerUIMiddleware     (Connexion) /<platform>/ui/
@@ -42,6 +43,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from harness.config import Settings
+from harness.console import ConsoleMount, create_console
 from harness.control_gate import ControlGate
 from harness.errors import PlatformError, Violation
 from harness.journal import Journal
@@ -173,10 +175,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         finally:
             journal.stop()
 
+    console = create_console(store, journal, settings, platforms)
     middlewares = [
         functools.partial(ExchangeMiddleware, platforms=platforms, journal=journal, settings=settings),
         # Below the exchange layer, which passes on only what it does not answer: a platform call never pays this layer.
         functools.partial(ControlGate, settings=settings, platform_paths=[p.base_path for p in platforms]),  # harness/control_gate.py
+        functools.partial(ConsoleMount, console=console),  # harness/console: / and /console/…
         ServerErrorMiddleware,
         ExceptionMiddleware,
         functools.partial(PlatformRequestGuard, platforms=platforms),
@@ -213,6 +217,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     render = functools.partial(_render_error, platforms)
     for exc_type in (PlatformError, ProblemException, HTTPException, Exception):
         app.add_error_handler(exc_type, render)
+    console.try_it.app = app  # the console's try-it sends through the whole app
     app.state_store = store  # type: ignore[attr-defined]  # for tests and embedding
     app.state_journal = journal  # type: ignore[attr-defined]
     app.state_platforms = {p.name: p for p in platforms}  # type: ignore[attr-defined]
