@@ -2,7 +2,7 @@
 
 - YXC: the body is signed (000 附件四 URL ``?v=&ts=&sign=&user=``, harness.signing) with the console's own test
   vendor: enrolled on first use exactly as ``harness vendor add yxc`` enrols one (platform number ``TRY00``, a
-  certificate from the store's test CA), its private key kept in the store table ``console_try_keys`` — a test key
+  certificate from the store's test CA), its private key kept sealed (harness.sealing) in the store table ``console_try_keys`` — a test key
   the harness made for itself, never a vendor's.
 - DUDU: operations that take a ``token`` first call ``get_token`` with the enterprise id and secret given in the form
   (D-DUDU-TOKEN), then send the operation with the token it answered; both exchanges are journaled.
@@ -24,6 +24,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from harness import sealing
 from harness.errors import HarnessError
 from harness.platform import Platform
 from harness.signing import Signer
@@ -140,6 +141,9 @@ def _example(store: Store, platform: str, operation: str, spec: dict[str, Any], 
     return body
 
 
+SEAL_PURPOSE = "console-try-key"  # harness.sealing: the test vendor's private key is sealed at rest like every secret
+
+
 def try_signer(store: Store) -> Signer:
     """The console's YXC test vendor (enrolled on first use) as a signer."""
     from harness.pki import EnrolmentError, enrol
@@ -157,11 +161,13 @@ def try_signer(store: Store) -> Signer:
             else:
                 store.execute(
                     "INSERT INTO console_try_keys (platform, user, key_pem) VALUES ('yxc', ?, ?) ON CONFLICT DO NOTHING",
-                    (enrolment.vendor.user, enrolment.files["key"].read_text(encoding="utf-8")),
+                    (enrolment.vendor.user, sealing.seal(store, enrolment.files["key"].read_bytes(), SEAL_PURPOSE)),  # never in clear
                 )
                 row = store.query_one("SELECT user, key_pem FROM console_try_keys WHERE platform = 'yxc'")
     assert row is not None
-    key = serialization.load_pem_private_key(row["key_pem"].encode(), password=None)
+    stored = row["key_pem"]
+    pem = sealing.unseal(store, stored, SEAL_PURPOSE) if sealing.is_sealed(stored) else str(stored).encode()
+    key = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
     return Signer(key, row["user"])
 

@@ -226,6 +226,8 @@ def test_try_it_signs_a_yxc_request_with_the_consoles_test_key(harness: Harness)
     )
     assert again.status_code == 200  # the test vendor is enrolled once and reused
     assert harness.store.query_one("SELECT COUNT(*) FROM vendors WHERE platnum = 'TRY00'")[0] == 1
+    stored = harness.store.query_one("SELECT key_pem FROM console_try_keys WHERE platform = 'yxc'")[0]
+    assert "PRIVATE KEY" not in str(stored)  # the test vendor's key is sealed at rest (harness.sealing), never in clear
 
 
 def test_try_it_runs_the_dudu_token_flow(harness: Harness) -> None:
