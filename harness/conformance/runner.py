@@ -37,6 +37,7 @@ EXIT_CODES = {"passed": EXIT_PASSED, "failed": EXIT_FAILED, "error": EXIT_ERROR}
 REPORTERS: dict[str, str] = {
     "json": "harness.reports.handlers:JsonReporter",
     "html": "harness.reports.handlers:HtmlReporter",
+    "pdf": "harness.reports.handlers:PdfReporter",
     "junit": "harness.reports.handlers:JunitReporter",
     "bundle": "harness.reports.handlers:BundleSigner",
 }
