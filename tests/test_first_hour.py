@@ -41,3 +41,34 @@ def test_schemathesis_without_a_vendor_key_says_so_in_one_line(tmp_path) -> None
         timeout=120,
     )
     assert run.returncode == 2 and f"harness.fuzz: no *.key.pem in {tmp_path}" in run.stdout + run.stderr
+
+
+def test_issue_code_writes_the_code_a_classrecord_carries(tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    db, out = tmp_path / "h.db", tmp_path / "logout.code"
+    result = CliRunner().invoke(
+        main, ["yxc", "issue-code", "--stunum", "S440100200001234", "--kind", "logout", "--code-out", str(out), "--db", str(db)]
+    )
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed["kind"] == "logout" and out.read_text().strip() == printed["code"]
+    bad = CliRunner().invoke(
+        main, ["yxc", "issue-code", "--stunum", "S440100200001234", "--code-out", str(tmp_path / "no" / "x"), "--db", str(db)]
+    )
+    assert bad.exit_code == 2 and "harness: cannot write" in bad.output and "Traceback" not in bad.output
+
+
+def test_the_example_client_requires_the_sign_out_code_a_practical_record_needs(capsys) -> None:
+    import pytest
+
+    from examples.yxc_vendor import client
+
+    with pytest.raises(SystemExit) as stop:
+        client.main(["--keys", "vendor/", "--platnum", "A0001", "--stunum", "S440100200001234", "--logininfo", "X"])
+    assert stop.value.code == 2
+    assert "--logoutinfo" in capsys.readouterr().err
