@@ -132,6 +132,12 @@ def test_every_relative_link_of_the_readme_and_docs_exists() -> None:
             path = (page.parent / target.split("#", 1)[0]).resolve()
             if not path.exists():
                 missing.append(f"{page.relative_to(ROOT)} → {target}")
+    # Paths written as code (`fixtures/signing/vectors.json`) name files of the repository too.
+    top = "|".join(p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for page in [README, *sorted((ROOT / "docs").glob("*.md"))]:
+        for path in re.findall(rf"`((?:{top})/[\w./-]+?)(?:#[\w-]+)?`", page.read_text(encoding="utf-8")):
+            if not (ROOT / path.rstrip("/.")).exists():
+                missing.append(f"{page.relative_to(ROOT)} → `{path}`")
     assert not missing, missing
 
 
