@@ -1,4 +1,4 @@
-"""The README walk-through: every shell block of README.md, in order, as a new user runs them.
+"""The README walk-through: every shell block of README.md (and of the docs it sends a new user to), in order.
 
 The repository's tracked files are copied to a fresh directory (nothing beside it), the venv the tests run in is
 linked there as ``.venv`` (the README's first command made it), ``harness serve`` is started on a free loopback
@@ -87,14 +87,15 @@ def rewrite(text: str, ports: dict[int, int]) -> str:
     return text
 
 
-def script(selected: list[Block], ports: dict[int, int]) -> str:
+def script(selected: list[Block], ports: dict[int, int], page: str = "README.md", prelude: list[str] | None = None) -> str:
     parts = [
         "set -eo pipefail",
-        "trap 'echo \"walk-through: README.md:$README_LINE failed: $BASH_COMMAND\" >&2' ERR",
+        f"trap 'echo \"walk-through: {page}:$README_LINE failed: $BASH_COMMAND\" >&2' ERR",
         "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT",
+        *(prelude or []),
     ]
     for block in selected:
-        parts.append(f'README_LINE={block.line}; echo "=== README.md:{block.line} at ${{SECONDS}} s" >&2')
+        parts.append(f'README_LINE={block.line}; echo "=== {page}:{block.line} at ${{SECONDS}} s" >&2')
         parts.append(rewrite(block.text, ports))
     parts.append("echo '=== walk-through complete' >&2")
     return "\n".join(parts) + "\n"
@@ -115,11 +116,11 @@ def copy_repository(dest: Path) -> None:
 
 
 def test_the_skipped_blocks_are_few() -> None:
-    found = blocks()
-    skipped = [b for b in found if b.skip]
-    assert len(found) >= 10
-    assert len(skipped) <= MAX_SKIPPED, [f"README.md:{b.line}: {b.skip}" for b in skipped]
-    assert all(len(b.skip or "") >= 10 for b in skipped), "each skipped block says why"
+    assert len(blocks()) >= 10
+    for page in WALKED:
+        skipped = [b for b in blocks(ROOT / page) if b.skip]
+        assert len(skipped) <= MAX_SKIPPED, [f"{page}:{b.line}: {b.skip}" for b in skipped]
+        assert all(len(b.skip or "") >= 10 for b in skipped), "each skipped block says why"
 
 
 def test_every_relative_link_of_the_readme_and_docs_exists() -> None:
@@ -141,8 +142,13 @@ def test_every_relative_link_of_the_readme_and_docs_exists() -> None:
     assert not missing, missing
 
 
+# The docs the README sends a new user to, whose blocks are practical to run here (the others need a vendor's system).
+WALKED = ["README.md", "docs/zjpx.md", "docs/dudu.md"]
+
+
 @pytest.mark.skipif(sys.prefix == sys.base_prefix, reason="the walk-through runs in the venv the README's first command makes")
-def test_the_readme_runs_as_written(tmp_path: Path) -> None:
+@pytest.mark.parametrize("page", WALKED)
+def test_the_readme_runs_as_written(tmp_path: Path, page: str) -> None:
     work = tmp_path / "harness"
     work.mkdir()
     copy_repository(work)
@@ -175,8 +181,10 @@ def test_the_readme_runs_as_written(tmp_path: Path) -> None:
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail("harness serve did not start:\n" + (tmp_path / "serve.log").read_text(errors="replace"))
                 time.sleep(0.2)
-        selected = [b for b in blocks() if not b.skip]
-        (tmp_path / "walk.sh").write_text(script(selected, ports), encoding="utf-8")
+        selected = [b for b in blocks(ROOT / page) if not b.skip]
+        assert selected, f"{page} has no block to run"
+        prelude = [] if page == "README.md" else [". .venv/bin/activate  # as the README's first section says"]
+        (tmp_path / "walk.sh").write_text(script(selected, ports, page, prelude), encoding="utf-8")
         walk = subprocess.Popen(
             ["bash", str(tmp_path / "walk.sh")],
             cwd=work,
@@ -196,7 +204,8 @@ def test_the_readme_runs_as_written(tmp_path: Path) -> None:
         output = stdout[-6000:] + "\n--- stderr ---\n" + stderr[-8000:]
         (tmp_path / "walk.log").write_text(stdout + "\n--- stderr ---\n" + stderr, encoding="utf-8")
         if os.environ.get("HARNESS_README_KEEP"):  # a developer's aid: keep the directory to read
-            shutil.copytree(tmp_path, os.environ["HARNESS_README_KEEP"], symlinks=True, dirs_exist_ok=True)
+            keep = Path(os.environ["HARNESS_README_KEEP"]) / page.replace("/", "-")
+            shutil.copytree(tmp_path, keep, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".venv"))
         assert walk.returncode == 0, output
         assert "=== walk-through complete" in stderr, output
         # The banner's URLs answer in their platform's envelope, never "internal error".
