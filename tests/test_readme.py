@@ -219,3 +219,35 @@ def test_the_readme_runs_as_written(tmp_path: Path, page: str) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
         serve_log.close()
+
+
+def test_a_failing_command_fails_the_walk_through_naming_its_line(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```sh\nexport A=1\necho ok\n```\n\n<!-- not in CI: shows what a skipped block looks like -->\n```sh\nfalse\n```\n\n"
+        '```sh\ntest "$A" = 1   # variables carry over\nharness-no-such-command --flag\necho never\n```\n',
+        encoding="utf-8",
+    )
+    found = blocks(page)
+    assert [b.line for b in found] == [1, 7, 11] and found[1].skip == "shows what a skipped block looks like"
+    (tmp_path / "walk.sh").write_text(script([b for b in found if not b.skip], {}, "page.md"), encoding="utf-8")
+    run = subprocess.run(["bash", str(tmp_path / "walk.sh")], capture_output=True, text=True, timeout=30)
+    assert run.returncode != 0
+    assert "walk-through: page.md:11 failed: harness-no-such-command --flag" in run.stderr
+    assert "never" not in run.stdout and "walk-through complete" not in run.stderr
+
+
+def test_the_rewrites_are_consistent() -> None:
+    ports = {8000: 41001, 8443: 41002}
+    text = rewrite(
+        "harness serve &   # note\ncurl http://127.0.0.1:8000/yxc\npython -m examples.yxc_vendor.app --port 8443\n"
+        "curl https://localhost:8443/qr\nlocust -f x.py --headless -u 2000 -r 200 -t 2m --host http://127.0.0.1:8000\n",
+        ports,
+    )
+    assert text.splitlines() == [
+        ": harness serve is running # note",
+        "curl http://127.0.0.1:41001/yxc",
+        "python -m examples.yxc_vendor.app --port 41002",
+        "curl https://localhost:41002/qr",
+        "locust -f x.py --headless -u 4 -r 4 -t 2s --host http://127.0.0.1:41001",
+    ]
