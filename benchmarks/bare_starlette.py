@@ -48,7 +48,7 @@ async def location_report(request: Request) -> Response:
 app = Starlette(routes=[Route("/dudu/location_report", location_report, methods=["POST"])])
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=8101)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=8101, help="port on 127.0.0.1 to serve the bare endpoint on (default 8101)")
     args = parser.parse_args()
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")

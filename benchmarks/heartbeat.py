@@ -278,12 +278,12 @@ def run_client(coro: object) -> Result:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per run (default 5)")
-    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of unmeasured load before each run (default 1)")
     parser.add_argument("--rounds", type=int, default=3, help="saturation rounds, servers alternating (default 3; medians reported)")
     parser.add_argument("--concurrency", type=int, default=32, help="connections in the saturation runs (default 32)")
     parser.add_argument("--rate", type=float, default=2000.0, help="offered req/s in the fleet run (default 2000 = 10,000 devices / 5 s)")
-    parser.add_argument("--fleet-duration", type=float, default=10.0)
-    parser.add_argument("--no-prism", action="store_true")
+    parser.add_argument("--fleet-duration", type=float, default=10.0, help="seconds of the open-loop fleet run (default 10)")
+    parser.add_argument("--no-prism", action="store_true", help="leave out the Prism mock row (it needs npm)")
     parser.add_argument("--prism-dir", type=Path, default=None, help="reuse an existing `npm install @stoplight/prism-cli` here")
     parser.add_argument(
         "--validate-responses", action="store_true", help="serve with --validate-responses too (replies checked against the spec)"

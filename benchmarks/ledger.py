@@ -68,9 +68,11 @@ def build(directory: Path, n: int) -> tuple[Store, Ledger, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--entries", type=int, default=1_000_000)
-    parser.add_argument("--appends", type=int, default=20_000)
-    parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument(
+        "--entries", type=int, default=1_000_000, help="entries of the log the proofs and the audit use (default 1,000,000)"
+    )
+    parser.add_argument("--appends", type=int, default=20_000, help="durable appends timed through the batch appender (default 20,000)")
+    parser.add_argument("--dir", type=Path, default=None, help="where the benchmark stores are written (default: a temporary directory)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         directory = Path(tmp)

@@ -46,9 +46,9 @@ def run_wrk(wrk: str, script: Path, port: int, path: str, connections: int, dura
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, servers alternating (default 3; the median ratio is reported)")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (default 5)")
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=32, help="wrk keep-alive connections from one thread (default 32)")
     args = parser.parse_args()
     wrk = shutil.which("wrk")
     if wrk is None:

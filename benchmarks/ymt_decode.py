@@ -219,7 +219,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bare", type=int, metavar="PORT", help=argparse.SUPPRESS)  # serve the ceiling on PORT
     parser.add_argument("--duration", type=float, default=4.0, help="seconds measured per closed-loop run (default 4)")
-    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of unmeasured load before each run (default 1)")
     parser.add_argument("--rounds", type=int, default=3, help="closed-loop rounds, servers alternating (default 3; medians reported)")
     parser.add_argument("--concurrency", type=int, default=16, help="connections in the closed loop (default 16)")
     parser.add_argument(
@@ -228,7 +228,7 @@ def main() -> int:
     parser.add_argument(
         "--rate", type=float, default=200.0, help="decodes/s in the open loop (default 200: 200 scanners, one person a second each)"
     )
-    parser.add_argument("--open-duration", type=float, default=8.0)
+    parser.add_argument("--open-duration", type=float, default=8.0, help="seconds of the open-loop run at --rate (default 8)")
     parser.add_argument("--devices", type=int, default=200, help="scanners of the gate merchant (default 200)")
     parser.add_argument("--people", type=int, default=200, help="people whose codes are scanned (default 200)")
     args = parser.parse_args()

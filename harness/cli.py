@@ -364,12 +364,21 @@ def yxc() -> None:
 @click.option("--stunum", required=True, help="学员统一编号 (16 characters).")
 @click.option("--kind", type=click.Choice(["login", "logout"]), default="login", show_default=True)
 @click.option("--ttl", type=int, default=None, help="Seconds the code stays valid (default 12 h, D-YXC-CODE-TTL).")
+@click.option("--code-out", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Also write the code alone to this file.")
 @db_option
-def yxc_issue_code(stunum: str, kind: str, ttl: int | None, db: Path | None) -> None:
-    """Issue a sign-in/sign-out code as the mini-program would, and print it as JSON."""
+def yxc_issue_code(stunum: str, kind: str, ttl: int | None, code_out: Path | None, db: Path | None) -> None:
+    """Issue a sign-in/sign-out code as the mini-program would, and print it as JSON.
+
+    A classrecord carries a sign-in code as logininfo and, unless it is remote teaching, a sign-out code
+    (--kind logout) as logoutinfo (000 附件四 表A.8 #24, #25)."""
     from harness.yxc import codes
 
     code = codes.issue(_store(db), stunum, kind, ttl or Settings().code_ttl_seconds, source="cli")
+    if code_out is not None:
+        try:
+            code_out.write_text(code.code + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise Failure(f"cannot write {code_out}: {exc.strerror or exc}") from None
     click.echo(
         json.dumps({"code": code.code, "expirationtime": code.expirationtime, "stunum": code.stunum, "kind": kind}, ensure_ascii=False)
     )

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import schemathesis
@@ -106,6 +108,31 @@ def load_signer() -> Signer:
     )
 
 
+def _require_signer() -> None:
+    """Before any case of a signed YXC spec: the key must load, or the run stops here with one line and exit 2.
+
+    Left to the auth hook, a missing key surfaces as Schemathesis' "Token fetch failed 3 times in a row" per
+    operation, with this message buried in a traceback."""
+    global _SIGNER
+    if _SIGNER is not None:
+        return
+    try:
+        _SIGNER = load_signer()
+    except (RuntimeError, OSError, ValueError) as exc:  # SigningError is a ValueError; an unreadable or non-PEM file too
+        text = str(exc)
+        text = text if text.startswith("harness.fuzz") else f"harness.fuzz: {text}"
+        if Path(sys.argv[0]).name not in ("schemathesis", "st"):
+            raise RuntimeError(text) from None  # in-process use (pytest plugin, a script): an ordinary exception
+        # The command line: Schemathesis would wrap any exception from a hook in a traceback; stop with one line.
+        sys.stdout.flush()
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+        os._exit(2)
+
+
+_SIGNER: Signer | None = None
+
+
 @schemathesis.auth()
 class YxcSigning:
     """Adds v, ts, sign and user (computed over the exact payload) to every request of a YXC spec."""
@@ -117,7 +144,7 @@ class YxcSigning:
         if _platform(case) != "yxc":
             return None
         if self._signer is None:
-            self._signer = load_signer()
+            self._signer = _SIGNER or load_signer()
         return self._signer
 
     def set(self, case: Case, data: Signer | None, ctx: Any) -> None:
@@ -276,6 +303,8 @@ def before_load_schema(ctx: Any, raw_schema: dict[str, Any]) -> None:
     fuzzes the file as written (for a server run with ``--profile strict``)."""
     from harness.specs import PROFILE_MARK, derive_served
 
+    if raw_schema.get("x-platform") == "yxc" and "x-signing" in raw_schema:
+        _require_signer()
     if os.environ.get("HARNESS_FUZZ_PROFILE", "tolerant") == "strict" or PROFILE_MARK in raw_schema:
         return  # the file as written, or a spec the harness already derived (its certify roles load their own)
     if "x-tolerant" not in json.dumps(raw_schema):

@@ -191,6 +191,12 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def find_vendor(store: Store, platform: str, user: str, case_insensitive: bool = False) -> Vendor | None:
+    """The enrolled vendor whose `user` (certificate serial, uppercase hex) this is.
+
+    ``case_insensitive`` also takes the serial as `openssl x509 -serial` prints it: leading zeros (an even number of
+    hex digits) name the same number."""
+    if case_insensitive and len(user) > 1:
+        user = user.lstrip("0") or "0"
     sql = "SELECT platform, user, platnum, name, cert_pem FROM vendors WHERE platform = ? AND "
     sql += "upper(user) = upper(?)" if case_insensitive else "user = ?"
     row = store.query_one(sql, (platform, user))

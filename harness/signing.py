@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from harness.errors import HarnessError
 
 HASHES = {"e1": hashlib.sha1, "e2": hashlib.sha256, "e3": hashlib.sha512}
+HASH_NAMES = {"e1": "SHA-1", "e2": "SHA-256", "e3": "SHA-512"}
 DEFAULT_VERSION = "1.0.0.e2"
 STRICT_VERSION = re.compile(r"^\d+\.\d+\.\d+\.e[123]$")
 
@@ -77,6 +78,46 @@ def verify_signature(public_key: rsa.RSAPublicKey, payload: bytes, ts_ms: int, v
     except (ValueError, InvalidSignature, SigningError):
         return False
     return hmac.compare_digest(recovered, expected)
+
+
+# DER DigestInfo prefixes (RFC 8017 §9.2 note 1): what a standard "SHA256withRSA" signer puts before the hash.
+DIGEST_INFO = {
+    "SHA-1": (bytes.fromhex("3021300906052b0e03021a05000414"), hashlib.sha1),
+    "SHA-256": (bytes.fromhex("3031300d060960864801650304020105000420"), hashlib.sha256),
+    "SHA-512": (bytes.fromhex("3051300d060960864801650304020305000440"), hashlib.sha512),
+}
+
+
+def diagnose_signature(public_key: rsa.RSAPublicKey, payload: bytes, ts_ms: int, version: str, sign_hex: str) -> str | None:
+    """Why a signature that does not verify fails, when the key shows it: a standard PKCS#1 v1.5 signature with DigestInfo.
+
+    A standard ``SHA256withRSA`` signature (``openssl dgst -sha256 -sign``, Java's ``Signature``, ``key.sign()``) is
+    block type 1 over DigestInfo ‖ hash; this scheme signs the raw H with no DigestInfo. Returns one sentence for the
+    refusal, or None when the recovered block says nothing useful.
+    """
+    try:
+        recovered = public_key.recover_data_from_signature(bytes.fromhex(sign_hex), padding.PKCS1v15(), None)
+        expected = digest(payload, ts_ms, version)
+    except (ValueError, InvalidSignature, SigningError):
+        return None
+    for name, (prefix, hash_function) in DIGEST_INFO.items():
+        if not recovered.startswith(prefix):
+            continue
+        inner = recovered[len(prefix) :]
+        if inner == hash_function(payload + ts_ms.to_bytes(8, "big")).digest():
+            over = f"{name} over the payload and ts"
+        elif inner == hash_function(payload).digest():
+            over = f"{name} over the payload alone (without the 8-byte ts)"
+        else:
+            over = f"{name} over other bytes"
+        return (
+            f"the signature verifies as PKCS#1 v1.5 with DigestInfo ({over}: a standard SHA256withRSA-style signature); "
+            f"this platform signs the raw H = {HASH_NAMES[hash_for_version(version)]}(payload ‖ ts as 8-byte big-endian) "
+            "in a block type 1 without DigestInfo (D-YXC-SIGN: `openssl pkeyutl -sign -pkeyopt rsa_padding_mode:pkcs1` over H)"
+        )
+    if len(recovered) != len(expected):
+        return f"the signature holds {len(recovered)} bytes where H for v {version} has {len(expected)}: check the hash the suffix of v selects"
+    return None
 
 
 def now_ms() -> int:

@@ -26,3 +26,23 @@ def test_wrk_heartbeat_prints_its_table() -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert "| round | bare Starlette req/s | harness serve req/s | × bare |" in out.stdout
     assert "errors 0;" in out.stdout and "target (≥ 0.75 × bare" in out.stdout
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")))
+def test_every_benchmark_help_describes_the_benchmark(script: str) -> None:
+    """--help says what is measured, and every option says what it does (no bare flags, no words of a work plan)."""
+    import re
+
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout
+    usage, _, rest = text.partition("\n\n")
+    description = rest.split("options:", 1)[0].strip()
+    assert len(description) > 30, f"{script} --help has no description"
+    options = re.findall(r"^  (--[a-z-]+)(?: [A-Z_]+)?(?:\n {20,}| {2,})(.*)$", rest.split("options:", 1)[1], flags=re.M)
+    named = set(re.findall(r"\[(--[a-z-]+)", usage))
+    described = {flag for flag, help_text in options if help_text.strip()}
+    assert named <= described | {"--help"}, f"{script}: options without a help text: {sorted(named - described)}"
+    assert not re.search(r"\b(issue|ticket|task|work plan|TODO)\b", text, flags=re.I), text

@@ -39,6 +39,7 @@ import json
 import os
 import re
 import secrets
+import sys
 import tempfile
 import threading
 import time
@@ -252,7 +253,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--https", action="store_true", help="serve https://localhost:PORT with a fresh self-signed certificate")
     parser.add_argument("--path", default="/yxc/callback")
     parser.add_argument("--defect", default=os.environ.get("DEFECT") or None, choices=DEFECTS)
+    parser.add_argument("--cert-out", type=Path, default=None, help="with --https: also write the certificate here (for --ca-bundle)")
+    parser.add_argument(
+        "--detach", action="store_true", help="run in the background and return once it listens (prints its pid; stop it with kill)"
+    )
     args = parser.parse_args(argv)
+    if args.detach:
+        sys.exit(_detach([a for a in (argv if argv is not None else sys.argv[1:]) if a != "--detach"], args))
     from werkzeug.serving import make_server
 
     ssl_context = None
@@ -262,6 +269,9 @@ def main(argv: list[str] | None = None) -> None:
 
         ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ssl_context.load_cert_chain(cert, key)
+        if args.cert_out is not None:
+            args.cert_out.write_bytes(cert.read_bytes())
+            cert = args.cert_out
         print(f"certificate (use as --ca-bundle): {cert}", flush=True)
     server = make_server(args.host, args.port, create_app("placeholder"), threaded=True, ssl_context=ssl_context)
     scheme, host = ("https", "localhost") if args.https else ("http", args.host)
@@ -271,6 +281,34 @@ def main(argv: list[str] | None = None) -> None:
     print(f"QR text  {scheme}://{host}:{server.server_port}/qr   (PNG: /qr.png)", flush=True)
     print(f"QR now   {server.app.config['VENDOR'].qr_text()}", flush=True)
     server.serve_forever()
+
+
+def _detach(argv: list[str], args: argparse.Namespace) -> int:
+    """Start this vendor as a child process and wait until it listens; print what it printed and its pid."""
+    import socket
+    import subprocess
+
+    log = Path(tempfile.mkdtemp(prefix="yxc-vendor-")) / "vendor.log"
+    with log.open("wb") as out:
+        child = subprocess.Popen([sys.executable, "-m", "examples.yxc_vendor.app", *argv], stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            sys.stderr.write(log.read_text(encoding="utf-8", errors="replace"))
+            return 2
+        try:
+            with socket.create_connection((args.host, args.port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        child.kill()
+        sys.stderr.write(f"the vendor did not listen on {args.host}:{args.port} within 30 s\n")
+        return 2
+    time.sleep(0.2)  # its banner is printed just before it listens
+    sys.stdout.write(log.read_text(encoding="utf-8", errors="replace"))
+    print(f"pid      {child.pid}   (log {log}; stop it with: kill {child.pid})", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
     harness vendor add yxc --platnum A0001 --out keys/
     python -m examples.yxc_vendor.client --harness http://127.0.0.1:8000 --keys keys/ --platnum A0001 \\
-        --stunum S123… --logininfo CODE [--logoutinfo CODE]
+        --stunum S123… --logininfo CODE --logoutinfo CODE
 
 Uploads the files (A.5.3), files a coach (A.6.2.3.1) and a student (A.6.3.1.1), then a classrecord (A.6.3.2) whose
-``logininfo``/``logoutinfo`` are the codes the province sent to the vendor's callback (000 附件二 code). Every call is
+``logininfo``/``logoutinfo`` are the codes the province sent to the vendor's callback (000 附件二 code): a sign-in code
+and a sign-out code (a practical record needs both, 000 附件四 表A.8 #24, #25). Every call is
 signed with ``?v=&ts=&sign=&user=`` (D-YXC-SIGN). Prints each reply; exits 1 if any errorcode is not 0.
 """
 
@@ -88,7 +89,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--platnum", required=True)
     parser.add_argument("--stunum", required=True)
     parser.add_argument("--logininfo", required=True, help="the sign-in code the callback received")
-    parser.add_argument("--logoutinfo", default=None, help="the sign-out code the callback received")
+    parser.add_argument(
+        "--logoutinfo",
+        required=True,
+        help="the sign-out code the callback received (harness simulate yxc-scan --logout, or harness yxc issue-code --kind logout):"
+        " this client files a practical record, and every record but remote teaching carries one (000 附件四 表A.8 #25 非远程网络教学为必填)",
+    )
     args = parser.parse_args(argv)
     client = Client(args.harness, Signer.from_dir(args.keys))
     replies = file_training(client, args.platnum, args.stunum, args.logininfo, args.logoutinfo)

@@ -4,7 +4,7 @@ For each event the runner first updates the :class:`RunContext` (the only place 
 to every reporter. A reporter has ``start``/``handle_event``/``shutdown`` and wraps a writer that only formats; a
 failing reporter is contained and reported, never allowed to stop the others.
 
-The file reporters live in ``harness.reports`` (json, html, junit, then the signed bundle). This package must not
+The file reporters live in ``harness.reports`` (json, html, pdf, junit, then the signed bundle). This package must not
 import it, so they are named here by import path, the way ``harness.platforms`` names platforms.
 """
 
@@ -37,6 +37,7 @@ EXIT_CODES = {"passed": EXIT_PASSED, "failed": EXIT_FAILED, "error": EXIT_ERROR}
 REPORTERS: dict[str, str] = {
     "json": "harness.reports.handlers:JsonReporter",
     "html": "harness.reports.handlers:HtmlReporter",
+    "pdf": "harness.reports.handlers:PdfReporter",
     "junit": "harness.reports.handlers:JunitReporter",
     "bundle": "harness.reports.handlers:BundleSigner",
 }

@@ -12,7 +12,7 @@ from typing import Any
 from harness.config import default_db_path
 from harness.conformance.model import Event
 from harness.conformance.runner import RunContext
-from harness.reports import bundle, document, html_report, json_report, junit_report
+from harness.reports import bundle, document, html_report, json_report, junit_report, pdf_report
 
 
 class FileReporter:
@@ -47,12 +47,17 @@ class HtmlReporter(FileReporter):
     writer = staticmethod(html_report.render)
 
 
+class PdfReporter(FileReporter):
+    filename = "report.pdf"
+    writer = staticmethod(pdf_report.render)
+
+
 class JunitReporter(FileReporter):
     filename = "junit.xml"
     writer = staticmethod(junit_report.render)
 
 
-BUNDLE_FILES = frozenset({"report.json", "report.html", "junit.xml", bundle.MANIFEST, bundle.SIGNATURE, bundle.SIGNER})
+BUNDLE_FILES = frozenset({"report.json", "report.html", "report.pdf", "junit.xml", bundle.MANIFEST, bundle.SIGNATURE, bundle.SIGNER})
 
 
 class BundleSigner:

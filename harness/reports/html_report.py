@@ -2,16 +2,26 @@
 
 Summary banner with the verdict, a table of results by clause, the evidence behind every finding, and the
 requirement coverage, where a requirement no check enforced is listed as "not covered".
+
+The page carries its own font: the packaged CJK font (``harness/assets/fonts/HarnessCJK-Regular.ttf``), cut down
+to the characters this page uses and embedded as a WOFF ``data:`` URI in an ``@font-face`` rule, so the Chinese
+text shows on a machine without any CJK font (where a browser would otherwise draw boxes).
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
+from functools import cache, lru_cache
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 import jinja2
+
+FONT_FILE = Path(__file__).resolve().parent.parent / "assets" / "fonts" / "HarnessCJK-Regular.ttf"
 
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en">
@@ -20,13 +30,14 @@ TEMPLATE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>harness certify {{ d.role }}: {{ d.verdict | upper }}</title>
 <style>
-  body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif; margin: 0 auto;
+  @font-face { font-family: "HarnessCJK"; src: url(data:font/woff;base64,{{ font_woff }}) format("woff"); font-display: block; }
+  body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "HarnessCJK", sans-serif; margin: 0 auto;
          max-width: 1180px; padding: 0 20px 40px; color: #1d2330; }
   h1 { font-size: 22px; margin: 24px 0 8px; } h2 { font-size: 18px; margin: 30px 0 8px; border-bottom: 2px solid #e3e6ec; }
   table { border-collapse: collapse; width: 100%; margin: 8px 0; }
   th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid #e3e6ec; }
   th { background: #f4f6f9; font-weight: 600; }
-  code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, "Noto Sans Mono CJK SC", "Microsoft YaHei", monospace; }
+  code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, "Noto Sans Mono CJK SC", "Microsoft YaHei", "HarnessCJK", monospace; }
   pre { background: #f7f8fa; border: 1px solid #e3e6ec; padding: 8px; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
   .banner { padding: 16px 20px; border-radius: 6px; font-size: 20px; font-weight: 700; margin: 16px 0 8px; color: #fff; }
   .banner small { display: block; font-size: 14px; font-weight: 400; margin-top: 4px; }
@@ -126,6 +137,35 @@ def _pretty(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2)
 
 
+@cache
+def _font_bytes() -> bytes:
+    return FONT_FILE.read_bytes()
+
+
+def font_subset_woff(text: str) -> bytes:
+    """The packaged font cut to the characters of ``text`` (plus ASCII), as WOFF (zlib: no extra library)."""
+    return _subset(frozenset(ord(c) for c in text) | frozenset(range(0x20, 0x7F)))
+
+
+@lru_cache(maxsize=16)
+def _subset(unicodes: frozenset[int]) -> bytes:
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(io.BytesIO(_font_bytes()))
+    options = subset.Options()
+    options.flavor = "woff"
+    options.notdef_outline = True
+    options.name_IDs = ["*"]  # keep the names, the copyright and the licence notice
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=unicodes)
+    subsetter.subset(font)
+    out = io.BytesIO()
+    font.flavor = "woff"
+    font.save(out)
+    return out.getvalue()
+
+
 def render(document: dict[str, Any]) -> str:
     checks = []
     for i, check in enumerate(document["checks"]):
@@ -143,10 +183,12 @@ def render(document: dict[str, Any]) -> str:
     by_clause = [
         (clause, list(rows)) for clause, rows in groupby(sorted(checks, key=lambda c: _natural(c["clause"])), key=lambda c: c["clause"])
     ]
-    return _template.render(
+    values = dict(
         d=document,
         verdict_text=VERDICTS.get(document["verdict"], ""),
         checks=sorted((c for c in checks if c["shown"]), key=lambda c: order.get(c["status"], 9)),
         by_clause=by_clause,
         covered=sum(1 for r in document["coverage"] if r["coverage"] != "not covered"),
     )
+    page = _template.render(**values, font_woff="")  # the page's own characters decide the font subset
+    return _template.render(**values, font_woff=base64.b64encode(font_subset_woff(page)).decode("ascii"))

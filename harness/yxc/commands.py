@@ -111,10 +111,24 @@ def simulate() -> None:
 @click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Trust this CA for the vendor's HTTPS.")
 @click.option("--insecure-http", is_flag=True, help="Allow a plain http:// or IP callback (developer loopback only).")
 @click.option("--ttl", type=int, default=None, help="Seconds the code stays valid (default 12 h, D-YXC-CODE-TTL).")
+@click.option(
+    "--code-out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the issued code to this file (what the callback received: the classrecord's logininfo or logoutinfo).",
+)
 @profile_option
 @db_option
 def simulate_yxc_scan(
-    qr_source: str, stunum: str, logout: bool, ca_bundle: Path | None, insecure_http: bool, ttl: int | None, profile: str, db: Path | None
+    qr_source: str,
+    stunum: str,
+    logout: bool,
+    ca_bundle: Path | None,
+    insecure_http: bool,
+    ttl: int | None,
+    code_out: Path | None,
+    profile: str,
+    db: Path | None,
 ) -> None:
     """Scan a QR as the mini-program: issue a code, POST it to the vendor's callback, grade the reply."""
     from harness.yxc.scan import simulate_scan
@@ -137,6 +151,12 @@ def simulate_yxc_scan(
     if result.code is not None:
         kind = "sign-out" if logout else "sign-in"
         click.echo(f"issued {kind} code {result.code.code} for {result.code.stunum}, expires {result.code.expirationtime}")
+        if code_out is not None:
+            try:
+                code_out.write_text(result.code.code + "\n", encoding="utf-8")
+            except OSError as exc:
+                click.echo(f"harness: cannot write {code_out}: {exc.strerror or exc}", err=True)
+                sys.exit(2)
     if result.exchange is not None:
         ex = result.exchange
         click.echo(f"POST   {ex.url}\n       {ex.request_body.decode('utf-8')}")

@@ -142,7 +142,7 @@ def sign_cert(g: GateContext, _: Any) -> Iterator[Fail]:
     if g.vendor is None:
         yield Fail(f"user {user} is not an enrolled certificate", "user")
         return
-    if g.vendor.user != user:
+    if g.vendor.user != user.lstrip("0") and g.vendor.user != user:  # leading zeros, as `openssl x509 -serial` prints, are the same number
         yield _reading(f"user {user} is not the serial in uppercase hex ({g.vendor.user})", "user")
     try:
         hash_for_version(version)
@@ -181,14 +181,15 @@ def sign_ts_window(g: GateContext, _: Any) -> Iterator[Fail]:
     title="sign verifies over the exact payload and ts with the certificate's key",
 )
 def sign_verify(g: GateContext, _: Any) -> Iterator[Fail]:
-    from harness.signing import verify_signature
+    from harness.signing import diagnose_signature, verify_signature
 
     assert g.vendor is not None and g.ts is not None  # the rules before it held
-    sign = g.query.get("sign", "")
+    sign, version = g.query.get("sign", ""), g.query.get("v", "")
     if sign != sign.upper():
         yield _reading("sign is not uppercase hex", "sign")
-    if not verify_signature(g.vendor.public_key, g.payload, g.ts, g.query.get("v", ""), sign):
-        yield Fail("sign does not verify over the payload and ts with this certificate", "sign")
+    if not verify_signature(g.vendor.public_key, g.payload, g.ts, version, sign):
+        hint = diagnose_signature(g.vendor.public_key, g.payload, g.ts, version, sign)
+        yield Fail("sign does not verify over the payload and ts with this certificate" + (f": {hint}" if hint else ""), "sign")
 
 
 @rule(

@@ -30,10 +30,11 @@ def test_the_bundle_lists_and_signs_every_file(bundle):
         "manifest.sig",
         "report.html",
         "report.json",
+        "report.pdf",
         "signer.pem",
     ]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert sorted(manifest["files"]) == ["junit.xml", "report.html", "report.json", "signer.pem"]
+    assert sorted(manifest["files"]) == ["junit.xml", "report.html", "report.json", "report.pdf", "signer.pem"]
     result = verify(out)
     assert result.exit_code == 0 and "intact" in result.output
 

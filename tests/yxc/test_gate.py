@@ -111,3 +111,32 @@ def test_gate_verdicts_are_journaled(harness) -> None:
     assert {"YXC-SIGN-CERT", "YXC-SIGN-TS-WINDOW", "YXC-SIGN-VERIFY", "YXC-SIGN-TS-UNIQUE", "YXC-FILE-FORMAT", "YXC-FILE-SIZE"} <= rules
     assert entry["vendor"] == harness.signer.serial_hex
     assert entry["operation"] == "imageup"
+
+
+def test_user_with_the_leading_zero_openssl_prints_is_the_same_certificate(harness) -> None:
+    # `openssl x509 -serial` prints an even number of hex digits (serial=070B02DF…); it is the same serial number.
+    padded = Signer(harness.signer.private_key, "0" + harness.signer.serial_hex)
+    reply = harness.upload("sfz", files.png(), signer=padded)
+    assert reply["errorcode"] == 0, reply
+    assert harness.upload("sfz", files.png(), signer=Signer(harness.signer.private_key, "00DEADBEEF"))["errorcode"] == 202
+
+
+def test_a_standard_sha256withrsa_signature_is_refused_with_what_it_is(harness) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    data = json.dumps({"inscode": "1234567890123456"}).encode()
+    ts = _now()
+    standard = harness.signer.private_key.sign(data + ts.to_bytes(8, "big"), padding.PKCS1v15(), hashes.SHA256())
+    query = {"v": "1.0.0.e2", "ts": str(ts), "sign": standard.hex().upper(), "user": harness.signer.serial_hex}
+    reply = harness.request("POST", "/yxc/coach", params=query, content=data, headers={"content-type": "application/json"}).json()
+    assert reply["errorcode"] == 202
+    violation = reply["data"]["violations"][0]
+    assert violation["rule"] == "YXC-SIGN-VERIFY"
+    assert "verifies as PKCS#1 v1.5 with DigestInfo (SHA-256 over the payload and ts" in violation["message"]
+    assert "without DigestInfo" in violation["message"] and "D-YXC-SIGN" in violation["message"]
+    # Signed over the body alone: said too.
+    alone = harness.signer.private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    query = {**query, "ts": str(ts + 1), "sign": alone.hex().upper()}
+    reply = harness.request("POST", "/yxc/coach", params=query, content=data, headers={"content-type": "application/json"}).json()
+    assert "over the payload alone (without the 8-byte ts)" in reply["data"]["violations"][0]["message"]
