@@ -43,6 +43,17 @@ NUMBER_CLAUSE = "harness limit: finite numbers (RFC 8259 §6 has no NaN or Infin
 UNICODE_CLAUSE = "harness limit: Unicode text (RFC 8259 §8.2: a lone surrogate escape is no character)"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
+# Text carries no control characters but TAB, LF and CR (C0, DEL, C1), and no bidirectional embedding, override or
+# isolate (U+202A–U+202E, U+2066–U+2069, the "Trojan Source" characters): a NUL cuts a C string, an ESC drives the
+# terminal a log is read on, an RLO turns a name around in a report. No seed field holds any of them.
+TEXT_CLAUSE = (
+    "harness limit: text without control characters (C0 but TAB/LF/CR, DEL, C1) or bidirectional overrides (U+202A–U+202E, U+2066–U+2069)"
+)
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# What such a character looks like in a raw body: an escape, or its UTF-8 bytes (a raw C0 byte is no JSON at all).
+_CONTROL_HINT = re.compile(
+    rb"\\u(?:00[0189][0-9a-fA-F]|007[fF]|20(?:2[a-eA-E]|6[6-9]))|\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]"
+)
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
 
@@ -58,14 +69,27 @@ class LimitExceeded(ValueError):
 
 # Every byte as "0" (a digit) or "x" (anything else): a run of 19 digits is then a plain substring search, which costs
 # a fifth of a regular-expression search on a heartbeat (about 0.9 µs for the whole of needs_checks).
-_DIGIT_SHAPE = bytes(0x30 if 0x30 <= c <= 0x39 else 0x78 for c in range(256))
+# The bytes that may start a character TEXT_CLAUSE refuses (a backslash escape, DEL, the lead bytes of C1 and of the
+# bidirectional controls) become "c", so one more substring search tells a body that cannot hold one.
+_DIGIT_SHAPE = bytes(0x30 if 0x30 <= c <= 0x39 else 0x63 if c in (0x5C, 0x7F, 0xC2, 0xE2) else 0x78 for c in range(256))
 _NINETEEN = b"0" * 19
 
 
 def needs_checks(raw: bytes) -> bool:
-    """Whether a raw JSON body could break a limit at all: more than ``MAX_JSON_DEPTH`` brackets, or a run of 19
-    digits (an integer that may be outside the store range). A flat document of the hot path answers False."""
-    return raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH or _NINETEEN in raw.translate(_DIGIT_SHAPE)
+    """Whether a raw JSON body could break a limit at all: more than ``MAX_JSON_DEPTH`` brackets, a run of 19
+    digits (an integer that may be outside the store range), or what may be a control character (TEXT_CLAUSE). A flat
+    document of the hot path answers False."""
+    if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH:
+        return True
+    shape = raw.translate(_DIGIT_SHAPE)
+    return _NINETEEN in shape or (b"c" in shape and _CONTROL_HINT.search(raw) is not None)
+
+
+def may_hold_controls(raw: bytes) -> bool:
+    """Whether a raw body may hold a character :data:`TEXT_CLAUSE` refuses (a few byte scans when it cannot)."""
+    if b"\\u" not in raw and b"\x7f" not in raw and b"\xc2" not in raw and b"\xe2" not in raw:
+        return False
+    return _CONTROL_HINT.search(raw) is not None
 
 
 def json_depth(raw: bytes | str) -> int:
@@ -138,9 +162,27 @@ def loads(text: str | bytes, *, int_range: bool = True) -> Any:
     document = json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_any_int)
     if _SURROGATE_ESCAPE.search(text if isinstance(text, str) else text.decode("utf-8", "replace")):
         check_unicode(document)
+    if may_hold_controls(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text):
+        check_text(document)
     if int_range:
         check_range(text, document)
     return document
+
+
+def check_text(document: Any) -> None:
+    """Refuse a document with a key or string holding a character :data:`TEXT_CLAUSE` refuses, naming where."""
+    pending = [(document, "body")]
+    while pending:
+        node, path = pending.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and (found := _CONTROL_CHARS.search(key)):
+                    raise LimitExceeded(f"a key in {path} holds the control character U+{ord(found.group()):04X}", TEXT_CLAUSE, path)
+                pending.append((value, f"{path}.{key}"))
+        elif isinstance(node, list):
+            pending.extend((value, f"{path}[{i}]") for i, value in enumerate(node))
+        elif isinstance(node, str) and (found := _CONTROL_CHARS.search(node)):
+            raise LimitExceeded(f"{path} holds the control character U+{ord(found.group()):04X}", TEXT_CLAUSE, path)
 
 
 def check_unicode(document: Any) -> None:

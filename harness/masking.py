@@ -165,8 +165,13 @@ class SecretMasker:
         names = b"|".join(re.escape(f.encode()) for f in sorted(self.fields)) or b"(?!)"
         self._needles = tuple(f'"{f}"'.encode() for f in sorted(self.fields))
         self._query_needles = tuple(f"{f}=" for f in sorted(self.fields))
-        # "field" : "value" (escapes allowed) or "field": number, anywhere in the document; not inside a string (\").
-        self._json = re.compile(rb'(?<!\\)"(' + names + rb')"(\s*:\s*)(?:"((?:[^"\\]|\\.)*)"|(-?\d[\d.eE+-]*))')
+        # "field" : "value" (escapes allowed), "field": number, or "field": ["value", ...] (a list of plates), anywhere in
+        # the document; not inside a string (\").
+        self._json = re.compile(
+            rb'(?<!\\)"('
+            + names
+            + rb')"(\s*:\s*)(?:"((?:[^"\\]|\\.)*)"|(-?\d[\d.eE+-]*)|(\[\s*"(?:[^"\\]|\\.)*"(?:\s*,\s*"(?:[^"\\]|\\.)*")*\s*\]))'
+        )
         self._query = re.compile(r"(?:^|(?<=[&?]))(" + names.decode() + r")=([^&]*)")
 
     def secret(self, value: str) -> str:
@@ -196,16 +201,22 @@ class SecretMasker:
             return body
 
         def replace(m: re.Match[bytes]) -> bytes:
-            raw = m.group(3) if m.group(3) is not None else m.group(4)
+            if m.group(5) is not None:  # a list of strings: each masked in place
+                listed = _JSON_STRING.sub(lambda item: b'"%s"' % mask_one(item.group(1)), m.group(5))
+                return b'"%s"%s%s' % (m.group(1), m.group(2), listed)
+            return b'"%s"%s"%s"' % (m.group(1), m.group(2), mask_one(m.group(3), m.group(4)))
+
+        def mask_one(string: bytes | None, number: bytes | None = None) -> bytes:
+            raw = string if string is not None else number
             try:
-                value = json.loads(b'"' + raw + b'"') if m.group(3) is not None else raw.decode()
+                value = json.loads(b'"' + raw + b'"') if string is not None else raw.decode()
             except ValueError:
                 value = raw.decode("utf-8", "replace")
             if value.startswith(SECRET_PREFIX):
-                return m.group(0)
+                return raw
             if found is not None:
                 found.append(value)
-            return b'"%s"%s"%s"' % (m.group(1), m.group(2), self.secret(value).encode("utf-8"))
+            return self.secret(value).encode("utf-8")
 
         return self._json.sub(replace, body)
 
@@ -243,6 +254,7 @@ class SecretMasker:
         return text
 
 
+_JSON_STRING = re.compile(rb'"((?:[^"\\]|\\.)*)"')
 _KEYS: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
 _MASKERS: dict[str, SecretMasker] = {}  # per platform name: the masker of the platform made last (see mask_exchange)
 

@@ -260,4 +260,10 @@ class Platform:
         raise PlatformError(kind, [v.violation() for v in failed], code=code)
 
     def owns(self, path: str) -> bool:
-        return path == self.base_path or path.startswith(self.base_path + "/")
+        """Whether ``path`` is this platform's: its base path, or a spelling of it that differs only in case or in
+        repeated leading slashes (``/YXC/coach``, ``//yxc/coach``), which is then refused in this platform's
+        envelope (not found) instead of a plain error outside every platform; it is never served as the path."""
+        if path == self.base_path or path.startswith(self.base_path + "/"):
+            return True
+        folded = "/" + path.lstrip("/").lower()
+        return folded == self.base_path or folded.startswith(self.base_path + "/")

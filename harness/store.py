@@ -40,10 +40,11 @@ class AddColumn:
 
 @dataclass(frozen=True)
 class Step:
-    """One migration: the statements (SQL text or :class:`AddColumn`) that take an owner's tables to ``version``."""
+    """One migration: the statements that take an owner's tables to ``version``: SQL text, :class:`AddColumn`, or a
+    callable ``(store, conn)`` that rewrites rows in Python (e.g. sealing values at rest), in the step's transaction."""
 
     version: int
-    statements: Sequence[str | AddColumn]
+    statements: Sequence[str | AddColumn | Callable[[Any, Any], None]]
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,8 @@ class Store:
                         for statement in step.statements:
                             if isinstance(statement, AddColumn):
                                 self._add_column(conn, statement)
+                            elif callable(statement):
+                                statement(self, conn)
                             else:
                                 conn.execute(statement)
                         conn.execute(
@@ -131,6 +134,11 @@ class Store:
                 except sqlite3.Error as exc:
                     raise StoreError(f"store {self.path}: migrating {schema.owner} to version {step.version} failed: {exc}") from exc
                 stored[schema.owner] = step.version
+        if self.dialect == "sqlite" and str(self.path) != ":memory:":
+            # A step may have rewritten rows (e.g. sealed values kept in clear): move the new pages into the database
+            # file now, so that the old ones do not stay there until the next automatic checkpoint.
+            with self._lock:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return stored
 
     def versions(self) -> dict[str, int]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import hashlib
 import json
 import logging
@@ -510,6 +511,11 @@ PARSE_CASES = {
     "json-scalar": (lambda w, op: b'"just a string"', "application/json"),
     "json-null": (lambda w, op: b"null", "application/json"),
     "raw-control-char": (lambda w, op: b'{"x": "a\x00b"}', "application/json"),
+    # A byte-order mark before the document (RFC 8259 §8.1: not to be added; the platforms refuse it), overlong and
+    # surrogate UTF-8 forms of a character (no UTF-8 decoder may accept them, RFC 3629 §3), in a gate-passing body.
+    "utf8-bom": (lambda w, op: b"\xef\xbb\xbf" + w.dumps(w.base(op)), "application/json"),
+    "overlong-utf8": (lambda w, op: _wrap_raw(w, op, '"@@"').replace(b"@@", b"a\xc0\xafb\xe0\x80\xaf"), "application/json"),
+    "utf8-encoded-surrogate": (lambda w, op: _wrap_raw(w, op, '"@@"').replace(b"@@", b"a\xed\xa0\x80b"), "application/json"),
 }
 # Field-level cases: (value, which field) — the refusal must name the field. These are about a field's value: the
 # value is put in before the body is signed (World.with_field), so a signed body's signature verifies and the refusal
@@ -520,6 +526,10 @@ FIELD_CASES: dict[str, tuple[Any, dict[str, bool]]] = {
     "1mb-string": ("x" * (1024 * 1024), {"long": True}),
     "null-bytes": ("ab\x00cd\x00", {}),
     "sql-ish": (SQL, {}),
+    # digits of other scripts, which Python's \d, int() and str.isdigit() all take for 0-9
+    "arabic-indic-digits": ("٠١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧", {"digits": True}),
+    "devanagari-digits": ("०१२३४५६७८९०१२३४५६७", {"digits": True}),
+    "100k-id": ("A" * 100_000, {"long": True}),
 }
 
 
@@ -614,6 +624,169 @@ def test_wrong_case_media_type_is_validated_as_json(world: World, op: Operation,
     upper = assert_refused(world, op.platform, world.post(op, raw, "APPLICATION/JSON; Charset=UTF-8"), caplog)
     strip = [{k: v for k, v in x.items() if k != "message" or "incident" not in str(v)} for x in lower]
     assert strip == [{k: v for k, v in x.items() if k != "message" or "incident" not in str(v)} for x in upper]
+
+
+# Text in every string field (harness.limits.TEXT_CLAUSE): escaped C0 controls, DEL and C1 in UTF-8, and the
+# bidirectional override RLO. Before the limit, free-text fields (a DYM violation's description, a driver's name, a YMT
+# scene name, a DUDU req_id echoed back) accepted and stored them.
+CONTROL_VALUES = {"nul": "a\u0000b", "esc": "a\u001b[31mb", "del": "a\u007fb", "c1-nel": "a\u0085b", "rlo": "a\u202eb"}
+
+
+@pytest.mark.parametrize("op", _ops())
+def test_control_characters_in_every_string_field_are_refused_naming_it(
+    world: World, op: Operation, caplog: pytest.LogCaptureFixture
+) -> None:
+    if op.platform not in GATE_PASSING:
+        pytest.skip(f"the corpus has no gate-passing request for {op.platform}: judged by the parse-level cases")
+    gate = GATE_FIELDS.get(op.platform, frozenset())
+    strings = [n for n, node in op.fields().items() if node.get("type") == "string" and n not in gate]
+    if not strings:
+        pytest.skip(f"{op.path} has no string field")
+    for field in strings:
+        for name, value in CONTROL_VALUES.items():
+            before = world.state()
+            caplog.clear()
+            response = world.post(op, world.dumps(world.with_field(op, field, value)))
+            violations = assert_refused(world, op.platform, response, caplog)
+            assert world.state() == before, (field, name)
+            assert any(v["clause"] == limits.TEXT_CLAUSE and str(v.get("field", "")).endswith(field) for v in violations), (
+                field,
+                name,
+                violations,
+            )
+
+
+def test_tab_and_newline_stay_text(world: World) -> None:
+    """What TEXT_CLAUSE leaves alone: TAB, LF and CR, and the punctuation whose UTF-8 shares a lead byte with C1
+    (``·``) or with the bidirectional controls (``—``, ``“”``)."""
+    raw = json.dumps({"a": "第一行\n第二行\t·—“”\r"}, ensure_ascii=False).encode()
+    assert limits.loads(raw) == {"a": "第一行\n第二行\t·—“”\r"}
+    assert not limits.needs_checks(json.dumps({"name": "张三", "lng": 121.5}, ensure_ascii=False).encode())
+
+
+# Paths a hostile client tries: another case or doubled slashes for a base path (answered by that platform, not
+# found), dot segments and their percent-encodings towards the control API (never reached from a platform's path).
+HOSTILE_PATHS = [
+    ("/YXC/coach", "yxc"),
+    ("//yxc/coach", "yxc"),
+    ("/Dudu/location_report", "dudu"),
+    ("///dym/driver/claim", "dym"),
+    ("/yxc/%2e%2e/_harness/journal", "yxc"),
+    ("/yxc/%2E%2E/%2E%2E/_harness/faults", "yxc"),
+    ("/yxc/coach%2f..%2f..%2f_harness%2fjournal", "yxc"),
+    ("/dudu/%2e%2e%2f_harness/journal", "dudu"),
+    ("/dym/driver/%2e%2e/driver/claim", "dym"),
+    ("/yxc/coach%00", "yxc"),
+    ("/ymt/qrcode/generate;x=1", "ymt"),
+]
+
+
+@pytest.mark.parametrize(("path", "platform"), HOSTILE_PATHS)
+def test_hostile_paths_are_refused_in_the_platforms_envelope(
+    world: World, path: str, platform: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = world.state()
+    sent = world.client.post(f"http://harness.test{path}", content=b"{}", headers={"content-type": "application/json"})
+    response = world.loop.run_until_complete(sent)  # a full URL: httpx would read "//yxc/…" as a host
+    assert b'"entries"' not in response.content and b"fault_rules" not in response.content  # not the control API
+    violations = assert_refused(world, platform, response, caplog)
+    assert world.state() == before
+    assert {v["rule"] for v in violations} <= {"ROUTING", "SCHEMA", "LIMIT"}, violations
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "PUT", "DELETE", "PATCH", "GET"])
+def test_other_methods_on_every_operation_are_refused_in_the_envelope(world: World, method: str, caplog: pytest.LogCaptureFixture) -> None:
+    for op in OPERATIONS:
+        before = world.state()
+        caplog.clear()
+        assert_refused(world, op.platform, world.send(method, op.path, world.dumps(world.base(op))), caplog)
+        assert world.state() == before, (method, op.path)
+        head = world.send("HEAD", op.path)
+        assert head.status_code == 200 and head.headers["content-type"].startswith("application/json") and not head.content
+
+
+@pytest.mark.parametrize("extra", ["sign=00", "user=ZZZZ", "ts=1", "v=9.9.9.x"])
+@pytest.mark.parametrize("first", [False, True], ids=["repeated-last", "repeated-first"])
+def test_yxc_repeated_query_parameters_are_refused(world: World, extra: str, first: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """A second ``sign``, ``user``, ``ts`` or ``v`` in the query, before or after the signed one: whichever the
+    platform reads, the request does not pass as the signed one."""
+    op = next(o for o in OPERATIONS if o.path == "/yxc/coach")
+    raw = world.dumps(world.base(op))
+    signed = "&".join(f"{k}={v}" for k, v in world.signer.query(raw).items())
+    query = f"{extra}&{signed}" if first else f"{signed}&{extra}"
+    before = world.state()
+    response = world.loop.run_until_complete(
+        world.client.post(f"{op.path}?{query}", content=raw, headers={"content-type": "application/json"})
+    )
+    assert_refused(world, "yxc", response, caplog)
+    assert world.state() == before
+
+
+@pytest.mark.parametrize("ts", ["0", str(2**31 * 1000), "253402300799000", "253402300800000", "-1", str(2**63 - 1), "1e3", "١٧٠٠٠٠٠٠٠٠٠٠٠"])
+def test_yxc_timestamps_at_the_edges_are_refused(world: World, ts: str, caplog: pytest.LogCaptureFixture) -> None:
+    op = next(o for o in OPERATIONS if o.path == "/yxc/coach")
+    raw = world.dumps(world.base(op))
+    params = {**world.signer.query(raw), "ts": ts}
+    before = world.state()
+    response = world.loop.run_until_complete(
+        world.client.post(op.path, params=params, content=raw, headers={"content-type": "application/json"})
+    )
+    assert_refused(world, "yxc", response, caplog)
+    assert world.state() == before
+
+
+@pytest.mark.parametrize("ts", [0, 2**31, 253402300799, 253402300800, -62135596800, 10**15])
+def test_dym_timestamps_at_the_edges_are_refused(world: World, ts: int, caplog: pytest.LogCaptureFixture) -> None:
+    op = next(o for o in OPERATIONS if o.path == "/dym/code/status")
+    app = world.dym_apps["enterprise"]
+    doc = dym_signing.signed(world.dym_fields(op), app.app_id, app.secret, now=time.time())
+    doc["timestamp"] = ts
+    doc["sign"] = dym_signing.sign({k: v for k, v in doc.items() if k != "sign"}, app.secret)
+    before = world.state()
+    assert_refused(world, "dym", world.post(op, world.dumps(doc)), caplog)
+    assert world.state() == before
+
+
+NUMBER_LITERALS = {"negative-zero": "-0", "negative-zero-float": "-0.0", "1e-400": "1e-400", "number-as-string": '"12"'}
+
+
+@pytest.mark.parametrize("literal", list(NUMBER_LITERALS))
+def test_odd_numbers_in_every_number_field_are_judged_not_crashed(world: World, literal: str, caplog: pytest.LogCaptureFixture) -> None:
+    """-0, -0.0, 1e-400 (which a double reads as 0) and a number sent as a string, in every integer or number field:
+    answered in the envelope, accepted or refused by the schema and the rules, never the internal error; a refusal
+    changes nothing."""
+    for op in OPERATIONS:
+        if op.media != "application/json" or op.platform not in GATE_PASSING:
+            continue
+        for field, node in op.fields().items():
+            if node.get("type") not in ("integer", "number") or field in GATE_FIELDS.get(op.platform, frozenset()):
+                continue
+            raw = _wrap_raw_field(world, op, field, NUMBER_LITERALS[literal])
+            before = world.state()
+            caplog.clear()
+            response = world.post(op, raw)
+            reply = response.json()
+            served = world.app.state_platforms[op.platform]
+            internal, failed, _ = codes_of(served)
+            assert response.status_code == 200 and served.reply_code(reply) is not None, (op.path, field, response.text[:200])
+            assert "INTERNAL" not in {v.get("rule") for v in violations_of(reply)}, (op.path, field, reply)
+            assert not [r for r in caplog.records if r.exc_info], (op.path, field)
+            if not served.reply_ok(reply):
+                assert world.state() == before, (op.path, field)
+
+
+def _wrap_raw_field(world: World, op: Operation, field: str, literal: str) -> bytes:
+    doc = json.dumps(world.with_field(op, field, "@@"), ensure_ascii=False)
+    return doc.replace('"@@"', literal).encode()
+
+
+@pytest.mark.parametrize("op", [pytest.param(o, id=o.id) for o in OPERATIONS if o.media == "application/json"][::3])
+def test_a_multipart_body_on_a_json_route_is_refused(world: World, op: Operation, caplog: pytest.LogCaptureFixture) -> None:
+    raw = world.dumps(world.base(op))
+    body = b'--b0\r\nContent-Disposition: form-data; name="json"\r\n\r\n' + raw + b"\r\n--b0--\r\n"
+    before = world.state()
+    assert_refused(world, op.platform, world.post(op, body, "multipart/form-data; boundary=b0"), caplog)
+    assert world.state() == before
 
 
 # -- limits, one by one --------------------------------------------------------------------------------------------------
@@ -936,6 +1109,7 @@ def test_a_client_announcing_1000_bytes_and_sending_5_is_answered_over_tcp(serve
 
 
 POST = b"POST /dudu/location_report"
+GZIP_BOMB = gzip.compress(b"{" + b" " * 10_000_000 + b"}")  # 10 MB of JSON whitespace in about 10 KB
 OK_TAIL = b"Host: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 HTTP_LAYER = {
     # refused by uvicorn (h11) itself: plain text, before the app
@@ -950,9 +1124,35 @@ HTTP_LAYER = {
     "non-numeric-content-length": (POST + b" HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}", False),
     "transfer-encoding-gzip": (POST + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n{}", False),
     "control-bytes-in-a-header": (POST + b" HTTP/1.1\r\nX-A: \x01\x02\r\n" + OK_TAIL, False),
+    "negative-chunk-size": (POST + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-2\r\n{}\r\n0\r\n\r\n", False),
+    "non-ascii-request-target": (POST + "?ts=１７".encode() + b" HTTP/1.1\r\n" + OK_TAIL, False),
     # passed on to the harness: its envelope
     "17k-request-line": (POST + b"?" + b"a" * 17000 + b" HTTP/1.1\r\n" + OK_TAIL, True),
     "64k-header-value": (POST + b" HTTP/1.1\r\nX-B: " + b"b" * 65536 + b"\r\n" + OK_TAIL, True),
+    "chunk-size-with-leading-zeros": (
+        POST + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000000002\r\n{}\r\n0\r\n\r\n",
+        True,
+    ),
+    "2000-headers": (POST + b" HTTP/1.1\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(2000)) + OK_TAIL, True),
+    "chunked-one-byte-chunks-with-extensions": (
+        POST + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"1;ext=1\r\n{\r\n1;e\r\n}\r\n0\r\nX-Trailer: 1\r\n\r\n",
+        True,
+    ),
+    # Content-Encoding is not decoded: a gzip body (or a gzip bomb) is bytes that are no JSON
+    "gzip-content-encoding": (
+        POST
+        + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+        % len(zlib.compress(b"{}"))
+        + zlib.compress(b"{}"),
+        True,
+    ),
+    "gzip-bomb": (
+        POST
+        + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(GZIP_BOMB)
+        + GZIP_BOMB,
+        True,
+    ),
 }
 
 

@@ -4,6 +4,7 @@ the passwords, enterprise secrets or tokens it used; the journal shows them as k
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import timeit
 from pathlib import Path
@@ -170,3 +171,106 @@ def test_replies_are_scanned_unless_their_schema_names_no_secret(tmp_path: Path)
     assert json.loads(beat["request_body"])["token"] == masking.hide(store, token)
     store.close()
     assert_absent(db, fx.SECRET, token)
+
+
+def test_dym_personal_data_is_sealed_at_rest_and_masked_in_the_journal(tmp_path: Path) -> None:
+    """A full DYM scenario (claims, plates bound and bound again, consent, scan-to-verify with certificates, lookups by
+    every key, violations, waybills): the store's files hold none of the personal values in clear (table rows, ledger
+    openings, journal), the journal and `harness journal` show them masked, and the platform still finds its rows by
+    each value (blind indexes) and refuses a second claim of the same ID number or USCC."""
+    from harness.dym import personal, signing
+    from tests.dym.conftest import DRIVER_A, DRIVER_B, _world
+
+    worlds = _world(tmp_path, "tolerant")
+    world = next(worlds)
+    ent = {"uscc": "91350100M000100Y43", "name": "昆明货运有限公司", "mobile": "13900000001"}
+    trailer, second = "云L1234挂", "云A7K902"
+    try:
+        a = world.enterprise.call("driver_claim", DRIVER_A)["data"]
+        world.enterprise.call("driver_claim", DRIVER_B)
+        assert world.enterprise.call("driver_claim", {**DRIVER_A, "id_no": DRIVER_A["id_no"].lower()})["code"] == "3002"
+        assert world.enterprise.call("enterprise_claim", ent)["code"] == "0"
+        assert world.enterprise.call("enterprise_claim", ent)["code"] == "3002"
+        auth = {"driver_code": a["driver_code"], "driver_token": a["driver_token"]}
+        assert world.carrier.call("vehicle_bind", {**auth, "plate": second})["code"] == "0"
+        bound = world.carrier.call("vehicle_bind", {**auth, "plate": second, "trailer_plate": trailer})["data"]["vehicles"]
+        assert bound == [{"plate": second, "trailer_plate": trailer}, {"plate": DRIVER_A["plate"], "trailer_plate": None}]
+        grant = {**auth, "grantee": world.enterprise.app.app_id, "scope": ["id_card", "qualification", "vehicle_licence"]}
+        assert world.carrier.call("consent_grant", {**grant, "ttl_seconds": 3600})["code"] == "0"
+        scan = {"qr_content": a["qr_content"], "fields": ["id_card", "qualification", "vehicle_licence"]}
+        certificates = world.enterprise.call("scan_verify", scan)["data"]["certificates"]
+        assert certificates["id_card"] == {"id_no": DRIVER_A["id_no"], "name": DRIVER_A["name"]}
+        assert certificates["vehicle_licence"]["plates"] == [second, DRIVER_A["plate"]]
+        code = signing.capacity_code(signing.token_hash(a["driver_token"]), world.clock())
+        for key in ({"id_no": DRIVER_A["id_no"]}, {"mobile": DRIVER_A["mobile"]}, {"plate": second}):
+            found = world.enterprise.call("driver_lookup", {**key, "capacity_code": code})
+            assert found["code"] == "0" and found["data"]["driver_code"] == a["driver_code"], found
+        report = {"driver_code": a["driver_code"], "kind": "violation", "description": "超限运输", "deadline": int(world.clock()) + 3600}
+        assert world.regulator.call("violation_report", report)["code"] == "0"
+        rows = world.store.query("SELECT id_no, id_no_bi, name FROM dym_drivers")
+        assert all(r["id_no"].startswith("sealed:v1:") and r["name"].startswith("sealed:v1:") for r in rows)
+        assert {r["id_no_bi"] for r in rows} == {personal.blind(world.store, "id_no", d["id_no"]) for d in (DRIVER_A, DRIVER_B)}
+        enterprise = world.store.query_one("SELECT uscc, uscc_bi, name, mobile FROM dym_enterprises")
+        assert all(enterprise[c].startswith("sealed:v1:") for c in ("uscc", "name", "mobile"))
+        assert personal.open_row(world.store, "dym_enterprises", enterprise)["uscc"] == ent["uscc"]
+        assert enterprise["uscc_bi"] == personal.blind(world.store, "uscc", ent["uscc"])
+    finally:
+        with contextlib.suppress(StopIteration):
+            next(worlds)
+    values = [*(DRIVER_A[k] for k in ("id_no", "name", "mobile", "plate")), *(DRIVER_B[k] for k in ("id_no", "name", "mobile"))]
+    # An enterprise's unified code is a legal person's public registration, kept in the public ledger entry by design
+    # (D-DYM-LEDGER commits personal fields only); its table row is sealed like the rest (checked above).
+    assert_absent(world.db, *values, ent["name"], ent["mobile"], second, trailer)
+    store = open_store(world.db)  # the journal, written: the personal fields in their masked form, the same per value
+    claims = [json.loads(r["request_body"]) for r in store.query("SELECT request_body FROM journal WHERE operation = 'driver_claim'")]
+    assert claims[0]["id_no"] == masking.hide(store, DRIVER_A["id_no"]) and claims[0]["name"] == masking.hide(store, DRIVER_A["name"])
+    scans = [json.loads(r["reply_body"]) for r in store.query("SELECT reply_body FROM journal WHERE operation = 'scan_verify'")]
+    assert scans[0]["data"]["certificates"]["id_card"]["id_no"] == masking.hide(store, DRIVER_A["id_no"])
+    store.close()
+
+
+def test_dym_rows_stored_in_clear_are_sealed_by_the_schema_step(tmp_path: Path) -> None:
+    """A store made before sealing (DYM at version 2, ledger at 1) holding a driver, a plate, an enterprise and a ledger
+    opening in clear: opening it seals them, fills the blind indexes, and the platform still knows the driver."""
+    from harness import ledger as ledger_pkg
+    from harness.dym import personal
+    from harness.dym import state as dym_state
+    from harness.store import Schema, Store
+    from tests.dym.conftest import DRIVER_A, _world
+
+    db = tmp_path / "dym-tolerant.db"
+    old = Store(db, schemas=[Schema("ledger", ledger_pkg.SCHEMA.steps[:1]), Schema("dym", dym_state.SCHEMA.steps[:2])])
+    with old.transaction() as conn:
+        conn.execute(
+            "INSERT INTO dym_drivers (driver_code, app_id, id_no, name, mobile, plate, token_hash, status_at, created)"
+            " VALUES ('DYMD00000000000000AA', 'ENT0000000000001', ?, ?, ?, ?, 'x', 0, 0)",
+            (DRIVER_A["id_no"], DRIVER_A["name"], DRIVER_A["mobile"], DRIVER_A["plate"]),
+        )
+        conn.execute("INSERT INTO dym_vehicles (driver_code, plate, bound) VALUES ('DYMD00000000000000AA', ?, 0)", (DRIVER_A["plate"],))
+        conn.execute(
+            "INSERT INTO dym_enterprises (enterprise_code, app_id, uscc, name, mobile, created) VALUES ('DYME1', 'ENT0000000000001', ?, ?, ?, 0)",
+            ("91350100M000100Y43", "昆明货运有限公司", "13900000001"),
+        )
+        conn.execute("INSERT INTO ledger_openings (idx, path, salt, value) VALUES (0, '/name', x'00', ?)", (json.dumps(DRIVER_A["name"]),))
+    old.close()
+    worlds = _world(tmp_path, "tolerant")
+    world = next(worlds)
+    try:
+        assert world.store.versions()["dym"] == dym_state.SCHEMA.version
+        assert world.enterprise.call("driver_claim", DRIVER_A)["code"] == "3002"  # the uniqueness rests on the blind index
+        assert (
+            world.enterprise.call("enterprise_claim", {"uscc": "91350100M000100Y43", "name": "x公司", "mobile": "13900000002"})["code"]
+            == "3002"
+        )
+        driver = world.platform._driver("DYMD00000000000000AA")
+        assert {k: driver[k] for k in DRIVER_A} == DRIVER_A and driver["id_no_bi"] == personal.blind(
+            world.store, "id_no", DRIVER_A["id_no"]
+        )
+        assert world.platform._vehicles("DYMD00000000000000AA") == [{"plate": DRIVER_A["plate"], "trailer_plate": None}]
+        conn = world.store.new_connection()
+        assert [o.value for o in world.platform.ledger.openings(conn, 0)] == [DRIVER_A["name"]]
+        conn.close()
+    finally:
+        with contextlib.suppress(StopIteration):
+            next(worlds)
+    assert_absent(db, DRIVER_A["id_no"], DRIVER_A["name"], DRIVER_A["mobile"], DRIVER_A["plate"], "91350100M000100Y43", "昆明货运有限公司")

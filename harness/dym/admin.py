@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import sealing
-from harness.dym import ids
+from harness.dym import ids, personal
 from harness.errors import ConfigError
 from harness.journal import now_iso
 from harness.store import Store
@@ -48,6 +48,7 @@ def add_app(
             raise ConfigError(f"app {app_id} already exists")
         conn.execute(
             "INSERT INTO dym_apps (app_id, kind, name, uscc, secret, created) VALUES (?, ?, ?, ?, ?, ?)",
-            (app_id, kind, name, uscc, sealing.seal(store, secret, SECRET_PURPOSE), now_iso()),  # sealed at rest (harness/sealing.py)
+            # the secret and the enterprise's unified code sealed at rest (harness/sealing.py, harness/dym/personal.py)
+            (app_id, kind, name, personal.seal(store, "dym_apps", "uscc", uscc), sealing.seal(store, secret, SECRET_PURPOSE), now_iso()),
         )
     return App(app_id, kind, name, secret)

@@ -18,7 +18,7 @@ from typing import Any
 
 from harness import limits
 from harness.clock import BEIJING
-from harness.dym import admin, rules, signing
+from harness.dym import admin, personal, rules, signing
 from harness.dym.handlers import HANDLERS
 from harness.dym.rules import DymContext
 from harness.errors import PlatformError, Violation
@@ -75,9 +75,15 @@ class DymPlatform(Platform):
     spec_file = "dym/platform.yaml"
     title = "滇运码 Yunnan transport code platform (designed)"
     not_found_clause = "D-DYM-CODES 1002 接口不存在 (no such interface)"
-    # Masked by keyed hash in the journal, reports and logs: app secrets, driver tokens and personal data.
+    # Masked by keyed hash in the journal, reports and logs: app secrets, driver tokens and personal data (an ID number,
+    # name, mobile, plate, an enterprise's unified code, the certificates' numbers and holders), as sealed at rest
+    # (harness/dym/personal.py).
     secret_fields = frozenset(
-        {"secret", "driver_token", "id_no", "mobile", "name", "account_no", "capacity_code", "holder", "owner", "number"}
+        {
+            *("secret", "driver_token", "capacity_code"),
+            *("id_no", "mobile", "name", "account_no", "holder", "owner", "number"),
+            *("plate", "trailer_plate", "plates", "uscc"),
+        }
     )
     handlers = HANDLERS
 
@@ -171,7 +177,12 @@ class DymPlatform(Platform):
 
     def _driver(self, code: str) -> dict[str, Any] | None:
         row = self.store.query_one("SELECT * FROM dym_drivers WHERE driver_code = ?", (code,))
-        return dict(row) if row is not None else None
+        return personal.open_row(self.store, "dym_drivers", row) if row is not None else None
+
+    def _vehicles(self, code: str) -> list[dict[str, Any]]:
+        """The plates bound to driver ``code`` (opened), in plate order."""
+        rows = self.store.query("SELECT plate, trailer_plate FROM dym_vehicles WHERE driver_code = ?", (code,))
+        return sorted((personal.open_row(self.store, "dym_vehicles", r) for r in rows), key=lambda v: v["plate"])
 
     def _waybill(self, app_id: str, waybill_no: str) -> dict[str, Any] | None:
         row = self.store.query_one("SELECT * FROM dym_waybills WHERE app_id = ? AND waybill_no = ?", (app_id, waybill_no))
@@ -186,9 +197,11 @@ class DymPlatform(Platform):
         elif code is not None:
             d.driver_code, d.driver = code, self._driver(code)
         if operation == "driver_claim":
-            d.claimed = self.store.query_one("SELECT 1 FROM dym_drivers WHERE id_no = ?", (body["id_no"].upper(),)) is not None
+            index = personal.blind(self.store, "id_no", body["id_no"])
+            d.claimed = self.store.query_one("SELECT 1 FROM dym_drivers WHERE id_no_bi = ?", (index,)) is not None
         elif operation == "enterprise_claim":
-            d.claimed = self.store.query_one("SELECT 1 FROM dym_enterprises WHERE uscc = ?", (body["uscc"],)) is not None
+            index = personal.blind(self.store, "uscc", body["uscc"])
+            d.claimed = self.store.query_one("SELECT 1 FROM dym_enterprises WHERE uscc_bi = ?", (index,)) is not None
         elif operation == "consent_grant":
             d.grantee = self._app(body["grantee"])
         elif operation == "consent_revoke":
@@ -248,12 +261,12 @@ class DymPlatform(Platform):
         """driver/lookup: the key fields (id_no, mobile, plate) must all name the same one driver."""
         found: set[str] = set()
         for fld, sql in (
-            ("id_no", "SELECT driver_code FROM dym_drivers WHERE id_no = ?"),
-            ("mobile", "SELECT driver_code FROM dym_drivers WHERE mobile = ?"),
-            ("plate", "SELECT driver_code FROM dym_vehicles WHERE plate = ?"),
+            ("id_no", "SELECT driver_code FROM dym_drivers WHERE id_no_bi = ?"),
+            ("mobile", "SELECT driver_code FROM dym_drivers WHERE mobile_bi = ?"),
+            ("plate", "SELECT driver_code FROM dym_vehicles WHERE plate_bi = ?"),
         ):
             if fld in body:
-                codes = {r["driver_code"] for r in self.store.query(sql, (body[fld].upper() if fld == "id_no" else body[fld],))}
+                codes = {r["driver_code"] for r in self.store.query(sql, (personal.blind(self.store, fld, body[fld]),))}
                 if not codes:
                     d.lookup_problem = f"no driver holds a code under this {fld}"
                     return
@@ -357,12 +370,28 @@ class DymPlatform(Platform):
         token = secrets.token_urlsafe(32)
         id_no = body["id_no"].upper()
         work = ctx.exchange.work
+        st, t = self.store, "dym_drivers"
         work.write(
-            "INSERT OR IGNORE INTO dym_drivers (driver_code, app_id, id_no, name, mobile, plate, token_hash, status, status_at, created)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 'blue', ?, ?)",
-            (code, d.app["app_id"], id_no, body["name"], body["mobile"], body["plate"], signing.token_hash(token), d.now, d.now),
+            "INSERT OR IGNORE INTO dym_drivers (driver_code, app_id, id_no, id_no_bi, name, mobile, mobile_bi, plate, token_hash,"
+            " status, status_at, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'blue', ?, ?)",
+            (
+                code,
+                d.app["app_id"],
+                personal.seal(st, t, "id_no", id_no),  # personal data sealed at rest (harness/dym/personal.py)
+                personal.blind(st, "id_no", id_no),
+                personal.seal(st, t, "name", body["name"]),
+                personal.seal(st, t, "mobile", body["mobile"]),
+                personal.blind(st, "mobile", body["mobile"]),
+                personal.seal(st, t, "plate", body["plate"]),
+                signing.token_hash(token),
+                d.now,
+                d.now,
+            ),
         )
-        work.write("INSERT OR IGNORE INTO dym_vehicles (driver_code, plate, bound) VALUES (?, ?, ?)", (code, body["plate"], d.now))
+        work.write(
+            "INSERT OR IGNORE INTO dym_vehicles (driver_code, plate, plate_bi, bound) VALUES (?, ?, ?, ?)",
+            (code, personal.seal(st, "dym_vehicles", "plate", body["plate"]), personal.blind(st, "plate", body["plate"]), d.now),
+        )
         self._chain(
             ctx,
             "driver",
@@ -383,9 +412,18 @@ class DymPlatform(Platform):
 
     def _enterprise_claim(self, ctx: ExchangeContext, d: DymContext, body: dict[str, Any]) -> dict[str, Any]:
         code = "DYME" + secrets.token_hex(8).upper()
+        st, t = self.store, "dym_enterprises"
         ctx.exchange.work.write(
-            "INSERT OR IGNORE INTO dym_enterprises (enterprise_code, app_id, uscc, name, mobile, created) VALUES (?, ?, ?, ?, ?, ?)",
-            (code, d.app["app_id"], body["uscc"], body["name"], body["mobile"], d.now),
+            "INSERT OR IGNORE INTO dym_enterprises (enterprise_code, app_id, uscc, uscc_bi, name, mobile, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                code,
+                d.app["app_id"],
+                personal.seal(st, t, "uscc", body["uscc"]),
+                personal.blind(st, "uscc", body["uscc"]),
+                personal.seal(st, t, "name", body["name"]),
+                personal.seal(st, t, "mobile", body["mobile"]),
+                d.now,
+            ),
         )
         event = {"type": "enterprise.claimed", "enterprise_code": code, "uscc": body["uscc"], "name": body["name"], "at": iso(d.now)}
         self._chain(ctx, "enterprise", code, event)
@@ -393,16 +431,17 @@ class DymPlatform(Platform):
 
     def _vehicle_bind(self, ctx: ExchangeContext, d: DymContext, body: dict[str, Any]) -> dict[str, Any]:
         code, plate, trailer = d.driver_code, body["plate"], body.get("trailer_plate")
+        st, t, index = self.store, "dym_vehicles", personal.blind(self.store, "plate", plate)
+        # One row per (driver, plate): a plate bound again replaces its row (the sealed plate differs each time, so the
+        # row is found by its blind index).
+        ctx.exchange.work.write("DELETE FROM dym_vehicles WHERE driver_code = ? AND plate_bi = ?", (code, index))
         ctx.exchange.work.write(
-            "INSERT OR REPLACE INTO dym_vehicles (driver_code, plate, trailer_plate, bound) VALUES (?, ?, ?, ?)",
-            (code, plate, trailer, d.now),
+            "INSERT INTO dym_vehicles (driver_code, plate, plate_bi, trailer_plate, bound) VALUES (?, ?, ?, ?, ?)",
+            (code, personal.seal(st, t, "plate", plate), index, personal.seal(st, t, "trailer_plate", trailer), d.now),
         )
         event = {"type": "vehicle.bound", "driver_code": code, "plate": plate, "trailer_plate": trailer, "at": iso(d.now)}
         self._chain(ctx, "driver", code, event)
-        held = {
-            r["plate"]: r["trailer_plate"]
-            for r in self.store.query("SELECT plate, trailer_plate FROM dym_vehicles WHERE driver_code = ?", (code,))
-        }
+        held = {v["plate"]: v["trailer_plate"] for v in self._vehicles(code)}
         held[plate] = trailer
         return self.ok({"driver_code": code, "vehicles": [{"plate": p, "trailer_plate": t} for p, t in sorted(held.items())]})
 
@@ -468,8 +507,8 @@ class DymPlatform(Platform):
         status = self._recolour(ctx, d.driver, self._open_issues(d.driver_code), d.now)
         fields = [f for f in CERTIFICATE_ITEMS if f in body["fields"]]
         consent_ids = sorted(c["consent_id"] for c in d.consents if set(c["scope"]) & set(fields))
-        vehicles = self.store.query("SELECT plate, trailer_plate FROM dym_vehicles WHERE driver_code = ? ORDER BY plate", (d.driver_code,))
-        certificates = {f: certificate(f, d.driver, [dict(v) for v in vehicles]) for f in fields}
+        vehicles = self._vehicles(d.driver_code)
+        certificates = {f: certificate(f, d.driver, vehicles) for f in fields}
         event = {
             "type": "verification",
             "driver_code": d.driver_code,
@@ -488,9 +527,7 @@ class DymPlatform(Platform):
             "SELECT count(*) AS n FROM dym_issues WHERE driver_code = ? AND reported > ?", (d.driver_code, d.now - CREDIT_YEAR)
         )["n"]
         rating = {"red": "D", "yellow": "C"}.get(status, "B" if recent else "A")
-        plates = [
-            r["plate"] for r in self.store.query("SELECT plate FROM dym_vehicles WHERE driver_code = ? ORDER BY plate", (d.driver_code,))
-        ]
+        plates = [v["plate"] for v in self._vehicles(d.driver_code)]
         return self.ok(
             {
                 "driver_code": d.driver_code,

@@ -1,7 +1,8 @@
 """DYM tables. Everything lives in the store (``harness serve`` may run several workers). The ledger's own tables are
 ``harness.ledger.SCHEMA``; ``dym_chain`` maps each record's events to their ledger entries."""
 
-from harness.store import Schema, Step
+from harness.dym import personal
+from harness.store import AddColumn, Schema, Step
 
 SCHEMA = Schema(
     "dym",
@@ -58,6 +59,24 @@ SCHEMA = Schema(
                 """CREATE TABLE IF NOT EXISTS dym_accept_claims (
                 app_id TEXT NOT NULL, waybill_no TEXT NOT NULL, holder TEXT NOT NULL, at REAL NOT NULL,
                 PRIMARY KEY (app_id, waybill_no))""",
+            ],
+        ),
+        Step(
+            3,
+            [
+                # Personal data sealed at rest (harness/dym/personal.py): the blind indexes the lookups and the
+                # uniqueness of a claim (one code per ID number, per USCC) now rest on, then the rows stored in clear
+                # sealed; the indexes on the clear values go (a sealed value is never compared): see personal.migrate_rows.
+                AddColumn("dym_drivers", "id_no_bi", "TEXT"),
+                AddColumn("dym_drivers", "mobile_bi", "TEXT"),
+                AddColumn("dym_vehicles", "plate_bi", "TEXT"),
+                AddColumn("dym_enterprises", "uscc_bi", "TEXT"),
+                personal.migrate_rows,
+                "CREATE UNIQUE INDEX IF NOT EXISTS dym_drivers_id_no_bi ON dym_drivers (id_no_bi)",
+                "CREATE INDEX IF NOT EXISTS dym_drivers_mobile_bi ON dym_drivers (mobile_bi)",
+                "CREATE UNIQUE INDEX IF NOT EXISTS dym_vehicles_driver_plate_bi ON dym_vehicles (driver_code, plate_bi)",
+                "CREATE INDEX IF NOT EXISTS dym_vehicles_plate_bi ON dym_vehicles (plate_bi)",
+                "CREATE UNIQUE INDEX IF NOT EXISTS dym_enterprises_uscc_bi ON dym_enterprises (uscc_bi)",
             ],
         ),
     ],

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from harness import sealing
 from harness.journal import now_iso
 from harness.ledger.entry import PERSONAL_FIELDS, Opening, canonical, commit, entry_bytes
 from harness.ledger.merkle import Frontier, NodeSource, consistency_proof, inclusion_proof, leaf_hash, root
@@ -51,9 +52,20 @@ SCHEMA = Schema(
                 idx INTEGER NOT NULL, path TEXT NOT NULL, salt BLOB NOT NULL, value TEXT NOT NULL, PRIMARY KEY (idx, path))""",
                 "CREATE TABLE IF NOT EXISTS ledger_keys (origin TEXT PRIMARY KEY, signer TEXT NOT NULL)",
             ],
-        )
+        ),
+        # The openings' values are personal data: those stored in clear are sealed (Ledger.store).
+        Step(2, [lambda store, conn: _seal_openings(store, conn)]),
     ],
 )
+OPENING_PURPOSE = "ledger-opening"  # the associated data a sealed opening value is bound to
+
+
+def _seal_openings(store: Store, conn: Any) -> None:
+    for idx, path, value in conn.execute("SELECT idx, path, value FROM ledger_openings").fetchall():
+        if not sealing.is_sealed(value):
+            conn.execute(
+                "UPDATE ledger_openings SET value = ? WHERE idx = ? AND path = ?", (sealing.seal(store, value, OPENING_PURPOSE), idx, path)
+            )
 
 
 @dataclass(frozen=True)
@@ -86,10 +98,14 @@ def tree_size(conn: sqlite3.Connection) -> int:
 class Ledger:
     """One log: its origin and signer. Every method takes the connection of a transaction the caller holds."""
 
-    def __init__(self, signer: Signer, origin: str | None = None, *, personal: frozenset[str] = PERSONAL_FIELDS) -> None:
+    def __init__(
+        self, signer: Signer, origin: str | None = None, *, personal: frozenset[str] = PERSONAL_FIELDS, store: Store | None = None
+    ) -> None:
         """``personal``: the field names whose values become commitments (:data:`harness.ledger.entry.PERSONAL_FIELDS`
-        by default; a platform adds its own, e.g. a plate number where it identifies a person)."""
+        by default; a platform adds its own, e.g. a plate number where it identifies a person). ``store``: the values
+        of the openings are sealed at rest under its sealing key (harness/sealing.py); without it they are kept clear."""
         self.signer = signer
+        self.store = store
         self.origin = origin or signer.name
         self.personal = personal
 
@@ -103,14 +119,14 @@ class Ledger:
     ) -> Ledger:
         """The log of ``origin`` in ``store``, its signing key made on first use (or the ``signer`` given)."""
         if signer is not None:
-            return cls(signer, origin, personal=personal)
+            return cls(signer, origin, personal=personal, store=store)
         with store.transaction(changes_state=False) as conn:
             row = conn.execute("SELECT signer FROM ledger_keys WHERE origin = ?", (origin,)).fetchone()
             if row is None:
                 made = Signer.generate(origin)
                 conn.execute("INSERT INTO ledger_keys (origin, signer) VALUES (?, ?)", (origin, made.secret()))
-                return cls(made, origin, personal=personal)
-        return cls(Signer.parse(row[0]), origin, personal=personal)
+                return cls(made, origin, personal=personal, store=store)
+        return cls(Signer.parse(row[0]), origin, personal=personal, store=store)
 
     # -- appending -------------------------------------------------------------------------------------------------
 
@@ -131,7 +147,7 @@ class Ledger:
             leaf = leaf_hash(raw)
             nodes.extend(frontier.push(leaf))
             entries.append((index, att, when, raw))
-            openings.extend((index, o.path, o.salt, canonical(o.value).decode()) for o in opens)
+            openings.extend((index, o.path, o.salt, self._seal(canonical(o.value).decode())) for o in opens)
             out.append(Sequenced(att, index, when, leaf))
         self._write(conn, entries, nodes, openings)
         return out
@@ -208,7 +224,17 @@ class Ledger:
 
     def openings(self, conn: sqlite3.Connection, index: int) -> list[Opening]:
         rows = conn.execute("SELECT path, salt, value FROM ledger_openings WHERE idx = ? ORDER BY path", (index,)).fetchall()
-        return [Opening(r[0], r[1], json.loads(r[2])) for r in rows]
+        return [Opening(r[0], r[1], json.loads(self._open(r[2]))) for r in rows]
+
+    def _seal(self, value: str) -> str:
+        return value if self.store is None else sealing.seal(self.store, value, OPENING_PURPOSE)
+
+    def _open(self, stored: str) -> str:
+        if not sealing.is_sealed(stored):
+            return stored
+        if self.store is None:
+            raise LookupError("the openings are sealed: open the ledger with its store (Ledger.open)")
+        return sealing.unseal(self.store, stored, OPENING_PURPOSE).decode("utf-8")
 
     def erase(self, conn: sqlite3.Connection, index: int) -> int:
         """Erase the personal data of entry ``index`` (its openings); the log and its proofs are unchanged."""

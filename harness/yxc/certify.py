@@ -8,7 +8,14 @@ that vendor's journal and checks that:
 - every call was signed and valid: one check per rule of ``harness/yxc/rules.py``, where each failed verdict is
   a failed result naming rule and clause with the journaled exchange as evidence, and a rule no call exercised
   is reported as skipped (its requirement then shows as "not covered");
-- every call named a defined service and matched the interface definition (YXC-TP-INTERFACE).
+- every call named a defined service and matched the interface definition (YXC-TP-INTERFACE);
+- recovery after a drill fault (harness faults, docs/faults.md): a classrecord a fault kept from being answered was
+  filed again and accepted under its identity (YXC-TP-REFILE, MUST: 000 2.1.2 2) the record 需…上报; D-YXC-REFILE),
+  and no training was filed as two records, nor two trainings under one identity (YXC-TP-RECORD-UNIQUE, SHOULD:
+  D-YXC-RECORD-IDENTITY).
+
+Exchanges a drill fault answered in the platform's place (the journal's ``fault`` column, every kind but ``delay``) are
+never graded as the vendor's calls: they are the subject of the recovery checks only.
 
 Every failed verdict in the journal is graded, whether the reference refused the call or answered it (a form only a
 tolerant reading accepts): a failed MUST verdict is a failed result naming the verdict's own clause; a failed SHOULD
@@ -19,12 +26,13 @@ holds the verdicts the reference reached when it served the calls.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from harness import limits
+from harness import faults, limits
 from harness.conformance import catalogue
 from harness.conformance.engine import CannotRun, Check, CheckSet, failed, passed, skipped
 from harness.conformance.engine import run as run_checks
@@ -38,12 +46,20 @@ from harness.schema import open_store
 from harness.specs import spec_sha256
 from harness.store import Store
 from harness.yxc import rules as yxc_rules
+from harness.yxc.platform import RECORD_KEYS
 
 SPEC_FILES = ("yxc/province.yaml", "yxc/requirements.yaml", "decisions.yaml")
 ENROLLED_CLAUSE = "000 附件四 URL user (证书序列号); harness vendor add"
 INTERFACE_CLAUSE = "000 附件四 request tables; 000 附件二 返回码 100/200"
 # A vendor that repeats one mistake thousands of times gets this many findings with evidence, then a count.
 MAX_FINDINGS = 50
+REFILE_CLAUSE = "000 2.1.2 2) 需将相关信息,随电子教学日志数据一起上报省监管平台; 000 附件四 A.6.3.2 (学时信息进行备案)"
+IDENTITY_CLAUSE = "000 附件四 A.6.3.2 表A.8 #2 stunum 学员编号, #7 recnum 电子教学日志编号 (平台自主编号)"
+# What makes two classrecords one training, beside the identity (stunum, recnum): the body without the identity and the
+# sign-in/sign-out codes (a re-file may carry fresh ones). Two identities with the same rest are one training twice.
+NOT_CONTENT = frozenset({"recnum", "logininfo", "logoutinfo"})
+# Fields that tell one training from another: the same identity with other values here names a second training.
+TRAINING = ("starttime", "endtime", "subjcode")
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,7 @@ class Graded:
     vendor: Vendor | None = None
     entries: list[dict[str, Any]] = field(default_factory=list)
     checks: dict[str, Check] = field(default_factory=dict)
+    faulted: list[dict[str, Any]] = field(default_factory=list)  # calls a drill fault answered in the platform's place
     window: Window | None = None  # which journal rows are graded (default: untagged, non-fuzz rows after ``since``)
 
     def __post_init__(self) -> None:
@@ -123,14 +140,20 @@ def _enrolled(g: Graded) -> Any:
     if vendor is None:
         raise CannotRun(f"no YXC vendor is enrolled with user {g.user!r} in store {g.store.path} (harness vendor list)")
     g.vendor = vendor
-    g.entries = load_entries(g, vendor)
+    loaded = load_entries(g, vendor)
+    g.entries = [e for e in loaded if faults.answered_by_platform(e)]
+    g.faulted = [e for e in loaded if not faults.answered_by_platform(e)]
     assert g.window is not None
     since = f" ({g.window.describe()})"
+    drilled = f" (and {len(g.faulted)} a drill fault answered)" if g.faulted else ""
     if not g.entries:
-        return failed(f"vendor {vendor.platnum} (user {vendor.user}) is enrolled, but the journal holds none of its calls{since}")
+        return failed(
+            f"vendor {vendor.platnum} (user {vendor.user}) is enrolled, but the journal holds none of its calls"
+            f" the platform answered{since}{drilled}"
+        )
     unattributed = sum(1 for e in g.entries if e["vendor"] is None)
     also = f", of which {unattributed} were refused before the certificate was recognised" if unattributed else ""
-    return passed(f"vendor {vendor.platnum} (user {vendor.user}): {len(g.entries)} journaled calls{since}{also}")
+    return passed(f"vendor {vendor.platnum} (user {vendor.user}): {len(g.entries)} journaled calls{since}{also}{drilled}")
 
 
 def _unattributed(g: Graded, user: str) -> list[dict[str, Any]]:
@@ -244,6 +267,96 @@ def _clause_result(
     return check.result(status, message, *evidence, clause=clause, decision=decision)
 
 
+# -- recovery after a drill fault (D-YXC-REFILE, D-YXC-RECORD-IDENTITY) ----------------------------------------------------
+def _classrecords(entries: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The classrecord calls among ``entries`` whose body names an identity, with that body."""
+    out = []
+    for entry in entries:
+        if entry["operation"] != "classrecord" and not str(entry["path"]).rstrip("/").endswith("/classrecord"):
+            continue
+        try:
+            body = limits.loads(entry["request_body"] or "")
+        except (ValueError, TypeError):
+            continue
+        if isinstance(body, dict) and isinstance(body.get("stunum"), str) and isinstance(body.get("recnum"), str):
+            out.append((entry, body))
+    return out
+
+
+def _identity(body: dict[str, Any]) -> str:
+    return RECORD_KEYS["classrecord"](body)
+
+
+def _refile(g: Graded) -> Any:
+    check = g.checks["YXC-TP-REFILE"]
+    denied = _classrecords(g.faulted)
+    if not denied:
+        return skipped("no classrecord of this vendor was refused or dropped by a drill fault (harness faults): no recovery to grade")
+    accepted = [(e, b) for e, b in _classrecords(g.entries) if _accepted(e)]
+    results: list[CheckResult] = []
+    refiled = []
+    for entry, body in denied:
+        key = _identity(body)
+        later = next((e for e, b in accepted if e["id"] > entry["id"] and _identity(b) == key), None)
+        if later is None:
+            message = (
+                f"classrecord {key} (stunum/recnum) met drill fault {entry['fault']} on {_where(entry)} and was never filed"
+                " again: no later accepted classrecord names it (D-YXC-REFILE)"
+            )
+            results.append(check.result("failed", message, exchange_evidence(entry, "the call the fault denied"), decision="D-YXC-REFILE"))
+        else:
+            refiled.append((key, entry, later))
+    if results:
+        return results[:MAX_FINDINGS]
+    key, first, again = refiled[0]
+    return passed(
+        f"all {len(refiled)} classrecords a drill fault denied were filed again and accepted (first: {key}, "
+        f"{_where(first)} → {_where(again)})",
+        exchange_evidence(first, "denied by the drill fault"),
+        exchange_evidence(again, "filed again, accepted"),
+    )
+
+
+def _record_unique(g: Graded) -> Any:
+    check = g.checks["YXC-TP-RECORD-UNIQUE"]
+    accepted = [(e, b) for e, b in _classrecords(g.entries) if _accepted(e)]
+    if len(accepted) < 2:
+        return skipped(f"{len(accepted)} accepted classrecord(s) in this session: no two records to compare")
+    findings: list[CheckResult] = []
+    by_key: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    by_content: dict[str, tuple[dict[str, Any], str]] = {}
+    for entry, body in accepted:
+        key = _identity(body)
+        first = by_key.setdefault(key, (entry, body))
+        if first[0] is not entry and any(first[1].get(f) != body.get(f) for f in TRAINING):
+            was = "/".join(str(first[1].get(f)) for f in TRAINING)
+            now = "/".join(str(body.get(f)) for f in TRAINING)
+            message = (
+                f"classrecord {key} (stunum/recnum) names two trainings: {was} on {_where(first[0])}, {now} on {_where(entry)}"
+                " (starttime/endtime/subjcode): a second training needs a recnum of its own"
+            )
+            findings.append(
+                check.result("failed", message, exchange_evidence(first[0]), exchange_evidence(entry), decision="D-YXC-RECORD-IDENTITY")
+            )
+        content = _content(body)
+        seen = by_content.setdefault(content, (entry, key))
+        if seen[1] != key:
+            message = (
+                f"one training filed as two records: {seen[1]} on {_where(seen[0])} and {key} on {_where(entry)} carry the same"
+                " record under two recnums (its hours counted twice); a record filed again keeps its recnum"
+            )
+            findings.append(
+                check.result("failed", message, exchange_evidence(seen[0]), exchange_evidence(entry), decision="D-YXC-RECORD-IDENTITY")
+            )
+    if findings:
+        return findings[:MAX_FINDINGS]
+    return passed(f"{len(accepted)} accepted classrecords: {len(by_key)} identities, one training each, no training filed twice")
+
+
+def _content(body: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in body.items() if k not in NOT_CONTENT}, sort_keys=True, ensure_ascii=False)
+
+
 def build_checks() -> CheckSet:
     """Every check of the role, with its level from the seed's words (specs/yxc/requirements.yaml says why)."""
     checks = CheckSet()
@@ -261,6 +374,20 @@ def build_checks() -> CheckSet:
         requirements=("YXC-INTERFACE",),
         level="MUST",
     )(_interface)
+    checks.check(
+        "YXC-TP-REFILE",
+        title="a classrecord a drill fault refused or dropped is filed again under its identity and accepted",
+        clause=REFILE_CLAUSE,
+        requirements=("YXC-RECOVERY-REFILE",),
+        level="MUST",
+    )(_refile)
+    checks.check(
+        "YXC-TP-RECORD-UNIQUE",
+        title="one training is one record: never filed under two identities, never two trainings under one",
+        clause=IDENTITY_CLAUSE,
+        requirements=("YXC-RECORD-IDENTITY",),
+        level="SHOULD",
+    )(_record_unique)
     levels = {r.id: r.level for r in catalogue.load("yxc")}
     for rule in yxc_rules.install(RuleSet("yxc")):
         level = levels.get(rule.id, rule.level)

@@ -64,3 +64,21 @@ def test_each_defect_fails_its_checks_naming_the_clause(province: Province, row:
     others = [(r.check_id, r.status, r.message) for r in results if r.status in ("failed", "warning") and r.check_id not in named]
     assert not others, f"{row['name']} also broke {others}"
     assert verdict == ("failed" if any(checks.get(c).level == "MUST" for c in row.get("fails", ())) else "passed")
+
+
+def test_the_conforming_vendor_files_again_what_a_drill_fault_refused(province: Province) -> None:
+    """A 503 drill refuses the first classrecord; the vendor files it again under its stunum/recnum: YXC-TP-REFILE
+    passes having found both calls, and the drill's reply is graded as nobody's failure (YXC-TP-INTERFACE holds)."""
+    since = province.session(drill=True)
+    verdict, results = _grade(province, since)
+    assert verdict == "passed", [(r.check_id, r.status, r.message) for r in results if r.status != "passed"]
+    by_id = {r.check_id: r for r in results}
+    assert by_id["YXC-TP-REFILE"].status == "passed" and "filed again" in by_id["YXC-TP-REFILE"].message
+    assert len(by_id["YXC-TP-REFILE"].evidence) == 2
+    assert by_id["YXC-TP-INTERFACE"].status == "passed" and by_id["YXC-TP-STEP-CLASSRECORD"].status == "passed"
+    assert by_id["YXC-TP-RECORD-UNIQUE"].status == "skipped"  # one record accepted: nothing to compare
+
+
+def test_recovery_checks_skip_a_session_without_a_drill(province: Province) -> None:
+    _, results = _grade(province, province.session())
+    assert {r.check_id: r.status for r in results}["YXC-TP-REFILE"] == "skipped"

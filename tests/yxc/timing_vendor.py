@@ -14,6 +14,7 @@ entries after the id it started at (the role's ``since``).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import time
 from pathlib import Path
@@ -23,6 +24,8 @@ import httpx
 
 from fixtures import files as F
 from fixtures.yxc import YxcData
+from harness import faults
+from harness.clock import BEIJING
 from harness.config import Settings
 from harness.pki import enrol
 from harness.schema import open_store
@@ -55,6 +58,11 @@ DEFECTS = (
     "unissued-logoutinfo",  # logoutinfo the mini-program never issued (表A.8 #25)
     "unfiled-simulator",  # a simulator record whose carnum names no filed simulator (表A.8 #4)
     "unfiled-coach",  # a practical record whose coachnum was never filed (表A.8 #3)
+    # recovery after a drill fault (harness faults; D-YXC-REFILE, D-YXC-RECORD-IDENTITY)
+    "no-refile",  # a classrecord a 503 drill refused is never filed again
+    "refile-new-recnum",  # the refused classrecord is filed again under another recnum
+    "double-filed",  # a slow (delay drill) but accepted classrecord is filed again under another recnum
+    "recnum-reused",  # a second training filed under the recnum of the first
 )
 # Defects only a decision's strict reading refuses (D-YXC-REFERENCES, -SUBJCODE, -SIM-CARNUM): accepted, with a warning.
 ACCEPTED_WITH_WARNING = ("unfiled-student", "bad-subjcode", "unfiled-simulator", "unfiled-coach")
@@ -83,17 +91,25 @@ class Province:
     def close(self) -> None:
         self.store.close()
 
-    def session(self, defect: str | None = None) -> int:
-        """Play the flow with at most one planted defect; returns the journal id the session started after."""
+    def session(self, defect: str | None = None, *, drill: bool = False) -> int:
+        """Play the flow with at most one planted defect; returns the journal id the session started after. ``drill``:
+        a 503 drill fault refuses the first classrecord, which the conforming vendor files again (D-YXC-REFILE)."""
         if defect is not None and defect not in DEFECTS:
             raise ValueError(f"unknown defect {defect!r}")
         since = self.last_id()
         self.sessions += 1
         if defect != "silent":
-            asyncio.run(self._flow(defect, YxcData(self.sessions)))
+            asyncio.run(self._flow(defect, YxcData(self.sessions), drill))
         return since
 
-    async def _flow(self, defect: str | None, data: YxcData) -> None:
+    def fault(self, kind: str, **scope: Any) -> faults.FaultRule:
+        """A drill fault on this vendor's classrecords, until :meth:`clear`."""
+        return faults.add(self.store, kind, "yxc", operation="classrecord", vendor=self.user, **scope)
+
+    def clear(self, rule: faults.FaultRule) -> None:
+        faults.clear(self.store, [rule.id])
+
+    async def _flow(self, defect: str | None, data: YxcData, drill: bool = False) -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://harness") as client:
 
             async def send(path: str, raw: bytes, *, files: Any = None, params: dict[str, str] | None = None) -> dict[str, Any]:
@@ -199,4 +215,25 @@ class Province:
                 reply = await file("classrecord", bad)
                 # a reading only a decision's strict form refuses is accepted, with a warning (harness serve's default)
                 assert (reply["errorcode"] == 0) == (defect in ACCEPTED_WITH_WARNING), (defect, reply)
-            assert (await file("classrecord", record()))["errorcode"] == 0
+            good = record()
+            # -- recovery after a drill fault: the record the drill refuses, and what the vendor does next ------------
+            if drill or defect in ("no-refile", "refile-new-recnum"):
+                denied = {**good, "recnum": "00009"} if defect == "no-refile" else good
+                denied = {**denied, "coacmt": "补传"} if defect == "no-refile" else denied  # another record than good
+                rule = self.fault("status")
+                try:
+                    assert (await file("classrecord", denied))["errorcode"] == 1  # the drill's system-error envelope
+                finally:
+                    self.clear(rule)
+                if defect == "refile-new-recnum":
+                    good = {**good, "recnum": "00007"}  # filed again, but as another record
+            elif defect == "double-filed":
+                rule = self.fault("delay", delay_ms=20)
+                try:
+                    assert (await file("classrecord", {**good, "recnum": "00009"}))["errorcode"] == 0  # accepted, slowly
+                finally:
+                    self.clear(rule)
+            elif defect == "recnum-reused":
+                earlier = record(start=dt.datetime.now(BEIJING).replace(microsecond=0) - dt.timedelta(hours=3))
+                assert (await file("classrecord", earlier))["errorcode"] == 0  # the same recnum as the next training
+            assert (await file("classrecord", good))["errorcode"] == 0
