@@ -39,11 +39,20 @@ class AddColumn:
 
 
 @dataclass(frozen=True)
+class Migrate:
+    """A data migration inside a step: ``fn(conn, store)`` runs in the step's transaction, after the statements before
+    it (e.g. values an older version kept in clear are sealed). Portable SQL only, as everywhere."""
+
+    fn: Callable[[Any, Any], None]
+
+
+@dataclass(frozen=True)
 class Step:
-    """One migration: the statements (SQL text or :class:`AddColumn`) that take an owner's tables to ``version``."""
+    """One migration: the statements (SQL text, :class:`AddColumn` or :class:`Migrate`) that take an owner's tables to
+    ``version``."""
 
     version: int
-    statements: Sequence[str | AddColumn]
+    statements: Sequence[str | AddColumn | Migrate]
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,8 @@ class Store:
                         for statement in step.statements:
                             if isinstance(statement, AddColumn):
                                 self._add_column(conn, statement)
+                            elif isinstance(statement, Migrate):
+                                statement.fn(conn, self)
                             else:
                                 conn.execute(statement)
                         conn.execute(

@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import secrets
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -261,6 +262,33 @@ def tags_for(user: Any) -> list[dict[str, Any]]:
 
 
 NAME_PURPOSE, ID_CARD_PURPOSE, MOBILE_PURPOSE = "ymt-user-name", "ymt-user-id-card", "ymt-user-mobile"  # sealing's associated data
+_INDEX_KEYS: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+
+
+def id_card_index(store: Store, id_card: str) -> str:
+    """The blind index of an ID number (``ymt_users.id_card_index``): HMAC-SHA256 of the normalised number (trimmed,
+    upper case) under a key derived from the store's sealing key, so equal numbers find each other and the index alone
+    reveals nothing (the 18-digit space is small enough to enumerate an unkeyed hash)."""
+    key = _INDEX_KEYS.get(store)
+    if key is None:
+        key = _INDEX_KEYS[store] = hmac.digest(sealing.seal_key(store), b"harness ymt id_card blind index v1", "sha256")
+    return hmac.digest(key, id_card.strip().upper().encode("utf-8"), "sha256").hex()
+
+
+def sealed_person(store: Store, name: str, id_card: str, mobile: str | None) -> tuple[str, str, str | None, str]:
+    """(name, ID number, mobile) sealed for ``ymt_users`` and the ID number's blind index."""
+    return (
+        sealing.seal(store, name, NAME_PURPOSE),
+        sealing.seal(store, id_card, ID_CARD_PURPOSE),
+        sealing.seal(store, mobile, MOBILE_PURPOSE) if mobile is not None else None,
+        id_card_index(store, id_card),
+    )
+
+
+def find_user_by_card(store: Store, id_card: str) -> dict[str, Any] | None:
+    """The person with this ID number (through the blind index), opened, or None."""
+    row = store.query_one("SELECT * FROM ymt_users WHERE id_card_index = ?", (id_card_index(store, id_card),))
+    return user_row(store, row) if row is not None else None
 
 
 def user_row(store: Store, row: Any) -> dict[str, Any]:
@@ -292,13 +320,17 @@ def user_id_for(store: Store, id_card: str) -> str:
     return "U" + hmac.new(platform_keys(store).code_key, b"user:" + id_card.encode("ascii"), hashlib.sha256).hexdigest()[:16]
 
 
-def user_statements(user_id: str, name: str, id_card: str, mobile: str | None, veteran: bool, talent: str | None) -> list[Statement]:
+def user_statements(
+    store: Store, user_id: str, name: str, id_card: str, mobile: str | None, veteran: bool, talent: str | None
+) -> list[Statement]:
+    """The person's row: name, ID number and mobile sealed, the ID number's blind index beside them."""
     stamp = now_iso()
+    sealed_name, sealed_card, sealed_mobile, index = sealed_person(store, name, id_card, mobile)
     return [
         (
-            "INSERT INTO ymt_users (id, name, id_type, id_card, mobile, veteran, talent_level, realname_at, created)"
-            " VALUES (?, ?, '01', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",  # the same person checked twice at once
-            (user_id, name, id_card, mobile, int(veteran), talent, stamp, stamp),
+            "INSERT INTO ymt_users (id, name, id_type, id_card, mobile, veteran, talent_level, realname_at, created, id_card_index)"
+            " VALUES (?, ?, '01', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",  # the same person checked twice at once
+            (user_id, sealed_name, sealed_card, sealed_mobile, int(veteran), talent, stamp, stamp, index),
         )
     ]
 
@@ -356,12 +388,12 @@ def add_user(
     unknown = sorted(set(scope) - set(DATA_FIELDS))
     if unknown:
         raise YmtError(f"unknown data fields {unknown}; known: {', '.join(DATA_FIELDS)}")
-    if store.query_one("SELECT 1 FROM ymt_users WHERE id_card = ?", (id_card,)) is not None:
+    if store.query_one("SELECT 1 FROM ymt_users WHERE id_card_index = ?", (id_card_index(store, id_card),)) is not None:
         raise YmtError("a user with this ID number already exists")
     if app_id is not None and store.query_one("SELECT 1 FROM ymt_apps WHERE id = ?", (app_id,)) is None:
         raise YmtError(f"no channel app {app_id} (harness ymt app-add {app_id})")
     user_id = user_id_for(store, id_card)
-    statements = user_statements(user_id, name, id_card, mobile, veteran, talent)
+    statements = user_statements(store, user_id, name, id_card, mobile, veteran, talent)
     token = None
     if app_id is not None:
         token = new_secret()
@@ -676,10 +708,10 @@ def gate_world(store: Store, out_dir: Any, *, devices: int, people: int, merchan
         day = dt.date(1990, 1, 1) + dt.timedelta(days=n // 1000)
         first17 = f"110105{day:%Y%m%d}{n % 1000:03d}"
         id_card = first17 + id_check_digit(first17)
-        if store.query_one("SELECT 1 FROM ymt_users WHERE id_card = ?", (id_card,)) is not None:
+        if store.query_one("SELECT 1 FROM ymt_users WHERE id_card_index = ?", (id_card_index(store, id_card),)) is not None:
             continue
         user_id, token = user_id_for(store, id_card), new_secret()
-        statements += user_statements(user_id, f"乘客{n:05d}", id_card, None, False, None)
+        statements += user_statements(store, user_id, f"乘客{n:05d}", id_card, None, False, None)
         statements += consent_statements(user_id, GATE_APP, scope)
         statements += token_statements(store, token, user_id, GATE_APP, scope, at)
         tokens.append(token)

@@ -247,7 +247,7 @@ class YmtPlatform(Platform):
             user_id = rctx.user["id"]  # the same person checked again: the same userId
         else:
             user_id = admin.user_id_for(self.store, id_card)
-            self._write(ctx, admin.user_statements(user_id, body["name"], id_card, body.get("mobile"), False, None))
+            self._write(ctx, admin.user_statements(self.store, user_id, body["name"], id_card, body.get("mobile"), False, None))
         return self.ok({"userId": user_id, "concealName": crypto.conceal_name(body["name"]), "concealCard": crypto.conceal_card(id_card)})
 
     def consent(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
