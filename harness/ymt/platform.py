@@ -1,9 +1,10 @@
 """The YMT 一码通 reference platform: the ``{code, msg, response}`` envelope, the rules, and the B.1–B.5 and flow handlers.
 
 State changes of an accepted exchange are recorded on its unit of work (they commit with the journal row, and a refused
-exchange changes nothing); the few that must hold even when the exchange is refused, or that two racing exchanges must
-not both win, are written at once by their rules: a signed decode request seen (YMT-REPLAY) and an authorisation code
-claimed or, presented twice, the token it issued revoked (YMT-AUTH-CODE).
+exchange changes nothing). A signed decode request seen (YMT-REPLAY) is a *claim* on that unit: the table's PRIMARY KEY
+decides at commit between two racing copies, and the loser is answered PY2003 (harness.unit_of_work). What must hold
+even when the exchange is refused is written at once by its rule: an authorisation code claimed or, presented twice,
+the token it issued revoked (YMT-AUTH-CODE).
 
 The decode answer (B.4) is encrypted with the merchant's AES profile (D-YMT-AES) by the handler, which leaves the
 plaintext document in the exchange's extras: :meth:`YmtPlatform.journal_form` journals that (its personal fields masked
