@@ -12,7 +12,7 @@ A row two racing exchanges must not both add (a signed request seen once) is a *
 DO NOTHING`` the store's unique key decides at commit. When it adds no row, another exchange claimed it first: the unit
 is not applied, and the exchange is answered with the refusal the claim carries instead (:class:`ClaimConflict`)::
 
-    work.claim("INSERT INTO seen (key) VALUES (?) ON CONFLICT DO NOTHING", (key,), refusal)
+    work.claim("INSERT INTO seen (key) VALUES (?) ON CONFLICT DO NOTHING", (key,), refusal)  # refusal() -> PlatformError
 
 ``cached=True`` says the platform has already applied the write to its own caches (write-through): committing it then
 need not make other caches forget what they hold. A write without it (or an ``on_commit`` callback) is a state
@@ -34,7 +34,7 @@ Write = tuple[str, tuple[Any, ...]]
 
 
 class ClaimConflict(Exception):
-    """A claim of the unit added no row at commit: the exchange is refused with ``refusal`` (a PlatformError)."""
+    """A claim of the unit added no row at commit: the exchange is refused with ``refusal()`` (a PlatformError)."""
 
     def __init__(self, refusal: Any) -> None:
         super().__init__("a claim of the unit of work was taken by another exchange")
@@ -60,7 +60,8 @@ class UnitOfWork:
 
     def claim(self, sql: str, params: tuple[Any, ...], refusal: Any, *, cached: bool = True) -> None:
         """An ``INSERT … ON CONFLICT DO NOTHING`` that must add its row, run before the unit's other writes; when it adds
-        none at commit the unit is not applied and the exchange is refused with ``refusal`` (a PlatformError).
+        none at commit the unit is not applied and the exchange is refused with ``refusal()``, a PlatformError (made
+        only then: a claim is nearly always won).
         ``cached`` (default): no cache holds the claimed table."""
         if self.claims is None:
             self.claims = []

@@ -170,7 +170,7 @@ class ExchangeMiddleware:
             try:
                 await self.commit.record(exchange)  # group commit: the reply leaves only once its journal row is durable
             except ClaimConflict as lost:  # another exchange claimed the same row first: refused as its rule refuses
-                raw = self._refused_at_commit(ctx, lost.refusal)
+                raw = self._refused_at_commit(ctx, lost.refusal())
                 status, reply_headers = 200, []
                 await self.commit.record(exchange)
         except Exception:  # unjournaled means unacknowledged: its state changes were rolled back with it

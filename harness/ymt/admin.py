@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import secrets
+import time
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ class YmtError(HarnessError):
 
 
 def now() -> float:
-    return dt.datetime.now(dt.UTC).timestamp()
+    return time.time()  # POSIX seconds, as datetime.now(UTC).timestamp() (a tenth of its cost, on every exchange)
 
 
 def server_time(epoch: float) -> str:

@@ -199,8 +199,7 @@ def not_replayed(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
         if not inserted:
             yield Fail(REPLAY_MESSAGE, "sign")
         return
-    refusal = PlatformError(ErrorKind.FAILED, [Violation(_REPLAY_RULE.id, _REPLAY_RULE.clause, REPLAY_MESSAGE, "sign")], code="PY2003")
-    exchange.exchange.work.claim(CLAIM_SQL, (*key, ctx.now), refusal)  # no cache holds the table
+    exchange.exchange.work.claim(CLAIM_SQL, (*key, ctx.now), replay_refusal)  # no cache holds the table
     last = _purged.get(str(ctx.store.path), 0.0)
     if ctx.now - last > REPLAY_PURGE_SECONDS:
         _purged[str(ctx.store.path)] = ctx.now
@@ -215,6 +214,12 @@ CLAIM_SQL = (
 PURGE_SQL = "DELETE FROM ymt_seen_requests WHERE at < ?"
 REPLAY_MESSAGE = "this signed request was already received inside the time window: sign a retry afresh with a new time"
 _REPLAY_RULE = RULES.get("YMT-REPLAY")
+
+
+def replay_refusal() -> PlatformError:
+    """What a decode whose claim was lost at commit is answered: the rule's own refusal (PY2003)."""
+    violation = Violation(_REPLAY_RULE.id, _REPLAY_RULE.clause, REPLAY_MESSAGE, "sign")
+    return PlatformError(ErrorKind.FAILED, [violation], code=RULES.codes[_REPLAY_RULE.id])
 
 
 _purged: dict[str, float] = {}
