@@ -199,3 +199,32 @@ def test_the_fast_path_and_the_connexion_path_answer_and_journal_a_decode_alike(
         assert fast == slow, body
     for fast_row, slow_row in zip(fast_rows, slow_rows, strict=True):
         assert fast_row == slow_row, fast_row["request_body"]
+
+
+# --- the claim machinery itself (harness/unit_of_work.py, LoopGroupCommit) -------------------------------------------------
+def test_a_lost_claim_fails_only_its_own_exchange_in_a_group_commit(tmp_path: Path) -> None:
+    from harness.journal import Exchange, LoopGroupCommit
+    from harness.unit_of_work import ClaimConflict
+
+    store = open_store(tmp_path / "claims.db")
+    commit = LoopGroupCommit(store)
+    claim = "INSERT INTO ymt_seen_requests (merchant_id, mac_id, time, sign_sha256, at) VALUES (?, ?, ?, ?, 0) ON CONFLICT DO NOTHING"
+
+    def exchange(key: str, note: str) -> Exchange:
+        ex = Exchange(platform="ymt", method="POST", path=DECODE, query="", request_headers={}, request_body=note.encode())
+        ex.work.claim(claim, ("M1", "S1", "t", key), lambda: RuntimeError(f"refused {note}"))
+        ex.work.write("INSERT INTO ymt_status (name, value, at) VALUES (?, 'x', 'now')", (note,), cached=True)
+        return ex
+
+    async def three() -> list[Any]:
+        batch = [exchange("k1", "first"), exchange("k1", "second"), exchange("k2", "third")]
+        return await asyncio.gather(*(commit.record(e) for e in batch), return_exceptions=True)
+
+    try:
+        first, second, third = asyncio.run(three())
+        assert isinstance(first, int) and isinstance(third, int)
+        assert isinstance(second, ClaimConflict) and str(second.refusal()) == "refused second"
+        assert [r["request_body"] for r in store.query("SELECT request_body FROM journal ORDER BY id")] == [b"first", b"third"]
+        assert {r["name"] for r in store.query("SELECT name FROM ymt_status")} == {"first", "third"}  # the loser's writes: none
+    finally:
+        store.close()
