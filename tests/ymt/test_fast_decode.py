@@ -228,3 +228,27 @@ def test_a_lost_claim_fails_only_its_own_exchange_in_a_group_commit(tmp_path: Pa
         assert {r["name"] for r in store.query("SELECT name FROM ymt_status")} == {"first", "third"}  # the loser's writes: none
     finally:
         store.close()
+
+
+def test_the_claim_and_the_sealed_people_on_either_engine(store_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite and PostgreSQL alike: concurrent identical decodes give one answer, a person's data is sealed and found
+    by ID number through the blind index."""
+    import base64
+    import os
+
+    monkeypatch.setenv("HARNESS_SEAL_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())  # no key file beside a URL
+    store = open_store(store_target)
+    app = create_app(Settings(db=store_target, validate_responses=True), store)
+    client = AsgiClient(app)
+    try:
+        scene = world.scene(client, store)
+        body = scene.decode_body(scene.code())
+        replies = _together(client, [body, body])
+        assert sorted(r["code"] for r in replies) == ["PY0000", "PY2003"]
+        row = store.query_one("SELECT name, id_card FROM ymt_users WHERE id = ?", (scene.user_id,))
+        assert str(row["name"]).startswith("sealed:v1:") and str(row["id_card"]).startswith("sealed:v1:")
+        found = admin.find_user_by_card(store, world.ID_CARD)
+        assert found is not None and found["name"] == world.NAME
+    finally:
+        client.close()
+        store.close()
