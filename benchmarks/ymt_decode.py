@@ -3,9 +3,10 @@
     python benchmarks/ymt_decode.py [--rounds 3] [--duration 4] [--concurrency 16] [--rate 200] [--devices 200]
 
 B.4 is the call a scene's scanner makes for every person at the gate. The harness verifies the request's RSA signature
-(D-YMT-SIGN), checks its time window and that it was never received before (a synchronous write, D-YMT-TIME-WINDOW),
-looks the code up, encrypts the answer with the merchant's AES-256-GCM key (D-YMT-AES) and replies only after the
-journal row has committed (durable group commit). The ceiling is a bare Starlette endpoint (this file, ``--bare PORT``)
+(D-YMT-SIGN), checks its time window and that it was never received before (a look-up, and a claim that commits with
+the journal row, D-YMT-TIME-WINDOW), looks the code and its person up (name and ID number sealed at rest), encrypts the
+answer with the merchant's AES-256-GCM key (D-YMT-AES) and replies only after the journal row has committed (durable
+group commit). The ceiling is a bare Starlette endpoint (this file, ``--bare PORT``)
 that parses the JSON body and answers a fixed envelope of the same size (it is sent 2,000 such requests round and
 round: it checks nothing, so they need not be fresh).
 

@@ -26,7 +26,7 @@ import orjson
 from harness import masking
 from harness.rules import Verdict
 from harness.store import AddColumn, Schema, Step, Store
-from harness.unit_of_work import UnitOfWork
+from harness.unit_of_work import ClaimConflict, UnitOfWork
 
 SCHEMA = Schema(
     "journal",
@@ -531,17 +531,31 @@ class LoopGroupCommit:
             return
         batch, self._pending, self._scheduled = self._pending, [], False
         changes_state, self._uncached_writes = self._uncached_writes, False
+        lost: list[tuple[UnitOfWork, asyncio.Future[int], Any]] = []
         try:
             with self.store.transaction(changes_state=changes_state) as conn:
-                ids = self.store.insert_many(conn, INSERT, [row for row, _, _ in batch])
+                for item in batch:  # claims first: an exchange whose claim another took is refused, not journaled here
+                    if item[1].claims:
+                        refusal = item[1].claim_rows(conn)
+                        if refusal is not None:
+                            lost.append((item[1], item[2], refusal))
+                if lost:
+                    batch = [item for item in batch if all(item[2] is not fut for _, fut, _ in lost)]
+                ids = self.store.insert_many(conn, INSERT, [row for row, _, _ in batch]) if batch else []
                 for _, work, _ in batch:
                     if not work.empty:
-                        work.apply(conn)
+                        work.apply(conn, claimed=True)
         except Exception as exc:  # every waiter learns of it; nothing of the batch was committed
             for _, work, fut in batch:
                 work.rolled_back()  # write-through caches ahead of the store empty themselves
                 _set_exception(fut, exc)
+            for work, fut, _ in lost:
+                work.rolled_back()
+                _set_exception(fut, exc)
             return
+        for work, fut, refusal in lost:  # the exchange layer answers and journals these as refused (ClaimConflict)
+            work.rolled_back()
+            _set_exception(fut, ClaimConflict(refusal))
         for (_, _, fut), rowid in zip(batch, ids, strict=True):
             _set_result(fut, rowid)
         if self.feed.subscribers:

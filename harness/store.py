@@ -39,12 +39,20 @@ class AddColumn:
 
 
 @dataclass(frozen=True)
+class Migrate:
+    """A data migration inside a step: ``fn(conn, store)`` runs in the step's transaction, after the statements before
+    it (e.g. values an older version kept in clear are sealed). Portable SQL only, as everywhere."""
+
+    fn: Callable[[Any, Any], None]
+
+
+@dataclass(frozen=True)
 class Step:
-    """One migration: the statements that take an owner's tables to ``version``: SQL text, :class:`AddColumn`, or a
-    callable ``(store, conn)`` that rewrites rows in Python (e.g. sealing values at rest), in the step's transaction."""
+    """One migration: the statements (SQL text, :class:`AddColumn` or :class:`Migrate`) that take an owner's tables to
+    ``version``."""
 
     version: int
-    statements: Sequence[str | AddColumn | Callable[[Any, Any], None]]
+    statements: Sequence[str | AddColumn | Migrate]
 
 
 @dataclass(frozen=True)
@@ -122,8 +130,8 @@ class Store:
                         for statement in step.statements:
                             if isinstance(statement, AddColumn):
                                 self._add_column(conn, statement)
-                            elif callable(statement):
-                                statement(self, conn)
+                            elif isinstance(statement, Migrate):
+                                statement.fn(conn, self)
                             else:
                                 conn.execute(statement)
                         conn.execute(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from fixtures import dudu as fx
@@ -274,3 +275,75 @@ def test_dym_rows_stored_in_clear_are_sealed_by_the_schema_step(tmp_path: Path) 
         with contextlib.suppress(StopIteration):
             next(worlds)
     assert_absent(db, DRIVER_A["id_no"], DRIVER_A["name"], DRIVER_A["mobile"], DRIVER_A["plate"], "91350100M000100Y43", "昆明货运有限公司")
+
+
+YMT_PEOPLE = [  # name, the first 17 characters of the ID number (its GB 11643 check digit is computed), mobile
+    ("欧阳明月", "11010519850312123", "13912345678"),
+    ("李四海", "44030419920704321", "18698765432"),
+]
+
+
+def test_ymt_personal_data_is_sealed_at_rest(tmp_path: Path) -> None:
+    """A full YMT scenario (real-name check with mobile, consent, B.5, B.1, B.2, B.3, B.4 answering name and ID number,
+    the emergency code, a person added by the CLI's function): no name, ID number or mobile is in the store files (the
+    database and its WAL, while serving and after) nor shown by `harness journal`; the decode still answers them."""
+    from harness.ymt import admin as ymt_admin
+    from tests.ymt import world as ymt_world
+
+    db = tmp_path / "y.db"
+    store = open_store(db)
+    app = create_app(Settings(db=db), store)
+    client = fx.AsgiClient(app)
+    people = [(name, first + ymt_admin.id_check_digit(first), mobile) for name, first, mobile in YMT_PEOPLE]
+    third = "11010519900101123" + ymt_admin.id_check_digit("11010519900101123")
+
+    def ymt(path: str, body: Any) -> dict[str, Any]:
+        reply = client.raw("POST", "/ymt" + path, json=body).json()
+        assert reply["code"] == "PY0000", (path, reply)
+        return reply["response"]
+
+    try:
+        ymt_admin.add_app(store, ymt_world.APP)
+        key = ymt_world.merchant_key()
+        merchant = ymt_admin.add_merchant(
+            store, public_key=ymt_admin.public_pem(key.public_key()), fields=("concealName", "concealCard", "userName", "idCard")
+        )
+        ymt_admin.add_device(store, merchant.merchant_id, ymt_world.MAC)
+        answers = []
+        for name, id_card, mobile in people:
+            person = ymt("/user/realname", {"appId": ymt_world.APP, "name": name, "idType": "01", "idCard": id_card, "mobile": mobile})
+            again = ymt("/user/realname", {"appId": ymt_world.APP, "name": name, "idType": "01", "idCard": id_card.lower()})
+            assert again["userId"] == person["userId"]  # found again through the blind index
+            granted = ymt("/user/consent", {"userId": person["userId"], "appId": ymt_world.APP, "scope": ["userName", "idCard", "tags"]})
+            token = ymt("/oauth/token", {"code": granted["code"], "appId": ymt_world.APP})["accessToken"]
+            where = {"accessToken": token, "latitude": "30.2741", "longitude": "120.1551"}
+            ymt("/user/tags", {"accessToken": token})
+            assert ymt("/qrcode/channel", where)["idCard"] == id_card
+            ymt("/emergency/code", {"accessToken": token})
+            ymt("/qrcode/generate", where)
+            scene = ymt_world.Scene(client, store, person["userId"], token, merchant.merchant_id, merchant.aes_key, key)
+            body = scene.decode_body(scene.code())
+            reply = client.raw("POST", "/ymt/qrcode/decode", json=body).json()
+            answers.append(scene.open(reply, body))
+        extra = ymt_admin.add_user(store, "王五六", third, mobile="13700001111")
+        with pytest.raises(ymt_admin.YmtError):  # the ID number is still unique, through the blind index
+            ymt_admin.add_user(store, "王五七", third)
+        assert ymt_admin.find_user(store, extra.user_id)["mobile"] == "13700001111"
+        assert [(a["userName"], a["idCard"]) for a in answers] == [(n, c) for n, c, _ in people]
+        assert store_bytes(db) and (tmp_path / "y.db-wal").exists()
+        personal = [v for person in people for v in person] + ["王五六", third, "13700001111"]
+        raw = store_bytes(db)  # while serving: the WAL holds every recent write
+        for value in personal:
+            assert value.encode() not in raw, f"{value!r} is in the store in clear"
+        row = store.query_one("SELECT * FROM ymt_users WHERE id = ?", (extra.user_id,))
+        assert all(sealing_prefixed(row[c]) for c in ("name", "id_card", "mobile")) and len(row["id_card_index"]) == 64
+    finally:
+        client.close()
+        store.close()
+    assert_absent(db, *personal)
+
+
+def sealing_prefixed(value: Any) -> bool:
+    from harness import sealing
+
+    return sealing.is_sealed(value)

@@ -2,7 +2,7 @@
 ``harness.ledger.SCHEMA``; ``dym_chain`` maps each record's events to their ledger entries."""
 
 from harness.dym import personal
-from harness.store import AddColumn, Schema, Step
+from harness.store import AddColumn, Migrate, Schema, Step
 
 SCHEMA = Schema(
     "dym",
@@ -71,7 +71,7 @@ SCHEMA = Schema(
                 AddColumn("dym_drivers", "mobile_bi", "TEXT"),
                 AddColumn("dym_vehicles", "plate_bi", "TEXT"),
                 AddColumn("dym_enterprises", "uscc_bi", "TEXT"),
-                personal.migrate_rows,
+                Migrate(lambda conn, store: personal.migrate_rows(store, conn)),
                 "CREATE UNIQUE INDEX IF NOT EXISTS dym_drivers_id_no_bi ON dym_drivers (id_no_bi)",
                 "CREATE INDEX IF NOT EXISTS dym_drivers_mobile_bi ON dym_drivers (mobile_bi)",
                 "CREATE UNIQUE INDEX IF NOT EXISTS dym_vehicles_driver_plate_bi ON dym_vehicles (driver_code, plate_bi)",

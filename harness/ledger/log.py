@@ -28,7 +28,7 @@ from harness.ledger.entry import PERSONAL_FIELDS, Opening, canonical, commit, en
 from harness.ledger.merkle import Frontier, NodeSource, consistency_proof, inclusion_proof, leaf_hash, root
 from harness.ledger.note import Checkpoint, NoteError, Signer, Verifier, open_checkpoint, sign
 from harness.ledger.receipt import format_proof
-from harness.store import Schema, Step, Store
+from harness.store import Migrate, Schema, Step, Store
 
 DEFAULT_ORIGIN = "harness.example/dym-ledger"
 BATCH_SIZE = 256
@@ -54,7 +54,7 @@ SCHEMA = Schema(
             ],
         ),
         # The openings' values are personal data: those stored in clear are sealed (Ledger.store).
-        Step(2, [lambda store, conn: _seal_openings(store, conn)]),
+        Step(2, [Migrate(lambda conn, store: _seal_openings(store, conn))]),
     ],
 )
 OPENING_PURPOSE = "ledger-opening"  # the associated data a sealed opening value is bound to

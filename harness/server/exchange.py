@@ -37,6 +37,7 @@ from harness.journal import Exchange, Journal, LoopGroupCommit, origin_of
 from harness.limits import BODY_TIMEOUT_SECONDS
 from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange, internal_error
 from harness.server import fastpath
+from harness.unit_of_work import ClaimConflict
 
 log = logging.getLogger("harness.server")
 
@@ -166,7 +167,12 @@ class ExchangeMiddleware:
         finally:
             current_exchange.reset(token)
         try:
-            await self.commit.record(exchange)  # group commit: the reply leaves only once its journal row is durable
+            try:
+                await self.commit.record(exchange)  # group commit: the reply leaves only once its journal row is durable
+            except ClaimConflict as lost:  # another exchange claimed the same row first: refused as its rule refuses
+                raw = self._refused_at_commit(ctx, lost.refusal())
+                status, reply_headers = 200, []
+                await self.commit.record(exchange)
         except Exception:  # unjournaled means unacknowledged: its state changes were rolled back with it
             error = internal_error()
             log.exception("journal write failed on %s: %s", path, error.summary)
@@ -234,6 +240,25 @@ class ExchangeMiddleware:
         except ValueError:
             document = None
         return status, reply_headers, raw, document
+
+    def _refused_at_commit(self, ctx: ExchangeContext, error: PlatformError) -> bytes:
+        """The wire bytes of an exchange whose unit of work lost a claim at commit (harness.unit_of_work), now answered
+        and journaled as refused by ``error``: the held verdicts of the rules it names give way to its failures."""
+        exchange, platform = ctx.exchange, ctx.platform
+        token = current_exchange.set(ctx)
+        try:
+            named = {v.rule for v in error.violations}
+            exchange.verdicts = [v for v in exchange.verdicts if not (v.held and v.rule in named)]
+            document = self._refusal(ctx, error)
+            raw = platform.encode(document)
+            exchange.status, exchange.code, exchange.reply_secret_free = 200, platform.reply_code(document), False
+            if platform.wire_is_document:
+                exchange.sent(raw)
+            else:
+                exchange.sent(raw, orjson.dumps(document), keep_wire=True)
+        finally:
+            current_exchange.reset(token)
+        return raw
 
     @staticmethod
     def _refusal(ctx: ExchangeContext, error: PlatformError) -> Any:

@@ -150,10 +150,10 @@ def format_time(moment: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     """A request ``time`` (yyyyMMddHHmmss, Beijing time) as an aware datetime; :class:`TimeWindowError` if malformed."""
-    if not isinstance(text, str) or len(text) != 14 or not text.isdigit():
+    if not isinstance(text, str) or len(text) != 14 or not text.isdigit() or not text.isascii():
         raise TimeWindowError("time is not 14 digits yyyyMMddHHmmss")
-    try:
-        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=BEIJING)
+    try:  # the constructor, not strptime (a tenth of its cost, on every decode): the same moments, the same refusals
+        return datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]), int(text[12:14]), tzinfo=BEIJING)
     except ValueError:
         raise TimeWindowError("time is not a real yyyyMMddHHmmss moment") from None
 

@@ -1,9 +1,10 @@
 """The YMT 一码通 reference platform: the ``{code, msg, response}`` envelope, the rules, and the B.1–B.5 and flow handlers.
 
 State changes of an accepted exchange are recorded on its unit of work (they commit with the journal row, and a refused
-exchange changes nothing); the few that must hold even when the exchange is refused, or that two racing exchanges must
-not both win, are written at once by their rules: a signed decode request seen (YMT-REPLAY) and an authorisation code
-claimed or, presented twice, the token it issued revoked (YMT-AUTH-CODE).
+exchange changes nothing). A signed decode request seen (YMT-REPLAY) is a *claim* on that unit: the table's PRIMARY KEY
+decides at commit between two racing copies, and the loser is answered PY2003 (harness.unit_of_work). What must hold
+even when the exchange is refused is written at once by its rule: an authorisation code claimed or, presented twice,
+the token it issued revoked (YMT-AUTH-CODE).
 
 The decode answer (B.4) is encrypted with the merchant's AES profile (D-YMT-AES) by the handler, which leaves the
 plaintext document in the exchange's extras: :meth:`YmtPlatform.journal_form` journals that (its personal fields masked
@@ -38,6 +39,7 @@ KIND_CODES = {
     ErrorKind.INTERNAL: "PY9999",
 }
 AUTH_CODE_FIELD = re.compile(rb'"code"(\s*:\s*)"((?:[^"\\]|\\.)*)"')  # the B.5 request's code (a JSON string)
+DECODE_SECRETS = ("userName", "idCard")  # the decode answer's personal fields (journaled as keyed hashes)
 PLAINTEXT = "ymt_plaintext"  # ExchangeContext.extras key: the decode answer before it was sealed (journal_form)
 
 
@@ -64,6 +66,7 @@ class YmtPlatform(Platform):
         rules.install(self.rules)
         self.codes: dict[str, dict[str, Any]] = self.spec["x-return-codes"]["codes"]
         self.tolerant = settings.profile == "tolerant"
+        self.enrolment = admin.Enrolment(store, cached=True)  # merchants, scanners, up/down: read on every decode
 
     # -- envelope {code, msg, response} (D-YMT-ENVELOPE, D-YMT-MSG) ---------------------------------------------------------
     def _envelope(self, code: str, msg: str) -> dict[str, Any]:
@@ -128,6 +131,12 @@ class YmtPlatform(Platform):
         ctx = current_exchange.get()
         plain = ctx.extras.get(PLAINTEXT) if ctx is not None else None
         if operation == "decode_qrcode" and plain is not None and self.reply_ok(reply):
+            # Masked here, where the fields are known, rather than by a scan of the serialised reply (harness.masking).
+            answer = plain["response"]
+            for name in DECODE_SECRETS:
+                if name in answer:
+                    answer[name] = self.masker.secret(answer[name])
+            ctx.exchange.reply_secret_free = True  # type: ignore[union-attr]
             return plain, []
         if operation == "consent" and self.reply_ok(reply) and isinstance(reply.get("response", {}).get("code"), str):
             return {**reply, "response": {**reply["response"], "code": self.masker.secret(reply["response"]["code"])}}, []
@@ -148,18 +157,19 @@ class YmtPlatform(Platform):
 
     # -- rules -----------------------------------------------------------------------------------------------------------
     def _context(self, operation: str) -> YmtContext:
-        down = operation in rules.UP_OPS and admin.is_down(self.store)
-        return YmtContext(self.store, operation, admin.now(), down)
+        down = operation in rules.UP_OPS and self.enrolment.down()
+        return YmtContext(self.store, operation, admin.now(), down, enrolment=self.enrolment)
 
     def _judge(self, ctx: ExchangeContext, operation: str, body: dict[str, Any]) -> YmtContext:
         rctx = self._context(operation)
         self.enforce(ctx, operation, rctx, body)
         return rctx
 
-    def _write(self, ctx: ExchangeContext, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    def _write(self, ctx: ExchangeContext, statements: list[tuple[str, tuple[Any, ...]]], *, cached: bool = False) -> None:
+        """``cached``: tables no cache holds (codes): committing them leaves every cache of the store as it is."""
         work = ctx.exchange.work
         for sql, params in statements:
-            work.write(sql, params)
+            work.write(sql, params, cached=cached)
 
     # -- B.1 / B.3: show the code (001 §7.1.3) ------------------------------------------------------------------------------
     def show_code(self, ctx: ExchangeContext, operation: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +177,8 @@ class YmtPlatform(Platform):
         token, user = rctx.token, rctx.user
         qrcode_type = admin.QRCODE_TYPES[operation]
         value = admin.new_code_value(admin.platform_keys(self.store).code_key)
-        self._write(ctx, admin.code_statements(user["id"], token["app_id"], qrcode_type, json.loads(token["scope"]), value, rctx.now))
+        statements = admin.code_statements(user["id"], token["app_id"], qrcode_type, json.loads(token["scope"]), value, rctx.now)
+        self._write(ctx, statements, cached=True)
         name, card = crypto.conceal_name(user["name"]), crypto.conceal_card(user["id_card"])
         reply: dict[str, Any] = {
             "qrcodeType": qrcode_type,
@@ -197,9 +208,9 @@ class YmtPlatform(Platform):
     # -- B.4: decode (the scene's scanner) ------------------------------------------------------------------------------------
     def decode(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
         rctx = self._judge(ctx, "decode_qrcode", body)
-        merchant, code = rctx.merchant, rctx.code
-        user = self.store.query_one("SELECT * FROM ymt_users WHERE id = ?", (code["user_id"],))
-        shared = set(json.loads(merchant["fields"])) & set(json.loads(code["scope"]))  # registered and consented (D-YMT-ENROL)
+        merchant, code = rctx.merchant, rctx.code  # the code row carries its person's columns (rules.CODE_SQL)
+        user = admin.user_row(self.store, code)
+        shared = merchant.fields.intersection(orjson.loads(code["scope"]))  # registered and consented (D-YMT-ENROL)
         plaintext: dict[str, Any] = {
             "qrcodeType": code["qrcode_type"],
             "concealName": crypto.conceal_name(user["name"]),
@@ -215,7 +226,7 @@ class YmtPlatform(Platform):
         profile = merchant["aes_profile"]
         aad = crypto.reply_aad(str(body["merchantId"]), str(body["macId"]), str(body["time"])) if profile == crypto.AES_256_GCM else b""
         ctx.extras[PLAINTEXT] = self.ok(plaintext)
-        return self.ok(crypto.encrypt_reply(profile, admin.reply_key(self.store, merchant), orjson.dumps(plaintext), aad=aad))
+        return self.ok(crypto.encrypt_reply(profile, merchant.reply_key, orjson.dumps(plaintext), aad=aad))
 
     # -- B.5 and the flows (D-YMT-FLOW, D-YMT-AUTH) --------------------------------------------------------------------------
     def exchange_authorisation_code(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -237,7 +248,7 @@ class YmtPlatform(Platform):
             user_id = rctx.user["id"]  # the same person checked again: the same userId
         else:
             user_id = admin.user_id_for(self.store, id_card)
-            self._write(ctx, admin.user_statements(user_id, body["name"], id_card, body.get("mobile"), False, None))
+            self._write(ctx, admin.user_statements(self.store, user_id, body["name"], id_card, body.get("mobile"), False, None))
         return self.ok({"userId": user_id, "concealName": crypto.conceal_name(body["name"]), "concealCard": crypto.conceal_card(id_card)})
 
     def consent(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:

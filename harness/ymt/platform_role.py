@@ -213,7 +213,7 @@ def enrol_on_harness(db: Path, target: str, seed: int, send: sim.Transport) -> E
         rng = secrets.SystemRandom()
         first17 = f"330106{1960 + seed % 40:04d}{1 + seed % 12:02d}{1 + seed % 28:02d}{rng.randrange(1000):03d}"
         id_card = first17 + admin.id_check_digit(first17)
-        while store.query_one("SELECT 1 FROM ymt_users WHERE id_card = ?", (id_card,)) is not None:
+        while admin.find_user_by_card(store, id_card) is not None:
             first17 = first17[:14] + f"{rng.randrange(1000):03d}"
             id_card = first17 + admin.id_check_digit(first17)
         name = "欧阳明月"

@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness import masking
+from harness.errors import PlatformError, Violation
+from harness.platform import ErrorKind, current_exchange
 from harness.rules import STOP_AT_FIRST, Fail, RuleSet
 from harness.store import Store
 from harness.ymt import admin, crypto
@@ -47,6 +48,8 @@ class YmtContext:
     down: bool = False
     merchant: Any = None
     device: Any = None
+    # The platform's cache of merchants and scanners (YmtPlatform.enrolment): rows and parsed keys; None reads the store.
+    enrolment: Any = None
     code: Any = None
     token: Any = None
     user: Any = None
@@ -99,10 +102,11 @@ def app_known(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
     title="merchantId names a registered merchant whose registration covers the service type",
 )
 def merchant_known(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
-    ctx.merchant = ctx.store.query_one("SELECT * FROM ymt_merchants WHERE id = ?", (body["merchantId"],))
+    lookup = ctx.enrolment or admin.Enrolment(ctx.store)
+    ctx.merchant = lookup.merchant(str(body["merchantId"]))
     if ctx.merchant is None:
         yield Fail(f"no merchant {body['merchantId']} (POST /merchant/register or harness ymt merchant-add)", "merchantId")
-    elif ctx.operation == "decode_qrcode" and admin.DECODE_SERVICE not in json.loads(ctx.merchant["service_types"]):
+    elif ctx.operation == "decode_qrcode" and admin.DECODE_SERVICE not in ctx.merchant.service_types:
         yield Fail(f"merchant {body['merchantId']} did not register service type 20000 (二维码解码, 001 §9.2 表1)", "merchantId")
 
 
@@ -115,7 +119,7 @@ def merchant_known(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
     title="macId names a scanner enrolled under the merchant",
 )
 def device_known(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
-    ctx.device = ctx.store.query_one("SELECT * FROM ymt_devices WHERE merchant_id = ? AND mac_id = ?", (body["merchantId"], body["macId"]))
+    ctx.device = (ctx.enrolment or admin.Enrolment(ctx.store)).device(str(body["merchantId"]), str(body["macId"]))
     if ctx.device is None:
         yield Fail(f"scanner {body['macId']} is not enrolled under merchant {body['merchantId']} (harness ymt device-add)", "macId")
 
@@ -145,9 +149,12 @@ def time_fresh(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
     title="sign is SHA256withRSA over the signing string, by the device's key or else the merchant's",
 )
 def signature_valid(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
-    pem = (ctx.device["public_key"] if ctx.device is not None else None) or ctx.merchant["public_key"]
-    whose = "the scanner's" if ctx.device is not None and ctx.device["public_key"] else "the merchant's"
-    key = admin.cached_rsa_public(pem)
+    own = ctx.device is not None and ctx.device.public_key is not None
+    key = ctx.device.public_key if own else ctx.merchant.public_key  # parsed once, when the row was cached
+    whose = "the scanner's" if own else "the merchant's"
+    if key is None:
+        yield Fail(f"{whose} registered publicKey is not a usable RSA public key: register it again", "sign")
+        return
     try:
         crypto.verify_request(body, key)
         return
@@ -176,24 +183,52 @@ def signature_valid(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
     title="a signed decode request is used once",
 )
 def not_replayed(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
-    sign_digest = hashlib.sha256(str(body["sign"]).encode("utf-8")).hexdigest()
-    try:  # a synchronous write: two scanners racing with one signed request must not both pass
-        ctx.store.execute(
-            "INSERT INTO ymt_seen_requests (merchant_id, mac_id, time, sign_sha256, at) VALUES (?, ?, ?, ?, ?)",
-            (body["merchantId"], body["macId"], body["time"], sign_digest, ctx.now),
-            changes_state=False,  # looked up, never cached
-        )
-    except sqlite3.IntegrityError:
-        yield Fail("this signed request was already received inside the time window: sign a retry afresh with a new time", "sign")
+    """A request seen before (committed) is refused here, in the documented order. A first one is *claimed* on the
+    exchange's unit of work: the row is inserted with the journal row, in the group commit, and the table's PRIMARY KEY
+    decides there between two exchanges racing with one signed request (the same process or two workers): the one
+    whose claim adds no row is answered PY2003 by this rule's refusal and journaled so (harness.unit_of_work). A
+    refused exchange records nothing: the same refusal can be had again, and a success only once."""
+    key = (str(body["merchantId"]), str(body["macId"]), str(body["time"]), hashlib.sha256(str(body["sign"]).encode("utf-8")).hexdigest())
+    if ctx.store.query_one(SEEN_SQL, key) is not None:
+        yield Fail(REPLAY_MESSAGE, "sign")
         return
+    exchange = current_exchange.get()
+    if exchange is None:  # outside an exchange (a direct call): the synchronous write decides
+        with ctx.store.transaction(changes_state=False) as conn:
+            inserted = conn.execute(CLAIM_SQL, (*key, ctx.now)).rowcount
+        if not inserted:
+            yield Fail(REPLAY_MESSAGE, "sign")
+        return
+    exchange.exchange.work.claim(CLAIM_SQL, (*key, ctx.now), replay_refusal)  # no cache holds the table
     last = _purged.get(str(ctx.store.path), 0.0)
     if ctx.now - last > REPLAY_PURGE_SECONDS:
         _purged[str(ctx.store.path)] = ctx.now
-        cutoff = ctx.now - 2 * crypto.TIME_WINDOW_SECONDS
-        ctx.store.execute("DELETE FROM ymt_seen_requests WHERE at < ?", (cutoff,), changes_state=False)
+        exchange.exchange.work.write(PURGE_SQL, (ctx.now - 2 * crypto.TIME_WINDOW_SECONDS,), cached=True)
+
+
+SEEN_SQL = "SELECT 1 FROM ymt_seen_requests WHERE merchant_id = ? AND mac_id = ? AND time = ? AND sign_sha256 = ?"
+CLAIM_SQL = (
+    "INSERT INTO ymt_seen_requests (merchant_id, mac_id, time, sign_sha256, at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (merchant_id, mac_id, time, sign_sha256) DO NOTHING"
+)
+PURGE_SQL = "DELETE FROM ymt_seen_requests WHERE at < ?"
+REPLAY_MESSAGE = "this signed request was already received inside the time window: sign a retry afresh with a new time"
+_REPLAY_RULE = RULES.get("YMT-REPLAY")
+
+
+def replay_refusal() -> PlatformError:
+    """What a decode whose claim was lost at commit is answered: the rule's own refusal (PY2003)."""
+    violation = Violation(_REPLAY_RULE.id, _REPLAY_RULE.clause, REPLAY_MESSAGE, "sign")
+    return PlatformError(ErrorKind.FAILED, [violation], code=RULES.codes[_REPLAY_RULE.id])
 
 
 _purged: dict[str, float] = {}
+
+
+CODE_SQL = (  # the code with the person it names (their columns as admin.user_row reads them), one query on every decode
+    "SELECT c.value, c.user_id, c.qrcode_type, c.scope, c.expires, c.revoked,"
+    " u.name, u.id_card, u.veteran, u.talent_level FROM ymt_codes c JOIN ymt_users u ON u.id = c.user_id WHERE c.value = ?"
+)
 
 
 # --- the code -------------------------------------------------------------------------------------------------------------
@@ -208,9 +243,7 @@ _purged: dict[str, float] = {}
 def code_issued(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
     value = code_value(body)
     keys = admin.platform_keys(ctx.store)
-    row = (
-        ctx.store.query_one("SELECT * FROM ymt_codes WHERE value = ?", (value,)) if admin.code_value_signed(keys.code_key, value) else None
-    )
+    row = ctx.store.query_one(CODE_SQL, (value,)) if admin.code_value_signed(keys.code_key, value) else None
     if row is None:
         yield Fail("not a code this platform issued (send the QR content unchanged as qrcod)", "qrcod")
         return
@@ -252,7 +285,7 @@ def code_current(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
     title="the merchant registered the code's type",
 )
 def scene_type(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
-    types = json.loads(ctx.merchant["qrcode_types"])
+    types = ctx.merchant.qrcode_types
     if ctx.code["qrcode_type"] not in types:
         yield Fail(f"the code is of type {ctx.code['qrcode_type']}; merchant {body['merchantId']} registered {types}", "qrcod")
 
@@ -276,7 +309,7 @@ def token_valid(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
         yield Fail("accessToken has expired: exchange a new authorisation code", "accessToken")
     else:
         ctx.token = row
-        ctx.user = ctx.store.query_one("SELECT * FROM ymt_users WHERE id = ?", (row["user_id"],))
+        ctx.user = admin.find_user(ctx.store, row["user_id"])
 
 
 @rule(
@@ -360,11 +393,11 @@ def id_card_valid(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
 )
 def realname(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
     if ctx.operation == "consent":
-        ctx.user = ctx.store.query_one("SELECT * FROM ymt_users WHERE id = ?", (body["userId"],))
+        ctx.user = admin.find_user(ctx.store, str(body["userId"]))
         if ctx.user is None:
             yield Fail(f"no person {body['userId']} passed the real-name check (POST /user/realname)", "userId")
         return
-    ctx.user = ctx.store.query_one("SELECT * FROM ymt_users WHERE id_card = ?", (str(body["idCard"]).upper(),))
+    ctx.user = admin.find_user_by_card(ctx.store, str(body["idCard"]))  # through the blind index: the number is sealed
     if ctx.user is not None and ctx.user["name"] != body["name"]:
         yield Fail("the name does not match the one registered for this ID number", "name")
 

@@ -1,11 +1,40 @@
 """YMT tables. Everything lives in the store, never in process memory: `harness serve` may run several workers.
 
 Secrets a request presents (authorisation codes, accessTokens) are kept as the journal shows them (the keyed hash of
-harness.masking), so the store never holds a usable one; the merchant's AES key and the platform's own signing keys
-are kept as they are (the platform needs them to encrypt and sign).
+harness.masking), so the store never holds a usable one; the merchant's AES key is sealed (harness/sealing.py) and the
+platform's own signing keys are kept as they are (the platform needs them to sign).
+
+Personal data is sealed at rest (step 2): a person's name, ID number and mobile in ``ymt_users`` hold
+``sealed:v1:…`` (AES-256-GCM under the sealing key outside the store, each bound to its purpose); the ID number's
+uniqueness and look-ups use ``id_card_index``, a keyed blind index (HMAC-SHA256 of the normalised number under a key
+derived from the sealing key), so the store file alone reveals none of them.
 """
 
-from harness.store import Schema, Step
+from typing import Any
+
+from harness.store import AddColumn, Migrate, Schema, Step
+
+
+def seal_users(conn: Any, store: Any) -> None:
+    """Step 2: seal the name, ID number and mobile of every person an older store kept in clear, and fill the blind
+    index. SQLite overwrites what it frees meanwhile (secure_delete), so the clear values do not linger in free pages."""
+    from harness.ymt import admin
+
+    sqlite = getattr(store, "dialect", "sqlite") == "sqlite"
+    if sqlite:
+        was = conn.execute("PRAGMA secure_delete").fetchone()[0]
+        conn.execute("PRAGMA secure_delete = ON")
+    try:
+        for row in conn.execute("SELECT id, name, id_card, mobile FROM ymt_users").fetchall():
+            user = admin.user_row(store, row)
+            conn.execute(
+                "UPDATE ymt_users SET name = ?, id_card = ?, mobile = ?, id_card_index = ? WHERE id = ?",
+                (*admin.sealed_person(store, user["name"], user["id_card"], user["mobile"]), row["id"]),
+            )
+    finally:
+        if sqlite:
+            conn.execute(f"PRAGMA secure_delete = {int(was)}")
+
 
 SCHEMA = Schema(
     "ymt",
@@ -55,6 +84,14 @@ SCHEMA = Schema(
                 "CREATE TABLE IF NOT EXISTS ymt_keys (name TEXT PRIMARY KEY, value BLOB NOT NULL, created TEXT NOT NULL)",
                 # Platform switches: 'down' = 1 while the platform is marked unavailable (harness ymt down|up).
                 "CREATE TABLE IF NOT EXISTS ymt_status (name TEXT PRIMARY KEY, value TEXT NOT NULL, at TEXT NOT NULL)",
+            ],
+        ),
+        Step(
+            2,
+            [
+                AddColumn("ymt_users", "id_card_index", "TEXT"),
+                Migrate(seal_users),
+                "CREATE UNIQUE INDEX IF NOT EXISTS ymt_users_id_card_index ON ymt_users (id_card_index)",
             ],
         ),
     ],

@@ -329,3 +329,36 @@ def test_a_lone_surrogate_escape_is_refused_as_invalid_text_and_journaled(scene:
     assert reply["violations"][0]["clause"].startswith("harness limit: Unicode text")
     scene.client.raw("POST", "/ymt/user/tags", json={"accessToken": scene.token})  # the journal writer has caught up
     assert scene.store.query_one("SELECT COUNT(*) AS n FROM journal")["n"] >= before + 1
+
+
+def test_a_store_of_the_previous_version_has_its_people_sealed_on_opening(tmp_path: Any) -> None:
+    """Schema step 2 seals the name, ID number and mobile an older store kept in clear and fills the blind index; the
+    clear values are gone from the database file, and the people still decode and are found by ID number."""
+    from harness.schema import open_store, schemas
+    from harness.store import Schema, Store
+    from harness.ymt import state
+
+    db = tmp_path / "old.db"
+    older = [Schema("ymt", state.SCHEMA.steps[:1]) if s.owner == "ymt" else s for s in schemas()]
+    old = Store(db, schemas=older)
+    old.execute(
+        "INSERT INTO ymt_users (id, name, id_type, id_card, mobile, veteran, talent_level, realname_at, created)"
+        " VALUES ('U1', ?, '01', ?, '13612345678', 1, 'E', 'then', 'then')",
+        (world.NAME, world.ID_CARD),
+    )
+    old.close()
+    assert world.ID_CARD.encode() in db.read_bytes()
+    store = open_store(db)
+    try:
+        assert store.versions()["ymt"] == state.SCHEMA.version
+        row = store.query_one("SELECT * FROM ymt_users WHERE id = 'U1'")
+        assert all(row[c].startswith("sealed:v1:") for c in ("name", "id_card", "mobile"))
+        person = admin.find_user_by_card(store, world.ID_CARD.lower())
+        assert person is not None and (person["name"], person["id_card"], person["mobile"]) == (world.NAME, world.ID_CARD, "13612345678")
+        with pytest.raises(admin.YmtError):
+            admin.add_user(store, world.NAME, world.ID_CARD)
+    finally:
+        store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("old.db*") if not p.name.endswith(".seal-key"))
+    for value in (world.NAME, world.ID_CARD, "13612345678"):
+        assert value.encode() not in raw, f"{value!r} is still in the store file in clear"

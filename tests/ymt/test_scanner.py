@@ -161,7 +161,8 @@ def test_gate_setup_makes_the_rush_of_loadtests_ymt_gate(served: Any, tmp_path: 
     made = _json(store.path, "ymt", "gate-setup", "--out", str(tmp_path / "gate"), "--devices", "3", "--people", "1200")
     assert made["devices"] == 3 and made["people"] == 1200
     tokens = json.loads((tmp_path / "gate" / "people.json").read_text())
-    assert all(admin.id_card_valid(r["id_card"]) for r in store.query("SELECT id_card FROM ymt_users"))
+    people = [admin.user_row(store, r) for r in store.query("SELECT * FROM ymt_users")]  # sealed at rest: opened here
+    assert len(people) == 1200 and all(admin.id_card_valid(p["id_card"]) for p in people)
 
     def send(path: str, body: dict[str, Any]) -> dict[str, Any]:
         return client.raw("POST", "/ymt" + path, json=body).json()
