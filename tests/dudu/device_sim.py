@@ -36,6 +36,12 @@ DEFECTS = (
     "refuse-valid-ticket",  # refuses offline a ticket valid under the group it holds
     "bad-time",  # sends an online card check whose time is not a calendar time
     "drop-outage-swipes",  # forgets a swipe and a scan the platform did not answer while it was down
+    "drop-outage-swipe-card-seen-again",  # forgets them too; the same card is swiped (and logged) again later
+)
+# Not defects: forms the seed allows, which must pass (with a WARNING where the harness advises otherwise).
+VARIANTS = (
+    "seed-only",  # no seq in offline logs, no offline_seq / key_version_code in heartbeats (003 §4.3, §3.1 name none)
+    "lazy-lists",  # fetches a changed card list only at the third heartbeat after the change (the seed sets no deadline)
 )
 UNKNOWN_CARD = "99999999"
 BLACKLISTED = "00070000"
@@ -44,8 +50,9 @@ NEW_CARD = "00080000"
 
 class Device:
     def __init__(self, client: fx.AsgiClient, store: Store, defect: str | None = None, device_id: str = fx.DEVICE) -> None:
-        if defect is not None and defect not in DEFECTS:
+        if defect is not None and defect not in DEFECTS + VARIANTS:
             raise ValueError(f"unknown defect {defect!r}")
+        self.pending_fetch = 0  # lazy-lists: heartbeats to go before a changed list is fetched
         self.client, self.store, self.defect, self.device_id = client, store, defect, device_id
         self.clock = time.time() - 3600.0  # virtual: the session happened an hour ago
         self.times: list[float] = []
@@ -96,6 +103,9 @@ class Device:
         )
         if self.versions["keys"]:
             body["key_version_code"] = self.versions["keys"]
+        if self.defect == "seed-only":
+            body.pop("offline_seq", None)
+            body.pop("key_version_code", None)
         reply = self.post("location_report", body)
         assert reply["ret_code"] == 0, reply
         self.config = {k: reply[k] for k in ("white_mode", "is_line_white", "check_mode", "check_card_mode")}
@@ -105,6 +115,11 @@ class Device:
     def refresh(self, reply: dict[str, Any]) -> None:
         if reply["version_code_all"] != self.versions["all"] or not self.cards:
             self.fetch_cards(1, reply["version_code_all"])
+        elif reply["version_code_add"] != self.versions["add"] and self.defect == "lazy-lists":
+            self.pending_fetch = self.pending_fetch - 1 if self.pending_fetch > 0 else 3
+            if self.pending_fetch == 1:
+                self.fetch_cards(2, reply["version_code_all"])
+                self.pending_fetch = 0
         elif reply["version_code_add"] != self.versions["add"] and self.defect != "no-list-refresh":
             self.fetch_cards(2, reply["version_code_all"])
         if reply["line_version_code_all"] != self.versions["line"]:
@@ -160,19 +175,21 @@ class Device:
         self.queue.append(
             (
                 operation,
-                {"req_id": f"{self.device_id}-{self.seq}", "device_id": self.device_id, "time": self.now_text(), "seq": self.seq, **fields},
+                {"req_id": f"{self.device_id}-{self.seq}", "device_id": self.device_id, "time": self.now_text(), "seq": self.seq, **fields}
+                if self.defect != "seed-only"
+                else {"req_id": f"{self.device_id}-{self.seq}", "device_id": self.device_id, "time": self.now_text(), **fields},
             )
         )
 
     def swipe(self, card: str) -> None:
         """Online first (003 §4.2); not answered: decided offline and logged later, as in an offline spell."""
         body = fx.card_check(card, self.device_id, req_id=f"{self.device_id}-cc", time=self.now_text())
-        if self.attempt("card_check", body) is None and self.defect != "drop-outage-swipes":
+        if self.attempt("card_check", body) is None and not (self.defect or "").startswith("drop-outage-swipe"):
             self.swipe_offline(card)
 
     def scan(self, text: str) -> None:
         body = fx.ticket_check(text, self.device_id, req_id=f"{self.device_id}-tc", time=self.now_text())
-        if self.attempt("ticket_check", body) is None and self.defect != "drop-outage-swipes":
+        if self.attempt("ticket_check", body) is None and not (self.defect or "").startswith("drop-outage-swipe"):
             self.scan_offline(text)
 
     def beat_or_miss(self) -> None:
@@ -188,6 +205,9 @@ class Device:
         )
         if self.versions["keys"]:
             body["key_version_code"] = self.versions["keys"]
+        if self.defect == "seed-only":
+            body.pop("offline_seq", None)
+            body.pop("key_version_code", None)
         if self.attempt("location_report", body) is not None:
             raise AssertionError("the platform answered during its outage")
 
@@ -199,7 +219,7 @@ class Device:
 
     def flush(self) -> None:
         for operation, body in self.queue:
-            if self.defect == "drop-log" and body["seq"] == 2:
+            if self.defect == "drop-log" and body.get("seq") == 2:
                 continue
             assert self.post(operation, body)["ret_code"] == 0
         self.queue.clear()
@@ -237,12 +257,19 @@ def session(client: fx.AsgiClient, store: Store, defect: str | None = None) -> D
     outage = faults.add(store, "down", "dudu")
     d.beat_or_miss()
     d.swipe(fx.CARDS[1])
-    d.scan(d.ticket(uid="outage"))
+    outage_ticket = d.ticket(uid="outage")
+    d.scan(outage_ticket)
     d.beat_or_miss()
     faults.clear(store, [outage.id])
     d.flush()
     d.heartbeat()
     d.beats(2)
+    if defect == "drop-outage-swipe-card-seen-again":  # the commuter's card again, later: a new swipe, not the lost one
+        d.wait(5.0)
+        d.swipe_offline(fx.CARDS[1])
+        d.scan_offline(outage_ticket)
+        d.flush()
+        d.heartbeat()
     # the platform changes: a new card on the whitelist, then a new key group
     admin.set_cards(store, fx.ENTERPRISE, [NEW_CARD])
     d.beats(3)

@@ -59,3 +59,21 @@ def test_each_defect_fails_its_checks_naming_the_clause(served: Any, row: dict[s
     others = [(r.check_id, r.status) for r in results if r.status in ("failed", "warning") and r.check_id not in row["fails"]]
     assert not others, f"{row['name']} also broke {others}"
     assert verdict == ("failed" if any(checks.get(c).level == "MUST" for c in row["fails"]) else "passed")
+
+
+@pytest.mark.parametrize(
+    ("variant", "warned", "decision"),
+    [("seed-only", "DUDU-CERT-OFFLINE", "D-DUDU-OFFLINE-SEQ"), ("lazy-lists", "DUDU-CERT-LISTS", "D-DUDU-VERSIONS")],
+)
+def test_what_the_seed_allows_passes_with_a_warning_naming_the_decision(served: Any, variant: str, warned: str, decision: str) -> None:
+    """A device built from the seed alone (no seq, offline_seq or key_version_code: 003 §4.3 and §3.1 name none) and one
+    that fetches a changed list three heartbeats late (the seed sets no deadline) are served and pass; the harness's
+    advice beyond the seed is a WARNING naming its decision, never a failure."""
+    client, store = served
+    session(client, store, variant)
+    verdict, results = _grade(store)
+    assert verdict == "passed", [(r.check_id, r.status, r.message) for r in results if r.status in ("failed", "error")]
+    mine = [r for r in results if r.check_id == warned and r.status == "warning"]
+    assert mine and mine[0].decision == decision, [(r.check_id, r.status, r.message) for r in results if r.check_id == warned]
+    others = [(r.check_id, r.status) for r in results if r.status in ("failed", "warning") and r.check_id != warned]
+    assert not others, others
