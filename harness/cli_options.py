@@ -15,9 +15,18 @@ from harness.config import PROFILES, default_db_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+def db_value(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | str | None:
+    """``--db``'s value: a path, or, given a ``postgresql://`` URL, that URL unchanged (as ``--store`` takes it)."""
+    if value is None or value.startswith(("postgresql://", "postgres://")):
+        return value
+    return Path(value)
+
+
 _db = click.option(
     "--db",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
+    callback=db_value,
     default=None,
     envvar="HARNESS_DB",
     show_envvar=True,

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from harness.cli_options import db_option
+from harness.cli_options import db_option, db_value
 from harness.config import PROFILES, Settings, default_db_path
 from harness.conformance import sessions
 from harness.conformance.roles import ROLES, SINCE_OPTION, CommonOptions, RoleOption, role_class
@@ -28,7 +28,7 @@ from harness.errors import HarnessError
 
 def _db_param() -> click.Option:
     return click.Option(
-        ["--db"], type=click.Path(path_type=Path), default=None, envvar="HARNESS_DB", help=f"Store (default {default_db_path()})."
+        ["--db"], type=click.Path(), callback=db_value, default=None, envvar="HARNESS_DB", help=f"Store (default {default_db_path()})."
     )
 
 
