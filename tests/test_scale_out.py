@@ -221,3 +221,52 @@ def test_two_workers_are_one_platform_over_http(pg_url: str, tmp_path: Path) -> 
         assert {e["platform"] for e in entries} == {"dudu", "yxc"}
     finally:
         store.close()
+
+
+def test_two_serve_processes_on_two_ports_share_one_database(pg_url: str, tmp_path: Path) -> None:
+    """The two-host recipe (README, Scale-out) on loopback: two `harness serve` on two ports, one PostgreSQL. A token
+    issued by one host is valid on the other, a `ts` used on one is refused on the other, either host's journal shows
+    both hosts' exchanges, a fault switched on through one host's control API is obeyed by the other, and a change to a
+    device's enterprise is seen by both hosts' device caches on the next request."""
+    store = open_store(pg_url)
+    fx.world(store)
+    signer = _yxc_vendor(store, tmp_path)
+    store.close()
+    with serving(pg_url) as (_, port_a), serving(pg_url) as (_, port_b):
+        a, b = Pinned(port_a), Pinned(port_b)
+        try:
+            _device_scenario(a, b)
+            ts = int(time.time() * 1000)
+            assert _upload(b, signer, ts)["errorcode"] == 0
+            assert _upload(a, signer, ts)["errorcode"] == 201  # 000 附件二 返回码 201 时间戳重复, across hosts
+            seen = []
+            for conn in (a, b):
+                status, listed = conn.request("GET", "/_harness/journal?limit=1000")
+                assert status == 200
+                seen.append(sorted(e["id"] for e in listed["entries"]))
+            assert seen[0] == seen[1] and len(seen[0]) == 12  # 10 DUDU exchanges and 2 YXC ones, from both hosts
+            # The device caches of both hosts hold the device; the IC-card switch turned off through the store.
+            for conn in (a, b):
+                assert conn.post("/dudu/card_check", fx.card_check())["ret_code"] == 0
+            other = open_store(pg_url)
+            try:
+                from harness.dudu import admin
+
+                admin.configure(other, fx.ENTERPRISE, card_mode=0)
+            finally:
+                other.close()
+            for conn in (b, a):
+                assert conn.post("/dudu/card_check", fx.card_check())["ret_code"] != 0  # at once: no request in between
+            # A fault added through host A's control API: host B answers with it within FaultBook.RECHECK.
+            status, added = a.request(
+                "POST", "/_harness/faults", json.dumps({"kind": "status", "platform": "dudu", "status": 503}).encode()
+            )
+            assert status == 201, added
+            deadline = time.monotonic() + 2
+            while b.request("POST", "/dudu/get_token", json.dumps({"enterprise_id": "x", "secret": "y"}).encode())[0] != 503:
+                assert time.monotonic() < deadline, "host B never saw the fault added through host A"
+                time.sleep(0.05)
+            assert a.request("DELETE", "/_harness/faults")[0] == 200
+        finally:
+            a.close()
+            b.close()
