@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -73,7 +72,17 @@ def postgres_cluster() -> Iterator[tuple[str, int]]:
         shutil.chown(root, "postgres")
     data, port = root / "data", hb._free_port()
     run(initdb, "-D", str(data), "-A", "trust", "-U", "harness", "-E", "UTF8")
-    run(pg_ctl, "-D", str(data), "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=100", "-l", str(root / "log"), "-w", "start")
+    run(
+        pg_ctl,
+        "-D",
+        str(data),
+        "-o",
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=100",
+        "-l",
+        str(root / "log"),
+        "-w",
+        "start",
+    )
     try:
         pid = int((data / "postmaster.pid").read_text().split()[0])
         yield f"postgresql://harness@127.0.0.1:{port}/postgres", pid
@@ -95,7 +104,11 @@ def create_database(admin_url: str, name: str) -> str:
 def prepare(db: Path, out: Path, harness: list[str], yxc_requests: int) -> list[tuple[bytes, str]]:
     """A DUDU fleet and a YXC vendor ready to file class records in ``db``; returns the signed classrecord requests
     (body, query string), each with its own ts."""
-    subprocess.run([*harness, "dudu", "fleet", "398", "--devices", str(hb.DEVICES), "--cards", "1000", "--db", str(db)], check=True, capture_output=True)
+    subprocess.run(
+        [*harness, "dudu", "fleet", "398", "--devices", str(hb.DEVICES), "--cards", "1000", "--db", str(db)],
+        check=True,
+        capture_output=True,
+    )
     import httpx
 
     from fixtures import files
@@ -122,7 +135,9 @@ def prepare(db: Path, out: Path, harness: list[str], yxc_requests: int) -> list[
 
             async def post(operation: str, body: dict[str, Any]) -> None:
                 raw = json.dumps(body, ensure_ascii=False).encode()
-                reply = await client.post(f"/yxc/{operation}", params=signer.query(raw), content=raw, headers={"content-type": "application/json"})
+                reply = await client.post(
+                    f"/yxc/{operation}", params=signer.query(raw), content=raw, headers={"content-type": "application/json"}
+                )
                 assert reply.json()["errorcode"] == 0, reply.text
 
             ids = {t: await upload(t, files.png()) for t in ("coachimg", "jsz", "sfz", "stuimg", "simulatorimg", "classroom", "onlineimg")}
@@ -278,7 +293,9 @@ def main() -> int:
                 batch = signed[next_signed : next_signed + args.yxc_requests]
                 next_signed += args.yxc_requests
                 reqs = yxc_requests(layout.port, batch)
-                layout.yxc.append(measure(layout, closed_loop_once(layout.name, layout.port, reqs, args.concurrency, args.duration, b'"errorcode":0')))
+                layout.yxc.append(
+                    measure(layout, closed_loop_once(layout.name, layout.port, reqs, args.concurrency, args.duration, b'"errorcode":0'))
+                )
         for rate in rates:
             for layout in layouts:
                 result, _ = measure(layout, hb.open_loop(layout.name, layout.port, rate, args.fleet_duration, True))
@@ -312,7 +329,11 @@ def main() -> int:
     for layout in layouts:
         held = [r for r, res in layout.fleet if res.pct(0.99) < P99_TARGET_MS and res.errors <= 0.001 * max(1, res.sent)]
         cells = [f"{res.pct(0.99):.0f}" + (f" ({res.errors})" if res.errors else "") for _, res in layout.fleet]
-        print(f"| {layout.name} | " + " | ".join(cells) + f" | {max(held):,.0f}/s |" if held else f"| {layout.name} | " + " | ".join(cells) + " | none |")
+        print(
+            f"| {layout.name} | " + " | ".join(cells) + f" | {max(held):,.0f}/s |"
+            if held
+            else f"| {layout.name} | " + " | ".join(cells) + " | none |"
+        )
     sqlite_rps = figures["SQLite ×1"][0][0] or 1.0
     pg1 = figures["PostgreSQL ×1"][0][0]
     print(f"\nPostgreSQL ×1 ÷ SQLite ×1 (heartbeat req/s): {pg1 / sqlite_rps:.2f} (target ≥ 0.5)")

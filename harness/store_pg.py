@@ -346,6 +346,7 @@ class PgConnection:
         self._store = store
         self.raw = raw
         self._dirty = False  # this transaction wrote something other than journal rows: bump harness_changes
+        self._pending: list[tuple[str, Sequence[Any]]] = []  # writes handed to execute_writes, not yet sent
 
     @property
     def in_transaction(self) -> bool:
@@ -354,6 +355,8 @@ class PgConnection:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         statement = self._store.statement(sql)
         kind = statement.kind
+        if self._pending and kind not in ("commit", "rollback"):  # commit() sends them itself
+            self._send_pending()  # what was written before is seen by this statement, in order
         try:
             if kind == "pragma":
                 return Result(None, _NOTHING)
@@ -408,6 +411,30 @@ class PgConnection:
             self._wrote()
         return ids
 
+    def execute_writes(self, writes: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Statements whose results nobody reads (a unit of work's writes, harness/unit_of_work.py): kept until the
+        next statement or the commit, then sent in one pipeline, so that a group commit of N exchanges costs one round
+        trip for all their writes instead of one each. A failing one fails that next statement or the commit, which
+        rolls the whole transaction back (the group commit's contract: nothing of the batch is committed)."""
+        if not self.in_transaction:
+            for sql, params in writes:
+                self.execute(sql, params)
+            return
+        self._pending.extend(writes)
+
+    def _send_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        try:
+            with self.raw.pipeline():
+                cursor = self.raw.cursor()
+                for sql, params in pending:
+                    statement = self._store.statement(sql)
+                    cursor.execute(statement.plain or statement.sql, tuple(params))
+        except psycopg.Error as exc:
+            raise _as_sqlite_error(exc) from exc
+        if any(self._store.statement(sql).kind in ("write", "ddl") for sql, _ in pending):
+            self._wrote()
+
     def _wrote(self) -> None:
         if self.in_transaction:
             self._dirty = True
@@ -416,6 +443,12 @@ class PgConnection:
             self._store._own_changes += 1
 
     def commit(self) -> None:
+        if self._pending:
+            try:
+                self._send_pending()
+            except sqlite3.Error:  # the transaction is aborted: end it, so the handle stays usable
+                self.rollback()
+                raise
         try:
             if self._dirty:
                 self.raw.execute(BUMP + "; COMMIT")
@@ -429,6 +462,7 @@ class PgConnection:
 
     def rollback(self) -> None:
         self._dirty = False
+        self._pending = []
         if self.in_transaction:
             try:
                 self.raw.execute("ROLLBACK")

@@ -67,8 +67,13 @@ class UnitOfWork:
 
     def apply(self, conn: Any) -> None:
         """Run the writes and the commit callbacks on ``conn`` (inside the caller's transaction)."""
-        for sql, params in self.writes:
-            conn.execute(sql, params)
+        # PostgreSQL: the writes of the whole batch go in one round trip (its callbacks see them sent first).
+        batched = None if self._commit_hooks else getattr(conn, "execute_writes", None)
+        if batched is not None:
+            batched(self.writes)
+        else:
+            for sql, params in self.writes:
+                conn.execute(sql, params)
         for fn in self._commit_hooks or ():
             fn(conn)
 
