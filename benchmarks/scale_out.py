@@ -283,6 +283,8 @@ def main() -> int:
             layout.port = hb._free_port()
             layout.proc = stack.enter_context(hb.server([*harness, "serve", "--port", str(layout.port), *layout.args], layout.port))
         time.sleep(1.0)  # every worker up
+        for layout in layouts:  # steady state: every device has heartbeated once (its row cached, its versions stored)
+            hb.run_client(closed_loop_once(layout.name, layout.port, hb.requests(layout.port) * 2, args.concurrency, 60, b'"ret_code":0'))
         next_signed = 0
         for _ in range(args.rounds):
             for layout in layouts:

@@ -50,6 +50,11 @@ URL_SCHEMES = ("postgresql://", "postgres://")
 WRITE_LOCK = 0x4841524E  # "HARN": the advisory lock every write transaction holds until it ends
 CHANGES_DDL = "CREATE TABLE IF NOT EXISTS harness_changes (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)"
 BUMP = "UPDATE harness_changes SET n = n + 1 WHERE id = 1"
+# A commit returns once PostgreSQL has it, not once it is on disk: what the SQLite store promises (WAL with
+# synchronous=NORMAL): an acknowledged exchange survives any crash of harness itself (kill -9 included); a crash of the
+# database server or the machine may lose the last fraction of a second. A URL that names synchronous_commit (e.g.
+# ?options=-csynchronous_commit%3Don, fsync per commit) keeps its own setting.
+SYNCHRONOUS_COMMIT = "SET synchronous_commit = off"
 STATEMENT_CACHE = 4096  # translated statement texts kept per handle
 
 
@@ -504,6 +509,8 @@ class PostgresStore(Store):
             raw = psycopg.connect(self.url, autocommit=True, row_factory=_row_factory)
         except psycopg.Error as exc:
             raise StoreError(f"cannot open store {self.path}: {' '.join(str(exc).split())}") from None
+        if "synchronous_commit" not in self.url:  # SQLite's durability (WAL, synchronous=NORMAL): see SYNCHRONOUS_COMMIT
+            raw.execute(SYNCHRONOUS_COMMIT)
         raw.adapters.register_dumper(int, _UntypedInt)
         raw.adapters.register_dumper(bool, _UntypedInt)
         raw.adapters.register_dumper(float, _UntypedFloat)

@@ -330,3 +330,16 @@ def test_platform_commands_run_on_postgresql(pg_url: str, tmp_path: Path, monkey
         result = runner.invoke(main, argv)
         assert result.exit_code == 0, (argv, result.output)
     assert not (tmp_path / "unused.db").exists()
+
+
+def test_commits_are_as_durable_as_sqlites_unless_the_url_says_otherwise(pg_url: str) -> None:
+    """synchronous_commit off (SQLite WAL + synchronous=NORMAL: safe against a crash of harness, not of the machine);
+    a URL naming synchronous_commit keeps its own."""
+    store = open_store(pg_url)
+    strict = open_store(pg_url.replace("?options=", "?options=-csynchronous_commit%3Don%20"))
+    try:
+        assert store.query_one("SHOW synchronous_commit")[0] == "off"
+        assert strict.query_one("SHOW synchronous_commit")[0] == "on"
+    finally:
+        store.close()
+        strict.close()
