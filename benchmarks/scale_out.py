@@ -12,7 +12,7 @@ For each layout (`harness serve --db FILE`, `--store URL`, `--store URL --worker
   coordinated omission); the table gives the highest rate each layout held with p99 < 50 ms and < 0.1 % errors.
 
 Every layout starts from a copy of one prepared store (a DUDU fleet, a YXC vendor with a coach, a student and their
-sign-in codes: `harness store copy` for PostgreSQL), so the YXC requests signed once are fresh for every layout.
+sign-in codes: `harness store copy` for PostgreSQL), and every layout gets the same requests (the YXC ones signed anew before each run).
 Without ``--pg-url`` a throwaway PostgreSQL cluster is started (initdb + pg_ctl, fsync on, as the `postgres` user
 when run as root); the load generator runs on the same machine as the servers and the database, so on a small
 machine it competes with them for the cores (the load average is printed).
@@ -26,12 +26,13 @@ import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,9 +102,9 @@ def create_database(admin_url: str, name: str) -> str:
 
 
 # --- the prepared store -------------------------------------------------------------------------------------------
-def prepare(db: Path, out: Path, harness: list[str], yxc_requests: int) -> list[tuple[bytes, str]]:
-    """A DUDU fleet and a YXC vendor ready to file class records in ``db``; returns the signed classrecord requests
-    (body, query string), each with its own ts."""
+def prepare(db: Path, out: Path, harness: list[str]) -> Callable[[int], list[tuple[bytes, str]]]:
+    """A DUDU fleet and a YXC vendor ready to file class records in ``db``; returns what signs ``n`` classrecord
+    requests (body, query string), each with its own ts (signed just before each run: ts must be within 180 s)."""
     subprocess.run(
         [*harness, "dudu", "fleet", "398", "--devices", str(hb.DEVICES), "--cards", "1000", "--db", str(db)],
         check=True,
@@ -161,8 +162,12 @@ def prepare(db: Path, out: Path, harness: list[str], yxc_requests: int) -> list[
     )
     body = json.dumps(record, ensure_ascii=False).encode()
     store.close()
-    first = int(time.time() * 1000)
-    return [(body, "&".join(f"{k}={v}" for k, v in signer.query(body, first + i).items())) for i in range(yxc_requests)]
+
+    def sign(n: int) -> list[tuple[bytes, str]]:
+        first = int(time.time() * 1000)
+        return [(body, "&".join(f"{k}={v}" for k, v in signer.query(body, first + i).items())) for i in range(n)]
+
+    return sign
 
 
 def yxc_requests(port: int, signed: list[tuple[bytes, str]]) -> list[bytes]:
@@ -217,6 +222,8 @@ async def closed_loop_once(name: str, port: int, reqs: list[bytes], concurrency:
             result.latencies.append(time.perf_counter() - t0)  # type: ignore[union-attr]
             if status != 200 or ok not in body:
                 result.errors += 1
+                if result.note == "":
+                    result.note = f"first error: HTTP {status} {body[:300]!r}"
 
     start = time.perf_counter()
     await asyncio.gather(*(worker(c) for c in list(conns)))
@@ -268,9 +275,10 @@ def main() -> int:
         else:
             admin, postmaster = stack.enter_context(postgres_cluster())
         source = tmp_path / "prepared.db"
-        signed = prepare(source, tmp_path, harness, args.yxc_requests * args.rounds * 3)
+        sign = prepare(source, tmp_path, harness)
         sqlite_db = tmp_path / "sqlite.db"
-        shutil.copy(source, sqlite_db)
+        with sqlite3.connect(source) as src, sqlite3.connect(sqlite_db) as dst:  # the WAL's pages too
+            src.backup(dst)
         watch = [postmaster] if postmaster else []
         layouts = [Layout("SQLite ×1", ["--db", str(sqlite_db)])]
         for name, workers in (("PostgreSQL ×1", 1), ("PostgreSQL ×2 workers", 2)):
@@ -285,16 +293,13 @@ def main() -> int:
         time.sleep(1.0)  # every worker up
         for layout in layouts:  # steady state: every device has heartbeated once (its row cached, its versions stored)
             hb.run_client(closed_loop_once(layout.name, layout.port, hb.requests(layout.port) * 2, args.concurrency, 60, b'"ret_code":0'))
-        next_signed = 0
         for _ in range(args.rounds):
             for layout in layouts:
                 layout.heartbeat.append(
                     measure(layout, hb.closed_loop(layout.name, layout.port, args.concurrency, args.duration, 0.5, True))
                 )
             for layout in layouts:
-                batch = signed[next_signed : next_signed + args.yxc_requests]
-                next_signed += args.yxc_requests
-                reqs = yxc_requests(layout.port, batch)
+                reqs = yxc_requests(layout.port, sign(args.yxc_requests))
                 layout.yxc.append(
                     measure(layout, closed_loop_once(layout.name, layout.port, reqs, args.concurrency, args.duration, b'"errorcode":0'))
                 )
@@ -336,6 +341,10 @@ def main() -> int:
             if held
             else f"| {layout.name} | " + " | ".join(cells) + " | none |"
         )
+    for layout in layouts:
+        for r, _ in layout.yxc:
+            if r.note:
+                print(f"note: {layout.name} classrecord {r.note}")
     sqlite_rps = figures["SQLite ×1"][0][0] or 1.0
     pg1 = figures["PostgreSQL ×1"][0][0]
     print(f"\nPostgreSQL ×1 ÷ SQLite ×1 (heartbeat req/s): {pg1 / sqlite_rps:.2f} (target ≥ 0.5)")
