@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -262,9 +263,12 @@ def main() -> int:
     parser.add_argument("--rates", default="250,500,1000,1500,2000,3000", help="open-loop heartbeat rates, req/s (comma-separated)")
     parser.add_argument("--fleet-duration", type=float, default=4.0, help="seconds per open-loop rate (default 4)")
     parser.add_argument("--yxc-requests", type=int, default=6000, help="signed classrecord requests made per round and layout")
+    parser.add_argument("--devices", type=int, default=hb.DEVICES, help=f"DUDU devices heartbeating (default {hb.DEVICES})")
     parser.add_argument("--pg-url", default=None, help="an existing PostgreSQL server (admin URL; databases are created in it)")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    hb.DEVICES = args.devices
+    os.environ.setdefault("HARNESS_SEAL_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))  # every server
     harness = [str(Path(sys.executable).with_name("harness"))]
     if not Path(harness[0]).exists():
         harness = [sys.executable, "-m", "harness.cli"]

@@ -209,9 +209,14 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+PG_SEAL_KEY = "dGVzdHMtb24tcG9zdGdyZXNxbC1zZWFsaW5nLWtleSE"  # 32 bytes: the sealing key of every PostgreSQL test store
+
+
 @pytest.fixture
-def pg_url(postgres_server: PostgresServer) -> str:
-    """A ``postgresql://`` URL on an empty schema of its own."""
+def pg_url(postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A ``postgresql://`` URL on an empty schema of its own. The sealing key comes from HARNESS_SEAL_KEY (as on
+    hosts sharing one database), which the servers the test starts inherit: no key file lands in the working directory."""
+    monkeypatch.setenv("HARNESS_SEAL_KEY", PG_SEAL_KEY)
     return postgres_server.fresh()
 
 
@@ -247,6 +252,8 @@ def _store_engine(request: pytest.FixtureRequest) -> Iterator[None]:
     from harness.store_pg import is_url
 
     redirect = _REDIRECT = _Redirect(request.getfixturevalue("postgres_server"), {}, [])
+    # A PostgreSQL store's sealing key: from the environment, not a harness-seal.key file in the working directory
+    os.environ.setdefault("HARNESS_SEAL_KEY", PG_SEAL_KEY)
     real = harness.schema.open_store
 
     def redirected(path: Path | str) -> Store:

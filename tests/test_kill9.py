@@ -92,7 +92,7 @@ def test_acknowledged_offline_logs_survive_kill_9(tmp_path: Path) -> None:
     assert len(journaled) >= len(acknowledged)
 
 
-def test_kill_9_of_one_worker_of_two_on_postgresql_loses_nothing(pg_url: str) -> None:
+def test_kill_9_of_one_worker_of_two_on_postgresql_loses_nothing(pg_url: str, tmp_path: Path) -> None:
     psutil = pytest.importorskip("psutil", reason="the drill finds the worker processes with psutil")
     store = open_store(pg_url)
     fx.world(store, devices=8)
@@ -102,6 +102,7 @@ def test_kill_9_of_one_worker_of_two_on_postgresql_loses_nothing(pg_url: str) ->
         [sys.executable, "-m", "harness.cli", "serve", "--port", str(port), "--store", pg_url, "--workers", "2"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        cwd=tmp_path,  # where a PostgreSQL store's sealing key file goes without HARNESS_SEAL_KEY
     )
     base = f"http://127.0.0.1:{port}/dudu"
     acknowledged: set[tuple[str, int]] = set()

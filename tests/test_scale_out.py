@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -41,12 +42,14 @@ def _port() -> int:
 
 @contextmanager
 def serving(store: str, *args: str, port: int | None = None) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """`harness serve --store STORE ARGS` on a free loopback port, once it answers; stopped afterwards."""
+    """`harness serve --store STORE ARGS` on a free loopback port, once it answers; stopped afterwards. Every process
+    gets the same HARNESS_SEAL_KEY, as the two-host recipe says (and no key file lands in the working directory)."""
     port = port or _port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "serve", "--port", str(port), "--store", store, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        env={**os.environ, "HARNESS_SEAL_KEY": os.environ["HARNESS_SEAL_KEY"]},  # set by the pg_url fixture
     )
     try:
         deadline = time.monotonic() + 60
