@@ -48,6 +48,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 WRITE_LOCK = 0x4841524E  # "HARN": the advisory lock every write transaction holds until it ends
+TAKE_LOCK = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 CHANGES_DDL = "CREATE TABLE IF NOT EXISTS harness_changes (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)"
 BUMP = "UPDATE harness_changes SET n = n + 1 WHERE id = 1"
 # A commit returns once PostgreSQL has it, not once it is on disk: what the SQLite store promises (WAL with
@@ -352,10 +353,19 @@ class PgConnection:
         self.raw = raw
         self._dirty = False  # this transaction wrote something other than journal rows: bump harness_changes
         self._pending: list[tuple[str, Sequence[Any]]] = []  # writes handed to execute_writes, not yet sent
+        self._begin_pending = False  # BEGIN IMMEDIATE seen, not yet sent: it goes with the first statement after it
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
+        return self._begin_pending or self.raw.info.transaction_status != pq.TransactionStatus.IDLE
+
+    def _begin_in(self, cursor: Any) -> None:
+        """Inside a pipeline: the deferred BEGIN and the write lock, ahead of the statement that follows them (one
+        round trip for the three instead of two)."""
+        if self._begin_pending:
+            self._begin_pending = False
+            cursor.execute("BEGIN")
+            cursor.execute(TAKE_LOCK)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         statement = self._store.statement(sql)
@@ -365,7 +375,14 @@ class PgConnection:
         try:
             if kind == "pragma":
                 return Result(None, _NOTHING)
-            if kind in ("begin", "snapshot"):
+            if kind == "begin":  # sent with the next statement (see _begin_in)
+                if self.in_transaction:  # as before: PostgreSQL warns, the lock is taken
+                    self.raw.execute(statement.sql)
+                else:
+                    self._begin_pending = True
+                self._dirty = False
+                return Result(None, _NOTHING)
+            if kind == "snapshot":
                 self.raw.execute(statement.sql)
                 self._dirty = False
                 return Result(None, _NOTHING)
@@ -376,7 +393,12 @@ class PgConnection:
                 self.rollback()
                 return Result(None, _NOTHING)
             cursor = self.raw.cursor()
-            cursor.execute(statement.sql, tuple(params))
+            if self._begin_pending:
+                with self.raw.pipeline():
+                    self._begin_in(self.raw.cursor())
+                    cursor.execute(statement.sql, tuple(params))
+            else:
+                cursor.execute(statement.sql, tuple(params))
             result = Result(cursor, statement)
         except psycopg.Error as exc:
             raise _as_sqlite_error(exc) from exc
@@ -389,6 +411,9 @@ class PgConnection:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Result:
         statement = self._store.statement(sql)
         try:
+            if self._begin_pending:
+                self._begin_pending = False
+                self.raw.execute(f"BEGIN; {TAKE_LOCK}")
             cursor = self.raw.cursor()
             cursor.executemany(statement.plain or statement.sql, [tuple(r) for r in rows])
         except psycopg.Error as exc:
@@ -405,7 +430,9 @@ class PgConnection:
         ids: list[int] = []
         try:
             cursor = self.raw.cursor()
-            cursor.executemany(statement.sql, [tuple(r) for r in rows], returning=True)
+            with self.raw.pipeline():
+                self._begin_in(self.raw.cursor())
+                cursor.executemany(statement.sql, [tuple(r) for r in rows], returning=True)
             while True:
                 ids.append(cursor.fetchone()[0])
                 if not cursor.nextset():
@@ -432,6 +459,7 @@ class PgConnection:
         try:
             with self.raw.pipeline():
                 cursor = self.raw.cursor()
+                self._begin_in(cursor)
                 for sql, params in pending:
                     statement = self._store.statement(sql)
                     cursor.execute(statement.plain or statement.sql, tuple(params))
@@ -448,6 +476,9 @@ class PgConnection:
             self._store._own_changes += 1
 
     def commit(self) -> None:
+        if self._begin_pending and not self._pending:  # nothing was sent: nothing to commit
+            self._begin_pending = self._dirty = False
+            return
         if self._pending:
             try:
                 self._send_pending()
@@ -468,6 +499,7 @@ class PgConnection:
     def rollback(self) -> None:
         self._dirty = False
         self._pending = []
+        self._begin_pending = False
         if self.in_transaction:
             try:
                 self.raw.execute("ROLLBACK")
