@@ -35,7 +35,7 @@ ALL = [
     "tests/test_journal.py",
     "tests/test_faults.py",
 ]
-# What CI runs (3.7 min on this 2-core machine at load average 10; less on an idle one): each platform's core flow and its journal-graded role, sessions, the journal.
+# What CI runs (101 s in a full run on this 2-core machine; 3.7 min alone at load average 10): each platform's core flow and its journal-graded role, sessions, the journal.
 CI = [
     "tests/dudu/test_dudu_platform.py",
     "tests/dudu/test_dudu_certify.py",
