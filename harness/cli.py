@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from harness import __version__
-from harness.cli_options import db_option, profile_option, store_option
+from harness.cli_options import db_option, profile_option
 from harness.config import Settings, default_db_path
 from harness.conformance.cli import certify
 from harness.dudu.cli import dudu as dudu_commands
@@ -100,7 +100,6 @@ def main() -> None:
     help="Opens the control API (/_harness, /) to non-loopback clients that send Authorization: Bearer <token>.",
 )
 @click.option("--log-level", default="warning", type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-@store_option
 @click.option(
     "--workers", type=click.IntRange(min=1), default=None, help="uvicorn worker processes (more than 1 needs a PostgreSQL store)."
 )
@@ -415,7 +414,6 @@ def store_commands() -> None:
 
 
 @store_commands.command("migrate")
-@store_option
 @db_option
 def store_migrate(store: str | None, db: Path | None) -> None:
     """Create or bring the store's tables up to date (opening a store does this too) and print each owner's version."""

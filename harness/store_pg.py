@@ -48,8 +48,14 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 WRITE_LOCK = 0x4841524E  # "HARN": the advisory lock every write transaction holds until it ends
+TAKE_LOCK = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 CHANGES_DDL = "CREATE TABLE IF NOT EXISTS harness_changes (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)"
 BUMP = "UPDATE harness_changes SET n = n + 1 WHERE id = 1"
+# A commit returns once PostgreSQL has it, not once it is on disk: what the SQLite store promises (WAL with
+# synchronous=NORMAL): an acknowledged exchange survives any crash of harness itself (kill -9 included); a crash of the
+# database server or the machine may lose the last fraction of a second. A URL that names synchronous_commit (e.g.
+# ?options=-csynchronous_commit%3Don, fsync per commit) keeps its own setting.
+SYNCHRONOUS_COMMIT = "SET synchronous_commit = off"
 STATEMENT_CACHE = 4096  # translated statement texts kept per handle
 
 
@@ -346,18 +352,37 @@ class PgConnection:
         self._store = store
         self.raw = raw
         self._dirty = False  # this transaction wrote something other than journal rows: bump harness_changes
+        self._pending: list[tuple[str, Sequence[Any]]] = []  # writes handed to execute_writes, not yet sent
+        self._begin_pending = False  # BEGIN IMMEDIATE seen, not yet sent: it goes with the first statement after it
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
+        return self._begin_pending or self.raw.info.transaction_status != pq.TransactionStatus.IDLE
+
+    def _begin_in(self, cursor: Any) -> None:
+        """Inside a pipeline: the deferred BEGIN and the write lock, ahead of the statement that follows them (one
+        round trip for the three instead of two)."""
+        if self._begin_pending:
+            self._begin_pending = False
+            cursor.execute("BEGIN")
+            cursor.execute(TAKE_LOCK)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         statement = self._store.statement(sql)
         kind = statement.kind
+        if self._pending and kind not in ("commit", "rollback"):  # commit() sends them itself
+            self._send_pending()  # what was written before is seen by this statement, in order
         try:
             if kind == "pragma":
                 return Result(None, _NOTHING)
-            if kind in ("begin", "snapshot"):
+            if kind == "begin":  # sent with the next statement (see _begin_in)
+                if self.in_transaction:  # as before: PostgreSQL warns, the lock is taken
+                    self.raw.execute(statement.sql)
+                else:
+                    self._begin_pending = True
+                self._dirty = False
+                return Result(None, _NOTHING)
+            if kind == "snapshot":
                 self.raw.execute(statement.sql)
                 self._dirty = False
                 return Result(None, _NOTHING)
@@ -368,7 +393,12 @@ class PgConnection:
                 self.rollback()
                 return Result(None, _NOTHING)
             cursor = self.raw.cursor()
-            cursor.execute(statement.sql, tuple(params))
+            if self._begin_pending:
+                with self.raw.pipeline():
+                    self._begin_in(self.raw.cursor())
+                    cursor.execute(statement.sql, tuple(params))
+            else:
+                cursor.execute(statement.sql, tuple(params))
             result = Result(cursor, statement)
         except psycopg.Error as exc:
             raise _as_sqlite_error(exc) from exc
@@ -381,6 +411,9 @@ class PgConnection:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Result:
         statement = self._store.statement(sql)
         try:
+            if self._begin_pending:
+                self._begin_pending = False
+                self.raw.execute(f"BEGIN; {TAKE_LOCK}")
             cursor = self.raw.cursor()
             cursor.executemany(statement.plain or statement.sql, [tuple(r) for r in rows])
         except psycopg.Error as exc:
@@ -397,7 +430,9 @@ class PgConnection:
         ids: list[int] = []
         try:
             cursor = self.raw.cursor()
-            cursor.executemany(statement.sql, [tuple(r) for r in rows], returning=True)
+            with self.raw.pipeline():
+                self._begin_in(self.raw.cursor())
+                cursor.executemany(statement.sql, [tuple(r) for r in rows], returning=True)
             while True:
                 ids.append(cursor.fetchone()[0])
                 if not cursor.nextset():
@@ -408,6 +443,31 @@ class PgConnection:
             self._wrote()
         return ids
 
+    def execute_writes(self, writes: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Statements whose results nobody reads (a unit of work's writes, harness/unit_of_work.py): kept until the
+        next statement or the commit, then sent in one pipeline, so that a group commit of N exchanges costs one round
+        trip for all their writes instead of one each. A failing one fails that next statement or the commit, which
+        rolls the whole transaction back (the group commit's contract: nothing of the batch is committed)."""
+        if not self.in_transaction:
+            for sql, params in writes:
+                self.execute(sql, params)
+            return
+        self._pending.extend(writes)
+
+    def _send_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        try:
+            with self.raw.pipeline():
+                cursor = self.raw.cursor()
+                self._begin_in(cursor)
+                for sql, params in pending:
+                    statement = self._store.statement(sql)
+                    cursor.execute(statement.plain or statement.sql, tuple(params))
+        except psycopg.Error as exc:
+            raise _as_sqlite_error(exc) from exc
+        if any(self._store.statement(sql).kind in ("write", "ddl") for sql, _ in pending):
+            self._wrote()
+
     def _wrote(self) -> None:
         if self.in_transaction:
             self._dirty = True
@@ -416,6 +476,15 @@ class PgConnection:
             self._store._own_changes += 1
 
     def commit(self) -> None:
+        if self._begin_pending and not self._pending:  # nothing was sent: nothing to commit
+            self._begin_pending = self._dirty = False
+            return
+        if self._pending:
+            try:
+                self._send_pending()
+            except sqlite3.Error:  # the transaction is aborted: end it, so the handle stays usable
+                self.rollback()
+                raise
         try:
             if self._dirty:
                 self.raw.execute(BUMP + "; COMMIT")
@@ -429,6 +498,8 @@ class PgConnection:
 
     def rollback(self) -> None:
         self._dirty = False
+        self._pending = []
+        self._begin_pending = False
         if self.in_transaction:
             try:
                 self.raw.execute("ROLLBACK")
@@ -470,6 +541,8 @@ class PostgresStore(Store):
             raw = psycopg.connect(self.url, autocommit=True, row_factory=_row_factory)
         except psycopg.Error as exc:
             raise StoreError(f"cannot open store {self.path}: {' '.join(str(exc).split())}") from None
+        if "synchronous_commit" not in self.url:  # SQLite's durability (WAL, synchronous=NORMAL): see SYNCHRONOUS_COMMIT
+            raw.execute(SYNCHRONOUS_COMMIT)
         raw.adapters.register_dumper(int, _UntypedInt)
         raw.adapters.register_dumper(bool, _UntypedInt)
         raw.adapters.register_dumper(float, _UntypedFloat)

@@ -114,8 +114,13 @@ class UnitOfWork:
             refusal = self.claim_rows(conn)
             if refusal is not None:
                 raise ClaimConflict(refusal)
-        for sql, params in self.writes:
-            conn.execute(sql, params)
+        # PostgreSQL: the writes of the whole batch go in one round trip (its callbacks see them sent first).
+        batched = None if self._commit_hooks else getattr(conn, "execute_writes", None)
+        if batched is not None:
+            batched(self.writes)
+        else:
+            for sql, params in self.writes:
+                conn.execute(sql, params)
         for fn in self._commit_hooks or ():
             fn(conn)
 

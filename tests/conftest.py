@@ -124,6 +124,7 @@ class PostgresServer:
 
     port: int
     _names: Any = None
+    _template: str | None = None
 
     def url(self, schema: str | None = None) -> str:
         base = f"postgresql://harness@127.0.0.1:{self.port}/harness"
@@ -138,6 +139,35 @@ class PostgresServer:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA {schema}")
         return self.url(schema)
+
+    def migrated(self) -> tuple[str, str]:
+        """A database of its own with every table migrated: (name, URL). Cloned from a template database migrated once,
+        which is several times faster than migrating each (CREATE DATABASE … TEMPLATE copies the files)."""
+        import psycopg
+
+        from harness.schema import open_store as real_open_store
+
+        if self._names is None:
+            self._names = itertools.count(1)
+        admin = f"postgresql://harness@127.0.0.1:{self.port}/postgres"
+        if self._template is None:
+            template = f"template_{os.getpid()}"
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f"CREATE DATABASE {template}")
+            real_open_store(f"postgresql://harness@127.0.0.1:{self.port}/{template}").close()
+            self._template = template
+        name = f"m{os.getpid()}_{next(self._names)}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {self._template} STRATEGY FILE_COPY")
+        return name, f"postgresql://harness@127.0.0.1:{self.port}/{name}"
+
+    def drop(self, names: list[str]) -> None:
+        """Drop databases made by :meth:`migrated`, ending the connections still open on them."""
+        import psycopg
+
+        with psycopg.connect(f"postgresql://harness@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+            for name in names:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")
@@ -165,7 +195,7 @@ def postgres_server() -> Iterator[PostgresServer]:
 
     if as_root:
         shutil.chown(root, "postgres")
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200"
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections={1000 if TEST_STORE == 'postgresql' else 200}"
     run(initdb, "-D", str(data), "-A", "trust", "-U", "harness", "-E", "UTF8", "--no-sync")
     run(pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start")
     try:
@@ -179,10 +209,87 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+PG_SEAL_KEY = "dGVzdHMtb24tcG9zdGdyZXNxbC1zZWFsaW5nLWtleSE"  # 32 bytes: the sealing key of every PostgreSQL test store
+
+
 @pytest.fixture
-def pg_url(postgres_server: PostgresServer) -> str:
-    """A ``postgresql://`` URL on an empty schema of its own."""
+def pg_url(postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A ``postgresql://`` URL on an empty schema of its own. The sealing key comes from HARNESS_SEAL_KEY (as on
+    hosts sharing one database), which the servers the test starts inherit: no key file lands in the working directory."""
+    monkeypatch.setenv("HARNESS_SEAL_KEY", PG_SEAL_KEY)
     return postgres_server.fresh()
+
+
+# --- the whole suite on PostgreSQL: HARNESS_TEST_STORE=postgresql -----------------------------------------------------------
+TEST_STORE = os.environ.get("HARNESS_TEST_STORE", "sqlite")  # "postgresql": every in-process open_store opens PostgreSQL
+
+
+@dataclass
+class _Redirect:
+    """Where each SQLite path opened by the tests lives on PostgreSQL (HARNESS_TEST_STORE=postgresql)."""
+
+    server: PostgresServer
+    urls: dict[str, str]
+    made: list[str]
+
+
+_REDIRECT: _Redirect | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _store_engine(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under ``HARNESS_TEST_STORE=postgresql`` every in-process :func:`harness.schema.open_store` of a SQLite path opens
+    a PostgreSQL database of its own on the test cluster instead (one per path, so reopening a path reopens the same
+    store); URLs are opened as given. Without the switch: nothing changes. tests/test_suites_on_postgresql.py runs the
+    store-dependent suites this way."""
+    global _REDIRECT
+    if TEST_STORE != "postgresql":
+        yield
+        return
+    import sys
+
+    import harness.schema
+    from harness.store_pg import is_url
+
+    redirect = _REDIRECT = _Redirect(request.getfixturevalue("postgres_server"), {}, [])
+    # A PostgreSQL store's sealing key: from the environment, not a harness-seal.key file in the working directory
+    os.environ.setdefault("HARNESS_SEAL_KEY", PG_SEAL_KEY)
+    real = harness.schema.open_store
+
+    def redirected(path: Path | str) -> Store:
+        if is_url(path):
+            return real(path)
+        key = str(Path(path).resolve())
+        if key not in redirect.urls:
+            name, redirect.urls[key] = redirect.server.migrated()
+            redirect.made.append(name)
+        return real(redirect.urls[key])
+
+    modules = [m for m in list(sys.modules.values()) if m is not None and hasattr(m, "__dict__")]
+    patched = [(m, name) for m in modules for name, v in list(vars(m).items()) if v is real]
+    for module, name in patched:
+        setattr(module, name, redirected)
+    try:
+        yield
+    finally:
+        for module, name in patched:
+            setattr(module, name, real)
+        _REDIRECT = None
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """Under the switch: the databases a test made are dropped after it (connections it leaked included)."""
+    if _REDIRECT is None:
+        yield
+        return
+    before = len(_REDIRECT.made)
+    yield
+    made = _REDIRECT.made[before:]
+    if made:
+        del _REDIRECT.made[before:]
+        _REDIRECT.urls = {k: v for k, v in _REDIRECT.urls.items() if v.rsplit("/", 1)[-1] not in made}
+        _REDIRECT.server.drop(made)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

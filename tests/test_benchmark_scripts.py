@@ -46,3 +46,24 @@ def test_every_benchmark_help_describes_the_benchmark(script: str) -> None:
     described = {flag for flag, help_text in options if help_text.strip()}
     assert named <= described | {"--help"}, f"{script}: options without a help text: {sorted(named - described)}"
     assert not re.search(r"\b(issue|ticket|task|work plan|TODO)\b", text, flags=re.I), text
+
+
+def test_scale_out_prints_its_tables() -> None:
+    """benchmarks/scale_out.py: SQLite ×1, PostgreSQL ×1 and ×2 in one run (a throwaway cluster of its own)."""
+    from tests.conftest import _pg_bin
+
+    if _pg_bin("initdb") is None or _pg_bin("pg_ctl") is None:
+        pytest.skip("no initdb/pg_ctl: apt-get install postgresql to run benchmarks/scale_out.py and this test")
+    pytest.importorskip("psycopg", reason="benchmarks/scale_out.py needs psycopg (pip install -e '.[postgres]')")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "scale_out.py"), "--duration", "0.5", "--rounds", "1", "--rates", "50"]
+        + ["--fleet-duration", "0.5", "--yxc-requests", "20", "--concurrency", "4", "--devices", "20"],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    for row in ("| SQLite ×1 |", "| PostgreSQL ×1 |", "| PostgreSQL ×2 workers |", "holds at p99 < 50 ms", "PostgreSQL ×1 ÷ SQLite ×1"):
+        assert row in out.stdout, out.stdout
+    assert "note:" not in out.stdout, out.stdout  # every classrecord was accepted (errorcode 0)

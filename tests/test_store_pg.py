@@ -282,3 +282,64 @@ def test_an_acknowledged_exchange_survives_kill_9(pg_url: str) -> None:
         asyncio.run(main(proc, base))
     assert proc.returncode == -signal.SIGKILL
     assert _journaled(pg_url, "dudu") >= acknowledged >= 100
+
+
+def _commands(group: Any, path: str = "harness") -> Iterator[tuple[str, Any]]:
+    import click
+
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            yield from _commands(command, f"{path} {name}")
+        elif command is not None:
+            yield f"{path} {name}", command
+
+
+def test_every_command_with_db_takes_store() -> None:
+    """`--store URL|PATH` (HARNESS_STORE) beside `--db PATH` on every command that opens the store."""
+    with_db, without_store = [], []
+    for path, command in _commands(main):
+        options = {o for p in command.params for o in getattr(p, "opts", [])}
+        if "--db" in options:
+            with_db.append(path)
+            if "--store" not in options:
+                without_store.append(path)
+    assert len(with_db) > 30 and without_store == []
+    for expected in ("harness dudu device-add", "harness zjpx account add", "harness ledger key", "harness certify finish"):
+        assert expected in with_db
+
+
+def test_platform_commands_run_on_postgresql(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Platform, certify, journal, faults and ledger commands given --store (or HARNESS_STORE) work on one database."""
+    runner = CliRunner()
+    assert runner.invoke(main, ["dudu", "enterprise-add", "E1", "--secret", "s", "--store", pg_url]).exit_code == 0
+    assert runner.invoke(main, ["dudu", "device-add", "E1", "D1", "--store", pg_url]).exit_code == 0
+    store = open_store(pg_url)
+    try:
+        assert [r[0] for r in store.query("SELECT id FROM dudu_devices")] == ["D1"]
+    finally:
+        store.close()
+    monkeypatch.setenv("HARNESS_STORE", pg_url)
+    monkeypatch.setenv("HARNESS_DB", str(tmp_path / "unused.db"))  # --store / HARNESS_STORE wins over --db
+    started = runner.invoke(main, ["certify", "start", "dudu-device-backend", "--enterprise", "E1"])
+    assert started.exit_code == 0, started.output
+    listed = runner.invoke(main, ["certify", "sessions"])
+    assert listed.exit_code == 0 and "dudu-device-backend" in listed.output
+    for argv in (["journal", "--limit", "1"], ["faults", "list"], ["ledger", "checkpoint"], ["ymt", "app-add", "APP1", "--name", "x"]):
+        result = runner.invoke(main, argv)
+        assert result.exit_code == 0, (argv, result.output)
+    assert not (tmp_path / "unused.db").exists()
+
+
+def test_commits_are_as_durable_as_sqlites_unless_the_url_says_otherwise(pg_url: str) -> None:
+    """synchronous_commit off (SQLite WAL + synchronous=NORMAL: safe against a crash of harness, not of the machine);
+    a URL naming synchronous_commit keeps its own."""
+    store = open_store(pg_url)
+    strict = open_store(pg_url.replace("?options=", "?options=-csynchronous_commit%3Don%20"))
+    try:
+        assert store.query_one("SHOW synchronous_commit")[0] == "off"
+        assert strict.query_one("SHOW synchronous_commit")[0] == "on"
+    finally:
+        store.close()
+        strict.close()

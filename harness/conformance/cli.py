@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from harness.cli_options import db_option, db_value
 from harness.config import PROFILES, Settings, default_db_path
 from harness.conformance import sessions
 from harness.conformance.roles import ROLES, SINCE_OPTION, CommonOptions, RoleOption, role_class
@@ -27,7 +28,13 @@ from harness.errors import HarnessError
 
 def _db_param() -> click.Option:
     return click.Option(
-        ["--db"], type=click.Path(path_type=Path), default=None, envvar="HARNESS_DB", help=f"Store (default {default_db_path()})."
+        ["--db"], type=click.Path(), callback=db_value, default=None, envvar="HARNESS_DB", help=f"Store (default {default_db_path()})."
+    )
+
+
+def _store_param() -> click.Option:
+    return click.Option(
+        ["--store"], default=None, envvar="HARNESS_STORE", help="The store as a postgresql:// URL (or a SQLite path); overrides --db."
     )
 
 
@@ -36,6 +43,7 @@ def _common_params() -> list[click.Parameter]:
         click.Option(["--report", "report_dir"], required=True, type=click.Path(path_type=Path, file_okay=False), help="Bundle directory."),
         click.Option(["--seed"], type=int, default=None, help="Random seed (default: a fresh one, recorded in the report)."),
         _db_param(),
+        _store_param(),
         click.Option(["--profile"], type=click.Choice(PROFILES), default=None, help="Decision profile (specs/decisions.yaml)."),
         click.Option(["--quiet", "-q"], is_flag=True, help="No progress lines on stderr."),
     ]
@@ -52,7 +60,10 @@ def _option(spec: RoleOption) -> click.Option:
 def role_command(name: str) -> click.Command:
     cls = role_class(name)
 
-    def callback(report_dir: Path, seed: int | None, db: Path | None, profile: str | None, quiet: bool, **options: Any) -> None:
+    def callback(
+        report_dir: Path, seed: int | None, db: Path | None, store: str | None, profile: str | None, quiet: bool, **options: Any
+    ) -> None:
+        db = store or db  # type: ignore[assignment]
         seed = secrets.randbelow(2**31) if seed is None else seed
         common = CommonOptions(report_dir, seed, db or default_db_path(), profile or Settings().profile)
         try:
@@ -78,14 +89,19 @@ def _options_in(cls: Any, stored: dict[str, Any]) -> dict[str, Any]:
     return {k: Path(v) if types.get(k) is Path and v is not None else v for k, v in stored.items() if k in types}
 
 
-def _db_args(db: Path | None) -> str:
+def _db_args(db: Path | str | None) -> str:
+    from harness.store_pg import is_url, redact
+
+    if is_url(db):
+        return f" --store {redact(str(db))}"
     return f" --db {db}" if db is not None and db != default_db_path() else ""
 
 
 def start_command(name: str) -> click.Command:
     cls = role_class(name)
 
-    def callback(db: Path | None, url: str | None, **options: Any) -> None:
+    def callback(db: Path | None, store: str | None, url: str | None, **options: Any) -> None:
+        db = store or db  # type: ignore[assignment]
         store_path = db or default_db_path()
         settings = Settings()
         try:
@@ -107,6 +123,7 @@ def start_command(name: str) -> click.Command:
 
     params: list[click.Parameter] = [
         _db_param(),
+        _store_param(),
         click.Option(
             ["--url"], default=None, help="The server's base URL as the vendor reaches it (default http://HOST:PORT of harness serve)."
         ),
@@ -134,19 +151,20 @@ start = StartGroup(
 @click.argument("session_id")
 @click.option("--report", "report_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Bundle directory.")
 @click.option("--seed", type=int, default=None, help="Random seed (default: a fresh one, recorded in the report).")
-@click.option("--db", type=click.Path(path_type=Path), default=None, envvar="HARNESS_DB", help=f"Store (default {default_db_path()}).")
+@db_option
 @click.option("--profile", type=click.Choice(PROFILES), default=None, help="Decision profile (specs/decisions.yaml).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
 def finish(session_id: str, report_dir: Path, seed: int | None, db: Path | None, profile: str | None, quiet: bool) -> None:
     """Close a certification session and grade its window (finishing a finished session grades it again)."""
     from harness.schema import open_store
+    from harness.store_pg import redact
 
     store_path = db or default_db_path()
     try:
         store = open_store(store_path)
         found = sessions.get(store, session_id)
         if found is None:
-            raise HarnessError(f"no certification session {session_id!r} in {store_path} (harness certify sessions)")
+            raise HarnessError(f"no certification session {session_id!r} in {redact(str(store_path))} (harness certify sessions)")
         if found.role not in ROLES:
             raise HarnessError(f"session {session_id} is for role {found.role!r}, which this harness does not know")
         session = sessions.finish(store, session_id)
@@ -165,7 +183,7 @@ def finish(session_id: str, report_dir: Path, seed: int | None, db: Path | None,
 
 
 @click.command("sessions")
-@click.option("--db", type=click.Path(path_type=Path), default=None, envvar="HARNESS_DB", help=f"Store (default {default_db_path()}).")
+@db_option
 def list_sessions(db: Path | None) -> None:
     """List certification sessions, newest first."""
     from harness.schema import open_store

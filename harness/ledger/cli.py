@@ -22,6 +22,7 @@ from harness.ledger.merkle import ProofError, verify_consistency
 from harness.ledger.note import Checkpoint, NoteError, Verifier, open_note
 from harness.ledger.receipt import ReceiptError, Refused, canonical_entry, load_receipt, verify_receipt
 from harness.store import Store
+from harness.store_pg import redact
 
 origin_option = click.option("--origin", default=DEFAULT_ORIGIN, show_default=True, help="The log's origin (checkpoint first line).")
 
@@ -53,16 +54,25 @@ def _verifier(vkey: str) -> Verifier:
         _bad(str(exc))
 
 
+def _open(path: Path | str) -> Store:
+    """The ledger's tables of the store at ``path``: a SQLite file that must exist, or a ``postgresql://`` URL."""
+    from harness.store_pg import PostgresStore, is_url
+
+    if is_url(path):
+        return PostgresStore(str(path), schemas=[SCHEMA])
+    if not Path(path).exists():
+        _bad(f"no store at {path}")
+    return Store(path, schemas=[SCHEMA])
+
+
 @contextmanager
 def _ledger(db: Path | None, origin: str) -> Iterator[tuple[Ledger, sqlite3.Connection]]:
     path = db or default_db_path()
-    if not Path(path).exists():
-        _bad(f"no store at {path}")
     try:
-        store = Store(path, schemas=[SCHEMA])
+        store = _open(path)
         ledger = Ledger.open(store, origin)
     except (HarnessError, NoteError, sqlite3.Error) as exc:
-        _bad(f"cannot open the ledger in {path}: {exc}")
+        _bad(f"cannot open the ledger in {redact(str(path))}: {exc}")
     conn = store.new_connection()
     try:
         conn.execute("BEGIN")  # one snapshot for every read of the command
@@ -211,9 +221,7 @@ def checkpoint_command(sign: bool, origin: str, db: Path | None) -> None:
     """Print the latest signed checkpoint (a c2sp.org/tlog-checkpoint signed note)."""
     path = db or default_db_path()
     if sign:
-        if not Path(path).exists():
-            _bad(f"no store at {path}")
-        store = Store(path, schemas=[SCHEMA])
+        store = _open(path)
         try:
             lg = Ledger.open(store, origin)
             with store.transaction() as conn:
