@@ -261,15 +261,17 @@ class Console:
         entry = found[0]
         platform = self.platforms.get(entry["platform"])
         by_rule = data.requirements_by_rule(entry["platform"])
+        diff = data.schema_diff(platform, entry)
         verdicts = []
         for v in entry["verdicts"]:
+            reqs = by_rule.get(v["rule"], [])
             verdicts.append(
                 {
                     **v,
                     "level": v.get("level", "MUST"),
-                    "requirements": by_rule.get(v["rule"], []),
+                    "requirements": reqs,
                     "decision_text": data.decision_text(v.get("decision")),
-                    "hint": v.get("hint") or v.get("fix"),
+                    "hint": data.fix_hint({"level": "MUST", **v}, reqs, diff),
                 }
             )
         verdicts.sort(key=lambda v: (v["held"], v["rule"]))
@@ -277,7 +279,7 @@ class Console:
             "exchange.html",
             e=entry,
             verdicts=verdicts,
-            diff=data.schema_diff(platform, entry),
+            diff=diff,
             request_pretty=data.pretty(entry.get("request_body")),
             reply_pretty=json.dumps(entry.get("reply"), ensure_ascii=False, indent=2) if entry.get("reply") is not None else "",
         )

@@ -196,3 +196,27 @@ def vendor_coverage(platform: str, verdict_lists: list[list[dict[str, Any]]]) ->
     order = {s: i for i, s in enumerate(COVERAGE_STATES)}
     out.rows.sort(key=lambda r: order[r["state"]])
     return out
+
+
+def fix_hint(verdict: dict[str, Any], requirements: list[Any], diff: list[dict[str, str]]) -> str | None:
+    """What to change so that a failed verdict holds, in one line, from what the journal and the catalogue already
+    say: the verdict's own hint when it carries one; for a schema verdict, the broken constraint of its field (expected
+    against sent); for a SHOULD verdict, the strict reading of its decision; else the requirement the rule enforces.
+    None for a held verdict."""
+    if verdict.get("held"):
+        return None
+    own = verdict.get("hint") or verdict.get("fix")
+    if own:
+        return str(own)
+    field = str(verdict.get("field") or "")
+    if verdict.get("rule") == SCHEMA_RULE and field:
+        for row in diff:
+            if row["field"] == field or field.startswith(row["field"] + ".") or row["field"].startswith(field + "."):
+                return f"send {row['field']} as the spec says: {row['keyword']} {row['expected']} (sent {row['sent']})"
+    decision = decision_text(verdict.get("decision")) if verdict.get("level") == "SHOULD" else None
+    if decision and decision.get("strict"):
+        return f"follow the strict reading of {verdict['decision']}: {decision['strict']}"
+    if requirements:
+        first = requirements[0]
+        return f"meet {first.id} ({first.clause}): {first.text}"
+    return None

@@ -52,6 +52,7 @@ def test_an_exchange_page_shows_each_verdict_with_clause_level_requirement_and_t
     # the requirement's wording from specs/yxc/requirements.yaml, and the Chinese request as sent
     assert re.search(r"YXC-INTERFACE\s+\(MUST", page) and "every call names a defined service" in page
     assert "coachnum" in page and re.search(r"[\u4e00-\u9fff]{2,}", page)
+    assert "Fix: send body.name as the spec says: required present (required) (sent (absent))" in page  # the fix hint
 
 
 def test_a_should_verdict_shows_its_decision(harness: Harness) -> None:
@@ -60,6 +61,7 @@ def test_a_should_verdict_shows_its_decision(harness: Harness) -> None:
     assert entry["outcome"] == "warning"
     page = text(harness.call("GET", f"/console/exchange/{entry['id']}"))
     assert "warning" in page and "SHOULD" in page and "D-DUDU-EXTRA-FIELDS" in page and "unexpected seq" in page
+    assert "Fix: " in page  # what to change: the schema's constraint, or the strict reading of the decision
 
 
 def test_the_exchange_page_shows_only_what_the_journal_holds(harness: Harness) -> None:
