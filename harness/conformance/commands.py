@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.conformance.engine import failed, passed, skipped
+from harness.conformance.engine import failed, passed, skipped, warning
 from harness.conformance.model import Evidence
 
 OUTPUT_KEPT = 400  # characters of the command's output kept as evidence
@@ -107,3 +107,19 @@ def judge(graded: Graded, check_id: str, doing: str) -> Any:
         return failed(f"{len(wrong)} of {len(mine)} {noun}(s) wrongly {doing}: {names}", *(o.evidence() for o in wrong))
     said = "accepted" if mine[0].case.expect == "accept" else "refused"
     return passed(f"{noun}(s) {', '.join(o.case.name for o in mine)} {said}", *(o.evidence() for o in mine))
+
+
+def advise(graded: Graded, check_id: str, *, none: str, wrong: str, right: str, needs_valid: bool = True) -> Any:
+    """A SHOULD check's verdict over its cases: skipped with ``none`` when there is no case (or, with ``needs_valid``,
+    when the verifier accepted no valid case, so this answer tells nothing more); a warning saying ``wrong`` with the
+    wrongly answered cases as evidence; else passed saying ``right``."""
+    mine = graded.of(check_id)
+    if not mine:
+        return skipped(none)
+    if needs_valid and graded.verifies_nothing():
+        noun = mine[0].noun
+        return skipped(f"the verifier refused every valid {noun} ({graded.valid_check}): its answer here tells nothing more")
+    bad = [o for o in mine if not o.right]
+    if bad:
+        return warning(wrong, *(o.evidence() for o in bad))
+    return passed(right, *(o.evidence() for o in mine))

@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.conformance import commands
 from harness.conformance.commands import Graded, Outcome
-from harness.conformance.engine import CheckSet, passed, review, skipped, warning
+from harness.conformance.engine import CheckSet, review, skipped
 from harness.conformance.model import Event
 from harness.conformance.roles import CommonOptions, RoleOption, run_checks
 from harness.dym import ledger_drills
@@ -88,20 +88,15 @@ def accepts_valid(graded: Graded) -> Any:
     level="SHOULD",
 )
 def accepts_cosigned(graded: Graded) -> Any:
-    mine = graded.of("DYM-LV-COSIGNED")
-    if not mine:
-        return skipped("no cosigned checkpoint drill")
-    if graded.verifies_nothing():
-        return skipped("the verifier refused every valid receipt (DYM-LV-ACCEPTS): a cosigned one tells nothing more")
-    wrong = [o for o in mine if not o.right]
-    if wrong:
-        return warning(
-            "a checkpoint carrying an extra signature by an unknown key (a witness) was refused: c2sp.org/signed-note has "
-            "verifiers ignore unknown signatures; the harness hands out checkpoints with its own signature only, so its "
-            "receipts still verify",
-            *(o.evidence() for o in wrong),
-        )
-    return passed("a cosigned checkpoint verified (the unknown signature ignored)")
+    return commands.advise(
+        graded,
+        "DYM-LV-COSIGNED",
+        none="no cosigned checkpoint drill",
+        wrong="a checkpoint carrying an extra signature by an unknown key (a witness) was refused: c2sp.org/signed-note has "
+        "verifiers ignore unknown signatures; the harness hands out checkpoints with its own signature only, so its "
+        "receipts still verify",
+        right="a cosigned checkpoint verified (the unknown signature ignored)",
+    )
 
 
 @CHECKS.check(
@@ -112,19 +107,14 @@ def accepts_cosigned(graded: Graded) -> Any:
     level="SHOULD",
 )
 def accepts_pretty(graded: Graded) -> Any:
-    mine = graded.of("DYM-LV-CANONICAL")
-    if not mine:
-        return skipped("no re-serialised entry drill")
-    if graded.verifies_nothing():
-        return skipped("the verifier refused every valid receipt, canonical bytes included (DYM-LV-ACCEPTS)")
-    wrong = [o for o in mine if not o.right]
-    if wrong:
-        return warning(
-            "a pretty-printed copy of a valid entry was refused: the verifier hashes the file's bytes instead of the entry's "
-            "RFC 8785 form (it still verifies the canonical bytes the harness hands out)",
-            *(o.evidence() for o in wrong),
-        )
-    return passed("a pretty-printed entry verified after canonicalisation")
+    return commands.advise(
+        graded,
+        "DYM-LV-CANONICAL",
+        none="no re-serialised entry drill",
+        wrong="a pretty-printed copy of a valid entry was refused: the verifier hashes the file's bytes instead of the entry's "
+        "RFC 8785 form (it still verifies the canonical bytes the harness hands out)",
+        right="a pretty-printed entry verified after canonicalisation",
+    )
 
 
 @CHECKS.check(

@@ -37,7 +37,7 @@ from typing import Any
 import fixtures.ymt
 from harness.conformance import commands
 from harness.conformance.commands import Graded, Outcome
-from harness.conformance.engine import CheckSet, passed, review, skipped, warning
+from harness.conformance.engine import CheckSet, review, skipped
 from harness.conformance.model import Event
 from harness.conformance.roles import CommonOptions, RoleOption, run_checks
 from harness.errors import ConfigError
@@ -256,19 +256,14 @@ _family("YMT-EV-CLAIMS", "a validly signed code that is not an emergency code (e
     level="SHOULD",
 )
 def refuses_beyond_leeway(graded: Graded) -> Any:
-    mine = graded.of("YMT-EV-LEEWAY-BOUND")
-    if not mine:
-        return skipped("no vector just beyond the leeway")
-    if graded.verifies_nothing():
-        return skipped("the verifier refused every valid code (YMT-EV-VALID): its refusal here proves nothing")
-    wrong = [o for o in mine if not o.right]
-    if wrong:
-        return warning(
-            f"a code {LEEWAY + 1} s before its issue time was accepted: the verifier allows more clock skew than the design's "
-            f"{LEEWAY} s (codes an hour early are judged by YMT-EV-NOT-YET-VALID)",
-            *(o.evidence() for o in wrong),
-        )
-    return passed(f"the code {LEEWAY + 1} s before its issue time refused", *(o.evidence() for o in mine))
+    return commands.advise(
+        graded,
+        "YMT-EV-LEEWAY-BOUND",
+        none="no vector just beyond the leeway",
+        wrong=f"a code {LEEWAY + 1} s before its issue time was accepted: the verifier allows more clock skew than the design's "
+        f"{LEEWAY} s (codes an hour early are judged by YMT-EV-NOT-YET-VALID)",
+        right=f"the code {LEEWAY + 1} s before its issue time refused",
+    )
 
 
 @CHECKS.check(
@@ -279,17 +274,15 @@ def refuses_beyond_leeway(graded: Graded) -> Any:
     level="SHOULD",
 )
 def accepts_within_leeway(graded: Graded) -> Any:
-    mine = graded.of("YMT-EV-LEEWAY")
-    if not mine:
-        return skipped("no vector inside the leeway")
-    wrong = [o for o in mine if not o.right]
-    if wrong:
-        return warning(
-            f"a valid code was refused {LEEWAY} s before its issue time: the verifier allows no clock skew, so a scanner whose "
-            "clock runs a little behind refuses fresh codes",
-            *(o.evidence() for o in wrong),
-        )
-    return passed(f"the valid code accepted {LEEWAY} s before its issue time", *(o.evidence() for o in mine))
+    return commands.advise(
+        graded,
+        "YMT-EV-LEEWAY",
+        none="no vector inside the leeway",
+        wrong=f"a valid code was refused {LEEWAY} s before its issue time: the verifier allows no clock skew, so a scanner whose "
+        "clock runs a little behind refuses fresh codes",
+        right=f"the valid code accepted {LEEWAY} s before its issue time",
+        needs_valid=False,
+    )
 
 
 @CHECKS.check(
