@@ -45,6 +45,11 @@ MESSAGES = {
 }
 BIZCODE_MINUTES = 5  # D-ZJPX-BIZCODE (expiresTime "5" in the seed's examples)
 ALIASES = {"startStudyAlias": "startStudy", "thirdFaceCompareAlias": "thirdFaceCompare"}  # D-ZJPX-PATHS (tolerant)
+# The seed's mangled URL each alias serves (D-ZJPX-PATHS): journaled as a SHOULD verdict on every exchange that uses it.
+ALIAS_CLAUSES = {
+    "startStudyAlias": ("/api/startStudy", "/api/v1/startStudy", "002 §1.3.3 (http://domain/api/ startStudy)"),
+    "thirdFaceCompareAlias": ("/api/v1thirdFaceCompare", "/api/v1/thirdFaceCompare", "002 §1.6.3 (http://domain/api/v1thirdFaceCompare)"),
+}
 ROUTING_CLAUSE = "002 (no such interface); D-ZJPX-PATHS"
 FACE_PASS, FACE_FAIL = "人脸比对通过！", "人脸比对不通过，请按照正确的拍照方式重新拍摄上传"
 
@@ -99,8 +104,24 @@ class ZjpxPlatform(Platform):
 
     # -- token gate (before schema validation) ----------------------------------------------------------------------
     async def authenticate(self, ctx: ExchangeContext) -> None:
+        alias = ALIAS_CLAUSES.get(ctx.operation or "")
         operation = ALIASES.get(ctx.operation or "", ctx.operation)
         ctx.operation = ctx.exchange.operation = operation
+        if alias is not None:
+            seed_path, path, clause = alias
+            ctx.fail(
+                [
+                    Violation(
+                        "ROUTING",
+                        clause,
+                        f"{seed_path} is the seed's mangled URL, served only under --profile tolerant; every other §1 "
+                        f"interface is /api/v1/<name>: use {path}",
+                        "path",
+                        level="SHOULD",
+                        decision="D-ZJPX-PATHS",
+                    )
+                ]
+            )
         if operation == "thlogin":
             return
         try:
