@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 HANDLERS = Handlers("zjpx")
 Body = dict[str, Any]
-TABLE_KEY = "student UserCode"  # the §1.3.2, §1.6.2, §1.7.2, §1.9.2, §1.10.2 tables' spelling (D-ZJPX-STUDENTUSERCODE-KEY)
+# The §1.3.2, §1.6.2, §1.7.2, §1.9.2, §1.10.2 tables' spelling, accepted (with a SHOULD verdict) wherever §1 has the field
+# (D-ZJPX-STUDENTUSERCODE-KEY).
+TABLE_KEY = "student UserCode"
 
 
 def learner_key(body: Body) -> Body:
@@ -49,12 +51,12 @@ def startStudy(platform: ZjpxPlatform, ctx: ExchangeContext, body: Body) -> Resp
 
 @HANDLERS.operation
 def endStudy(platform: ZjpxPlatform, ctx: ExchangeContext, body: Body) -> Response:
-    return platform.op_endStudy(ctx, body)
+    return platform.op_endStudy(ctx, learner_key(body))
 
 
 @HANDLERS.operation
 def getFaceCompareConfig(platform: ZjpxPlatform, ctx: ExchangeContext, body: Body) -> Response:
-    return platform.op_getFaceCompareConfig(ctx, body)
+    return platform.op_getFaceCompareConfig(ctx, learner_key(body))
 
 
 @HANDLERS.operation(aliases=("thirdFaceCompareAlias",))

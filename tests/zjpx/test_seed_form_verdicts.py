@@ -26,7 +26,9 @@ def test_the_tables_key_spelling_passes_with_a_warning(zj: Zjpx, zj_tolerant: Zj
         if code == "0":
             harness.advance(60)
             assert harness.call("/api/v1/studyHour", dict(_space_key(keys), playTime=60, progressTime=60))["returnCode"] == "0"
-            assert harness.end(keys)["returnCode"] == "0"
+            ids = harness.only(keys, "studyPlatformCode", "resCode", "studentUserCode", "classCode")
+            assert harness.call("/api/v1/getFaceCompareConfig", _space_key(ids))["returnCode"] == "0"  # §1.5.2 spells it without
+            assert harness.call("/api/v1/endStudy", _space_key(ids))["returnCode"] == "0"  # §1.4.2 likewise: one spelling throughout
             verdict, found = results(harness)
             assert verdict == "passed" and found["ZJPX-C-FORMAT"].status == "warning", found["ZJPX-C-FORMAT"]
             assert found["ZJPX-C-FORMAT"].decision == "D-ZJPX-STUDENTUSERCODE-KEY"
