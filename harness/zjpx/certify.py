@@ -613,8 +613,8 @@ def graded(
         refused = len(ctx.calls(needs))
         return failed(none_message or f"no {needs} was accepted" + (f" ({refused} refused)" if refused else ""))
     if should:
-        decision = next((v.get("decision") for _, v in should if v.get("decision")), None)
-        return check.result("warning", _lines(should), *_journal_evidence(should), decision=decision)
+        decisions = sorted({v["decision"] for _, v in should if v.get("decision")})  # every reading the vendor followed
+        return check.result("warning", _lines(should), *_journal_evidence(should), decision=", ".join(decisions) or None)
     judged = ctx.verdicts(*rule_ids)
     if not judged:
         return skipped(f"nothing to judge: no call in the journal was subject to {', '.join(rule_ids)}")

@@ -7,6 +7,7 @@ The clock is ``self.clock`` (epoch milliseconds) so tests can drive minutes of s
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import secrets
 import time
@@ -21,6 +22,7 @@ from harness.clock import BEIJING
 from harness.errors import PlatformError, Violation
 from harness.platform import ErrorKind, ExchangeContext, Platform
 from harness.rules import Verdict
+from harness.server.validators import decision_warnings
 from harness.store import Store
 from harness.zjpx import accounts, rules, state
 from harness.zjpx.handlers import HANDLERS
@@ -52,6 +54,17 @@ ALIAS_CLAUSES = {
 }
 ROUTING_CLAUSE = "002 (no such interface); D-ZJPX-PATHS"
 FACE_PASS, FACE_FAIL = "人脸比对通过！", "人脸比对不通过，请按照正确的拍照方式重新拍摄上传"
+
+
+@functools.lru_cache(maxsize=4)
+def _canonical_schema(spec_file: str, path: str) -> dict[str, Any]:
+    """The served request schema of a canonical interface (with its components, for $refs): the alias paths of
+    D-ZJPX-PATHS are written relaxed, so their requests are also judged by this schema's strict reading."""
+    from harness.specs import load_spec
+
+    spec = load_spec(spec_file, "served")
+    schema = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return {**schema, "components": spec.get("components", {})}
 
 
 def beijing_day(ms: int) -> str:
@@ -128,6 +141,8 @@ class ZjpxPlatform(Platform):
             document = limits.loads(ctx.body)
         except ValueError:
             return  # not JSON, or beyond a harness limit (harness.limits): schema validation answers returnCode 2
+        if alias is not None:  # the request forms, judged by the canonical interface's strict reading as well
+            ctx.fail([w for w in decision_warnings(_canonical_schema(self.spec_file, alias[1]), document, "body") if w.decision])
         headers = document.get("headers") if isinstance(document, dict) else None
         gate = rules.GateContext(self.store, self.settings.strict, headers if isinstance(headers, dict) else {}, self.clock())
         try:

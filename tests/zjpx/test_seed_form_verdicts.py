@@ -58,8 +58,11 @@ def test_the_seeds_face_url_and_string_time_carry_a_should_verdict_under_every_p
         assert "D-ZJPX-NUMSTR" in decisions, (harness.settings.profile, decisions)
         if harness is zj_tolerant:  # the strict profile does not serve the mangled URL at all: returnCode 4 (D-ZJPX-PATHS)
             assert seed_url["returnCode"] == "0" and "D-ZJPX-PATHS" in decisions, decisions
+            on_alias = {v.get("decision") for v in harness.journal()[-2]["verdicts"] if not v["held"]}
+            assert on_alias == {"D-ZJPX-PATHS", "D-ZJPX-NUMSTR"}, on_alias  # the string time is judged on the seed's URL too
         else:
             assert seed_url["returnCode"] == "4"
         assert all(v.get("level") == "SHOULD" for e in harness.journal() for v in e["verdicts"] if not v["held"])
         verdict, found = results(harness)
         assert found["ZJPX-C-FORMAT"].status == "warning", found["ZJPX-C-FORMAT"]
+        assert "D-ZJPX-NUMSTR" in found["ZJPX-C-FORMAT"].decision  # every decision followed is named, not only the first
