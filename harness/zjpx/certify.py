@@ -613,8 +613,8 @@ def graded(
         refused = len(ctx.calls(needs))
         return failed(none_message or f"no {needs} was accepted" + (f" ({refused} refused)" if refused else ""))
     if should:
-        decision = next((v.get("decision") for _, v in should if v.get("decision")), None)
-        return check.result("warning", _lines(should), *_journal_evidence(should), decision=decision)
+        decisions = sorted({v["decision"] for _, v in should if v.get("decision")})  # every reading the vendor followed
+        return check.result("warning", _lines(should), *_journal_evidence(should), decision=", ".join(decisions) or None)
     judged = ctx.verdicts(*rule_ids)
     if not judged:
         return skipped(f"nothing to judge: no call in the journal was subject to {', '.join(rule_ids)}")
@@ -689,7 +689,7 @@ def client_sessions(ctx: JournalContext) -> Any:
     for e in ctx.entries:
         if e["operation"] not in ("startStudy", "endStudy") or reply_code(e) != "0" or not isinstance(d := request_data(e), dict):
             continue
-        key = (str(d.get("studentUserCode")), str(d.get("classCode")), str(d.get("resCode")))
+        key = session_key(d)
         if e["operation"] == "startStudy":
             started += 1
             open_.setdefault(key, e["id"])
@@ -713,7 +713,59 @@ def client_sessions(ctx: JournalContext) -> Any:
     requirements=GRADES["ZJPX-C-STUDYHOUR"],
 )
 def client_study_hour(ctx: JournalContext) -> Any:
-    return _client("ZJPX-C-STUDYHOUR", ctx, needs="studyHour")
+    return _client("ZJPX-C-STUDYHOUR", _final_reports_regraded(ctx), needs="studyHour")
+
+
+FINAL_REPORT = "D-ZJPX-FINAL-REPORT"
+
+
+def session_key(d: dict[str, Any]) -> tuple[str, str, str]:
+    """(learner, class, video) of a study call; the learner under either spelling (D-ZJPX-STUDENTUSERCODE-KEY)."""
+    learner = d.get("studentUserCode", d.get("student UserCode"))
+    return str(learner), str(d.get("classCode")), str(d.get("resCode"))
+
+
+def final_reports(entries: list[dict[str, Any]]) -> set[int]:
+    """Journal ids of the studyHour calls that were the last of their session: the next study-session call for the same
+    learner, class and video is an accepted endStudy (002 §1.4.1 每次学完视频时调用)."""
+    last: dict[tuple[str, str, str], int] = {}
+    out: set[int] = set()
+    for e in entries:
+        if e["operation"] not in ("startStudy", "studyHour", "endStudy") or not isinstance(d := request_data(e), dict):
+            continue
+        key = session_key(d)
+        if e["operation"] == "studyHour":
+            last[key] = e["id"]
+        elif e["operation"] == "endStudy" and reply_code(e) == "0" and key in last:
+            out.add(last.pop(key))
+        else:
+            last.pop(key, None)
+    return out
+
+
+def _final_reports_regraded(ctx: JournalContext) -> JournalContext:
+    """The seed sets a cadence (§1.10.1) but says nothing of the remainder when a learner stops: a too-early verdict on
+    the last studyHour before the session's endStudy is a SHOULD verdict naming D-ZJPX-FINAL-REPORT, not a failure."""
+    finals = final_reports(ctx.entries)
+    if not finals:
+        return ctx
+    entries = []
+    for e in ctx.entries:
+        if e["id"] in finals:
+            verdicts = [
+                dict(
+                    v,
+                    level="SHOULD",
+                    decision=FINAL_REPORT,
+                    message=f"{v.get('message', '')}; it is the last report before endStudy: the remainder of a minute ({FINAL_REPORT})",
+                )
+                if v["rule"] == "ZJPX-STUDYHOUR-EARLY" and not v["held"]
+                else v
+                for v in e["verdicts"]
+            ]
+            e = dict(e, verdicts=verdicts)
+        entries.append(e)
+    return JournalContext(ctx.store, ctx.platform_code, entries)
 
 
 @CLIENT.check(

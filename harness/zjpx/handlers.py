@@ -17,6 +17,21 @@ if TYPE_CHECKING:
 
 HANDLERS = Handlers("zjpx")
 Body = dict[str, Any]
+# The §1.3.2, §1.6.2, §1.7.2, §1.9.2, §1.10.2 tables' spelling, accepted (with a SHOULD verdict) wherever §1 has the field
+# (D-ZJPX-STUDENTUSERCODE-KEY).
+TABLE_KEY = "student UserCode"
+
+
+def learner_key(body: Body) -> Body:
+    """The body with the tables' ``student UserCode`` read as ``studentUserCode`` (which wins when both are sent).
+    Schema validation has already judged the spelling (a SHOULD verdict naming D-ZJPX-STUDENTUSERCODE-KEY)."""
+    d = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(d, dict) or TABLE_KEY not in d:
+        return body
+    d = dict(d)
+    value = d.pop(TABLE_KEY)
+    d.setdefault("studentUserCode", value)
+    return dict(body, data=d)
 
 
 @HANDLERS.operation
@@ -31,27 +46,27 @@ def authentication(platform: ZjpxPlatform, ctx: ExchangeContext, body: Body) -> 
 
 @HANDLERS.operation(aliases=("startStudyAlias",))
 def startStudy(platform: ZjpxPlatform, ctx: ExchangeContext, body: Body) -> Response:
-    return platform.op_startStudy(ctx, body)
+    return platform.op_startStudy(ctx, learner_key(body))
 
 
 @HANDLERS.operation
 def endStudy(platform: ZjpxPlatform, ctx: ExchangeContext, body: Body) -> Response:
-    return platform.op_endStudy(ctx, body)
+    return platform.op_endStudy(ctx, learner_key(body))
 
 
 @HANDLERS.operation
 def getFaceCompareConfig(platform: ZjpxPlatform, ctx: ExchangeContext, body: Body) -> Response:
-    return platform.op_getFaceCompareConfig(ctx, body)
+    return platform.op_getFaceCompareConfig(ctx, learner_key(body))
 
 
 @HANDLERS.operation(aliases=("thirdFaceCompareAlias",))
 def thirdFaceCompare(platform: ZjpxPlatform, ctx: ExchangeContext, body: Body) -> Response:
-    return platform.op_thirdFaceCompare(ctx, body)
+    return platform.op_thirdFaceCompare(ctx, learner_key(body))
 
 
 @HANDLERS.operation
 def getVerificationCode(platform: ZjpxPlatform, ctx: ExchangeContext, body: Body) -> Response:
-    return platform.op_getVerificationCode(ctx, body)
+    return platform.op_getVerificationCode(ctx, learner_key(body))
 
 
 @HANDLERS.operation
@@ -61,7 +76,7 @@ def submitVerificationCode(platform: ZjpxPlatform, ctx: ExchangeContext, body: B
 
 @HANDLERS.operation
 def submitRecordVideoUrl(platform: ZjpxPlatform, ctx: ExchangeContext, body: Body) -> Response:
-    return platform.op_submitRecordVideoUrl(ctx, body)
+    return platform.op_submitRecordVideoUrl(ctx, learner_key(body))
 
 
 @HANDLERS.operation
@@ -71,7 +86,7 @@ def updateErcunPhotosUrl(platform: ZjpxPlatform, ctx: ExchangeContext, body: Bod
 
 @HANDLERS.operation
 def studyHour(platform: ZjpxPlatform, ctx: ExchangeContext, body: Body) -> Response:
-    return platform.op_studyHour(ctx, body)
+    return platform.op_studyHour(ctx, learner_key(body))
 
 
 @HANDLERS.operation

@@ -7,6 +7,7 @@ The clock is ``self.clock`` (epoch milliseconds) so tests can drive minutes of s
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import secrets
 import time
@@ -21,6 +22,7 @@ from harness.clock import BEIJING
 from harness.errors import PlatformError, Violation
 from harness.platform import ErrorKind, ExchangeContext, Platform
 from harness.rules import Verdict
+from harness.server.validators import decision_warnings
 from harness.store import Store
 from harness.zjpx import accounts, rules, state
 from harness.zjpx.handlers import HANDLERS
@@ -45,8 +47,24 @@ MESSAGES = {
 }
 BIZCODE_MINUTES = 5  # D-ZJPX-BIZCODE (expiresTime "5" in the seed's examples)
 ALIASES = {"startStudyAlias": "startStudy", "thirdFaceCompareAlias": "thirdFaceCompare"}  # D-ZJPX-PATHS (tolerant)
+# The seed's mangled URL each alias serves (D-ZJPX-PATHS): journaled as a SHOULD verdict on every exchange that uses it.
+ALIAS_CLAUSES = {
+    "startStudyAlias": ("/api/startStudy", "/api/v1/startStudy", "002 §1.3.3 (http://domain/api/ startStudy)"),
+    "thirdFaceCompareAlias": ("/api/v1thirdFaceCompare", "/api/v1/thirdFaceCompare", "002 §1.6.3 (http://domain/api/v1thirdFaceCompare)"),
+}
 ROUTING_CLAUSE = "002 (no such interface); D-ZJPX-PATHS"
 FACE_PASS, FACE_FAIL = "人脸比对通过！", "人脸比对不通过，请按照正确的拍照方式重新拍摄上传"
+
+
+@functools.lru_cache(maxsize=4)
+def _canonical_schema(spec_file: str, path: str) -> dict[str, Any]:
+    """The served request schema of a canonical interface (with its components, for $refs): the alias paths of
+    D-ZJPX-PATHS are written relaxed, so their requests are also judged by this schema's strict reading."""
+    from harness.specs import load_spec
+
+    spec = load_spec(spec_file, "served")
+    schema = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return {**schema, "components": spec.get("components", {})}
 
 
 def beijing_day(ms: int) -> str:
@@ -99,14 +117,32 @@ class ZjpxPlatform(Platform):
 
     # -- token gate (before schema validation) ----------------------------------------------------------------------
     async def authenticate(self, ctx: ExchangeContext) -> None:
+        alias = ALIAS_CLAUSES.get(ctx.operation or "")
         operation = ALIASES.get(ctx.operation or "", ctx.operation)
         ctx.operation = ctx.exchange.operation = operation
+        if alias is not None:
+            seed_path, path, clause = alias
+            ctx.fail(
+                [
+                    Violation(
+                        "ROUTING",
+                        clause,
+                        f"{seed_path} is the seed's mangled URL, served only under --profile tolerant; every other §1 "
+                        f"interface is /api/v1/<name>: use {path}",
+                        "path",
+                        level="SHOULD",
+                        decision="D-ZJPX-PATHS",
+                    )
+                ]
+            )
         if operation == "thlogin":
             return
         try:
             document = limits.loads(ctx.body)
         except ValueError:
             return  # not JSON, or beyond a harness limit (harness.limits): schema validation answers returnCode 2
+        if alias is not None:  # the request forms, judged by the canonical interface's strict reading as well
+            ctx.fail([w for w in decision_warnings(_canonical_schema(self.spec_file, alias[1]), document, "body") if w.decision])
         headers = document.get("headers") if isinstance(document, dict) else None
         gate = rules.GateContext(self.store, self.settings.strict, headers if isinstance(headers, dict) else {}, self.clock())
         try:

@@ -29,6 +29,7 @@ LEARNING_DEFECTS = (
     "course_added_twice",  # the same course package pushed twice with courseStatus 0
     "missing_field",  # a studyHour without progressTime
     "late_report",  # one studyHour 120 s after the previous one (an advisory verdict: a WARNING, not in the table)
+    "final_partial_report",  # the learner stops 20 s into a minute: a last 20 s studyHour, then endStudy (a WARNING)
 )
 BUSINESS_DEFECTS = (
     "expired_token",  # a §2 call with a token issued more than 2 hours before
@@ -85,6 +86,8 @@ def learning_platform(zj: Zjpx, **defects: bool) -> None:
         if d["missing_field"]:
             zj.call("/api/v1/studyHour", dict(keys, playTime=250))
         zj.advance(20)
+        if d["final_partial_report"]:
+            zj.hour(keys, played + 20, 20)
         if not (d["no_end"] and video == 1):
             zj.end(keys)
     if d["expired_token"]:

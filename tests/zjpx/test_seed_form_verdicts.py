@@ -1,0 +1,68 @@
+"""The seed's own forms (002 §1.3.2 ff. tables, §1.6.3 URL, string numbers) carry a SHOULD verdict under every profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.zjpx.conftest import Zjpx
+from tests.zjpx.scenarios import FACE
+from tests.zjpx.test_verdicts import results, should_verdicts
+
+
+def _space_key(keys: dict[str, Any]) -> dict[str, Any]:
+    out = dict(keys)
+    out["student UserCode"] = out.pop("studentUserCode")
+    return out
+
+
+def test_the_tables_key_spelling_passes_with_a_warning(zj: Zjpx, zj_tolerant: Zjpx) -> None:
+    for harness, code in ((zj, "2"), (zj_tolerant, "0")):
+        intake = harness.file_class()
+        keys = harness.keys(intake)
+        reply = harness.start(_space_key(keys))
+        assert reply["returnCode"] == code, reply
+        [verdict] = should_verdicts(harness, "startStudy")
+        assert verdict["decision"] == "D-ZJPX-STUDENTUSERCODE-KEY", verdict
+        if code == "0":
+            harness.advance(60)
+            assert harness.call("/api/v1/studyHour", dict(_space_key(keys), playTime=60, progressTime=60))["returnCode"] == "0"
+            ids = harness.only(keys, "studyPlatformCode", "resCode", "studentUserCode", "classCode")
+            assert harness.call("/api/v1/getFaceCompareConfig", _space_key(ids))["returnCode"] == "0"  # §1.5.2 spells it without
+            assert harness.call("/api/v1/endStudy", _space_key(ids))["returnCode"] == "0"  # §1.4.2 likewise: one spelling throughout
+            verdict, found = results(harness)
+            assert verdict == "passed" and found["ZJPX-C-FORMAT"].status == "warning", found["ZJPX-C-FORMAT"]
+            assert found["ZJPX-C-FORMAT"].decision == "D-ZJPX-STUDENTUSERCODE-KEY"
+
+
+def test_clauses_name_the_tables_spelling_only_where_the_table_has_it() -> None:
+    import re
+
+    from harness.specs import spec_path
+
+    text = spec_path("zjpx/supervision.yaml").read_text(encoding="utf-8")
+    sections = set(re.findall(r"002 §(1\.\d+\.2) studentUserCode \(table: student UserCode\)", text))
+    assert sections == {"1.3.2", "1.6.2", "1.7.2", "1.9.2", "1.10.2"}
+
+
+def test_the_seeds_face_url_and_string_time_carry_a_should_verdict_under_every_profile(zj: Zjpx, zj_tolerant: Zjpx) -> None:
+    for harness in (zj, zj_tolerant):
+        intake = harness.file_class()
+        keys = harness.keys(intake)
+        harness.start(keys)
+        ids = harness.only(keys, "studyPlatformCode", "resCode", "studentUserCode", "classCode")
+        biz = harness.call("/api/v1/getFaceCompareConfig", ids)["returnData"]["bizCode"]
+        body = dict(ids, compareMode="0", target=FACE, videoStudyTime="20", bizCode=biz)
+        seed_url = harness.call("/api/v1thirdFaceCompare", body)
+        harness.call("/api/v1/thirdFaceCompare", body)
+        decisions = {v.get("decision") for e in harness.journal() for v in e["verdicts"] if not v["held"]}
+        assert "D-ZJPX-NUMSTR" in decisions, (harness.settings.profile, decisions)
+        if harness is zj_tolerant:  # the strict profile does not serve the mangled URL at all: returnCode 4 (D-ZJPX-PATHS)
+            assert seed_url["returnCode"] == "0" and "D-ZJPX-PATHS" in decisions, decisions
+            on_alias = {v.get("decision") for v in harness.journal()[-2]["verdicts"] if not v["held"]}
+            assert on_alias == {"D-ZJPX-PATHS", "D-ZJPX-NUMSTR"}, on_alias  # the string time is judged on the seed's URL too
+        else:
+            assert seed_url["returnCode"] == "4"
+        assert all(v.get("level") == "SHOULD" for e in harness.journal() for v in e["verdicts"] if not v["held"])
+        verdict, found = results(harness)
+        assert found["ZJPX-C-FORMAT"].status == "warning", found["ZJPX-C-FORMAT"]
+        assert "D-ZJPX-NUMSTR" in found["ZJPX-C-FORMAT"].decision  # every decision followed is named, not only the first
