@@ -76,3 +76,23 @@ def test_another_key_is_refused_in_one_line(tmp_path: Path, monkeypatch: pytest.
         sealing.seal(open_store(tmp_path / "j.db"), b"x", "p")
     store.close()
     other.close()
+
+
+def test_the_harness_own_private_keys_are_sealed_at_rest(tmp_path: Path) -> None:
+    """The store's test CA key (and every key kept by pki.stored_identity) is sealed; one an older version kept in clear
+    is sealed the first time it is read, and the identity is the same."""
+    from cryptography.hazmat.primitives import serialization
+
+    from harness import pki
+    from harness.schema import open_store
+
+    store = open_store(tmp_path / "h.db")
+    key, cert = pki.ca(store)
+    stored = store.query_one("SELECT key_pem FROM pki_ca WHERE id = 1")[0]
+    assert "PRIVATE KEY" not in str(stored) and str(stored).startswith("sealed:")
+    clear = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    store.execute("UPDATE pki_ca SET key_pem = ? WHERE id = 1", (clear,))  # as an older version kept it
+    again, cert_again = pki.ca(store)
+    assert again.private_numbers() == key.private_numbers() and cert_again == cert
+    assert "PRIVATE KEY" not in str(store.query_one("SELECT key_pem FROM pki_ca WHERE id = 1")[0])
+    store.close()
