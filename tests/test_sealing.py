@@ -96,3 +96,25 @@ def test_the_harness_own_private_keys_are_sealed_at_rest(tmp_path: Path) -> None
     assert again.private_numbers() == key.private_numbers() and cert_again == cert
     assert "PRIVATE KEY" not in str(store.query_one("SELECT key_pem FROM pki_ca WHERE id = 1")[0])
     store.close()
+
+
+def test_the_platforms_own_keys_are_sealed_at_rest(tmp_path: Path) -> None:
+    """The DYM waybill key and ledger signing key, and the YMT issuer, anchor and code keys live in the store sealed."""
+    from harness.config import Settings
+    from harness.server.app import create_app
+    from harness.ymt import admin
+
+    app = create_app(Settings(db=tmp_path / "h.db"))
+    store = app.state_store  # type: ignore[attr-defined]
+    keys = admin.platform_keys(store)
+    assert keys.code_key and keys.issuer
+    rows = [
+        *(r[0] for r in store.query("SELECT key FROM dym_keys")),
+        *(r[0] for r in store.query("SELECT signer FROM ledger_keys")),
+        *(r[0] for r in store.query("SELECT value FROM ymt_keys WHERE name <> 'certificate'")),
+    ]
+    assert len(rows) >= 5
+    for value in rows:
+        text = bytes(value).decode() if isinstance(value, bytes | memoryview) else str(value)
+        assert text.startswith("sealed:"), text[:40]
+    assert (tmp_path / "h.db").read_bytes().find(b"PRIVATE KEY") == -1
