@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from harness import sealing
 from harness.errors import EnrolmentError
 from harness.signing import cert_serial_hex
 from harness.store import Schema, Step, Store
@@ -100,7 +101,8 @@ def issue_certificate(
 def stored_identity(
     store: Store, table: str, create: Callable[[], tuple[rsa.RSAPrivateKey, x509.Certificate]]
 ) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    """A key and certificate kept in a one-row table of the store, made by ``create`` on first use."""
+    """A key and certificate kept in a one-row table of the store, made by ``create`` on first use; the private key is
+    sealed at rest (harness.sealing), never kept in clear."""
     store.execute(
         f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY CHECK (id = 1), key_pem TEXT NOT NULL, cert_pem TEXT NOT NULL)"
     )
@@ -111,11 +113,17 @@ def stored_identity(
         # ON CONFLICT DO NOTHING: when two processes race, the first identity wins and both read it back.
         store.execute(
             f"INSERT INTO {table} (id, key_pem, cert_pem) VALUES (1, ?, ?) ON CONFLICT DO NOTHING",
-            (key_pem.decode(), cert.public_bytes(serialization.Encoding.PEM).decode()),
+            (sealing.seal(store, key_pem, f"pki:{table}"), cert.public_bytes(serialization.Encoding.PEM).decode()),
         )
         row = store.query_one(f"SELECT key_pem, cert_pem FROM {table} WHERE id = 1")
     assert row is not None
-    key = serialization.load_pem_private_key(row["key_pem"].encode(), password=None)
+    stored = row["key_pem"]
+    if sealing.is_sealed(stored):
+        pem = sealing.unseal(store, stored, f"pki:{table}")
+    else:  # kept in clear by an older version: sealed now, so that the store converges
+        pem = str(stored).encode()
+        store.execute(f"UPDATE {table} SET key_pem = ? WHERE id = 1", (sealing.seal(store, pem, f"pki:{table}"),))
+    key = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
     return key, x509.load_pem_x509_certificate(row["cert_pem"].encode())
 

@@ -76,3 +76,45 @@ def test_another_key_is_refused_in_one_line(tmp_path: Path, monkeypatch: pytest.
         sealing.seal(open_store(tmp_path / "j.db"), b"x", "p")
     store.close()
     other.close()
+
+
+def test_the_harness_own_private_keys_are_sealed_at_rest(tmp_path: Path) -> None:
+    """The store's test CA key (and every key kept by pki.stored_identity) is sealed; one an older version kept in clear
+    is sealed the first time it is read, and the identity is the same."""
+    from cryptography.hazmat.primitives import serialization
+
+    from harness import pki
+    from harness.schema import open_store
+
+    store = open_store(tmp_path / "h.db")
+    key, cert = pki.ca(store)
+    stored = store.query_one("SELECT key_pem FROM pki_ca WHERE id = 1")[0]
+    assert "PRIVATE KEY" not in str(stored) and str(stored).startswith("sealed:")
+    clear = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    store.execute("UPDATE pki_ca SET key_pem = ? WHERE id = 1", (clear,))  # as an older version kept it
+    again, cert_again = pki.ca(store)
+    assert again.private_numbers() == key.private_numbers() and cert_again == cert
+    assert "PRIVATE KEY" not in str(store.query_one("SELECT key_pem FROM pki_ca WHERE id = 1")[0])
+    store.close()
+
+
+def test_the_platforms_own_keys_are_sealed_at_rest(tmp_path: Path) -> None:
+    """The DYM waybill key and ledger signing key, and the YMT issuer, anchor and code keys live in the store sealed."""
+    from harness.config import Settings
+    from harness.server.app import create_app
+    from harness.ymt import admin
+
+    app = create_app(Settings(db=tmp_path / "h.db"))
+    store = app.state_store  # type: ignore[attr-defined]
+    keys = admin.platform_keys(store)
+    assert keys.code_key and keys.issuer
+    rows = [
+        *(r[0] for r in store.query("SELECT key FROM dym_keys")),
+        *(r[0] for r in store.query("SELECT signer FROM ledger_keys")),
+        *(r[0] for r in store.query("SELECT value FROM ymt_keys WHERE name <> 'certificate'")),
+    ]
+    assert len(rows) >= 5
+    for value in rows:
+        text = bytes(value).decode() if isinstance(value, bytes | memoryview) else str(value)
+        assert text.startswith("sealed:"), text[:40]
+    assert (tmp_path / "h.db").read_bytes().find(b"PRIVATE KEY") == -1

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.ledger import SCHEMA, Ledger
-from harness.ledger.log import DEFAULT_ORIGIN
+from harness.ledger.log import DEFAULT_ORIGIN, signer_of
 from harness.ledger.merkle import leaf_hash
 from harness.ledger.note import Checkpoint, Signer, sign
 from harness.ledger.receipt import TlogProof, format_proof
@@ -49,7 +49,7 @@ def from_store(store: Store, directory: Path) -> Drill | None:
     row = store.query_one("SELECT signer FROM ledger_keys WHERE origin = ?", (DEFAULT_ORIGIN,))
     if row is None:
         return None
-    ledger = Ledger(Signer.parse(row["signer"]), DEFAULT_ORIGIN)
+    ledger = Ledger(signer_of(store, row["signer"]), DEFAULT_ORIGIN)
     conn = store.new_connection()
     try:
         conn.execute("BEGIN")

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from harness import limits
+from harness import limits, sealing
 from harness.clock import BEIJING
 from harness.dym import admin, personal, rules, signing
 from harness.dym.handlers import HANDLERS
@@ -96,13 +96,17 @@ class DymPlatform(Platform):
         self.waybill_key = self._key("waybill-qr")
 
     def _key(self, name: str) -> bytes:
+        purpose = f"dym-key:{name}"  # harness.sealing: the platform's own keys are sealed at rest
         row = self.store.query_one("SELECT key FROM dym_keys WHERE name = ?", (name,))
         if row is not None:
-            return bytes(row["key"])
+            return sealing.unseal(self.store, row["key"], purpose)
         key = secrets.token_bytes(32)
         with self.store.transaction(changes_state=False) as conn:
-            conn.execute("INSERT OR IGNORE INTO dym_keys (name, key) VALUES (?, ?)", (name, key))
-            return bytes(conn.execute("SELECT key FROM dym_keys WHERE name = ?", (name,)).fetchone()[0])
+            conn.execute(
+                "INSERT OR IGNORE INTO dym_keys (name, key) VALUES (?, ?)", (name, sealing.seal(self.store, key, purpose).encode())
+            )
+            stored = conn.execute("SELECT key FROM dym_keys WHERE name = ?", (name,)).fetchone()[0]
+        return sealing.unseal(self.store, stored, purpose)
 
     # -- envelope {code, msg, data} (D-DYM-ENVELOPE) -----------------------------------------------------------------
     def ok(self, data: Any = None) -> dict[str, Any]:

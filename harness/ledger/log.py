@@ -95,6 +95,14 @@ def tree_size(conn: sqlite3.Connection) -> int:
     return 0 if row[0] is None else row[0] + 1
 
 
+SIGNER_PURPOSE = "ledger-signer"  # harness.sealing: ledger_keys.signer is sealed at rest
+
+
+def signer_of(store: Store, stored: Any) -> Signer:
+    """The log's signer from its ledger_keys row (sealed; one an older version kept in clear is read as it is)."""
+    return Signer.parse(sealing.unseal(store, stored, SIGNER_PURPOSE).decode("utf-8"))
+
+
 class Ledger:
     """One log: its origin and signer. Every method takes the connection of a transaction the caller holds."""
 
@@ -124,9 +132,10 @@ class Ledger:
             row = conn.execute("SELECT signer FROM ledger_keys WHERE origin = ?", (origin,)).fetchone()
             if row is None:
                 made = Signer.generate(origin)
-                conn.execute("INSERT INTO ledger_keys (origin, signer) VALUES (?, ?)", (origin, made.secret()))
+                sealed = sealing.seal(store, made.secret(), SIGNER_PURPOSE)  # the log's private key, never in clear
+                conn.execute("INSERT INTO ledger_keys (origin, signer) VALUES (?, ?)", (origin, sealed))
                 return cls(made, origin, personal=personal, store=store)
-        return cls(Signer.parse(row[0]), origin, personal=personal, store=store)
+        return cls(signer_of(store, row[0]), origin, personal=personal, store=store)
 
     # -- appending -------------------------------------------------------------------------------------------------
 

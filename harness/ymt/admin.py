@@ -157,12 +157,17 @@ class PlatformKeys:
 _KEYS: dict[str, PlatformKeys] = {}
 
 
+def _key_rows(store: Store) -> dict[str, bytes]:
+    """ymt_keys opened (sealed at rest; a value an older version kept in clear is read as it is)."""
+    return {r["name"]: sealing.unseal(store, r["value"], f"ymt-key:{r['name']}") for r in store.query("SELECT name, value FROM ymt_keys")}
+
+
 def platform_keys(store: Store) -> PlatformKeys:
     """The platform's keys, made on first use (INSERT OR IGNORE: when two processes race, the first set wins)."""
     cached = _KEYS.get(str(store.path))
     if cached is not None:
         return cached
-    rows = {r["name"]: bytes(r["value"]) for r in store.query("SELECT name, value FROM ymt_keys")}
+    rows = _key_rows(store)
     if not {"issuer", "certificate", "anchor", "code"} <= set(rows):
         issuer = ec.generate_private_key(ec.SECP256R1())
         anchor = ec.generate_private_key(ec.SECP256R1())
@@ -174,8 +179,9 @@ def platform_keys(store: Store) -> PlatformKeys:
         }
         with store.transaction(changes_state=False) as conn:
             for name, value in made.items():
-                conn.execute("INSERT OR IGNORE INTO ymt_keys (name, value, created) VALUES (?, ?, ?)", (name, value, now_iso()))
-        rows = {r["name"]: bytes(r["value"]) for r in store.query("SELECT name, value FROM ymt_keys")}
+                sealed = sealing.seal(store, value, f"ymt-key:{name}").encode()  # the platform's own keys: sealed at rest
+                conn.execute("INSERT OR IGNORE INTO ymt_keys (name, value, created) VALUES (?, ?, ?)", (name, sealed, now_iso()))
+        rows = _key_rows(store)
     issuer_key = serialization.load_pem_private_key(rows["issuer"], None)
     anchor_key = serialization.load_pem_private_key(rows["anchor"], None)
     assert isinstance(issuer_key, ec.EllipticCurvePrivateKey) and isinstance(anchor_key, ec.EllipticCurvePrivateKey)
