@@ -42,6 +42,26 @@ def verdict_finding(verdict: dict[str, Any], message: str, evidence: Evidence, *
     return status, text, (evidence,), verdict.get("clause") or None, decision
 
 
+def call_evidence(
+    journal_id: int,
+    operation: str,
+    url: str,
+    body: Any,
+    reply: Any,
+    note: str = "",
+    *,
+    hidden: Iterable[str] = (),
+    when_set: Iterable[str] = (),
+) -> Evidence:
+    """One journaled call as evidence: where it is in the journal, and its request and reply :func:`redacted`."""
+    where = f"journal #{journal_id} {operation}"
+    return Evidence(
+        note=f"{note} ({where})" if note else where,
+        request={"method": "POST", "url": url, "body": redacted(body, hidden, when_set=when_set), "journal_id": journal_id},
+        reply={"status": 200, "body": redacted(reply, hidden, when_set=when_set)},
+    )
+
+
 def redacted(value: Any, hidden: Iterable[str] | None = None, *, when_set: Iterable[str] = ()) -> Any:
     """``value`` with the string values of the ``hidden`` keys (and every set value of the ``when_set`` keys), at any
     depth, replaced by ``"<redacted>"``: what evidence may show of a request or reply."""

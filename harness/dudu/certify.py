@@ -43,7 +43,7 @@ from typing import Any
 
 from harness import limits
 from harness.conformance.engine import CheckSet, failed, passed, review, skipped
-from harness.conformance.findings import Finding, capped, redacted
+from harness.conformance.findings import Finding, call_evidence, capped
 from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption, grade_journal, open_subject_store
 from harness.conformance.sessions import Window
@@ -115,12 +115,7 @@ class Call:
         return parsed.timestamp() if parsed is not None else None
 
     def evidence(self, note: str = "") -> Evidence:
-        where = f"journal #{self.id} {self.operation}"
-        return Evidence(
-            note=f"{note} ({where})" if note else where,
-            request={"method": "POST", "url": f"/dudu/{self.operation}", "body": redacted(self.body, SECRET_FIELDS), "journal_id": self.id},
-            reply={"status": 200, "body": redacted(self.reply, SECRET_FIELDS)},
-        )
+        return call_evidence(self.id, self.operation, f"/dudu/{self.operation}", self.body, self.reply, note, hidden=SECRET_FIELDS)
 
 
 @dataclass

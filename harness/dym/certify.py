@@ -36,7 +36,7 @@ from typing import Any
 
 from harness import faults
 from harness.conformance.engine import CheckSet, failed, passed, review, skipped
-from harness.conformance.findings import Finding, capped, redacted, verdict_finding
+from harness.conformance.findings import Finding, call_evidence, capped, verdict_finding
 from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption, grade_journal, open_subject_store
 from harness.conformance.sessions import Window
@@ -85,16 +85,8 @@ class Call:
         return any(v.get("rule") == rule and v.get("held") for v in self.verdicts)
 
     def evidence(self, note: str = "") -> Evidence:
-        where = f"journal #{self.id} {self.operation}"
-        return Evidence(
-            note=f"{note} ({where})" if note else where,
-            request={
-                "method": "POST",
-                "url": self.operation,
-                "body": redacted(self.body, SECRET_FIELDS, when_set=PERSONAL_FIELDS),
-                "journal_id": self.id,
-            },
-            reply={"status": 200, "body": redacted(self.reply, SECRET_FIELDS, when_set=PERSONAL_FIELDS)},
+        return call_evidence(
+            self.id, self.operation, self.operation, self.body, self.reply, note, hidden=SECRET_FIELDS, when_set=PERSONAL_FIELDS
         )
 
 

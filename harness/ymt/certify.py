@@ -41,7 +41,7 @@ from typing import Any
 
 from harness import faults, masking
 from harness.conformance.engine import CannotRun, CheckSet, failed, passed, review, skipped, warning
-from harness.conformance.findings import Finding, capped, redacted, verdict_finding
+from harness.conformance.findings import Finding, call_evidence, capped, verdict_finding
 from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption, grade_journal, open_subject_store
 from harness.conformance.sessions import Window
@@ -93,12 +93,7 @@ class Call:
         return str(self.body.get("qrcod") or self.body.get("qrcode") or "")
 
     def evidence(self, note: str = "") -> Evidence:
-        where = f"journal #{self.id} {self.operation}"
-        return Evidence(
-            note=f"{note} ({where})" if note else where,
-            request={"method": "POST", "url": f"/ymt/{self.operation}", "body": redacted(self.body, SECRET_FIELDS), "journal_id": self.id},
-            reply={"status": 200, "body": redacted(self.reply, SECRET_FIELDS)},
-        )
+        return call_evidence(self.id, self.operation, f"/ymt/{self.operation}", self.body, self.reply, note, hidden=SECRET_FIELDS)
 
 
 @dataclass
