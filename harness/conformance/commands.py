@@ -10,6 +10,7 @@ format), so its refusals prove nothing: :func:`judge` reports them skipped (:met
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 
 from harness.conformance.engine import failed, passed, skipped, warning
 from harness.conformance.model import Evidence
+from harness.errors import ConfigError
 
 OUTPUT_KEPT = 400  # characters of the command's output kept as evidence
 PARALLEL = 4
@@ -69,6 +71,18 @@ class Graded:
         """Whether the command accepted none of the valid cases (and there were some)."""
         valid = self.of(self.valid_check)
         return bool(valid) and not any(o.accepted for o in valid)
+
+
+def split(command: str, placeholders: Iterable[str], missing: str) -> list[str]:
+    """The vendor's command split like a shell would (no shell runs it); ConfigError (one line, exit 2) when it cannot
+    be split or does not name every one of ``placeholders`` (``missing`` says which it needs)."""
+    try:
+        tokens = shlex.split(command)
+    except ValueError as exc:
+        raise ConfigError(f"--command cannot be split: {exc}") from exc
+    if not tokens or not all(any(p in t for t in tokens) for p in placeholders):
+        raise ConfigError(missing)
+    return tokens
 
 
 def run(argv: list[str], *, timeout: float, env: Mapping[str, str], cwd: Path) -> tuple[int | None, str]:

@@ -197,12 +197,7 @@ class LedgerVerifierRole:
     checks = CHECKS
 
     def __init__(self, command: str, *, timeout: float = TIMEOUT, store: Store | None = None) -> None:
-        try:
-            tokens = shlex.split(command)
-        except ValueError as exc:
-            raise ConfigError(f"--command cannot be split: {exc}") from exc
-        if not tokens or not all(any(p in t for t in tokens) for p in PLACEHOLDERS):
-            raise ConfigError("--command must name {receipt} and {entry} (and {key} for the verifier key file)")
+        commands.split(command, PLACEHOLDERS, "--command must name {receipt} and {entry} (and {key} for the verifier key file)")
         self.command = command
         self.timeout = timeout
         self.store = store  # its own ledger, if any, gives one more valid receipt

@@ -321,12 +321,9 @@ class EmergencyVerifierRole:
     checks = CHECKS
 
     def __init__(self, command: str, *, timeout: float = TIMEOUT, extra: tuple[Vector, ...] = ()) -> None:
-        try:
-            tokens = shlex.split(command)
-        except ValueError as exc:
-            raise ConfigError(f"--command cannot be split: {exc}") from exc
-        if not tokens or not any(PLACEHOLDER in t for t in tokens):
-            raise ConfigError("--command must name {file} (the JSON file of one emergency code, its trust list and clock)")
+        tokens = commands.split(
+            command, (PLACEHOLDER,), "--command must name {file} (the JSON file of one emergency code, its trust list and clock)"
+        )
         if PLACEHOLDER in tokens[0]:
             raise ConfigError("--command must start with the verifier program, not {file}")
         self.command = command
