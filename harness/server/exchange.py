@@ -157,10 +157,8 @@ class ExchangeMiddleware:
                 exchange.sent(raw, platform.encode(kept))
                 for sql, params in writes:
                     exchange.work.write(sql, params, cached=True)  # snapshot tables no cache holds
-            elif platform.wire_is_document:
-                exchange.sent(raw)
-            else:  # the journal keeps what was meant (the document, as JSON text) and what was sent
-                exchange.sent(raw, orjson.dumps(document), keep_wire=True)
+            else:
+                record_sent(platform, exchange, raw, document)
             if not exchange.verdicts and not delivered:
                 ctx.fail([Violation("REPLY", "", f"refused with code {code}")])
             exchange.duration_ms = (time.perf_counter() - started) * 1000
@@ -252,10 +250,7 @@ class ExchangeMiddleware:
             document = self._refusal(ctx, error)
             raw = platform.encode(document)
             exchange.status, exchange.code, exchange.reply_secret_free = 200, platform.reply_code(document), False
-            if platform.wire_is_document:
-                exchange.sent(raw)
-            else:
-                exchange.sent(raw, orjson.dumps(document), keep_wire=True)
+            record_sent(platform, exchange, raw, document)
         finally:
             current_exchange.reset(token)
         return raw
@@ -265,6 +260,15 @@ class ExchangeMiddleware:
         ctx.exchange.work.rolled_back()  # a refused exchange changes no state
         ctx.fail(error.violations)
         return ctx.platform.error(error)
+
+
+def record_sent(platform: Platform, exchange: Exchange, raw: bytes, document: Any) -> None:
+    """Journal what was sent: the wire bytes, which are the document itself for a JSON platform; otherwise (an
+    encrypted or binary reply) the document as JSON text, what was meant, and the wire bytes beside it."""
+    if platform.wire_is_document:
+        exchange.sent(raw)
+    else:
+        exchange.sent(raw, orjson.dumps(document), keep_wire=True)
 
 
 BODY_DEADLINE = "harness: request body deadline"  # the cancel message of read_body's own timer
