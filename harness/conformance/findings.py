@@ -9,6 +9,8 @@ for the harness's own internal error. Evidence never shows a request's secrets o
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,14 +22,57 @@ MAX_FINDINGS = 50  # findings with evidence per check; the rest are counted
 
 
 def capped(check: Check, findings: list[Finding], limit: int = MAX_FINDINGS) -> list[CheckResult]:
-    """``findings`` as results of ``check``: the first ``limit`` with their evidence, then one result counting the rest
-    (with the status of the worst of them: failed if any failed)."""
+    """``findings`` as results of ``check``: warnings that say the same of many calls become one (:func:`grouped`),
+    then the first ``limit`` with their evidence, then one result counting the rest (with the status of the worst of
+    them: failed if any failed)."""
+    findings = grouped(findings)
     kept = [check.result(s, m, *e, clause=c, decision=d) for s, m, e, c, d in findings[:limit]]
     if len(findings) > limit:
         rest = findings[limit:]
         worst = next((f for f in rest if f[0] == "failed"), rest[0])
         kept.append(check.result(worst[0], f"… and {len(rest)} more findings like these (evidence omitted)", clause=worst[3]))
     return kept
+
+
+_QUOTED = re.compile(r"'[^']*'")
+_PLACE_NOISE = re.compile(r"^journal #\d+ | \((?:ret_code|code|errorcode) [^)]*\)$")  # a call's id, its reply code
+GROUP_EVIDENCE = 3  # evidence items a grouped warning keeps (the first calls it was found in)
+GROUP_PLACES = 6  # places (device and operation, or call) a grouped warning names before counting the rest
+
+
+def grouped(findings: list[Finding]) -> list[Finding]:
+    """Warnings naming a decision that say the same thing (``where: what``, equal but for the quoted values) of several
+    calls, as one warning each: the vendor chose one tolerated form and sent it in every call, which a reader needs to
+    see once, with how often and where, not once per call. It keeps the first call's words (a real example value),
+    the number of calls, where they were (counted per place) and the first calls' evidence. Failures are never folded:
+    each failed call stays a finding of its own."""
+    groups: dict[tuple[Any, ...], list[Finding]] = {}
+    order: list[Finding | list[Finding]] = []  # a list: a group, in the place of its first member
+    for finding in findings:
+        status, message, _, clause, decision = finding
+        where, sep, what = message.partition(": ")
+        if status != "warning" or decision is None or not sep:
+            order.append(finding)
+            continue
+        key = (clause, decision, _QUOTED.sub("'…'", what))
+        if key not in groups:
+            groups[key] = []
+            order.append(groups[key])
+        groups[key].append(finding)
+    return [_folded(item) if isinstance(item, list) else item for item in order]
+
+
+def _folded(members: list[Finding]) -> Finding:
+    first = members[0]
+    if len(members) == 1:
+        return first
+    where, _, what = first[1].partition(": ")
+    places = Counter(_PLACE_NOISE.sub("", m[1].partition(": ")[0]) for m in members)
+    named = ", ".join(f"{p} ×{n}" for p, n in places.most_common(GROUP_PLACES))
+    more = f", {len(places) - GROUP_PLACES} more places" if len(places) > GROUP_PLACES else ""
+    message = f"{len(members)} calls: {what} (first {where}; in {named}{more})"
+    evidence = tuple(e for m in members[:GROUP_EVIDENCE] for e in m[2])
+    return first[0], message, evidence, first[3], first[4]
 
 
 def verdict_finding(verdict: dict[str, Any], message: str, evidence: Evidence, *, reading: bool = False) -> Finding:

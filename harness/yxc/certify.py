@@ -36,6 +36,7 @@ from harness import faults, limits
 from harness.conformance import catalogue
 from harness.conformance.engine import CannotRun, Check, CheckSet, failed, passed, skipped
 from harness.conformance.engine import run as run_checks
+from harness.conformance.findings import MAX_FINDINGS, Finding, capped
 from harness.conformance.model import CheckResult, Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
 from harness.conformance.sessions import Window
@@ -51,8 +52,6 @@ from harness.yxc.platform import RECORD_KEYS
 SPEC_FILES = ("yxc/province.yaml", "yxc/requirements.yaml", "decisions.yaml")
 ENROLLED_CLAUSE = "000 附件四 URL user (证书序列号); harness vendor add"
 INTERFACE_CLAUSE = "000 附件四 request tables; 000 附件二 返回码 100/200"
-# A vendor that repeats one mistake thousands of times gets this many findings with evidence, then a count.
-MAX_FINDINGS = 50
 REFILE_CLAUSE = "000 2.1.2 2) 需将相关信息,随电子教学日志数据一起上报省监管平台; 000 附件四 A.6.3.2 (学时信息进行备案)"
 IDENTITY_CLAUSE = "000 附件四 A.6.3.2 表A.8 #2 stunum 学员编号, #7 recnum 电子教学日志编号 (平台自主编号)"
 # What makes two classrecords one training, beside the identity (stunum, recnum): the body without the identity and the
@@ -197,9 +196,6 @@ def _step(step: Step) -> Any:
     return check
 
 
-Finding = tuple[Any, str, tuple[Evidence, ...], str, str | None]
-
-
 def _verdict_finding(v: dict[str, Any], entry: dict[str, Any], prefix: str) -> Finding:
     """One failed verdict as a finding: failed for a MUST verdict, a warning naming its decision for a SHOULD one."""
     field_note = f" (field {v['field']})" if v.get("field") else ""
@@ -207,7 +203,7 @@ def _verdict_finding(v: dict[str, Any], entry: dict[str, Any], prefix: str) -> F
     decision = v.get("decision") if should else None
     reading = f"; only a tolerant reading of {decision} accepts this form" if decision else ""
     status = "error" if v["rule"] == "INTERNAL" else "warning" if should else "failed"
-    message = f"{prefix}: {v.get('message', '')}{field_note} on {_where(entry)}{reading}"
+    message = f"{_where(entry)}: {prefix}: {v.get('message', '')}{field_note}{reading}"
     return status, message, (exchange_evidence(entry),), v["clause"] or INTERFACE_CLAUSE, decision
 
 
@@ -250,21 +246,9 @@ def _interface(g: Graded) -> Any:
 
 
 def _findings(check_id: str, g: Graded, results: list[Finding]) -> list[CheckResult]:
-    kept = [_clause_result(check_id, g, *r) for r in results[:MAX_FINDINGS]]
-    if len(results) > MAX_FINDINGS:
-        rest = results[MAX_FINDINGS:]
-        worst = next((r for r in rest if r[0] == "failed"), rest[0])
-        message = f"… and {len(rest)} more findings like these (evidence omitted)"
-        kept.append(_clause_result(check_id, g, worst[0], message, (), worst[3], worst[4]))
-    return kept
-
-
-def _clause_result(
-    check_id: str, g: Graded, status: Any, message: str, evidence: tuple[Evidence, ...], clause: str, decision: str | None = None
-) -> CheckResult:
-    """A result carrying the verdict's own clause, which may be more precise than the check's (a field's table row)."""
-    check = g.checks[check_id]
-    return check.result(status, message, *evidence, clause=clause, decision=decision)
+    """The findings as results of the check, each carrying the verdict's own clause, which may be more precise than the
+    check's (a field's table row); tolerated forms sent in many calls folded into one warning each."""
+    return capped(g.checks[check_id], results)
 
 
 # -- recovery after a drill fault (D-YXC-REFILE, D-YXC-RECORD-IDENTITY) ----------------------------------------------------

@@ -75,7 +75,8 @@ def test_a_failed_call_fails_naming_rule_and_clause(tmp_path):
     report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     failed = [c for c in report["checks"] if c["status"] == "failed"]
     assert [c["id"] for c in failed] == ["YXC-CR-TOTAL"]
-    assert failed[0]["clause"] == "000 附件四 A.6.3.2 表A.8 #18–#22" and failed[0]["message"].startswith("YXC-CR-TOTAL: total")
+    assert failed[0]["clause"] == "000 附件四 A.6.3.2 表A.8 #18–#22" and failed[0]["message"].startswith("journal #")
+    assert ": YXC-CR-TOTAL: total" in failed[0]["message"]  # where, then what: the shape every journal-graded role reports
     evidence = failed[0]["evidence"][0]
     assert evidence["request"]["body"]["total"] == evidence["request"]["body"]["part2"] + 5
     assert evidence["reply"]["body"]["errorcode"] == 1
