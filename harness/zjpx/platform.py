@@ -240,7 +240,7 @@ class ZjpxPlatform(Platform):
             last = session["last_play_time"]
             rctx.facts["finished"] = bool(resource and last is not None and last >= resource.duration - 5)
         failed = self.enforce(ctx, rctx.operation, rctx, body, raise_now=False)
-        refusing = [v for v in failed if self.rules.get(v.rule).kind != "advisory"]
+        refusing = [v for v in failed if self.rules.get(v.rule).refuses(v, self.settings.strict)]
         if session is not None and all(v.rule == "ZJPX-ANTI-IDLING" for v in refusing):
             # The session ends even when its checks fell short: the learner did stop watching.
             self.store.execute("UPDATE zjpx_sessions SET status = 'ended', ended_ms = ? WHERE id = ?", (rctx.now_ms, session["id"]))

@@ -341,14 +341,23 @@ def no_gap(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     operations=("studyHour",),
     decision="D-ZJPX-STUDY-CADENCE",
     clause="002 §1.10.2 progressTime (上一次提交到本次提交的增量播放时长)",
-    title="progressTime does not exceed the wall time elapsed since the previous report (+3 s)",
+    title="progressTime does not exceed the wall time elapsed since the previous report (+3 s; + 10 % + 5 s tolerated)",
     applies=_has_session,
 )
 def progress_plausible(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
+    # The same verdict under every profile: beyond the tolerant reading's allowance a failure, between the two readings
+    # a SHOULD verdict naming the decision (refusing only under --profile strict).
     progress, elapsed = num(data(body)["progressTime"]), _elapsed_s(ctx)
-    allowed = elapsed + 3 if ctx.strict else elapsed * 1.1 + 5
-    if progress > allowed:
-        yield Fail(f"progressTime {progress} s in {elapsed:.0f} s of wall time since the previous report", "data.progressTime")
+    said = f"progressTime {progress} s in {elapsed:.0f} s of wall time since the previous report"
+    if progress > elapsed * 1.1 + 5:
+        yield Fail(f"{said} (more than the elapsed time + 10 % + 5 s)", "data.progressTime")
+    elif progress > elapsed + 3:
+        yield Fail(
+            f"{said}: more than the elapsed time + 3 s (the strict reading), within the tolerant reading's + 10 % + 5 s",
+            "data.progressTime",
+            level="SHOULD",
+            decision="D-ZJPX-STUDY-CADENCE",
+        )
 
 
 @rule(
@@ -360,10 +369,21 @@ def progress_plausible(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]
     applies=_has_session,
 )
 def play_not_backwards(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
-    previous = ctx.facts["previous_play"] if ctx.strict else ctx.facts["session"]["last_play_time"]
-    play = num(data(body)["playTime"])
-    if previous is not None and play < previous:
-        yield Fail(f"playTime {play} s is behind the previous report's {previous} s", "data.playTime")
+    # Within a session, backwards is a failure under every profile; behind an earlier session's last report (re-watching
+    # in a new session) only the strict reading refuses: a SHOULD verdict naming the decision.
+    play, mine = num(data(body)["playTime"]), ctx.facts["session"]["last_play_time"]
+    if mine is not None and play < mine:
+        yield Fail(f"playTime {play} s is behind this session's previous report's {mine} s", "data.playTime")
+        return
+    before = ctx.facts["previous_play"]
+    if before is not None and play < before:
+        yield Fail(
+            f"playTime {play} s is behind the previous report's {before} s, made in an earlier session: re-watching, which"
+            " the tolerant reading accepts and the strict one refuses",
+            "data.playTime",
+            level="SHOULD",
+            decision="D-ZJPX-STUDY-CADENCE",
+        )
 
 
 @rule(
@@ -580,12 +600,20 @@ def missing_checks(config: dict[str, int], started_ms: int, ended_ms: int, check
     applies=lambda ctx, body: ctx.facts.get("session") is not None,
 )
 def anti_idling(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
+    # The tolerant reading's 2 minutes of grace decide the failure under every profile; short of the strict reading's
+    # 1 minute only, a SHOULD verdict naming the decision (refusing only under --profile strict).
     session = ctx.facts["session"]
-    why = missing_checks(
-        ctx.facts["config"], session["started_ms"], ctx.now_ms, ctx.facts["session_check_ms"], ctx.facts["finished"], ctx.strict
-    )
+    facts = (ctx.facts["config"], session["started_ms"], ctx.now_ms, ctx.facts["session_check_ms"], ctx.facts["finished"])
+    why = missing_checks(*facts, False)
     if why:
-        yield Fail(why, "data")
+        yield Fail(f"{why}, with 2 minutes of grace", "data")
+    elif why := missing_checks(*facts, True):
+        yield Fail(
+            f"{why}, with the strict reading's 1 minute of grace (within the tolerant reading's 2 minutes)",
+            "data",
+            level="SHOULD",
+            decision="D-ZJPX-TRIGGER",
+        )
 
 
 # --- photos, courses, intake -------------------------------------------------------------------------------------------

@@ -150,6 +150,27 @@ def test_replaying_from_the_start_is_backwards_in_strict_only(zj: Zjpx, zj_toler
         harness.start(keys)  # re-watching from 0
         harness.advance(60)
         assert harness.hour(keys, 10, 60)["returnCode"] == expected
+        # The same verdict under both profiles: a SHOULD naming the decision (only the strict profile refuses on it).
+        [verdict] = [v for v in harness.journal()[-1]["verdicts"] if not v["held"]]
+        assert (verdict["rule"], verdict["level"], verdict["decision"]) == ("ZJPX-STUDYHOUR-BACKWARDS", "SHOULD", "D-ZJPX-STUDY-CADENCE")
+        assert "earlier session" in verdict["message"]
+
+
+def test_progress_between_the_two_readings_is_a_should_verdict_under_both_profiles(zj: Zjpx, zj_tolerant: Zjpx) -> None:
+    for harness, expected in ((zj, "1"), (zj_tolerant, "0")):
+        intake = harness.file_class()
+        keys = harness.keys(intake)
+        harness.start(keys)
+        harness.advance(60)
+        reply = harness.hour(keys, 60, 66)  # 60 s elapsed: over + 3 s (strict), within + 10 % + 5 s (tolerant)
+        assert reply["returnCode"] == expected, reply
+        [verdict] = [v for v in harness.journal()[-1]["verdicts"] if not v["held"]]
+        assert (verdict["rule"], verdict["level"], verdict["decision"]) == ("ZJPX-STUDYHOUR-PROGRESS", "SHOULD", "D-ZJPX-STUDY-CADENCE")
+        harness.advance(60)
+        cheat = harness.hour(keys, 120, 200)  # beyond both readings: refused under every profile, a MUST verdict
+        assert cheat["returnCode"] == "1" and failed_rules(cheat) == {"ZJPX-STUDYHOUR-PROGRESS"}
+        [verdict] = [v for v in harness.journal()[-1]["verdicts"] if v["rule"] == "ZJPX-STUDYHOUR-PROGRESS"]
+        assert not verdict["held"] and verdict.get("level", "MUST") == "MUST"
 
 
 def test_daily_study_hour_limit(zj: Zjpx) -> None:
