@@ -9,6 +9,9 @@ the :class:`Window`:
 
 - the exchanges tagged with the session (up to ``until_id`` once finished), and
 - the untagged exchanges with an id in ``(after_id, until_id]``;
+- a role that grades one vendor's calls (the ``vendor`` column the gate fills) also takes the session's tagged
+  exchanges the gate refused before it could name a vendor (``vendor`` empty: no token, a wrong credential): they used
+  the session's base path, so they are that vendor's traffic and are graded (:meth:`Window.attributed`);
 - never an exchange whose origin is ``fuzz`` (the ``X-Harness-Origin: fuzz`` header harness.fuzz sends): generated
   traffic is never certification evidence, inside a window or not.
 
@@ -77,6 +80,15 @@ class Window:
             condition = f"({tagged}) OR ({condition})"
             params = tagged_params + params
         return f"(origin IS NULL OR origin <> '{FUZZ}') AND ({condition})", params
+
+    def attributed(self, vendor: str) -> tuple[str, list[Any]]:
+        """The SQL condition of :meth:`sql` narrowed to one vendor's exchanges: those the gate attributed to ``vendor``,
+        plus, with a session, the session's tagged exchanges the gate refused before it could name any vendor (they
+        used the session's base path, so they are this vendor's; a refusal must be graded, not read as "never called")."""
+        condition, params = self.sql()
+        if self.session is None:
+            return f"vendor = ? AND ({condition})", [vendor, *params]
+        return f"(vendor = ? OR (vendor IS NULL AND session = ?)) AND ({condition})", [vendor, self.session, *params]
 
     def includes(self, entry: dict[str, Any]) -> bool:
         """The same condition over one journal entry (a dict of :meth:`Journal.query`)."""

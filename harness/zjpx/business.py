@@ -18,6 +18,7 @@ from harness.conformance.engine import CheckSet, failed, passed, run, skipped
 from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, RoleOption
 from harness.conformance.sessions import Window
+from harness.journal import Journal
 from harness.specs import spec_sha256
 from harness.store import Store
 from harness.zjpx.certify import (
@@ -25,7 +26,6 @@ from harness.zjpx.certify import (
     JournalContext,
     JournalRoleCommand,
     graded,
-    journal_entries,
     reply_code,
     request_data,
     requirements,
@@ -65,14 +65,24 @@ def _filed(ctx: JournalContext, operation: str, business_rules: tuple[str, ...] 
     refused = [e for e in calls if reply_code(e) != "0"]
     if not accepted:
         first = refused[0]
-        reply = first.get("reply") if isinstance(first.get("reply"), dict) else {}
-        return failed(
-            f"none of {len(calls)} {path} call(s) was accepted; e.g. #{first['id']}: returnCode {reply.get('returnCode')!r} "
-            f"{str(reply.get('returnMsg', ''))[:200]}",
-            Evidence(f"journal #{first['id']}"),
-        )
+        return failed(f"none of {len(calls)} {path} call(s) was accepted; e.g. {_refusal(first)}", Evidence(f"journal #{first['id']}"))
     more = f"; {len(refused)} refused (graded by ZJPX-B-FORMAT)" if refused else ""
     return passed(f"{len(accepted)} of {len(calls)} {path} call(s) accepted{more}")
+
+
+def _refusal(entry: dict[str, Any]) -> str:
+    """Why the reference refused one call: its returnCode and the first failed verdict (a call the gate refused for its
+    token says so: it was called, without a valid token)."""
+    reply = entry.get("reply") if isinstance(entry.get("reply"), dict) else {}
+    code = f"returnCode {reply.get('returnCode')}" if reply.get("returnCode") is not None else f"HTTP {entry.get('status')}"
+    failing = [v for v in entry.get("verdicts") or [] if not v.get("held")]
+    token = next((v for v in failing if v.get("rule") == "ZJPX-TOKEN"), None)
+    if token is not None:
+        return f"#{entry['id']} was called without a valid token: {code} ({token.get('message', '')[:160]}) [ZJPX-TOKEN]"
+    if failing:
+        v = failing[0]
+        return f"#{entry['id']} was refused: {code} ({v.get('message', '')[:160]}) [{v['rule']}]"
+    return f"#{entry['id']} was refused: {code} {str(reply.get('returnMsg', ''))[:160]}".rstrip()
 
 
 @BUSINESS.check(
@@ -144,7 +154,7 @@ def business_study(ctx: JournalContext) -> Any:
         return result
     accepted = ctx.accepted("classStudentStudy")
     if not accepted:
-        return failed(f"none of {len(calls)} classStudentStudy call(s) was accepted (see ZJPX-B-FORMAT)")
+        return failed(f"none of {len(calls)} classStudentStudy call(s) was accepted; e.g. {_refusal(calls[0])}")
     records = sum(len(e["reply"].get("returnData") or []) for e in accepted if isinstance(e.get("reply"), dict))
     return passed(f"{len(accepted)} query(ies) for filed classes answered, {records} study record(s)")
 
@@ -218,7 +228,10 @@ class BusinessPlatformRole:
         self.window = window or Window(after_id=after_id)  # a certification session's, or --since's
 
     def run(self, seed: int) -> Iterator[Event]:
-        entries = [e for e in journal_entries(self.store, self.platform_code, self.window) if e["operation"] in OPERATIONS]
+        # The calls the gate attributed to the platform code, and those of the session it refused before naming one.
+        where = self.window.attributed(self.platform_code)
+        journaled = Journal(self.store).query(platform="zjpx", where=where, limit=None, ascending=True)
+        entries = [e for e in journaled if e["operation"] in OPERATIONS]
         yield from run(
             role=self.name,
             platform=self.platform,
