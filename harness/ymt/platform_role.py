@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, skipped
-from harness.conformance.model import Event, Evidence, NonFatalError, RunStarted
+from harness.conformance.model import CheckFinished, CheckResult, Event, Evidence, NonFatalError, RunStarted
 from harness.conformance.roles import CommonOptions, RoleOption, run_checks
 from harness.conformance.validity import target_validity
 from harness.errors import ConfigError
@@ -51,7 +51,14 @@ from harness.ymt import crypto
 SPEC_FILES = ("ymt/platform.yaml", "ymt/requirements.yaml", "decisions.yaml")
 OK = sim.OK
 SECRET_FIELDS = frozenset({"accessToken", "aesKeyWrapped", "code"})
-PERSONAL_FIELDS = frozenset({"idCard", "userName", "userNmae", "name", "mobile"})
+PERSONAL_FIELDS = frozenset({"idCard", "userName", "userNmae", "name", "mobile", "phone", "realName", "cardNo", "residence"})
+CONCEAL_FORMS = {  # a masked field is shown only in the examples' form (D-YMT-MASK); anything else is described, not shown
+    "concealName": re.compile(r"^\*+[^*]?$"),
+    "concelName": re.compile(r"^\*+[^*]?$"),
+    "concealCard": re.compile(r"^[0-9]\*{14}[0-9Xx]$"),
+    "concelCard": re.compile(r"^[0-9]\*{14}[0-9Xx]$"),
+}
+MOBILE_PATTERN = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 BULKY_FIELDS = frozenset({"qrcodeBase64", "response", "emergencyCode", "sign", "signature", "certificate"})
 CODE_PATTERN = re.compile(r"^PY[1-9][0-9]{3}$")
 ID_PATTERN = re.compile(r"[0-9]{17}[0-9Xx]")
@@ -198,7 +205,7 @@ def load_config(path: Path, verify: Any = True) -> Enrolment:
     )
 
 
-def enrol_on_harness(db: Path, target: str, seed: int, send: sim.Transport) -> Enrolment:
+def enrol_on_harness(db: Path, target: str, seed: int, send: sim.Transport, *, aes_profile: str = crypto.AES_256_GCM) -> Enrolment:
     """Make what the role needs on the harness's own store (the target must serve it): a channel app, a person with
     tags who consents (POST /user/consent, the harness's flow interface, gives the authorisation code), a merchant with
     a fresh RSA key that registered concealName, concealCard and tags, an enrolled scanner, an expired code, and the
@@ -232,6 +239,7 @@ def enrol_on_harness(db: Path, target: str, seed: int, send: sim.Transport) -> E
             scene_type="一码入园",
             qrcode_types=("ymt", "gj"),
             fields=MERCHANT_FIELDS,
+            aes_profile=aes_profile,
         )
         admin.add_device(store, merchant.merchant_id, ROLE_MAC)
         expired = admin.issue_code(store, user.user_id, ROLE_APP, "ymt", expired=True)
@@ -288,6 +296,11 @@ class PlatformContext:
     trust_problem: str | None = None
     emergency_text: str | None = None
     times: set[str] = field(default_factory=set)
+    redactor: Redactor = field(default_factory=lambda: Redactor())
+
+    def __post_init__(self) -> None:
+        if self.enrolment.person:
+            self.redactor.learn(*self.enrolment.person)
 
     def send(self, check_id: str, path: str, body: dict[str, Any], expect: str | None) -> sim.Reply:
         try:
@@ -295,6 +308,7 @@ class PlatformContext:
         except sim.ChannelError as exc:
             raise TargetUnreachable(str(exc)) from None
         self.sent.append(Sent(check_id, reply, expect))
+        self.redactor.learn_from(reply.document)
         return reply
 
     # -- the person -------------------------------------------------------------------------------------------------
@@ -349,6 +363,11 @@ class PlatformContext:
 
     def _note_shown(self, check_id: str, where: str, response: dict[str, Any]) -> None:
         self.shown.append((check_id, where, response))
+        self.redactor.learn_from(response)
+        for key in CONCEAL_FORMS:  # a "masked" value with no * at all is the person's value itself
+            value = response.get(key)
+            if isinstance(value, str) and "*" not in value:
+                self.redactor.learn(value)
 
 
 def _b1(token: str) -> dict[str, Any]:
@@ -366,9 +385,82 @@ def _scrub(value: Any, key: str = "") -> Any:
             return sim.masked(value)
         if key in PERSONAL_FIELDS:
             return f"<{key}: {len(value)} characters, masked>"
+        if key in CONCEAL_FORMS and not CONCEAL_FORMS[key].match(value):
+            return f"<{key}: {describe_mask(value)}, not shown>"
         if (key in BULKY_FIELDS and len(value) > 64) or len(value) > 400:  # images, cipher texts: their start is enough
             return value[:40] + f"…({len(value)} characters)"
     return value
+
+
+def _ranges(positions: list[int]) -> str:
+    spans: list[list[int]] = []
+    for p in positions:
+        if spans and p == spans[-1][1] + 1:
+            spans[-1][1] = p
+        else:
+            spans.append([p, p])
+    return ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in spans)
+
+
+def describe_mask(value: Any) -> str:
+    """What a masked value shows, without showing it: its length and which characters are in clear."""
+    if value is None:
+        return "absent"
+    if not isinstance(value, str):
+        return f"a {type(value).__name__}, not a string"
+    clear = [i for i, ch in enumerate(value, 1) if ch != "*"]
+    if not clear:
+        return f"{len(value)} characters, all *"
+    if len(clear) == len(value):
+        return f"{len(value)} characters, none masked"
+    return f"{len(value)} characters, {len(clear)} in clear (position{'s' if len(clear) > 1 else ''} {_ranges(clear)})"
+
+
+class Redactor:
+    """The last guard of the role's output: every person's value the run came to know (the config's person, B.3's
+    userName and idCard, any name, ID number or mobile an answer carried), and anything shaped like an ID number or a
+    mobile, is replaced in every message and evidence item before it reaches a report or the console."""
+
+    def __init__(self) -> None:
+        self.values: set[str] = set()
+
+    def learn(self, *values: Any) -> None:
+        for value in values:
+            if isinstance(value, str) and len(value.strip()) >= 2:
+                self.values.update({value, value.upper(), value.lower()})
+
+    def learn_from(self, document: Any) -> None:
+        if isinstance(document, dict):
+            for key, value in document.items():
+                if key in PERSONAL_FIELDS:
+                    self.learn(value)
+                self.learn_from(value)
+        elif isinstance(document, list):
+            for value in document:
+                self.learn_from(value)
+
+    def text(self, text: str) -> str:
+        for value in sorted(self.values, key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, f"<personal data: {len(value)} characters>")
+        text = ID_PATTERN.sub("<ID number>", text)
+        return MOBILE_PATTERN.sub("<mobile>", text)
+
+    def any(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.any(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.any(v) for v in value)
+        return value
+
+    def result(self, result: CheckResult) -> CheckResult:
+        kept = tuple(
+            Evidence(self.text(e.note), self.any(e.request) if e.request else e.request, self.any(e.reply) if e.reply else e.reply)
+            for e in result.evidence
+        )
+        return dataclasses.replace(result, message=self.text(result.message), evidence=kept)
 
 
 def evidence(sent: Sent | sim.Reply, note: str = "", target: str = "") -> Evidence:
@@ -671,6 +763,32 @@ def b4_decode(ctx: PlatformContext) -> Any:
     if missing:
         return failed(f"the decrypted answer lacks {', '.join(missing)}", ev)
     return passed(f"decoded and decrypted ({ctx.enrolment.aes_profile}): fields {', '.join(sorted(plain))}", ev)
+
+
+WEAK_WHY = {
+    crypto.AES_128_CBC: "CBC with a zero IV: equal answers give equal cipher texts, and CBC carries no integrity, so nothing "
+    "authenticates the answer (a flipped bit changes the plaintext unseen)",
+    crypto.AES_128_ECB: "ECB has no IV at all: equal blocks give equal cipher texts, and nothing authenticates the answer",
+}
+
+
+@CHECKS.check(
+    "b4-aes-profile",
+    title="the decode answer is encrypted with AES-256-GCM, not a weak legacy profile",
+    clause="001 表B.4 response AES加密的传输信息; D-YMT-AES (legacy profiles only for a merchant registered with one, flagged weak)",
+    requirements=("YMT-PLATFORM-AES-STRONG",),
+    level="SHOULD",
+)
+def b4_aes_profile(ctx: PlatformContext) -> Any:
+    if not ctx.decoded:
+        return skipped("no decoded answer to judge (b4-decode)")
+    profile = ctx.enrolment.aes_profile
+    reply, _ = ctx.decoded[0]
+    ev = evidence(reply, f"the answer decrypted with the merchant's {profile} key", ctx.target)
+    if profile in crypto.WEAK_PROFILES:
+        note = f"the decode answer is encrypted with {profile}, a legacy profile: weak ({WEAK_WHY[profile]}); register AES-256-GCM"
+        return CHECKS.get("b4-aes-profile").result("warning", note, ev, decision="D-YMT-AES")
+    return passed(f"the decode answer is encrypted with {profile} (authenticated, bound to the request by its AAD)", ev)
 
 
 @CHECKS.check(
@@ -1039,17 +1157,20 @@ def mask_form(ctx: PlatformContext) -> Any:
     bad = []
     for _, where, shown in ctx.shown:
         n, c = shown.get("concealName"), shown.get("concealCard")
+        # Neither the value shown nor the examples' form of it is printed: both carry the person's characters.
+        name_form = f"the examples' form: every character but the last as * ({len(identity[0])} characters)" if identity else ""
+        card_form = "the examples' form: the first and the last character with 14 * between (16 characters)"
         if identity:
             want_n, want_c = crypto.conceal_name(identity[0]), crypto.conceal_card(identity[1])
             if n != want_n:
-                bad.append(f"{where} concealName {n!r}, the examples' form is {want_n!r}")
+                bad.append(f"{where} concealName shows {describe_mask(n)}; {name_form}")
             if isinstance(c, str) and c.upper() != want_c.upper():
-                bad.append(f"{where} concealCard {c!r}, the examples' form is {want_c!r}")
+                bad.append(f"{where} concealCard shows {describe_mask(c)}; {card_form}")
         else:
             if not (isinstance(n, str) and re.fullmatch(r"\*+[^*]", n)):
-                bad.append(f"{where} concealName {n!r} is not *…* and the last character")
+                bad.append(f"{where} concealName shows {describe_mask(n)}, not *…* and the last character")
             if not (isinstance(c, str) and re.fullmatch(r"[0-9]\*{14}[0-9Xx]", c)):
-                bad.append(f"{where} concealCard {c!r} is not first, 14 *, last")
+                bad.append(f"{where} concealCard shows {describe_mask(c)}; {card_form}")
     if bad:
         return failed(f"{len(bad)} mask(s) not in the examples' form: " + "; ".join(dict.fromkeys(bad)))
     return passed(f"{len(ctx.shown)} answer(s) mask exactly as the seed's examples")
@@ -1255,7 +1376,9 @@ class PlatformRole:
     def run(self, seed: int) -> Iterator[Event]:
         import httpx
 
-        validity = target_validity(self.target, ca_bundle=self.ca_bundle, allow_insecure_http=True)
+        # The role grades an http:// target without an option (a development run, the reasons in the report), so
+        # the validity names no --allow-insecure-http: this role has none.
+        validity = target_validity(self.target, ca_bundle=self.ca_bundle)
         with httpx.Client(timeout=self.timeout, verify=self.verify) as client:
             send = sim.http_transport(self.target, client=client)
             enrolment = self.enrolment
@@ -1272,6 +1395,9 @@ class PlatformRole:
             }
             events = run_checks(self, target=self.target, context=ctx, seed=seed, options=options, spec_files=SPEC_FILES)
             for event in events:
+                if isinstance(event, CheckFinished):  # personal data never leaves the role in clear
+                    yield dataclasses.replace(event, result=ctx.redactor.result(event.result))
+                    continue
                 if isinstance(event, RunStarted):
                     yield dataclasses.replace(event, certification_valid=validity.valid)
                     if not validity.valid:

@@ -6,6 +6,8 @@ its replies, DEFECTS below) makes its listed checks FAILED (MUST) or WARNING (SH
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import io
 import json
 import os
@@ -13,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import qrcode
@@ -24,7 +27,7 @@ from harness.conformance.model import CheckFinished, CheckResult, RunFinished, R
 from harness.conformance.roles import CommonOptions, role_class
 from harness.errors import ConfigError
 from harness.store import Store
-from harness.ymt import admin, crypto
+from harness.ymt import admin, crypto, platform_role
 from harness.ymt.platform_role import PlatformRole
 from tests.ymt.served_platform import ServedPlatform
 
@@ -43,10 +46,20 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPlatfor
     served.close()
 
 
+def enrolled_with(tamper: Tamper | None) -> Any:
+    """A defect of the merchant's enrolment rather than of a reply (``tamper.aes_profile``): the role enrols its
+    merchant on the harness with that profile."""
+    profile = getattr(tamper, "aes_profile", None)
+    if profile is None:
+        return contextlib.nullcontext()
+    return mock.patch.object(platform_role, "enrol_on_harness", functools.partial(platform_role.enrol_on_harness, aes_profile=profile))
+
+
 def certify(platform: ServedPlatform, tmp_path: Path, tamper: Tamper | None = None) -> tuple[RunStarted, list[CheckResult], RunFinished]:
     platform.app.tamper = tamper
     try:
-        role = role_class("ymt-platform")(CommonOptions(tmp_path, 7, platform.db, "strict"), target=platform.url, setup_harness=True)
+        with enrolled_with(tamper):
+            role = role_class("ymt-platform")(CommonOptions(tmp_path, 7, platform.db, "strict"), target=platform.url, setup_harness=True)
         events = list(role.run(7))
     finally:
         platform.app.tamper = None
@@ -163,6 +176,14 @@ def _refusal(change: Callable[[dict[str, Any]], Any]) -> Tamper:
     return tamper
 
 
+def legacy_profile(profile: str) -> Tamper:
+    def tamper(path: str, request: Any, reply: Any) -> Any:
+        return None  # the replies are the platform's own: it encrypts with the profile the merchant registered
+
+    tamper.aes_profile = profile  # type: ignore[attr-defined]
+    return tamper
+
+
 DEFECTS: dict[str, Callable[[Store], Tamper]] = {
     "invented-auth-code-accepted": lambda s: exchange_codes(reused=False),
     "no-access-token": lambda s: edit("/oauth/token", lambda r: r.pop("accessToken") and None),
@@ -187,6 +208,7 @@ DEFECTS: dict[str, Callable[[Store], Tamper]] = {
     "server-time-example-form": lambda s: edit("/qrcode/generate", lambda r: r.update(serverTime=r["serverTime"].replace(" ", ""))),
     "decode-answer-not-decryptable": lambda s: edit("/qrcode/decode", lambda r: _success(GARBAGE)),
     "decode-unregistered-field": unregistered_field,
+    "decode-legacy-aes-cbc": lambda s: legacy_profile(crypto.AES_128_CBC),
     "decode-any-code": lambda s: accept("/qrcode/decode", "PY3001"),
     "signature-not-checked": lambda s: accept("/qrcode/decode", "PY2001"),
     "merchant-not-checked": lambda s: accept("/qrcode/decode", "PY2004"),
@@ -361,3 +383,66 @@ def test_docs_list_every_check_with_its_level() -> None:
         if line.startswith("| ") and len(cells) >= 3 and cells[1] in ("MUST", "SHOULD", "REVIEW"):
             rows[cells[0]] = cells[1]
     assert rows == {c.id: c.level for c in PlatformRole.checks}
+
+
+def test_a_legacy_profile_is_flagged_weak_naming_its_decision(platform: ServedPlatform, tmp_path: Path) -> None:
+    """docs/ymt.md and D-YMT-AES: the legacy profiles are allowed for a merchant registered with one, flagged weak in
+    every report; the warning says why."""
+    _, results, finished = certify(platform, tmp_path, legacy_profile(crypto.AES_128_CBC))
+    by_id = {r.check_id: r for r in results}
+    assert by_id["b4-decode"].status == "passed" and finished.verdict == "passed"
+    flagged = by_id["b4-aes-profile"]
+    assert flagged.status == "warning" and flagged.decision == "D-YMT-AES", flagged
+    assert "weak" in flagged.message and "zero IV" in flagged.message and "integrity" in flagged.message
+
+
+MOBILE = "13912345678"
+
+
+def test_a_platform_that_does_not_mask_never_puts_the_person_in_a_report(platform: ServedPlatform, tmp_path: Path) -> None:
+    """A platform answering the full name and ID number as concealName / concealCard (and a mobile besides): the role
+    fails mask and warns mask-form, saying what is wrong (lengths, positions in clear) without the values; report.json,
+    report.html, junit.xml, the manifest and the console never show the name, the ID number or the mobile in clear."""
+    person: dict[str, str] = {}
+
+    def unmasked(path: str, request: Any, reply: Any) -> Any:
+        response = reply.get("response") if _ok(reply) else None
+        if not isinstance(response, dict):
+            return None
+        if path == "/qrcode/channel":
+            person.update(name=response["userName"], card=response["idCard"])
+        if path in ("/qrcode/generate", "/qrcode/channel") and person:
+            response.update(concealName=person["name"], concealCard=person["card"], mobile=MOBILE)
+            return reply
+        return None
+
+    report = tmp_path / "report"
+    args = ["certify", "ymt-platform", "--target", platform.url, "--setup-harness", "--db", str(platform.db), "--report", str(report)]
+    platform.app.tamper = unmasked
+    try:
+        result = CliRunner().invoke(main, args)
+    finally:
+        platform.app.tamper = None
+    assert result.exit_code == 1, result.output
+    checks = {c["id"]: c for c in json.loads((report / "report.json").read_text(encoding="utf-8"))["checks"]}
+    assert checks["mask"]["status"] == "failed" and "concealName has no *" in checks["mask"]["message"]
+    assert checks["mask-form"]["status"] == "warning" and "none masked" in checks["mask-form"]["message"]
+    assert person["name"] == "欧阳明月" and len(person["card"]) == 18
+    for name in ("report.json", "report.html", "junit.xml", "manifest.json"):
+        assert (report / name).is_file(), name
+    shown = {f.name: f.read_text(encoding="utf-8", errors="replace") for f in report.iterdir() if f.suffix in (".json", ".html", ".xml")}
+    shown["console"] = result.output
+    for where, text in shown.items():
+        for value in (person["name"], person["card"], person["card"].lower(), MOBILE):
+            assert value not in text, (where, value)
+
+
+def test_an_http_target_names_no_option_the_role_does_not_have(platform: ServedPlatform, tmp_path: Path) -> None:
+    role = role_class("ymt-platform")(CommonOptions(tmp_path, 7, platform.db, "strict"), target=platform.url, setup_harness=True)
+    events = role.run(7)
+    started = next(events)
+    warned = next(events)
+    events.close()
+    assert started.certification_valid is False
+    assert "http://, not https://" in warned.message and "--allow-insecure-http" not in warned.message
+    assert "--allow-insecure-http" not in json.dumps(started.options)
