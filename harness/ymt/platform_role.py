@@ -766,9 +766,9 @@ def b4_decode(ctx: PlatformContext) -> Any:
 
 
 WEAK_WHY = {
-    crypto.AES_128_CBC: "CBC with a zero IV: equal answers give equal cipher texts, and CBC carries no integrity, so nothing "
-    "authenticates the answer (a flipped bit changes the plaintext unseen)",
-    crypto.AES_128_ECB: "ECB has no IV at all: equal blocks give equal cipher texts, and nothing authenticates the answer",
+    crypto.AES_128_CBC: "a zero IV gives equal cipher texts for equal answers, and CBC carries no integrity: nothing "
+    "authenticates the answer, a changed cipher text decrypts unseen",
+    crypto.AES_128_ECB: "ECB has no IV at all, so equal blocks give equal cipher texts, and nothing authenticates the answer",
 }
 
 
@@ -786,7 +786,7 @@ def b4_aes_profile(ctx: PlatformContext) -> Any:
     reply, _ = ctx.decoded[0]
     ev = evidence(reply, f"the answer decrypted with the merchant's {profile} key", ctx.target)
     if profile in crypto.WEAK_PROFILES:
-        note = f"the decode answer is encrypted with {profile}, a legacy profile: weak ({WEAK_WHY[profile]}); register AES-256-GCM"
+        note = f"the decode answer is encrypted with {profile}, a legacy profile, weak: {WEAK_WHY[profile]}; register AES-256-GCM"
         return CHECKS.get("b4-aes-profile").result("warning", note, ev, decision="D-YMT-AES")
     return passed(f"the decode answer is encrypted with {profile} (authenticated, bound to the request by its AAD)", ev)
 

@@ -93,7 +93,9 @@ def _refusal(entry: dict[str, Any]) -> str:
 )
 def business_login(ctx: JournalContext) -> Any:
     if not ctx.accepted("thlogin"):
-        return failed("the platform never logged in successfully (/api/v1/thlogin, D-ZJPX-BUSINESS-AUTH)")
+        tokenless = [e for op in INTAKE for e in ctx.calls(op) if any(v["rule"] == "ZJPX-TOKEN" and not v["held"] for v in e["verdicts"])]
+        also = f"; {len(tokenless)} §2 call(s) were refused for their token, e.g. {_refusal(tokenless[0])}" if tokenless else ""
+        return failed(f"the platform never logged in successfully (/api/v1/thlogin, D-ZJPX-BUSINESS-AUTH){also}")
     if not any(ctx.calls(op) for op in INTAKE):
         return skipped("no §2 interface was called: no token use to judge")
     return graded(BUSINESS, "ZJPX-B-LOGIN", ctx, ("ZJPX-TOKEN",))

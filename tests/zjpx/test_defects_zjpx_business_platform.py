@@ -78,4 +78,4 @@ def test_calls_the_gate_refused_under_the_session_are_graded_not_never_called(zj
         assert "never called" not in results[check_id].message
         assert "without a valid token: returnCode 3" in results[check_id].message, results[check_id].message
     assert "never called" in results["ZJPX-B-COURSES"].message  # courseInfo really was not called
-    assert results["ZJPX-B-LOGIN"].status == "failed"
+    assert results["ZJPX-B-LOGIN"].status == "failed" and "3 §2 call(s) were refused for their token" in results["ZJPX-B-LOGIN"].message
