@@ -252,6 +252,40 @@ def test_window_sql_and_includes_agree(served: Served) -> None:
     assert all(e["id"] > session.after_id for e in graded if e["session"] is None)
 
 
+async def anonymous_call(s: Served, client: httpx.AsyncClient, base: str = "/yxc") -> int:
+    """A call the gate refuses before it can name any vendor (no user, no signature): journaled with vendor empty."""
+    r = await client.post(f"{base}/coach", content=b"{}", headers={"content-type": "application/json"})
+    return r.json()["errorcode"]
+
+
+def test_a_sessions_calls_refused_before_the_vendor_was_named_are_the_vendors(served: Served) -> None:
+    """Window.attributed: a role grading one vendor takes the calls the gate attributed to it and, with a session,
+    the session's tagged calls the gate refused before it could name any vendor (they used the session's base path);
+    never an untagged anonymous call, nor another session's."""
+    served.run(anonymous_call)  # before the session, untagged
+    sid = sessions.start(served.store, "yxc-timing-platform", {"vendor": served.user}).id
+    other = sessions.start(served.store, "yxc-timing-platform", {"vendor": served.user}).id
+    assert served.run(anonymous_call, f"/_session/{sid}/yxc") != 0
+    served.run(anonymous_call, f"/_session/{other}/yxc")
+    served.run(anonymous_call)  # inside the window, but untagged: nobody can say whose it is
+    served.run(spoiled_calls, {}, f"/_session/{sid}/yxc")  # attributed to the vendor by the gate
+    session = sessions.finish(served.store, sid)
+    everything = Journal(served.store).query(limit=None, ascending=True)
+    anonymous = [e for e in everything if e["vendor"] is None]
+    assert {e["session"] for e in anonymous} == {None, sid, other}  # spoiled_calls' unknown service is anonymous too
+    for window in (session.window, Window(), Window(after_id=1)):
+        by_sql = [e["id"] for e in Journal(served.store).query(where=window.attributed(served.user), limit=None, ascending=True)]
+        mine = [
+            e["id"]
+            for e in everything
+            if window.includes(e) and (e["vendor"] == served.user or (e["vendor"] is None and window.session and e["session"] == sid))
+        ]
+        assert by_sql == mine, window
+    graded = Journal(served.store).query(where=session.window.attributed(served.user), limit=None, ascending=True)
+    assert [e["session"] for e in graded if e["vendor"] is None] == [sid, sid]  # the session's anonymous calls only
+    assert len(graded) == 4 and sum(e["vendor"] == served.user for e in graded) == 2
+
+
 # --- (c) the session base path ------------------------------------------------------------------------------------------
 @BOTH_ENGINES
 def test_the_session_base_path_is_served_and_journaled_with_the_session(served: Served) -> None:
