@@ -1113,10 +1113,10 @@ def _masked_name(value: Any, full: str | None) -> str | None:
 
 
 def _masked_card(value: Any, full: str | None) -> str | None:
+    if isinstance(value, str) and (ID_PATTERN.search(value) or (full and value.upper() == full)):
+        return "is the full ID number"
     if not isinstance(value, str) or value.count("*") < 8:
         return "hides fewer than 8 characters"
-    if ID_PATTERN.search(value) or (full and value.upper() == full):
-        return "is the full ID number"
     return None
 
 

@@ -426,6 +426,7 @@ def test_a_platform_that_does_not_mask_never_puts_the_person_in_a_report(platfor
     assert result.exit_code == 1, result.output
     checks = {c["id"]: c for c in json.loads((report / "report.json").read_text(encoding="utf-8"))["checks"]}
     assert checks["mask"]["status"] == "failed" and "concealName has no *" in checks["mask"]["message"]
+    assert "concealCard is the full ID number" in checks["mask"]["message"]
     assert checks["mask-form"]["status"] == "warning" and "none masked" in checks["mask-form"]["message"]
     assert person["name"] == "欧阳明月" and len(person["card"]) == 18
     for name in ("report.json", "report.html", "junit.xml", "manifest.json"):
