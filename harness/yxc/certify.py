@@ -128,10 +128,13 @@ def _where(entry: dict[str, Any]) -> str:
 def load_entries(g: Graded, vendor: Vendor) -> list[dict[str, Any]]:
     """The vendor's journaled calls, oldest first: the one place this role reads the journal.
 
-    The calls the journal attributes to the vendor, plus those the gate refused before it named the vendor."""
+    The calls the journal attributes to the vendor, plus those the gate refused before it named the vendor: in a
+    certification session every such call under the session's base path (Window.attributed), and outside one those
+    whose query names the vendor's user."""
     assert g.window is not None
-    attributed = Journal(g.store).query(vendor=vendor.user, platform="yxc", where=g.window.sql(), limit=None, ascending=True)
-    return sorted(attributed + _unattributed(g, vendor.user), key=lambda e: e["id"])
+    attributed = Journal(g.store).query(platform="yxc", where=g.window.attributed(vendor.user), limit=None, ascending=True)
+    seen = {e["id"] for e in attributed}
+    return sorted(attributed + [e for e in _unattributed(g, vendor.user) if e["id"] not in seen], key=lambda e: e["id"])
 
 
 def _enrolled(g: Graded) -> Any:

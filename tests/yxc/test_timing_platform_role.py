@@ -234,3 +234,21 @@ def test_a_repeated_mistake_is_capped_with_a_count():
     results = _rule("YXC-CR-TOTAL")(graded)
     assert len(results) == MAX_FINDINGS + 1
     assert results[-1].message.startswith("… and 70 more") and results[-1].evidence == ()
+
+
+def test_a_sessions_call_the_gate_refused_before_naming_the_vendor_is_graded(tmp_path):
+    """In a certification session every call under its base path is the vendor's, even one without ``user`` (the gate
+    could not name a vendor): it is graded as refused, never read as missing; another session's call is not."""
+    from harness.conformance.sessions import Window
+    from harness.journal import Exchange, Journal
+    from harness.pki import Vendor
+    from harness.schema import open_store
+    from harness.yxc.certify import Graded, load_entries
+
+    store = open_store(tmp_path / "h.db")
+    journal = Journal(store)
+    for session in ("s1", "s2"):
+        journal.record_now(Exchange("yxc", "POST", "/yxc/coach", "", {}, b"{}", status=200, code="202", session=session))
+    vendor = Vendor(platform="yxc", user="u1", platnum="A0001", name=None, cert_pem="")
+    entries = load_entries(Graded(store, "u1", window=Window(session="s1")), vendor)
+    assert [(e["session"], e["code"]) for e in entries] == [("s1", "202")]
