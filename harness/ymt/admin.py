@@ -594,12 +594,13 @@ class Enrolment:
     scanner or the platform marked down takes effect with the next request. Seen requests and codes are never cached:
     their writes do not empty it."""
 
-    SIZE = 20000  # entries; emptied when full
+    SIZE = 20000  # entries of each table (enrolment; people); a table is emptied when full
 
     def __init__(self, store: Store, *, cached: bool = False) -> None:
         self.store = store
         self.cached = cached
         self._entries: dict[Any, Any] = {}
+        self._people: dict[Any, Any] = {}  # kept apart: a crowd of people does not push the merchants out
         self._version = -1
         self._asked: int | None = None
         if cached:
@@ -607,11 +608,12 @@ class Enrolment:
 
     def forget(self) -> None:
         self._entries.clear()
+        self._people.clear()
 
     def _forget_asked(self) -> None:
         self._asked = None
 
-    def _get(self, key: Any, load: Any) -> Any:
+    def _get(self, key: Any, load: Any, entries: dict[Any, Any] | None = None) -> Any:
         if not self.cached:
             return load()
         version = self._asked
@@ -622,10 +624,11 @@ class Enrolment:
                 self._asked = version
             except RuntimeError:  # outside an event loop: asked every time
                 pass
-        entries = self._entries
         if version != self._version:
-            entries.clear()
+            self.forget()
             self._version = version
+        if entries is None:
+            entries = self._entries
         try:
             return entries[key]
         except KeyError:
@@ -635,6 +638,13 @@ class Enrolment:
             entries.clear()
         entries[key] = value
         return value
+
+    def person(self, row: Any, masker: Any) -> OpenPerson:
+        """The person whose columns ``row`` carries (a code row of rules.CODE_SQL), opened once (:class:`OpenPerson`).
+        The key holds the stored (sealed) values themselves, so a changed row is never answered from an older entry,
+        even before the store's change hooks have emptied the table."""
+        key = (row["user_id"], row["name"], row["id_card"], row["veteran"], row["talent_level"])
+        return self._get(key, lambda: OpenPerson(self.store, row, masker), self._people)
 
     def merchant(self, merchant_id: str) -> Merchant | None:
         def load() -> Merchant | None:
@@ -652,6 +662,23 @@ class Enrolment:
 
     def down(self) -> bool:
         return self._get(("down",), lambda: is_down(self.store))
+
+
+class OpenPerson:
+    """What a decode answers of a person, opened once: the name and ID number unsealed (process memory only; the store
+    keeps them sealed), their concealed forms, the identity tags, and the keyed hashes the journal keeps in their place
+    (harness.masking)."""
+
+    __slots__ = ("conceal_card", "conceal_name", "id_card", "masked", "name", "tags")
+
+    def __init__(self, store: Store, row: Any, masker: Any) -> None:
+        user = user_row(store, row)
+        self.name: str = user["name"]
+        self.id_card: str = user["id_card"]
+        self.conceal_name = crypto.conceal_name(self.name)
+        self.conceal_card = crypto.conceal_card(self.id_card)
+        self.tags = tags_for(user)
+        self.masked = {"userName": masker.secret(self.name), "idCard": masker.secret(self.id_card)}
 
 
 def remove_device(store: Store, merchant_id: str, mac_id: str) -> bool:

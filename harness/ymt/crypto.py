@@ -27,6 +27,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 import base45
@@ -208,6 +209,12 @@ def _check_key(profile: str, key: bytes) -> None:
         raise CipherError(f"{profile} needs a {KEY_SIZES[profile]}-byte key, not {len(key)} bytes")
 
 
+@lru_cache(maxsize=1024)
+def _gcm(key: bytes) -> AESGCM:
+    """The AES-GCM cipher of a merchant's reply key, made once per key (every decode seals its answer with one)."""
+    return AESGCM(key)
+
+
 def encrypt_reply(profile: str, key: bytes, plaintext: bytes, *, aad: bytes = b"", nonce: bytes | None = None) -> str:
     """The ``response`` text: base64 of (nonce ‖ ciphertext ‖ tag) for GCM, of the PKCS#7-padded ciphertext otherwise."""
     _check_key(profile, key)
@@ -215,7 +222,7 @@ def encrypt_reply(profile: str, key: bytes, plaintext: bytes, *, aad: bytes = b"
         nonce = os.urandom(GCM_NONCE_BYTES) if nonce is None else nonce
         if len(nonce) != GCM_NONCE_BYTES:
             raise CipherError("the GCM nonce must be 12 bytes")
-        return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, aad)).decode("ascii")
+        return base64.b64encode(nonce + _gcm(key).encrypt(nonce, plaintext, aad)).decode("ascii")
     padder = padding.PKCS7(128).padder()
     padded = padder.update(plaintext) + padder.finalize()
     mode = modes.CBC(bytes(16)) if profile == AES_128_CBC else modes.ECB()

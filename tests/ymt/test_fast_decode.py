@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from fixtures.dudu import AsgiClient
+from harness import sealing
 from harness.config import Settings
 from harness.schema import open_store
 from harness.ymt import admin, crypto, rules
@@ -135,6 +136,62 @@ def test_decodes_and_codes_leave_the_cache_filled(scene: Scene) -> None:
     assert platform.enrolment._entries == cached  # the code the interface issued emptied nothing
     assert scene.post("/qrcode/decode", scene.decode_body(scene.code()))["code"] == "PY0000"
     assert platform.enrolment._entries
+
+
+# --- the cache of opened people (admin.OpenPerson) --------------------------------------------------------------------------
+def _rename(conn: Any, scene: Scene, name: str) -> None:
+    conn.execute("UPDATE ymt_users SET name = ? WHERE id = ?", (sealing.seal(scene.store, name, admin.NAME_PURPOSE), scene.user_id))
+
+
+def _answered_name(scene: Scene, code: str | None = None) -> str:
+    body = scene.decode_body(code or scene.code())
+    reply = scene.post("/qrcode/decode", body)
+    assert reply["code"] == "PY0000", reply
+    return scene.open(reply, body)["userName"]
+
+
+def test_a_person_changed_by_another_process_is_answered_changed_at_once(scene: Scene) -> None:
+    platform = scene.client.app.state_platforms["ymt"]
+    assert _answered_name(scene) == world.NAME
+    assert platform.enrolment._people  # opened once, kept
+    with sqlite3.connect(scene.store.path) as other:  # the CLI or another worker: data_version moves
+        _rename(other, scene, "李四")
+    assert _answered_name(scene) == "李四"
+    assert len(platform.enrolment._people) == 1  # the older entry was dropped, not merely missed
+
+
+def test_a_person_changed_through_the_platforms_handle_is_answered_changed_at_once(scene: Scene) -> None:
+    platform = scene.client.app.state_platforms["ymt"]
+    assert _answered_name(scene) == world.NAME
+    with scene.store.transaction() as conn:  # Store.on_state_change empties the cache
+        _rename(conn, scene, "王五")
+    assert not platform.enrolment._people
+    assert _answered_name(scene) == "王五"
+
+
+def test_a_changed_person_is_never_answered_from_an_older_entry(scene: Scene) -> None:
+    """Even a change no hook reported (a write declared as changing no state) misses the entry: its key is the stored,
+    sealed values themselves."""
+    code = scene.code()  # one code scanned twice (issuing another would call the change hooks)
+    assert _answered_name(scene, code) == world.NAME
+    with scene.store.transaction(changes_state=False) as conn:
+        _rename(conn, scene, "赵六")
+    assert _answered_name(scene, code) == "赵六"
+    assert len(scene.client.app.state_platforms["ymt"].enrolment._people) == 2  # the older entry missed, not dropped
+
+
+def test_the_cache_holds_people_in_memory_only(scene: Scene) -> None:
+    """What the cache opened is journaled as keyed hashes, as before; the store keeps the person sealed."""
+    assert _answered_name(scene) == world.NAME
+    assert _answered_name(scene) == world.NAME  # the second answer from the cache
+    rows = _decodes(scene.store)
+    assert len(rows) == 2
+    for row in rows:
+        assert world.NAME not in row["reply_body"] and world.ID_CARD not in row["reply_body"]
+        answer = json.loads(row["reply_body"])["response"]
+        assert answer["userName"] == scene.client.app.state_platforms["ymt"].masker.secret(world.NAME)
+    stored = scene.store.query_one("SELECT name, id_card FROM ymt_users WHERE id = ?", (scene.user_id,))
+    assert str(stored["name"]).startswith("sealed:v1:") and str(stored["id_card"]).startswith("sealed:v1:")
 
 
 # --- parity: the fast path and the Connexion path ------------------------------------------------------------------------------
