@@ -225,7 +225,15 @@ def code_value_signed(code_key: bytes, value: str) -> bool:
     if not _B32_LETTERS.issuperset(text):
         return False
     raw = int(text.translate(_B32_AS_INT), 32).to_bytes(15, "big")
-    return hmac.compare_digest(raw[10:], hmac.digest(code_key, raw[:10], "sha256")[:5])
+    keyed = _CODE_MACS.get(code_key)
+    if keyed is None:
+        keyed = _CODE_MACS[code_key] = hmac.new(code_key, digestmod="sha256")
+    mac = keyed.copy()  # the key's HMAC state made once: a copy, not a new key schedule, per decode
+    mac.update(raw[:10])
+    return hmac.compare_digest(raw[10:], mac.digest()[:5])
+
+
+_CODE_MACS: dict[bytes, Any] = {}  # code key → its HMAC-SHA256 before any message (one per store the process serves)
 
 
 def code_statements(user_id: str, app_id: str, qrcode_type: str, scope: Sequence[str], value: str, at: float) -> list[Statement]:

@@ -126,6 +126,9 @@ def _signature_candidates(text: str, *, tolerant: bool) -> list[bytes]:
     return out
 
 
+_PKCS1, _SHA256 = asym_padding.PKCS1v15(), hashes.SHA256()  # stateless: made once, not per verification
+
+
 def verify_request(fields: Mapping[str, Any], public_key: rsa.RSAPublicKey, *, tolerant: bool = False) -> None:
     """Raise :class:`SignatureError` unless ``fields['sign']`` verifies over the signing string of ``fields``."""
     sign = fields.get("sign")
@@ -134,7 +137,7 @@ def verify_request(fields: Mapping[str, Any], public_key: rsa.RSAPublicKey, *, t
     message = signing_string(fields).encode("utf-8")
     for signature in _signature_candidates(sign, tolerant=tolerant):
         try:
-            public_key.verify(signature, message, asym_padding.PKCS1v15(), hashes.SHA256())
+            public_key.verify(signature, message, _PKCS1, _SHA256)
             return
         except InvalidSignature:
             continue
