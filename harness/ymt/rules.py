@@ -214,7 +214,7 @@ def not_replayed(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
 SEEN_SQL = "SELECT 1 FROM ymt_seen_requests WHERE merchant_id = ? AND mac_id = ? AND time = ? AND sign_sha256 = ?"
 CLAIM_SQL = (
     "INSERT INTO ymt_seen_requests (merchant_id, mac_id, time, sign_sha256, at) VALUES (?, ?, ?, ?, ?)"
-    " ON CONFLICT (merchant_id, mac_id, time, sign_sha256) DO NOTHING"
+    " ON CONFLICT (time, merchant_id, mac_id, sign_sha256) DO NOTHING"  # the table's key (harness/ymt/state.py step 3)
 )
 PURGE_SQL = "DELETE FROM ymt_seen_requests WHERE at < ?"
 REPLAY_MESSAGE = "this signed request was already received inside the time window: sign a retry afresh with a new time"

@@ -139,6 +139,32 @@ def test_decodes_and_codes_leave_the_cache_filled(scene: Scene) -> None:
     assert platform.enrolment._entries
 
 
+def test_an_older_store_keeps_the_requests_it_has_seen(tmp_path: Path) -> None:
+    """Schema step 3 rebuilds ymt_seen_requests with its key time first; the requests an older store had seen are still
+    refused as replays, and the key still refuses a second claim."""
+    db = tmp_path / "older.db"
+    open_store(db).close()
+    with sqlite3.connect(db) as older:  # the table as steps 1-2 left it, one request seen
+        older.execute("DROP TABLE ymt_seen_requests")
+        older.execute(
+            "CREATE TABLE ymt_seen_requests (merchant_id TEXT NOT NULL, mac_id TEXT NOT NULL, time TEXT NOT NULL,"
+            " sign_sha256 TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (merchant_id, mac_id, time, sign_sha256))"
+        )
+        older.execute("INSERT INTO ymt_seen_requests VALUES ('M1', 'S1', '20261201120000', 'ab', 1.0)")
+        older.execute("UPDATE schema_versions SET version = 2 WHERE owner = 'ymt'")
+    store = open_store(db)
+    try:
+        assert store.versions()["ymt"] == 3
+        assert store.query_one(rules.SEEN_SQL, ("M1", "S1", "20261201120000", "ab")) is not None
+        table = store.query_one("SELECT sql FROM sqlite_master WHERE name = 'ymt_seen_requests'")["sql"]
+        assert "PRIMARY KEY (time, merchant_id, mac_id, sign_sha256)" in table
+        with store.transaction(changes_state=False) as conn:
+            assert conn.execute(rules.CLAIM_SQL, ("M1", "S1", "20261201120000", "ab", 2.0)).rowcount == 0
+            assert conn.execute(rules.CLAIM_SQL, ("M1", "S1", "20261201120001", "ab", 2.0)).rowcount == 1
+    finally:
+        store.close()
+
+
 # --- the cache of opened people (admin.OpenPerson) --------------------------------------------------------------------------
 def _rename(conn: Any, scene: Scene, name: str) -> None:
     conn.execute("UPDATE ymt_users SET name = ? WHERE id = ?", (sealing.seal(scene.store, name, admin.NAME_PURPOSE), scene.user_id))
