@@ -595,12 +595,12 @@ def _public_or_none(pem: str) -> rsa.RSAPublicKey | None:
 
 
 class Enrolment:
-    """Merchants, scanners and the up/down switch as the decode reads them. ``cached``: kept in process memory while
-    the store reports no change at all, as DUDU's device cache (harness/dudu/platform.py): a commit by another
-    connection, worker or CLI moves the store's ``data_version`` (asked once per event-loop iteration); any state
-    change through this handle calls ``Store.on_state_change``; each empties the cache, so a rotated key, a removed
-    scanner or the platform marked down takes effect with the next request. Seen requests and codes are never cached:
-    their writes do not empty it."""
+    """Merchants, scanners, the up/down switch and the people codes name, as the decode reads them. ``cached``: kept in
+    process memory while the store reports no change at all, as DUDU's device cache (harness/dudu/platform.py): a
+    commit by another connection, worker or CLI moves the store's ``data_version`` (asked once per event-loop
+    iteration); any state change through this handle calls ``Store.on_state_change``; each empties the cache, so a
+    rotated key, a removed scanner, a changed person or the platform marked down takes effect with the next request.
+    Seen requests and codes are never cached: their writes do not empty it."""
 
     SIZE = 20000  # entries of each table (enrolment; people); a table is emptied when full
 
