@@ -225,7 +225,15 @@ def code_value_signed(code_key: bytes, value: str) -> bool:
     if not _B32_LETTERS.issuperset(text):
         return False
     raw = int(text.translate(_B32_AS_INT), 32).to_bytes(15, "big")
-    return hmac.compare_digest(raw[10:], hmac.digest(code_key, raw[:10], "sha256")[:5])
+    keyed = _CODE_MACS.get(code_key)
+    if keyed is None:
+        keyed = _CODE_MACS[code_key] = hmac.new(code_key, digestmod="sha256")
+    mac = keyed.copy()  # the key's HMAC state made once: a copy, not a new key schedule, per decode
+    mac.update(raw[:10])
+    return hmac.compare_digest(raw[10:], mac.digest()[:5])
+
+
+_CODE_MACS: dict[bytes, Any] = {}  # code key → its HMAC-SHA256 before any message (one per store the process serves)
 
 
 def code_statements(user_id: str, app_id: str, qrcode_type: str, scope: Sequence[str], value: str, at: float) -> list[Statement]:
@@ -587,19 +595,20 @@ def _public_or_none(pem: str) -> rsa.RSAPublicKey | None:
 
 
 class Enrolment:
-    """Merchants, scanners and the up/down switch as the decode reads them. ``cached``: kept in process memory while
-    the store reports no change at all, as DUDU's device cache (harness/dudu/platform.py): a commit by another
-    connection, worker or CLI moves the store's ``data_version`` (asked once per event-loop iteration); any state
-    change through this handle calls ``Store.on_state_change``; each empties the cache, so a rotated key, a removed
-    scanner or the platform marked down takes effect with the next request. Seen requests and codes are never cached:
-    their writes do not empty it."""
+    """Merchants, scanners, the up/down switch and the people codes name, as the decode reads them. ``cached``: kept in
+    process memory while the store reports no change at all, as DUDU's device cache (harness/dudu/platform.py): a
+    commit by another connection, worker or CLI moves the store's ``data_version`` (asked once per event-loop
+    iteration); any state change through this handle calls ``Store.on_state_change``; each empties the cache, so a
+    rotated key, a removed scanner, a changed person or the platform marked down takes effect with the next request.
+    Seen requests and codes are never cached: their writes do not empty it."""
 
-    SIZE = 20000  # entries; emptied when full
+    SIZE = 20000  # entries of each table (enrolment; people); a table is emptied when full
 
     def __init__(self, store: Store, *, cached: bool = False) -> None:
         self.store = store
         self.cached = cached
         self._entries: dict[Any, Any] = {}
+        self._people: dict[Any, Any] = {}  # kept apart: a crowd of people does not push the merchants out
         self._version = -1
         self._asked: int | None = None
         if cached:
@@ -607,11 +616,12 @@ class Enrolment:
 
     def forget(self) -> None:
         self._entries.clear()
+        self._people.clear()
 
     def _forget_asked(self) -> None:
         self._asked = None
 
-    def _get(self, key: Any, load: Any) -> Any:
+    def _get(self, key: Any, load: Any, entries: dict[Any, Any] | None = None) -> Any:
         if not self.cached:
             return load()
         version = self._asked
@@ -622,10 +632,11 @@ class Enrolment:
                 self._asked = version
             except RuntimeError:  # outside an event loop: asked every time
                 pass
-        entries = self._entries
         if version != self._version:
-            entries.clear()
+            self.forget()
             self._version = version
+        if entries is None:
+            entries = self._entries
         try:
             return entries[key]
         except KeyError:
@@ -635,6 +646,13 @@ class Enrolment:
             entries.clear()
         entries[key] = value
         return value
+
+    def person(self, row: Any, masker: Any) -> OpenPerson:
+        """The person whose columns ``row`` carries (a code row of rules.CODE_SQL), opened once (:class:`OpenPerson`).
+        The key holds the stored (sealed) values themselves, so a changed row is never answered from an older entry,
+        even before the store's change hooks have emptied the table."""
+        key = (row["user_id"], row["name"], row["id_card"], row["veteran"], row["talent_level"])
+        return self._get(key, lambda: OpenPerson(self.store, row, masker), self._people)
 
     def merchant(self, merchant_id: str) -> Merchant | None:
         def load() -> Merchant | None:
@@ -652,6 +670,23 @@ class Enrolment:
 
     def down(self) -> bool:
         return self._get(("down",), lambda: is_down(self.store))
+
+
+class OpenPerson:
+    """What a decode answers of a person, opened once: the name and ID number unsealed (process memory only; the store
+    keeps them sealed), their concealed forms, the identity tags, and the keyed hashes the journal keeps in their place
+    (harness.masking)."""
+
+    __slots__ = ("conceal_card", "conceal_name", "id_card", "masked", "name", "tags")
+
+    def __init__(self, store: Store, row: Any, masker: Any) -> None:
+        user = user_row(store, row)
+        self.name: str = user["name"]
+        self.id_card: str = user["id_card"]
+        self.conceal_name = crypto.conceal_name(self.name)
+        self.conceal_card = crypto.conceal_card(self.id_card)
+        self.tags = tags_for(user)
+        self.masked = {"userName": masker.secret(self.name), "idCard": masker.secret(self.id_card)}
 
 
 def remove_device(store: Store, merchant_id: str, mac_id: str) -> bool:

@@ -22,11 +22,13 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import os
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 import base45
@@ -124,6 +126,9 @@ def _signature_candidates(text: str, *, tolerant: bool) -> list[bytes]:
     return out
 
 
+_PKCS1, _SHA256 = asym_padding.PKCS1v15(), hashes.SHA256()  # stateless: made once, not per verification
+
+
 def verify_request(fields: Mapping[str, Any], public_key: rsa.RSAPublicKey, *, tolerant: bool = False) -> None:
     """Raise :class:`SignatureError` unless ``fields['sign']`` verifies over the signing string of ``fields``."""
     sign = fields.get("sign")
@@ -132,7 +137,7 @@ def verify_request(fields: Mapping[str, Any], public_key: rsa.RSAPublicKey, *, t
     message = signing_string(fields).encode("utf-8")
     for signature in _signature_candidates(sign, tolerant=tolerant):
         try:
-            public_key.verify(signature, message, asym_padding.PKCS1v15(), hashes.SHA256())
+            public_key.verify(signature, message, _PKCS1, _SHA256)
             return
         except InvalidSignature:
             continue
@@ -165,6 +170,35 @@ def check_time(text: str, now: datetime, window: int = TIME_WINDOW_SECONDS) -> d
     if skew > window:
         raise TimeWindowError(f"time is {int(skew)} s from the platform clock (window ±{window} s)")
     return moment
+
+
+_DAYS: dict[str, int] = {}  # yyyyMMdd → POSIX seconds of that Beijing midnight (a real date, read by parse_time once)
+
+
+def time_seconds(text: str) -> int:
+    """A request ``time`` as POSIX seconds: :func:`parse_time` (its refusals, in its words), with the date read once
+    per day (every decode asks)."""
+    if type(text) is str and len(text) == 14 and text.isascii() and text.isdigit():
+        day = _DAYS.get(text[:8])
+        hour, minute, second = int(text[8:10]), int(text[10:12]), int(text[12:14])
+        if day is not None and hour < 24 and minute < 60 and second < 60:
+            return day + hour * 3600 + minute * 60 + second
+    moment = parse_time(text)
+    if len(_DAYS) >= 1000:
+        _DAYS.clear()
+    _DAYS[text[:8]] = int(moment.replace(hour=0, minute=0, second=0).timestamp())
+    return int(moment.timestamp())
+
+
+def check_time_at(text: str, now: float, window: int = TIME_WINDOW_SECONDS) -> None:
+    """:func:`check_time` against ``now`` in POSIX seconds, as the same moment to the microsecond (the rounding of
+    ``datetime.fromtimestamp``), without building datetimes: the same decisions and words."""
+    moment = time_seconds(text)
+    fraction, whole = math.modf(now)
+    micros = round(fraction * 1e6)  # half to even, as datetime.fromtimestamp rounds
+    skew = abs((moment - int(whole)) * 1_000_000 - micros) / 1_000_000
+    if skew > window:
+        raise TimeWindowError(f"time is {int(skew)} s from the platform clock (window ±{window} s)")
 
 
 @dataclass
@@ -208,6 +242,12 @@ def _check_key(profile: str, key: bytes) -> None:
         raise CipherError(f"{profile} needs a {KEY_SIZES[profile]}-byte key, not {len(key)} bytes")
 
 
+@lru_cache(maxsize=1024)
+def _gcm(key: bytes) -> AESGCM:
+    """The AES-GCM cipher of a merchant's reply key, made once per key (every decode seals its answer with one)."""
+    return AESGCM(key)
+
+
 def encrypt_reply(profile: str, key: bytes, plaintext: bytes, *, aad: bytes = b"", nonce: bytes | None = None) -> str:
     """The ``response`` text: base64 of (nonce ‖ ciphertext ‖ tag) for GCM, of the PKCS#7-padded ciphertext otherwise."""
     _check_key(profile, key)
@@ -215,7 +255,7 @@ def encrypt_reply(profile: str, key: bytes, plaintext: bytes, *, aad: bytes = b"
         nonce = os.urandom(GCM_NONCE_BYTES) if nonce is None else nonce
         if len(nonce) != GCM_NONCE_BYTES:
             raise CipherError("the GCM nonce must be 12 bytes")
-        return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, aad)).decode("ascii")
+        return base64.b64encode(nonce + _gcm(key).encrypt(nonce, plaintext, aad)).decode("ascii")
     padder = padding.PKCS7(128).padder()
     padded = padder.update(plaintext) + padder.finalize()
     mode = modes.CBC(bytes(16)) if profile == AES_128_CBC else modes.ECB()

@@ -39,8 +39,7 @@ KIND_CODES = {
     ErrorKind.INTERNAL: "PY9999",
 }
 AUTH_CODE_FIELD = re.compile(rb'"code"(\s*:\s*)"((?:[^"\\]|\\.)*)"')  # the B.5 request's code (a JSON string)
-DECODE_SECRETS = ("userName", "idCard")  # the decode answer's personal fields (journaled as keyed hashes)
-PLAINTEXT = "ymt_plaintext"  # ExchangeContext.extras key: the decode answer before it was sealed (journal_form)
+PLAINTEXT = "ymt_plaintext"  # ExchangeContext.extras key: the decode answer before it was sealed, masked (journal_form)
 
 
 def qr_png_base64(text: str) -> str:
@@ -131,11 +130,8 @@ class YmtPlatform(Platform):
         ctx = current_exchange.get()
         plain = ctx.extras.get(PLAINTEXT) if ctx is not None else None
         if operation == "decode_qrcode" and plain is not None and self.reply_ok(reply):
-            # Masked here, where the fields are known, rather than by a scan of the serialised reply (harness.masking).
-            answer = plain["response"]
-            for name in DECODE_SECRETS:
-                if name in answer:
-                    answer[name] = self.masker.secret(answer[name])
+            # Masked by the handler, where the fields are known (once per person, admin.OpenPerson), rather than by a
+            # scan of the serialised reply (harness.masking).
             ctx.exchange.reply_secret_free = True  # type: ignore[union-attr]
             return plain, []
         if operation == "consent" and self.reply_ok(reply) and isinstance(reply.get("response", {}).get("code"), str):
@@ -209,23 +205,24 @@ class YmtPlatform(Platform):
     def decode(self, ctx: ExchangeContext, body: dict[str, Any]) -> dict[str, Any]:
         rctx = self._judge(ctx, "decode_qrcode", body)
         merchant, code = rctx.merchant, rctx.code  # the code row carries its person's columns (rules.CODE_SQL)
-        user = admin.user_row(self.store, code)
+        person = self.enrolment.person(code, self.masker)  # opened once while the store reports no change
         shared = merchant.fields.intersection(orjson.loads(code["scope"]))  # registered and consented (D-YMT-ENROL)
         plaintext: dict[str, Any] = {
             "qrcodeType": code["qrcode_type"],
-            "concealName": crypto.conceal_name(user["name"]),
-            "concealCard": crypto.conceal_card(user["id_card"]),
+            "concealName": person.conceal_name,
+            "concealCard": person.conceal_card,
             "serverTime": admin.server_time(rctx.now),
         }
+        journaled = dict(plaintext)  # the same answer with the personal fields as the journal keeps them (keyed hashes)
         if "userName" in shared:
-            plaintext["userName"] = user["name"]
+            plaintext["userName"], journaled["userName"] = person.name, person.masked["userName"]
         if "idCard" in shared:
-            plaintext["idCard"] = user["id_card"]
+            plaintext["idCard"], journaled["idCard"] = person.id_card, person.masked["idCard"]
         if "tags" in shared:
-            plaintext["tags"] = admin.tags_for(user)
+            plaintext["tags"] = journaled["tags"] = person.tags
         profile = merchant["aes_profile"]
         aad = crypto.reply_aad(str(body["merchantId"]), str(body["macId"]), str(body["time"])) if profile == crypto.AES_256_GCM else b""
-        ctx.extras[PLAINTEXT] = self.ok(plaintext)
+        ctx.extras[PLAINTEXT] = self.ok(journaled)
         return self.ok(crypto.encrypt_reply(profile, merchant.reply_key, orjson.dumps(plaintext), aad=aad))
 
     # -- B.5 and the flows (D-YMT-FLOW, D-YMT-AUTH) --------------------------------------------------------------------------

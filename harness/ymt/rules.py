@@ -135,7 +135,7 @@ def device_known(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
 )
 def time_fresh(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
     try:
-        crypto.check_time(str(body["time"]), ctx.moment)
+        crypto.check_time_at(str(body["time"]), ctx.now)  # crypto.check_time against ctx.moment, without datetimes
     except crypto.TimeWindowError as exc:
         yield Fail(str(exc), "time")
 
@@ -189,9 +189,14 @@ def not_replayed(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
     whose claim adds no row is answered PY2003 by this rule's refusal and journaled so (harness.unit_of_work). A
     refused exchange records nothing: the same refusal can be had again, and a success only once."""
     key = (str(body["merchantId"]), str(body["macId"]), str(body["time"]), hashlib.sha256(str(body["sign"]).encode("utf-8")).hexdigest())
-    if ctx.store.query_one(SEEN_SQL, key) is not None:
+    # One statement asks both this rule's question and YMT-CODE's (the code with its person), which comes next.
+    value = code_value(body)
+    signed = admin.code_value_signed(admin.platform_keys(ctx.store).code_key, value)  # a forged value: no look-up
+    row = ctx.store.query_one(LOOKUP_SQL, (*key, value if signed else None))
+    if row["seen"] is not None:
         yield Fail(REPLAY_MESSAGE, "sign")
         return
+    ctx.facts[LOOKED_UP] = row if row["value"] is not None and row["user_id_found"] is not None else None
     exchange = current_exchange.get()
     if exchange is None:  # outside an exchange (a direct call): the synchronous write decides
         with ctx.store.transaction(changes_state=False) as conn:
@@ -209,7 +214,7 @@ def not_replayed(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
 SEEN_SQL = "SELECT 1 FROM ymt_seen_requests WHERE merchant_id = ? AND mac_id = ? AND time = ? AND sign_sha256 = ?"
 CLAIM_SQL = (
     "INSERT INTO ymt_seen_requests (merchant_id, mac_id, time, sign_sha256, at) VALUES (?, ?, ?, ?, ?)"
-    " ON CONFLICT (merchant_id, mac_id, time, sign_sha256) DO NOTHING"
+    " ON CONFLICT (time, merchant_id, mac_id, sign_sha256) DO NOTHING"  # the table's key (harness/ymt/state.py step 3)
 )
 PURGE_SQL = "DELETE FROM ymt_seen_requests WHERE at < ?"
 REPLAY_MESSAGE = "this signed request was already received inside the time window: sign a retry afresh with a new time"
@@ -225,10 +230,18 @@ def replay_refusal() -> PlatformError:
 _purged: dict[str, float] = {}
 
 
-CODE_SQL = (  # the code with the person it names (their columns as admin.user_row reads them), one query on every decode
+CODE_SQL = (  # the code with the person it names (their columns as admin.user_row reads them)
     "SELECT c.value, c.user_id, c.qrcode_type, c.scope, c.expires, c.revoked,"
     " u.name, u.id_card, u.veteran, u.talent_level FROM ymt_codes c JOIN ymt_users u ON u.id = c.user_id WHERE c.value = ?"
 )
+# What a decode reads, one statement: whether the signed request was seen (YMT-REPLAY) and CODE_SQL's row (YMT-CODE),
+# always one row (its code columns NULL when there is no such code or person: the inner join of CODE_SQL).
+LOOKUP_SQL = (
+    "SELECT (" + SEEN_SQL + ") AS seen, c.value, c.user_id, c.qrcode_type, c.scope, c.expires, c.revoked,"
+    " u.name, u.id_card, u.veteran, u.talent_level, u.id AS user_id_found"
+    " FROM (SELECT 1 AS one) AS here LEFT JOIN ymt_codes c ON c.value = ? LEFT JOIN ymt_users u ON u.id = c.user_id"
+)
+LOOKED_UP = "ymt-code-row"  # YmtContext.facts key: the code row YMT-REPLAY's statement found (None: none)
 
 
 # --- the code -------------------------------------------------------------------------------------------------------------
@@ -241,9 +254,12 @@ CODE_SQL = (  # the code with the person it names (their columns as admin.user_r
     title="the scanned code is one this platform issued",
 )
 def code_issued(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
-    value = code_value(body)
-    keys = admin.platform_keys(ctx.store)
-    row = ctx.store.query_one(CODE_SQL, (value,)) if admin.code_value_signed(keys.code_key, value) else None
+    if LOOKED_UP in ctx.facts:  # read with the seen-request look-up (YMT-REPLAY)
+        row = ctx.facts[LOOKED_UP]
+    else:
+        value = code_value(body)
+        keys = admin.platform_keys(ctx.store)
+        row = ctx.store.query_one(CODE_SQL, (value,)) if admin.code_value_signed(keys.code_key, value) else None
     if row is None:
         yield Fail("not a code this platform issued (send the QR content unchanged as qrcod)", "qrcod")
         return

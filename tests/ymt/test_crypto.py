@@ -68,6 +68,32 @@ def test_time_is_beijing_yyyymmddhhmmss_within_300_s() -> None:
             crypto.parse_time(bad)
 
 
+def test_the_decode_time_check_in_posix_seconds_decides_and_words_as_check_time() -> None:
+    """crypto.check_time_at (the decode's rule) against check_time: the same refusals, words and edges of the window,
+    to the microsecond of the platform clock."""
+    import random
+
+    rng = random.Random(7)
+    epoch = NOW.timestamp()
+    cases = ["20251201160500", "20251201155500", "20251201160501", "20251201155459", "20251301160000", "20251201246000"]
+    cases += ["20251201235960", "20250229120000", "20240229120000", "2025120116000", "２０２５１２０１１６００００", "2025-12-01 16:00"]
+    for _ in range(2000):
+        cases.append(crypto.format_time(NOW + timedelta(seconds=rng.uniform(-400, 400))))
+    for text in cases:
+        for now in (epoch, epoch + 0.4999995, epoch - 0.0000005, epoch + rng.uniform(-2, 2)):
+            try:
+                crypto.check_time(text, datetime.fromtimestamp(now, UTC))
+                expected = None
+            except crypto.TimeWindowError as exc:
+                expected = str(exc)
+            try:
+                crypto.check_time_at(text, now)
+                got = None
+            except crypto.TimeWindowError as exc:
+                got = str(exc)
+            assert got == expected, (text, now)
+
+
 def test_replay_inside_the_window_is_refused() -> None:
     guard = crypto.ReplayGuard()
     signed = {**REQUEST, "sign": "abc"}

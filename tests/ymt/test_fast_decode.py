@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from fixtures.dudu import AsgiClient
+from harness import sealing
 from harness.config import Settings
 from harness.schema import open_store
 from harness.ymt import admin, crypto, rules
@@ -68,7 +69,8 @@ def test_a_claim_lost_at_commit_is_answered_as_a_replay(scene: Scene, monkeypatc
     """Two workers: the second's look-up ran before the first committed. The PRIMARY KEY decides at commit."""
     body = scene.decode_body(scene.code())
     assert scene.post("/qrcode/decode", body)["code"] == "PY0000"
-    monkeypatch.setattr(rules, "SEEN_SQL", rules.SEEN_SQL + " AND 0")  # the look-up finds nothing, as in the other worker
+    blind = rules.LOOKUP_SQL.replace(rules.SEEN_SQL, rules.SEEN_SQL + " AND 0")
+    monkeypatch.setattr(rules, "LOOKUP_SQL", blind)  # the look-up finds nothing, as in the other worker
     lost = scene.post("/qrcode/decode", body)
     assert lost["code"] == "PY2003" and lost["violations"][0]["rule"] == "YMT-REPLAY"
     last = _decodes(scene.store)[-1]
@@ -135,6 +137,88 @@ def test_decodes_and_codes_leave_the_cache_filled(scene: Scene) -> None:
     assert platform.enrolment._entries == cached  # the code the interface issued emptied nothing
     assert scene.post("/qrcode/decode", scene.decode_body(scene.code()))["code"] == "PY0000"
     assert platform.enrolment._entries
+
+
+def test_an_older_store_keeps_the_requests_it_has_seen(tmp_path: Path) -> None:
+    """Schema step 3 rebuilds ymt_seen_requests with its key time first; the requests an older store had seen are still
+    refused as replays, and the key still refuses a second claim."""
+    db = tmp_path / "older.db"
+    open_store(db).close()
+    with sqlite3.connect(db) as older:  # the table as steps 1-2 left it, one request seen
+        older.execute("DROP TABLE ymt_seen_requests")
+        older.execute(
+            "CREATE TABLE ymt_seen_requests (merchant_id TEXT NOT NULL, mac_id TEXT NOT NULL, time TEXT NOT NULL,"
+            " sign_sha256 TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (merchant_id, mac_id, time, sign_sha256))"
+        )
+        older.execute("INSERT INTO ymt_seen_requests VALUES ('M1', 'S1', '20261201120000', 'ab', 1.0)")
+        older.execute("UPDATE schema_versions SET version = 2 WHERE owner = 'ymt'")
+    store = open_store(db)
+    try:
+        assert store.versions()["ymt"] == 3
+        assert store.query_one(rules.SEEN_SQL, ("M1", "S1", "20261201120000", "ab")) is not None
+        table = store.query_one("SELECT sql FROM sqlite_master WHERE name = 'ymt_seen_requests'")["sql"]
+        assert "PRIMARY KEY (time, merchant_id, mac_id, sign_sha256)" in table
+        with store.transaction(changes_state=False) as conn:
+            assert conn.execute(rules.CLAIM_SQL, ("M1", "S1", "20261201120000", "ab", 2.0)).rowcount == 0
+            assert conn.execute(rules.CLAIM_SQL, ("M1", "S1", "20261201120001", "ab", 2.0)).rowcount == 1
+    finally:
+        store.close()
+
+
+# --- the cache of opened people (admin.OpenPerson) --------------------------------------------------------------------------
+def _rename(conn: Any, scene: Scene, name: str) -> None:
+    conn.execute("UPDATE ymt_users SET name = ? WHERE id = ?", (sealing.seal(scene.store, name, admin.NAME_PURPOSE), scene.user_id))
+
+
+def _answered_name(scene: Scene, code: str | None = None) -> str:
+    body = scene.decode_body(code or scene.code())
+    reply = scene.post("/qrcode/decode", body)
+    assert reply["code"] == "PY0000", reply
+    return scene.open(reply, body)["userName"]
+
+
+def test_a_person_changed_by_another_process_is_answered_changed_at_once(scene: Scene) -> None:
+    platform = scene.client.app.state_platforms["ymt"]
+    assert _answered_name(scene) == world.NAME
+    assert platform.enrolment._people  # opened once, kept
+    with sqlite3.connect(scene.store.path) as other:  # the CLI or another worker: data_version moves
+        _rename(other, scene, "李四")
+    assert _answered_name(scene) == "李四"
+    assert len(platform.enrolment._people) == 1  # the older entry was dropped, not merely missed
+
+
+def test_a_person_changed_through_the_platforms_handle_is_answered_changed_at_once(scene: Scene) -> None:
+    platform = scene.client.app.state_platforms["ymt"]
+    assert _answered_name(scene) == world.NAME
+    with scene.store.transaction() as conn:  # Store.on_state_change empties the cache
+        _rename(conn, scene, "王五")
+    assert not platform.enrolment._people
+    assert _answered_name(scene) == "王五"
+
+
+def test_a_changed_person_is_never_answered_from_an_older_entry(scene: Scene) -> None:
+    """Even a change no hook reported (a write declared as changing no state) misses the entry: its key is the stored,
+    sealed values themselves."""
+    code = scene.code()  # one code scanned twice (issuing another would call the change hooks)
+    assert _answered_name(scene, code) == world.NAME
+    with scene.store.transaction(changes_state=False) as conn:
+        _rename(conn, scene, "赵六")
+    assert _answered_name(scene, code) == "赵六"
+    assert len(scene.client.app.state_platforms["ymt"].enrolment._people) == 2  # the older entry missed, not dropped
+
+
+def test_the_cache_holds_people_in_memory_only(scene: Scene) -> None:
+    """What the cache opened is journaled as keyed hashes, as before; the store keeps the person sealed."""
+    assert _answered_name(scene) == world.NAME
+    assert _answered_name(scene) == world.NAME  # the second answer from the cache
+    rows = _decodes(scene.store)
+    assert len(rows) == 2
+    for row in rows:
+        assert world.NAME not in row["reply_body"] and world.ID_CARD not in row["reply_body"]
+        answer = json.loads(row["reply_body"])["response"]
+        assert answer["userName"] == scene.client.app.state_platforms["ymt"].masker.secret(world.NAME)
+    stored = scene.store.query_one("SELECT name, id_card FROM ymt_users WHERE id = ?", (scene.user_id,))
+    assert str(stored["name"]).startswith("sealed:v1:") and str(stored["id_card"]).startswith("sealed:v1:")
 
 
 # --- parity: the fast path and the Connexion path ------------------------------------------------------------------------------
