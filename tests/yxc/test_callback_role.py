@@ -293,13 +293,7 @@ class OneShotQr:
             if callback in self.used:
                 start_response("200 OK", [("Content-Type", "application/json")])
                 return [json.dumps({"errorcode": 1, "message": "this QR was already scanned", "data": None}).encode()]
-            captured: list[str] = []
-
-            def remember(status: str, headers: list, *rest: Any) -> Any:
-                captured.append(status)
-                return start_response(status, headers, *rest)
-
-            body = b"".join(self.app(environ, remember))
+            body = b"".join(self.app(environ, start_response))
             if b'"errorcode":0' in body.replace(b" ", b""):
                 self.used.add(callback)
             return [body]
