@@ -29,6 +29,7 @@ from harness.schema import open_store
 from harness.specs import spec_sha256
 from harness.store import Store
 from harness.zjpx.vendor import (
+    PULL_PATH,
     PUSH_PATH,
     SPEC,
     Exchanged,
@@ -77,6 +78,8 @@ class ServerContext:
     fuzz_examples: int = 5
     pages: list[Exchanged] = field(default_factory=list)
     packages: list[dict[str, Any]] = field(default_factory=list)
+    beyond: list[Exchanged] = field(default_factory=list)  # pages past totalPage, walked while they list new courses
+    hidden: list[str] = field(default_factory=list)  # course codes listed only past totalPage
     pushed: dict[str, Any] = field(default_factory=dict)
     push: Exchanged | None = None
 
@@ -98,7 +101,28 @@ def _walk_pages(ctx: ServerContext) -> list[Exchanged]:
         for page in range(2, min(total or 1, MAX_PAGES) + 1):
             ctx.pages.append(ctx.call(ctx.vendor.pull, page, ctx.page_size))
         ctx.packages = [c for x in ctx.pages for c in page_of(x.reply)[1] if isinstance(c, dict)]
+        if total is not None and total < MAX_PAGES:
+            _walk_beyond(ctx, total)
     return ctx.pages
+
+
+def _course_key(item: Any) -> str:
+    return str(item.get("courseCode")) if isinstance(item, dict) else repr(item)
+
+
+def _walk_beyond(ctx: ServerContext, total: int) -> None:
+    """Pages past totalPage: the first always (ZJPX-S-PAGES-PAST-LAST judges what it holds), then on while each lists
+    courses no page before it did. Courses there that pages 1..totalPage never listed prove totalPage wrong: a
+    supervision platform that follows totalPage (§1.14.5 总页码数) never sees them."""
+    seen = {_course_key(c) for x in ctx.pages for c in page_of(x.reply)[1]}
+    for page in range(total + 1, MAX_PAGES + 1):
+        x = ctx.call(ctx.vendor.pull, page, ctx.page_size)
+        ctx.beyond.append(x)
+        new = [k for k in (_course_key(c) for c in page_of(x.reply)[1]) if k not in seen]
+        if not new:
+            return
+        ctx.hidden += new
+        seen.update(new)
 
 
 # The reading of the seed a vendor followed when its reply breaks the strict reading under a decision (what the
@@ -180,10 +204,18 @@ def pages_consistent(ctx: ServerContext) -> Any:
         if number < total and len(items) < ctx.page_size:
             return failed(f"page {number} of {total} has only {len(items)} courses (a gap before the last page)", _evidence(x))
         for item in items:
-            code = str(item.get("courseCode")) if isinstance(item, dict) else repr(item)
+            code = _course_key(item)
             if code in seen:
                 return failed(f"course {code} appears on page {seen[code]} and again on page {number}", _evidence(x))
             seen[code] = number
+    if ctx.hidden:
+        shown = [x for x in ctx.beyond if any(_course_key(c) in ctx.hidden for c in page_of(x.reply)[1])]
+        return failed(
+            f"totalPage {total} is wrong: page(s) past it list {len(ctx.hidden)} course(s) that pages 1..{total} never "
+            f"listed, so a supervision platform that follows totalPage (§1.14.5 总页码数) never sees {len(ctx.hidden)} of "
+            f"{len(seen) + len(ctx.hidden)} course packages",
+            *[_evidence(x, f"page past totalPage {total}") for x in shown[:2]],
+        )
     walked = f" (the first {len(pages)} of {total} pages walked; raise --page-size to see all)" if total > len(pages) else ""
     return passed(f"{len(seen)} courses on {len(pages)} page(s) of {ctx.page_size}, each once{walked}")
 
@@ -202,10 +234,12 @@ def pages_past_last(ctx: ServerContext) -> Any:
         return skipped("no usable totalPage (ZJPX-S-PAGES says why)")
     if not ctx.packages:
         return skipped("thirdCoursePull lists no course package: an empty page past the last shows nothing")
-    beyond = ctx.call(ctx.vendor.pull, total + 1, ctx.page_size)
+    beyond = ctx.beyond[0] if ctx.beyond else ctx.call(ctx.vendor.pull, total + 1, ctx.page_size)
     listed = page_of(beyond.reply)[1]
     if listed:
-        return failed(f"page {total + 1} (past totalPage {total}) still lists {len(listed)} course(s)", _evidence(beyond))
+        new = sum(1 for c in listed if _course_key(c) in ctx.hidden)
+        how = f" ({new} of them on no page up to totalPage: ZJPX-S-PAGES fails for it)" if new else " (repeating courses already listed)"
+        return failed(f"page {total + 1} (past totalPage {total}) still lists {len(listed)} course(s){how}", _evidence(beyond))
     return passed(f"page {total + 1} lists nothing", _evidence(beyond))
 
 
@@ -216,15 +250,18 @@ def _chapters(items: Any) -> Iterator[dict[str, Any]]:
             yield from _chapters(chapter.get("chapterList"))
 
 
-def _tree_problems(package: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(wrong parents, repeated codes) of one course package (§1.14.5 parentChapterCode, parentSectionCode)."""
+def _tree_problems(package: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """(wrong section parents, chapter parents naming neither course nor enclosing chapter, repeated codes) of one
+    course package (§1.14.5 parentChapterCode, parentSectionCode)."""
     course = str(package.get("courseCode"))
     wrong: list[str] = []
+    odd_parent: list[str] = []
     codes: dict[str, list[str]] = {"chapterCode": [], "sectionCode": [], "resCode": []}
 
     def walk(items: Any, parents: tuple[str, ...]) -> None:
         # §1.14.5 calls parentChapterCode 章父节点编码（课程编码）: the course code; a nested chapter (as in the §1.14.4
-        # example) may also name its enclosing chapter (D-ZJPX-COURSE-STATUS).
+        # example) may also name its enclosing chapter (D-ZJPX-COURSE-STATUS). The example's second chapter names
+        # neither (D-ZJPX-CHAPTER-PARENT): one of the seed's own forms, so a WARNING, not a failure.
         for chapter in items if isinstance(items, list) else []:
             if not isinstance(chapter, dict):
                 continue
@@ -232,7 +269,7 @@ def _tree_problems(package: dict[str, Any]) -> tuple[list[str], list[str]]:
             codes["chapterCode"].append(code)
             given = chapter.get("parentChapterCode", chapter.get("parentChapertCode"))
             if given is not None and str(given) not in parents:
-                wrong.append(f"chapter {code}: parentChapterCode {given} names neither its course nor its enclosing chapter")
+                odd_parent.append(f"chapter {code}: parentChapterCode {given} names neither its course nor its enclosing chapter")
             for section in chapter.get("sectionList") or []:
                 if not isinstance(section, dict):
                     continue
@@ -246,7 +283,7 @@ def _tree_problems(package: dict[str, Any]) -> tuple[list[str], list[str]]:
 
     walk(package.get("chapterList"), (course,))
     repeated = [f"{key} {c}" for key, values in codes.items() for c in sorted({v for v in values if values.count(v) > 1})]
-    return wrong, repeated
+    return wrong, odd_parent, repeated
 
 
 @SERVER.check(
@@ -259,19 +296,39 @@ def tree_consistent(ctx: ServerContext) -> Any:
     _walk_pages(ctx)
     if not ctx.packages:
         return skipped("thirdCoursePull lists no course package: no tree to judge")
+    check = SERVER.get("ZJPX-S-TREE")
     repeats: list[str] = []
+    parents: list[str] = []
     for package in ctx.packages:
-        wrong, repeated = _tree_problems(package)
+        wrong, odd_parent, repeated = _tree_problems(package)
         if wrong:
             return failed(f"course {package.get('courseCode')}: " + "; ".join(wrong[:3]))
         repeats += [f"course {package.get('courseCode')}: {r}" for r in repeated]
-    if repeats:
-        return SERVER.get("ZJPX-S-TREE").result(
-            "warning",
-            "codes repeat within a course, as the seed's own example does (D-ZJPX-COURSE-STATUS; the strict reading wants "
-            "them unique): " + "; ".join(repeats[:4]),
-            decision="D-ZJPX-COURSE-STATUS",
+        parents += [f"course {package.get('courseCode')}: {p}" for p in odd_parent]
+    results = []
+    if parents:
+        results.append(
+            check.result(
+                "warning",
+                "a chapter's parentChapterCode names neither its course nor its enclosing chapter, as the §1.14.4 example's "
+                'second chapter does ("parentChapterCode": "432r54kk3343kr56rew3loodkciewoew"), where §1.14.5 says '
+                "章父节点编码（课程编码）. Reading followed: the example's. Both are the seed's own forms: a warning, not a "
+                "failure (D-ZJPX-CHAPTER-PARENT): " + "; ".join(parents[:3]) + (f" (+{len(parents) - 3} more)" if len(parents) > 3 else ""),
+                clause="002 §1.14.5 parentChapterCode (章父节点编码（课程编码）) vs §1.14.4 example",
+                decision="D-ZJPX-CHAPTER-PARENT",
+            )
         )
+    if repeats:
+        results.append(
+            check.result(
+                "warning",
+                "codes repeat within a course, as the seed's own example does (D-ZJPX-COURSE-STATUS; the strict reading wants "
+                "them unique): " + "; ".join(repeats[:4]),
+                decision="D-ZJPX-COURSE-STATUS",
+            )
+        )
+    if results:
+        return results
     chapters = sum(1 for p in ctx.packages for _ in _chapters(p.get("chapterList")))
     return passed(f"{len(ctx.packages)} package(s), {chapters} chapter(s): every parent code names its parent, every code once")
 
@@ -367,6 +424,110 @@ def push_refuses_incomplete(ctx: ServerContext) -> Any:
             _evidence(x, describe(broken), broken),
         )
     return passed("refused", _evidence(x, describe(broken), broken))
+
+
+# The request forms the supervision side's own examples send (D-ZJPX-EXAMPLE-REQUESTS): a learning platform receives
+# them from a supervision platform that copied the seed, so it must answer them in the envelope.
+EXAMPLE_PAGE = "acbcf014f50741b5a6d41ef341918f1f"  # 002 §1.14.3 "pageNo" and "pageSize", as printed
+EXAMPLE_STRING_FIELDS = ("realNameAuthentication", "studyHourLimit", "faceTimeLimit", "videoOnHook", "videoStartFace", "videoPlayRecord")
+
+
+def example_push(body: dict[str, Any]) -> dict[str, Any]:
+    """A Z10 body rewritten in the §1.12.3 example's forms: its 整型 switches and videoOnHookDetail as digit strings
+    ("realNameAuthentication": "0", "videoOnHook": "0", "triggervValue": "0") and the chapter key as chapetCode."""
+    out = dict(body)
+    for key in EXAMPLE_STRING_FIELDS:
+        if isinstance(out.get(key), int):
+            out[key] = str(out[key])
+    out["videoOnHookDetail"] = {k: str(v) if isinstance(v, int) else v for k, v in (body.get("videoOnHookDetail") or {}).items()}
+    courses = []
+    for course in body.get("thirdClassCourseInfoVoList") or []:
+        chapters = [
+            {("chapetCode" if k == "chapterCode" else k): v for k, v in chapter.items()} for chapter in course.get("children") or []
+        ]
+        courses.append(dict(course, children=chapters))
+    out["thirdClassCourseInfoVoList"] = courses
+    return out
+
+
+def _enveloped(x: Exchanged) -> str | None:
+    """Why a reply is not the {returnCode, returnMsg} envelope, or None."""
+    if x.status >= 500:
+        return f"HTTP {x.status}"
+    if not isinstance(x.reply, dict) or not isinstance(x.reply.get("returnCode"), str) or "returnMsg" not in x.reply:
+        return f"HTTP {x.status}, and the reply is not a {{returnCode, returnMsg, …}} envelope"
+    return None
+
+
+@SERVER.check(
+    "ZJPX-S-SEED-FORMS",
+    title="the request forms the seed's own examples send are answered in the envelope, never with a server error",
+    clause="002 §1.12.3, §1.14.3 (request examples); §1.12.5, §1.14.5 returnCode; D-ZJPX-EXAMPLE-REQUESTS",
+    requirements=("ZJPX-Z10-SEED-FORMS",),
+)
+def seed_forms(ctx: ServerContext) -> Any:
+    """Three requests as the seed writes them: a pull with pageNo/pageSize as digit strings (D-ZJPX-NUMSTR), the
+    §1.14.3 literal pull (a UUID for both), and a class in the §1.12.3 example's forms (digit strings, chapetCode).
+    A server error or a reply outside the envelope fails; refusing the digit strings or chapetCode in the envelope is
+    the table's strict reading, a WARNING naming the decisions; the literal UUID is no number under either reading,
+    so any answer in the envelope passes."""
+    from fixtures.zjpx import ZjpxData
+
+    _walk_pages(ctx)
+    cases: list[tuple[str, str, Any, tuple[str, ...]]] = [
+        ("a pull with pageNo and pageSize as digit strings", "pull", {"pageNo": "1", "pageSize": str(ctx.page_size)}, ("D-ZJPX-NUMSTR",)),
+        ("the §1.14.3 example's pull as printed", "pull", {"pageNo": EXAMPLE_PAGE, "pageSize": EXAMPLE_PAGE}, ()),
+    ]
+    package = _package_to_push(ctx)
+    if package is not None:
+        intake = ZjpxData(ctx.seed + 1).class_on_package(package, students=1, video_on_hook=0, trigger_type=0, trigger_value=0)
+        body = example_push(ZjpxData.push_class_info(intake, strict=True))
+        cases.append(("a class in the §1.12.3 example's forms", "push", body, ("D-ZJPX-NUMSTR", "D-ZJPX-CHAPTER-KEY")))
+    check = SERVER.get("ZJPX-S-SEED-FORMS")
+    broken: list[Evidence] = []
+    refused: list[tuple[Evidence, tuple[str, ...]]] = []
+    answered: list[Evidence] = []
+    for label, kind, data, decisions in cases:
+        x = ctx.call(ctx.vendor.post, PUSH_PATH if kind == "push" else PULL_PATH, data)
+        why = _enveloped(x)
+        if why:
+            broken.append(_evidence(x, f"{label}: {why}"))
+        elif x.reply["returnCode"] != "0" and decisions:
+            refused.append((_evidence(x, f"{label}: refused with returnCode {x.reply['returnCode']!r}"), decisions))
+        else:
+            answered.append(_evidence(x, f"{label}: answered returnCode {x.reply['returnCode']!r} in the envelope"))
+    skipped_push = "" if package is not None else " (no course package with a video was listed, so no class was pushed)"
+    results = []
+    if broken:
+        results.append(
+            check.result(
+                "failed",
+                f"{len(broken)} of {len(cases)} request(s) in the seed's own example forms got no envelope: "
+                + "; ".join(e.note for e in broken)
+                + ". A supervision platform that sends them as the seed writes them gets a server error (D-ZJPX-EXAMPLE-REQUESTS, D-HTTP-STATUS)",
+                *broken[:3],
+            )
+        )
+    if refused:
+        decisions = sorted({d for _, ds in refused for d in ds})
+        results.append(
+            check.result(
+                "warning",
+                f"{len(refused)} request(s) in the seed's example forms were refused in the envelope: "
+                + "; ".join(e.note for e, _ in refused)
+                + ". Reading followed: the table's (整型, chapterCode); the seed's examples send these forms, so a "
+                "supervision platform that copies them has its request refused (D-ZJPX-EXAMPLE-REQUESTS)",
+                *[e for e, _ in refused[:3]],
+                decision=", ".join(decisions),
+            )
+        )
+    if not results:
+        results.append(
+            check.result(
+                "passed", f"{len(cases)} request(s) in the seed's example forms answered in the envelope{skipped_push}", *answered[:3]
+            )
+        )
+    return results
 
 
 def _run_cases(operation: Any, mode: Any, judge: Any, examples: int, seed: int) -> None:

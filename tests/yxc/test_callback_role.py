@@ -271,3 +271,96 @@ def test_qr_form_only_the_tolerant_reading_accepts_is_a_warning(start_vendor) ->
         assert finished.verdict == "passed", profile
         url = by_status(results, "warning")["qr-url"]
         assert url.decision == "D-YXC-QR-URL-SHAPE" and "must be in the order" in url.message
+
+
+class OneShotQr:
+    """A vendor whose QR is accepted once (WSGI middleware over the reference vendor): a second scan with a callback
+    that was already used is answered errorcode 1, as a terminal showing a fresh QR for sign-out would."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.used = app, set()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        import io
+
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(raw)
+        try:
+            callback = json.loads(raw).get("callback")
+        except (ValueError, AttributeError):
+            callback = None
+        if environ.get("REQUEST_METHOD") == "POST" and isinstance(callback, str):
+            if callback in self.used:
+                start_response("200 OK", [("Content-Type", "application/json")])
+                return [json.dumps({"errorcode": 1, "message": "this QR was already scanned", "data": None}).encode()]
+            body = b"".join(self.app(environ, start_response))
+            if b'"errorcode":0' in body.replace(b" ", b""):
+                self.used.add(callback)
+            return [body]
+        return self.app(environ, start_response)
+
+
+def test_one_shot_qr_without_logout_qr_is_a_warning_naming_the_signout_decision(start_vendor) -> None:
+    """000 2.1.2 1) shows a QR at sign-in and at sign-out and never says the sign-in QR is reused: a vendor whose QR is
+    accepted once followed the seed. Without --logout-qr the refused reuse is a WARNING naming D-YXC-CALLBACK-SIGNOUT
+    that says to pass --logout-qr; with it, the sign-out is judged on the sign-out QR (and passes here)."""
+    vendor = start_vendor()
+    vendor.server.app = OneShotQr(vendor.server.app)
+    _, results, finished, _ = run(YxcCallbackRole(qr=vendor.qr_text(), allow_insecure_http=True, max_examples=2))
+    assert finished.verdict == "passed", [(r.check_id, r.status, r.message) for r in results if r.status == "failed"]
+    signout = by_status(results, "warning")["accept-signout"]
+    assert signout.level == "MUST" and signout.decision == "D-YXC-CALLBACK-SIGNOUT"
+    assert "--logout-qr" in signout.message and "errorcode 1" in signout.message and "000 2.1.2 1)" in signout.clause
+    _, results, finished, _ = run(
+        YxcCallbackRole(qr=vendor.qr_text(), logout_qr=vendor.qr_text(), allow_insecure_http=True, max_examples=2)
+    )
+    assert by_status(results, "passed")["accept-signout"].message == "valid sign-out accepted (errorcode 0)"
+
+
+def test_refused_signout_with_the_logout_qr_fails(start_vendor) -> None:
+    vendor = start_vendor("refuses-scans")
+    _, results, finished, _ = run(
+        YxcCallbackRole(qr=vendor.qr_text(), logout_qr=vendor.qr_text(), allow_insecure_http=True, max_examples=2)
+    )
+    assert finished.verdict == "failed"
+    assert "sign-out QR's (--logout-qr) callback was refused: errorcode 1" in by_status(results, "failed")["accept-signout"].message
+
+
+def test_every_warning_names_a_decision(start_vendor) -> None:
+    """docs/certify.md: a WARNING names its decision (report.json `decision`), whatever the check's level."""
+    for defect in ("http-500", "accepts-malformed", "ignores-callback", "accepts-any-media-type"):
+        vendor = start_vendor(defect)
+        _, results, _, _ = run(YxcCallbackRole(qr=vendor.qr_text(), allow_insecure_http=True, max_examples=3))
+        warned = [r for r in results if r.status == "warning"]
+        assert warned, defect
+        assert all(r.decision and r.decision.startswith("D-") for r in warned), [(r.check_id, r.message) for r in warned]
+    assert by_status(results, "warning")["reject-content-type"].decision == "D-YXC-CALLBACK-RECEIVER-CHECKS"
+
+
+def test_http_status_warning_names_d_http_status(start_vendor) -> None:
+    vendor = start_vendor("http-500")
+    _, results, _, _ = run(YxcCallbackRole(qr=vendor.qr_text(), allow_insecure_http=True, max_examples=2))
+    assert by_status(results, "warning")["reply-http-status"].decision == "D-HTTP-STATUS"
+
+
+def test_a_refusal_code_outside_the_table_is_not_the_errorcodes_decision(start_vendor) -> None:
+    """D-YXC-CALLBACK-ERRORCODES tolerates another code *of the table*; 400 is none (返回码定义): the MUST refusal
+    check fails citing the table, the SHOULD ones count the refusal and leave the code to reply-errorcode-table."""
+    vendor = start_vendor("errorcode-not-in-table")
+    _, results, finished, _ = run(YxcCallbackRole(qr=vendor.qr_text(), allow_insecure_http=True, max_examples=2))
+    assert finished.verdict == "failed"
+    malformed = by_status(results, "failed")["reject-malformed-json"]
+    assert "000 附件二 返回码定义" in malformed.clause and "no code of the table" in malformed.message and malformed.decision is None
+    assert not [r for r in results if r.decision == "D-YXC-CALLBACK-ERRORCODES"]
+    for check_id in ("reject-missing-fields", "reject-wrong-types", "reject-content-type"):
+        assert "reply-errorcode-table judges it" in by_status(results, "passed")[check_id].message
+    assert "reply-errorcode-table" in by_status(results, "failed")
+
+
+def test_a_body_that_is_not_json_is_described_by_what_was_sent() -> None:
+    from harness.yxc.callback_role import _short
+
+    assert _short(b"") == "an empty body (0 bytes)"
+    assert _short(b" ") == '1 bytes of UTF-8 text that is not JSON: " "'
+    assert _short(b"\x00") == '1 bytes of UTF-8 text that is not JSON: "\\u0000"'
+    assert _short(b"\xd4\xc1{") == "3 bytes that are not UTF-8, starting d4 c1 7b"

@@ -21,18 +21,25 @@ ROOT = Path(__file__).resolve().parents[2]
 TABLE = yaml.safe_load((ROOT / "examples/defects/yxc-callback.yaml").read_text(encoding="utf-8"))
 IMAGE = {"qr-datamatrix", "qr-small"}  # rules of the image: the role is given the PNG the terminal shows
 STRICT_ADDRESS = {"qr-http-redirect", "qr-ip-redirect"}  # rules the development opt-out would waive
+LOGOUT_QR = {"refuses-scans"}  # graded with --logout-qr: without it a refused sign-out is a WARNING (D-YXC-CALLBACK-SIGNOUT)
 MAX_EXAMPLES = 5
 
 
 def certify(
-    vendor: Any, tmp_path: Path, *, image: bool = False, insecure: bool = True
+    vendor: Any, tmp_path: Path, *, image: bool = False, insecure: bool = True, logout_qr: bool = False
 ) -> tuple[RunStarted, list[CheckResult], RunFinished]:
     source = vendor.qr_text()
     if image:
         path = tmp_path / "qr.png"
         path.write_bytes(vendor.qr_png())
         source = str(path)
-    role = role_class("yxc-callback")(qr=source, ca_bundle=vendor.cert, allow_insecure_http=insecure, max_examples=MAX_EXAMPLES)
+    role = role_class("yxc-callback")(
+        qr=source,
+        logout_qr=vendor.qr_text() if logout_qr else None,
+        ca_bundle=vendor.cert,
+        allow_insecure_http=insecure,
+        max_examples=MAX_EXAMPLES,
+    )
     events = list(role.run(7))
     return events[0], [e.result for e in events if isinstance(e, CheckFinished)], events[-1]
 
@@ -59,7 +66,7 @@ def test_the_conforming_reference_vendor_passes(start_vendor, tmp_path: Path) ->
 def test_planted_defect_fails_its_checks(start_vendor, tmp_path: Path, row: dict[str, Any]) -> None:
     name = row["name"]
     vendor = start_vendor(name, https=True)
-    _, results, finished = certify(vendor, tmp_path, image=name in IMAGE, insecure=name not in STRICT_ADDRESS)
+    _, results, finished = certify(vendor, tmp_path, image=name in IMAGE, insecure=name not in STRICT_ADDRESS, logout_qr=name in LOGOUT_QR)
     checks = role_class(TABLE["role"]).checks
     by_id: dict[str, list[CheckResult]] = {}
     for result in results:

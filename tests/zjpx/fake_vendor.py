@@ -30,6 +30,10 @@ FAULTS = (
     "numbers_as_strings",  # 整型/数字 fields as digit strings, as the seed's §1.14.4 example does (conforming)
     "seed_example",  # thirdCoursePull answers the seed's own §1.14.4 example (conforming)
     "table_form",  # the page fields and the list under returnData, as the §1.14.5 table's 父标记 says (conforming)
+    "totalpage_short",  # totalPage always 1, though pages 2.. list the other courses
+    "crash_numstr",  # HTTP 500 when a 整型 field arrives as a digit string, as the seed's request examples send it
+    "table_requests_only",  # requests in the seed's example forms (digit strings, chapetCode) refused in the envelope
+    "example_parents",  # every package's second chapter names an unrelated parentChapterCode, as §1.14.4's example does
 )
 
 
@@ -83,18 +87,26 @@ class FakeLearningPlatform:
             return self.refuse("2", "not JSON")
         if self.faults["crash_on_foreign_device"] and (body.get("headers") or {}).get("deviceId") != "harness":
             raise RuntimeError("unexpected device")
+        if self.faults["crash_numstr"] and _has_digit_strings(body):
+            raise TypeError("'<' not supported between instances of 'str' and 'int'")
         if not self.faults["accept_anything"] and not self.faults["seed_example"]:
-            # A platform that answers in the seed's example forms also takes them (either reading); else the table's.
-            lenient = self.faults["seed_example"] or self.faults["numbers_as_strings"]
+            # The table's forms, and the forms the seed's own request examples send (D-ZJPX-EXAMPLE-REQUESTS): digit
+            # strings for 整型 fields, chapetCode and triggervValue alone, read as their canonical keys.
             errors = list(jsonschema.Draft4Validator(request_schema(path, "strict")).iter_errors(body))
-            if errors and lenient and not list(jsonschema.Draft4Validator(request_schema(path, "tolerant")).iter_errors(body)):
-                errors = []
+            if errors and not self.faults["table_requests_only"]:
+                canonical = _canonical_request(body)
+                if not list(jsonschema.Draft4Validator(request_schema(path, "tolerant")).iter_errors(canonical)):
+                    errors, body = [], canonical
             if errors:
                 return self.refuse("2", errors[0].message)
         data = body["data"] if isinstance(body, dict) and isinstance(body.get("data"), dict) else {}
         if path == PUSH_PATH:
             return httpx.Response(200, json=self.push(data))
-        return httpx.Response(200, json=self.pull(int(data.get("pageNo", 1)), int(data.get("pageSize", 10))))
+        try:
+            page_no, page_size = int(data.get("pageNo", 1)), int(data.get("pageSize", 10))
+        except (TypeError, ValueError):
+            return self.refuse("2", "pageNo and pageSize must be numbers")
+        return httpx.Response(200, json=self.pull(page_no, page_size))
 
     def push(self, data: dict[str, Any]) -> dict[str, Any]:
         if self.faults["refuse_push"]:
@@ -121,6 +133,8 @@ class FakeLearningPlatform:
             p = json.loads(json.dumps(package, ensure_ascii=False))
             if self.faults["no_course_name"]:
                 p.pop("courseName", None)
+            if self.faults["example_parents"] and len(p.get("chapterList") or []) > 1:
+                p["chapterList"][1]["parentChapterCode"] = "432r54kk3343kr56rew3loodkciewoew"[:1] + "f" * 31  # names nothing
             for chapter in p.get("chapterList") or []:
                 for section in chapter.get("sectionList") or []:
                     if self.faults["wrong_parent"]:
@@ -137,6 +151,8 @@ class FakeLearningPlatform:
         if self.faults["past_last"] and page_no > total:
             start = (total - 1) * page_size
         page = courses[start : start + page_size] if page_no <= total or self.faults["past_last"] else []
+        if self.faults["totalpage_short"]:
+            total = 1  # said, while the pages past it still list the rest
         reply: dict[str, Any] = {"returnCode": "0", "returnMsg": "success", "pageNo": page_no, "pageSize": page_size, "totalPage": total}
         if self.faults["numbers_as_strings"] or self.faults["seed_example"]:
             reply.update(pageNo=page_no, pageSize=page_size, totalPage=total)  # the example's page fields are integers
@@ -161,3 +177,31 @@ def _stringify(node: Any) -> None:
     elif isinstance(node, list):
         for item in node:
             _stringify(item)
+
+
+def _has_digit_strings(node: Any) -> bool:
+    """Whether a request carries a 整型 switch or page field as a string (as the seed's request examples do)."""
+    data = node.get("data") if isinstance(node, dict) else None
+    if not isinstance(data, dict):
+        return False
+    detail = data.get("videoOnHookDetail")
+    values = [data.get(k) for k in ("pageNo", "pageSize", "videoOnHook", "realNameAuthentication")]
+    values += list(detail.values()) if isinstance(detail, dict) else []
+    return any(isinstance(v, str) for v in values)
+
+
+def _canonical_request(body: Any) -> Any:
+    """The request with the seed's alias keys read as the table's (chapetCode → chapterCode; triggervValue also as
+    triggerValue), as a platform taking both readings stores it."""
+    out = json.loads(json.dumps(body, ensure_ascii=False))
+    data = out.get("data") if isinstance(out, dict) else None
+    if not isinstance(data, dict):
+        return out
+    detail = data.get("videoOnHookDetail")
+    if isinstance(detail, dict) and "triggervValue" in detail:
+        detail.setdefault("triggerValue", detail["triggervValue"])
+    for course in data.get("thirdClassCourseInfoVoList") or []:
+        for chapter in course.get("children") or [] if isinstance(course, dict) else []:
+            if isinstance(chapter, dict) and "chapetCode" in chapter:
+                chapter.setdefault("chapterCode", chapter["chapetCode"])
+    return out

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from fixtures.photos import b64, two_inch_photo
-from harness.conformance.model import CheckFinished, RunFinished, RunStarted
+from harness.conformance.model import CheckFinished, CheckResult, RunFinished, RunStarted
 from harness.zjpx.certify import LearningPlatformClientRole, LearningPlatformServerRole, summary
 from harness.zjpx.simulate import push_class
 from tests.zjpx.conftest import Served, Zjpx
@@ -73,9 +73,11 @@ def test_validity_comes_from_the_target_not_the_profile() -> None:
 def test_the_class_is_pushed_on_a_course_the_vendor_listed() -> None:
     vendor = FakeLearningPlatform()
     server_run(vendor)
-    (pushed,) = vendor.classes.values()
     listed = {p["courseCode"] for p in vendor.packages}
-    assert [c["courseCode"] for c in pushed["thirdClassCourseInfoVoList"]][0] in listed
+    # ZJPX-S-PUSH's class, and ZJPX-S-SEED-FORMS's class in the §1.12.3 example's forms: both on a listed course
+    assert len(vendor.classes) == 2
+    for pushed in vendor.classes.values():
+        assert [c["courseCode"] for c in pushed["thirdClassCourseInfoVoList"]][0] in listed
 
 
 def test_no_package_fails_the_pull_and_skips_push_and_accounts() -> None:
@@ -300,3 +302,66 @@ def test_the_business_role_reads_the_intake_the_client_role_leaves_out() -> None
     from harness.zjpx.certify import BUSINESS_OPERATIONS
 
     assert tuple(INTAKE) == BUSINESS_OPERATIONS and set(OPERATIONS) == {"thlogin", *BUSINESS_OPERATIONS}
+
+
+def server_results(vendor: FakeLearningPlatform, fuzz_examples: int = 0) -> tuple[str, dict[str, CheckResult]]:
+    events = server_events(vendor, fuzz_examples)
+    found = {e.result.check_id: e.result for e in events if isinstance(e, CheckFinished)}
+    return events[-1].verdict, found  # type: ignore[attr-defined]
+
+
+def test_a_totalpage_that_hides_courses_fails_the_pages_check() -> None:
+    """002 §1.14.5 totalPage 总页码数: 5 courses, pageSize 2, totalPage always 1 - a supervision platform that follows
+    totalPage never sees 3 of 5 packages. A page past the last that only repeats stays the SHOULD warning."""
+    verdict, found = server_results(FakeLearningPlatform(totalpage_short=True))
+    assert verdict == "failed"
+    pages = found["ZJPX-S-PAGES"]
+    assert pages.status == "failed" and "never sees 3 of 5 course packages" in pages.message and pages.evidence
+    assert "ZJPX-S-PAGES fails for it" in found["ZJPX-S-PAGES-PAST-LAST"].message
+    verdict, found = server_results(FakeLearningPlatform(past_last=True))
+    assert verdict == "passed" and found["ZJPX-S-PAGES"].status == "passed"
+    assert found["ZJPX-S-PAGES-PAST-LAST"].status == "warning" and "repeating" in found["ZJPX-S-PAGES-PAST-LAST"].message
+
+
+def test_the_seed_example_request_forms_are_sent_and_a_server_error_fails() -> None:
+    """§1.12.3 / §1.14.3 send "videoOnHook": "0", "pageNo": "acbcf…": a 500 for them fails (MUST) without fuzzing."""
+    verdict, found = server_results(FakeLearningPlatform(crash_numstr=True))
+    assert verdict == "failed"
+    forms = found["ZJPX-S-SEED-FORMS"]
+    assert forms.status == "failed" and "HTTP 500" in forms.message and "D-ZJPX-EXAMPLE-REQUESTS" in forms.message
+    sent = [e.request["body"]["data"] for e in forms.evidence]
+    assert {"pageNo": "1", "pageSize": "2"} in sent
+
+
+def test_refusing_the_seed_example_request_forms_in_the_envelope_is_a_warning() -> None:
+    verdict, found = server_results(FakeLearningPlatform(table_requests_only=True))
+    assert verdict == "passed"
+    forms = found["ZJPX-S-SEED-FORMS"]
+    assert forms.status == "warning" and forms.decision == "D-ZJPX-CHAPTER-KEY, D-ZJPX-NUMSTR"
+    assert "§1.12.3 example's forms: refused" in forms.message
+    pushed = [e.request["body"]["data"] for e in forms.evidence if "pushClassInfo" in e.request["url"]]
+    assert pushed and pushed[0]["videoOnHook"] == "0" and pushed[0]["videoOnHookDetail"]["triggervValue"] == "0"
+    assert "chapetCode" in pushed[0]["thirdClassCourseInfoVoList"][0]["children"][0]
+    _, found = server_results(FakeLearningPlatform())
+    assert found["ZJPX-S-SEED-FORMS"].status == "passed"
+
+
+def test_the_seed_examples_unrelated_chapter_parent_is_a_warning_naming_its_decision() -> None:
+    """§1.14.5 says 章父节点编码（课程编码）; the §1.14.4 example's second chapter names 432r54…: both pass (WARNING)."""
+    verdict, found = server_results(FakeLearningPlatform(example_parents=True))
+    tree = found["ZJPX-S-TREE"]
+    assert verdict == "passed" and tree.status == "warning" and tree.decision == "D-ZJPX-CHAPTER-PARENT"
+    assert "names neither its course nor its enclosing chapter" in tree.message
+    _, found = server_results(FakeLearningPlatform(wrong_parent=True))
+    assert found["ZJPX-S-TREE"].status == "failed"  # sections still name their chapter
+
+
+def test_a_non_hex_parent_chapter_code_names_the_uuid_decision() -> None:
+    """The pattern of parentChapterCode is D-ZJPX-UUID32's (32 hexadecimal characters), not the chapter-key spelling."""
+    vendor = FakeLearningPlatform()
+    for package in vendor.packages:
+        package["chapterList"][0]["parentChapterCode"] = "k" + package["courseCode"][1:]
+    _, found = server_results(vendor)
+    pull = found["ZJPX-S-PULL"]
+    assert pull.status == "warning" and pull.decision == "D-ZJPX-UUID32", pull
+    assert "D-ZJPX-CHAPTER-KEY" not in pull.message
