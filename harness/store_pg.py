@@ -19,6 +19,12 @@ from the column they meet, as SQLite's dynamic typing does (a device id sent as 
 (``row["name"]``, ``row[0]``, ``dict(row)``). Driver errors are raised as the ``sqlite3`` exception classes
 (``IntegrityError`` for a unique violation, ...), which is the store's error contract for every caller.
 
+Connections come from one ``psycopg_pool.ConnectionPool`` per handle and are held (the handle's own, each
+:meth:`PostgresStore.new_connection`), so no statement pays a checkout. A connection found lost (a database restart,
+a dropped connection) is given back to the pool and replaced: a read outside a transaction, or a transaction's first
+round trip (its deferred BEGIN travels with it), is sent once more on the fresh connection; anything else, a COMMIT
+above all, fails with the store's error and is never sent again (docs/scale-out.md, "Connections").
+
 ``data_version()``: a one-row table ``harness_changes`` counts committed transactions that wrote anything other
 than journal rows (bumped just before ``COMMIT``, under the write lock, so it costs no extra contention). Each
 handle subtracts its own bumps, so, as SQLite's ``PRAGMA data_version``, it moves only when *another* handle or
@@ -27,6 +33,7 @@ process committed a change; caches compare it before trusting themselves.
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 import threading
@@ -45,6 +52,12 @@ try:  # optional: `pip install 'harness[postgres]'`
     from psycopg.adapt import Dumper, Loader
 except ImportError:  # pragma: no cover - exercised only without the extra
     psycopg = None  # type: ignore[assignment]
+try:
+    from psycopg_pool import ConnectionPool
+except ImportError:  # pragma: no cover - exercised only without the extra
+    ConnectionPool = None  # type: ignore[assignment,misc]
+
+log = logging.getLogger("harness.store")
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 WRITE_LOCK = 0x4841524E  # "HARN": the advisory lock every write transaction holds until it ends
@@ -57,6 +70,14 @@ BUMP = "UPDATE harness_changes SET n = n + 1 WHERE id = 1"
 # ?options=-csynchronous_commit%3Don, fsync per commit) keeps its own setting.
 SYNCHRONOUS_COMMIT = "SET synchronous_commit = off"
 STATEMENT_CACHE = 4096  # translated statement texts kept per handle
+# The pool of each handle: its own connection, the Journal's writer thread and short-lived readers (the console) take
+# from it; connections above POOL_MIN are closed after ten idle minutes. A caller waits at most POOL_TIMEOUT seconds
+# for one (then fails with a one-line store error); a handle whose connection was lost waits RECONNECT_WAIT seconds for
+# a fresh one, blocking its thread (the event loop, for the serving handle), so that an exchange during an outage
+# fails soon, in the platform's envelope, while one after a restart or a dropped connection gets through.
+POOL_MIN, POOL_MAX = 1, 4
+POOL_TIMEOUT = 30.0
+RECONNECT_WAIT = 2.0
 
 
 def is_url(target: object) -> bool:
@@ -346,18 +367,66 @@ _NOTHING = Statement("", "pragma")
 class PgConnection:
     """A DB-API-like connection speaking the callers' SQLite dialect (``execute``/``executemany``/``in_transaction``,
     ``BEGIN IMMEDIATE``/``COMMIT``/``ROLLBACK`` as statements): what :meth:`Store.transaction` yields and
-    :meth:`Store.new_connection` returns."""
+    :meth:`Store.new_connection` returns.
+
+    It holds one raw connection of its store's pool (no checkout per statement or per group commit) and gives it back
+    on :meth:`close`. When that connection turns out to be lost (the server restarted, a proxy or
+    ``pg_terminate_backend`` dropped it), it goes back to the pool (which discards it) and the next statement takes
+    a fresh one; what is retried on the fresh one, and what is not, is :meth:`_send`'s rule (docs/scale-out.md)."""
 
     def __init__(self, store: PostgresStore, raw: Any) -> None:
         self._store = store
-        self.raw = raw
+        self.raw: Any = raw  # None once lost (or closed): the next statement takes a fresh one from the pool
+        self._closed = False
         self._dirty = False  # this transaction wrote something other than journal rows: bump harness_changes
         self._pending: list[tuple[str, Sequence[Any]]] = []  # writes handed to execute_writes, not yet sent
         self._begin_pending = False  # BEGIN IMMEDIATE seen, not yet sent: it goes with the first statement after it
 
     @property
     def in_transaction(self) -> bool:
-        return self._begin_pending or self.raw.info.transaction_status != pq.TransactionStatus.IDLE
+        raw = self.raw
+        return self._begin_pending or (raw is not None and raw.info.transaction_status != pq.TransactionStatus.IDLE)
+
+    # -- the connection and its loss ----------------------------------------------------------------------------
+    def _live(self) -> Any:
+        raw = self.raw
+        if raw is None:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            raw = self.raw = self._store._take(RECONNECT_WAIT)
+        return raw
+
+    def _lost(self) -> bool:
+        """After a driver error: whether it lost the connection. If so the connection goes back to the pool (which
+        replaces it) and this transaction's state is forgotten: the server ended the transaction with the session."""
+        raw = self.raw
+        if raw is not None and not raw.closed:
+            return False  # the statement failed; the connection is fine
+        self.raw = None
+        self._pending, self._begin_pending, self._dirty = [], False, False
+        if raw is not None:
+            log.warning("store %s: connection lost; the next statement takes a new one", self._store.path)
+            self._store._give_back(raw)
+        return True
+
+    def _send(self, send: Callable[[Any], Any], *, again: bool) -> Any:
+        """``send(raw)`` on the live connection. When the connection turns out to be lost, ``send`` runs once more on
+        a fresh one only if ``again``: a read outside any transaction, or the first round trip of a transaction (its
+        BEGIN travels with it, so nothing of it can have committed). Anything else (a statement inside a transaction
+        already under way, a COMMIT, a write outside a transaction) fails: its transaction is gone, or its outcome
+        unknown, and the caller answers an error rather than risk a double write."""
+        begin = self._begin_pending
+        try:
+            return send(self._live())
+        except psycopg.Error as exc:
+            if not self._lost() or not again:
+                raise _as_sqlite_error(exc) from exc
+        self._begin_pending = begin  # the transaction starts again on the fresh connection
+        try:
+            return send(self._live())
+        except psycopg.Error as exc:
+            self._lost()
+            raise _as_sqlite_error(exc) from exc
 
     def _begin_in(self, cursor: Any) -> None:
         """Inside a pipeline: the deferred BEGIN and the write lock, ahead of the statement that follows them (one
@@ -367,41 +436,44 @@ class PgConnection:
             cursor.execute("BEGIN")
             cursor.execute(TAKE_LOCK)
 
+    # -- statements ---------------------------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         statement = self._store.statement(sql)
         kind = statement.kind
         if self._pending and kind not in ("commit", "rollback"):  # commit() sends them itself
             self._send_pending()  # what was written before is seen by this statement, in order
-        try:
-            if kind == "pragma":
-                return Result(None, _NOTHING)
-            if kind == "begin":  # sent with the next statement (see _begin_in)
-                if self.in_transaction:  # as before: PostgreSQL warns, the lock is taken
-                    self.raw.execute(statement.sql)
-                else:
-                    self._begin_pending = True
-                self._dirty = False
-                return Result(None, _NOTHING)
-            if kind == "snapshot":
-                self.raw.execute(statement.sql)
-                self._dirty = False
-                return Result(None, _NOTHING)
-            if kind == "commit":
-                self.commit()
-                return Result(None, _NOTHING)
-            if kind == "rollback":
-                self.rollback()
-                return Result(None, _NOTHING)
-            cursor = self.raw.cursor()
-            if self._begin_pending:
-                with self.raw.pipeline():
-                    self._begin_in(self.raw.cursor())
-                    cursor.execute(statement.sql, tuple(params))
+        if kind == "pragma":
+            return Result(None, _NOTHING)
+        if kind == "begin":  # sent with the next statement (see _begin_in)
+            if self.in_transaction:  # as before: PostgreSQL warns, the lock is taken
+                self._send(lambda raw: raw.execute(statement.sql), again=False)
             else:
-                cursor.execute(statement.sql, tuple(params))
-            result = Result(cursor, statement)
-        except psycopg.Error as exc:
-            raise _as_sqlite_error(exc) from exc
+                self._begin_pending = True
+            self._dirty = False
+            return Result(None, _NOTHING)
+        if kind == "commit":
+            self.commit()
+            return Result(None, _NOTHING)
+        if kind == "rollback":
+            self.rollback()
+            return Result(None, _NOTHING)
+        if kind == "snapshot":
+            self._send(lambda raw: raw.execute(statement.sql), again=not self.in_transaction)
+            self._dirty = False
+            return Result(None, _NOTHING)
+        args = tuple(params)
+
+        def send(raw: Any) -> Result:
+            cursor = raw.cursor()
+            if self._begin_pending:
+                with raw.pipeline():
+                    self._begin_in(raw.cursor())
+                    cursor.execute(statement.sql, args)
+            else:
+                cursor.execute(statement.sql, args)
+            return Result(cursor, statement)
+
+        result = self._send(send, again=self._begin_pending or (kind == "read" and not self.in_transaction))
         if kind in ("write", "ddl"):
             self._wrote()
             if kind == "ddl" and not self._store._migrating:  # a table made at run time (the test CA's): learn its keys
@@ -410,14 +482,17 @@ class PgConnection:
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Result:
         statement = self._store.statement(sql)
-        try:
+        args = [tuple(r) for r in rows]
+
+        def send(raw: Any) -> Any:
             if self._begin_pending:
                 self._begin_pending = False
-                self.raw.execute(f"BEGIN; {TAKE_LOCK}")
-            cursor = self.raw.cursor()
-            cursor.executemany(statement.plain or statement.sql, [tuple(r) for r in rows])
-        except psycopg.Error as exc:
-            raise _as_sqlite_error(exc) from exc
+                raw.execute(f"BEGIN; {TAKE_LOCK}")
+            cursor = raw.cursor()
+            cursor.executemany(statement.plain or statement.sql, args)
+            return cursor
+
+        cursor = self._send(send, again=self._begin_pending)
         if statement.kind in ("write", "ddl"):
             self._wrote()
         return Result(cursor, _NOTHING)
@@ -427,18 +502,21 @@ class PgConnection:
         statement = self._store.statement(sql)
         if not statement.returning:
             raise StoreError(f"no identity column to return for: {sql[:60]}")
-        ids: list[int] = []
-        try:
-            cursor = self.raw.cursor()
-            with self.raw.pipeline():
-                self._begin_in(self.raw.cursor())
-                cursor.executemany(statement.sql, [tuple(r) for r in rows], returning=True)
+        args = [tuple(r) for r in rows]
+
+        def send(raw: Any) -> list[int]:
+            ids: list[int] = []
+            cursor = raw.cursor()
+            with raw.pipeline():
+                self._begin_in(raw.cursor())
+                cursor.executemany(statement.sql, args, returning=True)
             while True:
                 ids.append(cursor.fetchone()[0])
                 if not cursor.nextset():
                     break
-        except psycopg.Error as exc:
-            raise _as_sqlite_error(exc) from exc
+            return ids
+
+        ids = self._send(send, again=self._begin_pending)
         if statement.kind == "write":
             self._wrote()
         return ids
@@ -456,15 +534,16 @@ class PgConnection:
 
     def _send_pending(self) -> None:
         pending, self._pending = self._pending, []
-        try:
-            with self.raw.pipeline():
-                cursor = self.raw.cursor()
+
+        def send(raw: Any) -> None:
+            with raw.pipeline():
+                cursor = raw.cursor()
                 self._begin_in(cursor)
                 for sql, params in pending:
                     statement = self._store.statement(sql)
                     cursor.execute(statement.plain or statement.sql, tuple(params))
-        except psycopg.Error as exc:
-            raise _as_sqlite_error(exc) from exc
+
+        self._send(send, again=self._begin_pending)
         if any(self._store.statement(sql).kind in ("write", "ddl") for sql, _ in pending):
             self._wrote()
 
@@ -472,7 +551,7 @@ class PgConnection:
         if self.in_transaction:
             self._dirty = True
         else:  # autocommit statement: count it on its own
-            self.raw.execute(BUMP)
+            self._send(lambda raw: raw.execute(BUMP), again=False)
             self._store._own_changes += 1
 
     def commit(self) -> None:
@@ -485,14 +564,16 @@ class PgConnection:
             except sqlite3.Error:  # the transaction is aborted: end it, so the handle stays usable
                 self.rollback()
                 raise
+        raw = self.raw
         try:
+            if raw is None:  # lost, and with it the transaction (nothing was committed)
+                return
+            # A COMMIT whose connection is lost may or may not have committed: never sent again (again=False).
             if self._dirty:
-                self.raw.execute(BUMP + "; COMMIT")
+                self._send(lambda raw: raw.execute(BUMP + "; COMMIT"), again=False)
                 self._store._own_changes += 1
-            elif self.in_transaction:
-                self.raw.execute("COMMIT")
-        except psycopg.Error as exc:
-            raise _as_sqlite_error(exc) from exc
+            elif raw.info.transaction_status != pq.TransactionStatus.IDLE:
+                self._send(lambda raw: raw.execute("COMMIT"), again=False)
         finally:
             self._dirty = False
 
@@ -500,25 +581,35 @@ class PgConnection:
         self._dirty = False
         self._pending = []
         self._begin_pending = False
-        if self.in_transaction:
+        raw = self.raw
+        if raw is None or raw.closed:  # lost: the server rolled the transaction back when the session ended
+            self._lost()
+            return
+        if raw.info.transaction_status != pq.TransactionStatus.IDLE:
             try:
-                self.raw.execute("ROLLBACK")
+                raw.execute("ROLLBACK")
             except psycopg.Error as exc:
-                raise _as_sqlite_error(exc) from exc
+                if not self._lost():
+                    raise _as_sqlite_error(exc) from exc
 
     def close(self) -> None:
-        self.raw.close()
+        """Give the connection back to the pool (rolled back there if a transaction is still open)."""
+        raw, self.raw, self._closed = self.raw, None, True
+        self._pending, self._begin_pending, self._dirty = [], False, False
+        if raw is not None:
+            self._store._give_back(raw)
 
 
 class PostgresStore(Store):
     """A handle on a PostgreSQL store (``postgresql://user@host:port/db``). Thread-safe: one connection and a lock,
-    as :class:`Store`; :meth:`new_connection` gives a background writer its own."""
+    as :class:`Store`; :meth:`new_connection` gives a background writer its own. Every raw connection comes from one
+    :class:`psycopg_pool.ConnectionPool` per handle (:data:`POOL_MIN` to :data:`POOL_MAX` connections)."""
 
     dialect = "postgresql"
 
     def __init__(self, url: str, *, schemas: Sequence[Schema]) -> None:
-        if psycopg is None:
-            raise StoreError("a postgresql:// store needs psycopg: pip install 'harness[postgres]'")
+        if psycopg is None or ConnectionPool is None:
+            raise StoreError("a postgresql:// store needs psycopg and psycopg-pool: pip install 'harness[postgres]'")
         self.url = url
         self.path = redact(url)  # type: ignore[assignment]  # what messages name (never the password)
         self.schemas = tuple(schemas)
@@ -528,29 +619,66 @@ class PostgresStore(Store):
         self._catalog = Catalog()
         self._migrating = True  # DDL of migrations: the catalog is read once, after them
         self._own_changes = 0  # committed changes counted in harness_changes by this handle's connections
-        self._conn = self.new_connection()
-        if not self._table_exists("harness_changes"):  # once per database (a reopen writes nothing)
-            with self.transaction(changes_state=False) as conn:
-                conn.execute(CHANGES_DDL)
-                conn.execute("INSERT INTO harness_changes (id, n) VALUES (1, 0) ON CONFLICT DO NOTHING")
-        self._read_catalog()
-        self.migrate()
-
-    def _raw_connect(self) -> Any:
+        self._pool = self._open_pool()
         try:
-            raw = psycopg.connect(self.url, autocommit=True, row_factory=_row_factory)
+            self._conn = self.new_connection()
+            if not self._table_exists("harness_changes"):  # once per database (a reopen writes nothing)
+                with self.transaction(changes_state=False) as conn:
+                    conn.execute(CHANGES_DDL)
+                    conn.execute("INSERT INTO harness_changes (id, n) VALUES (1, 0) ON CONFLICT DO NOTHING")
+            self._read_catalog()
+            self.migrate()
+        except BaseException:
+            if getattr(self, "_conn", None) is not None:
+                self._conn.close()
+            self._pool.close()
+            raise
+
+    def _open_pool(self) -> Any:
+        """The handle's pool. One direct connection first, so that a wrong URL or an unreachable server is told at once
+        in one line (the pool would retry in the background until its timeout)."""
+        try:
+            psycopg.connect(self.url).close()
         except psycopg.Error as exc:
             raise StoreError(f"cannot open store {self.path}: {' '.join(str(exc).split())}") from None
+        return ConnectionPool(
+            self.url,
+            kwargs={"autocommit": True, "row_factory": _row_factory},
+            configure=self._configure,
+            check=ConnectionPool.check_connection,  # an idle connection found dead when taken is replaced
+            min_size=POOL_MIN,
+            max_size=POOL_MAX,
+            num_workers=1,
+            name=f"harness-store-{id(self):x}",
+            open=True,
+        )
+
+    def _configure(self, raw: Any) -> None:
+        """Every new connection of the pool: durability, and the adapters of the dialect layer."""
         if "synchronous_commit" not in self.url:  # SQLite's durability (WAL, synchronous=NORMAL): see SYNCHRONOUS_COMMIT
             raw.execute(SYNCHRONOUS_COMMIT)
         raw.adapters.register_dumper(int, _UntypedInt)
         raw.adapters.register_dumper(bool, _UntypedInt)
         raw.adapters.register_dumper(float, _UntypedFloat)
         raw.adapters.register_loader("numeric", _NumberLoader)
-        return raw
+
+    def _take(self, timeout: float) -> Any:
+        """A raw connection from the pool (checked alive), waiting at most ``timeout`` seconds."""
+        try:
+            return self._pool.getconn(timeout=timeout)
+        except psycopg.Error as exc:  # PoolTimeout, PoolClosed: the database is unreachable (or the handle closed)
+            raise sqlite3.OperationalError(f"store {self.path} unreachable: {' '.join(str(exc).split())}") from None
+
+    def _give_back(self, raw: Any) -> None:
+        """Back to the pool: kept when healthy and idle, rolled back when in a transaction, replaced when lost."""
+        try:
+            self._pool.putconn(raw)
+        except Exception:  # noqa: BLE001 - a connection the pool no longer knows (closed pool): just close it
+            raw.close()
 
     def new_connection(self) -> PgConnection:  # type: ignore[override]
-        return PgConnection(self, self._raw_connect())
+        """A connection of the handle's pool for a background writer; :meth:`PgConnection.close` gives it back."""
+        return PgConnection(self, self._take(POOL_TIMEOUT))
 
     def statement(self, sql: str) -> Statement:
         """The translation of ``sql`` (made once per statement text)."""
@@ -563,7 +691,7 @@ class PostgresStore(Store):
 
     def _read_catalog(self, raw: Any = None) -> None:
         with self._lock:
-            self._catalog = Catalog.read(raw if raw is not None else self._conn.raw)
+            self._catalog = Catalog.read(raw if raw is not None else self._conn._live())
             self._statements.clear()
 
     def migrate(self) -> dict[str, int]:
@@ -609,3 +737,4 @@ class PostgresStore(Store):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            self._pool.close()

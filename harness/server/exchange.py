@@ -45,6 +45,7 @@ log = logging.getLogger("harness.server")
 SESSION_PREFIX = "/_session/"
 SCOPE_SESSION = "harness.session"
 SCOPE_SESSION_REFUSED = "harness.session_refused"
+SCOPE_STORE_ERROR = "harness.store_error"  # the session could not be looked up: the store is unreachable
 SESSION_RULE = "SESSION"
 JSON_TYPE = (b"content-type", b"application/json; charset=utf-8")
 NO_HEADERS: list[tuple[bytes, bytes]] = []  # never mutated
@@ -63,7 +64,12 @@ def session_scope(scope: Scope, store: Any) -> Scope:
         raw_prefix = prefix.encode("latin-1", "replace")
         scope["raw_path"] = (raw[len(raw_prefix) :] or b"/") if raw.startswith(raw_prefix) else scope["path"].encode()
     scope[SCOPE_SESSION] = session_id[:64]
-    if not sessions.is_open(store, session_id):
+    try:
+        is_open = sessions.is_open(store, session_id)
+    except Exception:  # noqa: BLE001 - the store is unreachable: the exchange fails in the platform's envelope
+        scope[SCOPE_STORE_ERROR] = True
+        return scope
+    if not is_open:
         scope[SCOPE_SESSION_REFUSED] = f"no open certification session {session_id[:64]!r}: unknown or finished (harness certify sessions)"
     return scope
 
@@ -131,6 +137,15 @@ class ExchangeMiddleware:
             headers_lowercase=True,
         )
         ctx = ExchangeContext(platform, exchange, body, operation=operation)
+        if scope.get(SCOPE_STORE_ERROR):  # nothing can be looked up nor journaled: the platform's internal error
+            error = internal_error()
+            log.error("store unreachable on %s: %s", path, error.summary)
+            token = current_exchange.set(ctx)  # the envelope may need the exchange (DUDU echoes req_id)
+            raw = platform.encode(platform.error(error))
+            current_exchange.reset(token)
+            await send({"type": "http.response.start", "status": 200, "headers": [JSON_TYPE, (b"content-length", str(len(raw)).encode())]})
+            await send({"type": "http.response.body", "body": raw})
+            return
         drills = self.faults.rules(platform.name)  # None unless a fault is on for this platform (harness/faults.py)
         if drills is not None and await self.faults.intercept(drills, ctx, self.commit, send, started):
             return  # the fault answered, or dropped the connection; journaled with the fault named
