@@ -693,10 +693,12 @@ BUSINESS_OPERATIONS = ("teacherInfo", "courseInfo", "studentInfo", "classInfo", 
 
 def journal_entries(store: Store, platform_code: str, window: Window | int | None = None) -> list[dict[str, Any]]:
     """Every exchange journaled under a studyPlatformCode in a window (a certification session's, or everything after
-    an id), oldest first: what the journal-graded ZJPX roles read. Fuzz traffic is never in a window."""
+    an id), oldest first: what the journal-graded ZJPX roles read. In a session that includes its calls the gate refused
+    before it could name the platform (Window.attributed): they are graded as refused, never read as missing. Fuzz
+    traffic is never in a window."""
     if not isinstance(window, Window):
         window = Window(after_id=window)
-    return Journal(store).query(platform="zjpx", vendor=platform_code, where=window.sql(), limit=None, ascending=True)
+    return Journal(store).query(platform="zjpx", where=window.attributed(platform_code), limit=None, ascending=True)
 
 
 def reply_code(entry: dict[str, Any]) -> str | None:

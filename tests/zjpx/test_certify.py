@@ -365,3 +365,17 @@ def test_a_non_hex_parent_chapter_code_names_the_uuid_decision() -> None:
     pull = found["ZJPX-S-PULL"]
     assert pull.status == "warning" and pull.decision == "D-ZJPX-UUID32", pull
     assert "D-ZJPX-CHAPTER-KEY" not in pull.message
+
+
+def test_a_sessions_calls_the_gate_refused_before_naming_the_platform_are_read(tmp_path) -> None:
+    """zjpx-learning-platform-client reads, in a session, the calls the gate refused before naming a platform code (no
+    token): graded as refused, never read as missing; another session's are not."""
+    from harness.conformance.sessions import Window
+    from harness.journal import Exchange, Journal
+    from harness.schema import open_store
+    from harness.zjpx.certify import journal_entries
+
+    store = open_store(tmp_path / "h.db")
+    for session in ("s1", "s2"):
+        Journal(store).record_now(Exchange("zjpx", "POST", "/zjpx/api/v1/startStudy", "", {}, b"{}", status=200, code="3", session=session))
+    assert [(e["session"], e["code"]) for e in journal_entries(store, "P001", Window(session="s1"))] == [("s1", "3")]
