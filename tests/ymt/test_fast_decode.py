@@ -69,7 +69,7 @@ def test_a_claim_lost_at_commit_is_answered_as_a_replay(scene: Scene, monkeypatc
     """Two workers: the second's look-up ran before the first committed. The PRIMARY KEY decides at commit."""
     body = scene.decode_body(scene.code())
     assert scene.post("/qrcode/decode", body)["code"] == "PY0000"
-    blind = rules.LOOKUP_SQL.replace(rules.SEEN_SQL, rules.SEEN_SQL + " AND 0")
+    blind = rules.LOOKUP_SQL.replace(rules.SEEN_SQL, rules.SEEN_SQL + " AND 1 = 0")
     monkeypatch.setattr(rules, "LOOKUP_SQL", blind)  # the look-up finds nothing, as in the other worker
     lost = scene.post("/qrcode/decode", body)
     assert lost["code"] == "PY2003" and lost["violations"][0]["rule"] == "YMT-REPLAY"
