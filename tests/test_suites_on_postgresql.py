@@ -66,6 +66,7 @@ SQLITE_ONLY = [
     "tests/ymt/test_fast_decode.py::test_a_person_changed_by_another_process_is_answered_changed_at_once",
     "tests/ymt/test_fast_decode.py::test_an_older_store_keeps_the_requests_it_has_seen",
     "tests/ymt/test_fast_decode.py::test_the_fast_path_and_the_connexion_path_answer_and_journal_a_decode_alike",
+    "tests/ymt/test_platform.py::test_a_store_of_the_previous_version_has_its_people_sealed_on_opening",
     # a server in a subprocess on the SQLite file, a store prepared in-process
     "tests/dudu/test_dudu_outage_drill.py",
     "tests/zjpx/test_loadtest.py",
