@@ -213,6 +213,13 @@ def enrol_on_harness(db: Path, target: str, seed: int, send: sim.Transport, *, a
     from harness.schema import open_store
     from harness.ymt import admin
 
+    # Before anything is written: the target must answer in YMT's envelope (a consent for nobody is refused in it), so
+    # that a wrong --target leaves the store as it was (an unreachable one raises ChannelError here too).
+    probe = send("/user/consent", {"userId": "", "appId": ROLE_APP, "scope": CONSENT_SCOPE})
+    if probe.code is None:
+        raise ConfigError(
+            f"--setup-harness: {target} does not answer in YMT's envelope (HTTP {probe.status}): is it the harness serving {db}?"
+        )
     store = open_store(db)
     try:
         if store.query_one("SELECT 1 FROM ymt_apps WHERE id = ?", (ROLE_APP,)) is None:

@@ -342,6 +342,19 @@ def test_cli_certify_on_the_harness_and_bad_arguments(platform: ServedPlatform, 
         refused = CliRunner().invoke(main, ["certify", "ymt-platform", *bad, "--report", str(tmp_path / "r2")])
         assert refused.exit_code == 2, refused.output
         assert says in refused.stderr and "Traceback" not in refused.output
+    # A target that is not the harness: one clear line, and nothing enrolled in the store (no half-done state).
+    from harness.schema import open_store
+
+    untouched = tmp_path / "untouched.db"
+    open_store(untouched).close()
+    args = ["certify", "ymt-platform", "--target", platform.url.replace("/ymt", "/dudu"), "--setup-harness", "--db", str(untouched)]
+    refused = CliRunner().invoke(main, [*args, "--report", str(tmp_path / "r3")])
+    assert refused.exit_code == 2 and "does not answer in YMT's envelope" in refused.stderr, refused.output
+    store = open_store(untouched)
+    try:
+        assert store.query("SELECT id FROM ymt_apps") == [] and store.query("SELECT id FROM ymt_users") == []
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("role", ["ymt-platform", "ymt-emergency-verifier"])
