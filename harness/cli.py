@@ -136,16 +136,23 @@ def serve(
     target = settings.store_target
     if settings.workers > 1 and not is_url(target):
         raise Failure(f"--workers {settings.workers} needs a PostgreSQL store (--store postgresql://…): a SQLite store serves one process")
+    from harness.conformance import sessions
+    from harness.schema import open_store
+
+    opened = open_store(target)
+    try:  # `certify start` prints this address as the session's base URL
+        sessions.record_serve(opened, settings.host, settings.port)
+    except Exception as exc:  # noqa: BLE001 - only a convenience for `certify start`, which then says to pass --url
+        click.echo(
+            f"warning: could not note this server's address in the store ({type(exc).__name__}): certify start needs --url", err=True
+        )
     app = None
     if settings.workers == 1:
-        from harness.schema import open_store
         from harness.server import create_app
 
-        app = create_app(settings, open_store(target))
+        app = create_app(settings, opened)
     else:  # each worker imports worker_app and builds its own app; this process only checks the store opens and is migrated
-        from harness.schema import open_store
-
-        open_store(target).close()
+        opened.close()
         os.environ[WORKER_SETTINGS] = json.dumps(_settings_json(settings))
     shown = redact(target) if is_url(target) else target
     workers_note = f", {settings.workers} workers" if settings.workers > 1 else ""
@@ -372,6 +379,7 @@ def yxc_issue_code(stunum: str, kind: str, ttl: int | None, code_out: Path | Non
     (--kind logout) as logoutinfo (000 附件四 表A.8 #24, #25)."""
     from harness.yxc import codes
 
+    codes.check_stunum(stunum)  # bad input: one line, exit 2
     code = codes.issue(_store(db), stunum, kind, ttl or Settings().code_ttl_seconds, source="cli")
     if code_out is not None:
         try:

@@ -287,6 +287,7 @@ class FaultBook:
         self._version: int | None = None
         self._next_change = float("inf")  # epoch seconds at which a cached rule starts or ends
         self._counts: dict[int, int] = {}  # every-Nth counters, per rule
+        self._failing = False  # the last re-check could not read the store (logged once per outage)
 
     def rules(self, platform: str) -> tuple[FaultRule, ...] | None:
         """The rules of ``platform`` that may apply now, or None (the hot path: a clock read and a dict lookup)."""
@@ -294,8 +295,15 @@ class FaultBook:
         if now - self._checked > self.RECHECK or self._generation != _generation:
             try:
                 self._recheck(now)
-            except Exception:  # a drill must never break the service: keep the rules cached so far
-                log.exception("fault rules could not be read; keeping the cached ones")
+            except Exception as exc:  # a drill must never break the service: keep the rules cached so far
+                self._checked = now  # and retry at the usual pace, logging the outage once rather than every RECHECK
+                if not self._failing:
+                    self._failing = True
+                    log.warning("fault rules could not be read (%s); keeping the cached ones until the store answers", type(exc).__name__)
+            else:
+                if self._failing:
+                    self._failing = False
+                    log.warning("fault rules readable again")
         return self._active.get(platform)
 
     def _recheck(self, monotonic: float) -> None:

@@ -144,13 +144,31 @@ def test_a_session_id_scopes_a_fault_to_that_certification_session(served: Any) 
     assert reply.status_code == 503 and _last(store)["session"] == session.id
 
 
-def test_the_window_starts_and_ends_on_time(served: Any) -> None:
+class _Clock:
+    """The fault book's clock, moved by the test (a loaded machine must not decide whether a window has begun)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def perf_counter(self) -> float:
+        return time.perf_counter()
+
+
+def test_the_window_starts_and_ends_on_time(served: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     client, store, _ = served
+    clock = _Clock()
+    monkeypatch.setattr(faults, "time", clock)
     faults.add(store, "down", "dudu", start_in=0.3, duration=0.3)
     assert client.post("location_report", fx.heartbeat())["ret_code"] == 0  # pending
-    time.sleep(0.35)
+    clock.now += 0.35
     assert client.raw("POST", "/dudu/location_report", json=fx.heartbeat()).status_code == 503
-    time.sleep(0.35)
+    clock.now += 0.35
     assert client.post("location_report", fx.heartbeat())["ret_code"] == 0  # over
     assert [r.name for r in faults.listed(store)] == [] and [r.name for r in faults.listed(store, include_ended=True)] == ["down#1"]
 
@@ -191,6 +209,35 @@ def test_a_store_that_cannot_be_read_leaves_the_cached_rules_in_force(tmp_path: 
     monkeypatch.setattr(store, "data_version", broken)
     monkeypatch.setattr(book, "_checked", float("-inf"))
     assert [r.name for r in book.rules("dudu") or ()] == ["down#1"]  # logged, not raised into the exchange
+
+
+def test_an_outage_of_the_store_is_logged_once_not_at_every_recheck(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_store(tmp_path / "h.db")
+    book = faults.FaultBook(store)
+    real = store.data_version
+    down = [True]
+
+    def flaky() -> int:
+        if down[0]:
+            raise faults.ConfigError("store gone")
+        return real()
+
+    monkeypatch.setattr(store, "data_version", flaky)
+    with caplog.at_level("WARNING", logger="harness.faults"):
+        for _ in range(5):
+            monkeypatch.setattr(book, "_checked", float("-inf"))  # as if RECHECK had passed each time
+            assert book.rules("dudu") is None
+        down[0] = False
+        monkeypatch.setattr(book, "_checked", float("-inf"))
+        book.rules("dudu")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "fault rules could not be read (ConfigError); keeping the cached ones until the store answers",
+        "fault rules readable again",
+    ]
+    assert not any(r.exc_info for r in caplog.records)  # one line each, no stack trace
 
 
 def test_other_platforms_answer_their_own_system_error_envelope(served: Any) -> None:

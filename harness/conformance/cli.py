@@ -79,8 +79,9 @@ def role_command(name: str) -> click.Command:
 
 # --- certification sessions (journal-graded roles) ---------------------------------------------------------------------
 def session_roles() -> list[str]:
-    """The roles graded from the journal (they take ``--since``): the ones certified in a session."""
-    return sorted(name for name in ROLES if SINCE_OPTION in role_class(name).options)
+    """The roles certified in a session: those graded from the journal (they take ``--since``) and those that grade
+    what was recorded while a session was open (``session_capable``, e.g. yxc-app-jump's recorded jumps)."""
+    return sorted(name for name in ROLES if SINCE_OPTION in role_class(name).options or getattr(role_class(name), "session_capable", False))
 
 
 def _options_in(cls: Any, stored: dict[str, Any]) -> dict[str, Any]:
@@ -111,13 +112,30 @@ def start_command(name: str) -> click.Command:
             store = open_store(store_path)
             # Files are named absolutely: `finish` may run from another directory (or host path) than `start`.
             session = sessions.start(store, name, {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in options.items()})
+            served = sessions.served_urls(store)
+            others = sessions.overlapping(store, session)
         except HarnessError as exc:
             click.echo(f"harness: {exc}", err=True)
             sys.exit(EXIT_ERROR)
-        base = (url or f"http://{settings.host}:{settings.port}").rstrip("/")
+        base = (url or (served[0] if served else f"http://{settings.host}:{settings.port}")).rstrip("/")
         click.echo(f"certification session {session.id} opened for {name} (journal after #{session.after_id})", err=True)
-        click.echo(f"  base URL  {base}/_session/{session.id}/{cls.platform}", err=True)
-        click.echo("            (or run the scenario against the usual base URL; fuzz traffic is never graded)", err=True)
+        if SINCE_OPTION not in cls.options:  # graded on what was recorded while the session is open, not by its base path
+            click.echo(f"  now       run the scenario against {base} (what is recorded until finish is graded)", err=True)
+        else:
+            click.echo(f"  base URL  {base}/_session/{session.id}/{cls.platform}", err=True)
+        if url is None and not served:
+            click.echo("            (no running harness serve is noted on this store: pass --url if it listens elsewhere)", err=True)
+        elif url is None and len(served) > 1:
+            click.echo(f"            (harness serve also listens at {', '.join(served[1:])} on this store)", err=True)
+        if SINCE_OPTION in cls.options:
+            click.echo("            (or run the scenario against the usual base URL; fuzz traffic is never graded)", err=True)
+        if others:
+            ids = ", ".join(o.id for o in others)
+            click.echo(
+                f"warning: session {ids} of {name} with the same options is still open: traffic sent to the usual base URL is "
+                f"graded in both; send this session's traffic to its own base URL (or finish {ids} first)",
+                err=True,
+            )
         click.echo(f"  then      harness certify finish {session.id} --report REPORT_DIR{_db_args(db)}", err=True)
         click.echo(session.id)
 
@@ -125,7 +143,9 @@ def start_command(name: str) -> click.Command:
         _db_param(),
         _store_param(),
         click.Option(
-            ["--url"], default=None, help="The server's base URL as the vendor reaches it (default http://HOST:PORT of harness serve)."
+            ["--url"],
+            default=None,
+            help="The server's base URL as the vendor reaches it (default: where the newest running harness serve on this store listens, else http://HOST:PORT of the settings).",
         ),
         *[_option(o) for o in cls.options if o != SINCE_OPTION],
     ]

@@ -9,6 +9,7 @@ for the harness's own internal error. Evidence never shows a request's secrets o
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -87,6 +88,25 @@ def verdict_finding(verdict: dict[str, Any], message: str, evidence: Evidence, *
     return status, text, (evidence,), verdict.get("clause") or None, decision
 
 
+def journal_url(entry: Any) -> str:
+    """The URL a journaled call was sent to, as the vendor wrote it: its certification session's prefix, the path,
+    and the query (the report masks secrets in it)."""
+    prefix = f"/_session/{entry['session']}" if entry.get("session") else ""
+    return f"{prefix}{entry['path']}" + (f"?{entry['query']}" if entry.get("query") else "")
+
+
+def entry_evidence(entry: Any, note: str = "") -> Evidence:
+    """One journal entry (harness.journal.entry_from_row) as evidence: where it is, the request as sent (its body
+    parsed when it is JSON) and the reply; the report masks personal data and secrets in both (harness.reports)."""
+    text = entry.get("request_body")
+    try:
+        body: Any = json.loads(text) if text else text
+    except ValueError:
+        body = text
+    operation, method, status = entry.get("operation") or "", entry.get("method") or "POST", entry.get("status")
+    return call_evidence(entry["id"], operation, journal_url(entry), body, entry.get("reply"), note, method=method, status=status)
+
+
 def call_evidence(
     journal_id: int,
     operation: str,
@@ -97,13 +117,15 @@ def call_evidence(
     *,
     hidden: Iterable[str] = (),
     when_set: Iterable[str] = (),
+    method: str = "POST",
+    status: int | None = 200,
 ) -> Evidence:
     """One journaled call as evidence: where it is in the journal, and its request and reply :func:`redacted`."""
-    where = f"journal #{journal_id} {operation}"
+    where = f"journal #{journal_id} {operation}".rstrip()
     return Evidence(
         note=f"{note} ({where})" if note else where,
-        request={"method": "POST", "url": url, "body": redacted(body, hidden, when_set=when_set), "journal_id": journal_id},
-        reply={"status": 200, "body": redacted(reply, hidden, when_set=when_set)},
+        request={"method": method, "url": url, "body": redacted(body, hidden, when_set=when_set), "journal_id": journal_id},
+        reply={"status": status, "body": redacted(reply, hidden, when_set=when_set)},
     )
 
 

@@ -29,6 +29,7 @@ from harness.conformance.model import (
     RunFinished,
     RunStarted,
 )
+from harness.masking import mask_text
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 EXIT_CODES = {"passed": EXIT_PASSED, "failed": EXIT_FAILED, "error": EXIT_ERROR}
@@ -95,6 +96,16 @@ class Reporter(Protocol):
     def shutdown(self, ctx: RunContext) -> None: ...
 
 
+CONSOLE_CHARS = 600  # a finding's message on the console; the report holds all of it
+
+
+def console_text(message: str) -> str:
+    """A finding as the console shows it: personal data masked as in the report (harness.masking) and cut to
+    :data:`CONSOLE_CHARS` (a generated case's junk values can run to kilobytes)."""
+    text = mask_text(message)
+    return text if len(text) <= CONSOLE_CHARS else f"{text[:CONSOLE_CHARS]}… ({len(text)} chars; the report has the whole message)"
+
+
 class ProgressReporter:
     """Console progress on stderr: ``[3/17] YXC-CB-SIGNIN … passed``."""
 
@@ -126,12 +137,12 @@ class ProgressReporter:
             level = "" if r.level == "MUST" else f" ({r.level})"
             line = f"[{event.index}/{event.planned}] {r.check_id} … {r.status}{level}"
             if r.status != "passed" and r.message:
-                line += f"  [{r.clause}] {r.message}"
+                line += f"  [{r.clause}] {console_text(r.message)}"
             if r.decision:
                 line += f" (decision {r.decision})"
             self._out(("\r\x1b[K" if self._live else "") + line)
         elif isinstance(event, NonFatalError):
-            self._out(f"warning: {event.message}")
+            self._out(f"warning: {console_text(event.message)}")
         elif isinstance(event, RunFinished):
             c = ctx.counts
             why = f": {event.reason}" if event.reason else ""
@@ -178,9 +189,8 @@ def run_role(
                 ctx.reporter_errors.append(f"{type(reporter).__name__}.{method}: {type(exc).__name__}: {exc}")
 
     dispatch("start")
-    if ctx.reporter_errors:  # nowhere to put the evidence: do not run at all
-        for error in ctx.reporter_errors:
-            print(f"harness: cannot write the report: {error}", file=sys.stderr)
+    if ctx.reporter_errors:  # nowhere to put the evidence: do not run at all (one line: every writer fails alike)
+        print(f"harness: cannot write the report in {report_dir}: {ctx.reporter_errors[0].split(': ', 1)[-1]}", file=sys.stderr)
         return EXIT_ERROR
     try:
         for event in events:

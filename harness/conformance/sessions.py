@@ -21,8 +21,10 @@ the :class:`Window`:
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import socket
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +43,14 @@ SCHEMA = Schema(
                 id TEXT PRIMARY KEY, role TEXT NOT NULL, options TEXT NOT NULL, created_at TEXT NOT NULL,
                 after_id INTEGER NOT NULL, until_id INTEGER, finished_at TEXT,
                 status TEXT NOT NULL CHECK (status IN ('open', 'finished')))""",
+            ],
+        ),
+        # Where `harness serve` listens on this store, so that `certify start` prints a base URL the vendor can use
+        Step(
+            2,
+            [
+                """CREATE TABLE IF NOT EXISTS serve_addresses (
+                url TEXT PRIMARY KEY, hostname TEXT NOT NULL, pid INTEGER NOT NULL, started_at TEXT NOT NULL)""",
             ],
         ),
     ],
@@ -212,3 +222,45 @@ def count(store: Store, window: Window) -> int:
 
 
 __all__ = ["SCHEMA", "Session", "Window", "count", "finish", "get", "is_open", "list_sessions", "since", "start"]
+
+
+# --- where harness serve listens ----------------------------------------------------------------------------------------
+def record_serve(store: Store, host: str, port: int) -> str:
+    """Note that ``harness serve`` listens on ``host:port`` over this store (its URL as a vendor on this host reaches it:
+    a wildcard address is shown as loopback); returns that URL."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}"
+    with store.transaction(changes_state=False) as conn:
+        conn.execute("DELETE FROM serve_addresses WHERE url = ?", (url,))
+        conn.execute(
+            "INSERT INTO serve_addresses (url, hostname, pid, started_at) VALUES (?, ?, ?, ?)",
+            (url, socket.gethostname(), os.getpid(), now_iso()),
+        )
+    return url
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True
+
+
+def served_urls(store: Store) -> list[str]:
+    """The URLs of the ``harness serve`` processes over this store that may still run, newest first (one on this host
+    whose process has ended is left out; one on another host is kept: it cannot be checked from here)."""
+    here = socket.gethostname()
+    rows = store.query("SELECT url, hostname, pid FROM serve_addresses ORDER BY started_at DESC, url")
+    return [r["url"] for r in rows if r["hostname"] != here or _alive(int(r["pid"]))]
+
+
+def overlapping(store: Store, session: Session) -> list[Session]:
+    """The other open sessions of the same role and options: the untagged traffic of one is in the window of each."""
+    rows = store.query(
+        "SELECT * FROM cert_sessions WHERE status = 'open' AND role = ? AND id <> ? ORDER BY created_at", (session.role, session.id)
+    )
+    same = json.dumps(session.options, ensure_ascii=False, sort_keys=True)
+    return [_session(r) for r in rows if json.dumps(json.loads(r["options"]), ensure_ascii=False, sort_keys=True) == same]

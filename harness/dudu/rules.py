@@ -364,14 +364,27 @@ def qr_reuse(ctx: DuduContext, body: dict[str, Any]) -> Iterator[Fail]:
 # --- offline logs (§4.3, §5.4) ---------------------------------------------------------------------------------------
 @rule(
     "DUDU-LOG-ONCE",
-    code=0,
+    code=1007,
     operations=("card_check_log", "offline_qrcode_log"),
     decision="D-DUDU-DUP-LOG",
-    clause="003 §4.3/§5.4 (离线刷卡成功与否均要调用); D-DUDU-DUP-LOG",
-    title="a log's (device_id, seq) is stored once; a repeat is answered 0 (held, noted)",
+    clause="003 §4.3/§5.4 (离线刷卡成功与否均要调用); D-DUDU-OFFLINE-SEQ; D-DUDU-DUP-LOG",
+    title="a log's (device_id, seq) holds one record: a retry of it is answered 0 and stored once, a different record under it is refused",
     applies=lambda ctx, body: body.get("seq") is not None and ctx.device is not None,
 )
 def log_once(ctx: DuduContext, body: dict[str, Any]) -> Iterator[Fail]:
-    row = ctx.store.query_one("SELECT 1 FROM dudu_offline_logs WHERE device_id = ? AND seq = ?", (body["device_id"], int(body["seq"])))
+    row = ctx.store.query_one(
+        "SELECT kind, subject, status, time FROM dudu_offline_logs WHERE device_id = ? AND seq = ?", (body["device_id"], int(body["seq"]))
+    )
     ctx.facts["duplicate"] = row is not None
-    return iter(())
+    if row is None:
+        return
+    kind, subject = ("card", body.get("card_id")) if ctx.operation == "card_check_log" else ("qr", body.get("qr_code"))
+    stored = (row["kind"], row["subject"], row["status"], row["time"])
+    if stored != (kind, str(subject), str(body.get("status", "0")), str(body["time"])):
+        # The device numbered two events alike (a counter that restarted): answering 0 would lose this one unseen.
+        shown = row["subject"] if row["kind"] == "card" else f"ticket {row['subject'][:12]}…"
+        yield Fail(
+            f"seq {body['seq']} already holds a different record ({row['kind']} {shown} at {row['time']}, status {row['status']}): "
+            "this one is not stored; number every offline event once (a device's counter continues after the last seq it logged)",
+            "seq",
+        )

@@ -36,7 +36,7 @@ from typing import Any
 
 from harness import faults
 from harness.conformance.engine import CheckSet, failed, passed, review, skipped
-from harness.conformance.findings import Finding, call_evidence, capped, verdict_finding
+from harness.conformance.findings import Finding, call_evidence, capped, journal_url, verdict_finding
 from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption, grade_journal, open_subject_store
 from harness.conformance.sessions import Window
@@ -69,6 +69,7 @@ class Call:
     body: dict[str, Any]
     reply: dict[str, Any]
     verdicts: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""  # as sent, session prefix included (journal_url)
 
     @property
     def ok(self) -> bool:
@@ -86,7 +87,7 @@ class Call:
 
     def evidence(self, note: str = "") -> Evidence:
         return call_evidence(
-            self.id, self.operation, self.operation, self.body, self.reply, note, hidden=SECRET_FIELDS, when_set=PERSONAL_FIELDS
+            self.id, self.operation, self.url or self.operation, self.body, self.reply, note, hidden=SECRET_FIELDS, when_set=PERSONAL_FIELDS
         )
 
 
@@ -133,7 +134,7 @@ def load_traffic(store: Store, app_id: str, window: Window | None = None) -> Tra
         if not isinstance(body, dict) or not isinstance(entry["reply"], dict):
             continue
         at = dt.datetime.fromisoformat(entry["at"]).timestamp()
-        call = Call(entry["id"], at, entry["operation"] or "", body, entry["reply"], entry["verdicts"])
+        call = Call(entry["id"], at, entry["operation"] or "", body, entry["reply"], entry["verdicts"], journal_url(entry))
         if body.get("app_id") == app_id:
             traffic.calls.append(call)
         # The driver's acts about the app, through the driver's own app or the app's own SDK (its calls too, then).
@@ -199,7 +200,7 @@ def signed_and_fresh(t: Traffic) -> Any:
         nonce = c.body.get("nonce")
         if isinstance(nonce, str) and nonce in seen and not c.failing(frozenset({"DYM-NONCE"})):
             message = f"nonce {nonce[:32]!r} of journal #{seen[nonce].id} used again by journal #{c.id}"
-            findings.append(("failed", message, (c.evidence(),), "D-DYM-NONCE (never reused)", None))
+            findings.append(("failed", message, (c.evidence(),), "004 §一(二)3, 4 申请…接口; D-DYM-NONCE (never reused)", None))
         if isinstance(nonce, str):
             seen.setdefault(nonce, c)
     if findings:
@@ -314,7 +315,8 @@ def waybill_lifecycle(t: Traffic) -> Any:
 @CHECKS.check(
     "DYM-EC-CALLS",
     title="every other rule holds on every call of the app, refused calls included (graded by each verdict's level)",
-    clause="specs/dym/platform.yaml request schemas; D-DYM-CODES; D-DYM-ID-CHECK, D-DYM-USCC, D-DYM-CODE-FORMAT",
+    clause="004 §一(二)4(1) 数据核验及交换赋能接口; §二(二)2 接口对接 (the harness's design, D-DYM-DESIGNED: specs/dym/platform.yaml "
+    "request schemas; D-DYM-CODES; D-DYM-ID-CHECK, D-DYM-USCC, D-DYM-CODE-FORMAT)",
     requirements=(
         "DYM-SCHEMA",
         "DYM-ID-CHECK",
@@ -333,7 +335,7 @@ def other_verdicts(t: Traffic) -> Any:
     findings: list[Finding] = []
     for c in t.calls:
         rest = [v for v in c.failing() if _topic(v) not in graded_elsewhere]
-        findings += _verdict_findings([Call(c.id, c.at, c.operation, c.body, c.reply, rest)], None, f"app {t.app_id}")
+        findings += _verdict_findings([Call(c.id, c.at, c.operation, c.body, c.reply, rest, c.url)], None, f"app {t.app_id}")
         if not c.ok and not c.failing():
             message = f"app {t.app_id} {c.operation} refused with code {c.code} but no rule verdict failed"
             findings.append(("failed", message, (c.evidence(),), "D-DYM-CODES", None))

@@ -91,6 +91,8 @@ def accepts_cosigned(graded: Graded) -> Any:
     return commands.advise(
         graded,
         "DYM-LV-COSIGNED",
+        decision="D-DYM-LEDGER",
+        check=CHECKS.get("DYM-LV-COSIGNED"),
         none="no cosigned checkpoint drill",
         wrong="a checkpoint carrying an extra signature by an unknown key (a witness) was refused: c2sp.org/signed-note has "
         "verifiers ignore unknown signatures; the harness hands out checkpoints with its own signature only, so its "
@@ -110,6 +112,8 @@ def accepts_pretty(graded: Graded) -> Any:
     return commands.advise(
         graded,
         "DYM-LV-CANONICAL",
+        decision="D-DYM-LEDGER",
+        check=CHECKS.get("DYM-LV-CANONICAL"),
         none="no re-serialised entry drill",
         wrong="a pretty-printed copy of a valid entry was refused: the verifier hashes the file's bytes instead of the entry's "
         "RFC 8785 form (it still verifies the canonical bytes the harness hands out)",
@@ -197,14 +201,18 @@ class LedgerVerifierRole:
     checks = CHECKS
 
     def __init__(self, command: str, *, timeout: float = TIMEOUT, store: Store | None = None) -> None:
-        commands.split(command, PLACEHOLDERS, "--command must name {receipt} and {entry} (and {key} for the verifier key file)")
-        self.command = command
+        tokens = commands.split(command, PLACEHOLDERS, "--command must name {receipt} and {entry} (and {key} for the verifier key file)")
+        if any(p in tokens[0] for p in (*PLACEHOLDERS, "{key}")):
+            raise ConfigError("--command must start with the verifier program, not a placeholder")
+        self.command = command  # as the vendor gave it (the report shows it)
+        self.runnable = shlex.join(commands.startable(tokens))  # the program made absolute: the drills run elsewhere
         self.timeout = timeout
         self.store = store  # its own ledger, if any, gives one more valid receipt
 
     def run(self, seed: int) -> Iterator[Event]:
         with tempfile.TemporaryDirectory(prefix="dym-ledger-drills-") as tmp:
-            graded = grade(self.command, Path(tmp), timeout=self.timeout, store=self.store)
+            graded = grade(self.runnable, Path(tmp), timeout=self.timeout, store=self.store)
+        graded.command = self.command
         options = {"command": self.command, "timeout": self.timeout, "drills": len(graded.outcomes)}
         yield from run_checks(self, target=f"command: {self.command}", context=graded, seed=seed, options=options, spec_files=SPEC_FILES)
 
@@ -218,9 +226,20 @@ class LedgerVerifierRoleCommand(LedgerVerifierRole):
         store = open_store(common.db)  # the harness's store: a receipt of its own ledger joins the valid drills
         try:
             super().__init__(command, timeout=float(timeout), store=store)
+            self.probe()
         except ConfigError:
             store.close()
             raise
+
+    def probe(self) -> None:
+        """Run the command once over the first valid drill: one that cannot run at all (exit 126 or 127, or not
+        started) is refused here, before any report (one line, exit 2)."""
+        with tempfile.TemporaryDirectory(prefix="dym-ledger-probe-") as tmp:
+            kit = ledger_drills.build(Path(tmp))
+            first = next(d for d in kit.drills if d.expect == "accept")
+            graded = Graded(self.command, [_run_one(self.runnable, first, kit, self.timeout)], "DYM-LV-ACCEPTS")
+        if graded.cannot_run:
+            raise ConfigError(graded.cannot_run)
 
     def run(self, seed: int) -> Iterator[Event]:
         try:

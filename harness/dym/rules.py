@@ -90,7 +90,7 @@ def app_known(ctx: DymContext, body: Any) -> Iterator[Fail]:
     kind="timestamp",
     code="2003",
     operations=ALL_OPS,
-    clause="D-DYM-TIMESTAMP (timestamp: epoch seconds within ±300 s)",
+    clause="004 §一(二)3, 4 申请…接口; §二(二)2 注册申请接口开放对接 (the guide sets no time rule: D-DYM-TIMESTAMP, epoch seconds within ±300 s)",
     title="timestamp within ±300 s of the platform clock",
 )
 def timestamp_fresh(ctx: DymContext, body: Any) -> Iterator[Fail]:
@@ -98,7 +98,10 @@ def timestamp_fresh(ctx: DymContext, body: Any) -> Iterator[Fail]:
     if not isinstance(ts, int) or isinstance(ts, bool):
         yield Fail("timestamp must be an integer of epoch seconds", "timestamp")
     elif abs(ts - ctx.now) > signing.TIME_WINDOW:
-        yield Fail(f"timestamp {ts} is {int(ts - ctx.now)} s from the platform clock (±{signing.TIME_WINDOW} s allowed)", "timestamp")
+        if abs(ts / 1000 - ctx.now) <= signing.TIME_WINDOW:  # the commonest slip: Date.now() / System.currentTimeMillis()
+            yield Fail(f"timestamp {ts} looks like milliseconds; the timestamp is epoch seconds (D-DYM-TIMESTAMP)", "timestamp")
+        else:
+            yield Fail(f"timestamp {ts} is {int(ts - ctx.now)} s from the platform clock (±{signing.TIME_WINDOW} s allowed)", "timestamp")
 
 
 @rule(
@@ -107,7 +110,7 @@ def timestamp_fresh(ctx: DymContext, body: Any) -> Iterator[Fail]:
     code="2002",
     operations=ALL_OPS,
     decision="D-DYM-SIGN",
-    clause="D-DYM-SIGN (HMAC-SHA256 over the ASCII-sorted k=v& signing string)",
+    clause="004 §一(二)3, 4 申请…接口; §二(二)2 注册申请接口开放对接 (the guide names no signature: D-DYM-SIGN, HMAC-SHA256 over the ASCII-sorted k=v& signing string)",
     title="sign is the HMAC-SHA256 of the signing string under the app's secret",
 )
 def signature(ctx: DymContext, body: Any) -> Iterator[Fail]:
@@ -141,7 +144,7 @@ def signature(ctx: DymContext, body: Any) -> Iterator[Fail]:
     kind="timestamp",
     code="2004",
     operations=ALL_OPS,
-    clause="D-DYM-NONCE (never reused within 600 s)",
+    clause="004 §一(二)3, 4 申请…接口; §二(二)2 注册申请接口开放对接 (the guide names no replay rule: D-DYM-NONCE, never reused within 600 s)",
     title="the app has not used this nonce within 600 s",
 )
 def nonce_fresh(ctx: DymContext, body: Any) -> Iterator[Fail]:

@@ -39,6 +39,7 @@ DEFECTS = {
     "qr-after-accept": "the TMS asks for a fresh QR of a waybill already accepted",
     "forged-waybill-qr": "the TMS shares a waybill code it built itself instead of the one the push answered",
     "stale-timestamp": "one call carries a timestamp 400 s old",
+    "ms-timestamp": "one call carries its timestamp in milliseconds",
     "reuse-nonce": "one call reuses the nonce of the call before it",
     "bad-sign": "one call is signed over a signing string that includes an empty field",
     "uppercase-sign": "every call's sign is written in uppercase hex",
@@ -103,7 +104,7 @@ class Caller:
         signed properly, as a client retrying after a refusal would."""
         self.calls += 1
         path = self._paths[operation]
-        if self.calls == 3 and self.defects & {"reuse-nonce", "stale-timestamp", "bad-sign"}:
+        if self.calls == 3 and self.defects & {"reuse-nonce", "stale-timestamp", "ms-timestamp", "bad-sign"}:
             self.send(path, self._spoiled(body))
         document = signing.signed(body, self.app_id, self.secret, now=self.clock())
         if "uppercase-sign" in self.defects:
@@ -117,6 +118,8 @@ class Caller:
             nonce = self._last_nonce
         if "stale-timestamp" in self.defects:
             now -= 400
+        if "ms-timestamp" in self.defects:
+            now *= 1000
         document = signing.signed(body, self.app_id, self.secret, now=now, nonce=nonce)
         if "bad-sign" in self.defects:  # the empty field left in the signing string (D-DYM-SIGN leaves it out)
             document["remark"] = ""

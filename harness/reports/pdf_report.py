@@ -24,6 +24,7 @@ from harness.reports.html_report import VERDICTS, _natural
 FONT_FILE = Path(__file__).resolve().parent.parent / "assets" / "fonts" / "HarnessCJK-Regular.ttf"
 FONT = "HarnessCJK"
 EVIDENCE_CHARS = 1500  # per request or reply body in the PDF; report.json holds the full excerpt
+CELL_CHARS = 700  # per table cell: a table row cannot break across pages (the Evidence section has the whole message)
 
 STATUS_COLOURS = {
     "passed": (31, 122, 58),
@@ -61,6 +62,10 @@ def clean(text: Any) -> str:
         else:
             out.append(f"[U+{code:04X}]")
     return "".join(out)
+
+
+def _cell(text: str) -> str:
+    return text if len(text) <= CELL_CHARS else f"{text[:CELL_CHARS]}… ({len(text)} chars: see Evidence)"
 
 
 def _pretty(value: Any, limit: int = EVIDENCE_CHARS) -> str:
@@ -121,7 +126,7 @@ class _Report(FPDF):
             for row in rows:
                 cells = table.row()
                 for text in row:
-                    cells.cell(clean(text))
+                    cells.cell(_cell(clean(text)))  # cut after [U+XXXX] naming, which lengthens
         self.set_font(FONT, size=9)
 
 
@@ -177,7 +182,7 @@ def render(document: dict[str, Any]) -> bytes:
     if d["warnings"]:
         pdf.heading("Warnings")
         for w in d["warnings"]:
-            pdf.para(f"• {w}")
+            pdf.para(f"· {w}")  # U+2022 is not in the packaged GB 2312 font; the middle dot is
 
     pdf.heading("Results by clause")
     checks = sorted(d["checks"], key=lambda c: _natural(c["clause"]))

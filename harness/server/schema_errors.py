@@ -114,6 +114,24 @@ def readable(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     return error
 
 
+_JSON_WORDS = {None: "null", True: "true", False: "false"}
+
+
+def message_of(error: jsonschema.ValidationError) -> str:
+    """jsonschema's message in the request's own terms: JSON literals (null, true, false) where it prints Python's
+    (None, True, False), and a key the schema forbids outright (``not: {}``) named as such, not "should not be valid
+    under {}"."""
+    instance = error.instance
+    if error.validator == "not" and error.validator_value == {}:
+        key = str(error.path[-1]) if error.path else "this value"
+        sent = json.dumps(instance, ensure_ascii=False, default=str)
+        return f"the key {key!r} is not accepted here (sent {shorten(sent, 40)})"
+    message = error.message
+    if (instance is None or isinstance(instance, bool)) and message.startswith(repr(instance)):
+        message = _JSON_WORDS[instance] + message[len(repr(instance)) :]
+    return message
+
+
 def shorten(message: str, limit: int = MESSAGE_LIMIT) -> str:
     return message if len(message) <= limit else message[: limit - 3] + "…"
 
@@ -160,7 +178,7 @@ def violations_for(validator: jsonschema.protocols.Validator, instance: t.Any, s
     out = []
     for error in sorted((readable(e) for e in validator.iter_errors(instance)), key=lambda e: [str(p) for p in e.absolute_path]):
         field = field_of(prefix, error)
-        message = shorten(error.message)
+        message = shorten(message_of(error))
         out.append(
             Violation(SCHEMA_RULE, clause_for(schema, error, local_field(prefix, field)), f"{message} ({error.validator})", field or prefix)
         )

@@ -42,7 +42,8 @@ def _x_strict(validator: t.Any, strict: t.Any, instance: t.Any, schema: dict[str
     if not node:
         return
     for error in validator.descend(instance, node):
-        error.harness_decision = strict.get("decision")  # type: ignore[attr-defined]
+        if getattr(error, "harness_decision", None) is None:  # a nested node's own decision is the nearer one
+            error.harness_decision = strict.get("decision")  # type: ignore[attr-defined]
         yield error
 
 
@@ -82,7 +83,7 @@ def decision_warnings(schema: dict[str, t.Any], instance: t.Any, prefix: str) ->
         decision = getattr(error, "harness_decision", None)
         field = schema_errors.field_of(prefix, error)
         local = schema_errors.local_field(prefix, field)
-        message = error.message if len(error.message) <= 120 else error.message[:117] + "…"
+        message = schema_errors.shorten(schema_errors.message_of(error), 120)
         reading = f"accepted under {decision}: the file's own reading refuses it" if decision else "the file's own reading refuses it"
         if (field, message) in seen:
             continue

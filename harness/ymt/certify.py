@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from harness import faults, masking
-from harness.conformance.engine import CannotRun, CheckSet, failed, passed, review, skipped, warning
-from harness.conformance.findings import Finding, call_evidence, capped, verdict_finding
+from harness.conformance.engine import CannotRun, CheckSet, failed, passed, review, skipped
+from harness.conformance.findings import Finding, call_evidence, capped, journal_url, verdict_finding
 from harness.conformance.model import Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption, grade_journal, open_subject_store
 from harness.conformance.sessions import Window
@@ -70,6 +70,7 @@ class Call:
     body: dict[str, Any]
     reply: dict[str, Any]
     verdicts: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""  # as sent, session prefix included (journal_url)
 
     @property
     def code(self) -> str:
@@ -93,7 +94,9 @@ class Call:
         return str(self.body.get("qrcod") or self.body.get("qrcode") or "")
 
     def evidence(self, note: str = "") -> Evidence:
-        return call_evidence(self.id, self.operation, f"/ymt/{self.operation}", self.body, self.reply, note, hidden=SECRET_FIELDS)
+        return call_evidence(
+            self.id, self.operation, self.url or f"/ymt/{self.operation}", self.body, self.reply, note, hidden=SECRET_FIELDS
+        )
 
 
 @dataclass
@@ -158,7 +161,7 @@ def load_scene(store: Store, merchant_id: str, window: Window | int | None = Non
         if not isinstance(body, dict) or (body.get("merchantId") != merchant_id and not registered):
             continue
         at = dt.datetime.fromisoformat(entry["at"]).timestamp()
-        calls.append(Call(entry["id"], at, entry["operation"] or "", body, reply, entry["verdicts"]))
+        calls.append(Call(entry["id"], at, entry["operation"] or "", body, reply, entry["verdicts"], journal_url(entry)))
     found, error = _answers(answers)
     return Scene(store, merchant_id, merchant, devices, calls, found, error)
 
@@ -284,7 +287,11 @@ def times(scene: Scene) -> Any:
         try:
             crypto.check_time(str(c.body.get("time")), received)
         except crypto.TimeWindowError as exc:
-            findings.append(("failed", f"{c.body.get('macId')}: {exc} when the platform received it", (c.evidence(),), None, None))
+            literal = crypto.literal_pattern_reading(str(c.body.get("time")), received)
+            if literal:  # the seed's misprint followed: still no moment the platform can check (D-YMT-TIME), but say so
+                findings.append(("failed", f"{c.body.get('macId')}: {literal}", (c.evidence(),), None, "D-YMT-TIME"))
+            else:
+                findings.append(("failed", f"{c.body.get('macId')}: {exc} when the platform received it", (c.evidence(),), None, None))
     if findings:
         return capped(CHECKS.get("YMT-CERT-TIME"), findings)
     return passed(f"{len(scene.decodes)} decode request(s), every time within ±{crypto.TIME_WINDOW_SECONDS} s of receipt")
@@ -456,7 +463,15 @@ def expired_handled(scene: Scene) -> Any:
 def trust_list_fetched(scene: Scene) -> Any:
     fetched = [c for c in scene.calls if c.operation == "trust_list" and c.ok]
     if not fetched:
-        return warning("the scene never fetched the trust list: it cannot verify an emergency code offline when the platform is down")
+        made = Counter(c.operation for c in scene.calls)
+        seen = ", ".join(f"{op}×{n}" for op, n in made.most_common()) or "none"
+        return CHECKS.get("YMT-CERT-TRUST-LIST").result(
+            "warning",
+            "the scene never fetched the trust list: it cannot verify an emergency code offline when the platform is down",
+            Evidence(note=f"the merchant's calls in the session: {seen}; none was an accepted POST /ymt/emergency/trust-list"),
+            *(c.evidence() for c in scene.calls[:1]),
+            decision="D-YMT-EMERGENCY",
+        )
     return passed(f"trust list fetched {len(fetched)} time(s)", fetched[-1].evidence())
 
 
@@ -505,8 +520,12 @@ def emergency_verified(scene: Scene) -> Any:
 def aes_profile(scene: Scene) -> Any:
     profile = scene.merchant["aes_profile"]
     if profile in crypto.WEAK_PROFILES:
-        return warning(
-            f"merchant {scene.merchant_id} registered {profile}: equal answers give equal cipher texts and nothing authenticates them"
+        registered = [c for c in scene.calls if c.operation == "register_merchant"][:1]
+        return CHECKS.get("YMT-CERT-AES").result(
+            "warning",
+            f"merchant {scene.merchant_id} registered {profile}: equal answers give equal cipher texts and nothing authenticates them",
+            *(c.evidence() for c in registered or scene.decodes[:1]),
+            decision="D-YMT-AES",
         )
     return passed(f"merchant {scene.merchant_id} registered {profile}")
 

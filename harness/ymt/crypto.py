@@ -172,6 +172,25 @@ def check_time(text: str, now: datetime, window: int = TIME_WINDOW_SECONDS) -> d
     return moment
 
 
+def literal_pattern_reading(text: str, now: datetime, window: int = TIME_WINDOW_SECONDS) -> str | None:
+    """When ``text`` reads as 表B.4's printed pattern yyyyMMssHHmmss taken literally (year, month, the seconds where
+    the day belongs, hour, minute, seconds: both ss equal, and with today's day in place of the first ss the moment
+    lies inside the window of ``now``), one line saying so and naming D-YMT-TIME; else None."""
+    if not (isinstance(text, str) and len(text) == 14 and text.isascii() and text.isdigit()) or text[6:8] != text[12:14]:
+        return None
+    today = now.astimezone(BEIJING)
+    try:
+        moment = datetime(int(text[0:4]), int(text[4:6]), today.day, int(text[8:10]), int(text[10:12]), int(text[12:14]), tzinfo=BEIJING)
+    except ValueError:
+        return None
+    if abs((moment - now).total_seconds()) > window or int(text[6:8]) == today.day:
+        return None
+    return (
+        f"time {text} reads as yyyyMMssHHmmss, 表B.4's printed pattern taken literally (the seconds {text[6:8]} where the day "
+        f"belongs); D-YMT-TIME reads the pattern as yyyyMMddHHmmss, Beijing time (today: {today.strftime('%Y%m%d')}…)"
+    )
+
+
 _DAYS: dict[str, int] = {}  # yyyyMMdd → POSIX seconds of that Beijing midnight (a real date, read by parse_time once)
 
 

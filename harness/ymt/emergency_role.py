@@ -259,6 +259,8 @@ def refuses_beyond_leeway(graded: Graded) -> Any:
     return commands.advise(
         graded,
         "YMT-EV-LEEWAY-BOUND",
+        decision="D-YMT-EMERGENCY",
+        check=CHECKS.get("YMT-EV-LEEWAY-BOUND"),
         none="no vector just beyond the leeway",
         wrong=f"a code {LEEWAY + 1} s before its issue time was accepted: the verifier allows more clock skew than the design's "
         f"{LEEWAY} s (codes an hour early are judged by YMT-EV-NOT-YET-VALID)",
@@ -277,6 +279,8 @@ def accepts_within_leeway(graded: Graded) -> Any:
     return commands.advise(
         graded,
         "YMT-EV-LEEWAY",
+        decision="D-YMT-EMERGENCY",
+        check=CHECKS.get("YMT-EV-LEEWAY"),
         none="no vector inside the leeway",
         wrong=f"a valid code was refused {LEEWAY} s before its issue time: the verifier allows no clock skew, so a scanner whose "
         "clock runs a little behind refuses fresh codes",
@@ -326,13 +330,15 @@ class EmergencyVerifierRole:
         )
         if PLACEHOLDER in tokens[0]:
             raise ConfigError("--command must start with the verifier program, not {file}")
-        self.command = command
+        self.command = command  # as the vendor gave it (the report shows it)
+        self.runnable = shlex.join(commands.startable(tokens))  # the program made absolute: the vectors run elsewhere
         self.timeout = timeout
         self.extra = extra  # more vectors (the harness's own platform code)
 
     def run(self, seed: int) -> Iterator[Event]:
         with tempfile.TemporaryDirectory(prefix="ymt-emergency-vectors-") as tmp:
-            graded = grade(self.command, Path(tmp), timeout=self.timeout, vectors=[*load_vectors(), *self.extra])
+            graded = grade(self.runnable, Path(tmp), timeout=self.timeout, vectors=[*load_vectors(), *self.extra])
+        graded.command = self.command
         options = {"command": self.command, "timeout": self.timeout, "vectors": len(graded.outcomes)}
         yield from run_checks(self, target=f"command: {self.command}", context=graded, seed=seed, options=options, spec_files=SPEC_FILES)
 
@@ -349,3 +355,14 @@ class EmergencyVerifierRoleCommand(EmergencyVerifierRole):
         finally:
             store.close()
         super().__init__(command, timeout=float(timeout), extra=(own,) if own is not None else ())
+        self.probe()
+
+    def probe(self) -> None:
+        """Run the command once over the valid vector: one that cannot run at all (exit 126 or 127, or not started)
+        is refused here, before any report (one line, exit 2)."""
+        with tempfile.TemporaryDirectory(prefix="ymt-emergency-probe-") as tmp:
+            valid = [v for v in load_vectors() if v.name == "valid"]
+            graded = grade(self.runnable, Path(tmp), timeout=self.timeout, vectors=valid)
+        graded.command = self.command
+        if graded.cannot_run:
+            raise ConfigError(graded.cannot_run)

@@ -294,10 +294,11 @@ class PlatformContext:
     sent: list[Sent] = field(default_factory=list)
     token: str | None = None
     exchanged: sim.Reply | None = None
-    shown: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (check id, where, masked fields)
-    images: list[tuple[str, str, sim.QrImage]] = field(default_factory=list)  # (check id, interface, image)
+    shown: list[tuple[str, str, dict[str, Any], sim.Reply]] = field(default_factory=list)  # (check id, where, masked fields, reply)
+    images: list[tuple[str, str, sim.QrImage, sim.Reply]] = field(default_factory=list)  # (check id, interface, image, reply)
     b3: dict[str, Any] | None = None
     tags: list[Any] | None = None
+    tags_reply: sim.Reply | None = None
     decoded: list[tuple[sim.Reply, dict[str, Any]]] = field(default_factory=list)
     trust: crypto.TrustList | None = None
     trust_problem: str | None = None
@@ -364,12 +365,12 @@ class PlatformContext:
         if not reply.ok or not isinstance(reply.response, dict):
             return None
         image = sim.read_qr(reply.response.get("qrcodeBase64"))
-        self.images.append((check_id, "B.1", image))
-        self._note_shown(check_id, "B.1", reply.response)
+        self.images.append((check_id, "B.1", image, reply))
+        self._note_shown(check_id, "B.1", reply.response, reply)
         return image.value
 
-    def _note_shown(self, check_id: str, where: str, response: dict[str, Any]) -> None:
-        self.shown.append((check_id, where, response))
+    def _note_shown(self, check_id: str, where: str, response: dict[str, Any], reply: sim.Reply) -> None:
+        self.shown.append((check_id, where, response, reply))
         self.redactor.learn_from(response)
         for key in CONCEAL_FORMS:  # a "masked" value with no * at all is the person's value itself
             value = response.get(key)
@@ -480,6 +481,22 @@ def evidence(sent: Sent | sim.Reply, note: str = "", target: str = "") -> Eviden
     )
 
 
+def _judged(found: list[tuple[Any, ...]], target: str, limit: int = 3) -> list[Evidence]:
+    """The exchanges a finding judged, as evidence (first ``limit``, one per exchange): each ``(note, reply, …)``, the
+    note naming what was found in that reply (never the person's values; the reply itself is masked)."""
+    out: list[Evidence] = []
+    seen: set[int] = set()
+    for note, reply, *_ in found:
+        if id(reply) in seen:
+            continue
+        seen.add(id(reply))
+        same = "; ".join(dict.fromkeys(str(n) for n, r, *_ in found if r is reply and n))
+        out.append(evidence(reply, same or str(note), target))
+        if len(out) == limit:
+            break
+    return out
+
+
 def _what(reply: sim.Reply) -> str:
     if reply.document is None:
         return f"HTTP {reply.status}, not JSON"
@@ -541,9 +558,14 @@ def b5_exchange(ctx: PlatformContext) -> Any:
     response = reply.response if isinstance(reply.response, dict) else {}
     token = response.get("accessToken")
     if not reply.ok or not isinstance(token, str) or not token:
-        return failed(
-            f"the configured authorisation code was not exchanged for an accessToken: {_what(reply)}", evidence(reply, "", ctx.target)
-        )
+        ev = evidence(reply, "", ctx.target)
+        if reply.ok and response:  # answered, but not with the field B.1–B.3 take
+            if "accessToken" in response:
+                return failed(f"the B.5 reply's accessToken is {sim.masked(str(token))!r}, not a non-empty string", ev)
+            design = ("expiresIn", "expiresAt", "scope")  # D-YMT-AUTH's other fields: what the reply held instead comes first
+            found = [k for k in response if k not in design][:6] + [k for k in design if k in response]
+            return failed(f"the B.5 reply has no accessToken (found {', '.join(found)})", ev)
+        return failed(f"the configured authorisation code was not exchanged for an accessToken: {_what(reply)}", ev)
     ctx.token = token
     return passed(f"accessToken issued ({sim.masked(token)})", evidence(reply, "", ctx.target))
 
@@ -611,8 +633,8 @@ def b1_fields(ctx: PlatformContext) -> Any:
     ev = evidence(reply, "", ctx.target)
     if not reply.ok or not isinstance(reply.response, dict):
         return failed(f"B.1 was not answered with a response: {_what(reply)}", ev)
-    ctx.images.append(("b1-fields", "B.1", sim.read_qr(reply.response.get("qrcodeBase64"))))
-    ctx._note_shown("b1-fields", "B.1", reply.response)
+    ctx.images.append(("b1-fields", "B.1", sim.read_qr(reply.response.get("qrcodeBase64")), reply))
+    ctx._note_shown("b1-fields", "B.1", reply.response, reply)
     missing = _missing(reply.response, B1_FIELDS)
     if missing:
         return failed(f"B.1's response lacks {', '.join(missing)} (or not as strings)", ev)
@@ -636,7 +658,7 @@ def b3_fields(ctx: PlatformContext) -> Any:
         return failed(f"B.3 was not answered with a response (the person consented to userName and idCard): {_what(reply)}", ev)
     response = reply.response
     ctx.b3 = response
-    ctx.images.append(("b3-fields", "B.3", sim.read_qr(response.get("qrcodeBase64"))))
+    ctx.images.append(("b3-fields", "B.3", sim.read_qr(response.get("qrcodeBase64")), reply))
     check = CHECKS.get("b3-fields")
     missing, table_only = [], []
     for name in _missing(response, B3_FIELDS):
@@ -646,7 +668,7 @@ def b3_fields(ctx: PlatformContext) -> Any:
         else:
             missing.append(name)
     shown = {k: response.get(k, response.get(B3_TABLE_SPELLING.get(k, ("",))[0])) for k in ("concealName", "concealCard")}
-    ctx._note_shown("b3-fields", "B.3", shown)
+    ctx._note_shown("b3-fields", "B.3", shown | {"serverTime": response.get("serverTime")} if "serverTime" in response else shown, reply)
     results = []
     if missing:
         results.append(check.result("failed", f"B.3's response lacks {', '.join(missing)}", ev))
@@ -670,10 +692,12 @@ def b3_fields(ctx: PlatformContext) -> Any:
 def qr_png(ctx: PlatformContext) -> Any:
     if not ctx.images:
         return skipped("no B.1 or B.3 answer carried a qrcodeBase64 to read")
-    bad = [f"{where}: {image.problem}" for _, where, image in ctx.images if image.value is None]
+    bad = [(f"{where}: {image.problem}", reply) for _, where, image, reply in ctx.images if image.value is None]
     if bad:
-        return failed(f"{len(bad)} of {len(ctx.images)} QR images do not read: {bad[0]}", Evidence("; ".join(bad)))
-    sizes = ", ".join(f"{where} {image.width}×{image.height}" for _, where, image in ctx.images[:3])
+        return failed(
+            f"{len(bad)} of {len(ctx.images)} QR images do not read: {bad[0][0]}", *_judged([(note, r) for note, r in bad], ctx.target)
+        )
+    sizes = ", ".join(f"{where} {image.width}×{image.height}" for _, where, image, _ in ctx.images[:3])
     return passed(f"{len(ctx.images)} PNG QR image(s) decoded ({sizes})")
 
 
@@ -691,11 +715,11 @@ def b2_tags(ctx: PlatformContext) -> Any:
     ev = evidence(reply, "", ctx.target)
     if not reply.ok or not isinstance(reply.response, list):
         return failed(f"B.2 did not answer a list of tags: {_what(reply)}", ev)
-    ctx.tags = reply.response
+    ctx.tags, ctx.tags_reply = reply.response, reply
     if not reply.response:
         return skipped("the person has no tags (or did not consent to them): nothing to judge", ev)
     check = CHECKS.get("b2-tags")
-    problems, icon_only = [], 0
+    problems, icon_only, text_empty = [], 0, 0
     for n, tag in enumerate(reply.response, 1):
         if not isinstance(tag, dict):
             problems.append(f"tag {n} is not an object")
@@ -710,6 +734,8 @@ def b2_tags(ctx: PlatformContext) -> Any:
                 problems.append(f"tag {n} {name} is {tag.get(name)!r}, not an integer")
         if not isinstance(tag.get("text"), str):
             problems.append(f"tag {n} text is {tag.get('text')!r}, not a string")
+        elif not tag["text"].strip():
+            text_empty += 1
     results = []
     if problems:
         results.append(check.result("failed", f"{len(problems)} problem(s): " + "; ".join(problems[:4]), ev))
@@ -719,6 +745,12 @@ def b2_tags(ctx: PlatformContext) -> Any:
                 "warning", f"{icon_only} tag(s) carry only Icon, the table's spelling (the example: icon)", ev, decision="D-YMT-ICON"
             )
         )
+    if text_empty:
+        note = (
+            f'{text_empty} tag(s) answer "text":"", as the seed\'s B.2 example prints it (its 退役军人 / E类人才 stand outside '
+            "the quotes); the harness reads text as the tag's words, so a client shows a tag without a label"
+        )
+        results.append(check.result("warning", note, ev, decision="D-YMT-TAG-TEXT"))
     return results or [check.result("passed", f"{len(reply.response)} tag(s), each with the fields of 表B.2", ev)]
 
 
@@ -734,9 +766,10 @@ def b2_colours(ctx: PlatformContext) -> Any:
     if not tags:
         return skipped("no tag to judge (b2-tags)")
     bad = [f"tag {t.get('no')}: {k} {t.get(k)!r}" for t in tags for k in ("backgroundColor", "fontColor") if t.get(k) not in range(1, 9)]
+    ev = [evidence(ctx.tags_reply, "; ".join(bad), ctx.target)] if ctx.tags_reply is not None else []
     if bad:
-        return failed(f"{len(bad)} colour(s) outside the enumeration 1–8: " + "; ".join(bad[:4]))
-    return passed(f"{len(tags)} tag(s) with colours of the enumeration")
+        return failed(f"{len(bad)} colour(s) outside the enumeration 1–8: " + "; ".join(bad[:4]), *ev)
+    return passed(f"{len(tags)} tag(s) with colours of the enumeration", *ev)
 
 
 # --- B.4 ----------------------------------------------------------------------------------------------------------
@@ -765,7 +798,7 @@ def b4_decode(ctx: PlatformContext) -> Any:
     except (crypto.CipherError, ValueError, UnicodeError) as exc:
         return failed(f"response does not decrypt with the merchant's {ctx.enrolment.aes_profile} key: {exc}", ev)
     ctx.decoded.append((reply, plain))
-    ctx._note_shown("b4-decode", "B.4", plain)
+    ctx._note_shown("b4-decode", "B.4 (the decrypted answer)", plain, reply)
     missing = _missing(plain, ("qrcodeType", "concealName", "concealCard"))
     if missing:
         return failed(f"the decrypted answer lacks {', '.join(missing)}", ev)
@@ -944,7 +977,8 @@ def code_revoked(ctx: PlatformContext) -> Any:
     if old is None or new is None:
         return skipped(_need_token(ctx) or "B.1 gave no code to refresh")
     if old == new:
-        return failed(f"refreshing the code gave the same value {old}")
+        shown = [s.reply for s in ctx.sent if s.check_id == "code-revoked"][-2:]
+        return failed(f"refreshing the code gave the same value {old}", *(evidence(r, f"B.1 showed {old}", ctx.target) for r in shown))
     reply, _ = _decode(ctx, "code-revoked", old, "refuse")
     return _refusal(ctx, "code-revoked", reply, "PY3003", "a decode of the code shown before the refresh")
 
@@ -957,18 +991,18 @@ def code_revoked(ctx: PlatformContext) -> Any:
     level="SHOULD",
 )
 def qr_no_personal_data(ctx: PlatformContext) -> Any:
-    values = [(where, image.value) for _, where, image in ctx.images if image.value]
+    values = [(where, image.value, reply) for _, where, image, reply in ctx.images if image.value]
     if not values:
         return skipped("no QR content was read (qr-png)")
     identity = ctx.full_identity
     bad = []
-    for where, value in values:
+    for where, value, reply in values:
         if ID_PATTERN.search(value):
-            bad.append(f"{where}: holds an 18-character ID number")
+            bad.append((f"{where}: holds an 18-character ID number", reply))
         elif identity and (identity[0] in value or identity[1] in value.upper()):
-            bad.append(f"{where}: holds the person's name or ID number")
+            bad.append((f"{where}: holds the person's name or ID number", reply))
     if bad:
-        return failed(f"{len(bad)} of {len(values)} QR contents carry personal data: {bad[0]}", Evidence("; ".join(bad)))
+        return failed(f"{len(bad)} of {len(values)} QR contents carry personal data: {bad[0][0]}", *_judged(bad, ctx.target))
     basis = "compared with the person's name and ID number" if identity else "no ID number pattern (the full identity was not known)"
     return passed(f"{len(values)} QR content(s), none with personal data ({basis})")
 
@@ -1035,7 +1069,7 @@ def emergency_code(ctx: PlatformContext) -> Any:
     except crypto.EmergencyCodeError as exc:
         return failed(f"the emergency code does not verify offline: {exc.reason}: {exc}", ev)
     claims = result.claims
-    ctx._note_shown("emergency-code", "emergency code", {"concealName": claims.conceal_name, "concealCard": claims.conceal_card})
+    ctx._note_shown("emergency-code", "the emergency code", {"concealName": claims.conceal_name, "concealCard": claims.conceal_card}, reply)
     return passed(f"verified offline: issuer {result.issuer}, valid until {claims.expires_at}", ev)
 
 
@@ -1079,7 +1113,9 @@ def down_emergency(ctx: PlatformContext) -> Any:
         try:
             crypto.verify_emergency(ctx.emergency_text, ctx.trust, dt.datetime.now(dt.UTC))
         except crypto.EmergencyCodeError as exc:
-            results.append(check.result("failed", f"the emergency code kept from before does not verify: {exc}"))
+            issued = [s.reply for s in ctx.sent if s.check_id == "emergency-code"][:1]
+            note = f"the emergency code kept from before does not verify while down: {exc}"
+            results.append(check.result("failed", note, *(evidence(r, note, ctx.target) for r in issued)))
     if _offered(listed) and ctx.trust is not None and not listed.ok:
         results.append(
             check.result("failed", f"the trust list is not served while down: {_what(listed)}", evidence(listed, "", ctx.target))
@@ -1140,14 +1176,14 @@ def mask(ctx: PlatformContext) -> Any:
     identity = ctx.full_identity
     name, card = identity if identity else (None, None)
     bad = []
-    for _, where, shown in ctx.shown:
+    for _, where, shown, reply in ctx.shown:
         for field_name, judge, full in (("concealName", _masked_name, name), ("concealCard", _masked_card, card)):
             why = judge(shown.get(field_name), full)
             if why:
-                bad.append(f"{where} {field_name} {why}")
+                bad.append((f"{where} {field_name} {why}", reply))
     if bad:
-        return failed(f"{len(bad)} unmasked value(s): " + "; ".join(dict.fromkeys(bad)))
-    return passed(f"{len(ctx.shown)} answer(s) show only masked names and ID numbers")
+        return failed(f"{len(bad)} unmasked value(s): " + "; ".join(dict.fromkeys(n for n, _ in bad)), *_judged(bad, ctx.target))
+    return passed(f"{len(ctx.shown)} answer(s) show only masked names and ID numbers", *_judged([("", ctx.shown[0][3])], ctx.target))
 
 
 @CHECKS.check(
@@ -1161,8 +1197,8 @@ def mask_form(ctx: PlatformContext) -> Any:
     if not ctx.shown:
         return skipped("nothing showed concealName or concealCard")
     identity = ctx.full_identity
-    bad = []
-    for _, where, shown in ctx.shown:
+    bad: list[tuple[str, sim.Reply]] = []
+    for _, where, shown, reply in ctx.shown:
         n, c = shown.get("concealName"), shown.get("concealCard")
         # Neither the value shown nor the examples' form of it is printed: both carry the person's characters.
         name_form = f"the examples' form: every character but the last as * ({len(identity[0])} characters)" if identity else ""
@@ -1170,16 +1206,18 @@ def mask_form(ctx: PlatformContext) -> Any:
         if identity:
             want_n, want_c = crypto.conceal_name(identity[0]), crypto.conceal_card(identity[1])
             if n != want_n:
-                bad.append(f"{where} concealName shows {describe_mask(n)}; {name_form}")
+                bad.append((f"{where} concealName shows {describe_mask(n)}; {name_form}", reply))
             if isinstance(c, str) and c.upper() != want_c.upper():
-                bad.append(f"{where} concealCard shows {describe_mask(c)}; {card_form}")
+                bad.append((f"{where} concealCard shows {describe_mask(c)}; {card_form}", reply))
         else:
             if not (isinstance(n, str) and re.fullmatch(r"\*+[^*]", n)):
-                bad.append(f"{where} concealName shows {describe_mask(n)}, not *…* and the last character")
+                bad.append((f"{where} concealName shows {describe_mask(n)}, not *…* and the last character", reply))
             if not (isinstance(c, str) and re.fullmatch(r"[0-9]\*{14}[0-9Xx]", c)):
-                bad.append(f"{where} concealCard shows {describe_mask(c)}; {card_form}")
+                bad.append((f"{where} concealCard shows {describe_mask(c)}; {card_form}", reply))
     if bad:
-        return failed(f"{len(bad)} mask(s) not in the examples' form: " + "; ".join(dict.fromkeys(bad)))
+        return failed(
+            f"{len(bad)} mask(s) not in the examples' form: " + "; ".join(dict.fromkeys(n for n, _ in bad)), *_judged(bad, ctx.target)
+        )
     return passed(f"{len(ctx.shown)} answer(s) mask exactly as the seed's examples")
 
 
@@ -1191,24 +1229,33 @@ def mask_form(ctx: PlatformContext) -> Any:
     level="SHOULD",
 )
 def server_time(ctx: PlatformContext) -> Any:
-    times = [(where, shown.get("serverTime")) for _, where, shown in ctx.shown if "serverTime" in shown]
-    if ctx.b3 and "serverTime" in ctx.b3:
-        times.append(("B.3", ctx.b3["serverTime"]))
+    times = [(where, shown.get("serverTime"), reply) for _, where, shown, reply in ctx.shown if "serverTime" in shown]
     if not times:
         return skipped("no answer carried a serverTime")
     check = CHECKS.get("server-time")
-    example = [f"{w} {t!r}" for w, t in times if isinstance(t, str) and SERVER_TIME_EXAMPLE.match(t)]
-    bad = [f"{w} {t!r}" for w, t in times if not (isinstance(t, str) and (SERVER_TIME.match(t) or SERVER_TIME_EXAMPLE.match(t)))]
+    example = [(f"{w} {t!r}", r) for w, t, r in times if isinstance(t, str) and SERVER_TIME_EXAMPLE.match(t)]
+    bad = [(f"{w} {t!r}", r) for w, t, r in times if not (isinstance(t, str) and (SERVER_TIME.match(t) or SERVER_TIME_EXAMPLE.match(t)))]
     results = []
     if bad:
-        results.append(check.result("failed", f"{len(bad)} serverTime(s) not yyyy-MM-dd HH:mm:ss: {bad[0]}"))
+        results.append(
+            check.result(
+                "failed",
+                f"{len(bad)} serverTime(s) not yyyy-MM-dd HH:mm:ss: {bad[0][0]}",
+                *_judged(bad, ctx.target),
+                decision="D-YMT-SERVER-TIME",
+            )
+        )
     if example:
         results.append(
             check.result(
-                "warning", f"serverTime without the space, as the seed's examples print it: {example[0]}", decision="D-YMT-SERVER-TIME"
+                "warning",
+                f"serverTime without the space, as the seed's examples print it: {example[0][0]}",
+                *_judged(example, ctx.target),
+                decision="D-YMT-SERVER-TIME",
             )
         )
-    return results or [check.result("passed", f"{len(times)} serverTime(s) as yyyy-MM-dd HH:mm:ss")]
+    first = [(f"{w} {t!r}", r) for w, t, r in times[:1]]
+    return results or [check.result("passed", f"{len(times)} serverTime(s) as yyyy-MM-dd HH:mm:ss", *_judged(first, ctx.target))]
 
 
 # --- every reply ------------------------------------------------------------------------------------------------------
@@ -1303,6 +1350,34 @@ def http_status(ctx: PlatformContext) -> Any:
     if bad:
         return failed(f"{len(bad)} of {len(ctx.sent)} replies were not HTTP 200; first: {bad[0].note}", *bad[:3])
     return passed(f"{len(ctx.sent)} replies were HTTP 200")
+
+
+# Every SHOULD check is the harness's design where the seed is silent: its WARNING names the decision it rests on
+# (docs/certify.md), whichever of its findings made it (a warning that already names one, e.g. D-YMT-CODES, keeps it).
+SHOULD_DECISIONS = {
+    "b5-expiry": "D-YMT-AUTH",
+    "b5-reuse": "D-YMT-AUTH",
+    "b2-colours": "D-YMT-TAG-COLOURS",
+    "b4-aes-profile": "D-YMT-AES",
+    "b4-unknown-device": "D-YMT-ENROL",
+    "b4-stale-time": "D-YMT-TIME-WINDOW",
+    "b4-replay": "D-YMT-TIME-WINDOW",
+    "b4-expired": "D-YMT-QR-VALUE",
+    "code-revoked": "D-YMT-QR-VALUE",
+    "qr-no-personal-data": "D-YMT-QR-VALUE",
+    "down-emergency": "D-YMT-EMERGENCY",
+    "mask-form": "D-YMT-MASK",
+    "server-time": "D-YMT-SERVER-TIME",
+    "return-codes": "D-YMT-CODES",
+    "http-status": "D-HTTP-STATUS",
+}
+
+
+def named(result: CheckResult) -> CheckResult:
+    """A WARNING of a SHOULD check names its decision (:data:`SHOULD_DECISIONS`) when its finding did not."""
+    if result.status == "warning" and not result.decision and result.check_id in SHOULD_DECISIONS:
+        return dataclasses.replace(result, decision=SHOULD_DECISIONS[result.check_id])
+    return result
 
 
 # --- the role -------------------------------------------------------------------------------------------------------
@@ -1403,7 +1478,7 @@ class PlatformRole:
             events = run_checks(self, target=self.target, context=ctx, seed=seed, options=options, spec_files=SPEC_FILES)
             for event in events:
                 if isinstance(event, CheckFinished):  # personal data never leaves the role in clear
-                    yield dataclasses.replace(event, result=ctx.redactor.result(event.result))
+                    yield dataclasses.replace(event, result=named(ctx.redactor.result(event.result)))
                     continue
                 if isinstance(event, RunStarted):
                     yield dataclasses.replace(event, certification_valid=validity.valid)

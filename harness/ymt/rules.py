@@ -137,7 +137,8 @@ def time_fresh(ctx: YmtContext, body: dict[str, Any]) -> Iterator[Fail]:
     try:
         crypto.check_time_at(str(body["time"]), ctx.now)  # crypto.check_time against ctx.moment, without datetimes
     except crypto.TimeWindowError as exc:
-        yield Fail(str(exc), "time")
+        literal = crypto.literal_pattern_reading(str(body["time"]), dt.datetime.fromtimestamp(ctx.now, dt.UTC))
+        yield Fail(literal or str(exc), "time")
 
 
 @rule(

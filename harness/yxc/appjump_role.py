@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.conformance import catalogue
+from harness.conformance import catalogue, sessions
 from harness.conformance.engine import CheckSet, failed, passed, skipped
 from harness.conformance.engine import run as run_checks
 from harness.conformance.model import CheckResult, Event, Evidence, Requirement
 from harness.conformance.roles import CommonOptions, RoleOption
+from harness.conformance.sessions import Window
 from harness.errors import ConfigError
 from harness.schema import open_store
 from harness.specs import spec_sha256
@@ -40,12 +41,17 @@ class Session:
     app_name: str | None
     since: int | None
     jumps: list[appjump.Jump] = field(default_factory=list)
+    session: str | None = None  # the certification session whose jumps these are (recorded while it was open)
 
     @property
     def what(self) -> str:
         parts = [f"appName {self.app_name!r}" if self.app_name is not None else "any appName"]
+        if self.session is not None:
+            parts.append(f"recorded during certification session {self.session}")
         if self.since is not None:
             parts.append(f"after jump #{self.since}")
+        if self.session is None and self.since is None:
+            parts.append("every recorded jump (no --since and no session: earlier runs included)")
         return ", ".join(parts)
 
 
@@ -182,7 +188,9 @@ class YxcAppJumpRole:
         RoleOption("since", "Grade only jumps recorded after this jump id (a fresh session; the control API returns jump_id).", type=int),
     )
 
-    def __init__(self, common: CommonOptions, app_name: str | None = None, since: int | None = None) -> None:
+    session_capable = True  # `harness certify start yxc-app-jump` / `finish`: the jumps recorded while the session was open
+
+    def __init__(self, common: CommonOptions, app_name: str | None = None, since: int | None = None, window: Window | None = None) -> None:
         if app_name is not None and not app_name.strip():
             raise ConfigError("--app-name must not be empty")
         if since is not None and since < 0:
@@ -190,11 +198,24 @@ class YxcAppJumpRole:
         self.common = common
         self.app_name = app_name
         self.since = since
+        self.window = window  # a certification session's (harness certify finish)
+
+    def _jumps(self, store: Any) -> tuple[list[appjump.Jump], str | None]:
+        recorded = appjump.jumps(store, app_name=self.app_name, since=self.since)
+        if self.window is None or self.window.session is None:
+            return recorded, None
+        # One session's jumps: those recorded while it was open (the page is the control API's, not journaled).
+        found = sessions.get(store, self.window.session)
+        if found is None:  # finish always names a stored session; nothing else can be this session's
+            return [], self.window.session
+        opened, closed = found.created_at, found.finished_at
+        return [j for j in recorded if j.at >= opened and (closed is None or j.at <= closed)], found.id
 
     def run(self, seed: int) -> Iterator[Event]:
         store = open_store(self.common.db)
         try:
-            session = Session(self.app_name, self.since, appjump.jumps(store, app_name=self.app_name, since=self.since))
+            recorded, session_id = self._jumps(store)
+            session = Session(self.app_name, self.since, recorded, session_id)
             yield from run_checks(
                 role=self.name,
                 platform=self.platform,
@@ -202,7 +223,14 @@ class YxcAppJumpRole:
                 checks=self.checks,
                 context=session,
                 seed=seed,
-                options={"app_name": self.app_name, "since": self.since, "profile": self.common.profile, "db": str(self.common.db)},
+                options={
+                    "app_name": self.app_name,
+                    "since": self.since,
+                    "session": session_id,
+                    "graded": session.what,
+                    "profile": self.common.profile,
+                    "db": str(self.common.db),
+                },
                 spec_hashes={f"specs/{f}": spec_sha256(f) for f in SPEC_FILES},
                 requirements=catalogue.load(self.platform),
             )

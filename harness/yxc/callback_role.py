@@ -42,6 +42,7 @@ from harness.schema import open_store
 from harness.specs import load_spec, resolve_ref, spec_sha256
 from harness.store import Store
 from harness.yxc import codes, qr
+from harness.yxc import qr as yxc_qr  # the module, where the constructor's `qr` argument shadows it
 from harness.yxc.scan import (
     CLAUSE_ERRORCODE_INT,
     CLAUSE_HTTP,
@@ -577,6 +578,11 @@ def _spec_check(ctx: CallbackContext, check_id: str, mode: str) -> Any:
             what = f"broke {negative.describe(broken)}"
             if code == 0:
                 why.append(f"an invalid request was accepted (errorcode 0) [{CLAUSE_MALFORMED}]")
+            elif code is not None and why:
+                # Refused: what this check judges. The reply's own form (errorcode "200" as a string…) is the reply checks'
+                # (reply-errorcode-int, reply-shape), never counted here as accepting a bad case.
+                what += f" (refused; the reply's form is graded by reply-errorcode-int / reply-shape: {why[0]})"
+                why = []
         else:
             what = "valid request" if not broken else f"generated request that broke {negative.describe(broken)}"
             if code == 0 and isinstance(value, dict) and value.get("callback") != (ctx.report.callback if ctx.report else None):
@@ -815,6 +821,9 @@ class YxcCallbackRole:
         if not 1 <= self.max_examples <= 1000:
             raise ConfigError("max_examples must be between 1 and 1000")
         self.verify = tls_verify(ca_bundle)  # a missing bundle is a bad argument (exit 2) before anything runs
+        for source in (qr, logout_qr):  # so is a QR image that is not there: one line, exit 2, no report
+            if source is not None:
+                yxc_qr.check_source(source)
 
     def options_used(self) -> dict[str, Any]:
         return {

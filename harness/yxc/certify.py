@@ -40,6 +40,7 @@ from harness.conformance.findings import MAX_FINDINGS, Finding, capped
 from harness.conformance.model import CheckResult, Event, Evidence
 from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
 from harness.conformance.sessions import Window
+from harness.errors import ConfigError
 from harness.journal import Journal, entry_from_row
 from harness.pki import Vendor, find_vendor
 from harness.rules import RuleSet
@@ -182,9 +183,34 @@ def _accepted(entry: dict[str, Any]) -> bool:
     return bool(failing) and all(v.get("level") == "SHOULD" for v in failing)
 
 
+REMOTE_CLAUSE = (
+    "000 2.2 2) (远程平台端升级: 随电子教学日志数据一起上报); 附件四 A.6.2.3.1 / A.6.3.1.1 (用于计时平台), A.6.3.2 (计时平台或远程教育平台)"
+)
+TIMING_ONLY = ("coach", "student")  # filings the seed gives the timing platform alone (业务描述 用于计时平台)
+
+
+def remote_platform(g: Graded) -> bool:
+    """A remote-teaching platform's session: it filed classrecords, every one of training mode 4 (远程, subjcode digit 1,
+    D-YXC-SUBJCODE), and no coach or student. 000 2.2 2) has a remote platform report its records (附件四 A.6.3.2 用于计时
+    平台或远程教育平台); coaches and students are filed by the students' timing platforms (A.6.2.3.1, A.6.3.1.1 用于计时
+    平台), so it is not asked for them."""
+    if any(e["operation"] in TIMING_ONLY for e in g.entries):
+        return False
+    modes = [str(b.get("subjcode", ""))[:1] for _, b in _classrecords(g.entries)]
+    return bool(modes) and all(m == "4" for m in modes)
+
+
 def _step(step: Step) -> Any:
     def check(g: Graded) -> Any:
         tried = [e for e in g.entries if e["operation"] == step.operation]
+        if not tried and step.operation in TIMING_ONLY and remote_platform(g):
+            return g.checks[step.check_id].result(
+                "skipped",
+                f"a remote-teaching platform (every classrecord of training mode 4, no coach or student filed): {step.what} is a "
+                f"timing platform's filing (附件四 {step.clause.split()[-1]} 用于计时平台; 000 2.2 2) asks a remote platform for its "
+                "training records only)",
+                clause=REMOTE_CLAUSE,
+            )
         accepted = [e for e in tried if _accepted(e)]
         if step.operation == "classrecord":
             accepted = [e for e in accepted if any(v["rule"] == "YXC-CR-LOGININFO" and v["held"] for v in e["verdicts"])]
@@ -401,6 +427,12 @@ class TimingPlatformRole:
     checks = CHECKS
 
     def __init__(self, common: CommonOptions, vendor: str, since: int | None = None, window: Window | None = None) -> None:
+        store = open_store(common.db)  # an unknown vendor is one line and exit 2 here, at certify start as at grading
+        try:
+            if find_vendor(store, "yxc", vendor, case_insensitive=True) is None:
+                raise ConfigError(f"no YXC vendor is enrolled with user {vendor!r} in {common.db} (harness vendor list)")
+        finally:
+            store.close()
         self.common = common
         self.user = vendor
         self.window = window or Window(after_id=since)  # a certification session's, or --since's

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from harness.clock import BEIJING  # noqa: F401  (D-TIMEZONE; callers use codes.BEIJING)
+from harness.errors import ConfigError
 from harness.store import Store
 
 EXPIRATION_FORMAT = "%Y-%m-%d %H:%M:%S"  # 000 附件二 expirationtime yyyy-MM-dd HH:mm:ss
@@ -35,6 +36,15 @@ class SignCode:
 
 def format_expiration(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, BEIJING).strftime(EXPIRATION_FORMAT)
+
+
+STUNUM_LENGTH = 16  # 000 附件四 A.6.3.1.1 表A.4 stunum 字符型 F16 (统一编号)
+
+
+def check_stunum(stunum: str) -> None:
+    """Refuse a 学员统一编号 that is not 16 characters (F16): a code issued for it could never match a classrecord."""
+    if len(stunum) != STUNUM_LENGTH or not stunum.isascii() or not stunum.isalnum():
+        raise ConfigError(f"--stunum must be 16 letters or digits (学员统一编号 F16, 000 附件四 表A.4), got {stunum!r} ({len(stunum)})")
 
 
 def issue(store: Store, stunum: str, kind: str, ttl_seconds: int, callback: str | None = None, source: str = "api") -> SignCode:

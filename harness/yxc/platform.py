@@ -39,6 +39,11 @@ RECORD_KEYS = {
 }
 
 
+# Fields of the 附件四 tables holding a person's name, ID or licence number, phone or address (表A.2 #3 name, #5 idcard,
+# #6 mobile, #7 address, drilicence, jtdz; 表A.4 idcard, name, phone, address, drilicnum).
+PERSONAL_FIELDS = ("name", "idcard", "mobile", "phone", "address", "jtdz", "drilicence", "drilicnum")
+
+
 class YxcPlatform(Platform):
     name = "yxc"
     handlers = HANDLERS
@@ -46,7 +51,10 @@ class YxcPlatform(Platform):
     spec_file = "yxc/province.yaml"
     title = "粤学车 province supervision platform"
     not_found_clause = "000 附件二 返回码 100 请求的服务/资源不存在"
-    secret_fields: frozenset[str] = frozenset()  # signed with certificates; sign-in codes are proofs, kept as evidence
+    # Personal data of 000 附件四 (表A.2 coach, 表A.4 student: name, ID or licence numbers, phone, addresses) is journaled
+    # and kept in yxc_records as keyed hashes; every rule judges it as sent, before the row is written. Calls are signed
+    # with certificates and sign-in codes are proofs, kept in clear as evidence.
+    secret_fields: frozenset[str] = frozenset(PERSONAL_FIELDS)
     body_clause = "000 附件二 (body 采用 UTF-8 编码)"
 
     def __init__(self, store: Any, settings: Any) -> None:
@@ -148,6 +156,11 @@ class YxcPlatform(Platform):
         )
         return self.respond({"id": file_id})
 
+    def _at_rest(self, body: dict[str, Any]) -> str:
+        """The record as stored: its personal fields as the journal shows them (keyed hashes), nothing else changed."""
+        kept = {k: self.masker.secret(str(v)) if k in self.secret_fields and v is not None else v for k, v in body.items()}
+        return json.dumps(kept, ensure_ascii=False)
+
     def file_record(self, operation: str, body: dict[str, Any]) -> Response:
         """备案及修改: store (or replace) the record once every rule of the operation held."""
         ctx = exchange_context()
@@ -158,7 +171,7 @@ class YxcPlatform(Platform):
         self.store.execute(
             "INSERT INTO yxc_records (vendor, kind, key, inscode, body, at) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (vendor, kind, key) DO UPDATE SET inscode = excluded.inscode, body = excluded.body, at = excluded.at",
-            (ctx.vendor.platnum, operation, key, body["inscode"], json.dumps(body, ensure_ascii=False), now_iso()),
+            (ctx.vendor.platnum, operation, key, body["inscode"], self._at_rest(body), now_iso()),
         )
         if operation == "classrecord":
             for name in ("logininfo", "logoutinfo"):

@@ -319,11 +319,21 @@ def check_image(data: bytes, *, now: float | None = None, profile: str = "strict
     return check_text(text, now=now, profile=profile, allow_insecure_http=allow_insecure_http, report=report)
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
+
+
+def check_source(source: str) -> None:
+    """Refuse, before anything runs, a QR source named as an image file that is not there (a bad argument: exit 2)."""
+    if source.lower().startswith(("http://", "https://")) or Path(source).is_file():
+        return
+    if source.lower().endswith(IMAGE_SUFFIXES):
+        raise ConfigError(f"QR image {source} does not exist")
+
+
 def check(source: str, *, now: float | None = None, profile: str = "strict", allow_insecure_http: bool = False) -> QrReport:
     """Check a QR given as its text or as the path of an image file (anything that is not an http(s) URL and exists)."""
     if not source.lower().startswith(("http://", "https://")):
         if Path(source).is_file():
             return check_image(Path(source).read_bytes(), now=now, profile=profile, allow_insecure_http=allow_insecure_http)
-        if source.lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")):
-            raise ConfigError(f"QR image {source} does not exist")
+        check_source(source)
     return check_text(source, now=now, profile=profile, allow_insecure_http=allow_insecure_http)

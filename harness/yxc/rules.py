@@ -301,11 +301,15 @@ def employ_period(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     operations=("learningcertificate", "classrecord"),
     decision="D-YXC-REFERENCES",
     clause="000 附件四 A.6.3.1.1 (备案学员) → A.6.3.1.5, A.6.3.2",
-    title="the stunum was filed by this vendor under the same inscode",
+    title="the stunum was filed by this vendor (any vendor, for a remote record) under the same inscode",
     should=True,
 )
 def student_filed(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     student = _record(ctx, "student", body["stunum"])
+    if student is None and ctx.operation == "classrecord" and _mode(body) == "4":
+        # A remote-teaching platform reports the records of students their timing platform filed (000 2.2 2); A.6.3.1.1).
+        row = ctx.store.query_one("SELECT inscode, body FROM yxc_records WHERE kind = 'student' AND key = ? LIMIT 1", (body["stunum"],))
+        student = {"inscode": row["inscode"]} if row else None
     if student is None:
         yield Fail(f"student {body['stunum']} was never filed (POST /student)", "stunum")
     elif student["inscode"] != body["inscode"]:

@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from harness.conformance.engine import CheckSet, failed, passed, run, skipped
-from harness.conformance.model import Event, Evidence
+from harness.conformance.findings import entry_evidence
+from harness.conformance.model import Event
 from harness.conformance.roles import SINCE_OPTION, RoleOption
 from harness.conformance.sessions import Window
 from harness.journal import Journal
+from harness.masking import mask_text
 from harness.specs import spec_sha256
 from harness.store import Store
 from harness.zjpx.certify import (
@@ -58,14 +60,15 @@ def _filed(ctx: JournalContext, operation: str, business_rules: tuple[str, ...] 
     if not calls:
         return failed(f"{path} was never called: the business platform files these records through it ({clause}.1)")
     if business_rules:
-        result = graded(BUSINESS, check_id, ctx, business_rules)
+        # Only this interface's verdicts: a rule shared by several intakes (ZJPX-INTAKE-UNIQUE) is graded where it broke.
+        result = graded(BUSINESS, check_id, JournalContext(ctx.store, ctx.platform_code, calls), business_rules)
         if status_of(result) in ("failed", "warning"):
             return result
     accepted = ctx.accepted(operation)
     refused = [e for e in calls if reply_code(e) != "0"]
     if not accepted:
         first = refused[0]
-        return failed(f"none of {len(calls)} {path} call(s) was accepted; e.g. {_refusal(first)}", Evidence(f"journal #{first['id']}"))
+        return failed(f"none of {len(calls)} {path} call(s) was accepted; e.g. {_refusal(first)}", entry_evidence(first, "refused"))
     more = f"; {len(refused)} refused (graded by ZJPX-B-FORMAT)" if refused else ""
     return passed(f"{len(accepted)} of {len(calls)} {path} call(s) accepted{more}")
 
@@ -78,11 +81,11 @@ def _refusal(entry: dict[str, Any]) -> str:
     failing = [v for v in entry.get("verdicts") or [] if not v.get("held")]
     token = next((v for v in failing if v.get("rule") == "ZJPX-TOKEN"), None)
     if token is not None:
-        return f"#{entry['id']} was called without a valid token: {code} ({token.get('message', '')[:160]}) [ZJPX-TOKEN]"
+        return f"#{entry['id']} was called without a valid token: {code} ({mask_text(token.get('message', ''))[:160]}) [ZJPX-TOKEN]"
     if failing:
         v = failing[0]
-        return f"#{entry['id']} was refused: {code} ({v.get('message', '')[:160]}) [{v['rule']}]"
-    return f"#{entry['id']} was refused: {code} {str(reply.get('returnMsg', ''))[:160]}".rstrip()
+        return f"#{entry['id']} was refused: {code} ({mask_text(v.get('message', ''))[:160]}) [{v['rule']}]"
+    return f"#{entry['id']} was refused: {code} {mask_text(str(reply.get('returnMsg', '')))[:160]}".rstrip()
 
 
 @BUSINESS.check(

@@ -19,12 +19,15 @@ import httpx
 from harness import limits
 from harness.conformance import catalogue
 from harness.conformance.engine import CheckSet, TargetUnreachable, failed, passed, review, run, skipped
+from harness.conformance.findings import entry_evidence
 from harness.conformance.model import CheckResult, Event, Evidence, NonFatalError, Requirement, RunStarted
 from harness.conformance.negative import broken_constraints, describe
-from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption
+from harness.conformance.roles import SINCE_OPTION, CommonOptions, RoleOption, open_subject_store
 from harness.conformance.sessions import Window
 from harness.conformance.validity import target_validity
+from harness.errors import ConfigError
 from harness.journal import Journal
+from harness.masking import mask_text
 from harness.schema import open_store
 from harness.specs import spec_sha256
 from harness.store import Store
@@ -134,6 +137,7 @@ READINGS = {
     "D-ZJPX-UUID32": "codes that are not 32 hexadecimal characters, as the examples' codes (3dkff54kk3343kr56rew3loodkciewoe1)",
     "D-ZJPX-CHAPTER-KEY": "the example's chapter keys",
     "D-ZJPX-EXTRA-FIELDS": "fields beyond the table, as the examples carry",
+    "D-ZJPX-PULL-FIELDS": "the §1.14.5 table's fields only (it lists no studyPlatformCode, courseStatus, chapterSort or sectionSort; the §1.14.4 example carries them)",
 }
 
 
@@ -730,7 +734,11 @@ class JournalContext:
     entries: list[dict[str, Any]]
 
     def verdicts(self, *rule_ids: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        return [(e, v) for e in self.entries for v in e["verdicts"] if v["rule"] in rule_ids]
+        """The journaled verdicts of those rules, their messages with every ID and mobile number masked: a message
+        becomes a check's message, printed on the console and kept in the report."""
+        return [
+            (e, dict(v, message=mask_text(str(v.get("message", ""))))) for e in self.entries for v in e["verdicts"] if v["rule"] in rule_ids
+        ]
 
     def failures(self, *rule_ids: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         return [(e, v) for e, v in self.verdicts(*rule_ids) if not v["held"]]
@@ -751,7 +759,7 @@ def _lines(found: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
 
 
 def _journal_evidence(found: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[Evidence]:
-    return [Evidence(f"journal #{e['id']}: {v['rule']} {v['clause']}: {v.get('message', '')}") for e, v in found[:5]]
+    return [entry_evidence(e, f"{v['rule']} {v['clause']}: {v.get('message', '')}") for e, v in found[:5]]
 
 
 def graded(
@@ -842,31 +850,55 @@ def client_realname(ctx: JournalContext) -> Any:
     requirements=GRADES["ZJPX-C-SESSIONS"],
 )
 def client_sessions(ctx: JournalContext) -> Any:
+    if (cascade := _refused_for_others(ctx, "ZJPX-C-SESSIONS", "startStudy")) is not None:
+        return cascade
     result = _client("ZJPX-C-SESSIONS", ctx, needs="startStudy")
     if status_of(result) == "failed":
         return result
     # From the journal itself (what was sent and accepted), not the reference's session table: every accepted
-    # startStudy is closed by an accepted endStudy for the same learner, class and video (§1.3.1, §1.4.1).
+    # startStudy is closed by an endStudy for the same learner, class and video (§1.3.1, §1.4.1). An endStudy the
+    # reference refused for a rule another check grades (anti-idling, format, token) was sent all the same: that fault
+    # is graded there once, not here again as a missing endStudy.
     open_: dict[tuple[str, str, str], int] = {}
+    refused_ends: list[tuple[dict[str, Any], list[str]]] = []
+    own = set(GRADES["ZJPX-C-SESSIONS"])
     started = 0
     for e in ctx.entries:
-        if e["operation"] not in ("startStudy", "endStudy") or reply_code(e) != "0" or not isinstance(d := request_data(e), dict):
+        if e["operation"] not in ("startStudy", "endStudy") or not isinstance(d := request_data(e), dict):
             continue
         key = session_key(d)
         if e["operation"] == "startStudy":
-            started += 1
-            open_.setdefault(key, e["id"])
-        else:
-            open_.pop(key, None)
+            if reply_code(e) == "0":
+                started += 1
+                open_.setdefault(key, e["id"])
+        elif key in open_:
+            rules = list(dict.fromkeys(v["rule"] for v in e["verdicts"] if not v["held"] and v.get("level", "MUST") == "MUST"))
+            if reply_code(e) == "0":
+                open_.pop(key)
+            elif rules and not own & set(rules):
+                open_.pop(key)
+                refused_ends.append((e, rules))
+    ended = _refused_ends(refused_ends)
     if open_:
         first = min(open_.values())
         return failed(
-            f"{len(open_)} of {started} accepted startStudy call(s) never got their endStudy (e.g. journal #{first})",
-            Evidence(f"journal #{first}: startStudy without endStudy"),
+            f"{len(open_)} of {started} accepted startStudy call(s) never got an endStudy (e.g. journal #{first}){ended}",
+            *(entry_evidence(e, "startStudy without endStudy") for e in ctx.entries if e["id"] == first),
         )
     if status_of(result) != "passed":
         return result
-    return passed(f"{started} session(s), each started and ended")
+    return passed(f"{started} session(s), each started and ended{ended}")
+
+
+def _refused_ends(refused: list[tuple[dict[str, Any], list[str]]]) -> str:
+    """What happened to the endStudy calls the reference refused for rules other checks grade."""
+    if not refused:
+        return ""
+    graders = _graders()
+    rules = list(dict.fromkeys(r for _, rs in refused for r in rs))
+    where = ", ".join(f"{r} (graded by {graders.get(r, 'its own check')})" for r in rules)
+    ids = ", ".join(f"#{e['id']}" for e, _ in refused[:4]) + (" …" if len(refused) > 4 else "")
+    return f"; {len(refused)} endStudy call(s) were sent but refused ({ids}) for {where}: counted as ended here"
 
 
 @CLIENT.check(
@@ -876,7 +908,34 @@ def client_sessions(ctx: JournalContext) -> Any:
     requirements=GRADES["ZJPX-C-STUDYHOUR"],
 )
 def client_study_hour(ctx: JournalContext) -> Any:
+    if (cascade := _refused_for_others(ctx, "ZJPX-C-STUDYHOUR", "studyHour")) is not None:
+        return cascade
     return _client("ZJPX-C-STUDYHOUR", _final_reports_regraded(ctx), needs="studyHour")
+
+
+def _graders() -> dict[str, str]:
+    graders = {rule: check for check, rules in GRADES.items() for rule in rules}
+    graders["ZJPX-TOKEN"] = "ZJPX-C-LOGIN"
+    return graders
+
+
+def _refused_for_others(ctx: JournalContext, check_id: str, operation: str) -> Any:
+    """Skipped, saying why, when every call of ``operation`` was refused only for rules other checks grade (a missed
+    start face refuses every studyHour; a skipped real-name check every startStudy): that one fault is graded there,
+    not here again as "none accepted". None when this check has something of its own to judge."""
+    calls = ctx.calls(operation)
+    own_must = [v for _, v in ctx.failures(*GRADES[check_id]) if v.get("level", "MUST") == "MUST"]
+    if not calls or ctx.accepted(operation) or own_must:  # (its own SHOULD verdicts follow from the refusals: a gap)
+        return None
+    own, graders = set(GRADES[check_id]), _graders()
+    rules: list[str] = []
+    for e in calls:
+        failing = [v["rule"] for v in e["verdicts"] if not v["held"] and v.get("level", "MUST") == "MUST"]
+        if not failing or own & set(failing):
+            return None
+        rules += failing
+    where = ", ".join(f"{r} (graded by {graders.get(r, 'its own check')})" for r in dict.fromkeys(rules))
+    return skipped(f"no {operation} was accepted: all {len(calls)} were refused for {where}; nothing of its own to judge here")
 
 
 FINAL_REPORT = "D-ZJPX-FINAL-REPORT"
@@ -1023,9 +1082,9 @@ class ServerRoleCommand(LearningPlatformServerRole):
     options = (
         RoleOption("target", "Base URL of the vendor's learning platform (…/api/v1/pushClassInfo is appended).", required=True),
         RoleOption("ca_bundle", "CA bundle the target's certificate chains to, when not a public root (noted in the report)."),
-        RoleOption("students", "Learners in the pushed class.", default=3, type=int),
-        RoleOption("page_size", "pageSize for thirdCoursePull.", default=2, type=int),
-        RoleOption("fuzz_examples", "Generated requests per interface and mode (0: no fuzzing).", default=5, type=int),
+        RoleOption("students", "Learners in the pushed class (1-500).", default=3, type=int),
+        RoleOption("page_size", "pageSize for thirdCoursePull (1-1000).", default=2, type=int),
+        RoleOption("fuzz_examples", "Generated requests per interface and mode (0: no fuzzing; at most 1000).", default=5, type=int),
     )
 
     def __init__(
@@ -1037,7 +1096,29 @@ class ServerRoleCommand(LearningPlatformServerRole):
         fuzz_examples: int = 5,
         ca_bundle: str | None = None,
     ) -> None:
+        check_server_options(target, students, page_size, fuzz_examples, ca_bundle)
         super().__init__(target, common.profile, None, students, page_size, fuzz_examples, ca_bundle)
+
+
+def check_server_options(target: str, students: int, page_size: int, fuzz_examples: int, ca_bundle: str | None = None) -> None:
+    """Refuse, before anything is sent, what no run could grade: one ConfigError line (exit 2), never a verdict."""
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(target))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--target must be an http:// or https:// URL, not {target!r}")
+    if not 1 <= students <= MAX_STUDENTS:
+        raise ConfigError(f"--students must be between 1 and {MAX_STUDENTS} (a class is pushed with its learners, §1.12.2), not {students}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ConfigError(f"--page-size must be between 1 and {MAX_PAGE_SIZE} (§1.14.2 pageSize 每页返回条数), not {page_size}")
+    if not 0 <= fuzz_examples <= MAX_FUZZ_EXAMPLES:
+        raise ConfigError(f"--fuzz-examples must be between 0 (no fuzzing) and {MAX_FUZZ_EXAMPLES}, not {fuzz_examples}")
+    if ca_bundle is not None and not Path(ca_bundle).is_file():
+        raise ConfigError(f"--ca-bundle {ca_bundle}: no such file")
+
+
+MAX_STUDENTS, MAX_PAGE_SIZE, MAX_FUZZ_EXAMPLES = 500, 1000, 1000
 
 
 class JournalRoleCommand:
@@ -1047,6 +1128,14 @@ class JournalRoleCommand:
     platform = "zjpx"
 
     def __init__(self, common: CommonOptions, platform: str, since: int | None = None, window: Window | None = None) -> None:
+        # An unknown studyPlatformCode is one line (exit 2), before a session is opened on it or a run graded.
+        from harness.store_pg import redact
+
+        where = redact(str(common.db))
+        missing = (
+            f"no ZJPX learning-platform account with studyPlatformCode {platform!r} in {where} (harness zjpx account list / account add)"
+        )
+        open_subject_store(common, "SELECT platform_code FROM zjpx_accounts WHERE platform_code = ?", (platform,), missing).close()
         self.common, self.code = common, platform
         self.window = window or Window(after_id=since)
 

@@ -123,20 +123,21 @@ def rules_() -> None:
 @click.command("zjpx-push-class")
 @click.option("--target", required=True, help="Base URL of the vendor's learning platform (its /api/v1/pushClassInfo is called).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Fixture seed for the class, course tree and learners.")
-@click.option("--students", type=int, default=3, show_default=True)
+@click.option("--students", type=click.IntRange(1, 500), default=3, show_default=True, help="Learners in the class (1-500).")
 @click.option("--profile", type=click.Choice(["strict", "tolerant"]), default="strict", show_default=True)
-def push_class_command(target: str, seed: int, students: int, profile: str) -> None:
+@click.option(
+    "--show-personal-data",
+    is_flag=True,
+    help="Print the learners' cardNo, name and mobile in clear (masked by default: generated, they still have the form of personal data).",
+)
+def push_class_command(target: str, seed: int, students: int, profile: str, show_personal_data: bool) -> None:
     """Push a class to a learning platform (002 §1.12) and check it returns one account per learner."""
+    from harness.masking import mask_value
     from harness.zjpx.simulate import push_class
 
     result = push_class(target, seed=seed, students=students, profile=profile)
-    click.echo(
-        json.dumps(
-            {"request": result.exchange.request, "status": result.exchange.status, "reply": result.exchange.reply},
-            ensure_ascii=False,
-            indent=2,
-        )
-    )
+    shown: dict[str, object] = {"request": result.exchange.request, "status": result.exchange.status, "reply": result.exchange.reply}
+    click.echo(json.dumps(shown if show_personal_data else mask_value(shown), ensure_ascii=False, indent=2))
     for problem in result.problems:
         click.echo(f"FAIL {problem} [002 §1.12]", err=True)
     click.echo("PASS" if result.passed else "FAIL", err=True)

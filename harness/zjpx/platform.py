@@ -237,6 +237,7 @@ class ZjpxPlatform(Platform):
             kind = {1: "code", 2: "face"}.get(rctx.facts["config"]["videoOnHook"])
             checks = state.session_checks(self.store, session["id"], kind) if kind else []
             rctx.facts["session_check_ms"] = [c["at_ms"] for c in checks]
+            rctx.facts["session_issued_ms"] = state.session_issued(self.store, session["id"], kind) if kind else []
             last = session["last_play_time"]
             rctx.facts["finished"] = bool(resource and last is not None and last >= resource.duration - 5)
         failed = self.enforce(ctx, rctx.operation, rctx, body, raise_now=False)

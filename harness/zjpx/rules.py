@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import idnumbers, limits
+from harness.masking import mask_id
 from harness.rules import REPORT_ALL, Fail, RuleSet
 from harness.store import Store
 from harness.zjpx.state import Resource, num
@@ -161,7 +162,7 @@ def _card_fields(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
 def card_check_digit(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     for where, number in _card_fields(body):
         if not gb11643_ok(number):
-            yield Fail(f"{number} is not an 18-character ID number with a valid GB 11643 check character", where)
+            yield Fail(f"{mask_id(str(number))} is not an 18-character ID number with a valid GB 11643 check character", where)
 
 
 @rule(
@@ -173,7 +174,7 @@ def card_check_digit(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
 def realname(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     person = ctx.facts.get("learner")
     if person is None:
-        yield Fail(f"no learner with cardNo {data(body)['cardNo']} is enrolled on this platform (§2.3/§2.4)", "data.cardNo")
+        yield Fail(f"no learner with cardNo {mask_id(str(data(body)['cardNo']))} is enrolled on this platform (§2.3/§2.4)", "data.cardNo")
     elif person["name"] != data(body)["name"]:
         yield Fail("name does not match the enrolled learner with this cardNo", "data.name")
 
@@ -569,13 +570,25 @@ def code_matches(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
 
 
 # --- anti-idling at the end of a session (D-ZJPX-TRIGGER) -------------------------------------------------------------
-def missing_checks(config: dict[str, int], started_ms: int, ended_ms: int, check_ms: list[int], finished: bool, strict: bool) -> str | None:
-    """Why the checks of one session fall short of the class's configuration, or None."""
+def missing_checks(
+    config: dict[str, int],
+    started_ms: int,
+    ended_ms: int,
+    check_ms: list[int],
+    finished: bool,
+    strict: bool,
+    issued_ms: list[int] | None = None,
+) -> str | None:
+    """Why the checks of one session fall short of the class's configuration, or None.
+
+    ``issued_ms``: when the platform requested a check (getVerificationCode / getFaceCompareConfig) in the session. The
+    tolerant reading's second minute of grace is for answering a check the platform showed; a stretch of study in which
+    it requested none gets the strict reading's minute under every reading (D-ZJPX-TRIGGER). None: not known (every
+    stretch gets the reading's own grace)."""
     kind = {1: "verification code", 2: "face comparison"}.get(config["videoOnHook"])
     value = config["triggervValue"]
     if kind is None or value <= 0:
         return None
-    grace_ms = (60 if strict else 120) * 1000
     trigger = config["triggerType"]
     if trigger == 0:
         # A fixed count per video: only a session that reached the video's end can be held to it.
@@ -584,10 +597,16 @@ def missing_checks(config: dict[str, int], started_ms: int, ended_ms: int, check
         return None
     marks = [started_ms, *sorted(check_ms), ended_ms]
     for k, (a, b) in enumerate(zip(marks, marks[1:], strict=False), start=1):
+        shown = issued_ms is None or any(a < t <= b for t in issued_ms)
+        grace_ms = (60 if strict or not shown else 120) * 1000
         limit_ms = value * 60000 * (k if trigger == 2 else 1) + grace_ms
         if b - a > limit_ms:
             what = "every" if trigger == 1 else f"check {k} within"
-            return f"{(b - a) / 60000:.1f} min without a passed {kind}; the class needs one {what} {value * (k if trigger == 2 else 1)} min (triggerType {trigger})"
+            why = f"{(b - a) / 60000:.1f} min without a passed {kind}; the class needs one {what} {value * (k if trigger == 2 else 1)} min (triggerType {trigger})"
+            if not shown:
+                request = "getVerificationCode" if config["videoOnHook"] == 1 else "getFaceCompareConfig"
+                why += f", and no {kind} was even requested ({request}) in that time"
+            return why
     return None
 
 
@@ -601,13 +620,16 @@ def missing_checks(config: dict[str, int], started_ms: int, ended_ms: int, check
 )
 def anti_idling(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     # The tolerant reading's 2 minutes of grace decide the failure under every profile; short of the strict reading's
-    # 1 minute only, a SHOULD verdict naming the decision (refusing only under --profile strict).
+    # 1 minute only, a SHOULD verdict naming the decision (refusing only under --profile strict). A stretch in which no
+    # check was even requested has the strict minute under every reading: the grace is for answering a check shown.
     session = ctx.facts["session"]
     facts = (ctx.facts["config"], session["started_ms"], ctx.now_ms, ctx.facts["session_check_ms"], ctx.facts["finished"])
-    why = missing_checks(*facts, False)
+    issued = ctx.facts.get("session_issued_ms")
+    why = missing_checks(*facts, False, issued)
     if why:
-        yield Fail(f"{why}, with 2 minutes of grace", "data")
-    elif why := missing_checks(*facts, True):
+        grace = "2 minutes of grace" if "was even requested" not in why else "1 minute of grace under every reading (D-ZJPX-TRIGGER)"
+        yield Fail(f"{why}, with {grace}", "data")
+    elif why := missing_checks(*facts, True, issued):
         yield Fail(
             f"{why}, with the strict reading's 1 minute of grace (within the tolerant reading's 2 minutes)",
             "data",
@@ -625,7 +647,7 @@ def anti_idling(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
 )
 def photo_learner(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     if ctx.facts.get("learner") is None:
-        yield Fail(f"no learner with cardNo {data(body)['cardNo']} is enrolled on this platform", "data.cardNo")
+        yield Fail(f"no learner with cardNo {mask_id(str(data(body)['cardNo']))} is enrolled on this platform", "data.cardNo")
 
 
 @rule(
@@ -743,7 +765,9 @@ def intake_unique(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
         for i, item in enumerate(items):
             value = str(item.get(key, "")).upper()
             if value in seen:
-                yield Fail(f"{key} {item.get(key)} is listed twice", f"{where}.{i}.{key}")
+                # An ID number is personal data: the message (journaled, printed by certify) names it masked.
+                shown = mask_id(str(item.get(key))) if key in ("stuCard", "cardNo") else item.get(key)
+                yield Fail(f"{key} {shown} is listed twice", f"{where}.{i}.{key}")
             seen.add(value)
 
 

@@ -233,5 +233,11 @@ def session_checks(store: Store, session_id: int, kind: str | None = None) -> li
     return store.query(sql + " ORDER BY at_ms", params)
 
 
+def session_issued(store: Store, session_id: int, kind: str) -> list[int]:
+    """When the checks of one kind were requested in a session (getVerificationCode / getFaceCompareConfig), answered or not."""
+    rows = store.query("SELECT issued_ms FROM zjpx_bizcodes WHERE session_id = ? AND kind = ? ORDER BY issued_ms", (session_id, kind))
+    return [int(r["issued_ms"]) for r in rows]
+
+
 def get_bizcode(store: Store, biz_code: str) -> sqlite3.Row | None:
     return store.query_one("SELECT * FROM zjpx_bizcodes WHERE biz_code = ?", (biz_code,))

@@ -49,7 +49,7 @@ def _inline(spec: dict[str, Any], node: Any) -> Any:
     # x-decision is kept (JSON Schema ignores unknown keywords) so that an error can name the decision behind it.
     if isinstance(node, dict):
         node = resolve_ref(spec, node)
-        return {k: _inline(spec, v) for k, v in node.items() if not k.startswith("x-") or k == "x-decision"}
+        return {k: _inline(spec, v) for k, v in node.items() if not k.startswith("x-") or k in ("x-decision", "x-decision-required")}
     if isinstance(node, list):
         return [_inline(spec, v) for v in node]
     return node
@@ -73,7 +73,9 @@ def reply_errors(path: str, reply: Any, profile: str) -> tuple[list[str], tuple[
     errors, decisions = [], set()
     for e in validator.iter_errors(reply):
         errors.append(f"{'.'.join(map(str, e.absolute_path)) or '(reply)'}: {e.message[:160]}")
-        decision = e.schema.get("x-decision") if isinstance(e.schema, dict) else None
+        # A missing field may be decided apart from the node's other keywords (x-decision-required: D-ZJPX-PULL-FIELDS).
+        keys = ("x-decision-required", "x-decision") if e.validator == "required" else ("x-decision",)
+        decision = next((e.schema[k] for k in keys if isinstance(e.schema, dict) and e.schema.get(k)), None)
         if decision:
             decisions.add(str(decision))
     return errors, tuple(sorted(decisions))

@@ -366,6 +366,19 @@ def test_start_finish_round_trip_and_listing(served: Served, tmp_path: Path) -> 
     assert "finished" in listed.stdout and "0 exchanges" in listed.stdout
 
 
+def test_start_prints_the_address_serve_noted_and_warns_of_an_overlapping_session(served: Served) -> None:
+    sessions.record_serve(served.store, "0.0.0.0", 18741)  # this process stands for the server: it is running
+    first = cli("certify", "start", "yxc-timing-platform", "--vendor", served.user, "--db", str(served.db))
+    assert first.exit_code == 0, first.output
+    sid = first.stdout.strip()
+    assert f"base URL  http://127.0.0.1:18741/_session/{sid}/yxc" in first.output and "warning" not in first.output
+    second = cli("certify", "start", "yxc-timing-platform", "--vendor", served.user, "--db", str(served.db))
+    assert second.exit_code == 0 and f"warning: session {sid} of yxc-timing-platform with the same options is still open" in second.output
+    served.store.execute("UPDATE serve_addresses SET pid = 999999999")  # that server has ended
+    third = cli("certify", "start", "yxc-timing-platform", "--vendor", served.user, "--db", str(served.db))
+    assert "no running harness serve is noted on this store: pass --url" in third.output
+
+
 def test_unknown_session_is_one_line_and_exit_2(served: Served, tmp_path: Path) -> None:
     result = finish(served, "nosuch", tmp_path / "out")
     assert result.exit_code == 2
@@ -406,6 +419,10 @@ def test_every_journal_graded_role_finishes_a_session(tmp_path: Path, role: str,
     db = tmp_path / "r.db"
     store = open_store(db)
     fx.world(store)
+    if role.startswith("zjpx-"):  # the role refuses a studyPlatformCode without an account
+        from harness.zjpx.accounts import add_account
+
+        add_account(store, "vendor", "pw", "学习平台", "P0001")
     started = cli("certify", "start", role, *options, "--db", str(db))
     assert started.exit_code == 0, started.output
     sid = started.stdout.strip()

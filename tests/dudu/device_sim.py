@@ -30,6 +30,7 @@ DEFECTS = (
     "reuse-seq",  # numbers two different offline swipes with the same seq
     "no-list-refresh",  # ignores a changed whitelist version
     "no-key-refresh",  # ignores a key rotation
+    "silent-no-key-refresh",  # ignores a key rotation and never reports key_version_code (the seed's §3.1 has none)
     "accept-unlisted-card",  # accepts offline a card its whitelist does not hold
     "blacklisted-as-unlisted",  # logs a refused blacklisted card with status 1 instead of 2
     "accept-forged-ticket",  # accepts offline a ticket no key of its group signed
@@ -106,6 +107,8 @@ class Device:
         if self.defect == "seed-only":
             body.pop("offline_seq", None)
             body.pop("key_version_code", None)
+        if self.defect == "silent-no-key-refresh":
+            body.pop("key_version_code", None)
         reply = self.post("location_report", body)
         assert reply["ret_code"] == 0, reply
         self.config = {k: reply[k] for k in ("white_mode", "is_line_white", "check_mode", "check_card_mode")}
@@ -126,7 +129,9 @@ class Device:
             lines = self.post("get_line_card_list", {"token": self.token, "device_id": self.device_id})
             self.line = {c["card_no"]: int(c["flag"]) for c in lines["list"]}
             self.versions["line"] = str(lines["version"])
-        if str(reply["version_code"]) != self.versions["keys"] and not (self.defect == "no-key-refresh" and self.keys):
+        if str(reply["version_code"]) != self.versions["keys"] and not (
+            self.defect in ("no-key-refresh", "silent-no-key-refresh") and self.keys
+        ):
             keys = self.post("get_qrcode_keys", {"token": self.token})  # 003 §5.2: req_id and token only
             self.keys = {int(k["key_id"]): k["key"] for k in keys["list"]}
             self.versions["keys"] = str(keys["version_code"])
@@ -208,6 +213,8 @@ class Device:
         if self.defect == "seed-only":
             body.pop("offline_seq", None)
             body.pop("key_version_code", None)
+        if self.defect == "silent-no-key-refresh":
+            body.pop("key_version_code", None)
         if self.attempt("location_report", body) is not None:
             raise AssertionError("the platform answered during its outage")
 
@@ -221,7 +228,8 @@ class Device:
         for operation, body in self.queue:
             if self.defect == "drop-log" and body.get("seq") == 2:
                 continue
-            assert self.post(operation, body)["ret_code"] == 0
+            code = self.post(operation, body)["ret_code"]
+            assert code == 0 or (self.defect == "reuse-seq" and code == 1007), code  # 1007: the seq already holds another record
         self.queue.clear()
 
     def beats(self, n: int) -> None:

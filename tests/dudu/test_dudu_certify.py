@@ -92,6 +92,32 @@ def test_keys_not_refreshed_and_stale_offline_tickets_fail(client: Client, store
     assert keys.status == "failed" and "kept key group" in keys.message
 
 
+def test_a_seed_only_device_that_saw_a_new_key_version_and_never_fetched_fails(client: Client, store: Any, token: str) -> None:
+    """003 §3.1's heartbeat has no key_version_code: what the device holds is what it fetched (§5.2)."""
+    client.post("location_report", fx.heartbeat())
+    client.post("get_qrcode_keys", {"req_id": f"{fx.DEVICE}-keys", "token": token})
+    client.post("location_report", fx.heartbeat())
+    admin.rotate_keys(store, fx.ENTERPRISE)
+    for _ in range(3):
+        client.post("location_report", fx.heartbeat())
+    _space_heartbeats(store, 2)
+    keys = _grade(store)[1]["DUDU-CERT-KEYS"]
+    assert keys.status == "failed" and "kept its key group after rotation" in keys.message, keys.message
+
+
+def test_a_seed_only_device_that_fetches_after_a_rotation_passes(client: Client, store: Any, token: str) -> None:
+    client.post("location_report", fx.heartbeat())
+    client.post("get_qrcode_keys", {"req_id": f"{fx.DEVICE}-keys", "token": token})
+    admin.rotate_keys(store, fx.ENTERPRISE)
+    client.post("location_report", fx.heartbeat())
+    client.post("get_qrcode_keys", {"req_id": f"{fx.DEVICE}-keys", "token": token})
+    for _ in range(3):
+        client.post("location_report", fx.heartbeat())
+    _space_heartbeats(store, 2)
+    keys = _grade(store)[1]["DUDU-CERT-KEYS"]
+    assert keys.status == "passed" and "1 rotation" in keys.message, keys.message
+
+
 def test_an_empty_journal_fails_with_a_reason(store: Any) -> None:
     verdict, results = _grade(store)
     assert verdict == "failed" and "no exchange" in results["DUDU-CERT-HEARTBEAT"].message
@@ -215,15 +241,66 @@ def test_an_offline_ticket_the_devices_keys_could_not_verify_fails(client: Clien
     assert verdict == "failed" and tickets.status == "failed" and "had fetched no key group" in tickets.message
 
 
-def test_a_reused_seq_with_a_different_record_is_a_lost_record(client: Client, store: Any, token: str) -> None:
+def test_a_reused_seq_with_a_different_record_is_refused_and_warned(client: Client, store: Any, token: str) -> None:
+    """The platform refuses the second record (1007: the device learns it, nothing is dropped unseen); the device did
+    call the log interface, and seq is the harness's design: a WARNING naming D-DUDU-DUP-LOG, not the run's failure."""
     _device_session(client, token)
-    assert client.post("card_check_log", fx.card_log(3, card_id=fx.CARDS[1]))["ret_code"] == 0  # answered 0, not stored
+    reply = client.post("card_check_log", fx.card_log(3, card_id=fx.CARDS[1]))
+    assert reply["ret_code"] == 1007 and "seq 3 already holds a different record" in reply["violations"][0]["message"]
     client.post("card_check_log", fx.card_log(3))  # a true retry of seq 3 is fine
     _space_heartbeats(store, 2)
     verdict, results = _grade(store)
+    offline = [r for r in results.values() if r.check_id == "DUDU-CERT-OFFLINE"]
+    warned = results["DUDU-CERT-OFFLINE"]
+    assert verdict == "passed" and warned.status == "warning" and warned.decision == "D-DUDU-DUP-LOG" and "003 §4.3" in warned.clause
+    assert f"{fx.DEVICE} seq 3" in warned.message and "refused them (1007)" in warned.message and warned.evidence, offline
+
+
+def _second_session(client: Client, store: Any, token: str, *, first_seq: int, skip: int | None) -> Any:
+    """A second certification of the same device: heartbeat, three offline swipes numbered from ``first_seq``."""
+    from harness.conformance.sessions import Window
+
+    start = store.query_one("SELECT MAX(id) AS id FROM journal")["id"]
+    held = {"version_code_all": "0", "version_code_add": "0", "line_version_code_all": "0"}
+    hb = client.post("location_report", fx.heartbeat(offline_seq=first_seq - 1))
+    held.update(version_code_all=hb["version_code_all"], version_code_add=hb["version_code_add"])
+    client.post("get_card_list", {"token": token, "device_id": fx.DEVICE, "type": 1})
+    held["line_version_code_all"] = client.post("get_line_card_list", {"token": token, "device_id": fx.DEVICE})["version"]
+    for n, seq in enumerate(range(first_seq, first_seq + 3)):
+        if seq != skip:
+            client.post("card_check_log", fx.card_log(seq, card_id=fx.CARDS[1], time=f"2601021200{n:02d}"))
+    for _ in range(3):
+        client.post("location_report", fx.heartbeat(offline_seq=first_seq + 2, **held))
+    _space_heartbeats(store, 2)
+    events = list(DuduDeviceBackendRole(store, fx.ENTERPRISE, window=Window(after_id=start, session="s2")).run(seed=1))
+    results: dict[str, Any] = {}
+    for e in events:  # a check's failure stands for it over its warnings
+        if isinstance(e, CheckFinished) and getattr(results.get(e.result.check_id), "status", None) != "failed":
+            results[e.result.check_id] = e.result
+    return results
+
+
+def test_a_second_session_is_graded_on_its_own_logs_not_on_the_first_sessions(client: Client, store: Any, token: str) -> None:
+    """Re-certification on the same device: a seq the second session never sent is missing although the first stored it."""
+    _device_session(client, token)  # seqs 1–3 stored
+    results = _second_session(client, store, token, first_seq=4, skip=5)
     offline = results["DUDU-CERT-OFFLINE"]
-    assert verdict == "failed" and offline.status == "failed" and "003 §4.3" in offline.clause
-    assert f"{fx.DEVICE} seq 3" in offline.message and "lost" in offline.message and len(offline.evidence) == 2
+    assert offline.status == "failed" and f"{fx.DEVICE} seq 5" in offline.message, offline.message
+
+
+def test_a_counter_that_restarts_in_a_later_session_is_refused_not_lost_unseen(client: Client, store: Any, token: str) -> None:
+    _device_session(client, token)  # seqs 1–3 stored
+    results = _second_session(client, store, token, first_seq=1, skip=2)
+    offline = results["DUDU-CERT-OFFLINE"]  # seq 2 never sent in this session: that is the failure
+    assert offline.status == "failed", offline.message
+    assert "never logged" in offline.message and f"{fx.DEVICE} seq 2" in offline.message
+
+
+def test_a_second_session_whose_counter_continues_passes(client: Client, store: Any, token: str) -> None:
+    _device_session(client, token)
+    results = _second_session(client, store, token, first_seq=4, skip=None)
+    offline = results["DUDU-CERT-OFFLINE"]
+    assert offline.status == "passed" and "3 offline event" in offline.message, offline.message
 
 
 def test_nothing_to_judge_is_skipped_with_the_reason(client: Client, store: Any) -> None:
@@ -266,3 +343,15 @@ def test_since_grades_a_fresh_window_without_blaming_what_came_before(served: An
     assert results["DUDU-CERT-OFFLINE"].status == "passed"  # seqs 1–5 were logged before the window
     assert results["DUDU-CERT-OFFLINE-CARDS"].status == "skipped"  # the list it held was fetched before the window
     assert results["DUDU-CERT-OFFLINE-TICKETS"].status == "passed"  # the group it reports holding (key_version_code)
+
+
+def test_a_digit_string_for_a_mode_is_one_warning_per_field_not_one_per_keyword(client: Client, store: Any) -> None:
+    """003 §3.1's reply example writes "check_mode":"1": a device that sends it so breaks type and enum of one field."""
+    for _ in range(3):
+        client.post("location_report", fx.heartbeat(check_mode="0", white_mode="1"))
+    _space_heartbeats(store, 2)
+    events = list(DuduDeviceBackendRole(store, fx.ENTERPRISE).run(seed=1))
+    calls = [e.result for e in events if isinstance(e, CheckFinished) and e.result.check_id == "DUDU-CERT-CALLS"]
+    warned = sorted(r.message.split("(field ")[1].split(")")[0] for r in calls if r.status == "warning")
+    assert warned == ["body.check_mode", "body.white_mode"], [(r.status, r.message) for r in calls]
+    assert all(r.decision == "D-DUDU-NUMSTR" for r in calls)

@@ -89,12 +89,10 @@ def test_a_fleet_rides_out_a_down_window_and_loses_no_offline_swipe(server: tupl
     assert not failing, failing  # the whole role passes: the outage was the harness's doing, and the fleet recovered
 
 
-def test_a_fleet_that_forgets_unanswered_swipes_is_failed_by_the_outage_check(server: tuple[str, Path]) -> None:
+def test_a_fleet_that_forgets_unanswered_swipes_is_warned_by_the_outage_check(server: tuple[str, Path]) -> None:
     out, results, denied = _drill(server, "--dudu-drop-outage", seconds=2, recovery=2)  # a few lost swipes suffice
     assert denied > 0
     outage = results["DUDU-CERT-OUTAGE"]
-    assert any(r.status == "failed" and r.clause and r.clause.startswith("003 §4.3") for r in outage), _statuses(
-        results, "DUDU-CERT-OUTAGE"
-    )
+    assert any(r.status == "warning" and r.clause and r.clause.startswith("003") for r in outage), _statuses(results, "DUDU-CERT-OUTAGE")
     # Locust's own accounting cannot see a swipe that was never numbered: only the journal-graded check does.
     assert "offline events never logged: 0 of" in out, out[-3000:]

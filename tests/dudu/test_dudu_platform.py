@@ -245,9 +245,14 @@ def test_offline_accounting_names_the_swipes_never_logged(client: Client, store:
 
 @BOTH_ENGINES
 def test_a_repeated_log_is_answered_0_and_stored_once(client: Client, store: Any) -> None:
-    assert client.post("card_check_log", fx.card_log(7))["ret_code"] == 0
-    assert client.post("card_check_log", fx.card_log(7))["ret_code"] == 0
+    log = fx.card_log(7, time="260102120000")
+    assert client.post("card_check_log", log)["ret_code"] == 0
+    assert client.post("card_check_log", log)["ret_code"] == 0
     assert store.query_one("SELECT COUNT(*) AS n FROM dudu_offline_logs WHERE seq = 7")["n"] == 1
+    # A different record under a seq already stored (a counter that restarted) is refused, not answered 0 and lost.
+    other = client.post("card_check_log", {**log, "card_id": fx.CARDS[1]})
+    assert other["ret_code"] == 1007 and other["violations"][0]["rule"] == "DUDU-LOG-ONCE"
+    assert store.query_one("SELECT subject FROM dudu_offline_logs WHERE seq = 7")["subject"] == fx.CARDS[0]
     assert client.post("card_check_log", fx.card_log(None))["ret_code"] == 0  # seed-only devices are served
 
 

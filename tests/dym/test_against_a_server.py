@@ -81,6 +81,8 @@ def _certified(served: Served, *tms_args: str) -> subprocess.CompletedProcess[st
     assert started.returncode == 0, started.stderr
     session = re.search(r"/_session/([a-z0-9]+)/", started.stdout + started.stderr)
     assert session, started.stdout + started.stderr
+    # the base URL printed is where this store's `harness serve` listens (its --port), not the settings' default
+    assert f"base URL  {served.url}/_session/{session.group(1)}/dym" in started.stderr, started.stderr
     run = _tms(served, f"{served.url}/_session/{session.group(1)}/dym", *tms_args)
     assert run.returncode == 0, run.stderr
     return _harness(served, "certify", "finish", session.group(1), "--report", str(served.db.parent / session.group(1)))

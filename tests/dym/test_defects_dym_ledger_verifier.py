@@ -71,6 +71,8 @@ def test_each_defect_fails_its_checks_naming_the_clause(row: dict[str, Any]) -> 
         assert all(r.clause.startswith("004 §一(四)2") for r in mine)
     others = [(r.check_id, r.status) for r in results if r.status in ("failed", "warning") and r.check_id not in row["fails"]]
     assert not others, f"{row['name']} also broke {others}"
+    for r in results:  # a warning from a decision names it (the verification steps of D-DYM-LEDGER, docs/ledger.md)
+        assert r.status != "warning" or r.decision == "D-DYM-LEDGER", (r.check_id, r.message)
     assert verdict == ("failed" if any(checks.get(c).level == "MUST" for c in row["fails"]) else "passed")
 
 
@@ -84,6 +86,29 @@ def test_a_receipt_of_the_stores_own_ledger_joins_the_valid_drills(world: World)
     drill = ledger_drills.from_store(world.store, world.db.parent)
     assert drill is not None and drill.key_file is not None
     assert drill.key_file.read_text(encoding="utf-8").strip() == str(world.platform.ledger.verifier)
+
+
+def test_a_verifier_that_cannot_run_is_no_verdict(tmp_path: Path) -> None:
+    """A program that does not exist or that the shell cannot run (126, 127) is refused before any report (one line,
+    exit 2); a command that starts but cannot run on any drill ends with verdict error, not failed."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    with pytest.raises(ConfigError, match="does not exist"):
+        LedgerVerifierRole("/nonexistent/verifier {receipt} {entry}")
+    report = tmp_path / "report"
+    for command, says in (
+        ("/nonexistent/bin {receipt} {entry} {key}", "the program /nonexistent/bin does not exist"),
+        ("sh -c 'exit 127' {receipt} {entry}", "cannot run: it exited 127"),
+    ):
+        out = CliRunner().invoke(
+            main, ["certify", "dym-ledger-verifier", "--command", command, "--report", str(report), "--db", str(tmp_path / "h.db")]
+        )
+        assert out.exit_code == 2 and says in out.output and len(out.output.strip().splitlines()) == 1, out.output
+        assert not report.exists()
+    verdict, results = _grade("sh -c 'exit 126' {receipt} {entry}")
+    assert verdict == "error" and not [r for r in results if r.status == "failed"]
 
 
 def test_a_verifier_that_refuses_everything_fails_once_and_proves_no_refusal() -> None:

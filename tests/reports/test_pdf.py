@@ -125,3 +125,23 @@ def test_the_html_report_embeds_a_font_covering_its_chinese_text(bundle):
     assert not {c for c in chinese if ord(c) not in cmap}
     assert '"HarnessCJK", sans-serif' in page  # the body's font stack falls back to it before the generic family
     assert "http://" not in page.split("<body>", 1)[0] and "https://" not in page.split("<body>", 1)[0]  # nothing fetched
+
+
+def test_a_finding_of_kilobytes_of_generated_junk_still_renders(tmp_path):
+    """A negative fuzz case's message can run to kilobytes of characters the font lacks: a table row cannot break
+    across pages, so the results table cuts it and the Evidence section keeps it; the bundle has its report.pdf."""
+    from harness.conformance.engine import CheckSet, warning
+
+    junk = "".join(chr(c) for c in range(0x1F600, 0x1F650)) * 60 + "򇕹" * 2000
+    checks = CheckSet()
+    checks.check("FUZZ-NEGATIVE", title="generated negative cases", clause="002 §1.12.2", level="SHOULD")(
+        lambda ctx: warning(f"5 of 10 cases accepted although they break videoUrl (sent {junk!r})")
+    )
+    from harness.conformance.runner import run_role
+    from tests.reports.sample_run import events
+
+    out = tmp_path / "out"
+    assert run_role(events(checks=checks), out, progress=False, db=tmp_path / "h.db") == 0
+    assert (out / "report.pdf").exists()
+    text = "".join(page.extract_text() for page in PdfReader(out / "report.pdf").pages)
+    assert "chars: see Evidence" in text

@@ -70,3 +70,33 @@ def test_junit_one_testcase_per_check(tmp_path):
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "1", "1")
     # a WARNING is not a JUnit failure: the case passes, with a line saying so
     assert cases[3].find("failure") is None and cases[3].find("system-out").text.startswith("WARNING (SHOULD): [000 附件二 2]")
+
+
+def test_the_console_masks_personal_data_and_cuts_long_messages_as_the_report_does(tmp_path):
+    import io
+
+    from harness.conformance.engine import CheckSet, failed
+    from harness.conformance.runner import CONSOLE_CHARS, ProgressReporter, run_role
+    from tests.reports.sample_run import events
+
+    checks = CheckSet()
+    checks.check("B-STUDENTS", title="students", clause="002 §2.5")(
+        lambda ctx: failed("studentInfo: stuCard 330106197202147505 is listed twice; " + "x" * 5000)
+    )
+    stream = io.StringIO()
+    run_role(events(checks=checks), tmp_path / "out", progress=False, db=tmp_path / "h.db", reporters=[ProgressReporter(stream)])
+    console = stream.getvalue()
+    assert "330106197202147505" not in console and "3301**********7505" in console
+    line = next(line for line in console.splitlines() if "B-STUDENTS" in line)
+    assert len(line) < CONSOLE_CHARS + 200 and "the report has the whole message" in line
+
+
+def test_a_report_directory_that_cannot_be_made_is_one_line_and_exit_2(tmp_path, capsys):
+    from harness.conformance.runner import run_role
+    from tests.reports.sample_run import events
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    assert run_role(events(), blocker / "out", progress=True, db=tmp_path / "h.db") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"harness: cannot write the report in {blocker / 'out'}: "), err

@@ -28,6 +28,7 @@ DEFECTS = (
     "bad-sign",
     "hex-sign",
     "no-time-freshness",
+    "literal-time",
     "resend-signed",
     "no-decrypt",
     "log-subset",
@@ -136,7 +137,11 @@ class SceneClient:
             moment = self.frozen
         else:  # a fresh time, one second past the last if need be: no two requests of this scanner are the same
             moment = max(dt.datetime.now(dt.UTC), self.last + dt.timedelta(seconds=1))
+            if self.defect == "literal-time" and moment.astimezone(BEIJING).second == moment.astimezone(BEIJING).day:
+                moment += dt.timedelta(seconds=1)  # the seconds would stand for today's day: the literal pattern unseen
             self.last = moment
+        if self.defect == "literal-time":  # 表B.4's printed yyyyMMssHHmmss taken literally (SimpleDateFormat would)
+            return moment.astimezone(BEIJING).strftime("%Y%m%S%H%M%S")
         return moment.astimezone(BEIJING).strftime("%Y%m%d%H%M%S")
 
     def _sign(self, body: dict[str, Any]) -> str:

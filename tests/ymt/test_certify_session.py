@@ -46,6 +46,9 @@ def test_certify_ymt_scene_client_in_a_session(tolerant: Any, tmp_path: Path, de
         assert not any(s & {"failed", "warning", "error"} for s in statuses.values()), statuses
     else:
         assert "failed" in statuses["YMT-CERT-TIME"] and "D-YMT-TIME-WINDOW" in json.dumps(report, ensure_ascii=False)
+        # the evidence names the URL the scene called, session prefix included, not the operation's name
+        urls = {e["request"]["url"] for c in report["checks"] for e in c["evidence"] if e.get("request")}
+        assert f"/_session/{sid}/ymt/qrcode/decode" in urls and "/ymt/decode_qrcode" not in urls, urls
     assert world.ID_CARD not in json.dumps(report, ensure_ascii=False)
 
 

@@ -306,3 +306,18 @@ def test_mutated_codes_only_ever_fail_with_a_typed_failure() -> None:
         except crypto.EmergencyCodeError as exc:
             reasons.add(exc.reason)
     assert {"bad-signature", "bad-zlib", "bad-cose"} <= reasons
+
+
+def test_a_time_in_the_tables_literal_pattern_is_named_so() -> None:
+    """表B.4 prints yyyyMMssHHmmss; a vendor that takes it literally sends the seconds where the day belongs. The
+    refusal stays (D-YMT-TIME), and its words say which reading the time follows."""
+    import datetime as dt
+
+    now = dt.datetime(2026, 12, 1, 13, 45, 17, tzinfo=crypto.BEIJING)
+    said = crypto.literal_pattern_reading("20261217134517", now)
+    assert said and "yyyyMMssHHmmss" in said and "D-YMT-TIME" in said and "20261201" in said
+    assert crypto.literal_pattern_reading("20261201134517", now) is None  # the right form
+    assert crypto.literal_pattern_reading("20261217124517", now) is None  # an hour off: another mistake
+    assert crypto.literal_pattern_reading("2026121713451", now) is None
+    with pytest.raises(crypto.TimeWindowError):
+        crypto.check_time("20261217134517", now)

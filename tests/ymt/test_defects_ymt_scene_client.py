@@ -69,6 +69,11 @@ def test_each_defect_fails_its_checks_naming_the_clause(
         assert all(r.clause and r.clause.startswith(("001", "D-YMT")) for r in mine if r.status == wanted), [r.clause for r in mine]
     others = [(r.check_id, r.status, r.message) for r in results if r.status in ("failed", "warning") and r.check_id not in row["fails"]]
     assert not others, f"{row['name']} also broke {others}"
+    if "says" in row:  # the finding names the reading the scene followed
+        assert any(row["says"] in r.message for r in results if r.check_id in row["fails"]), [r.message for r in results]
+    for r in results:
+        if r.status == "warning":  # a warning names the decision it rests on, and carries what it judged
+            assert r.decision and r.evidence, (r.check_id, r.message)
     assert verdict == ("failed" if any(checks.get(c).level == "MUST" for c in row["fails"]) else "passed")
 
 

@@ -76,11 +76,42 @@ def test_a_command_without_its_placeholder_is_refused() -> None:
         EmergencyVerifierRole("verify '{file}")
 
 
-def test_a_verifier_that_does_not_start_or_answer_is_graded_not_crashed() -> None:
-    verdict, results = _grade("/nonexistent/verifier {file}")
-    assert verdict == "failed"
-    valid = [r for r in results if r.check_id == "YMT-EV-VALID"][0]
-    assert valid.status == "failed" and "could not start" in valid.evidence[0].note
+def test_a_verifier_that_cannot_run_is_no_verdict(tmp_path: Path) -> None:
+    """A program that does not exist, is not executable, or that the shell cannot run (126, 127) is a run that could
+    not run: one clear line and exit 2 from the CLI, no report claiming the verifier refused the valid code; a command
+    that starts but then cannot run on any vector ends with verdict error, not failed."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    with pytest.raises(ConfigError, match="does not exist"):
+        EmergencyVerifierRole("/nonexistent/verifier {file}")
+    with pytest.raises(ConfigError, match="not executable"):
+        EmergencyVerifierRole(f"{tmp_path} {{file}}")
+    with pytest.raises(ConfigError, match="on PATH"):
+        EmergencyVerifierRole("no-such-verifier-program {file}")
+    for command, says in (
+        ("/nonexistent/bin {file}", "the program /nonexistent/bin does not exist"),
+        ("sh -c 'exit 127' {file}", "cannot run: it exited 127"),
+    ):
+        report = tmp_path / "report"
+        out = CliRunner().invoke(
+            main, ["certify", "ymt-emergency-verifier", "--command", command, "--report", str(report), "--db", str(tmp_path / "h.db")]
+        )
+        assert out.exit_code == 2, out.output
+        lines = [line for line in out.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and says in lines[0] and "Traceback" not in out.output, out.output
+        assert not report.exists()
+    verdict, results = _grade("sh -c 'echo not found; exit 127' {file}")
+    assert verdict == "error" and not [r for r in results if r.status == "failed"]
+
+
+def test_a_verifier_that_does_not_answer_in_time_is_graded_in_words(tmp_path: Path) -> None:
+    vector = [v for v in emergency_role.load_vectors() if v.name == "valid"]
+    graded = emergency_role.grade("sh -c 'sleep 5' {file}", tmp_path, timeout=0.2, vectors=vector)
+    note = graded.outcomes[0].evidence().note
+    assert note.endswith("expected accept; the verifier gave no answer within 0 s"), note
+    assert graded.cannot_run is None  # it ran, it did not answer: a refusal, graded
 
 
 def test_the_reference_verifier_refuses_a_file_it_cannot_read(tmp_path: Path) -> None:
@@ -105,6 +136,8 @@ def test_each_defect_fails_its_checks_naming_the_clause(row: dict[str, Any]) -> 
         assert all(r.clause.startswith("001 §3") and "D-YMT-EMERGENCY" in r.clause for r in mine)
     others = [(r.check_id, r.status) for r in results if r.status in ("failed", "warning") and r.check_id not in row["fails"]]
     assert not others, f"{row['name']} also broke {others}"
+    for r in results:  # a warning from a decision names it (the leeway is D-YMT-EMERGENCY's iat − 60 s ≤ clock)
+        assert r.status != "warning" or r.decision == "D-YMT-EMERGENCY", (r.check_id, r.message)
     assert verdict == ("failed" if any(checks.get(c).level == "MUST" for c in row["fails"]) else "passed")
 
 

@@ -184,9 +184,16 @@ def legacy_profile(profile: str) -> Tamper:
     return tamper
 
 
+def _unmask(response: dict[str, Any]) -> None:
+    response.update(concealName="欧阳明月", concealCard=response.get("idCard") or "330106196001010012")
+
+
 DEFECTS: dict[str, Callable[[Store], Tamper]] = {
     "invented-auth-code-accepted": lambda s: exchange_codes(reused=False),
     "no-access-token": lambda s: edit("/oauth/token", lambda r: r.pop("accessToken") and None),
+    "token-snake-case": lambda s: edit(
+        "/oauth/token", lambda r: r.update(access_token=r.pop("accessToken"), expires_in=r.pop("expiresIn")) and None
+    ),
     "no-token-expiry": lambda s: edit("/oauth/token", lambda r: [r.pop("expiresIn"), r.pop("expiresAt")] and None),
     "auth-code-reusable": lambda s: exchange_codes(reused=True),
     "invented-token-accepted": lambda s: accept("/qrcode/generate", "PY2006", {}),
@@ -199,8 +206,10 @@ DEFECTS: dict[str, Callable[[Store], Tamper]] = {
     "qr-holds-id-number": lambda s: edit("/qrcode/channel", lambda r: r.update(qrcodeBase64=_qr(f"YMT|{r['idCard']}|{r['userName']}"))),
     "tag-number-as-string": lambda s: each_tag(lambda t: t.update(no=str(t["no"]))),
     "tag-icon-table-spelling": lambda s: each_tag(lambda t: t.update(Icon=t.pop("icon"))),
+    "tag-text-empty": lambda s: each_tag(lambda t: t.update(text="")),
     "tag-colour-out-of-range": lambda s: each_tag(lambda t: t.update(backgroundColor=12)),
     "unmasked-name": lambda s: edit(("/qrcode/generate", "/qrcode/channel"), lambda r: r.update(concealName="欧阳明月")),
+    "unmasked-everywhere": lambda s: edit(("/qrcode/generate", "/qrcode/channel"), _unmask),
     "card-masked-otherwise": lambda s: edit(
         "/qrcode/generate", lambda r: r.update(concealCard=r["concealCard"][0] + "*" * 13 + "0" + r["concealCard"][-1])
     ),
@@ -263,6 +272,15 @@ def test_planted_defect_fails_its_checks(platform: ServedPlatform, tmp_path: Pat
         assert check.clause.split(";")[0] in hit[0].clause, (check_id, hit[0].clause)
         if warns:
             assert hit[0].decision, (check_id, hit[0].message)  # a seed's own form names the reading it followed
+    if "says" in row:
+        assert any(row["says"] in r.message for r in results if r.status in ("failed", "warning")), [r.message for r in results]
+    for r in results:
+        if r.status in ("failed", "warning"):  # every finding carries the exchange(s) it judged
+            assert any(e.request and e.reply for e in r.evidence), (r.check_id, r.message)
+        if r.status == "warning":  # and a warning names the decision it rests on
+            assert r.decision, (r.check_id, r.message)
+    text = json.dumps([[r.message, [[e.note, e.request, e.reply] for e in r.evidence]] for r in results], ensure_ascii=False)
+    assert "欧阳明月" not in text and not re.search(r"330106[0-9]{11}", text)  # the person never in clear
     must = any(checks.get(c).level == "MUST" for c in row.get("fails", ()))
     assert finished.verdict == ("failed" if must else "passed"), [(r.check_id, r.status) for r in results if r.status == "failed"]
 
@@ -460,3 +478,11 @@ def test_an_http_target_names_no_option_the_role_does_not_have(platform: ServedP
     assert started.certification_valid is False
     assert "http://, not https://" in warned.message and "--allow-insecure-http" not in warned.message
     assert "--allow-insecure-http" not in json.dumps(started.options)
+
+
+def test_every_should_check_names_the_decision_its_warning_rests_on() -> None:
+    from harness.decisions import decisions
+
+    should = {c.id for c in PlatformRole.checks if c.level == "SHOULD"}
+    assert set(platform_role.SHOULD_DECISIONS) == should
+    assert set(platform_role.SHOULD_DECISIONS.values()) <= set(decisions())

@@ -203,3 +203,18 @@ def test_the_requirement_catalogue_loads_with_levels_reasons_and_known_decisions
             assert register[requirement.decision].platform == "ymt", requirement.id
     levels = {r.level for r in requirements}
     assert levels == {"MUST", "SHOULD", "REVIEW"}
+
+
+def test_every_method_and_path_the_spec_text_names_is_an_operation() -> None:
+    """A text of the spec that says "GET /emergency/trust-list" must name an operation the spec has (it is POST)."""
+    import re
+
+    doc = load_spec(SPEC)
+    operations = {(method.upper(), path) for path, item in doc["paths"].items() for method in item if method in METHODS}
+    named = set()
+    for _, node in _walk(doc):
+        for value in node.values():
+            if isinstance(value, str):
+                named |= {(m, p) for m, p in re.findall(r"\b(GET|POST|PUT|DELETE|PATCH) (/[A-Za-z0-9/_-]+)", value)}
+    assert named, "the spec names no operation in its text"
+    assert named <= operations, named - operations

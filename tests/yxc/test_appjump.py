@@ -202,3 +202,43 @@ def test_certify_command(tmp_path: Path) -> None:
         CliRunner().invoke(main, ["certify", "yxc-app-jump", "--app-name", " ", "--db", str(db), "--report", str(tmp_path / "x")]).exit_code
         == 2
     )
+
+
+def test_a_certification_session_grades_only_the_jumps_recorded_while_it_was_open(store: Store, tmp_path: Path) -> None:
+    """docs/certify.md: the role grades the recorded jumps of one session: an earlier run's late jump is not this one's."""
+    from harness.conformance import sessions
+    from harness.conformance.model import CheckFinished, RunFinished
+    from harness.conformance.roles import CommonOptions
+    from harness.yxc.appjump_role import YxcAppJumpRole
+
+    now = time.time()
+    appjump.app_jump(store, PATH, STUNUM, now - 600, opened_at=now)  # an earlier run: late
+    time.sleep(0.01)
+    session = sessions.start(store, "yxc-app-jump", {"app_name": "粤驾学堂"})
+    time.sleep(0.01)
+    appjump.app_jump(store, PATH, STUNUM, now - 10, opened_at=now)
+    session = sessions.finish(store, session.id)
+    common = CommonOptions(tmp_path, 1, Path(store.path), "strict")
+    events = list(YxcAppJumpRole(common, app_name="粤驾学堂", window=session.window).run(seed=1))
+    assert isinstance(events[-1], RunFinished) and events[-1].verdict == "passed"
+    jumps = next(e.result for e in events if isinstance(e, CheckFinished) and e.result.check_id == "app-jumps")
+    assert jumps.message.startswith("1 jump(s)") and session.id in jumps.message
+    assert YxcAppJumpRole.session_capable
+    unbounded = list(YxcAppJumpRole(common, app_name="粤驾学堂").run(seed=1))
+    assert unbounded[-1].verdict == "failed"  # without a session or --since every recorded jump is graded, and says so
+    everything = next(e.result for e in unbounded if isinstance(e, CheckFinished) and e.result.check_id == "app-jumps")
+    assert "earlier runs included" in everything.message
+
+
+def test_certify_start_and_finish_yxc_app_jump_from_the_cli(store: Store, tmp_path: Path) -> None:
+    """`harness certify start yxc-app-jump` opens a session (the role grades the jumps recorded while it is open)."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    started = CliRunner().invoke(main, ["certify", "start", "yxc-app-jump", "--app-name", "粤驾学堂", "--db", str(store.path)])
+    assert started.exit_code == 0, started.output
+    sid = started.stdout.strip()
+    assert "/_session/" not in started.output and "what is recorded until finish is graded" in started.output
+    finished = CliRunner().invoke(main, ["certify", "finish", sid, "--report", str(tmp_path / "r"), "--db", str(store.path), "--quiet"])
+    assert finished.exit_code in (0, 1) and (tmp_path / "r" / "report.json").exists(), finished.output

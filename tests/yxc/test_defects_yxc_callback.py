@@ -81,3 +81,13 @@ def test_planted_defect_fails_its_checks(start_vendor, tmp_path: Path, row: dict
             assert hit[0].evidence and hit[0].evidence[0].reply is not None  # the vendor's reply is the evidence
     must = any(checks.get(c).level == "MUST" for c in row["fails"])
     assert finished.verdict == ("failed" if must else "passed")
+
+
+def test_refusals_answered_with_a_string_errorcode_are_refusals_not_accepted_bad_cases(start_vendor, tmp_path: Path) -> None:
+    """errorcode "200" (a string) refuses the generated negative cases: the reply's type is reply-errorcode-int's
+    failure, never counted by spec-negative as accepting bad cases nor named D-YXC-CALLBACK-RECEIVER-CHECKS."""
+    vendor = start_vendor("errorcode-as-string", https=True)
+    _, results, _ = certify(vendor, tmp_path)
+    negative = [r for r in results if r.check_id == "spec-negative"]
+    assert negative and all(r.status in ("passed", "skipped") for r in negative), [(r.status, r.message) for r in negative]
+    assert any(r.check_id == "reply-errorcode-int" and r.status == "failed" for r in results)

@@ -82,3 +82,37 @@ def test_the_conforming_vendor_files_again_what_a_drill_fault_refused(province: 
 def test_recovery_checks_skip_a_session_without_a_drill(province: Province) -> None:
     _, results = _grade(province, province.session())
     assert {r.check_id: r.status for r in results}["YXC-TP-REFILE"] == "skipped"
+
+
+def _not_passed(results: list[CheckResult]) -> list[tuple[str, str, str]]:
+    return [(r.check_id, r.status, r.message) for r in results if r.status in ("failed", "warning", "error")]
+
+
+def test_a_remote_teaching_platform_is_not_asked_for_coach_or_student_filings(province: Province) -> None:
+    """000 2.2 2): a remote platform reports its training records (附件四 A.6.3.2 计时平台或远程教育平台); coaches and
+    students are the timing platform's filings (A.6.2.3.1, A.6.3.1.1 用于计时平台)."""
+    verdict, results = _grade(province, province.remote_session())
+    steps = {r.check_id: r for r in results if r.check_id in ("YXC-TP-STEP-COACH", "YXC-TP-STEP-STUDENT")}
+    assert {r.status for r in steps.values()} == {"skipped"} and all("remote-teaching" in r.message for r in steps.values())
+    assert verdict == "passed", _not_passed(results)
+    assert not [r for r in results if r.status == "failed"]
+
+
+@pytest.mark.parametrize("form", ["omit", "empty"])
+def test_a_remote_record_without_the_unused_numbers_is_a_warning_naming_the_decision(province: Province, form: str) -> None:
+    """表A.8 #3–#5 必选 是 yet 远程教育平台不使用: both of the seed's readings pass; the file's own is a WARNING."""
+    verdict, results = _grade(province, province.remote_session(form))
+    interface = [r for r in results if r.check_id == "YXC-TP-INTERFACE"]
+    assert verdict == "passed", _not_passed(results)
+    assert interface and all(r.status == "warning" and r.decision == "D-YXC-REMOTE-UNUSED" for r in interface), [
+        (r.status, r.decision, r.message) for r in interface
+    ]
+
+
+def test_photo_ids_sent_as_numbers_are_a_warning_naming_numstr(province: Province) -> None:
+    """表A.8 #9–#11 字符型 V32, but A.5.3 answers the file id 数值型 (and 表A.2 #8 photo is 数值型): D-YXC-NUMSTR."""
+    verdict, results = _grade(province, province.remote_session(photo_int=True))
+    warned = [r for r in results if r.status == "warning" and r.check_id == "YXC-TP-INTERFACE"]
+    assert verdict == "passed", _not_passed(results)
+    assert warned and all(r.decision == "D-YXC-NUMSTR" for r in warned), [(r.check_id, r.decision, r.message) for r in warned]
+    assert any("photo1" in r.message for r in warned)

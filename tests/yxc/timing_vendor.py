@@ -102,6 +102,54 @@ class Province:
             asyncio.run(self._flow(defect, YxcData(self.sessions), drill))
         return since
 
+    def remote_session(self, form: str | None = None, *, photo_int: bool = False) -> int:
+        """A remote-teaching platform (000 2.2 2)): uploads its photos and files one remote record (training mode 4) for a
+        student another platform filed; no coach, no student. ``form``: "omit" or "empty" for 表A.8 #3–#5 (不使用)."""
+        since = self.last_id()
+        self.sessions += 1
+        data = YxcData(self.sessions)
+
+        async def flow() -> None:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://harness") as client:
+                photos = []
+                for _ in range(3):
+                    content = F.jpeg()
+                    r = await client.post(
+                        "/yxc/imageup/onlineimg",
+                        params=self.signer.query(content, self.ts()),
+                        files={"file": ("online.jpg", content, "application/octet-stream")},
+                    )
+                    assert r.json()["errorcode"] == 0, r.json()
+                    photos.append(int(r.json()["data"]["id"]))
+                stunum = "S440106200129437"
+                body = data.classrecord(
+                    stunum=stunum,
+                    coachnum="0" * 16,
+                    platnum="A0001",
+                    photos=photos,
+                    logininfo=codes.issue(self.store, stunum, "login", 3600, source="test").code,
+                    logoutinfo=None,
+                    mode="4",
+                    part="1",
+                    minutes=30,
+                )
+                body.update(carnum="0" * 16, simunum="0" * 16, mileage=0, avevelocity=0)
+                if form == "omit":
+                    for name in ("coachnum", "carnum", "simunum"):
+                        del body[name]
+                elif form == "empty":
+                    body.update(coachnum="", carnum="", simunum="")
+                if photo_int:
+                    body.update({k: int(body[k]) for k in ("photo1", "photo2", "photo3")})
+                raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
+                r = await client.post(
+                    "/yxc/classrecord", params=self.signer.query(raw, self.ts()), content=raw, headers={"content-type": "application/json"}
+                )
+                assert r.json()["errorcode"] == 0, r.json()
+
+        asyncio.run(flow())
+        return since
+
     def fault(self, kind: str, **scope: Any) -> faults.FaultRule:
         """A drill fault on this vendor's classrecords, until :meth:`clear`."""
         return faults.add(self.store, kind, "yxc", operation="classrecord", vendor=self.user, **scope)

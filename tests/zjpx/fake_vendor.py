@@ -34,6 +34,7 @@ FAULTS = (
     "crash_numstr",  # HTTP 500 when a 整型 field arrives as a digit string, as the seed's request examples send it
     "table_requests_only",  # requests in the seed's example forms (digit strings, chapetCode) refused in the envelope
     "example_parents",  # every package's second chapter names an unrelated parentChapterCode, as §1.14.4's example does
+    "table_fields",  # only the fields the §1.14.5 table lists: no studyPlatformCode, courseStatus, chapterSort, sectionSort (conforming)
 )
 
 
@@ -141,6 +142,8 @@ class FakeLearningPlatform:
                         section["parentSectionCode"] = p["courseCode"]
             if self.faults["numbers_as_strings"]:
                 _stringify(p)
+            if self.faults["table_fields"]:
+                _drop(p, ("studyPlatformCode", "courseStatus", "chapterSort", "sectionSort"))
             out.append(p)
         return out
 
@@ -177,6 +180,18 @@ def _stringify(node: Any) -> None:
     elif isinstance(node, list):
         for item in node:
             _stringify(item)
+
+
+def _drop(node: Any, keys: tuple[str, ...]) -> None:
+    """Remove those keys wherever they occur in a course package."""
+    if isinstance(node, dict):
+        for key in keys:
+            node.pop(key, None)
+        for value in node.values():
+            _drop(value, keys)
+    elif isinstance(node, list):
+        for item in node:
+            _drop(item, keys)
 
 
 def _has_digit_strings(node: Any) -> bool:

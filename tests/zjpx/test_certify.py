@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import httpx
@@ -61,6 +63,19 @@ def test_the_table_form_passes_with_a_warning_and_its_courses_are_still_judged()
     assert events[-1].verdict == "passed"  # type: ignore[attr-defined]
     _, results = server_run(FakeLearningPlatform(table_form=True, no_course_name=True))
     assert results["ZJPX-S-PULL"] == "failed"  # the courses under returnData are validated as well
+
+
+def test_the_tables_fields_alone_pass_with_a_warning_naming_the_decision() -> None:
+    """002 §1.14.5 lists no studyPlatformCode, courseStatus, chapterSort or sectionSort (only the §1.14.4 example has
+    them): a reply with the table's fields alone is one of the seed's forms, a WARNING naming D-ZJPX-PULL-FIELDS."""
+    events = server_events(FakeLearningPlatform(table_fields=True))
+    found = {e.result.check_id: e.result for e in events if isinstance(e, CheckFinished)}
+    pull = found["ZJPX-S-PULL"]
+    assert pull.status == "warning" and pull.decision == "D-ZJPX-PULL-FIELDS", (pull.status, pull.decision, pull.message)
+    assert "the §1.14.5 table's fields only" in pull.message and "'courseStatus' is a required property" in pull.message
+    assert events[-1].verdict == "passed"  # type: ignore[attr-defined]
+    _, results = server_run(FakeLearningPlatform(table_fields=True, no_course_name=True))
+    assert results["ZJPX-S-PULL"] == "failed"  # a field the table does list is still required
 
 
 def test_validity_comes_from_the_target_not_the_profile() -> None:
@@ -232,6 +247,17 @@ def test_simulate_command_against_a_real_http_server(tmp_path: Path) -> None:
         result = CliRunner().invoke(main, ["simulate", "zjpx-push-class", "--target", target, "--seed", "5"])
         assert result.exit_code == 0, result.output
         assert '"returnCode": "0"' in result.output
+        # The learners are generated, but have the form of personal data: masked unless asked for.
+        printed = json.loads(result.output[: result.output.rindex("}") + 1])
+        learners = printed["request"]["data"]["thirdClassStudentInfoVoList"]
+        assert learners and all("*" in s["cardNo"] and "*" in s["studentName"] and "*" in s["studentPhone"] for s in learners), learners
+        assert not re.search(r"(?<!\d)\d{17}[\dX](?!\d)|(?<!\d)1[3-9]\d{9}(?!\d)", result.output)
+        shown = CliRunner().invoke(main, ["simulate", "zjpx-push-class", "--target", target, "--seed", "5", "--show-personal-data"])
+        assert shown.exit_code == 0 and re.search(r"(?<!\d)\d{17}[\dX](?!\d)", shown.output), shown.output
+        for bad, said in ((["--students", "0"], "'--students'"), (["--target", "notaurl"], "notaurl")):
+            refused = CliRunner().invoke(main, ["simulate", "zjpx-push-class", "--target", target, *bad])
+            assert refused.exit_code == 2 and said in refused.output.strip().splitlines()[-1], refused.output
+            assert "Traceback" not in refused.output
         # The certify command against the same server, the vendor writing digit strings as the seed's example does:
         # it passes (exit 0) under --profile tolerant as under strict, the report says why it is a development run.
         vendor.numbers_as_strings = True

@@ -188,7 +188,49 @@ def test_anti_idling_with_verification_codes(zj: Zjpx) -> None:
     assert zj.end(keys)["returnCode"] == "0"
 
 
+def test_a_stretch_without_any_check_requested_gets_no_extra_grace(zj_tolerant: Zjpx) -> None:
+    """videoOnHook 1 (弹验证码) every 1 minute (triggerType 1, 按照分钟来), 2.5 minutes studied: with no verification
+    code ever requested the session fails under every profile (the tolerant reading's second minute is for answering a
+    code shown, D-ZJPX-TRIGGER); with one requested at minute 1 and not answered, the tolerant minute holds it (a
+    SHOULD verdict naming the decision, accepted)."""
+    zj = zj_tolerant
+    never = started(zj, seed=11, video_on_hook=1, trigger_type=1, trigger_value=1)
+    for minute in (1, 2):
+        zj.advance(60)
+        zj.hour(never, 60 * minute, 60)
+    zj.advance(30)
+    reply = zj.end(never)
+    assert reply["returnCode"] == "1" and failed_rules(reply) == {"ZJPX-ANTI-IDLING"}, reply
+    assert "no verification code was even requested (getVerificationCode)" in reply["returnMsg"], reply["returnMsg"]
+    shown = started(zj, seed=12, video_on_hook=1, trigger_type=1, trigger_value=1)
+    for minute in (1, 2):
+        zj.advance(60)
+        zj.hour(shown, 60 * minute, 60)
+        if minute == 1:
+            code_for(zj, shown)  # shown to the learner, who does not answer it
+    zj.advance(30)
+    assert zj.end(shown)["returnCode"] == "0"
+    verdict = next(v for v in zj.journal()[-1]["verdicts"] if v["rule"] == "ZJPX-ANTI-IDLING")
+    assert not verdict["held"] and verdict["level"] == "SHOULD" and verdict["decision"] == "D-ZJPX-TRIGGER", verdict
+
+
 MIN = 60_000
+
+
+@pytest.mark.parametrize(
+    ("span_min", "issued_min", "strict", "ok"),
+    [
+        (2.5, [], False, False),  # nothing requested: the strict minute under the tolerant reading too
+        (2.5, [1], False, True),  # requested at minute 1, unanswered: the tolerant reading's 2 minutes
+        (2.5, [1], True, False),
+        (1.9, [], False, True),  # within the strict minute of grace
+        (3.5, [1], False, False),  # past the tolerant grace as well
+    ],
+)
+def test_missing_checks_grace_needs_a_check_requested(span_min: float, issued_min: list[int], strict: bool, ok: bool) -> None:
+    config = {"videoOnHook": 1, "triggerType": 1, "triggervValue": 1}
+    why = missing_checks(config, 0, int(span_min * MIN), [], False, strict=strict, issued_ms=[m * MIN for m in issued_min])
+    assert (why is None) == ok, why
 
 
 @pytest.mark.parametrize(

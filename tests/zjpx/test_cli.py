@@ -27,3 +27,40 @@ def test_account_and_class_commands(tmp_path: Path) -> None:
     cls = state.get_class(store, code, intake["classCode"])
     assert cls is not None and state.class_config(cls)["videoOnHook"] == 2
     assert runner.invoke(main, ["zjpx", "rules"]).output.count("ZJPX-") >= 30
+
+
+def test_bad_server_role_options_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    """What no run could grade is refused before anything is sent: one line, exit 2, no report (never a verdict that
+    fails a conforming vendor, as --page-size 0 or --students 0 would)."""
+    db = str(tmp_path / "h.db")
+    report = tmp_path / "report"
+    base = ["certify", "zjpx-learning-platform-server", "--db", db, "--report", str(report)]
+    for args, said in (
+        (["--target", "http://127.0.0.1:9", "--page-size", "0"], "--page-size must be between 1 and 1000"),
+        (["--target", "http://127.0.0.1:9", "--students", "0"], "--students must be between 1 and 500"),
+        (["--target", "http://127.0.0.1:9", "--fuzz-examples", "-1"], "--fuzz-examples must be between 0"),
+        (["--target", "notaurl"], "--target must be an http:// or https:// URL, not 'notaurl'"),
+        (["--target", "http://127.0.0.1:9", "--ca-bundle", str(tmp_path / "none.pem")], "no such file"),
+    ):
+        result = CliRunner().invoke(main, [*base, *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.strip().splitlines() == [result.output.strip()] and said in result.output, (args, result.output)
+    assert not report.exists()
+
+
+def test_an_unknown_platform_code_opens_no_session(tmp_path: Path) -> None:
+    from harness.conformance import sessions
+
+    db = str(tmp_path / "h.db")
+    for role in ("zjpx-learning-platform-client", "zjpx-business-platform"):
+        result = CliRunner().invoke(main, ["certify", "start", role, "--platform", "nosuch", "--db", db])
+        assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+        assert "no ZJPX learning-platform account with studyPlatformCode 'nosuch'" in result.output
+        direct = CliRunner().invoke(main, ["certify", role, "--platform", "nosuch", "--db", db, "--report", str(tmp_path / "r")])
+        assert direct.exit_code == 2 and "studyPlatformCode 'nosuch'" in direct.output, direct.output
+    store = open_store(db)
+    assert sessions.list_sessions(store) == []
+    code = accounts.add_account(store, "vendor-b", "pw", "学习平台").platform_code
+    store.close()
+    started = CliRunner().invoke(main, ["certify", "start", "zjpx-business-platform", "--platform", code, "--db", db])
+    assert started.exit_code == 0, started.output

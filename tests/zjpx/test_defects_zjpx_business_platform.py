@@ -79,3 +79,21 @@ def test_calls_the_gate_refused_under_the_session_are_graded_not_never_called(zj
         assert "without a valid token: returnCode 3" in results[check_id].message, results[check_id].message
     assert "never called" in results["ZJPX-B-COURSES"].message  # courseInfo really was not called
     assert results["ZJPX-B-LOGIN"].status == "failed" and "3 §2 call(s) were refused for their token" in results["ZJPX-B-LOGIN"].message
+
+
+def test_a_repeated_learner_is_graded_where_it_was_listed_and_masked(zj: Zjpx) -> None:
+    """One studentInfo lists a learner twice: ZJPX-B-STUDENTS warns and names the ID number masked (it is printed on the
+    console and kept in the report); ZJPX-B-CLASSES, whose class listed every learner once, passes."""
+    import re
+
+    from harness.masking import mask_id
+
+    intake = business_platform(zj, repeated_learner=True)
+    results = defect_table.results(run(zj))
+    card = intake["thirdClassStudentInfoVoList"][0]["cardNo"]
+    students = results["ZJPX-B-STUDENTS"]
+    assert students.status == "warning" and f"stuCard {mask_id(card)} is listed twice" in students.message, students.message
+    assert results["ZJPX-B-CLASSES"].status == "passed", results["ZJPX-B-CLASSES"].message
+    for result in results.values():
+        text = result.message + " ".join(str(e.note) for e in result.evidence)
+        assert card not in text and not re.search(r"(?<!\d)\d{17}[\dX](?!\d)", text), (result.check_id, text)

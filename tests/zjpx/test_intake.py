@@ -135,3 +135,29 @@ def test_class_intake_rules(zj: Zjpx, zj_tolerant: Zjpx) -> None:
     assert zj_tolerant.call("/api/class/v1/pushClassInfo", misspelt)["returnCode"] == "0"
     keys = zj_tolerant.keys(dict(misspelt, thirdClassCourseInfoVoList=ZjpxData(20).class_intake()["thirdClassCourseInfoVoList"]))
     assert zj_tolerant.start(keys)["returnCode"] == "0"  # the aliased chapter's videos are studiable
+
+
+def test_a_student_code_as_the_tables_integer_passes_with_a_warning(zj: Zjpx, zj_tolerant: Zjpx) -> None:
+    """§2.4.2 types studentCode 整型, its §2.4.3 example sends a 32-hex string: both are the seed's forms. An integer is
+    accepted with a SHOULD verdict naming D-ZJPX-STUDENTUSERCODE (refused only under --profile strict, naming it too),
+    and the business role warns, naming the decision."""
+    from harness.zjpx.business import BusinessPlatformRole
+    from tests.zjpx.test_verdicts import should_verdicts
+
+    for harness, code in ((zj_tolerant, "0"), (zj, "2")):
+        intake = ZjpxData(61).class_intake(students=2)
+        for n, learner in enumerate(intake["thirdClassStudentInfoVoList"]):
+            learner["studentCode"] = 862227322 + n
+        reply = harness.call("/api/class/v1/pushClassInfo", intake)
+        assert reply["returnCode"] == code, reply
+        verdicts = should_verdicts(harness, "classInfo")
+        assert verdicts and {v["decision"] for v in verdicts} == {"D-ZJPX-STUDENTUSERCODE"}, verdicts
+        assert all("D-ZJPX-STUDENTUSERCODE" in v["clause"] for v in verdicts), verdicts
+        if code == "0":
+            events = list(BusinessPlatformRole(harness.store, harness.code).run(seed=0))
+            found = {e.result.check_id: e.result for e in events if hasattr(e, "result")}
+            assert found["ZJPX-B-FORMAT"].status == "warning", found["ZJPX-B-FORMAT"]
+            assert found["ZJPX-B-FORMAT"].decision == "D-ZJPX-STUDENTUSERCODE", found["ZJPX-B-FORMAT"]
+            assert found["ZJPX-B-CLASSES"].status == "passed", found["ZJPX-B-CLASSES"]
+        else:
+            assert "D-ZJPX-STUDENTUSERCODE" in reply["returnMsg"], reply

@@ -66,3 +66,36 @@ def test_the_seeds_face_url_and_string_time_carry_a_should_verdict_under_every_p
         verdict, found = results(harness)
         assert found["ZJPX-C-FORMAT"].status == "warning", found["ZJPX-C-FORMAT"]
         assert "D-ZJPX-NUMSTR" in found["ZJPX-C-FORMAT"].decision  # every decision followed is named, not only the first
+
+
+def test_a_face_comparison_without_bizcode_is_refused_naming_the_decision(zj: Zjpx, zj_tolerant: Zjpx) -> None:
+    """§1.6.2 gives bizCode 是否可空 否 (回传1.5接口返回的bizCode), §1.5.1 makes the §1.5 call come first; only the §1.6.3
+    example, whose compareMode and target are placeholders too, omits it. The interface cannot tie a comparison to the
+    issued check and its expiry without it (D-ZJPX-BIZCODE): refused under every profile, the refusal and the client
+    role's finding naming the decision."""
+    for harness in (zj, zj_tolerant):
+        intake = harness.file_class()
+        keys = harness.keys(intake)
+        harness.start(keys)
+        ids = harness.only(keys, "studyPlatformCode", "resCode", "studentUserCode", "classCode")
+        reply = harness.call("/api/v1/thirdFaceCompare", dict(ids, compareMode="0", target=FACE, videoStudyTime=20))
+        assert reply["returnCode"] == "2" and "D-ZJPX-BIZCODE" in reply["returnMsg"], reply
+        _, found = results(harness)
+        assert found["ZJPX-C-FORMAT"].status == "failed" and "D-ZJPX-BIZCODE" in found["ZJPX-C-FORMAT"].message, found["ZJPX-C-FORMAT"]
+
+
+def test_schema_findings_speak_json_and_name_a_refused_key(zj_tolerant: Zjpx) -> None:
+    """The tables' key "student UserCode" is named as the refused key (not "should not be valid under {}"), and a null
+    is null (not Python's None), in the journaled verdict and in the client role's finding."""
+    harness = zj_tolerant
+    intake = harness.file_class()
+    keys = harness.keys(intake)
+    assert harness.start(_space_key(keys))["returnCode"] == "0"
+    [verdict] = should_verdicts(harness, "startStudy")
+    assert verdict["message"].startswith("the key 'student UserCode' is not accepted here (sent \""), verdict
+    ids = harness.only(keys, "studyPlatformCode", "resCode", "studentUserCode", "classCode")
+    reply = harness.call("/api/v1/thirdFaceCompare", dict(ids, compareMode="0", target=FACE, videoStudyTime=20, bizCode=None))
+    assert reply["returnCode"] == "2" and "null is not of type 'string'" in reply["returnMsg"], reply
+    _, found = results(harness)
+    text = found["ZJPX-C-FORMAT"].message
+    assert "should not be valid under" not in text and "None is not" not in text and "null is not of type" in text, text
