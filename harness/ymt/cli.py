@@ -287,6 +287,16 @@ def _anchor_of(config: Path) -> Path:
         raise _error(f"{config}: {exc}") from None
 
 
+def shown_fields(fields: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Decrypted identity fields as the console shows them: personal values masked (harness.masking), the platform's
+    own concealed forms (concealName, concealCard …) left as the platform sent them."""
+    if fields is None:
+        return None
+    from harness.masking import mask_value
+
+    return {k: v if k.startswith("conceal") else mask_value(v, k) for k, v in fields.items()}
+
+
 @ymt.command("scan")
 @click.option("--target", default=None, help="The platform's base URL, e.g. http://127.0.0.1:8000/ymt (not needed offline).")
 @click.option(
@@ -316,6 +326,12 @@ def _anchor_of(config: Path) -> Path:
     default=None,
     help="Append each decrypted answer and each emergency verdict to this log (JSON lines; certify --answers reads it).",
 )
+@click.option(
+    "--show-personal-data",
+    is_flag=True,
+    help="Print the decrypted fields in clear (userName, idCard, mobile … are masked on the console by default; the platform's "
+    "concealed forms are shown as sent; the --answers log keeps what was decrypted).",
+)
 def scan(
     target: str | None,
     config: Path,
@@ -325,6 +341,7 @@ def scan(
     trust_file: Path | None,
     time_: str | None,
     answers: Path | None,
+    show_personal_data: bool,
 ) -> None:
     """Scan a code as a scene's scanner: sign and send B.4, decrypt, print the fields; or verify an emergency code
     offline. Exit 0 when the code is accepted, 1 when it is refused (the return code is printed)."""
@@ -360,7 +377,7 @@ def scan(
         from harness.ymt.scanner import answer_record
 
         _append(answers, answer_record(result))
-    _echo({"code": result.code, "msg": result.msg, "fields": result.fields})
+    _echo({"code": result.code, "msg": result.msg, "fields": result.fields if show_personal_data else shown_fields(result.fields)})
     if not result.ok:
         sys.exit(1)
 

@@ -178,3 +178,19 @@ def test_gate_setup_makes_the_rush_of_loadtests_ymt_gate(served: Any, tmp_path: 
     result = scanner.decode(value)
     assert result.ok and result.fields is not None and result.fields["userName"] == "乘客01199"
     assert _cli(store.path, "ymt", "gate-setup", "--out", str(tmp_path / "gate"), code=2).exit_code == 2
+
+
+def test_the_scan_command_masks_the_decrypted_identity_on_the_console_unless_asked(
+    enrolled: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from harness.ymt import cli as ymt_cli
+
+    monkeypatch.setattr(ymt_cli, "_scanner", lambda *_: enrolled["scanner"])  # the in-process app instead of HTTP
+    log = tmp_path / "answers.jsonl"
+    scan = ["ymt", "scan", "--target", "http://in-process/ymt", "--config", enrolled["merchant"]["config"], "--mac", world.MAC]
+    shown = _cli(None, *scan, "--answers", str(log), "--code", _code(enrolled)).stdout
+    assert world.NAME not in shown
+    assert json.loads(shown)["fields"] == {**json.loads(shown)["fields"], "userName": "张*", "concealName": "*三"}
+    assert json.loads(log.read_text())["fields"]["userName"] == world.NAME  # the scene's own log keeps what it decrypted
+    clear = json.loads(_cli(None, *scan, "--show-personal-data", "--code", _code(enrolled)).stdout)
+    assert clear["fields"]["userName"] == world.NAME
