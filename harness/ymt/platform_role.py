@@ -93,6 +93,53 @@ class Enrolment:
     expired_code: str | None = None
     mark_down: Callable[[bool], None] | None = None
     how_down: str = ""
+    paths: dict[str, str] = field(default_factory=dict)  # interface path (specs/ymt/platform.yaml) -> the target's own
+
+
+# The interfaces the role calls, by their path in specs/ymt/platform.yaml (relative to --target). The seed names no URL
+# (D-YMT-METHOD): a platform that serves them elsewhere maps them with the config's ``paths``.
+ROLE_PATHS = (
+    "/oauth/token",
+    "/qrcode/generate",
+    "/qrcode/channel",
+    "/user/tags",
+    "/qrcode/decode",
+    "/emergency/trust-list",
+    "/emergency/code",
+)
+
+
+def _paths(data: Any, path: Path) -> dict[str, str]:
+    """The config's ``paths``: {interface path: the target's path (starting with /, relative to --target) or a full
+    http(s) URL}; ConfigError naming what is wrong."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path}: paths is a mapping {{interface path: the platform's path}} (docs/ymt.md)")
+    mapped: dict[str, str] = {}
+    for key, value in data.items():
+        if key not in ROLE_PATHS:
+            raise ConfigError(f"--config {path}: paths: {key!r} is not an interface the role calls (one of {', '.join(ROLE_PATHS)})")
+        if not isinstance(value, str) or not (value.startswith("/") or re.match(r"https?://[^/\s]+", value)):
+            raise ConfigError(f"--config {path}: paths: {key} must map to a path starting with / or an http(s):// URL, not {value!r}")
+        mapped[key] = value
+    return mapped
+
+
+def mapped_transport(send: sim.Transport, paths: dict[str, str], client: Any = None) -> sim.Transport:
+    """``send`` with each interface path replaced by the target's own (``paths``); a full URL is sent as given."""
+    if not paths:
+        return send
+    absolute = {k: v for k, v in paths.items() if not v.startswith("/")}
+    direct = {url: sim.http_transport(url, client=client) for url in absolute.values()} if absolute else {}
+
+    def mapped(path: str, body: dict[str, Any]) -> sim.Reply:
+        where = paths.get(path, path)
+        if where in direct:
+            return direct[where]("", body)
+        return send(where, body)
+
+    return mapped
 
 
 class SwitchError(ConfigError):
@@ -202,6 +249,7 @@ def load_config(path: Path, verify: Any = True) -> Enrolment:
         expired_code=data.get("expiredCode"),
         mark_down=mark,
         how_down="the config's down/up requests" if mark else "",
+        paths=_paths(data.get("paths"), path),
     )
 
 
@@ -1462,8 +1510,8 @@ class PlatformRole:
         # the validity names no --allow-insecure-http: this role has none.
         validity = target_validity(self.target, ca_bundle=self.ca_bundle)
         with httpx.Client(timeout=self.timeout, verify=self.verify) as client:
-            send = sim.http_transport(self.target, client=client)
             enrolment = self.enrolment
+            send = mapped_transport(sim.http_transport(self.target, client=client), enrolment.paths, client)
             ctx = PlatformContext(self.target, send, enrolment)
             options = {
                 "target": self.target,
@@ -1473,6 +1521,7 @@ class PlatformRole:
                 "macId": enrolment.mac_id,
                 "appId": enrolment.app_id,
                 "aesProfile": enrolment.aes_profile,
+                "paths": dict(enrolment.paths) or None,
                 "validity": validity.summary(),
             }
             events = run_checks(self, target=self.target, context=ctx, seed=seed, options=options, spec_files=SPEC_FILES)

@@ -286,8 +286,10 @@ def test_planted_defect_fails_its_checks(platform: ServedPlatform, tmp_path: Pat
 
 
 # --- a vendor's platform: the enrolment from --config ------------------------------------------------------------------
-@pytest.mark.parametrize("switch", [False, True], ids=["no-switch", "control-api-switch"])
-def test_config_enrolment_made_with_the_cli(platform: ServedPlatform, tmp_path: Path, switch: bool) -> None:
+@pytest.mark.parametrize(
+    ("switch", "mapped"), [(False, False), (True, False), (False, True)], ids=["no-switch", "control-api-switch", "paths"]
+)
+def test_config_enrolment_made_with_the_cli(platform: ServedPlatform, tmp_path: Path, switch: bool, mapped: bool) -> None:
     """What a tester does by hand on the harness (docs/ymt.md): merchant-add --out, device-add, app-add, and a
     person's consent (channel simulator); the config file names it all."""
     from harness.ymt import channel
@@ -299,7 +301,7 @@ def test_config_enrolment_made_with_the_cli(platform: ServedPlatform, tmp_path: 
     assert made.exit_code == 0, made.output
     merchant_id = json.loads(made.stdout)["merchantId"]
     assert runner.invoke(main, ["ymt", "device-add", merchant_id, "GATE-09", *db]).exit_code == 0
-    app_id = f"city-app-{int(switch)}"
+    app_id = f"city-app-{int(switch)}{int(mapped)}"
     assert runner.invoke(main, ["ymt", "app-add", app_id, *db]).exit_code == 0
     app = channel.ChannelApp(channel.http_transport(platform.url), app_id)
     first17 = "33010219800515771"
@@ -313,6 +315,8 @@ def test_config_enrolment_made_with_the_cli(platform: ServedPlatform, tmp_path: 
     if switch:  # how this target is marked down and up: the harness's control API (loopback)
         status = platform.url.removesuffix("/ymt") + "/_harness/ymt/status"
         config.update(down={"url": status, "body": {"down": True}}, up={"url": status, "body": {"down": False}})
+    if mapped:  # a platform serving the interfaces at URLs of its own (here: the harness's, given as full URLs)
+        config["paths"] = {p: platform.url + p for p in platform_role.ROLE_PATHS}
     path = tmp_path / "platform.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     role = role_class("ymt-platform")(CommonOptions(tmp_path, 3, platform.db, "strict"), target=platform.url, config=path)
@@ -335,9 +339,16 @@ def test_config_enrolment_made_with_the_cli(platform: ServedPlatform, tmp_path: 
         ("appId: a\nauthorisationCode: c\n", "merchant is required"),
         ("appId: a\nauthorisationCode: c\nmerchant: {merchantId: M1, aesKey: '***'}\n", "not base64"),
         ("appId: a\nauthorisationCode: c\nmerchant: {merchantId: M1, aesKey: AAAA, macId: G1, privateKeyFile: none.pem}\n", "none.pem"),
+        ("PATHSpaths: [a]\n", "paths is a mapping"),
+        ("PATHSpaths: {/qrcode/decodex: /d}\n", "not an interface the role calls"),
+        ("PATHSpaths: {/qrcode/decode: decode}\n", "must map to a path starting with /"),
     ],
 )
 def test_a_bad_config_is_one_clear_error(tmp_path: Path, config: str, says: str) -> None:
+    (tmp_path / "k.pem").write_bytes(admin.private_pem(admin.new_rsa_key()) if "PATHS" in config else b"")
+    config = config.replace(
+        "PATHS", "appId: a\nauthorisationCode: c\nmerchant: {merchantId: M1, aesKey: AAAA, macId: G1, privateKeyFile: k.pem}\n"
+    )
     path = tmp_path / "c.yaml"
     path.write_text(config, encoding="utf-8")
     with pytest.raises(ConfigError, match=says):
@@ -486,3 +497,29 @@ def test_every_should_check_names_the_decision_its_warning_rests_on() -> None:
     should = {c.id for c in PlatformRole.checks if c.level == "SHOULD"}
     assert set(platform_role.SHOULD_DECISIONS) == should
     assert set(platform_role.SHOULD_DECISIONS.values()) <= set(decisions())
+
+
+def test_mapped_paths_send_each_interface_where_the_platform_serves_it() -> None:
+    import httpx
+
+    from harness.ymt import channel
+
+    seen: list[str] = []
+
+    def send(path: str, body: dict[str, Any]) -> channel.Reply:
+        seen.append(path)
+        return channel.Reply(path, body, 200, "{}", {})
+
+    def direct(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={"code": "PY0000"})
+
+    with httpx.Client(transport=httpx.MockTransport(direct)) as client:
+        mapped = platform_role.mapped_transport(
+            send, {"/qrcode/decode": "/api/v2/scan/decode", "/emergency/code": "https://em.example.gov.cn/code"}, client
+        )
+        mapped("/qrcode/decode", {})
+        mapped("/user/tags", {})
+        assert mapped("/emergency/code", {"accessToken": "t"}).document == {"code": "PY0000"}
+    assert seen == ["/api/v2/scan/decode", "/user/tags", "https://em.example.gov.cn/code"]
+    assert platform_role.mapped_transport(send, {}) is send
