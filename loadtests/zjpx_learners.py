@@ -5,7 +5,7 @@ start (§1.5/§1.6), reports studyHour every minute (§1.10), answers a face or 
 and ends the video (§1.4). Runs against `harness serve` or a vendor's own implementation of the supervision side.
 
     harness zjpx account add --account load --password pw > account.json
-    harness zjpx class add --platform-code <code> --students 50 --video-on-hook 2 --trigger-value 2 > class.json
+    harness zjpx class add --platform-code <code> --students 50 --video-on-hook 2 --trigger-value 2 --out class.json
     ZJPX_ACCOUNT=load ZJPX_PASSWORD=pw ZJPX_CLASS_FILE=class.json \\
       locust -f loadtests/zjpx_learners.py --headless -u 50 -r 10 -t 10m -H http://127.0.0.1:8000/zjpx
 
@@ -50,9 +50,11 @@ PHOTO = _photo()
 def _load_class(environment: Environment, **_: Any) -> None:
     path = os.environ.get("ZJPX_CLASS_FILE")
     if not path:
-        raise SystemExit("ZJPX_CLASS_FILE must name a class JSON (harness zjpx class add … > class.json)")
+        raise SystemExit("ZJPX_CLASS_FILE must name a class JSON (harness zjpx class add … --out class.json)")
     with open(path, encoding="utf-8") as fh:
         CLASS.update(json.load(fh))
+    if any("*" in str(s.get("cardNo", "")) for s in CLASS.get("thirdClassStudentInfoVoList", [])):
+        raise SystemExit(f"{path} holds masked learners (the console's form): write it with harness zjpx class add … --out {path}")
 
 
 @events.quitting.add_listener

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import click
 
 from harness.cli_options import db_option
 from harness.config import default_db_path
+from harness.errors import ConfigError
 
 
 def _store(db: Path | None) -> object:
@@ -77,6 +79,13 @@ def class_() -> None:
 @click.option("--trigger-type", type=click.IntRange(0, 2), default=1, show_default=True, help="0 count, 1 every N min, 2 increasing.")
 @click.option("--trigger-value", type=int, default=5, show_default=True, help="triggervValue (count or minutes).")
 @click.option("--video-start-face", type=click.IntRange(0, 1), default=0, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the class with its learners in full (cardNo, name, mobile: what a load test logs in with) to this file (mode 600).",
+)
+@click.option("--show-personal-data", is_flag=True, help="Print the learners in clear (masked on the console by default).")
 @db_option
 def class_add(
     platform_code: str,
@@ -89,9 +98,12 @@ def class_add(
     trigger_type: int,
     trigger_value: int,
     video_start_face: int,
+    out: Path | None,
+    show_personal_data: bool,
     db: Path | None,
 ) -> None:
-    """File a generated class (course tree, learners, anti-idling configuration) and print it as JSON."""
+    """File a generated class (course tree, learners, anti-idling configuration) and print it as JSON (the learners'
+    cardNo, name and mobile masked: generated, they still have the form of personal data; --out FILE keeps them)."""
     from fixtures.zjpx import ZjpxData
     from harness.zjpx.platform import file_class
 
@@ -105,8 +117,20 @@ def class_add(
         trigger_value=trigger_value if video_on_hook else 0,
         video_start_face=video_start_face,
     )
+    text = json.dumps(intake, ensure_ascii=False, indent=2)
+    if out is not None:  # before filing: an unwritable file leaves the store as it was
+        try:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
     file_class(_store(db), platform_code, intake, int(time.time() * 1000))  # type: ignore[arg-type]
-    click.echo(json.dumps(intake, ensure_ascii=False, indent=2))
+    from harness.masking import mask_value
+
+    click.echo(text if show_personal_data else json.dumps(mask_value(intake), ensure_ascii=False, indent=2))
+    if out is not None:
+        click.echo(f"wrote {out} (the learners in full)", err=True)
 
 
 @zjpx.command("rules")

@@ -23,6 +23,8 @@ def test_account_and_class_commands(tmp_path: Path) -> None:
     assert filed.exit_code == 0, filed.output
     intake = json.loads(filed.output)
     store = open_store(db)
+    learner = intake["thirdClassStudentInfoVoList"][0]
+    assert "*" in learner["cardNo"] and "*" in learner["studentName"], learner  # the console never shows them in clear
     assert accounts.check_password(store, "vendor-a", "pw") is not None
     cls = state.get_class(store, code, intake["classCode"])
     assert cls is not None and state.class_config(cls)["videoOnHook"] == 2
@@ -64,3 +66,28 @@ def test_an_unknown_platform_code_opens_no_session(tmp_path: Path) -> None:
     store.close()
     started = CliRunner().invoke(main, ["certify", "start", "zjpx-business-platform", "--platform", code, "--db", db])
     assert started.exit_code == 0, started.output
+
+
+def test_class_add_keeps_the_learners_in_full_only_in_the_out_file(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    db = str(tmp_path / "cli.db")
+    runner = CliRunner()
+    code = json.loads(runner.invoke(main, ["zjpx", "account", "add", "--account", "v", "--password", "pw", "--db", db]).output)[
+        "studyPlatformCode"
+    ]
+    out = tmp_path / "class.json"
+    filed = runner.invoke(main, ["zjpx", "class", "add", "--platform-code", code, "--seed", "5", "--out", str(out), "--db", db])
+    assert filed.exit_code == 0, filed.output
+    full = json.loads(out.read_text(encoding="utf-8"))["thirdClassStudentInfoVoList"][0]
+    shown = json.loads(filed.stdout)["thirdClassStudentInfoVoList"][0]
+    assert "*" not in full["cardNo"] and len(full["cardNo"]) == 18 and full["cardNo"] not in filed.output
+    assert full["studentName"] not in filed.output and shown["cardNo"] == full["cardNo"][:4] + "*" * 10 + full["cardNo"][-4:]
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    clear = runner.invoke(main, ["zjpx", "class", "add", "--platform-code", code, "--seed", "6", "--show-personal-data", "--db", db])
+    assert "*" not in json.loads(clear.stdout)["thirdClassStudentInfoVoList"][0]["cardNo"]
+    bad = runner.invoke(
+        main, ["zjpx", "class", "add", "--platform-code", code, "--seed", "7", "--out", str(tmp_path / "no" / "c.json"), "--db", db]
+    )
+    assert bad.exit_code == 2 and bad.output.startswith("harness: cannot write") and len(bad.output.strip().splitlines()) == 1
