@@ -273,3 +273,42 @@ def test_two_serve_processes_on_two_ports_share_one_database(pg_url: str, tmp_pa
         finally:
             a.close()
             b.close()
+
+
+def test_the_console_live_journal_shows_what_another_process_journals(pg_url: str) -> None:
+    """Two `harness serve` on one PostgreSQL: the live journal streamed by host A shows the exchanges host B journals
+    (host A's in-process feed hears only its own commits; on a shared store the stream also reads the journal)."""
+    import threading
+
+    store = open_store(pg_url)
+    fx.world(store)
+    store.close()
+    with serving(pg_url) as (_, port_a), serving(pg_url) as (_, port_b):
+        got: list[dict[str, Any]] = []
+        ready = threading.Event()
+
+        def listen() -> None:
+            with httpx.stream("GET", f"http://127.0.0.1:{port_a}/console/events", timeout=30) as reply:
+                event = ""
+                for line in reply.iter_lines():
+                    if line.startswith("event: "):
+                        event = line[7:]
+                        ready.set()
+                    elif line.startswith("data: ") and event == "exchange":
+                        got.append(json.loads(line[6:]))
+                        if len(got) >= 4:
+                            return
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        assert ready.wait(20), "the stream never said hello"
+        b, a = Pinned(port_b), Pinned(port_a)
+        try:
+            for _ in range(3):
+                assert b.post("/dudu/location_report", fx.heartbeat(offline_seq=0))["ret_code"] == 0
+            assert a.post("/dudu/location_report", fx.heartbeat(offline_seq=0))["ret_code"] == 0  # its own, by the feed
+        finally:
+            a.close()
+            b.close()
+        listener.join(15)
+        assert len(got) == 4 and len({e["id"] for e in got}) == 4, got  # each exchange once, whichever host journaled it

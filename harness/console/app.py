@@ -12,6 +12,7 @@ sent what it missed, from the journal itself.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import secrets
 import shutil
@@ -44,6 +45,12 @@ PAGE_ROWS = 200
 CATCH_UP_ROWS = 500
 STREAM_SECONDS = 25.0  # a stream ends after this long and EventSource reconnects (Last-Event-ID): a server stops promptly
 PING_SECONDS = 10.0
+# On PostgreSQL other processes (serve --workers N, a second host) commit to the same journal, and the in-process feed
+# hears only this process's commits: the stream also reads the journal this often, looking back this many ids (ids of
+# concurrent transactions on several processes can commit out of order), and sends what it has not sent yet.
+POLL_SECONDS = 1.0
+POLL_LOOKBACK = 200
+SENT_KEPT = 5000  # ids a stream remembers having sent (dedupe across the feed and the journal reads)
 # A console POST must carry this header: a page of another site can make a browser POST a form to a loopback address
 # (which the gate lets through), but cannot add a header to it without the console's consent (CORS preflight).
 CSRF_HEADER = "x-harness-console"
@@ -228,22 +235,48 @@ class Console:
             q = feed.subscribe()  # before the catch-up: nothing committed in between is missed (ids dedupe)
             try:
                 cursor = after if after is not None else await asyncio.to_thread(self.reader.max_id)
+                floor = cursor  # nothing at or below it is sent but the catch-up (the client has it, or asked from there)
+                shared = self.store.dialect != "sqlite"  # other processes journal too: read the journal as well
+                sent: collections.deque[int] = collections.deque(maxlen=SENT_KEPT)
+                sent_ids: set[int] = set()
+
+                def fresh(rowid: int) -> bool:
+                    if rowid in sent_ids or rowid <= (floor if shared else cursor):
+                        return False
+                    if len(sent) == sent.maxlen:
+                        sent_ids.discard(sent[0])
+                    sent.append(rowid)
+                    sent_ids.add(rowid)
+                    return True
+
                 yield f"retry: 1000\nevent: hello\ndata: {cursor}\n\n"
                 if after is not None:
                     for entry in await self.entries(**data.query_args(filters), after_id=after, ascending=True, limit=CATCH_UP_ROWS):
-                        cursor = max(cursor, entry["id"])
-                        yield self._frame(entry)
+                        if fresh(entry["id"]):
+                            cursor = max(cursor, entry["id"])
+                            yield self._frame(entry)
                 ends = time.monotonic() + STREAM_SECONDS
+                pinged = next_read = time.monotonic()
                 while (left := ends - time.monotonic()) > 0:
+                    wait = min(PING_SECONDS, left, max(0.0, next_read - time.monotonic()) if shared else PING_SECONDS)
                     try:
-                        batch = await asyncio.wait_for(q.get(), min(PING_SECONDS, left))
+                        batch: list[dict[str, Any]] | None = await asyncio.wait_for(q.get(), wait)
                     except TimeoutError:
-                        yield ": ping\n\n"
-                        continue
-                    for summary in batch:
-                        if summary["id"] > cursor and data.matches(summary, filters):
-                            cursor = summary["id"]
+                        batch = None
+                    for summary in batch or ():
+                        if data.matches(summary, filters) and fresh(summary["id"]):
+                            cursor = max(cursor, summary["id"])
                             yield self._frame(summary)
+                    if shared and time.monotonic() >= next_read:  # what the other processes committed meanwhile
+                        next_read = time.monotonic() + POLL_SECONDS
+                        low = max(floor, cursor - POLL_LOOKBACK)
+                        for entry in await self.entries(**data.query_args(filters), after_id=low, ascending=True, limit=CATCH_UP_ROWS):
+                            if fresh(entry["id"]):
+                                cursor = max(cursor, entry["id"])
+                                yield self._frame(entry)
+                    if batch is None and time.monotonic() - pinged >= (PING_SECONDS if shared else 0):
+                        pinged = time.monotonic()
+                        yield ": ping\n\n"
             finally:
                 feed.unsubscribe(q)
 
