@@ -163,6 +163,7 @@ def serve(
     click.echo(f"  journal        http://{settings.host}:{settings.port}/_harness/journal", err=True)
     for line in control_banner(settings):
         click.echo(line, err=True)
+    from harness.server import http_protocol
     from harness.server.app import tune_gc
 
     common = {
@@ -173,6 +174,7 @@ def serve(
         # On Ctrl-C or SIGTERM, requests in flight get this long to finish; a console tab's open event stream would
         # otherwise hold the shutdown until it ends (harness/console: STREAM_SECONDS).
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        "http": http_protocol.protocol(),  # uvicorn's httptools protocol with a deadline for the request head
     }
     if app is None:
         uvicorn.run("harness.cli:worker_app", factory=True, workers=settings.workers, **common)

@@ -33,6 +33,9 @@ MAX_IMAGE_PIXELS = 25_000_000
 # Waiting for a request body that is announced (Content-Length) but not sent: the body must arrive within this
 # many seconds of the request (harness.config.Settings.body_timeout_seconds is the setting; this is its default).
 BODY_TIMEOUT_SECONDS = 10.0
+# The request line and headers must be complete within this many seconds of the connection opening (or of the first
+# byte of a kept-alive connection's next request): harness.server.http_protocol; HARNESS_HEAD_TIMEOUT overrides it.
+HEAD_TIMEOUT_SECONDS = 10.0
 
 LIMIT_RULE = "LIMIT"
 DEPTH_CLAUSE = f"harness limit: JSON nesting depth {MAX_JSON_DEPTH}"
