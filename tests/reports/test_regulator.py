@@ -1,0 +1,83 @@
+"""What a regulator relies on when handed a bundle: verification that tells tampering from a wrong trust anchor and
+says which run the bundle reports, a banner that never shows a pass with warnings as a clean pass, totals that add
+up, and evidence in the PDF laid out as written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.pki import ca
+from harness.schema import open_store
+from tests.reports.sample_run import write
+
+
+def verify(*args: object):
+    return CliRunner().invoke(main, ["report", "verify", *map(str, args)])
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> tuple[Path, Path]:
+    out, db = tmp_path / "out", tmp_path / "h.db"
+    assert write(out, db) == 1
+    return out, db
+
+
+def test_a_store_that_does_not_exist_is_one_line_exit_2_and_is_not_created(bundle, tmp_path):
+    out, _ = bundle
+    result = verify(out, "--db", tmp_path / "typo.db")
+    assert result.exit_code == 2
+    assert "no store at" in result.output and "TAMPERED" not in result.output
+    assert not list(tmp_path.glob("typo.db*"))  # before, a new store and a new CA were made, then the bundle called tampered
+
+
+def test_a_store_that_never_signed_is_one_line_exit_2_and_gets_no_ca(bundle, tmp_path):
+    out, _ = bundle
+    empty = tmp_path / "empty.db"
+    open_store(empty).close()
+    result = verify(out, "--db", empty)
+    assert result.exit_code == 2 and "has no test CA" in result.output
+    store = open_store(empty)
+    assert not store._table_exists("pki_ca")  # verifying wrote no CA into it
+
+
+def test_a_ca_file_that_is_not_pem_is_one_line_exit_2(bundle, tmp_path):
+    out, _ = bundle
+    (tmp_path / "ca.pem").write_text("not a certificate")
+    result = verify(out, "--ca", tmp_path / "ca.pem")
+    assert result.exit_code == 2 and "holds no PEM certificate" in result.output and "Traceback" not in result.output
+
+
+def test_another_stores_signature_is_untrusted_not_tampered(bundle, tmp_path):
+    out, _ = bundle
+    other = tmp_path / "other.db"
+    ca(open_store(other))  # a store with a CA of its own
+    result = verify(out, "--db", other)
+    assert result.exit_code == 1
+    assert "UNTRUSTED signer.pem" in result.output and "TAMPERED" not in result.output
+    assert "sha256" in result.output  # names the CA it was checked against
+
+
+def test_a_manifest_named_file_in_a_subdirectory_is_an_extra_file(bundle):
+    out, _ = bundle
+    (out / "sub").mkdir()
+    (out / "sub" / "manifest.json").write_text("{}")
+    (out / "sub" / "manifest.sig").write_text("x")
+    result = verify(out)
+    assert result.exit_code == 1
+    assert "extra: sub/manifest.json" in result.output and "extra: sub/manifest.sig" in result.output
+
+
+def test_an_intact_bundle_says_which_run_it_reports_and_against_which_ca(bundle):
+    out, db = bundle
+    result = verify(out, "--db", db)
+    assert result.exit_code == 0
+    assert "CA CN=harness test CA" in result.output
+    assert "run: role yxc-sample, verdict failed, target https://vendor.example.com/cb" in result.output
+    # a swapped-in bundle of another run is intact too: the summary is what tells the reader it is not the run claimed
+    report = json.loads((out / "report.json").read_text())
+    assert report["finished_at"] in result.output
