@@ -58,7 +58,7 @@ TEMPLATE = """<!DOCTYPE html>
 <div class="banner v-{{ d.verdict }}">Verdict: {{ d.verdict | upper }}
   <small>{{ verdict_text }}{% if d.reason %}: {{ d.reason }}{% endif %}</small></div>
 {% if not d.certification_valid %}<div class="invalid">NOT VALID FOR CERTIFICATION</div>{% endif %}
-<p class="totals"><span><b>{{ d.totals.planned }}</b> checks planned</span><span class="s-passed"><b>{{ d.totals.passed }}</b> passed</span>
+<p class="totals"><span><b>{{ d.totals.planned }}</b> checks planned{% if results_note %} ({{ results_note }}){% endif %}</span><span class="s-passed"><b>{{ d.totals.passed }}</b> passed</span>
 <span class="s-failed"><b>{{ d.totals.failed }}</b> failed</span><span class="s-warning"><b>{{ d.totals.warning }}</b> warnings</span>
 <span class="s-review"><b>{{ d.totals.review }}</b> to review</span><span class="s-error"><b>{{ d.totals.error }}</b> errors</span>
 <span class="s-skipped"><b>{{ d.totals.skipped }}</b> skipped</span>
@@ -124,6 +124,32 @@ VERDICTS = {
     "error": "the run could not complete",
 }
 
+
+def verdict_text(document: dict[str, Any]) -> str:
+    """The banner's second line: a pass with warnings or items to review says so, so it never reads as a clean pass."""
+    text = VERDICTS.get(document["verdict"], "")
+    totals = document.get("totals") or {}
+    also = [
+        f"{n} {word}{'' if n == 1 or word == 'to review' else 's'}"
+        for n, word in ((totals.get("warning", 0), "warning"), (totals.get("review", 0), "to review"))
+        if n
+    ]
+    if document["verdict"] == "passed" and also:
+        text += f", with {' and '.join(also)}"
+    return text
+
+
+def results_note(document: dict[str, Any]) -> str:
+    """When the results do not number the checks planned (a check that reports two findings, a run that stopped), say so."""
+    totals = document.get("totals") or {}
+    results = len(document.get("checks") or ())
+    planned = totals.get("planned", 0)
+    if results == planned:
+        return ""
+    why = "a check may report more than one finding" if results > planned else "the run stopped before every check reported"
+    return f"{results} result{'' if results == 1 else 's'}: {why}"
+
+
 _env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 _template = _env.from_string(TEMPLATE)
 
@@ -185,7 +211,8 @@ def render(document: dict[str, Any]) -> str:
     ]
     values = dict(
         d=document,
-        verdict_text=VERDICTS.get(document["verdict"], ""),
+        verdict_text=verdict_text(document),
+        results_note=results_note(document),
         checks=sorted((c for c in checks if c["shown"]), key=lambda c: order.get(c["status"], 9)),
         by_clause=by_clause,
         covered=sum(1 for r in document["coverage"] if r["coverage"] != "not covered"),

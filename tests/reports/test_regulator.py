@@ -7,11 +7,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pypdfium2
 import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
+from harness.conformance import catalogue
+from harness.conformance.engine import CheckSet, failed, passed, run
+from harness.conformance.model import Evidence
+from harness.conformance.runner import run_role
 from harness.pki import ca
+from harness.reports import pdf_report
+from harness.reports.html_report import render as render_html
 from harness.schema import open_store
 from tests.reports.sample_run import write
 
@@ -81,3 +88,73 @@ def test_an_intact_bundle_says_which_run_it_reports_and_against_which_ca(bundle)
     # a swapped-in bundle of another run is intact too: the summary is what tells the reader it is not the run claimed
     report = json.loads((out / "report.json").read_text())
     assert report["finished_at"] in result.output
+
+
+def _document(tmp_path: Path, checks: CheckSet) -> dict:
+    events = run(
+        role="yxc-sample",
+        platform="yxc",
+        target="https://vendor.example.com/cb",
+        checks=checks,
+        context=None,
+        seed=1,
+        spec_hashes={},
+        requirements=catalogue.load("yxc"),
+    )
+    out = tmp_path / "doc"
+    run_role(events, out, progress=False, db=tmp_path / "d.db")
+    return json.loads((out / "report.json").read_text())
+
+
+def _pdf_text(data: bytes) -> str:
+    pdf = pypdfium2.PdfDocument(data)
+    return "\n".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+
+
+def test_a_pass_with_warnings_says_so_on_the_banner(tmp_path):
+    checks = CheckSet()
+    checks.check("A", title="a", clause="000 附件二 2")(lambda ctx: passed("held"))
+    checks.check("B", title="b", clause="000 附件二 2", level="SHOULD")(lambda ctx: failed("advice beyond the seed"))
+    d = _document(tmp_path, checks)
+    assert d["verdict"] == "passed" and d["totals"]["warning"] == 1
+    assert "no MUST failed, with 1 warning" in render_html(d)
+    assert "no MUST failed, with 1 warning" in _pdf_text(pdf_report.render(d))
+
+
+def test_a_clean_pass_reads_as_one(tmp_path):
+    checks = CheckSet()
+    checks.check("A", title="a", clause="000 附件二 2")(lambda ctx: passed("held"))
+    d = _document(tmp_path, checks)
+    html = render_html(d)
+    assert "no MUST failed" in html and "with 1" not in html and "results:" not in html
+
+
+def test_results_that_outnumber_the_checks_are_explained(tmp_path):
+    checks = CheckSet()
+    checks.check("A", title="a", clause="000 附件二 2")(lambda ctx: [passed("held"), failed("and broken too")])
+    checks.check("B", title="b", clause="000 附件二 2")(lambda ctx: passed("held"))
+    d = _document(tmp_path, checks)
+    assert d["totals"]["planned"] == 2 and len(d["checks"]) == 3
+    note = "3 results: a check may report more than one finding"
+    assert note in render_html(d) and note in " ".join(_pdf_text(pdf_report.render(d)).split())
+
+
+def test_pdf_evidence_is_left_aligned_not_justified(tmp_path):
+    checks = CheckSet()
+    body = {"sign": "Q" * 900, "time": "20261202093844"}
+    checks.check("A", title="a", clause="000 附件二 2")(
+        lambda ctx: failed("bad", Evidence(request={"method": "POST", "url": "/ymt/qrcode/decode", "body": body}))
+    )
+    d = _document(tmp_path, checks)
+    pdf = pypdfium2.PdfDocument(pdf_report.render(d))
+    margin = 15 / 25.4 * 72  # the report's left margin, mm to points
+    for i in range(len(pdf)):
+        text = pdf[i].get_textpage()
+        whole = text.get_text_range()
+        at = whole.find('"sign":')
+        if at >= 0:
+            left = text.get_charbox(at)[0]
+            # justified, the lone key before the long unbroken value was pushed to the right margin
+            assert left < margin + 20, left
+            return
+    pytest.fail("the evidence key is not in the PDF")
