@@ -142,4 +142,33 @@ def verify_bundle(directory: Path, trusted_ca: x509.Certificate | None = None) -
             out.problems.append(f"changed: {name} (sha256 differs from the manifest)")
     for name in sorted(present - set(listed)):
         out.problems.append(f"extra: {name} (not in the manifest)")
+    if "report.json" in present:
+        out.problems.extend(f"inconsistent: report.json ({why})" for why in report_inconsistencies(directory / "report.json"))
     return out
+
+
+STATUSES = ("passed", "failed", "warning", "review", "skipped", "error")
+
+
+def report_inconsistencies(path: Path) -> list[str]:
+    """What in report.json contradicts itself: a verdict its MUST results do not give, totals its results do not add up
+    to. The harness never writes such a report; a hand-edited (and re-signed) one is caught even without a trusted CA."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        checks, totals, verdict = report["checks"], report["totals"], report["verdict"]
+        statuses = [c["status"] for c in checks]
+        must_failed = sum(1 for c in checks if c["level"] == "MUST" and c["status"] in ("failed", "error"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return ["not a report the harness writes"]
+    found = []
+    counted = {s: statuses.count(s) for s in STATUSES}
+    for status in STATUSES:
+        if totals.get(status, 0) != counted[status]:
+            found.append(f"totals say {totals.get(status, 0)} {status}, the results hold {counted[status]}")
+    if totals.get("mandatory_failed", 0) != must_failed:
+        found.append(f"totals say {totals.get('mandatory_failed', 0)} MUST failed, the results hold {must_failed}")
+    if verdict == "passed" and must_failed:
+        found.append(f"verdict passed, but {must_failed} MUST check(s) failed")
+    if verdict == "failed" and not must_failed:
+        found.append("verdict failed, but no MUST check failed")
+    return found

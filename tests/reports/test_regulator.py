@@ -5,6 +5,7 @@ up, and evidence in the PDF laid out as written."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pypdfium2
@@ -158,3 +159,48 @@ def test_pdf_evidence_is_left_aligned_not_justified(tmp_path):
             assert left < margin + 20, left
             return
     pytest.fail("the evidence key is not in the PDF")
+
+
+def _resigned(out: Path, tmp_path: Path, edit) -> Path:
+    """The bundle edited, then signed afresh with another store's key: what a forger without the store's key can do."""
+    from harness.reports.bundle import MANIFEST, SIGNATURE, SIGNER, sign_bundle
+
+    forged = tmp_path / "forged"
+    shutil.copytree(out, forged)
+    for name in (MANIFEST, SIGNATURE, SIGNER):
+        (forged / name).unlink()
+    report = json.loads((forged / "report.json").read_text())
+    edit(report)
+    (forged / "report.json").write_text(json.dumps(report, ensure_ascii=False))
+    sign_bundle(forged, open_store(tmp_path / "forger.db"))
+    return forged
+
+
+def test_a_re_signed_report_whose_verdict_contradicts_its_results_is_caught_without_a_ca(bundle, tmp_path):
+    out, db = bundle
+    forged = _resigned(out, tmp_path, lambda r: r.update(verdict="passed"))
+    result = verify(forged)
+    assert result.exit_code == 1
+    assert "inconsistent: report.json (verdict passed, but 1 MUST check(s) failed)" in result.output
+    assert "UNTRUSTED" in verify(forged, "--db", db).output  # with the store's CA, the forger's key is refused too
+
+
+def test_re_signed_totals_that_do_not_add_up_are_caught(bundle, tmp_path):
+    out, _ = bundle
+    forged = _resigned(out, tmp_path, lambda r: r["totals"].update(failed=0, mandatory_failed=0))
+    result = verify(forged)
+    assert result.exit_code == 1 and "totals say 0 failed, the results hold" in result.output
+
+
+def test_a_run_that_could_not_complete_still_verifies(tmp_path):
+    from harness.conformance.engine import CannotRun
+
+    def broken(ctx: object) -> None:
+        raise CannotRun("the target is unreachable")
+
+    checks = CheckSet()
+    checks.check("A", title="a", clause="000 附件二 2")(lambda ctx: failed("broken"))
+    checks.check("B", title="b", clause="000 附件二 2")(broken)
+    d = _document(tmp_path, checks)
+    assert d["verdict"] == "error"
+    assert verify(tmp_path / "doc").exit_code == 0
