@@ -5,7 +5,9 @@ requirement coverage, where a requirement no check enforced is listed as "not co
 
 The page carries its own font: the packaged CJK font (``harness/assets/fonts/HarnessCJK-Regular.ttf``), cut down
 to the characters this page uses and embedded as a WOFF ``data:`` URI in an ``@font-face`` rule, so the Chinese
-text shows on a machine without any CJK font (where a browser would otherwise draw boxes).
+text shows on a machine without any CJK font (where a browser would otherwise draw boxes). It is the body's first
+font: last in the list, Chromium drew the first Chinese run of the page (the first clause of the results table) as
+boxes on such a machine, having laid it out with a fallback before the embedded font was decoded and never again.
 """
 
 from __future__ import annotations
@@ -31,11 +33,11 @@ TEMPLATE = """<!DOCTYPE html>
 <title>harness certify {{ d.role }}: {{ d.verdict | upper }}</title>
 <style>
   @font-face { font-family: "HarnessCJK"; src: url(data:font/woff;base64,{{ font_woff }}) format("woff"); font-display: block; }
-  body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "HarnessCJK", sans-serif; margin: 0 auto;
+  body { font: 14px/1.45 "HarnessCJK", system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif; margin: 0 auto;
          max-width: 1180px; padding: 0 20px 40px; color: #1d2330; }
   h1 { font-size: 22px; margin: 24px 0 8px; } h2 { font-size: 18px; margin: 30px 0 8px; border-bottom: 2px solid #e3e6ec; }
   table { border-collapse: collapse; width: 100%; margin: 8px 0; }
-  th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid #e3e6ec; }
+  th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid #e3e6ec; overflow-wrap: anywhere; }
   th { background: #f4f6f9; font-weight: 600; }
   code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, "Noto Sans Mono CJK SC", "Microsoft YaHei", "HarnessCJK", monospace; }
   pre { background: #f7f8fa; border: 1px solid #e3e6ec; padding: 8px; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }

@@ -204,3 +204,17 @@ def test_a_run_that_could_not_complete_still_verifies(tmp_path):
     d = _document(tmp_path, checks)
     assert d["verdict"] == "error"
     assert verify(tmp_path / "doc").exit_code == 0
+
+
+def test_the_embedded_font_is_the_bodys_first_so_the_first_chinese_run_is_not_boxes(tmp_path):
+    """Last in the list, the embedded font was loaded only when the first Chinese run needed it, and Chromium on a
+    machine with no CJK font drew that run (the first clause of the results table) as boxes for good. First, it is
+    loaded before any text is laid out (font-display: block holds the text until then)."""
+    import re
+
+    checks = CheckSet()
+    checks.check("A", title="a", clause="000 2.1.1 (有效域名,不支持IP地址)")(lambda ctx: passed("held"))
+    html = render_html(_document(tmp_path, checks))
+    body = re.search(r"body \{ font: [^ ]+ ([^;]+);", html)
+    assert body is not None and body.group(1).startswith('"HarnessCJK"'), body
+    assert "overflow-wrap: anywhere" in html  # a long QR URL in a table cell wraps instead of widening the page
