@@ -26,7 +26,7 @@ from harness.pki import ca, issue_certificate, new_key, stored_identity
 from harness.store import Store
 
 MANIFEST, SIGNATURE, SIGNER = "manifest.json", "manifest.sig", "signer.pem"
-UNSIGNED = frozenset({MANIFEST, SIGNATURE})  # everything else in the directory is listed and hashed
+UNSIGNED = frozenset({MANIFEST, SIGNATURE})  # at the top of the bundle; everything else in the directory is listed and hashed
 
 
 def signing_identity(store: Store) -> tuple[rsa.RSAPrivateKey, x509.Certificate, x509.Certificate]:
@@ -53,7 +53,9 @@ def _sha256(path: Path) -> str:
 
 
 def _files(directory: Path) -> list[str]:
-    return sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file() and p.name not in UNSIGNED)
+    # Only the top-level manifest and signature are unsigned: a sub/manifest.json is an extra file like any other.
+    names = (p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
+    return sorted(name for name in names if name not in UNSIGNED)
 
 
 def fingerprint(cert: x509.Certificate) -> str:
@@ -82,13 +84,15 @@ def sign_bundle(directory: Path, store: Store) -> Path:
 
 @dataclass
 class Verification:
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # a changed, missing or extra file
+    untrusted: list[str] = field(default_factory=list)  # intact as signed, but not by a CA the reader trusts
     notes: list[str] = field(default_factory=list)
     signer: str = ""
+    ca: str = ""  # the CA checked against: its subject and SHA-256 fingerprint
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.untrusted
 
 
 def verify_bundle(directory: Path, trusted_ca: x509.Certificate | None = None) -> Verification:
@@ -110,12 +114,16 @@ def verify_bundle(directory: Path, trusted_ca: x509.Certificate | None = None) -
         out.problems.append(f"changed: {MANIFEST} or {SIGNATURE} (the signature does not verify: {type(exc).__name__})")
         return out
     out.signer = f"{signer_cert.subject.rfc4514_string()} (sha256 {fingerprint(signer_cert)})"
+    anchor = trusted_ca or issuer
+    out.ca = f"{anchor.subject.rfc4514_string()} (sha256 {fingerprint(anchor)})"
     try:
-        signer_cert.verify_directly_issued_by(trusted_ca or issuer)
+        signer_cert.verify_directly_issued_by(anchor)
     except (ValueError, TypeError, InvalidSignature):
-        out.problems.append(
-            f"changed: {SIGNER} (the signing certificate was not issued by the {'trusted' if trusted_ca else 'bundled'} CA)"
-        )
+        if trusted_ca is None:
+            out.problems.append(f"changed: {SIGNER} (the signing certificate was not issued by the bundled CA)")
+        else:
+            # The files may be exactly as signed: what fails is who signed them (another store's key, or a forgery).
+            out.untrusted.append(f"{SIGNER}: the signing certificate was not issued by the CA you trust, {out.ca}")
     if trusted_ca is None:
         out.notes.append("the CA was taken from the bundle itself; pass --ca or --db to check it against a CA you trust")
     try:
@@ -134,4 +142,33 @@ def verify_bundle(directory: Path, trusted_ca: x509.Certificate | None = None) -
             out.problems.append(f"changed: {name} (sha256 differs from the manifest)")
     for name in sorted(present - set(listed)):
         out.problems.append(f"extra: {name} (not in the manifest)")
+    if "report.json" in present:
+        out.problems.extend(f"inconsistent: report.json ({why})" for why in report_inconsistencies(directory / "report.json"))
     return out
+
+
+STATUSES = ("passed", "failed", "warning", "review", "skipped", "error")
+
+
+def report_inconsistencies(path: Path) -> list[str]:
+    """What in report.json contradicts itself: a verdict its MUST results do not give, totals its results do not add up
+    to. The harness never writes such a report; a hand-edited (and re-signed) one is caught even without a trusted CA."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        checks, totals, verdict = report["checks"], report["totals"], report["verdict"]
+        statuses = [c["status"] for c in checks]
+        must_failed = sum(1 for c in checks if c["level"] == "MUST" and c["status"] in ("failed", "error"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return ["not a report the harness writes"]
+    found = []
+    counted = {s: statuses.count(s) for s in STATUSES}
+    for status in STATUSES:
+        if totals.get(status, 0) != counted[status]:
+            found.append(f"totals say {totals.get(status, 0)} {status}, the results hold {counted[status]}")
+    if totals.get("mandatory_failed", 0) != must_failed:
+        found.append(f"totals say {totals.get('mandatory_failed', 0)} MUST failed, the results hold {must_failed}")
+    if verdict == "passed" and must_failed:
+        found.append(f"verdict passed, but {must_failed} MUST check(s) failed")
+    if verdict == "failed" and not must_failed:
+        found.append("verdict failed, but no MUST check failed")
+    return found

@@ -5,7 +5,9 @@ requirement coverage, where a requirement no check enforced is listed as "not co
 
 The page carries its own font: the packaged CJK font (``harness/assets/fonts/HarnessCJK-Regular.ttf``), cut down
 to the characters this page uses and embedded as a WOFF ``data:`` URI in an ``@font-face`` rule, so the Chinese
-text shows on a machine without any CJK font (where a browser would otherwise draw boxes).
+text shows on a machine without any CJK font (where a browser would otherwise draw boxes). It is the body's first
+font: last in the list, Chromium drew the first Chinese run of the page (the first clause of the results table) as
+boxes on such a machine, having laid it out with a fallback before the embedded font was decoded and never again.
 """
 
 from __future__ import annotations
@@ -31,11 +33,11 @@ TEMPLATE = """<!DOCTYPE html>
 <title>harness certify {{ d.role }}: {{ d.verdict | upper }}</title>
 <style>
   @font-face { font-family: "HarnessCJK"; src: url(data:font/woff;base64,{{ font_woff }}) format("woff"); font-display: block; }
-  body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "HarnessCJK", sans-serif; margin: 0 auto;
+  body { font: 14px/1.45 "HarnessCJK", system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif; margin: 0 auto;
          max-width: 1180px; padding: 0 20px 40px; color: #1d2330; }
   h1 { font-size: 22px; margin: 24px 0 8px; } h2 { font-size: 18px; margin: 30px 0 8px; border-bottom: 2px solid #e3e6ec; }
   table { border-collapse: collapse; width: 100%; margin: 8px 0; }
-  th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid #e3e6ec; }
+  th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid #e3e6ec; overflow-wrap: anywhere; }
   th { background: #f4f6f9; font-weight: 600; }
   code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, "Noto Sans Mono CJK SC", "Microsoft YaHei", "HarnessCJK", monospace; }
   pre { background: #f7f8fa; border: 1px solid #e3e6ec; padding: 8px; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
@@ -58,7 +60,7 @@ TEMPLATE = """<!DOCTYPE html>
 <div class="banner v-{{ d.verdict }}">Verdict: {{ d.verdict | upper }}
   <small>{{ verdict_text }}{% if d.reason %}: {{ d.reason }}{% endif %}</small></div>
 {% if not d.certification_valid %}<div class="invalid">NOT VALID FOR CERTIFICATION</div>{% endif %}
-<p class="totals"><span><b>{{ d.totals.planned }}</b> checks planned</span><span class="s-passed"><b>{{ d.totals.passed }}</b> passed</span>
+<p class="totals"><span><b>{{ d.totals.planned }}</b> checks planned{% if results_note %} ({{ results_note }}){% endif %}</span><span class="s-passed"><b>{{ d.totals.passed }}</b> passed</span>
 <span class="s-failed"><b>{{ d.totals.failed }}</b> failed</span><span class="s-warning"><b>{{ d.totals.warning }}</b> warnings</span>
 <span class="s-review"><b>{{ d.totals.review }}</b> to review</span><span class="s-error"><b>{{ d.totals.error }}</b> errors</span>
 <span class="s-skipped"><b>{{ d.totals.skipped }}</b> skipped</span>
@@ -124,6 +126,32 @@ VERDICTS = {
     "error": "the run could not complete",
 }
 
+
+def verdict_text(document: dict[str, Any]) -> str:
+    """The banner's second line: a pass with warnings or items to review says so, so it never reads as a clean pass."""
+    text = VERDICTS.get(document["verdict"], "")
+    totals = document.get("totals") or {}
+    also = [
+        f"{n} {word}{'' if n == 1 or word == 'to review' else 's'}"
+        for n, word in ((totals.get("warning", 0), "warning"), (totals.get("review", 0), "to review"))
+        if n
+    ]
+    if document["verdict"] == "passed" and also:
+        text += f", with {' and '.join(also)}"
+    return text
+
+
+def results_note(document: dict[str, Any]) -> str:
+    """When the results do not number the checks planned (a check that reports two findings, a run that stopped), say so."""
+    totals = document.get("totals") or {}
+    results = len(document.get("checks") or ())
+    planned = totals.get("planned", 0)
+    if results == planned:
+        return ""
+    why = "a check may report more than one finding" if results > planned else "the run stopped before every check reported"
+    return f"{results} result{'' if results == 1 else 's'}: {why}"
+
+
 _env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 _template = _env.from_string(TEMPLATE)
 
@@ -185,7 +213,8 @@ def render(document: dict[str, Any]) -> str:
     ]
     values = dict(
         d=document,
-        verdict_text=VERDICTS.get(document["verdict"], ""),
+        verdict_text=verdict_text(document),
+        results_note=results_note(document),
         checks=sorted((c for c in checks if c["shown"]), key=lambda c: order.get(c["status"], 9)),
         by_clause=by_clause,
         covered=sum(1 for r in document["coverage"] if r["coverage"] != "not covered"),

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
-from fpdf.enums import WrapMode, XPos, YPos
+from fpdf.enums import Align, WrapMode, XPos, YPos
 from fpdf.fonts import FontFace
 
-from harness.reports.html_report import VERDICTS, _natural
+from harness.reports.html_report import _natural, results_note, verdict_text
 
 FONT_FILE = Path(__file__).resolve().parent.parent / "assets" / "fonts" / "HarnessCJK-Regular.ttf"
 FONT = "HarnessCJK"
@@ -102,7 +102,9 @@ class _Report(FPDF):
     def para(self, text: str, size: float = 9, colour: tuple[int, int, int] = INK) -> None:
         self.set_font(FONT, size=size)
         self.set_text_color(*colour)
-        self.multi_cell(0, size * 0.48, clean(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, wrapmode=WrapMode.WORD)
+        # Left-aligned: fpdf2 justifies by default, which spreads evidence JSON across the line and pushes a lone
+        # key ("sign":) before a long unbroken value to the right margin.
+        self.multi_cell(0, size * 0.48, clean(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, wrapmode=WrapMode.WORD, align=Align.L)
         self.set_text_color(*INK)
         self.set_font(FONT, size=9)
 
@@ -148,7 +150,7 @@ def render(document: dict[str, Any]) -> bytes:
     pdf.set_fill_color(*VERDICT_COLOURS.get(verdict, (80, 80, 80)))
     pdf.set_text_color(255, 255, 255)
     pdf.set_font(FONT, size=14)
-    reason = VERDICTS.get(verdict, "") + (f": {d['reason']}" if d.get("reason") else "")
+    reason = verdict_text(d) + (f": {d['reason']}" if d.get("reason") else "")
     pdf.multi_cell(0, 7, clean(f"Verdict: {verdict.upper()}\n{reason}"), fill=True, padding=2, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(*INK)
     pdf.set_fill_color(255, 255, 255)
@@ -162,8 +164,9 @@ def render(document: dict[str, Any]) -> bytes:
     pdf.ln(2)
     t = d["totals"]
     covered = sum(1 for r in d["coverage"] if r["coverage"] != "not covered")
+    note = results_note(d)
     pdf.para(
-        f"{t['planned']} checks planned · {t.get('passed', 0)} passed · {t.get('failed', 0)} failed · {t.get('warning', 0)} warnings · "
+        f"{t['planned']} checks planned{f' ({note})' if note else ''} · {t.get('passed', 0)} passed · {t.get('failed', 0)} failed · {t.get('warning', 0)} warnings · "
         f"{t.get('review', 0)} to review · {t.get('error', 0)} errors · {t.get('skipped', 0)} skipped · "
         f"{covered} of {len(d['coverage'])} requirements covered"
     )
