@@ -274,8 +274,17 @@ def vendor_list(platform: str | None, db: Path | None) -> None:
 @click.option("--vendor", default=None, help="Certificate serial (user).")
 @click.option("--platform", default=None)
 @click.option("--operation", default=None)
-@click.option("--verdict", type=click.Choice(["held", "failed"]), default=None)
-@click.option("--rule", default=None, help="Only exchanges that evaluated this rule id.")
+@click.option(
+    "--verdict",
+    type=click.Choice(["held", "failed", "warning"]),
+    default=None,
+    help="The exchange's outcome: held, failed (refused), warning (only SHOULD verdicts failed).",
+)
+@click.option(
+    "--rule",
+    default=None,
+    help="Only exchanges that evaluated this rule id (held or not; with --verdict, the exchange's outcome counts).",
+)
 @click.option("--session", default=None, help="Only exchanges sent under this certification session's base path.")
 @click.option("--origin", type=click.Choice(["fuzz", "none"]), default=None, help="Only fuzz traffic, or only untagged traffic.")
 @click.option("--limit", type=int, default=50, show_default=True)

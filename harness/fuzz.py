@@ -9,7 +9,8 @@ things:
 * **Serializes JSON deterministically** (compact, UTF-8), so the signed bytes are exactly the bytes sent.
 * **Tags every request** ``X-Harness-Origin: fuzz``: the harness journals it with ``origin = 'fuzz'``, and generated
   traffic is never certification evidence (harness/conformance/sessions.py), even inside a certification session.
-* **Judges replies by the envelope**, not the HTTP status (D-HTTP-STATUS: platforms answer HTTP 200 with a code):
+* **Judges replies by the envelope** of every platform (YXC, ZJPX, DUDU, YMT, DYM), not the HTTP status (D-HTTP-STATUS:
+  platforms answer HTTP 200 with a code):
   a negative case must get a non-zero code; a schema-valid, signed case must never be refused as malformed or
   unauthenticated, and a business refusal must name the rule and clause it enforces. ``schemathesis.toml`` turns the
   status-based built-ins (negative_data_rejection, positive_data_acceptance, ignored_auth, unsupported_method) off.
@@ -39,12 +40,17 @@ class Envelope:
     ok: Any
     malformed: frozenset[Any]
     refused_credentials: frozenset[Any]
-    violations: str  # where the harness lists failed rules in a refusal
+    violations: str  # where the harness lists failed rules in a refusal: that member's "violations", or "" for the top level
 
 
+# DUDU, YMT and DYM: the hooks bring no credentials for them (no token, app or merchant signature), so a gate's refusal
+# of a schema-valid case is a business refusal like any other (it must still name its rule and clause), not a defect.
 ENVELOPES = {
     "yxc": Envelope("errorcode", 0, frozenset({200}), frozenset({201, 202, 100}), "data"),
     "zjpx": Envelope("returnCode", "0", frozenset({"2"}), frozenset({"3", "4"}), "returnData"),  # D-ZJPX-RETURNCODE
+    "dudu": Envelope("ret_code", 0, frozenset({1001}), frozenset(), ""),  # D-DUDU-CODES
+    "ymt": Envelope("code", "PY0000", frozenset({"PY1001", "PY1002", "PY1003"}), frozenset(), ""),  # D-YMT-CODES
+    "dym": Envelope("code", "0", frozenset({"1001"}), frozenset(), ""),  # D-DYM-ENVELOPE, D-DYM-CODES
 }
 
 
@@ -166,10 +172,14 @@ def _envelope(case: Case, response: Response) -> tuple[Envelope, dict[str, Any]]
     return envelope, document
 
 
-def _internal(document: dict[str, Any], envelope: Envelope) -> bool:
-    detail = document.get(envelope.violations)
+def _violations(document: dict[str, Any], envelope: Envelope) -> list[Any] | None:
+    detail = document.get(envelope.violations) if envelope.violations else document
     violations = detail.get("violations") if isinstance(detail, dict) else None
-    return any(v.get("rule") == "INTERNAL" for v in violations or ())
+    return violations if isinstance(violations, list) else None
+
+
+def _internal(document: dict[str, Any], envelope: Envelope) -> bool:
+    return any(isinstance(v, dict) and v.get("rule") == "INTERNAL" for v in _violations(document, envelope) or ())
 
 
 @schemathesis.check
@@ -223,9 +233,8 @@ def envelope_positive_data_acceptance(ctx: CheckContext, response: Response, cas
         raise AssertionError(f"the server failed internally: {document}")
     if code in envelope.refused_credentials:
         raise AssertionError(f"schema-valid signed request refused with {envelope.code_field}={code}: {document.get('message')}")
-    detail = document.get(envelope.violations) or {}
-    violations = detail.get("violations") if isinstance(detail, dict) else None
-    if not violations or not all(v.get("rule") and v.get("clause") for v in violations):
+    violations = _violations(document, envelope)
+    if not violations or not all(isinstance(v, dict) and v.get("rule") and v.get("clause") for v in violations):
         raise AssertionError(f"refusal {code} does not name the rule and clause it enforces: {document}")
     # A format refusal of schema-valid data is right only for rules the spec cannot express (real file bytes, sizes);
     # the schema validator itself disagreeing with the spec is a defect.

@@ -122,3 +122,13 @@ def test_serve_warns_on_a_public_bind(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("HARNESS_CONTROL_TOKEN", TOKEN)
     result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--db", str(tmp_path / "h.db")])
     assert "Authorization: Bearer" in result.stderr and TOKEN not in result.output
+
+
+def test_a_bad_query_parameter_is_one_readable_line(closed: Any) -> None:
+    """A value outside a parameter's enum is refused with jsonschema's message alone, not its dump of schema and
+    instance ("Failed validating 'enum' in schema: …" over several lines)."""
+    for query, said in (("origin=bogus", "'bogus' is not one of ['fuzz', 'none']"), ("verdict=x", "'x' is not one of")):
+        reply = call(closed, "GET", f"/_harness/journal?{query}", client=("127.0.0.1", 1))
+        assert reply.status_code == 400, reply.text
+        error = reply.json()["error"]
+        assert said in error and "\n" not in error and "Failed validating" not in error, error

@@ -322,3 +322,42 @@ def test_the_journal_keeps_what_was_meant_and_what_was_sent(store_target: str) -
     assert second["reply_wire"] is None and second["reply_sha256"] == hashlib.sha256(plain).hexdigest()
     assert third["reply_wire"] is None and third["reply_sha256"] == hashlib.sha256(plain + b" ").hexdigest()
     store.close()
+
+
+def test_warnings_are_found_by_the_cli_and_the_control_api(tmp_path: Path) -> None:
+    """An exchange whose only failed verdicts are SHOULD has the outcome ``warning``; the console filters on it, and so
+    do ``harness journal --verdict warning`` and ``GET /_harness/journal?verdict=warning``."""
+    import json
+
+    import httpx
+    from click.testing import CliRunner
+
+    from harness.cli import main
+    from harness.config import Settings
+    from harness.rules import Verdict
+    from harness.server import create_app
+
+    store = open_store(tmp_path / "h.db")
+    commit = LoopGroupCommit(store)
+
+    async def record() -> None:
+        for i, (held, level) in enumerate([(True, "MUST"), (False, "SHOULD"), (False, "MUST")]):
+            exchange = _exchange(i)
+            exchange.verdicts = [Verdict("R-1", "clause", held, "" if held else "broke it", level=level)]
+            await commit.record(exchange)
+
+    asyncio.run(record())
+    run = CliRunner().invoke(main, ["journal", "--db", str(tmp_path / "h.db"), "--verdict", "warning", "--json"])
+    assert run.exit_code == 0, run.output
+    assert [json.loads(line)["outcome"] for line in run.output.splitlines()] == ["warning"]
+
+    async def get() -> httpx.Response:
+        app = create_app(Settings(db=store.path), store)
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://harness.test") as http:
+            return await http.get("/_harness/journal", params={"verdict": "warning"})
+
+    reply = asyncio.run(get())
+    assert reply.status_code == 200, reply.text
+    assert [e["outcome"] for e in reply.json()["entries"]] == ["warning"]
+    store.close()

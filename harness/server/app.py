@@ -108,7 +108,9 @@ def to_platform_error(exc: Exception, platform: Platform | None = None) -> Platf
     not_found = platform.not_found_clause if platform is not None else "no such service"
     if isinstance(exc, ProblemException):
         kind = ROUTING_KIND.get(exc.status, ErrorKind.INTERNAL if exc.status >= 500 else ErrorKind.MALFORMED)
-        detail = str(exc.detail or exc.title or exc.status)
+        # Connexion's parameter validation passes jsonschema's str(error), which appends the whole schema and instance
+        # ("Failed validating 'enum' in schema: …"): the first paragraph is the message.
+        detail = str(exc.detail or exc.title or exc.status).split("\n\n", 1)[0]
         if exc.status >= 500:
             log.error("problem %s: %s", exc.status, detail)
             return internal_error()
