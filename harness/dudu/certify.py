@@ -269,9 +269,10 @@ def heartbeat_cadence(fleet: Fleet) -> Any:
                 interval = float(prev.reply.get("heartbeat_interval") or 5)
             allowed = CADENCE_FACTOR * interval + CADENCE_SLACK
             gap = cur.at - prev.at
-            # A gap is excused when the device then catches up on offline logs: it was offline (003 §4.3).
-            offline = any(c.operation in LOG_OPS and prev.at < c.at <= cur.at for c in calls)
-            if gap > allowed and not offline:
+            # A gap is excused while the device was offline, which its catching up on offline logs shows (003 §4.3);
+            # once it has sent them it is reachable again and heartbeats on time: from its last log on, the gap counts.
+            logs = [c.at for c in calls if c.operation in LOG_OPS and prev.at < c.at <= cur.at]
+            if gap > allowed and (not logs or cur.at - max(logs) > allowed):
                 late.append(f"{device} ({gap:.1f} s > {allowed:.1f} s after journal #{prev.id})")
                 evidence.append(cur.evidence())
                 break

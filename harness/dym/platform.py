@@ -278,9 +278,19 @@ class DymPlatform(Platform):
                 if not found:
                     d.lookup_problem = "the key fields name different drivers"
                     return
-        if len(found) != 1:
-            d.lookup_problem = "the key fields name more than one driver: give another key field"
+        if not found:
+            d.lookup_problem = "no key field names a driver"
             return
+        if len(found) > 1:
+            # Two drivers may share a key field (a truck driven in turns, D-DYM-CAPACITY-CODE): the capacity code the
+            # driver shows is their own, so it says which one is meant. None of theirs: the capacity rule answers 3005.
+            drivers = {c: self._driver(c) for c in sorted(found)}
+            shown = str(body.get("capacity_code", ""))
+            mine = {c for c, drv in drivers.items() if drv is not None and signing.capacity_code_ok(drv["token_hash"], shown, d.now)}
+            if len(mine) > 1:
+                d.lookup_problem = "the key fields and the capacity code name more than one driver: give another key field"
+                return
+            found = mine or {min(found)}
         d.driver_code = found.pop()
         d.driver = self._driver(d.driver_code)
 

@@ -239,7 +239,8 @@ def code_qr(ctx: DymContext, body: dict[str, Any]) -> Iterator[Fail]:
 def driver_known(ctx: DymContext, body: dict[str, Any]) -> Iterator[Fail]:
     if ctx.operation == "driver_lookup":
         if ctx.driver is None:
-            yield Fail(ctx.lookup_problem or "no driver holds a code under these key fields", "id_no")
+            key = next((f for f in ("id_no", "mobile", "plate") if f in body), "id_no")
+            yield Fail(ctx.lookup_problem or "no driver holds a code under these key fields", key)
     elif ctx.driver_code is not None and ctx.driver is None:
         yield Fail(f"no 滇运码 {ctx.driver_code}", "driver_code")
 

@@ -230,7 +230,8 @@ def signatures(scene: Scene) -> Any:
             [
                 (
                     "failed",
-                    f"{c.body.get('macId')}: sign does not verify over {crypto.signing_string(c.body)!r} with {_key_named(scene, c)}",
+                    f"{c.body.get('macId') or '(no macId)'}: sign does not verify over {crypto.signing_string(c.body)!r} "
+                    f"with {_key_named(scene, c)}",
                     (c.evidence(),),
                     None,
                     None,

@@ -355,3 +355,33 @@ def test_a_digit_string_for_a_mode_is_one_warning_per_field_not_one_per_keyword(
     warned = sorted(r.message.split("(field ")[1].split(")")[0] for r in calls if r.status == "warning")
     assert warned == ["body.check_mode", "body.white_mode"], [(r.status, r.message) for r in calls]
     assert all(r.decision == "D-DUDU-NUMSTR" for r in calls)
+
+
+def _set_times(store: Any, seconds: list[float]) -> None:
+    """Journal times of the dudu exchanges, oldest first, at the given offsets (tests do not sleep)."""
+    rows = store.query("SELECT id FROM journal WHERE platform = 'dudu' ORDER BY id")
+    assert len(rows) == len(seconds)
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    for row, s in zip(rows, seconds, strict=True):
+        store.execute("UPDATE journal SET at = ? WHERE id = ?", ((start + dt.timedelta(seconds=s)).isoformat(), row["id"]))
+
+
+def test_a_log_sent_right_after_a_heartbeat_does_not_excuse_a_long_silence(client: Client, store: Any) -> None:
+    """The device logged its offline swipes at once (so it was online) and then stayed silent for 55 s: a gap."""
+    client.post("location_report", fx.heartbeat(offline_seq=1))
+    client.post("card_check_log", fx.card_log(1))
+    client.post("location_report", fx.heartbeat(offline_seq=1))
+    _set_times(store, [0, 1, 56])  # interval 5 s: 11 s allowed
+    _, results = _grade(store)
+    beat = results["DUDU-CERT-HEARTBEAT"]
+    assert beat.status == "failed" and fx.DEVICE in beat.message, beat.message
+
+
+def test_a_device_that_comes_back_and_catches_up_on_its_logs_is_excused(client: Client, store: Any) -> None:
+    """Offline for 55 s (no heartbeat), back: it logs what it decided offline and heartbeats on time again."""
+    client.post("location_report", fx.heartbeat(offline_seq=0))
+    client.post("card_check_log", fx.card_log(1))
+    client.post("location_report", fx.heartbeat(offline_seq=1))
+    _set_times(store, [0, 55, 58])
+    _, results = _grade(store)
+    assert results["DUDU-CERT-HEARTBEAT"].status == "passed", results["DUDU-CERT-HEARTBEAT"].message

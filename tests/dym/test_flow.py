@@ -189,3 +189,19 @@ def test_claims_refuse_bad_check_digits_and_duplicates(world: World) -> None:
     assert world.enterprise.call("enterprise_claim", ent)["code"] == "3002"
     bind = {"driver_code": "DYMD0000000000000000", "driver_token": "x" * 43, "plate": "云A12345"}
     assert world.carrier.call("vehicle_bind", bind)["code"] == "3001"
+
+
+def test_driver_lookup_by_a_shared_plate_finds_the_driver_whose_capacity_code_it_is(world: World) -> None:
+    """Two drivers who drive one truck in turns share its plate: one key field and the capacity code still name one
+    driver (D-DYM-CAPACITY-CODE), so the lookup the design advises is answered; a code of neither is 3005."""
+    a = _claim(world, DRIVER_A)
+    b = _claim(world, {**DRIVER_B, "plate": DRIVER_A["plate"]})
+    for d in (a, b):
+        code = signing.capacity_code(signing.token_hash(d["driver_token"]), world.clock())
+        found = world.enterprise.call("driver_lookup", {"plate": DRIVER_A["plate"], "capacity_code": code})
+        assert found["code"] == "0" and found["data"]["driver_code"] == d["driver_code"], found
+    codes = {signing.capacity_code(signing.token_hash(d["driver_token"]), world.clock(), offset=o) for d in (a, b) for o in (0, -1)}
+    wrong = next(c for c in ("000000", "111111", "222222", "333333", "444444") if c not in codes)
+    assert world.enterprise.call("driver_lookup", {"plate": DRIVER_A["plate"], "capacity_code": wrong})["code"] == "3005"
+    unknown = world.enterprise.call("driver_lookup", {"plate": "云A00000", "capacity_code": wrong})
+    assert unknown["code"] == "3001" and unknown["violations"][0]["field"] == "plate", unknown

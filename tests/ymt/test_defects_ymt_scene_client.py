@@ -84,3 +84,18 @@ def test_an_expired_code_sent_again_is_one_finding_counting_its_resends(tolerant
     _, results = _grade(store, merchant_id, answers)
     mine = [r for r in results if r.check_id == "YMT-CERT-EXPIRED" and r.status == "warning"]
     assert len(mine) == 1 and "sent again 2 time(s)" in mine[0].message, [(r.status, r.message) for r in mine]
+
+
+def test_a_decode_without_macid_is_named_so_not_none(tolerant: Any, tmp_path: Path) -> None:
+    """A request that left macId out (表B.4 macId 是) and whose sign fails: the finding says "(no macId)", not "None"."""
+    import datetime as dt
+
+    client, store = tolerant
+    answers = tmp_path / "answers.jsonl"
+    merchant_id = session(_send(client), store, None, answers)
+    now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).strftime("%Y%m%d%H%M%S")
+    _send(client)("/qrcode/decode", {"merchantId": merchant_id, "time": now, "qrcod": "YMTQNOMACID", "sign": "AAAA"})
+    _, results = _grade(store, merchant_id, answers)
+    sign = [r for r in results if r.check_id == "YMT-CERT-SIGN" and r.status == "failed"]
+    assert sign and all(not r.message.startswith("None") for r in sign), [r.message for r in sign]
+    assert any(r.message.startswith("(no macId): sign does not verify") for r in sign), [r.message for r in sign]
