@@ -1,0 +1,45 @@
+"""Warnings of the zjpx-business-platform role a regulator has to be able to read: every WARNING names a decision, and a
+seed form repeated on every call never hides a different finding behind "(+N more)"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fixtures.zjpx import ZjpxData
+from harness.zjpx.business import BusinessPlatformRole
+from tests.zjpx import defect_table
+from tests.zjpx.conftest import Zjpx
+from tests.zjpx.scenarios import business_platform
+
+
+def results(zj: Zjpx) -> dict[str, Any]:
+    return defect_table.results(list(BusinessPlatformRole(zj.store, zj.code).run(seed=0)))
+
+
+def test_the_references_warning_names_its_decision_and_says_it_is_advice(zj: Zjpx) -> None:
+    business_platform(zj, learners_not_filed=True)
+    refs = results(zj)["ZJPX-B-REFERENCES"]
+    assert refs.status == "warning"
+    assert refs.decision == "D-ZJPX-REFERENCES"
+    assert "advice beyond the seed" in refs.message
+
+
+def test_a_wrong_check_character_is_shown_among_repeated_seed_form_warnings(zj_tolerant: Zjpx) -> None:
+    """The §2 examples' forms (user_token, no studyPlatformApiUrl) warn on every call; a learner filed with a wrong
+    GB 11643 check character is a different finding and must appear in the message and the evidence."""
+    zj = zj_tolerant
+    data = ZjpxData(43)
+    head = {"deviceType": "TYPE_PC", "timestamp": str(zj.now // 1000), "deviceId": "127.0.0.1", "user_token": zj.token}
+    for _ in range(3):  # seed-form warnings on several calls before the one that matters
+        teacher = {k: v for k, v in data.teacher_info().items() if k != "studyPlatformApiUrl"}
+        assert zj.call("/api/user/v1/teacherInfo", teacher, headers=head)["returnCode"] == "0"
+    learner = data.class_intake(students=1)["thirdClassStudentInfoVoList"][0]
+    card = learner["cardNo"]
+    wrong = card[:-1] + ("1" if card[-1] != "1" else "2")
+    student = {"stuCode": learner["studentCode"], "stuName": learner["studentName"], "stuCard": wrong, "mobile": "13800138000"}
+    assert zj.call("/api/user/v1/studentInfo", [student], headers=head)["returnCode"] == "0"
+    fmt = results(zj)["ZJPX-B-FORMAT"]
+    assert fmt.status == "warning"
+    assert "ZJPX-CARDNO-CHECK" in fmt.message
+    assert any("ZJPX-CARDNO-CHECK" in e.note for e in fmt.evidence)
+    assert "D-ZJPX-CARDNO" in (fmt.decision or "")
