@@ -43,3 +43,14 @@ def test_a_wrong_check_character_is_shown_among_repeated_seed_form_warnings(zj_t
     assert "ZJPX-CARDNO-CHECK" in fmt.message
     assert any("ZJPX-CARDNO-CHECK" in e.note for e in fmt.evidence)
     assert "D-ZJPX-CARDNO" in (fmt.decision or "")
+
+
+def test_a_missing_platform_url_as_in_the_seed_examples_names_its_own_decision(zj_tolerant: Zjpx, zj: Zjpx) -> None:
+    """studyPlatformApiUrl is 是否可空 否 in §2.1.2–§2.4.2 and absent from every §2 example: D-ZJPX-PLATFORM-URL, not the
+    decision on unknown fields. Accepted with that warning by default; refused under --profile strict."""
+    teacher = {k: v for k, v in ZjpxData(44).teacher_info().items() if k != "studyPlatformApiUrl"}
+    assert zj_tolerant.call("/api/user/v1/teacherInfo", teacher)["returnCode"] == "0"
+    verdicts = [v for v in zj_tolerant.journal()[-1]["verdicts"] if not v["held"]]
+    assert [(v["field"], v["decision"]) for v in verdicts] == [("body.data.studyPlatformApiUrl", "D-ZJPX-PLATFORM-URL")]
+    assert "studyPlatformApiUrl" in verdicts[0]["clause"]
+    assert zj.call("/api/user/v1/teacherInfo", teacher)["returnCode"] == "2"
