@@ -3,9 +3,11 @@ seed form repeated on every call never hides a different finding behind "(+N mor
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fixtures.zjpx import ZjpxData
+from harness.reports.document import check_entry
 from harness.zjpx.business import BusinessPlatformRole
 from tests.zjpx import defect_table
 from tests.zjpx.conftest import Zjpx
@@ -54,3 +56,17 @@ def test_a_missing_platform_url_as_in_the_seed_examples_names_its_own_decision(z
     assert [(v["field"], v["decision"]) for v in verdicts] == [("body.data.studyPlatformApiUrl", "D-ZJPX-PLATFORM-URL")]
     assert "studyPlatformApiUrl" in verdicts[0]["clause"]
     assert zj.call("/api/user/v1/teacherInfo", teacher)["returnCode"] == "2"
+
+
+def test_the_teachers_name_never_reaches_the_report_in_clear(zj_tolerant: Zjpx) -> None:
+    """§2.1.2 teaName is a person's name (教师姓名): a report's evidence masks it, like stuName and studentName."""
+    zj = zj_tolerant
+    head = {"deviceType": "TYPE_PC", "timestamp": str(zj.now // 1000), "deviceId": "127.0.0.1", "user_token": zj.token}
+    teacher = dict(ZjpxData(45).teacher_info(), teaName="欧阳建国")
+    assert zj.call("/api/user/v1/teacherInfo", teacher, headers=head)["returnCode"] == "0"
+    fmt = results(zj)["ZJPX-B-FORMAT"]
+    assert fmt.status == "warning"  # user_token: the evidence carries the teacherInfo request
+    shown = json.dumps(check_entry(fmt), ensure_ascii=False)
+    assert "teaName" in shown
+    assert "欧阳建国" not in shown
+    assert "欧**国" in shown
