@@ -19,7 +19,20 @@ from harness import limits
 
 # Field names (compared case-insensitively) whose value is a person's name, an ID number or a phone number.
 NAME_FIELDS = frozenset(
-    {"name", "xm", "username", "stuname", "studentname", "coachname", "realname", "truename", "concealname", "xingming", "fullname"}
+    {
+        "name",
+        "xm",
+        "username",
+        "stuname",
+        "studentname",
+        "teaname",  # ZJPX §2.1.2 教师姓名
+        "coachname",
+        "realname",
+        "truename",
+        "concealname",
+        "xingming",
+        "fullname",
+    }
 )
 ID_FIELDS = frozenset({"idcard", "idno", "idnumber", "sfzh", "sfzhm", "cardno", "drilicence", "concealcard", "zjhm"})
 MOBILE_FIELDS = frozenset({"mobile", "phone", "tel", "telephone", "sjhm", "lxdh", "mobilephone"})

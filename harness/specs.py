@@ -76,6 +76,8 @@ def _apply_tolerant(node: Any, decision: str | None, *, paths: bool) -> None:
                     node.pop(key, None)
                 else:
                     node[key] = value
+                    if key.startswith("/"):  # a path alias: its schemas are derived like the file's own paths
+                        _apply_tolerant(value, decision, paths=paths)
             added = _type_list_to_any_of(node)
             if added and "anyOf" not in original:
                 original["anyOf"] = ABSENT

@@ -215,7 +215,17 @@ def business_references(ctx: JournalContext) -> Any:
             if get_course(ctx.store, ctx.platform_code, course_code) is None:
                 problems.append(f"class {code}: course {course_code} is not a course package the platform pushed (§1.13) and kept")
     if problems:
-        return failed(f"{len(problems)} reference(s) to records never filed: " + "; ".join(problems[:4]))
+        # Advice beyond the seed (requirements ZJPX-B-LEARNERS-FILED, -ORG-TEACHERS, -CLASS-PACKAGES): the warning names
+        # the decision on what the codes must name (D-ZJPX-REFERENCES), as every WARNING of a report does.
+        more = f" (+{len(problems) - 4} more)" if len(problems) > 4 else ""
+        return BUSINESS.get("ZJPX-B-REFERENCES").result(
+            "failed",
+            f"{len(problems)} reference(s) to records never filed: "
+            + "; ".join(problems[:4])
+            + more
+            + " (advice beyond the seed: no clause orders §2.1/§2.3/§1.13 before §2.4)",
+            decision="D-ZJPX-REFERENCES",
+        )
     return passed(
         f"{len(classes)} class(es), {learners} learner(s): every learner filed as a student, every organisation has "
         "teachers, every course a pushed course package"

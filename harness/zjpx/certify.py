@@ -753,6 +753,20 @@ class JournalContext:
 ClientContext = JournalContext
 
 
+def _kinds_first(found: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The verdicts with one of each kind (rule and decision) first, then the repeats, each part in journal order: a
+    seed form repeated on every call (user_token, no studyPlatformApiUrl) must not push a different finding, such as a
+    wrong ID check character, past the five the message and the evidence show."""
+    seen: set[tuple[Any, Any]] = set()
+    first: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    repeats: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for entry, verdict in found:
+        key = (verdict.get("rule"), verdict.get("decision"))
+        (repeats if key in seen else first).append((entry, verdict))
+        seen.add(key)
+    return first + repeats
+
+
 def _lines(found: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
     lines = [f"#{e['id']} {e['operation']}: {v.get('message', '')} [{v['rule']}, {v['clause']}]" for e, v in found[:5]]
     return "; ".join(lines) + (f" (+{len(found) - 5} more)" if len(found) > 5 else "")
@@ -776,8 +790,8 @@ def graded(
     operation must have been answered returnCode "0". No verdict of those rules at all: nothing to judge (skipped)."""
     check = checks.get(check_id)
     found = ctx.failures(*rule_ids)
-    must = [(e, v) for e, v in found if v.get("level", "MUST") == "MUST"]
-    should = [(e, v) for e, v in found if v.get("level", "MUST") != "MUST"]
+    must = _kinds_first([(e, v) for e, v in found if v.get("level", "MUST") == "MUST"])
+    should = _kinds_first([(e, v) for e, v in found if v.get("level", "MUST") != "MUST"])
     if must:
         return failed(_lines(must), *_journal_evidence(must))
     if needs is not None and not ctx.accepted(needs):
