@@ -175,9 +175,12 @@ class SecretMasker:
     regular expression runs, so a DUDU heartbeat pays well under a microsecond; a body that carries a token pays one
     regex pass and one HMAC."""
 
-    def __init__(self, key: bytes, fields: Any = ()) -> None:
+    def __init__(self, key: bytes, fields: Any = (), upper: Any = ()) -> None:
         self.key = key
         self.fields = frozenset(fields)
+        # Fields whose value is hashed upper-cased (an ID number's check character is x or X; both are the same person),
+        # so that a value matches its other spelling in another row: ``secret_for``.
+        self.upper = frozenset(f.encode() for f in upper)
         names = b"|".join(re.escape(f.encode()) for f in sorted(self.fields)) or b"(?!)"
         self._needles = tuple(f'"{f}"'.encode() for f in sorted(self.fields))
         self._query_needles = tuple(f"{f}=" for f in sorted(self.fields))
@@ -217,12 +220,13 @@ class SecretMasker:
             return body
 
         def replace(m: re.Match[bytes]) -> bytes:
+            upper = m.group(1) in self.upper
             if m.group(5) is not None:  # a list of strings: each masked in place
-                listed = _JSON_STRING.sub(lambda item: b'"%s"' % mask_one(item.group(1)), m.group(5))
+                listed = _JSON_STRING.sub(lambda item: b'"%s"' % mask_one(item.group(1), None, upper), m.group(5))
                 return b'"%s"%s%s' % (m.group(1), m.group(2), listed)
-            return b'"%s"%s"%s"' % (m.group(1), m.group(2), mask_one(m.group(3), m.group(4)))
+            return b'"%s"%s"%s"' % (m.group(1), m.group(2), mask_one(m.group(3), m.group(4), upper))
 
-        def mask_one(string: bytes | None, number: bytes | None = None) -> bytes:
+        def mask_one(string: bytes | None, number: bytes | None = None, upper: bool = False) -> bytes:
             raw = string if string is not None else number
             try:
                 value = json.loads(b'"' + raw + b'"') if string is not None else raw.decode()
@@ -232,7 +236,7 @@ class SecretMasker:
                 return raw
             if found is not None:
                 found.append(value)
-            return self.secret(value).encode("utf-8")
+            return self.secret(value.upper() if upper else value).encode("utf-8")
 
         return self._json.sub(replace, body)
 
@@ -275,9 +279,9 @@ _KEYS: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
 _MASKERS: dict[str, SecretMasker] = {}  # per platform name: the masker of the platform made last (see mask_exchange)
 
 
-def masker(store: Any, fields: Any = ()) -> SecretMasker:
-    """The masker of ``fields`` under ``store``'s key."""
-    return SecretMasker(store_key(store), fields)
+def masker(store: Any, fields: Any = (), upper: Any = ()) -> SecretMasker:
+    """The masker of ``fields`` under ``store``'s key (``upper``: those of them hashed upper-cased)."""
+    return SecretMasker(store_key(store), fields, upper)
 
 
 def hide(store: Any, value: str) -> str:

@@ -120,6 +120,9 @@ class Platform:
     # Fields (JSON keys, query parameters) whose values are secrets: masked by keyed hash in the journal, reports and
     # logs (harness.masking.SecretMasker). Credential headers (Authorization, Cookie) are masked on every platform.
     secret_fields: frozenset[str] = frozenset()
+    # Those of them hashed upper-cased (ID numbers whose check character may be sent as x or X), so that two rows'
+    # spellings of one number still match by their keyed hash.
+    secret_upper_fields: frozenset[str] = frozenset()
     # False when encode() does not put the reply document itself on the wire (an encrypted or binary reply): the
     # journal then keeps the document as JSON text and the wire bytes beside it.
     wire_is_document: bool = True
@@ -132,7 +135,7 @@ class Platform:
         self.store = store
         self.settings = settings
         self.rules = RuleSet(self.name)
-        self.masker = masking.masker(store, self.secret_fields)
+        self.masker = masking.masker(store, self.secret_fields, self.secret_upper_fields)
         masking.register(self.name, self.masker)
         # The served spec (profile applied): what Connexion serves and the fast path compiles.
         self.spec: dict[str, Any] = load_spec(self.spec_file, served_profile(settings.profile)) if self.spec_file else {}

@@ -20,7 +20,7 @@ from harness.conformance.model import Event
 from harness.conformance.roles import SINCE_OPTION, RoleOption
 from harness.conformance.sessions import Window
 from harness.journal import Journal
-from harness.masking import mask_text
+from harness.masking import SECRET_PREFIX, mask_text
 from harness.specs import spec_sha256
 from harness.store import Store
 from harness.zjpx.certify import (
@@ -203,7 +203,7 @@ def business_references(ctx: JournalContext) -> Any:
                 continue
             learners += 1
             card, student = str(s.get("cardNo", "")).upper(), str(s.get("studentCode", ""))
-            masked = card[:4] + "…" + card[-2:] if len(card) > 6 else "…"  # personal data stays out of reports
+            masked = shown_card(card)
             if card not in students:
                 problems.append(f"class {code}: learner {masked} was not filed through studentInfo")
             elif students[card] != student:
@@ -230,6 +230,14 @@ def business_references(ctx: JournalContext) -> Any:
         f"{len(classes)} class(es), {learners} learner(s): every learner filed as a student, every organisation has "
         "teachers, every course a pushed course package"
     )
+
+
+def shown_card(card: str) -> str:
+    """A learner's ID number as a report names it: the journal keeps a keyed hash (``hmac-sha256:<hex>:…<tail>``, the
+    ZJPX platform's personal fields), shown by its tail; an older row's clear number by its first four and last two."""
+    if card.upper().startswith(SECRET_PREFIX.upper()):
+        return "…" + card.rpartition("…")[2]
+    return card[:4] + "…" + card[-2:] if len(card) > 6 else "…"
 
 
 class BusinessPlatformRole:

@@ -71,6 +71,10 @@ def beijing_day(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, BEIJING).strftime("%Y-%m-%d")
 
 
+ID_FIELDS = ("cardNo", "stuCard", "teaCard")  # 身份证号: the check character x or X is one number
+PERSONAL_FIELDS = (*ID_FIELDS, "name", "studentName", "stuName", "teaName", "studentPhone", "mobile")
+
+
 class ZjpxPlatform(Platform):
     name = "zjpx"
     handlers = HANDLERS
@@ -78,7 +82,10 @@ class ZjpxPlatform(Platform):
     spec_file = "zjpx/supervision.yaml"
     title = "ZJPX 职业技能培训在线学习监管服务平台"
     not_found_clause = ROUTING_CLAUSE
-    secret_fields = frozenset({"passWord", "acceptToken", "userToken", "user_token"})  # thlogin password, the token, its uses
+    # The thlogin password, the token and its uses; and the learners' and teachers' personal data (ID numbers, names,
+    # mobiles of §1.2 and §2.1–§2.4), journaled as keyed hashes: the roles match learners across rows by those hashes.
+    secret_fields = frozenset({"passWord", "acceptToken", "userToken", "user_token", *PERSONAL_FIELDS})
+    secret_upper_fields = frozenset(ID_FIELDS)
 
     def __init__(self, store: Store, settings: Any) -> None:
         super().__init__(store, settings)
