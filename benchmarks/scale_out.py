@@ -323,7 +323,7 @@ def main() -> int:
         return rps, med([r.pct(0.5) for r, _ in runs]), med([r.pct(0.99) for r, _ in runs]), sum(r.errors for r, _ in runs), cpu_ms
 
     print(
-        f"\nScale-out: {args.concurrency} connections, {args.rounds} alternating rounds of {args.duration:.0f} s per layout; medians; "
+        f"\nScale-out: {args.concurrency} connections, {args.rounds} alternating rounds of {args.duration:g} s per layout; medians; "
         f"CPU = server processes + PostgreSQL backends, per answered request; {os.cpu_count()} cores shared with the load generator\n"
     )
     print("| layout | heartbeat req/s | p50 ms | p99 ms | CPU ms/req | classrecord req/s | p50 ms | p99 ms | CPU ms/req | errors |")

@@ -28,6 +28,28 @@ def test_wrk_heartbeat_prints_its_table() -> None:
     assert "errors 0;" in out.stdout and "target (≥ 0.75 × bare" in out.stdout
 
 
+def test_heartbeat_prints_its_tables_labelled_by_the_rate_it_ran() -> None:
+    """The fleet table names the devices the offered rate stands for (rate × 5 s), not always 10,000, and the target
+    line says which of its three parts was missed."""
+    args = ["--rounds", "1", "--duration", "0.5", "--warmup", "0", "--no-prism", "--fleet-duration", "1", "--rate", "50"]
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "heartbeat.py"), *args, "--concurrency", "4"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout
+    assert "| server | req/s | p50 ms | p99 ms | errors | × bare |" in text and "| harness serve | " in text, text
+    assert "1 alternating rounds of 0.5 s" in text, text  # not "0 s"
+    assert "Fleet: open loop at 50 req/s for 1 s (250 devices heartbeating every 5 s)" in text, text
+    target = next(line for line in text.splitlines() if line.startswith("target ("))
+    for part in ("median per-round ratio ", "fleet p99 ", "fleet error rate 0.000% ok"):
+        assert part in target, target
+    assert ("NOT met" in target) == ("missed" in target), target
+
+
 @pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")))
 def test_every_benchmark_help_describes_the_benchmark(script: str) -> None:
     """--help says what is measured, and every option says what it does (no bare flags, no words of a work plan)."""
