@@ -50,6 +50,22 @@ def test_heartbeat_prints_its_tables_labelled_by_the_rate_it_ran() -> None:
     assert ("NOT met" in target) == ("missed" in target), target
 
 
+def test_ledger_judges_each_figure_against_its_target_and_refuses_bad_sizes_in_one_line(tmp_path: Path) -> None:
+    bench = [sys.executable, str(ROOT / "benchmarks" / "ledger.py")]
+    out = subprocess.run(
+        [*bench, "--entries", "500", "--appends", "100", "--dir", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert sum("(target ≥ 5,000/s: " in line and "too few appends" in line for line in lines) == 2, out.stdout
+    assert any(line.startswith("inclusion proof from 500 entries") and "(target p99 < 5 ms: " in line for line in lines), out.stdout
+    assert any("(target < 60 s for 1,000,000 entries, here < 0.03 s: " in line for line in lines), out.stdout
+    assert lines[-1].startswith("targets: ") and not list(tmp_path.iterdir()), out.stdout  # its stores removed
+    for args, says in ((["--appends", "0"], "--appends: must be at least 1"), (["--dir", str(tmp_path / "no")], "no such directory")):
+        bad = subprocess.run([*bench, *args], capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and says in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+
+
 @pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")))
 def test_every_benchmark_help_describes_the_benchmark(script: str) -> None:
     """--help says what is measured, and every option says what it does (no bare flags, no words of a work plan)."""
