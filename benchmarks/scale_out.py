@@ -356,7 +356,9 @@ def main() -> int:
                 print(f"note: {layout.name} classrecord {r.note}")
     sqlite_rps = figures["SQLite ×1"][0][0] or 1.0
     pg1 = figures["PostgreSQL ×1"][0][0]
-    print(f"\nPostgreSQL ×1 ÷ SQLite ×1 (heartbeat req/s): {pg1 / sqlite_rps:.2f} (target ≥ 0.5)")
+    print(
+        f"\nPostgreSQL ×1 ÷ SQLite ×1 (heartbeat req/s): {pg1 / sqlite_rps:.2f} (target ≥ 0.5: {'met' if pg1 / sqlite_rps >= 0.5 else 'NOT met'})"
+    )
     print(f"load average at the end: {load:.2f} on {os.cpu_count()} cores")
     return 0
 

@@ -3,6 +3,7 @@ benchmarks print figures, tests do not time things)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -69,7 +70,6 @@ def test_ledger_judges_each_figure_against_its_target_and_refuses_bad_sizes_in_o
 @pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")))
 def test_every_benchmark_help_describes_the_benchmark(script: str) -> None:
     """--help says what is measured, and every option says what it does (no bare flags, no words of a work plan)."""
-    import re
 
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT
@@ -105,3 +105,7 @@ def test_scale_out_prints_its_tables() -> None:
     for row in ("| SQLite ×1 |", "| PostgreSQL ×1 |", "| PostgreSQL ×2 workers |", "holds at p99 < 50 ms", "PostgreSQL ×1 ÷ SQLite ×1"):
         assert row in out.stdout, out.stdout
     assert "note:" not in out.stdout, out.stdout  # every classrecord was accepted (errorcode 0)
+    assert re.search(r"^PostgreSQL ×1 ÷ SQLite ×1 \(heartbeat req/s\): [\d.]+ \(target ≥ 0\.5: (met|NOT met)\)$", out.stdout, re.M), (
+        out.stdout
+    )
+    assert "alternating rounds of 0.5 s per layout" in out.stdout, out.stdout  # not "0 s"
