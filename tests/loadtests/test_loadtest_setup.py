@@ -113,3 +113,30 @@ def test_the_ymt_gate_passes_against_the_harness(gate: tuple[str, Path]) -> None
     out = result.stdout + result.stderr
     assert "YMT gate verdict (local): PASSED" in out and result.returncode == 0, out[-3000:]
     assert "[ok] answers decrypted to the person's identity: " in out and "Traceback" not in out, out[-3000:]
+
+
+def _distributed(root: Path, url: str, *master_args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """A master with --expect-workers 2 and two workers started without any YMT option (the master's reach them)."""
+    port = _free_port()
+    logs = [root / f"worker-{n}.log" for n in range(2)]
+    cmd = [str(BIN / "locust"), "-f", str(ROOT / "loadtests" / "ymt_gate.py"), "--worker", "--master-port", str(port)]
+    workers = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=root) for log in logs]
+    try:
+        result = _locust("ymt_gate.py", url, "--master", "--expect-workers", "2", "--master-bind-port", str(port), *master_args, cwd=root)
+    finally:
+        for proc in workers:
+            proc.terminate()
+            proc.wait(timeout=10)
+    return result, [log.read_text(encoding="utf-8") for log in logs]
+
+
+def test_the_ymt_gate_runs_distributed_and_a_worker_without_the_gate_says_so_once(gate: tuple[str, Path]) -> None:
+    url, root = gate
+    result, _ = _distributed(root, url, "--ymt-dir", "gate/", "--ymt-scanners", "2", "--ymt-scans-per-min", "120")
+    out = result.stdout + result.stderr
+    assert "YMT gate verdict (master): PASSED" in out and result.returncode == 0, out[-3000:]
+    result, logs = _distributed(root, url, "--ymt-dir", "no-gate/")
+    out = result.stdout + result.stderr
+    assert "YMT gate verdict (master): FAILED" in out and "(0 decodes)" in out, out[-3000:]
+    for log in logs:  # each worker's users found no gate: one line per worker, no traceback per user
+        assert log.count("ymt_gate: --ymt-dir no-gate/: no merchant.json there") == 1 and "Traceback" not in log, log[-3000:]
