@@ -261,9 +261,15 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per closed-loop run (default 5)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the closed-loop runs (medians; default 2)")
     parser.add_argument("--concurrency", type=int, default=32, help="connections in the closed-loop runs (default 32)")
-    parser.add_argument("--rates", default="250,500,1000,1500,2000,3000", help="open-loop heartbeat rates, req/s (comma-separated)")
+    parser.add_argument(
+        "--rates",
+        default="250,500,1000,1500,2000,3000",
+        help="open-loop heartbeat rates, req/s (comma-separated; default 250,500,1000,1500,2000,3000)",
+    )
     parser.add_argument("--fleet-duration", type=float, default=4.0, help="seconds per open-loop rate (default 4)")
-    parser.add_argument("--yxc-requests", type=int, default=6000, help="signed classrecord requests made per round and layout")
+    parser.add_argument(
+        "--yxc-requests", type=int, default=6000, help="signed classrecord requests made per round and layout (default 6000)"
+    )
     parser.add_argument("--devices", type=int, default=hb.DEVICES, help=f"DUDU devices heartbeating (default {hb.DEVICES})")
     parser.add_argument("--pg-url", default=None, help="an existing PostgreSQL server (admin URL; databases are created in it)")
     args = parser.parse_args()
