@@ -261,9 +261,15 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per closed-loop run (default 5)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the closed-loop runs (medians; default 2)")
     parser.add_argument("--concurrency", type=int, default=32, help="connections in the closed-loop runs (default 32)")
-    parser.add_argument("--rates", default="250,500,1000,1500,2000,3000", help="open-loop heartbeat rates, req/s (comma-separated)")
+    parser.add_argument(
+        "--rates",
+        default="250,500,1000,1500,2000,3000",
+        help="open-loop heartbeat rates, req/s (comma-separated; default 250,500,1000,1500,2000,3000)",
+    )
     parser.add_argument("--fleet-duration", type=float, default=4.0, help="seconds per open-loop rate (default 4)")
-    parser.add_argument("--yxc-requests", type=int, default=6000, help="signed classrecord requests made per round and layout")
+    parser.add_argument(
+        "--yxc-requests", type=int, default=6000, help="signed classrecord requests made per round and layout (default 6000)"
+    )
     parser.add_argument("--devices", type=int, default=hb.DEVICES, help=f"DUDU devices heartbeating (default {hb.DEVICES})")
     parser.add_argument("--pg-url", default=None, help="an existing PostgreSQL server (admin URL; databases are created in it)")
     args = parser.parse_args()
@@ -323,7 +329,7 @@ def main() -> int:
         return rps, med([r.pct(0.5) for r, _ in runs]), med([r.pct(0.99) for r, _ in runs]), sum(r.errors for r, _ in runs), cpu_ms
 
     print(
-        f"\nScale-out: {args.concurrency} connections, {args.rounds} alternating rounds of {args.duration:.0f} s per layout; medians; "
+        f"\nScale-out: {args.concurrency} connections, {args.rounds} alternating rounds of {args.duration:g} s per layout; medians; "
         f"CPU = server processes + PostgreSQL backends, per answered request; {os.cpu_count()} cores shared with the load generator\n"
     )
     print("| layout | heartbeat req/s | p50 ms | p99 ms | CPU ms/req | classrecord req/s | p50 ms | p99 ms | CPU ms/req | errors |")
@@ -356,7 +362,9 @@ def main() -> int:
                 print(f"note: {layout.name} classrecord {r.note}")
     sqlite_rps = figures["SQLite ×1"][0][0] or 1.0
     pg1 = figures["PostgreSQL ×1"][0][0]
-    print(f"\nPostgreSQL ×1 ÷ SQLite ×1 (heartbeat req/s): {pg1 / sqlite_rps:.2f} (target ≥ 0.5)")
+    print(
+        f"\nPostgreSQL ×1 ÷ SQLite ×1 (heartbeat req/s): {pg1 / sqlite_rps:.2f} (target ≥ 0.5: {'met' if pg1 / sqlite_rps >= 0.5 else 'NOT met'})"
+    )
     print(f"load average at the end: {load:.2f} on {os.cpu_count()} cores")
     return 0
 

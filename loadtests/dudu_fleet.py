@@ -25,8 +25,9 @@ event left unlogged (queued at the end, or reported missing by the platform). Se
     harness dudu fleet 398 --devices 2000          # its secret defaults to the one this file defaults to
     locust -f loadtests/dudu_fleet.py --headless -u 2000 -r 200 -t 2m --host http://127.0.0.1:8000
 
-Distributed: ``locust -f loadtests/dudu_fleet.py --master --expect-workers 2 …`` and ``--worker`` processes with
-``--dudu-workers 2`` on each so that their devices do not overlap (worker k simulates devices k+1, k+1+W, …).
+Distributed: ``locust -f loadtests/dudu_fleet.py --master --expect-workers 2 …`` and ``--worker`` processes; worker k
+of W simulates devices k+1, k+1+W, … so that their devices do not overlap, W being the master's ``--expect-workers``
+(or ``--dudu-workers`` given to the master: Locust sends the master's options to every worker, replacing their own).
 """
 
 from __future__ import annotations
@@ -80,7 +81,13 @@ def _options(parser: Any) -> None:
         "--dudu-secret", default=FLEET_SECRET, help="the enterprise's get_token secret (default: harness dudu fleet's default)"
     )
     group.add_argument("--dudu-prefix", default="DEV", help="device ids are PREFIX00001, PREFIX00002, …")
-    group.add_argument("--dudu-workers", type=int, default=1, help="number of Locust workers (so their devices do not overlap)")
+    group.add_argument(
+        "--dudu-workers",
+        type=int,
+        default=0,
+        help="number of Locust workers sharing the fleet, so that their devices do not overlap (default: the master's "
+        "--expect-workers; Locust sends the master's options to every worker, so give it to the master, if at all)",
+    )
     group.add_argument("--dudu-swipes-per-min", type=float, default=2.0, help="card swipes per device per minute")
     group.add_argument("--dudu-scans-per-min", type=float, default=1.0, help="QR scans per device per minute")
     group.add_argument("--dudu-offline-per-hour", type=float, default=6.0, help="how often a device loses its connection")
@@ -104,6 +111,14 @@ def _options(parser: Any) -> None:
     )
 
 
+def sharing(options: Any, runner: Any) -> int:
+    """How many Locust processes share the fleet: --dudu-workers if given, else on a worker the master's --expect-workers
+    (Locust hands it to every worker, and the master's options replace a worker's own), else 1."""
+    if options.dudu_workers > 0:
+        return options.dudu_workers
+    return max(1, getattr(options, "expect_workers", 1) or 1) if isinstance(runner, WorkerRunner) else 1
+
+
 _clock = {"second": 0, "text": ""}
 
 
@@ -121,7 +136,7 @@ class Device(FastHttpUser):
         o = self.environment.parsed_options
         runner = self.environment.runner
         worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
-        self.number = worker + 1 + next(_counter) * max(1, o.dudu_workers)
+        self.number = worker + 1 + next(_counter) * sharing(o, runner)
         self.device_id = f"{o.dudu_prefix}{self.number:05d}"
         self.o = o
         self.token = ""

@@ -20,8 +20,10 @@ Every call is signed (D-DYM-SIGN: app_id, timestamp, a fresh nonce, HMAC-SHA256)
 Verdict (exit code 1 on failure): error rate ≤ --dym-max-error-rate (a contested public waybill lost to another driver
 is not an error), p95 ≤ --dym-max-p95 ms, no public waybill answered "accepted" to two drivers, and at least one
 waybill accepted. Distributed: ``locust -f loadtests/dym_waybills.py --master --expect-workers 2 …`` and ``--worker``
-processes with the same options; each worker's users race for the waybills pushed in that worker, and the master sums
-the workers' acceptance accounting into one verdict.
+processes; the apps and secrets go to the master (Locust sends the master's options to every worker, replacing their
+own: a secret set only on a worker is replaced by the master's empty one). Each worker's users race for the waybills
+pushed in that worker, and the master sums the workers' acceptance accounting into one verdict. A missing app or
+secret is one line and exit 2 before any user starts.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import datetime as dt
 import os
 import random
 import secrets
+import sys
 import time
 from typing import Any
 
@@ -60,6 +63,33 @@ def _options(parser: Any) -> None:
     group.add_argument("--dym-max-p95", type=float, default=500.0, help="verdict: highest acceptable p95, ms")
 
 
+@events.init.add_listener
+def _check_apps(environment: Any, **_: Any) -> None:
+    """Every app and secret before any user starts: a missing one is one line and exit 2, not a traceback per user.
+    Checked on the master too, not on a worker: Locust sends the master's options to every worker, replacing their own,
+    so the apps and secrets a worker signs with are the master's."""
+    o = environment.parsed_options
+    if isinstance(environment.runner, WorkerRunner) or o is None:
+        return
+    missing = [
+        flag
+        for flag, value in (
+            ("--dym-app-id", o.dym_app_id),
+            ("--dym-secret ($DYM_SECRET)", o.dym_secret),
+            ("--dym-driver-app-id", o.dym_driver_app_id),
+            ("--dym-driver-secret ($DYM_DRIVER_SECRET)", o.dym_driver_secret),
+        )
+        if not value
+    ]
+    if missing:
+        print(
+            f"dym_waybills: missing {', '.join(missing)}: register an enterprise app and a platform app first "
+            "(harness dym enterprise-add NAME --app-id ID; harness dym enterprise-add NAME --kind platform --app-id ID)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+
+
 def _identity(rng: random.Random) -> dict[str, str]:
     born = dt.date(1970, 1, 1) + dt.timedelta(days=rng.randrange(365 * 30))
     return {
@@ -74,10 +104,7 @@ class Enterprise(FastHttpUser):
     wait_time = between(0.05, 0.2)
 
     def on_start(self) -> None:
-        o = self.environment.parsed_options
-        if not (o.dym_app_id and o.dym_secret and o.dym_driver_app_id and o.dym_driver_secret):
-            raise SystemExit("give --dym-app-id/--dym-secret and --dym-driver-app-id/--dym-driver-secret (harness dym enterprise-add)")
-        self.o = o
+        self.o = o = self.environment.parsed_options
         self.rng = random.Random(secrets.randbits(64))
         self.mine: list[tuple[str, str]] = []
         for _ in range(o.dym_drivers):
@@ -147,10 +174,15 @@ class Enterprise(FastHttpUser):
     @task(3)
     def public_waybill(self) -> None:
         qr = self._push("public")
+        contenders = max(1, self.o.dym_contenders)
         if qr is not None:
             _accounting["pushed_public"] += 1
-            _open.extend([qr] * max(1, self.o.dym_contenders))
-        if _open and _drivers:
+            _open.extend([qr] * contenders)
+        # as many offers taken as were put in, so every pushed waybill is raced for while it is fresh; the offers of one
+        # waybill are taken by whichever users come next, so its contenders overlap in time
+        for _ in range(contenders):
+            if not (_open and _drivers):
+                break
             self._accept(_open.popleft(), self.rng.choice(_drivers), public=True)
 
     @task(1)

@@ -12,7 +12,10 @@ Scanner n makes codes only for the people whose number is n modulo --ymt-scanner
 previous one, D-YMT-QR-VALUE: two scanners must not serve one person at once), so give it the -u value.
 
 Verdict (exit code 1 on failure): error rate ≤ --ymt-max-error-rate, B.4 p95 ≤ --ymt-max-p95 ms, and every accepted
-answer decrypted to the person's masked identity.
+answer decrypted to the person's masked identity. A --ymt-dir that gate-setup did not write is one line and exit 2
+before any scanner starts. Distributed: ``--master --expect-workers W …`` and W ``--worker`` processes, each with the
+gate directory at the path the master's --ymt-dir names (Locust sends the master's options to every worker); worker
+k's scanners are numbered k, k+W, … (W: the master's --expect-workers, or --ymt-workers given to the master).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import datetime as dt
 import io
 import itertools
 import json
+import logging
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +36,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from locust import FastHttpUser, events, task
-from locust.runners import MasterRunner, WorkerRunner
+from locust.exception import StopUser
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 DECODE = "B.4 decode"
 _counter = itertools.count()
 _tally = {"decoded": 0, "decrypted": 0, "undecryptable": 0}  # this process's (summed on the master)
 _gate: dict[str, Any] = {}
+_gate_missing: list[Exception] = []  # said once per process
 
 
 @events.init_command_line_parser.add_listener
@@ -45,7 +52,13 @@ def _options(parser: Any) -> None:
     group = parser.add_argument_group("YMT gate")
     group.add_argument("--ymt-dir", default="gate", help="the directory harness ymt gate-setup --out wrote")
     group.add_argument("--ymt-scanners", type=int, default=50, help="number of scanners (-u): each serves its own people")
-    group.add_argument("--ymt-workers", type=int, default=1, help="number of Locust workers (so their scanners do not overlap)")
+    group.add_argument(
+        "--ymt-workers",
+        type=int,
+        default=0,
+        help="number of Locust workers, so that their scanners do not overlap (default: the master's --expect-workers; "
+        "Locust sends the master's options to every worker, so give it to the master, if at all)",
+    )
     group.add_argument("--ymt-scans-per-min", type=float, default=30.0, help="codes each scanner reads per minute")
     group.add_argument("--ymt-max-error-rate", type=float, default=0.01, help="largest acceptable error rate")
     group.add_argument("--ymt-max-p95", type=float, default=500.0, help="largest acceptable B.4 p95, ms")
@@ -64,6 +77,31 @@ def _load(directory: str) -> dict[str, Any]:
     return _gate
 
 
+@events.init.add_listener
+def _check_gate(environment: Any, **_: Any) -> None:
+    """Read the gate once before any scanner starts, so a missing or partial set-up is one line and exit 2."""
+    if not isinstance(environment.runner, LocalRunner) or environment.parsed_options is None:
+        return  # a worker takes --ymt-dir from its master only when the run starts: its scanners check it then
+    directory = environment.parsed_options.ymt_dir
+    try:
+        _load(directory)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print(_gate_error(directory, e), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _gate_error(directory: str, e: Exception) -> str:
+    if isinstance(e, FileNotFoundError) and e.filename:
+        reason = f"no {Path(e.filename).name} there"
+    elif isinstance(e, KeyError):
+        reason = f"merchant.json has no {e.args[0]}"
+    else:
+        reason = f"not a gate ({type(e).__name__}: {str(e)[:120]})"
+    return (
+        f"ymt_gate: --ymt-dir {directory}: {reason}; make the gate first: harness ymt gate-setup --out {directory} --devices N --people M"
+    )
+
+
 def _qr_text(png_base64: str) -> str | None:
     import zxingcpp
     from PIL import Image
@@ -79,8 +117,17 @@ class Scanner(FastHttpUser):
         o = self.environment.parsed_options
         runner = self.environment.runner
         worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
-        self.number = worker + next(_counter) * max(1, o.ymt_workers)
-        gate = _load(o.ymt_dir)
+        workers = o.ymt_workers or (max(1, getattr(o, "expect_workers", 1) or 1) if isinstance(runner, WorkerRunner) else 1)
+        self.number = worker + next(_counter) * workers
+        self.gate_missing = False
+        try:
+            gate = _load(o.ymt_dir)
+        except (OSError, ValueError, KeyError, TypeError) as e:  # a worker reads the --ymt-dir its master names
+            if not _gate_missing:
+                _gate_missing.append(e)
+                logging.error(_gate_error(o.ymt_dir, e))
+            self.gate_missing = True  # stopped at its first task: Locust logs a traceback for any exception in on_start
+            return
         devices = gate["config"]["devices"]
         self.mac = devices[self.number % len(devices)]
         self.people = gate["people"][self.number % max(1, o.ymt_scanners) :: max(1, o.ymt_scanners)] or gate["people"]
@@ -113,6 +160,8 @@ class Scanner(FastHttpUser):
 
     @task
     def person_at_the_gate(self) -> None:
+        if self.gate_missing:
+            raise StopUser()
         gate = _gate
         token = random.choice(self.people)
         shown = self._post("/qrcode/generate", {"accessToken": token, "latitude": "30.2741", "longitude": "120.1551"}, "B.1 generate")

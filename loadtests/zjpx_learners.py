@@ -11,6 +11,9 @@ and ends the video (§1.4). Runs against `harness serve` or a vendor's own imple
 
 Pass/fail (process exit code) from thresholds: ZJPX_MAX_FAIL_RATIO (default 0.01) and ZJPX_MAX_P95_MS (default 1000).
 ZJPX_MINUTE (default 60) is the report interval in seconds; the supervision side refuses reports closer than a minute.
+A missing ZJPX_ACCOUNT, ZJPX_PASSWORD or ZJPX_CLASS_FILE, or a class file that ``harness zjpx class add`` did not write,
+is one line and exit 2 before any learner starts. Distributed (``--master`` / ``--worker``): the three variables are
+read by each worker; the master needs none of them.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import io
 import itertools
 import json
 import os
+import sys
 import time
 from typing import Any
 
 import gevent
 from locust import HttpUser, events, task
 from locust.env import Environment
+from locust.runners import MasterRunner
 
 MINUTE = float(os.environ.get("ZJPX_MINUTE", "60"))
 CHECK_EVERY = int(os.environ.get("ZJPX_CHECK_EVERY", "2"))  # minutes between face/code checks
@@ -46,15 +51,35 @@ def _photo() -> str:
 PHOTO = _photo()
 
 
-@events.test_start.add_listener
+def _setup_error() -> str | None:
+    """What is missing for a learner to start (None: nothing), read once before any user starts."""
+    missing = [name for name in ("ZJPX_ACCOUNT", "ZJPX_PASSWORD", "ZJPX_CLASS_FILE") if not os.environ.get(name)]
+    if missing:
+        return f"set {', '.join(missing)} (harness zjpx account add … > account.json; harness zjpx class add … --out class.json)"
+    path = os.environ["ZJPX_CLASS_FILE"]
+    try:
+        with open(path, encoding="utf-8") as fh:
+            intake = json.load(fh)
+        if not (intake["thirdClassStudentInfoVoList"] and intake["thirdClassCourseInfoVoList"] and intake["classCode"]):
+            return f"ZJPX_CLASS_FILE {path}: the class has no learners or no courses"
+        if any("*" in str(s.get("cardNo", "")) for s in intake["thirdClassStudentInfoVoList"]):
+            return f"ZJPX_CLASS_FILE {path} holds masked learners (the console's form): write it with harness zjpx class add … --out {path}"
+    except OSError as e:
+        return f"ZJPX_CLASS_FILE {path}: {e.strerror} (harness zjpx class add … --out class.json)"
+    except (ValueError, KeyError, TypeError) as e:
+        return f"ZJPX_CLASS_FILE {path}: not a class of harness zjpx class add ({type(e).__name__}: {str(e)[:120]})"
+    CLASS.update(intake)
+    return None
+
+
+@events.init.add_listener
 def _load_class(environment: Environment, **_: Any) -> None:
-    path = os.environ.get("ZJPX_CLASS_FILE")
-    if not path:
-        raise SystemExit("ZJPX_CLASS_FILE must name a class JSON (harness zjpx class add … --out class.json)")
-    with open(path, encoding="utf-8") as fh:
-        CLASS.update(json.load(fh))
-    if any("*" in str(s.get("cardNo", "")) for s in CLASS.get("thirdClassStudentInfoVoList", [])):
-        raise SystemExit(f"{path} holds masked learners (the console's form): write it with harness zjpx class add … --out {path}")
+    if isinstance(environment.runner, MasterRunner):
+        return  # the master starts no learner: its workers read the class
+    error = _setup_error()
+    if error:
+        print(f"zjpx_learners: {error}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 @events.quitting.add_listener

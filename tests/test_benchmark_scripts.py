@@ -3,6 +3,7 @@ benchmarks print figures, tests do not time things)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -28,10 +29,47 @@ def test_wrk_heartbeat_prints_its_table() -> None:
     assert "errors 0;" in out.stdout and "target (≥ 0.75 × bare" in out.stdout
 
 
+def test_heartbeat_prints_its_tables_labelled_by_the_rate_it_ran() -> None:
+    """The fleet table names the devices the offered rate stands for (rate × 5 s), not always 10,000, and the target
+    line says which of its three parts was missed."""
+    args = ["--rounds", "1", "--duration", "0.5", "--warmup", "0", "--no-prism", "--fleet-duration", "1", "--rate", "50"]
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "heartbeat.py"), *args, "--concurrency", "4"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout
+    assert "| server | req/s | p50 ms | p99 ms | errors | × bare |" in text and "| harness serve | " in text, text
+    assert "1 alternating rounds of 0.5 s" in text, text  # not "0 s"
+    assert "Fleet: open loop at 50 req/s for 1 s (250 devices heartbeating every 5 s)" in text, text
+    target = next(line for line in text.splitlines() if line.startswith("target ("))
+    for part in ("median per-round ratio ", "fleet p99 ", "fleet error rate 0.000% ok"):
+        assert part in target, target
+    assert ("NOT met" in target) == ("missed" in target), target
+
+
+def test_ledger_judges_each_figure_against_its_target_and_refuses_bad_sizes_in_one_line(tmp_path: Path) -> None:
+    bench = [sys.executable, str(ROOT / "benchmarks" / "ledger.py")]
+    out = subprocess.run(
+        [*bench, "--entries", "500", "--appends", "100", "--dir", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert sum("(target ≥ 5,000/s: " in line and "too few appends" in line for line in lines) == 2, out.stdout
+    assert any(line.startswith("inclusion proof from 500 entries") and "(target p99 < 5 ms: " in line for line in lines), out.stdout
+    assert any("(target < 60 s for 1,000,000 entries, here < 0.03 s: " in line for line in lines), out.stdout
+    assert lines[-1].startswith("targets: ") and not list(tmp_path.iterdir()), out.stdout  # its stores removed
+    for args, says in ((["--appends", "0"], "--appends: must be at least 1"), (["--dir", str(tmp_path / "no")], "no such directory")):
+        bad = subprocess.run([*bench, *args], capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and says in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+
+
 @pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")))
 def test_every_benchmark_help_describes_the_benchmark(script: str) -> None:
     """--help says what is measured, and every option says what it does (no bare flags, no words of a work plan)."""
-    import re
 
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT
@@ -67,3 +105,7 @@ def test_scale_out_prints_its_tables() -> None:
     for row in ("| SQLite ×1 |", "| PostgreSQL ×1 |", "| PostgreSQL ×2 workers |", "holds at p99 < 50 ms", "PostgreSQL ×1 ÷ SQLite ×1"):
         assert row in out.stdout, out.stdout
     assert "note:" not in out.stdout, out.stdout  # every classrecord was accepted (errorcode 0)
+    assert re.search(r"^PostgreSQL ×1 ÷ SQLite ×1 \(heartbeat req/s\): [\d.]+ \(target ≥ 0\.5: (met|NOT met)\)$", out.stdout, re.M), (
+        out.stdout
+    )
+    assert "alternating rounds of 0.5 s per layout" in out.stdout, out.stdout  # not "0 s"

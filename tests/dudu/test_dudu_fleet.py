@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -116,3 +117,28 @@ def test_a_device_without_a_token_never_sends_an_empty_one(server: tuple[str, Pa
     assert by_operation.get("location_report", 0) > 0 and by_operation.get("get_token", 0) > 10  # asked again, not once
     assert codes == {"1005"}
     assert not {"get_card_list", "get_line_card_list", "get_qrcode_keys"} & set(by_operation), by_operation
+
+
+def test_distributed_workers_simulate_distinct_devices(server: tuple[str, Path]) -> None:
+    """A master with --expect-workers 2 and two workers, as the README runs them: the master's options replace the
+    workers' own (a worker's --dudu-workers 2 arrives as the master's default), yet 10 users are 10 different devices,
+    not 2 × 5 users sharing device ids (which their tokens, lists and offline sequence numbers would collide on)."""
+    import sqlite3
+
+    port = _free_port()
+    worker = [str(BIN / "locust"), "-f", str(ROOT / "loadtests" / "dudu_fleet.py"), "--worker", "--master-port", str(port)]
+    workers = [
+        subprocess.Popen(worker + extra, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        for extra in ([], ["--dudu-workers", "2"])
+    ]
+    try:
+        result = _locust(server[0], "--master", "--expect-workers", "2", "--master-bind-port", str(port), "-t", "5s")
+    finally:
+        for proc in workers:
+            proc.terminate()
+            proc.wait(timeout=10)
+    out = result.stdout + result.stderr
+    assert "DUDU fleet verdict (master):" in out, out[-3000:]
+    with sqlite3.connect(server[1]) as conn:
+        asked = [json.loads(body)["req_id"] for (body,) in conn.execute("SELECT request_body FROM journal WHERE operation = 'get_token'")]
+    assert len(asked) >= 10 and len(set(asked)) == 10, sorted(asked)
