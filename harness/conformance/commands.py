@@ -115,8 +115,9 @@ def cannot_run_line(command: str, outcome: Outcome) -> str:
 
 def startable(tokens: list[str]) -> list[str]:
     """``tokens`` with the program made absolute; ConfigError (one line, exit 2) when it does not exist or cannot be
-    executed. A program named with a / is taken relative to the current directory (the cases run in a scratch
-    directory of their own); a bare name is looked up on PATH."""
+    executed. A program named with a / is taken relative to the current directory, where the cases run too (so that
+    ``python verify.py {file}`` finds verify.py as it would in a shell; the case files are absolute paths in a
+    scratch directory); a bare name is looked up on PATH."""
     program = tokens[0]
     if "/" in program:
         path = Path(program).expanduser().absolute()

@@ -51,7 +51,7 @@ def _argv(template: str, drill: ledger_drills.Drill, key_file: Path) -> list[str
 def _run_one(template: str, drill: ledger_drills.Drill, kit: ledger_drills.Kit, timeout: float) -> Outcome:
     key = drill.key_file.read_text(encoding="utf-8").strip() if drill.key_file else kit.key
     argv = _argv(template, drill, kit.key_file)
-    exit_code, output = commands.run(argv, timeout=timeout, env={**os.environ, "DYM_LEDGER_KEY": key}, cwd=kit.directory)
+    exit_code, output = commands.run(argv, timeout=timeout, env={**os.environ, "DYM_LEDGER_KEY": key}, cwd=Path.cwd())
     return Outcome(drill, exit_code, output, "drill")
 
 

@@ -208,7 +208,7 @@ def _argv(template: str, file: Path) -> list[str]:
 def _run_one(template: str, vector: Vector, directory: Path, timeout: float) -> Outcome:
     file = directory / f"{vector.name}.json"
     file.write_text(json.dumps(vector.document, ensure_ascii=False, indent=1), encoding="utf-8")
-    exit_code, output = commands.run(_argv(template, file), timeout=timeout, env=os.environ, cwd=directory)
+    exit_code, output = commands.run(_argv(template, file.absolute()), timeout=timeout, env=os.environ, cwd=Path.cwd())
     expected = "accept" if vector.expect == "accept" else f"refuse ({vector.failure})"
     return Outcome(vector, exit_code, output, "vector", expected, f" (clock {vector.document['validationClock']})")
 

@@ -157,3 +157,13 @@ def test_a_fresh_code_of_the_stores_own_platform_joins_the_valid_vectors(tmp_pat
     events = list(EmergencyVerifierRole(CONFORMING, extra=(own,)).run(seed=1))
     valid = [e.result for e in events if isinstance(e, CheckFinished) and e.result.check_id == "YMT-EV-VALID"]
     assert valid[0].status == "passed" and "platform-code" in valid[0].message, valid
+
+
+def test_a_command_naming_its_script_relative_to_the_current_directory_runs_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python tests/ymt/emergency_verifier_double.py MODE {file}` from the repository root finds its script, as in a
+    shell: the vectors run in the directory the role was started from, the vector files are absolute paths."""
+    monkeypatch.chdir(ROOT)
+    verdict, results = _grade(f"{PYTHON} tests/ymt/emergency_verifier_double.py ignores-expiry {{file}}")
+    failed = {r.check_id for r in results if r.status == "failed"}
+    assert verdict == "failed" and failed == {"YMT-EV-EXPIRED"}, failed  # the defect, not a script that was not found
+    assert all(r.status != "failed" for r in results if r.check_id == "YMT-EV-VALID"), results
