@@ -10,6 +10,7 @@ import it, so they are named here by import path, the way ``harness.platforms`` 
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import sys
 import time
@@ -58,6 +59,9 @@ class RunContext:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
     mandatory_failed: int = 0
     wall_started: float = field(default_factory=time.monotonic)
+    # When the role began (UTC): before its cases, probes, fuzz cases and drills ran, which a role does before its
+    # checks start (RunStarted.at); the report's started_at.
+    began_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"))
 
     def update(self, event: Event) -> None:
         if isinstance(event, RunStarted):

@@ -96,7 +96,8 @@ def build(ctx: RunContext) -> dict[str, Any]:
         "options": mask_value(started.options) if started else {},
         "seed": started.seed if started else None,
         "spec_hashes": dict(started.spec_hashes) if started else {},
-        "started_at": started.at if started else None,
+        "started_at": ctx.began_at,  # the role's own work (cases, probes, fuzzing, drills) included
+        "checks_started_at": started.at if started else None,
         "finished_at": finished.at if finished else None,
         "certification_valid": bool(started.certification_valid) if started else False,
         "totals": {

@@ -100,3 +100,22 @@ def test_a_report_directory_that_cannot_be_made_is_one_line_and_exit_2(tmp_path,
     assert run_role(events(), blocker / "out", progress=True, db=tmp_path / "h.db") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"harness: cannot write the report in {blocker / 'out'}: "), err
+
+
+def test_started_at_covers_the_work_a_role_does_before_its_checks(tmp_path):
+    """A role that runs its cases before grading (vectors, drills, fuzz cases) yields RunStarted after them: the
+    report's started_at is when the role began, checks_started_at when grading did."""
+    import datetime as dt
+    import time
+
+    from harness.conformance.runner import run_role
+    from tests.reports.sample_run import events
+
+    def role():
+        time.sleep(0.3)  # the role's own work against the vendor
+        yield from events()
+
+    run_role(role(), tmp_path / "out", progress=False, db=tmp_path / "h.db")
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    began, graded, ended = (dt.datetime.fromisoformat(report[k]) for k in ("started_at", "checks_started_at", "finished_at"))
+    assert began <= graded <= ended and (graded - began).total_seconds() >= 0.29, report
