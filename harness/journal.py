@@ -411,6 +411,7 @@ class Journal:
                 raise ValueError(f"verdict must be one of {OUTCOMES}, not {verdict!r}")
             conditions.append(f"outcome = '{verdict}'")  # a literal (from OUTCOMES), so that SQLite can use journal_failed
         if rule is not None:  # compact (orjson) and spaced (older rows) JSON
+            rule = rule.upper()  # rule ids are upper case; SQLite's LIKE ignores ASCII case, PostgreSQL's does not
             conditions.append("(verdicts LIKE ? OR verdicts LIKE ?)")
             params.extend([f'%"rule":"{rule}"%', f'%"rule": "{rule}"%'])
         if after_id is not None:

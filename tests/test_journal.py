@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.journal import Exchange, LoopGroupCommit
+from harness.journal import Exchange, Journal, LoopGroupCommit
 from harness.schema import open_store
 
 
@@ -360,4 +360,22 @@ def test_warnings_are_found_by_the_cli_and_the_control_api(tmp_path: Path) -> No
     reply = asyncio.run(get())
     assert reply.status_code == 200, reply.text
     assert [e["outcome"] for e in reply.json()["entries"]] == ["warning"]
+    store.close()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_rule_is_found_whatever_case_it_is_asked_in_on_either_engine(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    from harness.rules import Verdict
+
+    store = open_store(request.getfixturevalue("pg_url") if engine == "postgresql" else tmp_path / "h.db")
+    commit = LoopGroupCommit(store)
+
+    async def record() -> None:
+        exchange = _exchange(0)
+        exchange.verdicts = [Verdict("BODY-SIZE", "harness limit", False, "too large")]
+        await commit.record(exchange)
+
+    asyncio.run(record())
+    journal = Journal(store)
+    assert len(journal.query(rule="BODY-SIZE")) == len(journal.query(rule="body-size")) == 1
     store.close()
