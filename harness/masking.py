@@ -157,6 +157,26 @@ def store_key(store: Any) -> bytes:
     return key
 
 
+def store_key_in(conn: Any, store: Any) -> bytes:
+    """:func:`store_key` from inside a transaction on ``conn`` (a migration step): read or made through ``conn``."""
+    cached = _KEYS.get(store)
+    if cached is not None:
+        return cached
+    import datetime as dt
+    import secrets
+
+    row = conn.execute("SELECT key FROM harness_keys WHERE name = 'masking'").fetchone()
+    if row is None:
+        conn.execute(
+            "INSERT INTO harness_keys (name, key, created_at) VALUES ('masking', ?, ?) ON CONFLICT DO NOTHING",
+            (secrets.token_bytes(32), dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
+        )
+        row = conn.execute("SELECT key FROM harness_keys WHERE name = 'masking'").fetchone()
+    key = bytes(row[0])
+    _KEYS[store] = key
+    return key
+
+
 def secret_form(key: bytes, value: str) -> str:
     """``hmac-sha256:<32 hex of HMAC-SHA256(key, value)>:…<tail>``: the tail is at most 4 characters and at most a
     quarter of the secret (none below 4), so that a person can tell two tokens apart at a glance. Idempotent."""

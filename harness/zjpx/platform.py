@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 from starlette.responses import Response
 
-from harness import limits
+from harness import limits, masking
 from harness.clock import BEIJING
 from harness.errors import PlatformError, Violation
 from harness.platform import ErrorKind, ExchangeContext, Platform
@@ -435,7 +435,8 @@ class ZjpxPlatform(Platform):
         rctx = self._rctx(ctx, "teacherInfo")
         self.enforce(ctx, rctx.operation, rctx, body)
         d = body["data"]
-        _file_record(self.store.execute, "zjpx_teachers", "tea_code", rctx.platform_code, str(d["teaCode"]), d, rctx.now_ms)
+        kept = state.without_people(self.store, d)
+        _file_record(self.store.execute, "zjpx_teachers", "tea_code", rctx.platform_code, str(d["teaCode"]), kept, rctx.now_ms)
         return self.respond()
 
     def op_courseInfo(self, ctx: ExchangeContext, body: dict[str, Any]) -> Response:
@@ -493,7 +494,15 @@ def _upsert_learner(conn: Any, rctx: rules.RuleContext, card: str, name: str, co
         " student_code = COALESCE(excluded.student_code, zjpx_learners.student_code),"
         " mobile = COALESCE(excluded.mobile, zjpx_learners.mobile),"
         " photo_url = COALESCE(excluded.photo_url, zjpx_learners.photo_url), at_ms = excluded.at_ms",  # qualified: PostgreSQL
-        (rctx.platform_code, card.upper(), name, code, mobile or None, photo or None, rctx.now_ms),
+        (
+            rctx.platform_code,
+            state.card_key(rctx.store, card),
+            state.person_key(rctx.store, name),
+            code,
+            state.person_key(rctx.store, mobile) if mobile else None,
+            photo or None,
+            rctx.now_ms,
+        ),
     )
 
 
@@ -532,14 +541,15 @@ def file_class(store: Store, platform_code: str, data: dict[str, Any], now_ms: i
                 chapter["chapterCode"] = chapter["chapetCode"]
     code = str(cls["classCode"])
     rctx = rules.RuleContext(store, True, platform_code, "classInfo", now_ms)
+    masking.store_key(store)  # the roster's keyed hashes need the key: made before the transaction, not inside it
     with store.transaction() as conn:
-        _file_record(conn.execute, "zjpx_classes", "class_code", platform_code, code, cls, now_ms)
+        _file_record(conn.execute, "zjpx_classes", "class_code", platform_code, code, state.without_people(store, cls), now_ms)
         conn.execute("DELETE FROM zjpx_enrolments WHERE platform_code = ? AND class_code = ?", (platform_code, code))
         for s in cls.get("thirdClassStudentInfoVoList") or []:
             student = str(s.get("studentCode") or s.get("studentUserCode"))
             conn.execute(
                 "INSERT INTO zjpx_enrolments (platform_code, class_code, student_code, card_no, name) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (platform_code, class_code, student_code) DO UPDATE SET card_no = excluded.card_no, name = excluded.name",
-                (platform_code, code, student, str(s["cardNo"]).upper(), str(s["studentName"])),
+                (platform_code, code, student, state.card_key(store, s["cardNo"]), state.person_key(store, s["studentName"])),
             )
             _upsert_learner(conn, rctx, str(s["cardNo"]), str(s["studentName"]), student, s.get("studentPhone"), s.get("ercunPhotos"))

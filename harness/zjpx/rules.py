@@ -19,7 +19,7 @@ from harness import idnumbers, limits
 from harness.masking import mask_id
 from harness.rules import REPORT_ALL, Fail, RuleSet
 from harness.store import Store
-from harness.zjpx.state import Resource, num
+from harness.zjpx.state import Resource, num, person_key
 
 RULES = RuleSet("zjpx", policy=REPORT_ALL)
 rule = RULES.rule
@@ -175,7 +175,7 @@ def realname(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     person = ctx.facts.get("learner")
     if person is None:
         yield Fail(f"no learner with cardNo {mask_id(str(data(body)['cardNo']))} is enrolled on this platform (§2.3/§2.4)", "data.cardNo")
-    elif person["name"] != data(body)["name"]:
+    elif person["name"] != person_key(ctx.store, data(body)["name"]):  # the roster keeps keyed hashes
         yield Fail("name does not match the enrolled learner with this cardNo", "data.name")
 
 

@@ -9,8 +9,75 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from harness import limits
-from harness.store import Schema, Step, Store
+from harness import limits, masking
+from harness.store import Migrate, Schema, Step, Store
+
+# Personal data of the roster (002 §1.2, §2.1–§2.4) is kept as the journal keeps it: keyed hashes of the store's masking
+# key (harness/masking.py), ID numbers upper-cased first (an x or X check character is one number). The platform only
+# ever compares these values (is this cardNo enrolled, does the name match it), so it never needs them back.
+ID_KEYS = ("cardNo", "stuCard", "teaCard")
+PERSON_KEYS = (*ID_KEYS, "name", "studentName", "stuName", "teaName", "studentPhone", "mobile")
+
+
+def person_key(store: Any, value: Any, *, id_number: bool = False) -> str:
+    """A roster value as the store keeps it (idempotent: a kept value is returned as it is)."""
+    text = str(value)
+    if text.startswith(masking.SECRET_PREFIX):
+        return text
+    return masking.hide(store, text.upper() if id_number else text)
+
+
+def card_key(store: Any, card: Any) -> str:
+    return person_key(store, card, id_number=True)
+
+
+def without_people(store: Any, record: Any) -> Any:
+    """A §2 record (a class with its learners, a teacher) with every personal value replaced by its kept form."""
+    if isinstance(record, dict):
+        return {
+            k: (
+                person_key(store, v, id_number=k in ID_KEYS)
+                if k in PERSON_KEYS and isinstance(v, str | int) and v != ""
+                else without_people(store, v)
+            )
+            for k, v in record.items()
+        }
+    if isinstance(record, list):
+        return [without_people(store, v) for v in record]
+    return record
+
+
+def hash_roster(conn: Any, store: Any) -> None:
+    """Step 2: the roster an older store kept in clear becomes keyed hashes (learners, enrolments, real-name checks, the
+    filed class and teacher records)."""
+    if conn.execute("SELECT 1 FROM zjpx_learners UNION ALL SELECT 1 FROM zjpx_teachers LIMIT 1").fetchone() is None:
+        return  # nothing kept yet (a new store)
+    masking.store_key_in(conn, store)  # the key, through the step's own transaction
+    for row in conn.execute("SELECT platform_code, card_no, name, mobile FROM zjpx_learners").fetchall():
+        conn.execute(
+            "UPDATE zjpx_learners SET card_no = ?, name = ?, mobile = ? WHERE platform_code = ? AND card_no = ?",
+            (
+                card_key(store, row[1]),
+                person_key(store, row[2]),
+                person_key(store, row[3]) if row[3] else row[3],
+                row[0],
+                row[1],
+            ),
+        )
+    for row in conn.execute("SELECT platform_code, class_code, student_code, card_no, name FROM zjpx_enrolments").fetchall():
+        conn.execute(
+            "UPDATE zjpx_enrolments SET card_no = ?, name = ? WHERE platform_code = ? AND class_code = ? AND student_code = ?",
+            (card_key(store, row[3]), person_key(store, row[4]), row[0], row[1], row[2]),
+        )
+    for row in conn.execute("SELECT platform_code, card_no FROM zjpx_realname").fetchall():
+        conn.execute(
+            "UPDATE zjpx_realname SET card_no = ? WHERE platform_code = ? AND card_no = ?", (card_key(store, row[1]), row[0], row[1])
+        )
+    for table, key in (("zjpx_classes", "class_code"), ("zjpx_teachers", "tea_code")):
+        for row in conn.execute(f"SELECT platform_code, {key}, body FROM {table}").fetchall():  # noqa: S608 - own constants
+            body = json.dumps(without_people(store, json.loads(row[2])), ensure_ascii=False)
+            conn.execute(f"UPDATE {table} SET body = ? WHERE platform_code = ? AND {key} = ?", (body, row[0], row[1]))  # noqa: S608
+
 
 SCHEMA = Schema(
     "zjpx",
@@ -70,6 +137,7 @@ SCHEMA = Schema(
                 student_code TEXT NOT NULL, res_code TEXT NOT NULL, url TEXT NOT NULL, at_ms INTEGER NOT NULL)""",
             ],
         ),
+        Step(2, [Migrate(hash_roster)]),
     ],
 )
 
@@ -185,14 +253,14 @@ def enrolment(store: Store, platform_code: str, class_code: str, student_code: s
 
 def learner(store: Store, platform_code: str, card_no: str) -> sqlite3.Row | None:
     return store.query_one(
-        "SELECT card_no, name, student_code, mobile, photo_url FROM zjpx_learners WHERE platform_code = ? AND upper(card_no) = upper(?)",
-        (platform_code, card_no),
+        "SELECT card_no, name, student_code, mobile, photo_url FROM zjpx_learners WHERE platform_code = ? AND card_no = ?",
+        (platform_code, card_key(store, card_no)),
     )
 
 
 def realname_verified(store: Store, platform_code: str, card_no: str) -> bool:
     return (
-        store.query_one("SELECT 1 FROM zjpx_realname WHERE platform_code = ? AND upper(card_no) = upper(?)", (platform_code, card_no))
+        store.query_one("SELECT 1 FROM zjpx_realname WHERE platform_code = ? AND card_no = ?", (platform_code, card_key(store, card_no)))
         is not None
     )
 

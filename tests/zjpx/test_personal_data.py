@@ -41,3 +41,36 @@ def test_teacher_and_student_intake_hash_their_people(zj: Zjpx) -> None:
     for key in ("teaName", "teaCard", "mobile"):
         if teacher.get(key):
             assert str(teacher[key]) not in journal, key
+
+
+def test_the_roster_at_rest_holds_no_learner_in_clear_and_still_answers(zj: Zjpx) -> None:
+    intake = zj.file_class(seed=63, students=2)
+    learner = intake["thirdClassStudentInfoVoList"][0]
+    tables = ("zjpx_learners", "zjpx_enrolments", "zjpx_classes", "zjpx_realname")
+    reply = zj.call(
+        "/api/v1/authentication", {"studyPlatformCode": zj.code, "cardNo": learner["cardNo"].lower(), "name": learner["studentName"]}
+    )
+    assert reply["returnCode"] == "0", reply  # the x/X spelling of the number, the name compared by keyed hash
+    wrong = zj.call("/api/v1/authentication", {"studyPlatformCode": zj.code, "cardNo": learner["cardNo"], "name": "某某某"})
+    assert wrong["returnCode"] == "1", wrong
+    kept = json.dumps([[dict(r) for r in zj.store.query(f"SELECT * FROM {t}")] for t in tables], ensure_ascii=False)
+    for s in intake["thirdClassStudentInfoVoList"]:
+        for key in ("cardNo", "studentName", "studentPhone"):
+            assert str(s[key]) not in kept and str(s[key]).upper() not in kept, key
+
+
+def test_an_older_store_s_roster_is_hashed_by_its_migration(tmp_path) -> None:
+    from harness.schema import open_store
+    from harness.zjpx import state
+
+    store = open_store(tmp_path / "h.db")
+    store.execute(
+        "INSERT INTO zjpx_learners (platform_code, card_no, name, student_code, mobile, photo_url, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ("P", "11010519491231002X", "张三", "S1", "13812345678", None, 1),
+    )
+    store.execute("INSERT INTO zjpx_realname (platform_code, card_no, at_ms) VALUES ('P', '11010519491231002X', 1)")
+    state.hash_roster(store._conn, store)  # what schema step 2 runs on a store from before
+    row = store.query_one("SELECT card_no, name, mobile FROM zjpx_learners")
+    assert all(str(v).startswith("hmac-sha256:") for v in row), dict(row)
+    assert state.learner(store, "P", "11010519491231002x") is not None and state.realname_verified(store, "P", "11010519491231002X")
+    store.close()

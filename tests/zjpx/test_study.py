@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fixtures.zjpx import resources
+from harness.zjpx import state
 from harness.zjpx.platform import beijing_day
 from tests.zjpx.conftest import Zjpx, failed_rules
 
@@ -208,7 +209,9 @@ def test_update_two_inch_photo(zj: Zjpx) -> None:
     assert (
         zj.call("/api/v1/updateErcunPhotosUrl", {"studyPlatformCode": zj.code, "cardNo": card, "ercunPhotoUrl": url})["returnCode"] == "0"
     )
-    row = zj.store.query_one("SELECT photo_url FROM zjpx_learners WHERE platform_code = ? AND card_no = ?", (zj.code, card))
+    row = zj.store.query_one(
+        "SELECT photo_url FROM zjpx_learners WHERE platform_code = ? AND card_no = ?", (zj.code, state.card_key(zj.store, card))
+    )
     assert row["photo_url"] == url
     stranger = zj.call("/api/v1/updateErcunPhotosUrl", {"studyPlatformCode": zj.code, "cardNo": "11010519491231002X", "ercunPhotoUrl": url})
     assert stranger["returnCode"] == "1" and failed_rules(stranger) == {"ZJPX-PHOTO-LEARNER"}
