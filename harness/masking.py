@@ -136,42 +136,31 @@ def _lowercase(headers: dict[str, str]) -> bool:
 _DIGEST_HEX = 32
 
 
+_KEY_READ = "SELECT key FROM harness_keys WHERE name = 'masking'"
+_KEY_MAKE = "INSERT INTO harness_keys (name, key, created_at) VALUES ('masking', ?, ?) ON CONFLICT DO NOTHING"
+
+
 def store_key(store: Any) -> bytes:
     """The store's masking key (32 random bytes in ``harness_keys``), made on first use and cached per store handle."""
-    cached = _KEYS.get(store)
-    if cached is not None:
-        return cached
-    import datetime as dt
-    import secrets
-
-    row = store.query_one("SELECT key FROM harness_keys WHERE name = 'masking'")
-    if row is None:  # ON CONFLICT DO NOTHING: when two processes race, the first key wins and both read it back
-        store.execute(
-            "INSERT INTO harness_keys (name, key, created_at) VALUES ('masking', ?, ?) ON CONFLICT DO NOTHING",
-            (secrets.token_bytes(32), dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
-            changes_state=False,
-        )
-        row = store.query_one("SELECT key FROM harness_keys WHERE name = 'masking'")
-    key = bytes(row["key"])
-    _KEYS[store] = key
-    return key
+    return _key(store, lambda: store.query_one(_KEY_READ), lambda params: store.execute(_KEY_MAKE, params, changes_state=False))
 
 
 def store_key_in(conn: Any, store: Any) -> bytes:
     """:func:`store_key` from inside a transaction on ``conn`` (a migration step): read or made through ``conn``."""
+    return _key(store, lambda: conn.execute(_KEY_READ).fetchone(), lambda params: conn.execute(_KEY_MAKE, params))
+
+
+def _key(store: Any, read: Any, make: Any) -> bytes:
     cached = _KEYS.get(store)
     if cached is not None:
         return cached
     import datetime as dt
     import secrets
 
-    row = conn.execute("SELECT key FROM harness_keys WHERE name = 'masking'").fetchone()
-    if row is None:
-        conn.execute(
-            "INSERT INTO harness_keys (name, key, created_at) VALUES ('masking', ?, ?) ON CONFLICT DO NOTHING",
-            (secrets.token_bytes(32), dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
-        )
-        row = conn.execute("SELECT key FROM harness_keys WHERE name = 'masking'").fetchone()
+    row = read()
+    if row is None:  # ON CONFLICT DO NOTHING: when two processes race, the first key wins and both read it back
+        make((secrets.token_bytes(32), dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
+        row = read()
     key = bytes(row[0])
     _KEYS[store] = key
     return key

@@ -10,7 +10,6 @@ import it, so they are named here by import path, the way ``harness.platforms`` 
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import sys
 import time
@@ -29,6 +28,7 @@ from harness.conformance.model import (
     NonFatalError,
     RunFinished,
     RunStarted,
+    _now,
 )
 from harness.masking import mask_text
 
@@ -61,7 +61,7 @@ class RunContext:
     wall_started: float = field(default_factory=time.monotonic)
     # When the role began (UTC): before its cases, probes, fuzz cases and drills ran, which a role does before its
     # checks start (RunStarted.at); the report's started_at.
-    began_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"))
+    began_at: str = field(default_factory=_now)
 
     def update(self, event: Event) -> None:
         if isinstance(event, RunStarted):
