@@ -90,6 +90,12 @@ class ControlApi:
         ymt_admin.set_down(self._store, bool(body["down"]))
         return {"down": ymt_admin.is_down(self._store)}
 
+    async def dudu_devices(self, enterprise_id: str) -> dict[str, Any]:
+        rows = self._store.query(
+            "SELECT id, offline_seq, heartbeats FROM dudu_devices WHERE enterprise_id = ? ORDER BY id", (enterprise_id,)
+        )
+        return {"devices": [{"device_id": r["id"], "offline_seq": r["offline_seq"], "heartbeats": r["heartbeats"]} for r in rows]}
+
     async def vendors(self, platform: str | None = None) -> dict[str, Any]:
         return {
             "vendors": [

@@ -9,6 +9,10 @@ Each device, against the harness or any 嘟嘟-compatible server:
 * swipes cards and scans QR tickets at a configurable rate: online (§4.2 card_check, §5.3 ticket_check) while
   connected, or decided locally from its lists and logged later (§4.3 card_check_log, §5.4 offline_qrcode_log) while
   offline or in offline mode, numbering every offline event (seq; D-DUDU-OFFLINE-SEQ);
+* continues its offline numbering where the platform has it (``--dudu-seq-from server``, the default: the harness's
+  control API, GET /_harness/dudu/devices, says each device's highest seq so far), as a real device keeps the number
+  across restarts, so a second run against the same store is not refused 1007 for numbers the first one used; offline
+  events the platform already missed before this run are not counted against it;
 * goes offline now and then, and on reconnecting sends every queued log, then a heartbeat whose offline_missing must
   be 0;
 * rides out an outage of the platform (a ``harness faults add down`` window, docs/faults.md): a heartbeat, card check
@@ -36,9 +40,13 @@ import collections
 import datetime as dt
 import itertools
 import random
+import sys
 import time
+import urllib.parse
+import urllib.request
 from typing import Any
 
+import gevent.lock
 import orjson
 from locust import FastHttpUser, events, task
 from locust.runners import MasterRunner, WorkerRunner
@@ -54,6 +62,8 @@ _lost = {"unlogged": 0, "missing": 0, "offline_events": 0}  # this process's off
 # rounds them: ms → count. Workers send theirs to the master with each report.
 _steady: collections.Counter[int] = collections.Counter()
 _spawned = {"done": False}
+_resume: dict[str, Any] = {"loaded": False, "seqs": {}}  # device id → (offline_seq, missing) at the start of this run
+_resume_lock = gevent.lock.BoundedSemaphore()
 # Card lists by version, shared by every device of this process that holds that version (read-only): 10,000 devices
 # each keeping its own 1,000-card dict took 1 GB per Locust worker and much of its CPU.
 _card_lists: dict[tuple[str, str, str], CardList] = {}
@@ -101,6 +111,13 @@ def _options(parser: Any) -> None:
         action="store_true",
         help="fault injection: forget swipes and scans the platform did not answer (instead of logging them offline)",
     )
+    group.add_argument(
+        "--dudu-seq-from",
+        choices=("server", "one"),
+        default="server",
+        help="where a device's offline numbering (seq) starts: 'server' (default) continues from the highest seq the "
+        "harness has for it (GET /_harness/dudu/devices; from 1 if the server cannot say), 'one' starts at 1 (a fresh store)",
+    )
     group.add_argument("--dudu-max-error-rate", type=float, default=0.001, help="verdict: highest acceptable failure ratio")
     group.add_argument("--dudu-max-p95", type=float, default=200.0, help="verdict: highest acceptable p95, ms")
     group.add_argument(
@@ -120,6 +137,34 @@ def sharing(options: Any, runner: Any) -> int:
 
 
 _clock = {"second": 0, "text": ""}
+
+
+def resume_seqs(host: str, enterprise: str, timeout: float = 10.0) -> dict[str, int]:
+    """Each device's highest offline seq the server holds (the harness's control API), or {} with a note on stderr when
+    the server cannot say (not the harness, or its control API refuses this client): devices then number from 1."""
+    url = f"{host.rstrip('/')}/_harness/dudu/devices?{urllib.parse.urlencode({'enterprise_id': enterprise})}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - the --host the user gave
+            devices = orjson.loads(response.read())["devices"]
+        return {str(d["device_id"]): int(d["offline_seq"]) for d in devices}
+    except Exception as exc:  # noqa: BLE001 - any answer but the harness's: number from 1, and say so
+        print(
+            f"note: {url} did not say where each device's offline numbering stands ({type(exc).__name__}: {str(exc)[:120]}); "
+            "devices number from 1 (a store that already holds this fleet's offline logs refuses those numbers, 1007)",
+            file=sys.stderr,
+        )
+        return {}
+
+
+def _resumed_seq(user: Any, device_id: str) -> int:
+    o = user.environment.parsed_options
+    if o.dudu_seq_from != "server":
+        return 0
+    with _resume_lock:  # the first device of this process asks; the others wait for its answer
+        if not _resume["loaded"]:
+            _resume["seqs"] = resume_seqs(user.host or user.environment.host or "", o.dudu_enterprise)
+            _resume["loaded"] = True
+    return int(_resume["seqs"].get(device_id, 0))
 
 
 def _now_text() -> str:
@@ -146,7 +191,8 @@ class Device(FastHttpUser):
         self.line_cards: dict[str, int] = {}
         self.keys: dict[int, str] = {}
         self.config: dict[str, Any] = {}
-        self.seq = 0
+        self.seq = _resumed_seq(self, self.device_id)  # where the platform's numbering for this device stands
+        self.missed_before: int | None = None  # offline events the platform missed before this run (first heartbeat)
         self.queue: list[tuple[str, dict[str, Any]]] = []
         self.offline_until = 0.0
         self.cut_off = False  # the platform did not answer (an outage): decide offline until a heartbeat is answered
@@ -272,7 +318,10 @@ class Device(FastHttpUser):
         self.config = {k: reply[k] for k in ("check_mode", "check_card_mode", "qrcode_mode", "card_mode", "white_mode", "is_line_white")}
         self.interval = float(reply.get("heartbeat_interval") or 5)
         # Only meaningful once this device has nothing queued: then every numbered event should have arrived.
-        self.platform_missing = 0 if self.queue else int(reply.get("offline_missing") or 0)
+        missing = int(reply.get("offline_missing") or 0)
+        if self.missed_before is None:  # the first answer: what earlier runs left missing is not this run's loss
+            self.missed_before = missing
+        self.platform_missing = 0 if self.queue else max(0, missing - self.missed_before)
         self.refresh(reply)
 
     def refresh(self, reply: dict[str, Any]) -> None:

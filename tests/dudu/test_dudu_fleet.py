@@ -142,3 +142,34 @@ def test_distributed_workers_simulate_distinct_devices(server: tuple[str, Path])
     with sqlite3.connect(server[1]) as conn:
         asked = [json.loads(body)["req_id"] for (body,) in conn.execute("SELECT request_body FROM journal WHERE operation = 'get_token'")]
     assert len(asked) >= 10 and len(set(asked)) == 10, sorted(asked)
+
+
+def test_a_second_run_continues_each_devices_offline_numbering(server: tuple[str, Path]) -> None:
+    """A device keeps its offline numbering across restarts (D-DUDU-OFFLINE-SEQ); a second Locust run against the same
+    store must not reuse the first run's numbers (refused 1007), nor inherit its misses. Starting from 1 instead
+    (--dudu-seq-from one) is what the platform refuses."""
+    import sqlite3
+
+    first = _locust(server[0], "-t", "5s")
+    assert "DUDU fleet verdict (local): PASSED" in first.stdout + first.stderr, (first.stdout + first.stderr)[-3000:]
+    with sqlite3.connect(server[1]) as conn:
+        used = conn.execute("SELECT MAX(offline_seq) FROM dudu_devices").fetchone()[0]
+    assert used and used > 0  # the first run numbered offline events
+    second = _locust(server[0], "-t", "5s")
+    out = second.stdout + second.stderr
+    assert "DUDU fleet verdict (local): PASSED" in out and second.returncode == 0, out[-3000:]
+    with sqlite3.connect(server[1]) as conn:
+        refused = conn.execute("SELECT COUNT(*) FROM journal WHERE code = '1007'").fetchone()[0]
+    assert refused == 0
+    restarted = _locust(server[0], "-t", "5s", "--dudu-seq-from", "one")
+    out = restarted.stdout + restarted.stderr
+    assert "DUDU fleet verdict (local): FAILED" in out and "1007" in out, out[-3000:]
+
+
+def test_the_control_api_says_where_each_devices_numbering_stands(server: tuple[str, Path]) -> None:
+    import httpx
+
+    devices = httpx.get(f"{server[0]}/_harness/dudu/devices", params={"enterprise_id": "398"}).json()["devices"]
+    assert len(devices) == 20 and {d["offline_seq"] for d in devices} == {0}
+    assert httpx.get(f"{server[0]}/_harness/dudu/devices", params={"enterprise_id": "nope"}).json() == {"devices": []}
+    assert httpx.get(f"{server[0]}/_harness/dudu/devices").status_code == 400  # enterprise_id is required
