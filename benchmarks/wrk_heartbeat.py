@@ -13,6 +13,7 @@ client's. Both servers run as one uvicorn process each, on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -44,6 +45,24 @@ def run_wrk(wrk: str, script: Path, port: int, path: str, connections: int, dura
     return rps, errors
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` so far (Linux /proc), or None where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def measured(wrk: str, script: Path, port: int, pid: int, path: str, connections: int, duration: float) -> tuple[float, int, float | None]:
+    """(requests/s, errors, server CPU µs per request) of one wrk run against the server process ``pid``."""
+    before = cpu_seconds(pid)
+    rps, errors = run_wrk(wrk, script, port, path, connections, duration)
+    after = cpu_seconds(pid)
+    cpu = None if before is None or after is None or not rps else (after - before) / (rps * duration) * 1e6
+    return rps, errors, cpu
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds, servers alternating (default 3; the median ratio is reported)")
@@ -68,31 +87,43 @@ def main() -> int:
         bare_port, harness_port = _free_port(), _free_port()
         bare: list[float] = []
         served: list[float] = []
+        cpu: dict[str, list[float | None]] = {"bare": [], "harness": []}
         errors = 0
         with (
-            server([sys.executable, str(ROOT / "benchmarks" / "bare_starlette.py"), "--port", str(bare_port)], bare_port),
-            server([*harness, "serve", "--port", str(harness_port), "--db", str(db)], harness_port),
+            server([sys.executable, str(ROOT / "benchmarks" / "bare_starlette.py"), "--port", str(bare_port)], bare_port) as bare_proc,
+            server([*harness, "serve", "--port", str(harness_port), "--db", str(db)], harness_port) as harness_proc,
         ):
             run_wrk(wrk, script, bare_port, path, args.connections, 1)  # warm-up
             run_wrk(wrk, script, harness_port, path, args.connections, 1)
             before = journal_rows(db)
             for _ in range(args.rounds):
-                rps, err = run_wrk(wrk, script, bare_port, path, args.connections, args.duration)
+                rps, err, used = measured(wrk, script, bare_port, bare_proc.pid, path, args.connections, args.duration)
                 bare.append(rps)
-                rps, err2 = run_wrk(wrk, script, harness_port, path, args.connections, args.duration)
+                cpu["bare"].append(used)
+                rps, err2, used = measured(wrk, script, harness_port, harness_proc.pid, path, args.connections, args.duration)
                 served.append(rps)
+                cpu["harness"].append(used)
                 errors += err + err2
             journaled = journal_rows(db) - before
     ratios = [h / b for b, h in zip(bare, served, strict=True)]
     ratio = statistics.median(ratios)
     print(f"\nwrk -t1 -c{args.connections} -d{args.duration:g}s, one accepted heartbeat (POST {path}), {args.rounds} alternating rounds\n")
-    print("| round | bare Starlette req/s | harness serve req/s | × bare |")
-    print("|---:|---:|---:|---:|")
-    for i, (b, h, r) in enumerate(zip(bare, served, ratios, strict=True), 1):
-        print(f"| {i} | {b:,.0f} | {h:,.0f} | {r:.2f} |")
+    print("| round | bare Starlette req/s | harness serve req/s | × bare | bare CPU µs/req | harness CPU µs/req |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for i, (b, h, r, cb, ch) in enumerate(zip(bare, served, ratios, cpu["bare"], cpu["harness"], strict=True), 1):
+        print(f"| {i} | {b:,.0f} | {h:,.0f} | {r:.2f} | {_us(cb)} | {_us(ch)} |")
+    print(
+        "\nCPU µs/req: the server process's CPU time (all its threads) during the round ÷ the requests it answered; a "
+        "server at one full core has req/s ≈ 10⁶ ÷ that figure, so the ratio follows it. The bare figure moving from round "
+        "to round is the machine (other load, clock), not the code."
+    )
     print(f"\nerrors {errors}; journal rows written during the rounds {journaled:,} (every accepted heartbeat is one)")
     print(f"target (≥ {TARGET} × bare, median of rounds): {'met' if ratio >= TARGET and not errors else 'NOT met'} (median {ratio:.2f})")
     return 0
+
+
+def _us(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ def test_wrk_heartbeat_prints_its_table() -> None:
         cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "| round | bare Starlette req/s | harness serve req/s | × bare |" in out.stdout
+    assert "| round | bare Starlette req/s | harness serve req/s | × bare | bare CPU µs/req | harness CPU µs/req |" in out.stdout
+    assert re.search(r"^\| 1 \| [\d,]+ \| [\d,]+ \| [\d.]+ \| \d+ \| \d+ \|$", out.stdout, re.M), out.stdout
     assert "errors 0;" in out.stdout and "target (≥ 0.75 × bare" in out.stdout
 
 
