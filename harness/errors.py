@@ -3,6 +3,7 @@
 HarnessError
 ├── ConfigError            bad arguments or settings (CLI exit code 2)
 ├── StoreError             the store cannot be opened or migrated
+│   └── StoreUnreachable   the database cannot be reached at all (harness.store; also a sqlite3.OperationalError)
 ├── EnrolmentError         vendor enrolment or certificate problems
 ├── PlatformError          a platform-level refusal, rendered in that platform's own envelope
 │   └── SchemaViolation    the request does not match the OpenAPI definition
@@ -16,7 +17,7 @@ HarnessError
     └── TargetUnreachable  the target cannot be reached at all
 
 The classes outside this module are defined next to the code that raises them; ``ValueError`` stays a second base
-where callers catch it as one.
+where callers catch it as one (``sqlite3.OperationalError`` for StoreUnreachable, as every engine's statement errors are).
 """
 
 from __future__ import annotations

@@ -24,6 +24,12 @@ from typing import Any
 from harness.errors import StoreError
 
 
+class StoreUnreachable(sqlite3.OperationalError, StoreError):
+    """The database cannot be reached at all (a PostgreSQL store during an outage): every exchange fails alike until it
+    answers again, so the server logs the outage, not each exchange's traceback. A ``sqlite3.OperationalError``, as
+    every engine's statement errors are (harness.store_pg)."""
+
+
 @dataclass(frozen=True)
 class AddColumn:
     """``ALTER TABLE table ADD COLUMN column declaration``, skipped when the column exists (``PRAGMA table_info``)."""

@@ -37,6 +37,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -44,7 +45,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from harness.errors import StoreError
-from harness.store import AddColumn, Schema, Store
+from harness.store import AddColumn, Schema, Store, StoreUnreachable
 
 try:  # optional: `pip install 'harness[postgres]'`
     import psycopg
@@ -78,6 +79,11 @@ STATEMENT_CACHE = 4096  # translated statement texts kept per handle
 POOL_MIN, POOL_MAX = 1, 4
 POOL_TIMEOUT = 30.0
 RECONNECT_WAIT = 2.0
+# Once a reconnect found the database unreachable, the handle's later reconnects fail at once for this long, and then
+# one caller waits again: during an outage the event loop is blocked RECONNECT_WAIT seconds in every
+# RECONNECT_WAIT + UNREACHABLE_HOLD, not that long for every request in the queue (a hundred heartbeats in flight took
+# 200 s to be refused), and devices hear the platform's system error soon enough to fall back to offline mode.
+UNREACHABLE_HOLD = 3.0
 
 
 def is_url(target: object) -> bool:
@@ -393,7 +399,7 @@ class PgConnection:
         if raw is None:
             if self._closed:
                 raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
-            raw = self.raw = self._store._take(RECONNECT_WAIT)
+            raw = self.raw = self._store._reconnect()
         return raw
 
     def _lost(self) -> bool:
@@ -619,6 +625,7 @@ class PostgresStore(Store):
         self._catalog = Catalog()
         self._migrating = True  # DDL of migrations: the catalog is read once, after them
         self._own_changes = 0  # committed changes counted in harness_changes by this handle's connections
+        self._unreachable_until = 0.0  # monotonic time until which a reconnect fails at once (UNREACHABLE_HOLD)
         self._pool = self._open_pool()
         try:
             self._conn = self.new_connection()
@@ -667,7 +674,21 @@ class PostgresStore(Store):
         try:
             return self._pool.getconn(timeout=timeout)
         except psycopg.Error as exc:  # PoolTimeout, PoolClosed: the database is unreachable (or the handle closed)
-            raise sqlite3.OperationalError(f"store {self.path} unreachable: {' '.join(str(exc).split())}") from None
+            raise StoreUnreachable(f"store {self.path} unreachable: {' '.join(str(exc).split())}") from None
+
+    def _reconnect(self) -> Any:
+        """A fresh connection for a handle whose connection was lost: :meth:`_take` with RECONNECT_WAIT, failing at once
+        while an earlier attempt found the database unreachable less than UNREACHABLE_HOLD seconds ago."""
+        wait = self._unreachable_until - time.monotonic()
+        if wait > 0:
+            raise StoreUnreachable(f"store {self.path} unreachable (the next attempt to reconnect in {wait:.1f} s)")
+        try:
+            raw = self._take(RECONNECT_WAIT)
+        except sqlite3.OperationalError:
+            self._unreachable_until = time.monotonic() + UNREACHABLE_HOLD
+            raise
+        self._unreachable_until = 0.0
+        return raw
 
     def _give_back(self, raw: Any) -> None:
         """Back to the pool: kept when healthy and idle, rolled back when in a transaction, replaced when lost."""

@@ -10,6 +10,7 @@ from harness.dudu.qr import TicketError
 from harness.errors import HarnessError, PlatformError, SchemaViolation
 from harness.rules import DuplicateRule
 from harness.signing import SigningError
+from harness.store import StoreUnreachable
 from harness.yxc.scan import Unreachable
 from harness.zjpx.vendor import VendorUnreachable
 
@@ -27,6 +28,7 @@ from harness.zjpx.vendor import VendorUnreachable
         TargetUnreachable,
         PlatformError,
         SchemaViolation,
+        StoreUnreachable,
     ],
 )
 def test_every_error_is_a_harness_error(cls: type) -> None:
@@ -38,9 +40,15 @@ def test_value_error_stays_a_base_where_callers_rely_on_it(cls: type) -> None:
     assert issubclass(cls, ValueError)
 
 
+def test_an_unreachable_store_stays_a_statement_error() -> None:
+    import sqlite3
+
+    assert issubclass(StoreUnreachable, sqlite3.OperationalError)  # callers that catch the engine's errors catch it too
+
+
 def test_the_tree_is_drawn_in_the_module() -> None:
     import harness.errors
 
     doc = harness.errors.__doc__ or ""
-    for name in ("SigningError", "TicketError", "Unreachable", "DuplicateRule", "CannotRun"):
+    for name in ("SigningError", "TicketError", "Unreachable", "DuplicateRule", "CannotRun", "StoreUnreachable"):
         assert name in doc

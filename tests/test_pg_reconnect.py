@@ -22,7 +22,7 @@ import pytest
 from fixtures import dudu as fx
 from harness.journal import Exchange, Journal
 from harness.schema import open_store
-from harness.store_pg import POOL_MAX, PostgresStore
+from harness.store_pg import POOL_MAX, RECONNECT_WAIT, PostgresStore
 from tests.test_scale_out import Pinned, serving
 
 _names = itertools.count(1)
@@ -289,6 +289,11 @@ def test_an_outage_is_answered_in_the_platforms_envelope_and_ends_by_itself(db_u
                     status, reply = one.request("POST", path, body)
                     assert status == 200 and reply["ret_code"] == 1099, (path, status, reply)
                     assert time.monotonic() - began < 9
+                began = time.monotonic()  # later ones are refused at once, not after another reconnect wait each
+                for _ in range(5):
+                    status, reply = one.request("POST", paths[0], body)
+                    assert status == 200 and reply["ret_code"] == 1099, reply
+                assert time.monotonic() - began < RECONNECT_WAIT * 2, "each request waited for a reconnect of its own"
             finally:
                 with psycopg.connect(admin, autocommit=True) as conn:
                     conn.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fixtures import files
 
 
@@ -52,3 +54,31 @@ def test_refused_calls_do_not_touch_accepted_state(harness) -> None:
     harness.upload("sfz", files.pdf())
     rows = harness.store.query("SELECT id FROM yxc_files")
     assert [r["id"] for r in rows] == [good]
+
+
+def test_a_store_outage_is_logged_as_one_outage_not_a_traceback_per_exchange(caplog: pytest.LogCaptureFixture) -> None:
+    """During a database outage every exchange fails alike: the first one is logged in one line, the rest are counted
+    into the next line EVERY seconds later; any other failure keeps its traceback."""
+    import logging
+
+    from harness.server.exchange import _OutageLog
+    from harness.store import StoreUnreachable
+
+    outage = _OutageLog()
+    lost = StoreUnreachable("store postgresql://harness@db/h unreachable: connection refused")
+    with caplog.at_level(logging.ERROR, logger="harness.server"):
+        for _ in range(50):
+            try:
+                raise RuntimeError("commit failed") from lost  # how the unit of work wraps it, or not at all
+            except RuntimeError as exc:
+                outage.failed("journal write failed on", "/dudu/location_report", "internal error", exc)
+        assert len(caplog.records) == 1 and caplog.records[0].exc_info is None
+        assert "unreachable" in caplog.records[0].getMessage()
+        outage.logged_at -= outage.EVERY  # EVERY seconds later
+        outage.failed("journal write failed on", "/dudu/location_report", "internal error", lost)
+        assert "(49 more exchanges answered with the internal error" in caplog.records[-1].getMessage()
+        try:
+            raise KeyError("a bug")
+        except KeyError as exc:
+            outage.failed("unhandled error in", "/dudu/location_report", "internal error", exc)
+        assert caplog.records[-1].exc_info is not None  # a real bug keeps its traceback

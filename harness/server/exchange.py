@@ -37,15 +37,53 @@ from harness.journal import Exchange, Journal, LoopGroupCommit, origin_of
 from harness.limits import BODY_TIMEOUT_SECONDS
 from harness.platform import ErrorKind, ExchangeContext, Platform, current_exchange, internal_error
 from harness.server import fastpath
+from harness.store import StoreUnreachable
 from harness.unit_of_work import ClaimConflict
 
 log = logging.getLogger("harness.server")
+
+
+class _OutageLog:
+    """An exchange that fails because the store cannot be reached is logged as part of the outage: its first one in
+    one line, then a line every :attr:`EVERY` seconds counting the exchanges answered with the internal error since
+    (a traceback per exchange would flood the log, a hundred a second during a database outage, and fill a pipe the
+    log goes to). Any other failure keeps its traceback."""
+
+    EVERY = 10.0
+
+    def __init__(self) -> None:
+        self.logged_at = -float("inf")
+        self.since = 0
+
+    def failed(self, what: str, path: str, summary: str, exc: BaseException | None) -> None:
+        lost = _unreachable(exc)
+        if lost is None:
+            log.error("%s %s: %s", what, path, summary, exc_info=exc)
+            return
+        now = time.monotonic()
+        if now - self.logged_at < self.EVERY:
+            self.since += 1
+            return
+        more = f" ({self.since} more exchanges answered with the internal error in the last {self.EVERY:g} s)" if self.since else ""
+        log.error("%s %s: %s: %s%s", what, path, summary, lost, more)
+        self.logged_at, self.since = now, 0
+
+
+def _unreachable(exc: BaseException | None) -> StoreUnreachable | None:
+    """The store-unreachable error ``exc`` is or was raised from, if any."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, StoreUnreachable):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
 
 # Scope keys of the session rewrite (session_scope).
 SESSION_PREFIX = "/_session/"
 SCOPE_SESSION = "harness.session"
 SCOPE_SESSION_REFUSED = "harness.session_refused"
-SCOPE_STORE_ERROR = "harness.store_error"  # the session could not be looked up: the store is unreachable
+SCOPE_STORE_ERROR = "harness.store_error"  # the session could not be looked up (the error): the store is unreachable
 SESSION_RULE = "SESSION"
 JSON_TYPE = (b"content-type", b"application/json; charset=utf-8")
 NO_HEADERS: list[tuple[bytes, bytes]] = []  # never mutated
@@ -66,8 +104,8 @@ def session_scope(scope: Scope, store: Any) -> Scope:
     scope[SCOPE_SESSION] = session_id[:64]
     try:
         is_open = sessions.is_open(store, session_id)
-    except Exception:  # noqa: BLE001 - the store is unreachable: the exchange fails in the platform's envelope
-        scope[SCOPE_STORE_ERROR] = True
+    except Exception as exc:  # noqa: BLE001 - the store is unreachable: the exchange fails in the platform's envelope
+        scope[SCOPE_STORE_ERROR] = exc
         return scope
     if not is_open:
         scope[SCOPE_SESSION_REFUSED] = f"no open certification session {session_id[:64]!r}: unknown or finished (harness certify sessions)"
@@ -104,6 +142,7 @@ class ExchangeMiddleware:
         self.strict = settings.strict
         self.routes = fastpath.compile_operations(platforms, settings.validate_responses)
         self.faults = faults.FaultBook(journal.store)  # resilience drills (harness/faults.py)
+        self.outage = _OutageLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -139,7 +178,7 @@ class ExchangeMiddleware:
         ctx = ExchangeContext(platform, exchange, body, operation=operation)
         if scope.get(SCOPE_STORE_ERROR):  # nothing can be looked up nor journaled: the platform's internal error
             error = internal_error()
-            log.error("store unreachable on %s: %s", path, error.summary)
+            self.outage.failed("store unreachable on", path, error.summary, scope.get(SCOPE_STORE_ERROR))
             token = current_exchange.set(ctx)  # the envelope may need the exchange (DUDU echoes req_id)
             raw = platform.encode(platform.error(error))
             current_exchange.reset(token)
@@ -186,9 +225,9 @@ class ExchangeMiddleware:
                 raw = self._refused_at_commit(ctx, lost.refusal())
                 status, reply_headers = 200, []
                 await self.commit.record(exchange)
-        except Exception:  # unjournaled means unacknowledged: its state changes were rolled back with it
+        except Exception as exc:  # unjournaled means unacknowledged: its state changes were rolled back with it
             error = internal_error()
-            log.exception("journal write failed on %s: %s", path, error.summary)
+            self.outage.failed("journal write failed on", path, error.summary, exc)
             token = current_exchange.set(ctx)  # the envelope may need the exchange (DUDU echoes req_id)
             raw, status, reply_headers = platform.encode(platform.error(error)), 200, []
             current_exchange.reset(token)
@@ -209,9 +248,9 @@ class ExchangeMiddleware:
             document = fastpath.respond(op, ctx, body, document, strict=self.strict)
         except PlatformError as exc:
             document = self._refusal(ctx, exc)
-        except Exception:  # the safety net: never a stack trace on the wire
+        except Exception as exc:  # the safety net: never a stack trace on the wire
             error = internal_error()
-            log.exception("unhandled error in %s: %s", scope["path"], error.summary)
+            self.outage.failed("unhandled error in", scope["path"], error.summary, exc)
             document = self._refusal(ctx, error)
         return 200, NO_HEADERS, platform.encode(document), document
 
@@ -243,9 +282,9 @@ class ExchangeMiddleware:
         except PlatformError as exc:
             document = self._refusal(ctx, exc)
             return 200, [], platform.encode(document), document
-        except Exception:  # the safety net: never a stack trace on the wire
+        except Exception as exc:  # the safety net: never a stack trace on the wire
             error = internal_error()
-            log.exception("unhandled error in %s: %s", scope["path"], error.summary)
+            self.outage.failed("unhandled error in", scope["path"], error.summary, exc)
             document = self._refusal(ctx, error)
             return 200, [], platform.encode(document), document
         try:
