@@ -150,18 +150,19 @@ def test_a_second_run_continues_each_devices_offline_numbering(server: tuple[str
     (--dudu-seq-from one) is what the platform refuses."""
     import sqlite3
 
-    first = _locust(server[0], "-t", "5s")
+    relaxed = ("-t", "5s", "--dudu-max-p95", "10000")  # numbering is judged here, not latency (CI machines are busy)
+    first = _locust(server[0], *relaxed)
     assert "DUDU fleet verdict (local): PASSED" in first.stdout + first.stderr, (first.stdout + first.stderr)[-3000:]
     with sqlite3.connect(server[1]) as conn:
         used = conn.execute("SELECT MAX(offline_seq) FROM dudu_devices").fetchone()[0]
     assert used and used > 0  # the first run numbered offline events
-    second = _locust(server[0], "-t", "5s")
+    second = _locust(server[0], *relaxed)
     out = second.stdout + second.stderr
     assert "DUDU fleet verdict (local): PASSED" in out and second.returncode == 0, out[-3000:]
     with sqlite3.connect(server[1]) as conn:
         refused = conn.execute("SELECT COUNT(*) FROM journal WHERE code = '1007'").fetchone()[0]
     assert refused == 0
-    restarted = _locust(server[0], "-t", "5s", "--dudu-seq-from", "one")
+    restarted = _locust(server[0], *relaxed, "--dudu-seq-from", "one")
     out = restarted.stdout + restarted.stderr
     assert "DUDU fleet verdict (local): FAILED" in out and "1007" in out, out[-3000:]
 
