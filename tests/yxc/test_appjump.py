@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.config import Settings
+from harness.errors import ConfigError
 from harness.schema import open_store
 from harness.server import create_app
 from harness.store import Store
@@ -84,6 +85,20 @@ def test_two_minute_window_from_the_photo_check(store: Store, elapsed: int, prof
 def test_time_formats() -> None:
     assert appjump.parse_time(1_800_000_000) == appjump.parse_time(1_800_000_000_000) == appjump.parse_time("1800000000")
     assert appjump.parse_time("2027-01-15 08:00:00") == appjump.parse_time("2027-01-15T00:00:00+00:00")  # Beijing = UTC+8
+
+
+def test_the_seeds_compact_time_is_read_as_beijing_time_not_as_milliseconds() -> None:
+    """000 附件四 writes times YYYYMMDDHHmmss: 14 digits were read as epoch ms (the year 2612), so a jump 90 s after the
+    photo check across midnight was graded 764 s late."""
+    assert appjump.parse_time("20270115080000") == appjump.parse_time("2027-01-15 08:00:00")
+    assert appjump.parse_time(20270115080000) == appjump.parse_time("2027-01-15 08:00:00")
+    with pytest.raises(ConfigError, match="yyyyMMddHHmmss"):
+        appjump.parse_time("20270231080000")  # no 31 February
+
+
+def test_a_jump_across_midnight_in_the_seeds_time_format(store: Store) -> None:
+    result = appjump.app_jump(store, PATH, STUNUM, "20261202235930", opened_at="20261203000100")
+    assert result.conforming and result.elapsed_seconds == 90
 
 
 def test_cli(tmp_path: Path) -> None:
