@@ -115,13 +115,29 @@ def parse_path(path: str, profile: str = "strict") -> tuple[dict[str, str], list
     return params, findings
 
 
+COMPACT_DIGITS = 14  # yyyyMMddHHmmss
+
+
 def parse_time(value: str | int | float) -> float:
-    """Epoch seconds (10 digits), epoch milliseconds (13 digits), ISO 8601, or yyyy-MM-dd HH:mm:ss in Beijing time."""
+    """Epoch seconds (10 digits), epoch milliseconds (13 digits), ISO 8601, yyyy-MM-dd HH:mm:ss in Beijing time, or
+    yyyyMMddHHmmss in Beijing time (the seed's own time format, 000 附件四 YYYYMMDDHHmmss; D-TIMEZONE)."""
+    if isinstance(value, int) and not isinstance(value, bool) and len(str(value)) == COMPACT_DIGITS:
+        return parse_time(str(value))
     if isinstance(value, int | float) and not isinstance(value, bool):
         number = float(value)
         return number / 1000 if number > 1e11 else number
     text = str(value).strip()
     if limits.ascii_digits(text, limits.MAX_DIGIT_STRING):  # "１７…" is no epoch time (str.isdigit accepts it)
+        if len(text) == COMPACT_DIGITS:
+            # 14 digits are no epoch time of this era (milliseconds reach 14 digits in the year 5138): read as
+            # yyyyMMddHHmmss, never as milliseconds of the 27th century
+            try:
+                moment = dt.datetime.strptime(text, "%Y%m%d%H%M%S")
+            except ValueError:
+                raise ConfigError(
+                    f"cannot read the time {value!r}: 14 digits are read as yyyyMMddHHmmss (Beijing), and this is no such time"
+                ) from None
+            return moment.replace(tzinfo=codes.BEIJING).timestamp()
         return parse_time(int(text))
     for parse in (dt.datetime.fromisoformat, lambda s: dt.datetime.strptime(s, codes.EXPIRATION_FORMAT)):
         try:
@@ -131,7 +147,9 @@ def parse_time(value: str | int | float) -> float:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=codes.BEIJING)  # D-TIMEZONE: YXC wall-clock times are Beijing time
         return moment.timestamp()
-    raise ConfigError(f"cannot read the time {value!r}: give epoch seconds or ms, ISO 8601, or yyyy-MM-dd HH:mm:ss (Beijing)")
+    raise ConfigError(
+        f"cannot read the time {value!r}: give epoch seconds or ms, ISO 8601, yyyy-MM-dd HH:mm:ss or yyyyMMddHHmmss (Beijing)"
+    )
 
 
 def app_jump(

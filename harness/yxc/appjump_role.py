@@ -46,6 +46,9 @@ class Session:
     @property
     def what(self) -> str:
         parts = [f"appName {self.app_name!r}" if self.app_name is not None else "any appName"]
+        nameless = sum(1 for j in self.jumps if not j.app_name)
+        if self.app_name is not None and nameless:
+            parts[0] += f" (and {nameless} jump(s) without appName, which name no other APP)"
         if self.session is not None:
             parts.append(f"recorded during certification session {self.session}")
         if self.since is not None:
@@ -201,7 +204,14 @@ class YxcAppJumpRole:
         self.window = window  # a certification session's (harness certify finish)
 
     def _jumps(self, store: Any) -> tuple[list[appjump.Jump], str | None]:
-        recorded = appjump.jumps(store, app_name=self.app_name, since=self.since)
+        bounded = self.since is not None or (self.window is not None and self.window.session is not None)
+        if self.app_name is not None and bounded:
+            # A jump without appName (missing or empty, 附件三 appName 必填) names no APP, so no other APP's run can
+            # claim it: within a bounded run (a session, or after --since) it is graded as this APP's, and app-appname
+            # fails on it instead of app-jumps reporting that the APP never jumped.
+            recorded = [j for j in appjump.jumps(store, since=self.since) if j.app_name in (self.app_name, None, "")]
+        else:
+            recorded = appjump.jumps(store, app_name=self.app_name, since=self.since)
         if self.window is None or self.window.session is None:
             return recorded, None
         # One session's jumps: those recorded while it was open (the page is the control API's, not journaled).

@@ -172,7 +172,11 @@ def simulate_yxc_scan(
 @simulate.command("yxc-app-jump")
 @click.option("--path", "page_path", required=True, help="The page the APP opens, e.g. 'pages/soild/soild-sign-in?from=app&…'.")
 @click.option("--stunum", required=True, help="学员统一编号 (16 characters).")
-@click.option("--photo-checked-at", required=True, help="When the APP's own photo check passed (epoch s/ms, ISO 8601, or Beijing time).")
+@click.option(
+    "--photo-checked-at",
+    required=True,
+    help="When the APP's own photo check passed (epoch s/ms, ISO 8601, or Beijing time: yyyy-MM-dd HH:mm:ss or yyyyMMddHHmmss).",
+)
 @click.option("--opened-at", default=None, help="When the page opened (default now).")
 @click.option("--ttl", type=int, default=None, help="Seconds the code stays valid (default 12 h, D-YXC-CODE-TTL).")
 @profile_option

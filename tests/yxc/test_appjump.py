@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.config import Settings
+from harness.errors import ConfigError
 from harness.schema import open_store
 from harness.server import create_app
 from harness.store import Store
@@ -84,6 +85,20 @@ def test_two_minute_window_from_the_photo_check(store: Store, elapsed: int, prof
 def test_time_formats() -> None:
     assert appjump.parse_time(1_800_000_000) == appjump.parse_time(1_800_000_000_000) == appjump.parse_time("1800000000")
     assert appjump.parse_time("2027-01-15 08:00:00") == appjump.parse_time("2027-01-15T00:00:00+00:00")  # Beijing = UTC+8
+
+
+def test_the_seeds_compact_time_is_read_as_beijing_time_not_as_milliseconds() -> None:
+    """000 附件四 writes times YYYYMMDDHHmmss: 14 digits were read as epoch ms (the year 2612), so a jump 90 s after the
+    photo check across midnight was graded 764 s late."""
+    assert appjump.parse_time("20270115080000") == appjump.parse_time("2027-01-15 08:00:00")
+    assert appjump.parse_time(20270115080000) == appjump.parse_time("2027-01-15 08:00:00")
+    with pytest.raises(ConfigError, match="yyyyMMddHHmmss"):
+        appjump.parse_time("20270231080000")  # no 31 February
+
+
+def test_a_jump_across_midnight_in_the_seeds_time_format(store: Store) -> None:
+    result = appjump.app_jump(store, PATH, STUNUM, "20261202235930", opened_at="20261203000100")
+    assert result.conforming and result.elapsed_seconds == 90
 
 
 def test_cli(tmp_path: Path) -> None:
@@ -242,3 +257,30 @@ def test_certify_start_and_finish_yxc_app_jump_from_the_cli(store: Store, tmp_pa
     assert "/_session/" not in started.output and "what is recorded until finish is graded" in started.output
     finished = CliRunner().invoke(main, ["certify", "finish", sid, "--report", str(tmp_path / "r"), "--db", str(store.path), "--quiet"])
     assert finished.exit_code in (0, 1) and (tmp_path / "r" / "report.json").exists(), finished.output
+
+
+@pytest.mark.parametrize("query", ["from=app&appName=&responseType=code", "from=app&responseType=code"])
+def test_a_session_of_one_app_grades_its_jumps_without_appname_as_app_appname(store: Store, tmp_path: Path, query: str) -> None:
+    """The docs' session form (`certify start yxc-app-jump --app-name NAME`): an APP that sends appName empty or not at
+    all (附件三 appName 必填) fails app-appname, not app-jumps ("no jump recorded"), which would say it never jumped."""
+    from harness.conformance import sessions
+    from harness.conformance.roles import CommonOptions
+    from harness.yxc.appjump_role import YxcAppJumpRole
+
+    session = sessions.start(store, "yxc-app-jump", {"app_name": "粤驾学堂"})
+    time.sleep(0.01)
+    now = time.time()
+    appjump.app_jump(store, "pages/soild/soild-sign-in?" + query, STUNUM, now - 10, opened_at=now)
+    appjump.app_jump(store, PATH.replace("%E7%B2%A4%E9%A9%BE%E5%AD%A6%E5%A0%82", "other"), STUNUM, now - 600, opened_at=now)
+    session = sessions.finish(store, session.id)
+    common = CommonOptions(tmp_path, 1, Path(store.path), "strict")
+    from harness.conformance.model import CheckFinished, RunFinished
+
+    events = list(YxcAppJumpRole(common, app_name="粤驾学堂", window=session.window).run(seed=1))
+    by_id = {e.result.check_id: e.result for e in events if isinstance(e, CheckFinished)}
+    assert isinstance(events[-1], RunFinished) and events[-1].verdict == "failed"
+    assert by_id["app-jumps"].status == "passed" and "without appName" in by_id["app-jumps"].message
+    assert by_id["app-appname"].status == "failed"
+    assert by_id["app-window"].status == "passed"  # the other APP's late jump is still not this session's
+    by_since, _, _ = _grade(store.path, tmp_path, app_name="粤驾学堂", since=0)
+    assert by_since["app-appname"][0].status == "failed"
