@@ -408,6 +408,9 @@ def password_rule(ctx: ServerContext) -> Any:
     )
 
 
+RECEIVER_CHECKS = "D-ZJPX-RECEIVER-CHECKS"  # refusing what the seed binds only the sender to is advice: the WARNING names it
+
+
 @SERVER.check(
     "ZJPX-S-PUSH-NEGATIVE",
     title="pushClassInfo refuses a class without learners",
@@ -422,10 +425,12 @@ def push_refuses_incomplete(ctx: ServerContext) -> Any:
     x = ctx.call(ctx.vendor.push_class, broken_body)
     broken = broken_constraints(request_schema(PUSH_PATH, "strict"), envelope(broken_body), limit=3)
     if x.ok:
-        return failed(
+        return SERVER.get("ZJPX-S-PUSH-NEGATIVE").result(
+            "failed",
             'a class without thirdClassStudentInfoVoList was accepted with returnCode "0" (the seed makes the sender send it; '
             "refusing is advice, D-ZJPX-RECEIVER-CHECKS)",
             _evidence(x, describe(broken), broken),
+            decision=RECEIVER_CHECKS,
         )
     return passed("refused", _evidence(x, describe(broken), broken))
 
@@ -612,9 +617,12 @@ def _fuzz(ctx: ServerContext, negative: bool) -> Any:
     if not out.sent:  # nothing was tried, so nothing was shown
         return skipped("Schemathesis generated no request with a body (and a broken constraint, for negative cases) to send")
     if out.problems:
-        return failed(
+        # a refusal the seed does not require is advice: the negative check's WARNING names the decision it rests on
+        return SERVER.get("ZJPX-S-FUZZ-NEGATIVE" if negative else "ZJPX-S-FUZZ-POSITIVE").result(
+            "failed",
             f"{len(out.problems)} of {out.sent} cases: " + "; ".join(p for p, _, _ in out.problems[:3]),
             *[_evidence(x, describe(b) if b is not None else "", b) for _, x, b in out.problems[:3]],
+            decision=RECEIVER_CHECKS if negative else None,
         )
     extra = f" ({out.not_negative} generated case(s) broke no constraint and were not sent)" if out.not_negative else ""
     return passed(f"{out.sent} generated requests answered as required{extra}")

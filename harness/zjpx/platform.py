@@ -296,6 +296,8 @@ class ZjpxPlatform(Platform):
             if raw is not None:
                 image, why = rules.inspect_image(raw, rctx.strict)
             rctx.facts["image_error"] = why
+            if image is not None and not rctx.strict:
+                rctx.facts["image_strict_refusal"] = rules.strict_image_refusal(str(d["target"]), image)
         self.enforce(ctx, rctx.operation, rctx, body)
         # D-ZJPX-FACE-RULE: deterministic, documented match rule.
         if mode == "1":

@@ -465,11 +465,14 @@ def face_bizcode(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     yield from _bizcode_fails(ctx, body, "face")
 
 
+DATA_URI = re.compile(r"^data:image/[a-zA-Z+.-]+;base64,")  # D-ZJPX-FACE-IMAGE: stripped by the tolerant reading
+
+
 def decode_target(target: str, strict: bool) -> tuple[bytes | None, str | None]:
     """The base64 photo's bytes, or why it is not one (D-ZJPX-FACE-IMAGE)."""
     text = target.strip()
     if not strict:
-        text = re.sub(r"^data:image/[a-zA-Z+.-]+;base64,", "", text)
+        text = DATA_URI.sub("", text)
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -500,6 +503,19 @@ def inspect_image(raw: bytes, strict: bool) -> tuple[dict[str, Any] | None, str 
     return {"format": fmt, "width": w, "height": h, "bytes": len(raw), "stddev": round(stddev, 2)}, None
 
 
+def strict_image_refusal(target: str, image: dict[str, Any]) -> str | None:
+    """Why the strict reading of D-ZJPX-FACE-IMAGE refuses a photo the tolerant one accepted (a data: URI prefix, a
+    portrait photo), or None: journaled as a SHOULD verdict under every profile, so the verdict never depends on it."""
+    why = []
+    if DATA_URI.match(target.strip()):
+        why.append("target starts with a data: URI prefix (the strict reading takes plain base64)")
+    if image["width"] > MAX_W or image["height"] > MAX_H:
+        why.append(
+            f"the image is {image['width']}×{image['height']} (portrait: the strict reading takes at most {MAX_W} wide and {MAX_H} high)"
+        )
+    return "; ".join(why) or None
+
+
 @rule(
     "ZJPX-FACE-IMAGE",
     kind="malformed",
@@ -517,6 +533,13 @@ def face_image(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
         return
     if ctx.facts.get("image_error"):
         yield Fail(ctx.facts["image_error"], "data.target")
+    elif ctx.facts.get("image_strict_refusal"):
+        yield Fail(
+            f"{ctx.facts['image_strict_refusal']}; accepted under the tolerant reading",
+            "data.target",
+            level="SHOULD",
+            decision="D-ZJPX-FACE-IMAGE",
+        )
 
 
 @rule(

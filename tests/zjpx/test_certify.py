@@ -115,6 +115,9 @@ def test_accepting_anything_is_a_warning_with_the_broken_constraint_in_the_evide
     events = server_events(FakeLearningPlatform(accept_anything=True), fuzz_examples=2)
     results = {e.result.check_id: e.result for e in events if isinstance(e, CheckFinished)}
     assert results["ZJPX-S-PUSH-NEGATIVE"].status == "warning" and results["ZJPX-S-FUZZ-NEGATIVE"].status == "warning"
+    # advice beyond the seed: each WARNING names the decision it rests on, in the report's decision field too
+    assert results["ZJPX-S-PUSH-NEGATIVE"].decision == "D-ZJPX-RECEIVER-CHECKS"
+    assert results["ZJPX-S-FUZZ-NEGATIVE"].decision == "D-ZJPX-RECEIVER-CHECKS"
     assert events[-1].verdict == "passed"  # type: ignore[attr-defined]  # the seed makes no receiver refuse (D-ZJPX-RECEIVER-CHECKS)
     evidence = results["ZJPX-S-FUZZ-NEGATIVE"].evidence[0]
     assert evidence.request is not None and evidence.request["broken"] and evidence.note

@@ -72,6 +72,18 @@ def test_portrait_photos_and_data_uris_are_tolerated(zj_tolerant: Zjpx) -> None:
     assert portrait["returnCode"] == "0" and portrait["returnData"]["result"] == 1
     uri = zj_tolerant.face(keys, "data:image/jpeg;base64," + FACE, mode=0)  # type: ignore[arg-type]  # integer mode too
     assert uri["returnCode"] == "0"
+    # Only the tolerant reading accepts them: each is journaled as a SHOULD verdict naming the decision, so the
+    # certify roles warn under every profile (under --profile strict the same photos are refused).
+    faces = [e for e in zj_tolerant.journal() if e["operation"] == "thirdFaceCompare"]
+    found = [v for e in faces for v in e["verdicts"] if v["rule"] == "ZJPX-FACE-IMAGE" and not v["held"]]
+    assert len(found) == 2, found
+    assert {v["level"] for v in found} == {"SHOULD"} and {v["decision"] for v in found} == {"D-ZJPX-FACE-IMAGE"}
+    assert any("portrait" in v["message"] for v in found) and any("data: URI" in v["message"] for v in found)
+    plain = zj_tolerant.face(keys, FACE, at=9)
+    assert plain["returnCode"] == "0"
+    last = [e for e in zj_tolerant.journal() if e["operation"] == "thirdFaceCompare"]
+    newest = max(last, key=lambda e: e["id"])
+    assert all(v["held"] for v in newest["verdicts"] if v["rule"] == "ZJPX-FACE-IMAGE")  # a plain landscape photo: none
 
 
 def test_bizcode_lifecycle(zj: Zjpx) -> None:
