@@ -548,7 +548,12 @@ def _judged(found: list[tuple[Any, ...]], target: str, limit: int = 3) -> list[E
 def _what(reply: sim.Reply) -> str:
     if reply.document is None:
         return f"HTTP {reply.status}, not JSON"
-    return f"{reply.code or 'no code'} {reply.msg[:80]!r}".strip()
+    said = f"{reply.code or 'no code'} {reply.msg[:80]!r}".strip()
+    document = reply.document
+    if reply.ok and isinstance(document, dict) and "response" not in document:  # a success with its answer elsewhere
+        others = [str(k)[:32] for k in document if k not in ("code", "msg", "message")][:6]
+        said += " with no response" + (f" (the reply holds {', '.join(others)} instead)" if others else "")
+    return said
 
 
 CHECKS = CheckSet()
