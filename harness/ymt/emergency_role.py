@@ -276,14 +276,23 @@ def refuses_beyond_leeway(graded: Graded) -> Any:
     level="SHOULD",
 )
 def accepts_within_leeway(graded: Graded) -> Any:
+    wrong = (
+        f"a valid code was refused {LEEWAY} s before its issue time: the verifier allows no clock skew, so a scanner whose "
+        "clock runs a little behind refuses fresh codes"
+    )
+    missed = [o for o in graded.of("YMT-EV-LEEWAY") if not o.right]
+    if missed and all(o.exit_code is None for o in missed):  # no answer is a refusal, but says nothing of the clock
+        wrong = (
+            f"the valid code {LEEWAY} s before its issue time got no answer in time, which counts as a refusal: whether the "
+            "verifier allows clock skew is not known (a slow verifier; see the evidence)"
+        )
     return commands.advise(
         graded,
         "YMT-EV-LEEWAY",
         decision="D-YMT-EMERGENCY",
         check=CHECKS.get("YMT-EV-LEEWAY"),
         none="no vector inside the leeway",
-        wrong=f"a valid code was refused {LEEWAY} s before its issue time: the verifier allows no clock skew, so a scanner whose "
-        "clock runs a little behind refuses fresh codes",
+        wrong=wrong,
         right=f"the valid code accepted {LEEWAY} s before its issue time",
         needs_valid=False,
     )

@@ -548,7 +548,12 @@ def _judged(found: list[tuple[Any, ...]], target: str, limit: int = 3) -> list[E
 def _what(reply: sim.Reply) -> str:
     if reply.document is None:
         return f"HTTP {reply.status}, not JSON"
-    return f"{reply.code or 'no code'} {reply.msg[:80]!r}".strip()
+    said = f"{reply.code or 'no code'} {reply.msg[:80]!r}".strip()
+    document = reply.document
+    if reply.ok and isinstance(document, dict) and "response" not in document:  # a success with its answer elsewhere
+        others = [str(k)[:32] for k in document if k not in ("code", "msg", "message")][:6]
+        said += " with no response" + (f" (the reply holds {', '.join(others)} instead)" if others else "")
+    return said
 
 
 CHECKS = CheckSet()
@@ -1224,13 +1229,19 @@ def mask(ctx: PlatformContext) -> Any:
     identity = ctx.full_identity
     name, card = identity if identity else (None, None)
     bad = []
+    judged = 0
     for _, where, shown, reply in ctx.shown:
         for field_name, judge, full in (("concealName", _masked_name, name), ("concealCard", _masked_card, card)):
+            if shown.get(field_name) is None:  # left out: b1-fields, b3-fields or b4-decode says so, not as a mask
+                continue
+            judged += 1
             why = judge(shown.get(field_name), full)
             if why:
                 bad.append((f"{where} {field_name} {why}", reply))
     if bad:
         return failed(f"{len(bad)} unmasked value(s): " + "; ".join(dict.fromkeys(n for n, _ in bad)), *_judged(bad, ctx.target))
+    if not judged:
+        return skipped("no answer carried concealName or concealCard (the fields checks say which left them out)")
     return passed(f"{len(ctx.shown)} answer(s) show only masked names and ID numbers", *_judged([("", ctx.shown[0][3])], ctx.target))
 
 
@@ -1253,14 +1264,14 @@ def mask_form(ctx: PlatformContext) -> Any:
         card_form = "the examples' form: the first and the last character with 14 * between (16 characters)"
         if identity:
             want_n, want_c = crypto.conceal_name(identity[0]), crypto.conceal_card(identity[1])
-            if n != want_n:
+            if n is not None and n != want_n:
                 bad.append((f"{where} concealName shows {describe_mask(n)}; {name_form}", reply))
             if isinstance(c, str) and c.upper() != want_c.upper():
                 bad.append((f"{where} concealCard shows {describe_mask(c)}; {card_form}", reply))
         else:
-            if not (isinstance(n, str) and re.fullmatch(r"\*+[^*]", n)):
+            if n is not None and not (isinstance(n, str) and re.fullmatch(r"\*+[^*]", n)):
                 bad.append((f"{where} concealName shows {describe_mask(n)}, not *…* and the last character", reply))
-            if not (isinstance(c, str) and re.fullmatch(r"[0-9]\*{14}[0-9Xx]", c)):
+            if c is not None and not (isinstance(c, str) and re.fullmatch(r"[0-9]\*{14}[0-9Xx]", c)):
                 bad.append((f"{where} concealCard shows {describe_mask(c)}; {card_form}", reply))
     if bad:
         return failed(

@@ -114,6 +114,19 @@ def test_a_verifier_that_does_not_answer_in_time_is_graded_in_words(tmp_path: Pa
     assert graded.cannot_run is None  # it ran, it did not answer: a refusal, graded
 
 
+def test_a_leeway_vector_that_timed_out_is_not_called_a_clock_rule() -> None:
+    """A verifier that answers every vector but the one 60 s before issue in time: YMT-EV-LEEWAY warns that it gave no
+    answer, never that "the verifier allows no clock skew" (it may well allow it; it was slow)."""
+    slow = (
+        f'sh -c \'case "$0" in *valid-inside-leeway*) exec sleep 30;; esac; exec {PYTHON} -m harness.ymt.verify_emergency "$0"\' {{file}}'
+    )
+    events = list(EmergencyVerifierRole(slow, timeout=10).run(seed=1))
+    leeway = [e.result for e in events if isinstance(e, CheckFinished) and e.result.check_id == "YMT-EV-LEEWAY"]
+    assert [r.status for r in leeway] == ["warning"]
+    assert "no answer in time" in leeway[0].message and "allows no clock skew" not in leeway[0].message, leeway[0].message
+    assert "gave no answer within 10 s" in leeway[0].evidence[0].note
+
+
 def test_the_reference_verifier_refuses_a_file_it_cannot_read(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("not json", encoding="utf-8")

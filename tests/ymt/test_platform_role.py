@@ -247,6 +247,32 @@ def test_table_names_every_must_and_should_check() -> None:
     assert TABLE["test"] == "tests/ymt/test_platform_role.py" and (ROOT / TABLE["vendor"]).is_file()
 
 
+def test_a_field_left_out_is_not_judged_as_a_mask(platform: ServedPlatform, tmp_path: Path) -> None:
+    """B.1 without concealCard fails b1-fields for what it is; the mask checks judge only values that were shown, so
+    they do not also call the missing field "hides fewer than 8 characters" (a regulator would read a leak)."""
+    _, results, finished = certify(platform, tmp_path, edit("/qrcode/generate", lambda r: r.pop("concealCard") and None))
+    by_id = {r.check_id: r for r in results}
+    assert by_id["b1-fields"].status == "failed" and "concealCard" in by_id["b1-fields"].message
+    assert by_id["mask"].status == "passed", by_id["mask"].message
+    assert by_id["mask-form"].status == "passed", by_id["mask-form"].message
+    assert finished.verdict == "failed"
+
+
+def test_a_success_without_response_says_where_its_answer_went(platform: ServedPlatform, tmp_path: Path) -> None:
+    """B.5 answering {"code": "PY0000", "msg": "", "data": {...}}: b5-exchange names what the reply held instead of
+    response, not just "PY0000 ''" (which reads as a success to a regulator)."""
+
+    def to_data(path: str, request: Any, reply: Any) -> Any:
+        if path == "/oauth/token" and _ok(reply):
+            return {"code": "PY0000", "msg": "", "data": reply["response"]}
+        return None
+
+    _, results, _ = certify(platform, tmp_path, to_data)
+    b5 = next(r for r in results if r.check_id == "b5-exchange")
+    assert b5.status == "failed"
+    assert "no response (the reply holds data instead)" in b5.message, b5.message
+
+
 def test_the_conforming_platform_passes(platform: ServedPlatform, tmp_path: Path) -> None:
     started, results, finished = certify(platform, tmp_path)
     assert finished.verdict == "passed"
