@@ -131,7 +131,9 @@ class Fleet:
     session: str | None = None  # the certification session graded (None: --since or the whole journal)
     devices: list[str] = field(default_factory=list)
     calls: dict[str, list[Call]] = field(default_factory=lambda: defaultdict(list))
-    enterprise_calls: list[Call] = field(default_factory=list)  # get_token and get_qrcode_keys of the enterprise
+    # get_token and get_qrcode_keys of the enterprise, and the calls sent under the session's base path naming none of
+    # its devices or tokens
+    enterprise_calls: list[Call] = field(default_factory=list)
     key_fetches: dict[int, set[str]] = field(default_factory=dict)  # journal id of a get_qrcode_keys → devices credited
     key_groups: dict[int, dict[int, str]] = field(default_factory=dict)  # version_code → {key_id: key}
     _snapshots: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -199,11 +201,19 @@ def load_fleet(store: Store, enterprise_id: str, window: Window | int | None = N
     token_users: dict[str, set[str]] = defaultdict(set)
     key_calls: list[Call] = []
     for entry in Journal(store).query(platform="dudu", where=window.sql(), limit=None, ascending=True):
+        # Sent under this session's base path: the vendor's, even when it names no device or token of the enterprise
+        # (device_id missing or unknown, a token never issued, a body that is no JSON object): graded as its refused
+        # calls (docs/certify.md), never dropped as "not the enterprise's".
+        tagged = window.session is not None and entry.get("session") == window.session
         try:
             body = limits.loads(entry["request_body"] or "null")
         except ValueError:
-            continue  # not JSON: no device or token to attribute it to
+            if not tagged:
+                continue  # not JSON: no device or token to attribute it to
+            body = {}
         reply = entry["reply"] if isinstance(entry["reply"], dict) else {} if entry.get("fault") else None
+        if not isinstance(body, dict) and tagged:
+            body = {}
         if not isinstance(body, dict) or reply is None:
             continue
         at = dt.datetime.fromisoformat(entry["at"]).timestamp()
@@ -220,6 +230,8 @@ def load_fleet(store: Store, enterprise_id: str, window: Window | int | None = N
         elif call.operation == "get_qrcode_keys" and body.get("token") in tokens:
             fleet.enterprise_calls.append(call)
             key_calls.append(call)
+        elif tagged:
+            fleet.enterprise_calls.append(call)
     for call in key_calls:
         named = _device_named(call.body.get("req_id"), devices)
         credited = {named} if named else set(token_users.get(str(call.body.get("token")), ())) or set(devices)
