@@ -548,10 +548,12 @@ def _same_moment(sent: Any, when: str, slack: float = SWIPE_TIME_SLACK) -> bool:
 
 
 # --- refreshes ---------------------------------------------------------------------------------------------------------
-def _refreshes(calls: list[Call]) -> Iterator[tuple[str, Call, bool, Call | None]]:
+def _refreshes(calls: list[Call]) -> Iterator[tuple[str, Call, bool | None, Call | None]]:
     """(what, heartbeat, refreshed in time, the fetch that came) for every heartbeat whose reply named a version the
     device did not hold, graded only when the run went on for REFRESH_HEARTBEATS more heartbeats. In time: before the
-    REFRESH_HEARTBEATS-th heartbeat after it (advice, D-DUDU-VERSIONS); the fetch: the first one after it at all."""
+    REFRESH_HEARTBEATS-th heartbeat after it (advice, D-DUDU-VERSIONS); the fetch: the first one after it at all. A
+    change in the run's last REFRESH_HEARTBEATS heartbeats is yielded with ``None`` for "in time": not graded, and
+    the report says so (a run that ended right after a rotation must not read as a rotation followed by a fetch)."""
     beats = [i for i, c in enumerate(calls) if c.operation == "location_report" and c.ok]
     # The key group a device holds: what it reports (key_version_code, designed), else what it last fetched (the
     # fetches credited to it), else the group the first heartbeat announced (held from before, given the benefit of the
@@ -566,9 +568,8 @@ def _refreshes(calls: list[Call]) -> Iterator[tuple[str, Call, bool, Call | None
     first_announced = next((str(calls[i].reply.get("version_code")) for i in beats), None)
     for n, i in enumerate(beats):
         hb = calls[i]
-        if n + REFRESH_HEARTBEATS >= len(beats):
-            return  # the run ended before the deadline: not graded
-        window = calls[i + 1 : beats[n + REFRESH_HEARTBEATS]]
+        tail = n + REFRESH_HEARTBEATS >= len(beats)  # the run ended before the deadline: not graded
+        window = calls[i + 1 : beats[n + REFRESH_HEARTBEATS]] if not tail else []
         wants = []
         if hb.reply.get("version_code_all") != str(hb.body.get("version_code_all")) or hb.reply.get("version_code_add") != str(
             hb.body.get("version_code_add")
@@ -582,7 +583,7 @@ def _refreshes(calls: list[Call]) -> Iterator[tuple[str, Call, bool, Call | None
             wants.append(("key group", "get_qrcode_keys"))
         for label, operation in wants:
             came = next((c for c in calls[i + 1 :] if c.operation == operation and c.sent), None)
-            yield label, hb, any(c.operation == operation and c.sent for c in window), came
+            yield label, hb, None if tail else any(c.operation == operation and c.sent for c in window), came
 
 
 @CHECKS.check(
@@ -605,11 +606,20 @@ def _refresh_results(fleet: Fleet, check_id: str, wanted: Any, what: str, seed_w
     evidence: list[Evidence] = []
     late_evidence: list[Evidence] = []
     graded = 0
+    first = 0  # of them, a device's first fetch of what it never held (it reported version "0")
+    ungraded: list[str] = []
     for device in fleet.devices:
         for label, hb, in_time, came in _refreshes(fleet.calls.get(device, [])):
             if not wanted(label):
                 continue
+            if in_time is None:
+                if came is None:
+                    ungraded.append(f"{device} {label} after journal #{hb.id}")
+                continue
             graded += 1
+            held_field = {"key group": "key_version_code", "line list": "line_version_code_all"}.get(label, "version_code_all")
+            if str(hb.body.get(held_field)) == "0":
+                first += 1
             if label == "key group":
                 held = hb.body.get("key_version_code")
                 held_text = f"key group {held}" if held is not None else "its key group"
@@ -636,9 +646,21 @@ def _refresh_results(fleet: Fleet, check_id: str, wanted: Any, what: str, seed_w
         )
     if results:
         return results
+    pending = (
+        f"; not graded (the run ended less than {REFRESH_HEARTBEATS} heartbeats after it, with no fetch): {_device_list(ungraded)}"
+        if ungraded
+        else ""
+    )
     if not graded:
-        return skipped(f"no heartbeat reported a {what} the device had not fetched, with {REFRESH_HEARTBEATS} heartbeats after it")
-    return passed(f"{graded} {what}(s), each followed by a fetch within {REFRESH_HEARTBEATS} heartbeats")
+        why = f"no heartbeat reported a {what} the device had not fetched, with {REFRESH_HEARTBEATS} heartbeats after it"
+        return skipped(f"{why}{pending}")
+    if graded == first:
+        return passed(
+            f"no {what} to grade, but {first} first fetch(es) of what a device held none of (version 0), each within "
+            f"{REFRESH_HEARTBEATS} heartbeats{pending}"
+        )
+    firsts = f" (and {first} first fetch(es) of what a device held none of)" if first else ""
+    return passed(f"{graded - first} {what}(s), each followed by a fetch within {REFRESH_HEARTBEATS} heartbeats{firsts}{pending}")
 
 
 @CHECKS.check(

@@ -415,3 +415,22 @@ def test_a_session_call_naming_no_device_is_graded_as_the_vendors_refused_call(c
     assert "location_report (ret_code 1001)" in text and "'device_id' is a required property" in text, text
     assert "location_report (ret_code 1003)" in text and "get_qrcode_keys (ret_code 1004)" in text, text
     assert isinstance(events[-1], RunFinished) and events[-1].verdict == "failed"
+
+
+def test_a_rotation_in_the_last_heartbeats_is_not_reported_as_followed_by_a_fetch(client: Client, store: Any, token: str) -> None:
+    """The device fetches its first key group (it reported key_version_code "0"), then the group rotates and the run
+    ends two heartbeats later with no fetch: that rotation is not graded yet, and DUDU-CERT-KEYS must say so, not
+    "1 rotation(s), each followed by a fetch" (the only fetch was the first one, before the rotation)."""
+    hb = client.post("location_report", fx.heartbeat(key_version_code="0"))
+    keys = client.post("get_qrcode_keys", {"req_id": fx.DEVICE, "token": token})
+    assert keys["ret_code"] == 0 and keys["version_code"] == hb["version_code"]
+    for _ in range(2):
+        client.post("location_report", fx.heartbeat(key_version_code=keys["version_code"]))
+    admin.rotate_keys(store, fx.ENTERPRISE)
+    for _ in range(2):  # the new group is announced; the device keeps the old one and the run ends
+        assert client.post("location_report", fx.heartbeat(key_version_code=keys["version_code"]))["version_code"] != keys["version_code"]
+    _space_heartbeats(store, 2)
+    _, results = _grade(store)
+    message = results["DUDU-CERT-KEYS"].message
+    assert "rotation(s), each followed by a fetch" not in message, message
+    assert "first fetch" in message and "not graded" in message and f"{fx.DEVICE} key group" in message, message
