@@ -131,7 +131,9 @@ class Fleet:
     session: str | None = None  # the certification session graded (None: --since or the whole journal)
     devices: list[str] = field(default_factory=list)
     calls: dict[str, list[Call]] = field(default_factory=lambda: defaultdict(list))
-    enterprise_calls: list[Call] = field(default_factory=list)  # get_token and get_qrcode_keys of the enterprise
+    # get_token and get_qrcode_keys of the enterprise, and the calls sent under the session's base path naming none of
+    # its devices or tokens
+    enterprise_calls: list[Call] = field(default_factory=list)
     key_fetches: dict[int, set[str]] = field(default_factory=dict)  # journal id of a get_qrcode_keys → devices credited
     key_groups: dict[int, dict[int, str]] = field(default_factory=dict)  # version_code → {key_id: key}
     _snapshots: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -199,11 +201,19 @@ def load_fleet(store: Store, enterprise_id: str, window: Window | int | None = N
     token_users: dict[str, set[str]] = defaultdict(set)
     key_calls: list[Call] = []
     for entry in Journal(store).query(platform="dudu", where=window.sql(), limit=None, ascending=True):
+        # Sent under this session's base path: the vendor's, even when it names no device or token of the enterprise
+        # (device_id missing or unknown, a token never issued, a body that is no JSON object): graded as its refused
+        # calls (docs/certify.md), never dropped as "not the enterprise's".
+        tagged = window.session is not None and entry.get("session") == window.session
         try:
             body = limits.loads(entry["request_body"] or "null")
         except ValueError:
-            continue  # not JSON: no device or token to attribute it to
+            if not tagged:
+                continue  # not JSON: no device or token to attribute it to
+            body = {}
         reply = entry["reply"] if isinstance(entry["reply"], dict) else {} if entry.get("fault") else None
+        if not isinstance(body, dict) and tagged:
+            body = {}
         if not isinstance(body, dict) or reply is None:
             continue
         at = dt.datetime.fromisoformat(entry["at"]).timestamp()
@@ -220,6 +230,8 @@ def load_fleet(store: Store, enterprise_id: str, window: Window | int | None = N
         elif call.operation == "get_qrcode_keys" and body.get("token") in tokens:
             fleet.enterprise_calls.append(call)
             key_calls.append(call)
+        elif tagged:
+            fleet.enterprise_calls.append(call)
     for call in key_calls:
         named = _device_named(call.body.get("req_id"), devices)
         credited = {named} if named else set(token_users.get(str(call.body.get("token")), ())) or set(devices)
@@ -536,10 +548,12 @@ def _same_moment(sent: Any, when: str, slack: float = SWIPE_TIME_SLACK) -> bool:
 
 
 # --- refreshes ---------------------------------------------------------------------------------------------------------
-def _refreshes(calls: list[Call]) -> Iterator[tuple[str, Call, bool, Call | None]]:
+def _refreshes(calls: list[Call]) -> Iterator[tuple[str, Call, bool | None, Call | None]]:
     """(what, heartbeat, refreshed in time, the fetch that came) for every heartbeat whose reply named a version the
     device did not hold, graded only when the run went on for REFRESH_HEARTBEATS more heartbeats. In time: before the
-    REFRESH_HEARTBEATS-th heartbeat after it (advice, D-DUDU-VERSIONS); the fetch: the first one after it at all."""
+    REFRESH_HEARTBEATS-th heartbeat after it (advice, D-DUDU-VERSIONS); the fetch: the first one after it at all. A
+    change in the run's last REFRESH_HEARTBEATS heartbeats is yielded with ``None`` for "in time": not graded, and
+    the report says so (a run that ended right after a rotation must not read as a rotation followed by a fetch)."""
     beats = [i for i, c in enumerate(calls) if c.operation == "location_report" and c.ok]
     # The key group a device holds: what it reports (key_version_code, designed), else what it last fetched (the
     # fetches credited to it), else the group the first heartbeat announced (held from before, given the benefit of the
@@ -554,9 +568,8 @@ def _refreshes(calls: list[Call]) -> Iterator[tuple[str, Call, bool, Call | None
     first_announced = next((str(calls[i].reply.get("version_code")) for i in beats), None)
     for n, i in enumerate(beats):
         hb = calls[i]
-        if n + REFRESH_HEARTBEATS >= len(beats):
-            return  # the run ended before the deadline: not graded
-        window = calls[i + 1 : beats[n + REFRESH_HEARTBEATS]]
+        tail = n + REFRESH_HEARTBEATS >= len(beats)  # the run ended before the deadline: not graded
+        window = calls[i + 1 : beats[n + REFRESH_HEARTBEATS]] if not tail else []
         wants = []
         if hb.reply.get("version_code_all") != str(hb.body.get("version_code_all")) or hb.reply.get("version_code_add") != str(
             hb.body.get("version_code_add")
@@ -570,7 +583,7 @@ def _refreshes(calls: list[Call]) -> Iterator[tuple[str, Call, bool, Call | None
             wants.append(("key group", "get_qrcode_keys"))
         for label, operation in wants:
             came = next((c for c in calls[i + 1 :] if c.operation == operation and c.sent), None)
-            yield label, hb, any(c.operation == operation and c.sent for c in window), came
+            yield label, hb, None if tail else any(c.operation == operation and c.sent for c in window), came
 
 
 @CHECKS.check(
@@ -593,11 +606,20 @@ def _refresh_results(fleet: Fleet, check_id: str, wanted: Any, what: str, seed_w
     evidence: list[Evidence] = []
     late_evidence: list[Evidence] = []
     graded = 0
+    first = 0  # of them, a device's first fetch of what it never held (it reported version "0")
+    ungraded: list[str] = []
     for device in fleet.devices:
         for label, hb, in_time, came in _refreshes(fleet.calls.get(device, [])):
             if not wanted(label):
                 continue
+            if in_time is None:
+                if came is None:
+                    ungraded.append(f"{device} {label} after journal #{hb.id}")
+                continue
             graded += 1
+            held_field = {"key group": "key_version_code", "line list": "line_version_code_all"}.get(label, "version_code_all")
+            if str(hb.body.get(held_field)) == "0":
+                first += 1
             if label == "key group":
                 held = hb.body.get("key_version_code")
                 held_text = f"key group {held}" if held is not None else "its key group"
@@ -624,9 +646,21 @@ def _refresh_results(fleet: Fleet, check_id: str, wanted: Any, what: str, seed_w
         )
     if results:
         return results
+    pending = (
+        f"; not graded (the run ended less than {REFRESH_HEARTBEATS} heartbeats after it, with no fetch): {_device_list(ungraded)}"
+        if ungraded
+        else ""
+    )
     if not graded:
-        return skipped(f"no heartbeat reported a {what} the device had not fetched, with {REFRESH_HEARTBEATS} heartbeats after it")
-    return passed(f"{graded} {what}(s), each followed by a fetch within {REFRESH_HEARTBEATS} heartbeats")
+        why = f"no heartbeat reported a {what} the device had not fetched, with {REFRESH_HEARTBEATS} heartbeats after it"
+        return skipped(f"{why}{pending}")
+    if graded == first:
+        return passed(
+            f"no {what} to grade, but {first} first fetch(es) of what a device held none of (version 0), each within "
+            f"{REFRESH_HEARTBEATS} heartbeats{pending}"
+        )
+    firsts = f" (and {first} first fetch(es) of what a device held none of)" if first else ""
+    return passed(f"{graded - first} {what}(s), each followed by a fetch within {REFRESH_HEARTBEATS} heartbeats{firsts}{pending}")
 
 
 @CHECKS.check(

@@ -195,14 +195,30 @@ def signed_and_fresh(t: Traffic) -> Any:
     if not t.calls:
         return failed(f"no call of app {t.app_id} in the journal: nothing signed to grade (harness certify start, then run the client)")
     findings = _verdict_findings(t.calls, GATE_RULES, f"app {t.app_id}")
-    seen: dict[str, Call] = {}
+    seen: dict[str, Call] = {}  # the first accepted call under each nonce: it consumed the nonce
+    refused: dict[str, Call] = {}  # the first refused call under a nonce no accepted call has used (yet)
     for c in t.calls:  # never reused at all in the session, whatever the platform's memory (D-DYM-NONCE)
         nonce = c.body.get("nonce")
-        if isinstance(nonce, str) and nonce in seen and not c.failing(frozenset({"DYM-NONCE"})):
+        if not isinstance(nonce, str):
+            continue
+        if nonce in seen and not c.failing(frozenset({"DYM-NONCE"})):
             message = f"nonce {nonce[:32]!r} of journal #{seen[nonce].id} used again by journal #{c.id}"
             findings.append(("failed", message, (c.evidence(),), "004 §一(二)3, 4 申请…接口; D-DYM-NONCE (never reused)", None))
-        if isinstance(nonce, str):
+        elif nonce in refused:
+            # D-DYM-NONCE: a refused request does not consume its nonce, so a retry under it is the design's; a fresh
+            # nonce per attempt is advice (a replay of the refused request cannot then be told from the retry).
+            first = refused[nonce]
+            message = (
+                f"nonce {nonce[:32]!r} of journal #{first.id} (refused, code {first.code}) used again by journal #{c.id}: "
+                "a refused request does not consume its nonce, so the platform accepts the retry (D-DYM-NONCE); "
+                "advice beyond the design: sign every attempt under a fresh nonce"
+            )
+            findings.append(("warning", message, (c.evidence(),), "D-DYM-NONCE (a refused request does not consume it)", "D-DYM-NONCE"))
+        if c.ok:
             seen.setdefault(nonce, c)
+            refused.pop(nonce, None)
+        elif nonce not in seen:
+            refused.setdefault(nonce, c)
     if findings:
         return capped(CHECKS.get("DYM-EC-SIGNED"), findings)
     verified = sum(1 for c in t.calls if c.held("DYM-SIGN"))

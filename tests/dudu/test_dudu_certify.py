@@ -385,3 +385,52 @@ def test_a_device_that_comes_back_and_catches_up_on_its_logs_is_excused(client: 
     _set_times(store, [0, 55, 58])
     _, results = _grade(store)
     assert results["DUDU-CERT-HEARTBEAT"].status == "passed", results["DUDU-CERT-HEARTBEAT"].message
+
+
+def test_a_session_call_naming_no_device_is_graded_as_the_vendors_refused_call(client: Client, store: Any, token: str) -> None:
+    """A heartbeat without device_id (or with an unregistered one) sent under the session's base path is refused 1001/1003
+    and names none of the enterprise's devices: it is still the vendor's call (docs/certify.md) and fails
+    DUDU-CERT-CALLS, not dropped while the device's other heartbeats pass."""
+    from harness.conformance import sessions
+
+    s = sessions.start(store, "dudu-device-backend", {"enterprise": fx.ENTERPRISE})
+    base = f"/_session/{s.id}/dudu"
+
+    def post(operation: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
+        response = client.raw("POST", f"{base}/{operation}", json=body, **kwargs)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    _device_session(client, token)  # untagged and conforming: in the window too
+    no_device = {k: v for k, v in fx.heartbeat(offline_seq=3).items() if k != "device_id"}
+    assert post("location_report", no_device)["ret_code"] == 1001
+    assert post("location_report", {**fx.heartbeat(offline_seq=3), "device_id": "NO-SUCH-DEVICE"})["ret_code"] == 1003
+    assert post("get_qrcode_keys", {"token": "0" * 32})["ret_code"] == 1004
+    _space_heartbeats(store, 2)
+    events = list(DuduDeviceBackendRole(store, fx.ENTERPRISE, window=sessions.finish(store, s.id).window).run(seed=1))
+    failed = [
+        e.result for e in events if isinstance(e, CheckFinished) and e.result.check_id == "DUDU-CERT-CALLS" and e.result.status == "failed"
+    ]
+    text = " | ".join(r.message for r in failed)
+    assert "location_report (ret_code 1001)" in text and "'device_id' is a required property" in text, text
+    assert "location_report (ret_code 1003)" in text and "get_qrcode_keys (ret_code 1004)" in text, text
+    assert isinstance(events[-1], RunFinished) and events[-1].verdict == "failed"
+
+
+def test_a_rotation_in_the_last_heartbeats_is_not_reported_as_followed_by_a_fetch(client: Client, store: Any, token: str) -> None:
+    """The device fetches its first key group (it reported key_version_code "0"), then the group rotates and the run
+    ends two heartbeats later with no fetch: that rotation is not graded yet, and DUDU-CERT-KEYS must say so, not
+    "1 rotation(s), each followed by a fetch" (the only fetch was the first one, before the rotation)."""
+    hb = client.post("location_report", fx.heartbeat(key_version_code="0"))
+    keys = client.post("get_qrcode_keys", {"req_id": fx.DEVICE, "token": token})
+    assert keys["ret_code"] == 0 and keys["version_code"] == hb["version_code"]
+    for _ in range(2):
+        client.post("location_report", fx.heartbeat(key_version_code=keys["version_code"]))
+    admin.rotate_keys(store, fx.ENTERPRISE)
+    for _ in range(2):  # the new group is announced; the device keeps the old one and the run ends
+        assert client.post("location_report", fx.heartbeat(key_version_code=keys["version_code"]))["version_code"] != keys["version_code"]
+    _space_heartbeats(store, 2)
+    _, results = _grade(store)
+    message = results["DUDU-CERT-KEYS"].message
+    assert "rotation(s), each followed by a fetch" not in message, message
+    assert "first fetch" in message and "not graded" in message and f"{fx.DEVICE} key group" in message, message

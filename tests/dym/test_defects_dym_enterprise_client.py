@@ -120,3 +120,33 @@ def test_a_session_without_a_verification_fails_naming_the_interface(world: Worl
     verdict, results = _grade(world)
     mine = [r for r in results if r.check_id == "DYM-EC-VERIFIES"]
     assert verdict == "failed" and mine[0].status == "failed" and "004" in mine[0].clause, mine
+
+
+def test_a_retry_under_the_nonce_of_a_refused_call_is_a_warning_not_a_failure(world: World) -> None:
+    """D-DYM-NONCE: a refused request does not consume its nonce. A lookup refused 3005 (the capacity code typed
+    wrong) retried with the right code under the same nonce is accepted by the platform: DYM-EC-SIGNED warns (advice:
+    a fresh nonce per attempt), naming the decision, and does not fail the run; a nonce reused after an accepted call
+    still fails."""
+    from harness.dym import signing
+
+    person = {"id_no": "532301199010240315", "name": "龚晓平", "mobile": "13577379491", "plate": "云L69568"}
+    claim = world.enterprise.call("driver_claim", person)
+    assert claim["code"] == "0", claim
+    token = claim["data"]["driver_token"]
+    app, now = world.enterprise.app, world.enterprise.clock()
+
+    def lookup(code: str, nonce: str) -> dict[str, Any]:
+        body = signing.signed({"plate": person["plate"], "capacity_code": code}, app.app_id, app.secret, now=now, nonce=nonce)
+        return world.enterprise.client.raw("POST", "/dym/driver/lookup", json=body).json()
+
+    right = signing.capacity_code(signing.token_hash(token), now)
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    assert lookup(wrong, "retry-nonce-000000001")["code"] == "3005"
+    assert lookup(right, "retry-nonce-000000001")["code"] == "0"
+    verdict, results = _grade(world)
+    signed = [r for r in results if r.check_id == "DYM-EC-SIGNED"]
+    assert verdict == "passed", [(r.check_id, r.status, r.message) for r in results if r.status in ("failed", "warning")]
+    assert [r.status for r in signed] == ["warning"] and signed[0].decision == "D-DYM-NONCE", signed
+    assert lookup(right, "retry-nonce-000000001")["code"] == "2004"  # reused after an accepted call: the platform refuses
+    verdict, results = _grade(world)
+    assert verdict == "failed" and "failed" in [r.status for r in results if r.check_id == "DYM-EC-SIGNED"]
