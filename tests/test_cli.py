@@ -167,3 +167,28 @@ def test_zjpx_account_twice_is_one_line(tmp_path: Path) -> None:
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
     _one_line_exit_2(CliRunner().invoke(main, args))
+
+
+def test_issue_code_refuses_a_lifetime_it_cannot_honour_and_an_unwritable_code_out(tmp_path: Path) -> None:
+    """--ttl 0 was read as "the default" (12 h) and --ttl -5 issued a code already expired; a --code-out that cannot be
+    written was refused only after the code was stored."""
+    db = str(tmp_path / "h.db")
+    runner = CliRunner()
+    base = ["yxc", "issue-code", "--stunum", "S000000000000001", "--db", db]
+    for ttl in ("0", "-5", "604801"):
+        result = runner.invoke(main, [*base, "--ttl", ttl])
+        assert result.exit_code == 2 and "--ttl" in result.output, (ttl, result.output)
+    _one_line_exit_2(runner.invoke(main, [*base, "--code-out", str(tmp_path / "missing" / "code.txt")]))
+    assert runner.invoke(main, [*base, "--code-out", str(tmp_path)]).exit_code == 2  # a directory: click's own refusal
+    assert open_store(db).query_one("SELECT COUNT(*) FROM yxc_codes")[0] == 0
+    assert runner.invoke(main, [*base, "--ttl", "60", "--code-out", str(tmp_path / "code.txt")]).exit_code == 0
+    assert (tmp_path / "code.txt").read_text().strip() and open_store(db).query_one("SELECT COUNT(*) FROM yxc_codes")[0] == 1
+
+
+def test_a_platform_filter_names_a_platform() -> None:
+    """`decisions --platform foo` printed every decision and `vendor list --platform foo` nothing, both with exit 0."""
+    runner = CliRunner()
+    for args in (["decisions", "--platform", "foo"], ["vendor", "list", "--platform", "foo"]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2 and "'foo' is not" in result.output, (args, result.output)
+    assert "D-DUDU-" in runner.invoke(main, ["decisions", "--platform", "dudu"]).stdout
