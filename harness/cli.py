@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from harness import __version__
-from harness.cli_options import db_option, profile_option
+from harness.cli_options import CODE_TTL, db_option, profile_option, writable
 from harness.config import Settings, default_db_path
 from harness.conformance.cli import certify
 from harness.dudu.cli import dudu as dudu_commands
@@ -260,7 +260,7 @@ def vendor_add(platform: str, platnum: str, out_dir: Path, name: str | None, p12
 
 
 @vendor.command("list")
-@click.option("--platform", default=None)
+@click.option("--platform", type=click.Choice(["yxc"]), default=None, help="Only this platform's vendors (vendor add enrols yxc).")
 @db_option
 def vendor_list(platform: str | None, db: Path | None) -> None:
     """List enrolled vendors."""
@@ -380,7 +380,7 @@ def yxc() -> None:
 @yxc.command("issue-code")
 @click.option("--stunum", required=True, help="学员统一编号 (16 characters).")
 @click.option("--kind", type=click.Choice(["login", "logout"]), default="login", show_default=True)
-@click.option("--ttl", type=int, default=None, help="Seconds the code stays valid (default 12 h, D-YXC-CODE-TTL).")
+@click.option("--ttl", type=CODE_TTL, default=None, help="Seconds the code stays valid (default 12 h, D-YXC-CODE-TTL).")
 @click.option("--code-out", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Also write the code alone to this file.")
 @db_option
 def yxc_issue_code(stunum: str, kind: str, ttl: int | None, code_out: Path | None, db: Path | None) -> None:
@@ -391,6 +391,8 @@ def yxc_issue_code(stunum: str, kind: str, ttl: int | None, code_out: Path | Non
     from harness.yxc import codes
 
     codes.check_stunum(stunum)  # bad input: one line, exit 2
+    if code_out is not None:
+        writable(code_out)  # before the code is issued: a file that cannot be written leaves no code in the store
     code = codes.issue(_store(db), stunum, kind, ttl or Settings().code_ttl_seconds, source="cli")
     if code_out is not None:
         try:
@@ -403,7 +405,7 @@ def yxc_issue_code(stunum: str, kind: str, ttl: int | None, code_out: Path | Non
 
 
 @main.command()
-@click.option("--platform", default=None)
+@click.option("--platform", type=click.Choice(list(PLATFORMS)), default=None, help="Only this platform's decisions and those for all.")
 def decisions(platform: str | None) -> None:
     """Print the decisions register (where the seeds are silent or contradict themselves)."""
     from harness.decisions import decisions as all_decisions

@@ -15,6 +15,24 @@ from harness.config import PROFILES, default_db_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+CODE_TTL = click.IntRange(1, 604_800)  # a YXC code's lifetime in seconds, as POST /_harness/yxc/codes takes it (ttl_seconds)
+
+
+def writable(path: Path) -> None:
+    """Refuse, before anything is done, an output file that cannot be written (a missing folder, a folder in its place,
+    no permission): a command that fails on its last step must not leave what it made before (a code in the store)."""
+    import os
+
+    from harness.errors import ConfigError
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ConfigError(f"cannot write {path}: it is a directory")
+    if not folder.is_dir():
+        raise ConfigError(f"cannot write {path}: no directory {folder}")
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        raise ConfigError(f"cannot write {path}: permission denied")
+
 
 def db_value(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | str | None:
     """``--db``'s value: a path, or, given a ``postgresql://`` URL, that URL unchanged (as ``--store`` takes it)."""

@@ -76,7 +76,7 @@ class ControlApi:
                 source="control-api",
             )
         except ConfigError as exc:
-            return {"error": str(exc)}, 400
+            return {"error": _said(exc)}, 400
         return result.as_dict(), 200
 
     async def ymt_status(self) -> dict[str, Any]:
@@ -118,7 +118,7 @@ class ControlApi:
                 **scope,
             )
         except ConfigError as exc:
-            return {"error": str(exc)}, 400
+            return {"error": _said(exc)}, 400
         return {"fault": rule.as_dict()}, 201
 
     async def faults_clear(self, platform: str | None = None) -> dict[str, Any]:
@@ -128,4 +128,13 @@ class ControlApi:
         try:
             return {"cleared": faults.clear(self._store, [fault_id])}, 200
         except ConfigError as exc:
-            return {"error": str(exc)}, 404
+            return {"error": _said(exc)}, 404
+
+
+def _said(exc: Exception) -> str:
+    """A refusal's message, which may quote the value refused (a platform name megabytes long): at most
+    ``PROBLEM_LIMIT`` characters, as for the schema's refusals (harness.server.app)."""
+    from harness.server.app import PROBLEM_LIMIT
+    from harness.server.schema_errors import shorten
+
+    return shorten(str(exc), PROBLEM_LIMIT)

@@ -24,7 +24,7 @@ import json
 from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.config import Settings
 
@@ -59,6 +59,8 @@ class ControlGate:
         self.token = (settings.control_token or "").encode("utf-8")
         # What the console's cookie holds: a keyed hash of the token, so that the cookie jar never holds the token.
         self.cookie = hmac.new(self.token, b"harness console cookie", hashlib.sha256).hexdigest().encode() if self.token else b"\0"
+        self.max_body = settings.max_body_bytes
+        self.body_timeout = settings.body_timeout_seconds
         self.platform_paths = tuple(platform_paths)
         self._bases = frozenset(self.platform_paths)
         self._prefixes = tuple(p + "/" for p in self.platform_paths)  # one str.startswith call on the hot path
@@ -73,7 +75,7 @@ class ControlGate:
             return
         client = scope.get("client")
         if is_loopback(client[0] if client else None):
-            await self.app(scope, receive, send)
+            await self._admit(scope, receive, send)
             return
         if not self.token:
             await _refuse(
@@ -85,7 +87,7 @@ class ControlGate:
             )
             return
         if hmac.compare_digest(_bearer(scope), self.token) or hmac.compare_digest(_cookie(scope), self.cookie):
-            await self.app(scope, receive, send)
+            await self._admit(scope, receive, send)
             return
         if scope["type"] == "http" and scope.get("path") == "/" and hmac.compare_digest(_query_token(scope), self.token):
             await _sign_in(scope, send, self.cookie)
@@ -96,6 +98,31 @@ class ControlGate:
             401,
             "the control API needs Authorization: Bearer <control token> from this address; a browser opens /?token=<control token> once",
         )
+
+    async def _admit(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An admitted control request, its body under the platforms' limits (``max_body_bytes``, the body-read
+        deadline: harness.server.exchange.read_body): larger is a 413, a body not received in full in time or cut
+        short by the client a 400, before anything below parses it or changes any state."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from harness.server.exchange import read_body
+
+        body, refused = await read_body(receive, self.max_body, self.body_timeout)
+        if refused is not None:
+            status = 413 if any(v.rule == "BODY-SIZE" for v in refused.violations) else 400
+            await _refuse(scope, send, status, refused.summary)
+            return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()  # after the body: the client's disconnect, for a streaming reply
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 def _bearer(scope: Scope) -> bytes:

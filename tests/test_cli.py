@@ -167,3 +167,62 @@ def test_zjpx_account_twice_is_one_line(tmp_path: Path) -> None:
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
     _one_line_exit_2(CliRunner().invoke(main, args))
+
+
+def test_issue_code_refuses_a_lifetime_it_cannot_honour_and_an_unwritable_code_out(tmp_path: Path) -> None:
+    """--ttl 0 was read as "the default" (12 h) and --ttl -5 issued a code already expired; a --code-out that cannot be
+    written was refused only after the code was stored."""
+    db = str(tmp_path / "h.db")
+    runner = CliRunner()
+    base = ["yxc", "issue-code", "--stunum", "S000000000000001", "--db", db]
+    for ttl in ("0", "-5", "604801"):
+        result = runner.invoke(main, [*base, "--ttl", ttl])
+        assert result.exit_code == 2 and "--ttl" in result.output, (ttl, result.output)
+    _one_line_exit_2(runner.invoke(main, [*base, "--code-out", str(tmp_path / "missing" / "code.txt")]))
+    assert runner.invoke(main, [*base, "--code-out", str(tmp_path)]).exit_code == 2  # a directory: click's own refusal
+    assert open_store(db).query_one("SELECT COUNT(*) FROM yxc_codes")[0] == 0
+    assert runner.invoke(main, [*base, "--ttl", "60", "--code-out", str(tmp_path / "code.txt")]).exit_code == 0
+    assert (tmp_path / "code.txt").read_text().strip() and open_store(db).query_one("SELECT COUNT(*) FROM yxc_codes")[0] == 1
+
+
+def test_a_platform_filter_names_a_platform() -> None:
+    """`decisions --platform foo` printed every decision and `vendor list --platform foo` nothing, both with exit 0."""
+    runner = CliRunner()
+    for args in (["decisions", "--platform", "foo"], ["vendor", "list", "--platform", "foo"]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2 and "'foo' is not" in result.output, (args, result.output)
+    assert "D-DUDU-" in runner.invoke(main, ["decisions", "--platform", "dudu"]).stdout
+
+
+def test_dudu_ids_and_check_window_a_device_could_never_match_are_refused(tmp_path: Path) -> None:
+    """An empty enterprise, line or device id, a check window of 25:00, a device on a line the store does not hold
+    (a FOREIGN KEY message saying "already exists") were stored, or refused misleadingly."""
+    db = str(tmp_path / "h.db")
+    runner = CliRunner()
+    assert runner.invoke(main, ["dudu", "enterprise-add", "398", "--db", db]).exit_code == 0
+    assert runner.invoke(main, ["dudu", "line-add", "398", "L1", "--db", db]).exit_code == 0
+    for args, said in (
+        (["enterprise-add", ""], "enterprise id"),
+        (["enterprise-add", "E" * 33], "enterprise id"),
+        (["enterprise-add", "399", "--check-start", "25:00"], "HH:MM:SS"),
+        (["enterprise-set", "398", "--check-end", "9:00"], "HH:MM:SS"),
+        (["line-add", "398", ""], "line id"),
+        (["device-add", "398", ""], "device id"),
+        (["device-add", "398", " DEV1"], "device id"),
+        (["device-add", "398", "DEV1", "--line", "nope"], "no line nope"),
+        (["card", "398", ""], "card number"),
+        (["line-card", "L1", "1" * 33], "card number"),
+        (["fleet", "400", "--prefix", "", "--line", "L4", "--devices", "2"], None),  # DEV-less ids are fine: 00001 …
+        (["fleet", "401", "--line", ""], "line id"),
+    ):
+        result = runner.invoke(main, ["dudu", *args, "--db", db])
+        if said is None:
+            assert result.exit_code == 0, result.output
+            continue
+        _one_line_exit_2(result)
+        assert said in result.stderr, (args, result.stderr)
+    store = open_store(db)
+    assert [r["id"] for r in store.query("SELECT id FROM dudu_enterprises ORDER BY id")] == ["398", "400"]
+    assert [r["id"] for r in store.query("SELECT id FROM dudu_lines WHERE enterprise_id = '398'")] == ["L1"]
+    assert store.query("SELECT id FROM dudu_devices WHERE enterprise_id = '398'") == []
+    assert store.query_one("SELECT COUNT(*) FROM dudu_line_cards WHERE line_id = 'L1'")[0] == 0

@@ -132,3 +132,54 @@ def test_a_bad_query_parameter_is_one_readable_line(closed: Any) -> None:
         assert reply.status_code == 400, reply.text
         error = reply.json()["error"]
         assert said in error and "\n" not in error and "Failed validating" not in error, error
+
+
+LOCAL = ("127.0.0.1", 1)
+
+
+def test_a_control_body_is_held_to_the_platforms_size_limit(tmp_path: Path) -> None:
+    """A control body beyond max_body_bytes is a 413 before it is parsed, and no fault is switched on (it had no cap:
+    60 MB were parsed and validated)."""
+    store = open_store(tmp_path / "h.db")
+    app = create_app(Settings(db=store.path, max_body_bytes=1024), store)
+    fault = {"kind": "down", "platform": "dudu", "vendor": "v" * 2000}
+    reply = call(app, "POST", "/_harness/faults", client=LOCAL, json=fault)
+    assert reply.status_code == 413 and "BODY-SIZE" in reply.json()["error"], reply.text
+    assert call(app, "GET", "/_harness/faults", client=LOCAL).json()["faults"] == []
+    assert call(app, "POST", "/_harness/faults", client=LOCAL, json={"kind": "down", "platform": "dudu"}).status_code == 201
+
+
+def test_a_refused_control_value_is_not_echoed_in_full(closed: Any) -> None:
+    """jsonschema quotes the value it refuses: a 3 MB platform name came back as a 3 MB error."""
+    for body, said in (
+        ({"kind": "x" * 100_000, "platform": "dudu"}, "'xxx"),  # the schema's refusal (an enum)
+        ({"kind": "down", "platform": "x" * 100_000}, "no platform 'xxx"),  # the handler's
+    ):
+        reply = call(closed, "POST", "/_harness/faults", client=LOCAL, json=body)
+        assert reply.status_code == 400 and len(reply.content) < 1000, len(reply.content)
+        assert reply.json()["error"].startswith(said), reply.json()["error"][:80]
+
+
+def test_a_control_body_cut_short_changes_nothing(closed: Any) -> None:
+    """A client that disconnects mid-body (or is too slow: the body-read deadline) is answered 400 BODY-INCOMPLETE;
+    nothing below parses the fragment."""
+    messages = [
+        {"type": "http.request", "body": b'{"kind": "down", ', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "method": "POST", "path": "/_harness/faults", "raw_path": b"/_harness/faults", "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"host", b"harness.test")], "client": LOCAL,
+        "server": ("harness.test", 80), "scheme": "http", "http_version": "1.1", "root_path": "",
+    }  # fmt: skip
+    asyncio.run(closed(scope, receive, send))
+    assert sent[0]["status"] == 400 and b"BODY-INCOMPLETE" in sent[1]["body"], sent
+    assert call(closed, "GET", "/_harness/faults", client=LOCAL).json()["faults"] == []

@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
+import re
 import secrets
 import sqlite3
 import time
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +41,21 @@ class DuduError(HarnessError):
     """A DUDU reference-data operation cannot be done (unknown enterprise, line or device)."""
 
 
+# The longest id a device can send for each (specs/dudu/platform.yaml: enterprise_id, device_id, card_no maxLength);
+# a line id is never sent by a device, so it is held to the device id's bound.
+ID_LIMITS = {"enterprise id": 32, "line id": 64, "device id": 64, "card number": 32}
+_CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]")
+
+
+def check_id(kind: str, value: str) -> str:
+    """An id the platform can match against what a device sends: not empty, no surrounding spaces or control
+    characters, within the spec's length. Refused before anything is written (one line, exit 2 on the CLI)."""
+    limit = ID_LIMITS[kind]
+    if not value or value.strip() != value or len(value) > limit or any(unicodedata.category(c)[0] == "C" for c in value):
+        raise DuduError(f"a DUDU {kind} is 1–{limit} characters without spaces around it or control characters, not {value[:40]!r}")
+    return value
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
@@ -59,6 +76,7 @@ FLEET_SECRET = "fleet-secret"
 def add_enterprise(store: Store, enterprise_id: str, name: str = "", secret: str | None = None, **settings: Any) -> Enterprise:
     """Create an enterprise with its first key group and settings, in one transaction; returns it with its access
     secret in clear (the one time it is shown: the store keeps only its keyed hash, D-DUDU-TOKEN)."""
+    check_id("enterprise id", enterprise_id)
     changes = _settings(settings)
     secret = secret or secrets.token_hex(16)
     kept = masking.hide(store, secret)
@@ -72,6 +90,10 @@ def add_fleet(
 ) -> Enterprise:
     """An enterprise, one line, its devices and a whitelist (enterprise and line) in one transaction: a failure (the
     enterprise or line exists) leaves nothing behind."""
+    check_id("enterprise id", enterprise_id)
+    check_id("line id", line_id)
+    device_ids = [check_id("device id", d) for d in device_ids]
+    cards = [check_id("card number", c) for c in cards]
     kept = masking.hide(store, secret)
     with _creating(enterprise_id), store.transaction() as conn:
         _insert_enterprise(conn, enterprise_id, "", kept, {})
@@ -116,6 +138,9 @@ def _settings(settings: dict[str, Any]) -> dict[str, Any]:
     unknown = set(changes) - set(ENTERPRISE_SETTINGS)
     if unknown:
         raise DuduError(f"unknown enterprise setting(s): {', '.join(sorted(unknown))}")
+    for key in ("check_start", "check_end"):  # the heartbeat reply sends "<today> HH:MM:SS" (D-DUDU-CHECK-WINDOW)
+        if key in changes and not _CLOCK.fullmatch(str(changes[key])):
+            raise DuduError(f"--{key.replace('_', '-')} is a time of day HH:MM:SS (00:00:00–23:59:59), not {str(changes[key])[:40]!r}")
     return changes
 
 
@@ -153,32 +178,40 @@ def _enterprise(store: Store, enterprise_id: str) -> Any:
 
 
 def add_line(store: Store, enterprise_id: str, line_id: str, name: str = "") -> None:
+    check_id("line id", line_id)
     _enterprise(store, enterprise_id)
     store.execute("INSERT INTO dudu_lines (id, enterprise_id, name) VALUES (?, ?, ?)", (line_id, enterprise_id, name or line_id))
 
 
 def add_device(store: Store, enterprise_id: str, device_id: str, line_id: str | None = None) -> None:
+    check_id("device id", device_id)
     _enterprise(store, enterprise_id)
-    if line_id is not None:
-        line = store.query_one("SELECT enterprise_id FROM dudu_lines WHERE id = ?", (line_id,))
-        if line is None or line["enterprise_id"] != enterprise_id:
-            raise DuduError(f"no line {line_id} in enterprise {enterprise_id}")
+    _check_line(store, enterprise_id, line_id)
     store.execute(
         "INSERT INTO dudu_devices (id, enterprise_id, line_id, created) VALUES (?, ?, ?, ?)", (device_id, enterprise_id, line_id, _now())
     )
 
 
 def add_devices(store: Store, enterprise_id: str, device_ids: Iterable[str], line_id: str | None = None) -> int:
-    """Register many devices in one transaction (fleets for load tests)."""
+    """Register many devices in one transaction (fleets for load tests); a device already registered is kept as it is."""
+    device_ids = [check_id("device id", d) for d in device_ids]
     _enterprise(store, enterprise_id)
+    _check_line(store, enterprise_id, line_id)
     rows = [(d, enterprise_id, line_id, _now()) for d in device_ids]
     store.executemany("INSERT INTO dudu_devices (id, enterprise_id, line_id, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
     return len(rows)
 
 
+def _check_line(store: Store, enterprise_id: str, line_id: str | None) -> None:
+    if line_id is not None:
+        line = store.query_one("SELECT enterprise_id FROM dudu_lines WHERE id = ?", (line_id,))
+        if line is None or line["enterprise_id"] != enterprise_id:
+            raise DuduError(f"no line {line_id} in enterprise {enterprise_id}")
+
+
 def set_cards(store: Store, enterprise_id: str, cards: Iterable[str], *, flag: int = 1, blacklisted: bool = False) -> int:
     """Add or change whitelist entries (a blacklisted card is delivered with flag 0: D-DUDU-BLACKLIST); returns the new version."""
-    cards = list(cards)
+    cards = [check_id("card number", c) for c in cards]
     with store.transaction() as conn:
         row = conn.execute("SELECT card_version FROM dudu_enterprises WHERE id = ?", (enterprise_id,)).fetchone()
         if row is None:
@@ -207,6 +240,7 @@ def reset_cards(store: Store, enterprise_id: str) -> int:
 
 
 def set_line_cards(store: Store, line_id: str, cards: Iterable[str], *, flag: int = 1) -> int:
+    cards = [check_id("card number", c) for c in cards]
     with store.transaction() as conn:
         row = conn.execute("SELECT version FROM dudu_lines WHERE id = ?", (line_id,)).fetchone()
         if row is None:

@@ -50,6 +50,7 @@ from harness.journal import Journal
 from harness.platform import ErrorKind, Platform, current_exchange, internal_error
 from harness.schema import open_store
 from harness.server.exchange import ExchangeMiddleware
+from harness.server.schema_errors import shorten
 from harness.server.validators import CONTROL_VALIDATORS, VALIDATORS, lower_media_type
 from harness.specs import load_spec, served_profile
 from harness.store import Store
@@ -58,6 +59,7 @@ log = logging.getLogger("harness.server")
 
 ROUTING_KIND = {404: ErrorKind.NOT_FOUND, 405: ErrorKind.NOT_FOUND, 415: ErrorKind.MALFORMED, 400: ErrorKind.MALFORMED}
 ROUTING_RULE = "ROUTING"
+PROBLEM_LIMIT = 300  # characters of a Connexion problem's detail kept in the refusal
 
 
 class GateMiddleware:
@@ -110,7 +112,8 @@ def to_platform_error(exc: Exception, platform: Platform | None = None) -> Platf
         kind = ROUTING_KIND.get(exc.status, ErrorKind.INTERNAL if exc.status >= 500 else ErrorKind.MALFORMED)
         # Connexion's parameter validation passes jsonschema's str(error), which appends the whole schema and instance
         # ("Failed validating 'enum' in schema: …"): the first paragraph is the message.
-        detail = str(exc.detail or exc.title or exc.status).split("\n\n", 1)[0]
+        # It quotes the value it refused, which may be megabytes long: a refusal never echoes more than PROBLEM_LIMIT.
+        detail = shorten(str(exc.detail or exc.title or exc.status).split("\n\n", 1)[0], PROBLEM_LIMIT)
         if exc.status >= 500:
             log.error("problem %s: %s", exc.status, detail)
             return internal_error()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from harness.cli_options import db_option
+from harness.cli_options import CODE_TTL, db_option, writable
 from harness.config import PROFILES, Settings, default_db_path
 from harness.errors import HarnessError
 
@@ -110,7 +110,7 @@ def simulate() -> None:
 @click.option("--logout", is_flag=True, help="Issue a sign-out code (logoutinfo) instead of a sign-in code.")
 @click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Trust this CA for the vendor's HTTPS.")
 @click.option("--insecure-http", is_flag=True, help="Allow a plain http:// or IP callback (developer loopback only).")
-@click.option("--ttl", type=int, default=None, help="Seconds the code stays valid (default 12 h, D-YXC-CODE-TTL).")
+@click.option("--ttl", type=CODE_TTL, default=None, help="Seconds the code stays valid (default 12 h, D-YXC-CODE-TTL).")
 @click.option(
     "--code-out",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -133,6 +133,8 @@ def simulate_yxc_scan(
     """Scan a QR as the mini-program: issue a code, POST it to the vendor's callback, grade the reply."""
     from harness.yxc.scan import simulate_scan
 
+    if code_out is not None:
+        writable(code_out)  # before the code is issued and sent to the callback
     try:
         result = simulate_scan(
             _store(db),
@@ -178,7 +180,7 @@ def simulate_yxc_scan(
     help="When the APP's own photo check passed (epoch s/ms, ISO 8601, or Beijing time: yyyy-MM-dd HH:mm:ss or yyyyMMddHHmmss).",
 )
 @click.option("--opened-at", default=None, help="When the page opened (default now).")
-@click.option("--ttl", type=int, default=None, help="Seconds the code stays valid (default 12 h, D-YXC-CODE-TTL).")
+@click.option("--ttl", type=CODE_TTL, default=None, help="Seconds the code stays valid (default 12 h, D-YXC-CODE-TTL).")
 @profile_option
 @db_option
 def simulate_yxc_app_jump(
