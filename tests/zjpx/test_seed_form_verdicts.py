@@ -99,3 +99,16 @@ def test_schema_findings_speak_json_and_name_a_refused_key(zj_tolerant: Zjpx) ->
     _, found = results(harness)
     text = found["ZJPX-C-FORMAT"].message
     assert "should not be valid under" not in text and "None is not" not in text and "null is not of type" in text, text
+
+
+def test_digit_strings_in_the_class_intakes_trigger_name_the_numbers_decision(zj_tolerant: Zjpx) -> None:
+    """§1.12.3 writes "videoOnHookDetail": {"triggerType": "0", "triggervValue": "0"}: digit strings for 整型 fields are
+    D-ZJPX-NUMSTR (the key's spelling and nesting are D-ZJPX-TRIGGER-VALUE, which this form follows)."""
+    from fixtures.zjpx import ZjpxData
+
+    intake = ZjpxData(4).class_intake(video_on_hook=2, trigger_type=1, trigger_value=5)
+    intake["videoOnHookDetail"] = {k: str(v) for k, v in intake["videoOnHookDetail"].items()}
+    reply = zj_tolerant.call("/api/class/v1/pushClassInfo", intake)
+    assert reply["returnCode"] == "0", reply
+    found = [v for v in should_verdicts(zj_tolerant, "classInfo") if "videoOnHookDetail" in (v.get("field") or "")]
+    assert found and {v["decision"] for v in found} == {"D-ZJPX-NUMSTR"}, found
