@@ -408,7 +408,13 @@ def decrypted(scene: Scene) -> Any:
             )
             if not retried:
                 findings.append(
-                    ("failed", f"no decrypted answer logged for the request of time {c.body.get('time')}", (c.evidence(),), None, None)
+                    (
+                        "failed",
+                        f"no decrypted answer logged for scanner {c.body.get('macId')}'s request of time {c.body.get('time')}",
+                        (c.evidence(),),
+                        None,
+                        None,
+                    )
                 )
             continue
         wrong = sorted(k for k in sealed if not _matches(scene.store, sealed[k], fields.get(k)))

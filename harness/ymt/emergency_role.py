@@ -6,16 +6,17 @@ ahead of time. A scene system whose scanner says it verifies emergency codes is 
 vendor's command every emergency-code vector of fixtures/ymt/vectors.json (the valid code and each case of the negative
 catalogue: bad prefix, base45, zlib, signature, unknown kid, clock before issue, clock after expiry), the valid code
 at the edges of its validity (its last second; 60 s before issue, the leeway), and cases built from the fixtures' keys
-(a trust list altered or expired, a code with em false, a clock an hour early), one file each, and grades each answer by
-its exit code (0 = accepted, anything else = refused). The leeway and its bound are SHOULD (refusing inside it only hurts
-a scanner whose clock runs behind; accepting 61 s early is a looser clock, not a forgery); everything else a MUST. A
-verifier that accepts no valid code fails YMT-EV-VALID, and its refusals are skipped (they prove nothing then).
+(a trust list altered, expired or with a kid not matching its certificate, a code with em false, a clock an hour
+early), one file each, and grades each answer by its exit code (0 = accepted, anything else = refused). The leeway and
+its bound are SHOULD (refusing inside it only hurts a scanner whose clock runs behind; accepting 61 s early is a looser
+clock, not a forgery), and so is the kid check of the trust list (the anchor's signature still vouches for the list);
+everything else a MUST. A verifier that accepts no valid code fails YMT-EV-VALID, and its refusals are skipped (they prove nothing then).
 
 Offering the emergency code is optional for a scene (001 §7.2.2 可, hence SHOULD in ymt-scene-client); a verifier that
 is offered, though, is worth nothing unless it accepts the valid code and refuses every forged or stale one, so those
 checks are MUST here (D-YMT-EMERGENCY is the design the offline code cannot work without). The catalogue says the
 same: the scene-level entries YMT-EMERGENCY-VERIFY / -REFUSE stay SHOULD (whether a scene verifies offline at all),
-and the verifier's own entries YMT-EMERGENCY-VERIFIER-ACCEPT / -REFUSE are MUST, -LEEWAY SHOULD.
+and the verifier's own entries YMT-EMERGENCY-VERIFIER-ACCEPT / -REFUSE are MUST, -LEEWAY and -TRUST-LIST-KID SHOULD.
 
 The command is split like a shell would (no shell runs it); ``{file}`` becomes a JSON file
 ``{"code", "trustList", "trustAnchor", "validationClock", "validationClockEpoch"}`` (docs/ymt.md). The conforming
@@ -67,6 +68,7 @@ FAMILY = {
     "trust-list-forged": "YMT-EV-TRUST-LIST",
     "trust-list-expired": "YMT-EV-TRUST-LIST",
     "not-emergency": "YMT-EV-CLAIMS",
+    "trust-list-kid-mismatch": "YMT-EV-TRUST-LIST-KID",
     # the valid code at the edges of its validity (derived here: the same code, another clock)
     "valid-last-second": "YMT-EV-VALID",
     "valid-inside-leeway": "YMT-EV-LEEWAY",
@@ -129,8 +131,14 @@ def _clock(at: int) -> dict[str, Any]:
 def _derived(valid: dict[str, Any], document: dict[str, Any]) -> list[Vector]:
     """Cases the fixture's single trust list cannot carry, built from the fixtures' throwaway keys (deterministic
     signatures, so every run hands the verifier the same files): the trust list altered after signing, a trust list
-    validly signed but expired, a validly signed code that is not an emergency code (``em`` false), and a clock an
-    hour before issue (well beyond any clock skew)."""
+    validly signed but expired, one validly signed whose kid is not the hash of the certificate beside it, a validly
+    signed code that is not an emergency code (``em`` false), and a clock an hour before issue (well beyond any clock
+    skew)."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
     from fixtures.ymt import generate
     from harness.ymt import crypto
 
@@ -146,6 +154,24 @@ def _derived(valid: dict[str, Any], document: dict[str, Any]) -> list[Vector]:
         expires_at=claims["iat"] - 86400,
         deterministic=True,
     )
+    # signed by the anchor, but its one key names the code's kid beside a certificate of the same issuer key whose
+    # SHA-256 is not that kid (a list made wrong, or a certificate swapped before signing)
+    reissued = generate._certificate(k["issuer"], generate.ISSUER + "-REISSUED").public_bytes(serialization.Encoding.DER)
+    own_kid = crypto.kid_for_certificate(k["issuer_cert"].public_bytes(serialization.Encoding.DER))
+    body = {
+        "version": 1,
+        "issuedAt": claims["iat"] - 86400,
+        "expiresAt": claims["iat"] + 30 * 86400,
+        "keys": [
+            {
+                "kid": base64.b64encode(own_kid).decode("ascii"),
+                "issuer": generate.ISSUER,
+                "certificate": base64.b64encode(reissued).decode("ascii"),
+            }
+        ],
+    }
+    r, s_ = decode_dss_signature(k["anchor"].sign(crypto._canonical(body), crypto._ecdsa(True)))
+    mismatched = {"trustList": body, "signature": base64.b64encode(r.to_bytes(32, "big") + s_.to_bytes(32, "big")).decode("ascii")}
     plain = crypto.EmergencyClaims(generate.ISSUER, claims["iat"], claims["exp"], "**丰", "1**************X", (), emergency=False)
     not_emergency = crypto.make_emergency(plain, k["issuer"], k["issuer_cert"], deterministic=True)
     return [
@@ -169,6 +195,13 @@ def _derived(valid: dict[str, Any], document: dict[str, Any]) -> list[Vector]:
             "reject",
             "bad-trust-list",
             document | {"trustList": expired},
+        ),
+        Vector(
+            "trust-list-kid-mismatch",
+            "a trust list signed by the anchor whose kid is not the SHA-256 of the certificate beside it",
+            "reject",
+            "bad-trust-list",
+            document | {"trustList": mismatched},
         ),
         Vector(
             "not-emergency",
@@ -295,6 +328,26 @@ def accepts_within_leeway(graded: Graded) -> Any:
         wrong=wrong,
         right=f"the valid code accepted {LEEWAY} s before its issue time",
         needs_valid=False,
+    )
+
+
+@CHECKS.check(
+    "YMT-EV-TRUST-LIST-KID",
+    title="a trust list whose kid is not the SHA-256 of its certificate is refused (the design's list check; else a WARNING)",
+    clause=f"{CLAUSE} (kid = SHA-256(certificate)[:8])",
+    requirements=("YMT-EMERGENCY-VERIFIER-TRUST-LIST-KID",),
+    level="SHOULD",
+)
+def refuses_kid_mismatch(graded: Graded) -> Any:
+    return commands.advise(
+        graded,
+        "YMT-EV-TRUST-LIST-KID",
+        decision="D-YMT-EMERGENCY",
+        check=CHECKS.get("YMT-EV-TRUST-LIST-KID"),
+        none="no trust list with a mismatched kid",
+        wrong="a trust list whose kid does not match its certificate was used: the verifier does not check each kid against "
+        "its certificate (the anchor's signature still vouches for the list, so this is a consistency check, not a forgery)",
+        right="the trust list whose kid does not match its certificate refused",
     )
 
 

@@ -183,7 +183,12 @@ def load_config(path: Path, verify: Any = True) -> Enrolment:
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:  # one line: what the parser expected and where (its own text spans several lines)
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"--config {path}: not valid YAML: {problem}{where}") from None
+    except (OSError, UnicodeError) as exc:
         raise ConfigError(f"--config {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"--config {path}: not a YAML mapping")

@@ -61,6 +61,7 @@ def test_every_vector_has_its_check_and_every_check_its_vector() -> None:
         "trust-list-forged",
         "trust-list-expired",
         "not-emergency",
+        "trust-list-kid-mismatch",
     }
     fixture = {v.name for v in vectors} - derived
     assert fixture == {case["NAME"] for case in json.loads(emergency_role.VECTORS.read_text(encoding="utf-8"))["emergency"]["cases"]}

@@ -381,6 +381,16 @@ def test_a_bad_config_is_one_clear_error(tmp_path: Path, config: str, says: str)
         PlatformRole(target="http://127.0.0.1:9/ymt", config=path)
 
 
+def test_a_config_that_is_not_yaml_is_one_line(tmp_path: Path) -> None:
+    """The parser's own message spans four lines (the mark and a caret); the CLI prints one line."""
+    path = tmp_path / "c.yaml"
+    path.write_text("merchant: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        PlatformRole(target="http://127.0.0.1:9/ymt", config=path)
+    assert "\n" not in str(caught.value), str(caught.value)
+    assert "not valid YAML" in str(caught.value) and "at line 2, column 1" in str(caught.value)
+
+
 def test_cli_certify_on_the_harness_and_bad_arguments(platform: ServedPlatform, tmp_path: Path) -> None:
     report = tmp_path / "report"
     args = ["certify", "ymt-platform", "--target", platform.url, "--setup-harness", "--db", str(platform.db), "--report", str(report)]
