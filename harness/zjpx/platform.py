@@ -228,11 +228,21 @@ class ZjpxPlatform(Platform):
                 " AND student_code = ? AND res_code = ? AND status = 'open'",
                 (rctx.now_ms, *key),
             )
-            conn.execute(
+            opened = conn.execute(
                 "INSERT INTO zjpx_sessions (platform_code, class_code, student_code, res_code, course_code, section_code, status,"
                 " started_ms, start_play_time) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)",
                 (*key, str(d["courseCode"]), str(d.get("sectionCode") or ""), rctx.now_ms, resume),
+            ).lastrowid
+            # D-ZJPX-SESSIONS, tolerant: face checks made for this learner and video just before startStudy are this
+            # session's (the video-start face check a platform may make before it starts the video).
+            since = rctx.now_ms - rules.PRE_SESSION_MINUTES * 60000
+            pending = "kind = 'face' AND session_id IS NULL AND platform_code = ? AND class_code = ? AND student_code = ? AND res_code = ?"
+            conn.execute(
+                "UPDATE zjpx_checks SET session_id = ? WHERE session_id IS NULL AND at_ms >= ? AND biz_code IN"
+                f" (SELECT biz_code FROM zjpx_bizcodes WHERE {pending})",
+                (opened, since, *key),
             )
+            conn.execute(f"UPDATE zjpx_bizcodes SET session_id = ? WHERE {pending} AND issued_ms >= ?", (opened, *key, since))
         return self.respond()
 
     def op_endStudy(self, ctx: ExchangeContext, body: dict[str, Any]) -> Response:
@@ -269,7 +279,7 @@ class ZjpxPlatform(Platform):
                 str(d["classCode"]),
                 str(d["studentUserCode"]),
                 str(d["resCode"]),
-                rctx.facts["session"]["id"],
+                rctx.facts["session"]["id"] if rctx.facts.get("session") is not None else None,  # a face check before startStudy
                 verification_code,
                 rctx.now_ms,
                 rctx.now_ms + BIZCODE_MINUTES * 60000,
@@ -307,10 +317,12 @@ class ZjpxPlatform(Platform):
             assert image is not None
             passed, detail = image["stddev"] >= rules.BLANK_STDDEV, image
         biz = rctx.facts["bizcode"]
+        session = rctx.facts.get("session")  # None: before startStudy, which attaches the check (D-ZJPX-SESSIONS)
+        session_id = session["id"] if session is not None else None
         with self.store.transaction() as conn:
             conn.execute(
                 "INSERT INTO zjpx_checks (session_id, biz_code, kind, passed, video_study_time, detail, at_ms) VALUES (?, ?, 'face', ?, ?, ?, ?)",
-                (rctx.facts["session"]["id"], biz["biz_code"], int(passed), num(d["videoStudyTime"]), json.dumps(detail), rctx.now_ms),
+                (session_id, biz["biz_code"], int(passed), num(d["videoStudyTime"]), json.dumps(detail), rctx.now_ms),
             )
             conn.execute(
                 "UPDATE zjpx_bizcodes SET attempts = attempts + 1, state = CASE WHEN ? THEN 'passed' ELSE state END WHERE biz_code = ?",

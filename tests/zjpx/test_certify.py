@@ -12,7 +12,7 @@ from fixtures.photos import b64, two_inch_photo
 from harness.conformance.model import CheckFinished, CheckResult, RunFinished, RunStarted
 from harness.zjpx.certify import LearningPlatformClientRole, LearningPlatformServerRole, summary
 from harness.zjpx.simulate import push_class
-from tests.zjpx.conftest import Served, Zjpx
+from tests.zjpx.conftest import Served, Zjpx, failed_rules
 from tests.zjpx.fake_vendor import FakeLearningPlatform
 
 TARGET = "http://vendor.example.invalid"
@@ -142,13 +142,16 @@ def test_simulate_push_class() -> None:
 FACE = b64(two_inch_photo(9))
 
 
-def learn(zj: Zjpx, *, cheat_progress: bool = False, skip_face: bool = False) -> None:
-    """A learning platform studying two videos with per-minute reports and a face check every 2 minutes."""
+def learn(zj: Zjpx, *, cheat_progress: bool = False, skip_face: bool = False, face_first: bool = False) -> None:
+    """A learning platform studying two videos with per-minute reports and a face check every 2 minutes.
+    ``face_first``: the video-start face check comes before startStudy (the seed does not order them)."""
     intake = zj.file_class(seed=21, video_on_hook=2, trigger_type=1, trigger_value=2, video_start_face=1)
     for video in (0, 1):
         keys = zj.keys(intake, video=video)
+        if face_first:
+            assert zj.face(keys, FACE, at=0)["returnCode"] == "0"
         assert zj.start(keys)["returnCode"] == "0"
-        if not skip_face:
+        if not skip_face and not face_first:
             zj.face(keys, FACE, at=0)
         for minute in range(1, 5):
             zj.advance(60)
@@ -170,6 +173,33 @@ def test_a_conforming_learning_platform_passes_the_client_role(zj: Zjpx) -> None
     learn(zj)
     verdict, results, text = client_run(zj)
     assert verdict == "passed", text
+
+
+def test_a_face_check_before_start_study_passes_with_a_warning_naming_the_decision(zj_tolerant: Zjpx) -> None:
+    """002 §1.5.1 and §1.12.2 (视频开始时人脸识别) do not order the video-start face check and startStudy: a platform that
+    checks the face first and then starts the video is served, its check counts for the session startStudy opens,
+    and the role warns naming D-ZJPX-SESSIONS (whose strict reading wants startStudy first) instead of failing."""
+    learn(zj_tolerant, face_first=True)
+    verdict, results, text = client_run(zj_tolerant)
+    assert verdict == "passed", text
+    assert results["ZJPX-C-SESSIONS"] == "warning" and "D-ZJPX-SESSIONS" in text, text
+
+
+def test_the_strict_reading_refuses_a_face_check_before_start_study(zj: Zjpx) -> None:
+    intake = zj.file_class(seed=23, video_on_hook=0, trigger_type=1, trigger_value=2, video_start_face=1)
+    ids = zj.only(zj.keys(intake), "studyPlatformCode", "resCode", "studentUserCode", "classCode")
+    assert "ZJPX-SESSION-OPEN" in failed_rules(zj.call("/api/v1/getFaceCompareConfig", ids))
+
+
+def test_a_face_check_long_before_start_study_does_not_count_for_it(zj_tolerant: Zjpx) -> None:
+    zj = zj_tolerant
+    intake = zj.file_class(seed=22, video_on_hook=0, trigger_type=1, trigger_value=2, video_start_face=1)
+    keys = zj.keys(intake, video=0)
+    assert zj.face(keys, FACE, at=0)["returnCode"] == "0"
+    zj.advance(3600)  # an hour later: not the start of this video
+    assert zj.start(keys)["returnCode"] == "0"
+    zj.advance(60)
+    assert "ZJPX-START-FACE" in failed_rules(zj.hour(keys, 60, 60))
 
 
 def test_ninety_seconds_in_a_sixty_second_minute_fails_with_the_clause(zj: Zjpx) -> None:
