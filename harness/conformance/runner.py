@@ -150,6 +150,9 @@ class ProgressReporter:
         elif isinstance(event, RunFinished):
             c = ctx.counts
             why = f": {event.reason}" if event.reason else ""
+            if not any(c.values()):  # the run ended before any check was graded (the reason says why)
+                self._out(f"verdict: {event.verdict}{why} (no check was graded; {ctx.elapsed_s:.1f} s)")
+                return
             self._out(
                 f"verdict: {event.verdict}{why} ({c['passed']} passed, {c['failed']} failed, {c['warning']} warnings, "
                 f"{c['review']} to review, {c['skipped']} skipped, {c['error']} errors; {ctx.elapsed_s:.1f} s)"

@@ -91,3 +91,37 @@ def test_class_add_keeps_the_learners_in_full_only_in_the_out_file(tmp_path: Pat
         main, ["zjpx", "class", "add", "--platform-code", code, "--seed", "7", "--out", str(tmp_path / "no" / "c.json"), "--db", db]
     )
     assert bad.exit_code == 2 and bad.output.startswith("harness: cannot write") and len(bad.output.strip().splitlines()) == 1
+
+
+def test_a_server_that_hangs_up_ends_the_run_saying_no_check_was_graded(tmp_path: Path) -> None:
+    """A target that accepts the connection and closes it unanswered: the run cannot go on (exit 2), and the verdict
+    line says no check was graded, not a row of zero totals that contradicts it."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+
+    def hang_up() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    try:
+        result = CliRunner().invoke(
+            main,
+            ["certify", "zjpx-learning-platform-server", "--target", f"http://127.0.0.1:{port}", "--db", str(tmp_path / "h.db")]
+            + ["--report", str(tmp_path / "out")],
+        )
+    finally:
+        listener.close()
+    assert result.exit_code == 2, result.output
+    verdict = [line for line in result.output.splitlines() if line.startswith("verdict:")]
+    assert verdict and "no check was graded" in verdict[0] and "0 passed" not in verdict[0], result.output
