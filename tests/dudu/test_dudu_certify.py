@@ -434,3 +434,14 @@ def test_a_rotation_in_the_last_heartbeats_is_not_reported_as_followed_by_a_fetc
     message = results["DUDU-CERT-KEYS"].message
     assert "rotation(s), each followed by a fetch" not in message, message
     assert "first fetch" in message and "not graded" in message and f"{fx.DEVICE} key group" in message, message
+
+
+def test_an_unknown_field_in_get_token_warns_naming_the_extra_fields_decision(tolerant: tuple[Client, Any]) -> None:
+    """An unknown request field is D-DUDU-EXTRA-FIELDS' case in every interface, the designed get_token included (it
+    named D-DUDU-TOKEN, the decision that designs the interface, not the one that accepts the field)."""
+    client, store = tolerant
+    reply = client.post("get_token", {"enterprise_id": fx.ENTERPRISE, "secret": fx.SECRET, "is_free": 1})
+    assert reply["ret_code"] == 0, reply
+    _, results = _grade(store)
+    calls = results["DUDU-CERT-CALLS"]
+    assert calls.status == "warning" and calls.decision == "D-DUDU-EXTRA-FIELDS" and "get_token" in calls.message, calls
