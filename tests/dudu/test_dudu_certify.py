@@ -445,3 +445,17 @@ def test_an_unknown_field_in_get_token_warns_naming_the_extra_fields_decision(to
     _, results = _grade(store)
     calls = results["DUDU-CERT-CALLS"]
     assert calls.status == "warning" and calls.decision == "D-DUDU-EXTRA-FIELDS" and "get_token" in calls.message, calls
+
+
+def test_a_steady_cadence_twice_the_interval_is_a_warning_not_on_time(client: Client, store: Any, token: str) -> None:
+    """The platform returns heartbeat_interval 5 and the device heartbeats every 10 s: every gap is within the
+    tolerance (2 × 5 + 1 s), so nothing fails, but the device never keeps the interval 003 一、3 names; it read
+    "heartbeat on time". A device at 5 s (with jitter up to 6 s) still passes."""
+    for _ in range(6):
+        assert client.post("location_report", fx.heartbeat())["heartbeat_interval"] == 5
+    _space_heartbeats(store, 10)
+    _, results = _grade(store)
+    beat = results["DUDU-CERT-HEARTBEAT"]
+    assert beat.status == "warning" and beat.decision == "D-DUDU-INTERVAL" and "every 10.0 s" in beat.message, beat
+    _space_heartbeats(store, 6)
+    assert _grade(store)[1]["DUDU-CERT-HEARTBEAT"].status == "passed"
