@@ -280,7 +280,7 @@ def heartbeat_cadence(fleet: Fleet) -> Any:
         # A heartbeat a drill fault denied was still sent on time: it counts, at the interval last returned.
         beats = [c for c in calls if c.operation == "location_report" and (c.sent or c.denied)]
         interval = 5.0
-        steady: list[tuple[float, float, Call]] = []  # (gap, interval asked, heartbeat) of the gaps no offline spell excuses
+        steady: list[tuple[float, float, Call]] = []  # (gap, interval asked, heartbeat) of the gaps within the tolerance
         for prev, cur in zip(beats, beats[1:], strict=False):
             if prev.sent:
                 interval = float(prev.reply.get("heartbeat_interval") or 5)
@@ -293,7 +293,7 @@ def heartbeat_cadence(fleet: Fleet) -> Any:
                 late.append(f"{device} ({gap:.1f} s > {allowed:.1f} s after journal #{prev.id})")
                 evidence.append(cur.evidence())
                 break
-            if not logs:
+            if gap <= allowed:  # an offline spell's longer gap, excused above, says nothing of the cadence
                 steady.append((gap, interval, cur))
         else:
             # Within the tolerance every gap, but steadily slower than asked: a device heartbeating every 10 s where the
