@@ -459,3 +459,15 @@ def test_a_steady_cadence_twice_the_interval_is_a_warning_not_on_time(client: Cl
     assert beat.status == "warning" and beat.decision == "D-DUDU-INTERVAL" and "every 10.0 s" in beat.message, beat
     _space_heartbeats(store, 6)
     assert _grade(store)[1]["DUDU-CERT-HEARTBEAT"].status == "passed"
+
+
+def test_a_steady_slow_cadence_in_offline_mode_is_judged_too(client: Client, store: Any, token: str) -> None:
+    """In the platform's offline mode a reader logs each swipe between its heartbeats; those gaps are no outage and
+    count for the cadence: heartbeats every 10 s (5 asked), one offline log in each gap, still warn."""
+    client.post("location_report", fx.heartbeat(offline_seq=0))
+    for seq in (1, 2, 3, 4):
+        client.post("card_check_log", fx.card_log(seq))
+        client.post("location_report", fx.heartbeat(offline_seq=seq))
+    _space_heartbeats(store, 5)  # rows 5 s apart: each heartbeat 10 s after the one before, a log in between
+    beat = _grade(store)[1]["DUDU-CERT-HEARTBEAT"]
+    assert beat.status == "warning" and beat.decision == "D-DUDU-INTERVAL" and "every 10.0 s" in beat.message, beat
