@@ -36,6 +36,7 @@ import bisect
 import datetime as dt
 import json
 import re
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ from harness.store import Store
 
 CADENCE_SLACK = 1.0  # seconds on top of the interval (network and scheduling jitter)
 CADENCE_FACTOR = 2.0  # a gap above 2 × interval + slack is a missed heartbeat
+SLOW_MIN_GAPS = 3  # the fewest unexcused heartbeat gaps a steady cadence is judged on
 REFRESH_HEARTBEATS = 2  # a device must fetch a changed list before its second heartbeat after the change
 LOG_OPS = ("card_check_log", "offline_qrcode_log")
 ONLINE_OPS = ("card_check", "ticket_check")
@@ -266,6 +268,8 @@ def heartbeat_cadence(fleet: Fleet) -> Any:
         return failed(f"no exchange of enterprise {fleet.enterprise_id}'s devices in the journal: no device heartbeat (003 一、3)")
     late: list[str] = []
     evidence: list[Evidence] = []
+    slow: list[str] = []
+    slow_evidence: list[Evidence] = []
     for device in fleet.devices:
         calls = fleet.calls.get(device, [])
         if not calls:
@@ -276,6 +280,7 @@ def heartbeat_cadence(fleet: Fleet) -> Any:
         # A heartbeat a drill fault denied was still sent on time: it counts, at the interval last returned.
         beats = [c for c in calls if c.operation == "location_report" and (c.sent or c.denied)]
         interval = 5.0
+        steady: list[tuple[float, float, Call]] = []  # (gap, interval asked, heartbeat) of the gaps within the tolerance
         for prev, cur in zip(beats, beats[1:], strict=False):
             if prev.sent:
                 interval = float(prev.reply.get("heartbeat_interval") or 5)
@@ -288,9 +293,29 @@ def heartbeat_cadence(fleet: Fleet) -> Any:
                 late.append(f"{device} ({gap:.1f} s > {allowed:.1f} s after journal #{prev.id})")
                 evidence.append(cur.evidence())
                 break
+            if gap <= allowed:  # an offline spell's longer gap, excused above, says nothing of the cadence
+                steady.append((gap, interval, cur))
+        else:
+            # Within the tolerance every gap, but steadily slower than asked: a device heartbeating every 10 s where the
+            # platform returned 5 passes each gap (2 × 5 + 1 s) yet never keeps the interval 003 一、3 names.
+            if len(steady) >= SLOW_MIN_GAPS:
+                median = statistics.median(g for g, _, _ in steady)
+                asked = statistics.median(i for _, i, _ in steady)
+                if median > asked + CADENCE_SLACK:
+                    slow.append(f"{device} (every {median:.1f} s, median of {len(steady)} gaps, where {asked:g} s was asked)")
+                    slow_evidence.append(steady[len(steady) // 2][2].evidence("a heartbeat of the slow cadence"))
     if late:
         return failed(f"{len(late)} device(s) missed heartbeats: {_device_list(late)}", *evidence[:3])
     graded = sum(1 for d in fleet.devices if fleet.calls.get(d))
+    if slow:
+        return CHECKS.get("DUDU-CERT-HEARTBEAT").result(
+            "warning",
+            f"{len(slow)} device(s) heartbeat steadily slower than the interval the platform returned, each gap within the "
+            f"tolerance of {CADENCE_FACTOR:g} × interval + {CADENCE_SLACK:g} s (003 一、3 间隔5s(可动态修改); D-DUDU-INTERVAL): "
+            f"{_device_list(slow)}",
+            *slow_evidence[:3],
+            decision="D-DUDU-INTERVAL",
+        )
     return passed(f"{graded} device(s) heartbeat on time")
 
 

@@ -77,7 +77,7 @@ def _judge(graded: Graded, check_id: str, doing: str) -> Any:
     level="MUST",
 )
 def accepts_valid(graded: Graded) -> Any:
-    return _judge(graded, "DYM-LV-ACCEPTS", "answered (a valid receipt refused)")
+    return _judge(graded, "DYM-LV-ACCEPTS", "answered (a valid receipt refused, or not answered within the time allowed)")
 
 
 @CHECKS.check(

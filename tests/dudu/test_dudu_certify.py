@@ -434,3 +434,40 @@ def test_a_rotation_in_the_last_heartbeats_is_not_reported_as_followed_by_a_fetc
     message = results["DUDU-CERT-KEYS"].message
     assert "rotation(s), each followed by a fetch" not in message, message
     assert "first fetch" in message and "not graded" in message and f"{fx.DEVICE} key group" in message, message
+
+
+def test_an_unknown_field_in_get_token_warns_naming_the_extra_fields_decision(tolerant: tuple[Client, Any]) -> None:
+    """An unknown request field is D-DUDU-EXTRA-FIELDS' case in every interface, the designed get_token included (it
+    named D-DUDU-TOKEN, the decision that designs the interface, not the one that accepts the field)."""
+    client, store = tolerant
+    reply = client.post("get_token", {"enterprise_id": fx.ENTERPRISE, "secret": fx.SECRET, "is_free": 1})
+    assert reply["ret_code"] == 0, reply
+    _, results = _grade(store)
+    calls = results["DUDU-CERT-CALLS"]
+    assert calls.status == "warning" and calls.decision == "D-DUDU-EXTRA-FIELDS" and "get_token" in calls.message, calls
+
+
+def test_a_steady_cadence_twice_the_interval_is_a_warning_not_on_time(client: Client, store: Any, token: str) -> None:
+    """The platform returns heartbeat_interval 5 and the device heartbeats every 10 s: every gap is within the
+    tolerance (2 × 5 + 1 s), so nothing fails, but the device never keeps the interval 003 一、3 names; it read
+    "heartbeat on time". A device at 5 s (with jitter up to 6 s) still passes."""
+    for _ in range(6):
+        assert client.post("location_report", fx.heartbeat())["heartbeat_interval"] == 5
+    _space_heartbeats(store, 10)
+    _, results = _grade(store)
+    beat = results["DUDU-CERT-HEARTBEAT"]
+    assert beat.status == "warning" and beat.decision == "D-DUDU-INTERVAL" and "every 10.0 s" in beat.message, beat
+    _space_heartbeats(store, 6)
+    assert _grade(store)[1]["DUDU-CERT-HEARTBEAT"].status == "passed"
+
+
+def test_a_steady_slow_cadence_in_offline_mode_is_judged_too(client: Client, store: Any, token: str) -> None:
+    """In the platform's offline mode a reader logs each swipe between its heartbeats; those gaps are no outage and
+    count for the cadence: heartbeats every 10 s (5 asked), one offline log in each gap, still warn."""
+    client.post("location_report", fx.heartbeat(offline_seq=0))
+    for seq in (1, 2, 3, 4):
+        client.post("card_check_log", fx.card_log(seq))
+        client.post("location_report", fx.heartbeat(offline_seq=seq))
+    _space_heartbeats(store, 5)  # rows 5 s apart: each heartbeat 10 s after the one before, a log in between
+    beat = _grade(store)[1]["DUDU-CERT-HEARTBEAT"]
+    assert beat.status == "warning" and beat.decision == "D-DUDU-INTERVAL" and "every 10.0 s" in beat.message, beat

@@ -119,3 +119,13 @@ def test_a_verifier_that_refuses_everything_fails_once_and_proves_no_refusal() -
     assert verdict == "failed" and by_id["DYM-LV-ACCEPTS"].status == "failed"
     for check_id in ("DYM-LV-ENTRY", "DYM-LV-PROOF", "DYM-LV-SIGNATURE", "DYM-LV-ORIGIN", "DYM-LV-COSIGNED", "DYM-LV-CANONICAL"):
         assert by_id[check_id].status == "skipped", (check_id, by_id[check_id].message)
+
+
+def test_a_verifier_that_never_answers_in_time_is_not_said_to_have_refused() -> None:
+    """A verifier slower than --timeout on every drill: DYM-LV-ACCEPTS fails, and its message must not say the valid
+    receipts were refused (the evidence says no answer came in time); a regulator read "a valid receipt refused"."""
+    events = list(LedgerVerifierRole("sh -c 'sleep 3' {receipt} {entry}", timeout=1).run(seed=1))
+    accepts = [e.result for e in events if isinstance(e, CheckFinished) and e.result.check_id == "DYM-LV-ACCEPTS"]
+    assert [r.status for r in accepts] == ["failed"], accepts
+    assert "not answered within the time allowed" in accepts[0].message, accepts[0].message
+    assert all("no answer within 1 s" in (ev.note or "") for ev in accepts[0].evidence), accepts[0].evidence
