@@ -195,7 +195,7 @@ class DymPlatform(Platform):
     def _context(self, ctx: ExchangeContext, operation: str, body: dict[str, Any], now: float) -> DymContext:
         app = ctx.extras.get("app") or self._app(body.get("app_id"))
         d = DymContext(operation, now, body, app=app)
-        code = signing.driver_of_qr(body["qr_content"]) if operation == "scan_verify" else body.get("driver_code")
+        code = signing.driver_of_qr(body["qr_content"]) if operation == "scan_verify" else (body.get("driver_code") or None)
         if operation == "driver_lookup":
             self._lookup(d, body)
         elif code is not None:
@@ -559,14 +559,14 @@ class DymPlatform(Platform):
         ctx.exchange.work.write(
             "INSERT OR IGNORE INTO dym_waybills (app_id, waybill_no, kind, driver_code, details, status, qr_expires, created)"
             " VALUES (?, ?, ?, ?, ?, 'pushed', ?, ?)",
-            (app_id, no, body["kind"], body.get("driver_code"), json.dumps(details, ensure_ascii=False), exp, d.now),
+            (app_id, no, body["kind"], body.get("driver_code") or None, json.dumps(details, ensure_ascii=False), exp, d.now),
         )
         event = {
             "type": "waybill.pushed",
             "app_id": app_id,
             "waybill_no": no,
             "kind": body["kind"],
-            "driver_code": body.get("driver_code"),
+            "driver_code": body.get("driver_code") or None,
             **details,
             "at": iso(d.now),
         }

@@ -342,9 +342,10 @@ def issue_open(ctx: DymContext, body: dict[str, Any]) -> Iterator[Fail]:
     title="an exclusive waybill names its driver, a public one none",
 )
 def kind_driver(ctx: DymContext, body: dict[str, Any]) -> Iterator[Fail]:
-    if body["kind"] == "exclusive" and "driver_code" not in body:
+    named = bool(body.get("driver_code"))  # "" is no driver (D-DYM-WAYBILL, tolerant)
+    if body["kind"] == "exclusive" and not named:
         yield Fail("an exclusive waybill (专属运单) names its driver_code", "driver_code")
-    elif body["kind"] == "public" and "driver_code" in body:
+    elif body["kind"] == "public" and named:
         yield Fail("a public waybill (公共运单) names no driver: the first driver to accept it gets it", "driver_code")
 
 

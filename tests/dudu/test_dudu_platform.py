@@ -121,6 +121,21 @@ def test_tolerant_profile_accepts_the_examples_forms(tolerant: tuple[Client, Any
     assert client.post("location_report", fx.heartbeat(check_mode=2))["ret_code"] == 1001
 
 
+def test_an_optional_reading_left_empty_is_accepted_with_a_warning_naming_the_decision(
+    tolerant: tuple[Client, Any], client: Client
+) -> None:
+    """lng, lat, course and speed are optional (003 §3.1 是否必须 N): a reader without a GPS fix that sends them empty
+    is served, with a SHOULD verdict naming D-DUDU-NUMSTR; the strict reading refuses "" (it is no decimal); "abc" is
+    refused under every profile."""
+    tolerant_client, _ = tolerant
+    empty = fx.heartbeat(lng="", lat="", course="", speed="")
+    reply = tolerant_client.post("location_report", empty)
+    assert reply["ret_code"] == 0, reply
+    assert tolerant_client.post("location_report", fx.heartbeat(lng="abc"))["ret_code"] == 1001
+    refused = client.post("location_report", empty)
+    assert refused["ret_code"] == 1001 and "body.lng" in [v.get("field") for v in refused["violations"]]
+
+
 def test_not_a_real_calendar_time_answers_1001(client: Client) -> None:
     reply = client.post("location_report", fx.heartbeat(time="251399250000"))
     assert reply["ret_code"] == 1001 and _rules_failed(reply) == ["DUDU-TIME"]

@@ -158,6 +158,17 @@ def test_public_waybill_goes_to_the_first_driver_and_qr_expires(world: World) ->
     assert world.carrier.call("waybill_status", {"waybill_no": "WB-PUBLIC-01"})["code"] == "4001"  # another app's waybill
 
 
+def test_a_public_waybills_empty_driver_code_is_no_driver(world: World, strict_world: World) -> None:
+    """driver_code "" on a public waybill reads as absent (D-DYM-WAYBILL, tolerant; D-DYM-SIGN leaves "" out of the
+    signing string); an exclusive one with "" still names no driver (1005); --profile strict refuses the form (1001)."""
+    push = {"waybill_no": "WB-PUBLIC-02", "kind": "public", "origin": "曲靖", "destination": "昆明", "goods": "煤", "weight_kg": 12.5}
+    reply = world.enterprise.call("waybill_push", {**push, "driver_code": ""})
+    assert reply["code"] == "0" and reply["data"]["qr_content"], reply
+    exclusive = {**push, "waybill_no": "WB-EXCL-02", "kind": "exclusive", "driver_code": ""}
+    assert world.enterprise.call("waybill_push", exclusive)["code"] == "1005"
+    assert strict_world.enterprise.call("waybill_push", {**push, "driver_code": ""})["code"] == "1001"
+
+
 def test_driver_lookup_needs_the_capacity_code(world: World) -> None:
     a = _claim(world, DRIVER_A)
     code = signing.capacity_code(signing.token_hash(a["driver_token"]), world.clock())
