@@ -183,3 +183,18 @@ def test_a_control_body_cut_short_changes_nothing(closed: Any) -> None:
     asyncio.run(closed(scope, receive, send))
     assert sent[0]["status"] == 400 and b"BODY-INCOMPLETE" in sent[1]["body"], sent
     assert call(closed, "GET", "/_harness/faults", client=LOCAL).json()["faults"] == []
+
+
+def test_serve_refuses_an_address_it_cannot_listen_on_before_noting_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--port 99999 served on 34463 under a banner naming 99999; --port -1 and an unresolvable host were uvicorn's
+    log line and exit 3, after the store had noted the address that `certify start` prints as the base URL."""
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("uvicorn must not start"))
+    db = tmp_path / "h.db"
+    for args in (["--port", "99999"], ["--port", "-1"], ["--port", "0"], ["--host", "256.1.1.1"]):
+        result = CliRunner().invoke(main, ["serve", *args, "--db", str(db)])
+        assert result.exit_code == 2, (args, result.output)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("harness: "), (args, result.stderr)
+    assert not db.exists() or open_store(db).query("SELECT * FROM serve_addresses") == []
