@@ -45,6 +45,24 @@ def _read(path: Path | None) -> str | None:
         raise _error(f"{path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
 
 
+MERCHANT_FILES = ("merchant-key.pem", "merchant-public.pem", "trust-anchor.pem", "merchant.json")
+
+
+def _check_merchant_dir(out_dir: Path) -> None:
+    """A folder merchant-add can write, holding no merchant's files yet: another merchant's merchant-key.pem was
+    overwritten (its private key lost, the store keeps only the public one), and an unwritable folder left the
+    merchant stored without its key."""
+    held = [name for name in MERCHANT_FILES if (out_dir / name).exists()]
+    if held:
+        raise _error(f"{out_dir} already holds {', '.join(held)} (another merchant's key?): give another --out folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _error(f"cannot make {out_dir}: {exc.strerror or exc}") from None
+    if not os.access(out_dir, os.W_OK):
+        raise _error(f"cannot write in {out_dir}: permission denied")
+
+
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -131,9 +149,13 @@ def merchant_add(
         kinds = [int(t) for t in _list(service_types)]
     except ValueError:
         raise _error("--service-types takes numbers, e.g. 20000") from None
+    unknown_types = sorted(set(_list(qrcode_types)) - set(admin.QRCODE_TYPES.values()))
+    if unknown_types:
+        raise _error(f"unknown --qrcode-types {unknown_types}; known: {', '.join(admin.QRCODE_TYPES.values())}")
     private = None
     pem = _read(public_key)
     if out_dir is not None:
+        _check_merchant_dir(out_dir)  # before the merchant is stored
         private = admin.new_rsa_key()
         pem = admin.public_pem(private.public_key())
     store = _store(db)
