@@ -7,12 +7,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import click
 
-from harness.cli_options import db_option
+from harness.cli_options import db_option, writable
 from harness.config import default_db_path
 
 
@@ -83,6 +84,8 @@ def app_add(app_id: str, name: str, db: Path | None) -> None:
     """Register a channel app (表B.5 appId)."""
     from harness.ymt import admin
 
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", app_id):  # 表B.5 appId as specs/ymt/platform.yaml bounds it
+        raise _error(f"an appId is 1–64 characters of A–Z, a–z, 0–9, _ and - (表B.5 appId), not {app_id[:40]!r}")
     admin.add_app(_store(db), app_id, name)
     _echo({"appId": app_id})
 
@@ -213,7 +216,7 @@ def device_add(merchant_id: str, mac_id: str, public_key: Path | None, db: Path 
 @ymt.command("code")
 @click.argument("user_id")
 @click.option("--app", "app_id", required=True, help="The channel app the person consented to.")
-@click.option("--type", "qrcode_type", default="ymt", show_default=True, help="ymt (B.1) or gj (B.3).")
+@click.option("--type", "qrcode_type", type=click.Choice(["ymt", "gj"]), default="ymt", show_default=True, help="ymt (B.1) or gj (B.3).")
 @click.option("--png", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Also write the QR image here.")
 @click.option("--expired", is_flag=True, help="A code whose 60 s have already passed (B.4 answers PY3002).")
 @db_option
@@ -221,6 +224,8 @@ def code(user_id: str, app_id: str, qrcode_type: str, png: Path | None, expired:
     """Make a fresh code for a person, as B.1 would, and print its value (what the QR image holds; lives 60 s)."""
     from harness.ymt import admin
 
+    if png is not None:
+        writable(png)  # before the code is issued: it revokes the person's previous code
     value = admin.issue_code(_store(db), user_id, app_id, qrcode_type, expired=expired)
     if png is not None:
         import qrcode

@@ -163,6 +163,22 @@ def test_merchant_add_never_overwrites_another_merchants_files(tmp_path: Path) -
     assert [r["id"] for r in open_store(db).query("SELECT id FROM ymt_merchants")] == [first["merchantId"]]
 
 
+def test_app_add_and_code_refuse_what_no_request_could_carry(tmp_path: Path) -> None:
+    """`ymt app-add ''` stored an app no B.5 request can name (appId is 1–64 of [A-Za-z0-9_-]); `ymt code --type
+    bogus` issued a code of no type; `--png` into a missing folder failed after the code was issued."""
+    db = tmp_path / "c.db"
+    for bad in ("", "a b", "x" * 65):
+        assert "appId" in _cli(db, "ymt", "app-add", bad, code=2).output
+    _cli(db, "ymt", "app-add", "park-app")
+    user = _json(db, "ymt", "user-add", "--name", "张三", "--id-card", "11010519491231002X", "--app", "park-app", "--scope", "userName")
+    assert "'bogus' is not one of" in _cli(db, "ymt", "code", user["userId"], "--app", "park-app", "--type", "bogus", code=2).output
+    png = _cli(db, "ymt", "code", user["userId"], "--app", "park-app", "--png", str(tmp_path / "no" / "q.png"), code=2)
+    assert "cannot write" in png.output and len(png.output.strip().splitlines()) == 1
+    store = open_store(db)
+    assert store.query_one("SELECT COUNT(*) FROM ymt_codes")[0] == 0
+    assert [r["id"] for r in store.query("SELECT id FROM ymt_apps")] == ["park-app"]
+
+
 def test_merchant_add_with_a_public_key_prints_the_wrapped_key_and_anchor(tmp_path: Path) -> None:
     key = world.merchant_key()
     pem = tmp_path / "pub.pem"
