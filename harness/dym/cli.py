@@ -82,8 +82,10 @@ def _app_options(prefix: str, who: str, envvar: str) -> Any:
 
 
 def _fail(exc: Exception) -> None:
+    """The target could not be reached or is no URL: the run could not run (exit 2, as `harness ymt scan` and every
+    other client command), not a refusal by the platform (exit 1)."""
     click.echo(f"harness: {exc}", err=True)
-    sys.exit(1)
+    sys.exit(2)
 
 
 @dym.command("tms")
