@@ -130,7 +130,10 @@ def tms(
         apps = [sim.DriverApp(sim.Caller(send, driver_app_id, driver_secret), sim.identity(rng)) for _ in range(2)]
         try:
             out = tms_sim.scenario(apps)
-        except (sim.ClientError, httpx.HTTPError, httpx.InvalidURL) as exc:
+        except sim.ClientError as exc:  # the platform refused a step: exit 1
+            click.echo(f"harness: {exc}", err=True)
+            sys.exit(1)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             _fail(exc)
     summary = {
         no: {"status": w.get("status"), "driver_code": w.get("driver_code"), "events": [e["event"] for e in w.get("chain", [])]}
@@ -165,7 +168,10 @@ def _run(step: Any) -> None:
 
     try:
         click.echo(json.dumps(step(), ensure_ascii=False))
-    except (ClientError, httpx.HTTPError, httpx.InvalidURL) as exc:
+    except ClientError as exc:  # the platform refused: exit 1
+        click.echo(f"harness: {exc}", err=True)
+        sys.exit(1)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         _fail(exc)
 
 
