@@ -136,6 +136,7 @@ def serve(
     target = settings.store_target
     if settings.workers > 1 and not is_url(target):
         raise Failure(f"--workers {settings.workers} needs a PostgreSQL store (--store postgresql://…): a SQLite store serves one process")
+    _check_listen(settings.host, settings.port)  # before the store notes this address for `certify start`
     from harness.conformance import sessions
     from harness.schema import open_store
 
@@ -181,6 +182,20 @@ def serve(
         return
     tune_gc()
     uvicorn.run(app, **common)
+
+
+def _check_listen(host: str, port: int) -> None:
+    """One line and exit 2 for an address `serve` cannot listen on (a port beyond 65535, which uvicorn took modulo
+    65536 while the banner named it; a host that does not resolve), instead of uvicorn's log line and
+    exit 3 after the store had noted the address."""
+    import socket
+
+    if not 1 <= port <= 65535:
+        raise Failure(f"--port must be 1–65535, not {port}")
+    try:  # resolved, not bound: a port in use is still uvicorn's to report (binding here would race it)
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise Failure(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 GRACEFUL_SHUTDOWN_SECONDS = 5

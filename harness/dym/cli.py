@@ -82,8 +82,10 @@ def _app_options(prefix: str, who: str, envvar: str) -> Any:
 
 
 def _fail(exc: Exception) -> None:
+    """The target could not be reached or is no URL: the run could not run (exit 2, as `harness ymt scan` and every
+    other client command), not a refusal by the platform (exit 1)."""
     click.echo(f"harness: {exc}", err=True)
-    sys.exit(1)
+    sys.exit(2)
 
 
 @dym.command("tms")
@@ -128,7 +130,10 @@ def tms(
         apps = [sim.DriverApp(sim.Caller(send, driver_app_id, driver_secret), sim.identity(rng)) for _ in range(2)]
         try:
             out = tms_sim.scenario(apps)
-        except (sim.ClientError, httpx.HTTPError, httpx.InvalidURL) as exc:
+        except sim.ClientError as exc:  # the platform refused a step: exit 1
+            click.echo(f"harness: {exc}", err=True)
+            sys.exit(1)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             _fail(exc)
     summary = {
         no: {"status": w.get("status"), "driver_code": w.get("driver_code"), "events": [e["event"] for e in w.get("chain", [])]}
@@ -163,7 +168,10 @@ def _run(step: Any) -> None:
 
     try:
         click.echo(json.dumps(step(), ensure_ascii=False))
-    except (ClientError, httpx.HTTPError, httpx.InvalidURL) as exc:
+    except ClientError as exc:  # the platform refused: exit 1
+        click.echo(f"harness: {exc}", err=True)
+        sys.exit(1)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         _fail(exc)
 
 

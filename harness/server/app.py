@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -128,11 +129,32 @@ def to_platform_error(exc: Exception, platform: Platform | None = None) -> Platf
     return internal_error()
 
 
-def _render_error(platforms: list[Platform], request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+def path_methods(spec: dict[str, Any], base_path: str) -> list[tuple[re.Pattern[str], str]]:
+    """Each path of a spec under its base path, as a pattern, with the methods it serves as an Allow header lists
+    them. Starlette answers 405 with the methods of the first operation whose path matched: ``GET, HEAD`` for
+    /_harness/faults, which serves POST and DELETE too."""
+    found = []
+    for path, item in (spec.get("paths") or {}).items():
+        methods = [m.upper() for m in item if m in ("get", "put", "post", "delete", "patch", "options", "head")]
+        if "GET" in methods and "HEAD" not in methods:
+            methods.append("HEAD")
+        pattern = re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(base_path + path)) + "$")
+        found.append((pattern, ", ".join(sorted(methods))))
+    return found
+
+
+def _render_error(
+    platforms: list[Platform], request: ConnexionRequest, exc: Exception, *, allowed: list[tuple[re.Pattern[str], str]] = ()
+) -> ConnexionResponse:
     ctx = current_exchange.get()
     platform = ctx.platform if ctx else next((p for p in platforms if p.owns(request.url.path)), None)
     error = to_platform_error(exc, platform)
     headers = dict(getattr(exc, "headers", None) or {})
+    if getattr(exc, "status_code", None) == 405:
+        for pattern, methods in allowed:
+            if pattern.match(request.url.path):
+                headers = {k: v for k, v in headers.items() if k.lower() != "allow"} | {"Allow": methods}
+                break
     if ctx is not None:
         ctx.fail(error.violations)
     if platform is None:  # outside every platform (e.g. /): a plain JSON error, still no stack trace
@@ -211,15 +233,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     from harness.control import ControlApi
 
     control = ControlApi(store, journal, settings)
+    control_spec = load_spec("harness/control.yaml")
     app.add_api(
-        load_spec("harness/control.yaml"),
+        control_spec,
         base_path="/_harness",
         name="control",
         resolver=Resolver(function_resolver=control.resolve),
         validator_map=CONTROL_VALIDATORS,  # the same input limits as a platform's (harness.limits), answered 400
         validate_responses=settings.validate_responses,
     )
-    render = functools.partial(_render_error, platforms)
+    render = functools.partial(_render_error, platforms, allowed=path_methods(control_spec, "/_harness"))
     for exc_type in (PlatformError, ProblemException, HTTPException, Exception):
         app.add_error_handler(exc_type, render)
     console.try_it.app = app  # the console's try-it sends through the whole app

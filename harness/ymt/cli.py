@@ -7,12 +7,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import click
 
-from harness.cli_options import db_option
+from harness.cli_options import db_option, writable
 from harness.config import default_db_path
 
 
@@ -45,6 +46,24 @@ def _read(path: Path | None) -> str | None:
         raise _error(f"{path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
 
 
+MERCHANT_FILES = ("merchant-key.pem", "merchant-public.pem", "trust-anchor.pem", "merchant.json")
+
+
+def _check_merchant_dir(out_dir: Path) -> None:
+    """A folder merchant-add can write, holding no merchant's files yet: another merchant's merchant-key.pem was
+    overwritten (its private key lost, the store keeps only the public one), and an unwritable folder left the
+    merchant stored without its key."""
+    held = [name for name in MERCHANT_FILES if (out_dir / name).exists()]
+    if held:
+        raise _error(f"{out_dir} already holds {', '.join(held)} (another merchant's key?): give another --out folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _error(f"cannot make {out_dir}: {exc.strerror or exc}") from None
+    if not os.access(out_dir, os.W_OK):
+        raise _error(f"cannot write in {out_dir}: permission denied")
+
+
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -65,6 +84,8 @@ def app_add(app_id: str, name: str, db: Path | None) -> None:
     """Register a channel app (表B.5 appId)."""
     from harness.ymt import admin
 
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", app_id):  # 表B.5 appId as specs/ymt/platform.yaml bounds it
+        raise _error(f"an appId is 1–64 characters of A–Z, a–z, 0–9, _ and - (表B.5 appId), not {app_id[:40]!r}")
     admin.add_app(_store(db), app_id, name)
     _echo({"appId": app_id})
 
@@ -131,9 +152,13 @@ def merchant_add(
         kinds = [int(t) for t in _list(service_types)]
     except ValueError:
         raise _error("--service-types takes numbers, e.g. 20000") from None
+    unknown_types = sorted(set(_list(qrcode_types)) - set(admin.QRCODE_TYPES.values()))
+    if unknown_types:
+        raise _error(f"unknown --qrcode-types {unknown_types}; known: {', '.join(admin.QRCODE_TYPES.values())}")
     private = None
     pem = _read(public_key)
     if out_dir is not None:
+        _check_merchant_dir(out_dir)  # before the merchant is stored
         private = admin.new_rsa_key()
         pem = admin.public_pem(private.public_key())
     store = _store(db)
@@ -191,7 +216,7 @@ def device_add(merchant_id: str, mac_id: str, public_key: Path | None, db: Path 
 @ymt.command("code")
 @click.argument("user_id")
 @click.option("--app", "app_id", required=True, help="The channel app the person consented to.")
-@click.option("--type", "qrcode_type", default="ymt", show_default=True, help="ymt (B.1) or gj (B.3).")
+@click.option("--type", "qrcode_type", type=click.Choice(["ymt", "gj"]), default="ymt", show_default=True, help="ymt (B.1) or gj (B.3).")
 @click.option("--png", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Also write the QR image here.")
 @click.option("--expired", is_flag=True, help="A code whose 60 s have already passed (B.4 answers PY3002).")
 @db_option
@@ -199,6 +224,8 @@ def code(user_id: str, app_id: str, qrcode_type: str, png: Path | None, expired:
     """Make a fresh code for a person, as B.1 would, and print its value (what the QR image holds; lives 60 s)."""
     from harness.ymt import admin
 
+    if png is not None:
+        writable(png)  # before the code is issued: it revokes the person's previous code
     value = admin.issue_code(_store(db), user_id, app_id, qrcode_type, expired=expired)
     if png is not None:
         import qrcode

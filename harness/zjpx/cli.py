@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -40,6 +41,9 @@ def account_add(name: str, password: str, platform_name: str, platform_code: str
     """Create an account and print it as JSON (its studyPlatformCode goes in every data.studyPlatformCode)."""
     from harness.zjpx.accounts import add_account
 
+    if platform_code is not None and not re.fullmatch(r"[0-9a-fA-F]{32}", platform_code):
+        # every data.studyPlatformCode is checked against ^[0-9a-fA-F]{32}$: no call of such a platform would pass
+        raise ConfigError(f"--platform-code is 32 hex digits (D-ZJPX-UUID32), not {platform_code[:40]!r}")
     created = add_account(_store(db), name, password, platform_name, platform_code)  # type: ignore[arg-type]
     click.echo(
         json.dumps(
@@ -71,13 +75,13 @@ def class_() -> None:
 @class_.command("add")
 @click.option("--platform-code", required=True, help="The learning platform the class belongs to.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Fixture seed: the same seed gives the same class.")
-@click.option("--students", type=int, default=2, show_default=True)
-@click.option("--videos", type=int, default=2, show_default=True, help="Videos per chapter (2 chapters).")
+@click.option("--students", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--videos", type=click.IntRange(1), default=2, show_default=True, help="Videos per chapter (2 chapters).")
 @click.option("--real-name", type=click.IntRange(0, 1), default=0, show_default=True, help="realNameAuthentication.")
 @click.option("--study-hour-limit", type=click.IntRange(0, 24), default=0, show_default=True, help="Hours per day, 0 = none.")
 @click.option("--video-on-hook", type=click.IntRange(0, 2), default=0, show_default=True, help="0 none, 1 code, 2 face.")
 @click.option("--trigger-type", type=click.IntRange(0, 2), default=1, show_default=True, help="0 count, 1 every N min, 2 increasing.")
-@click.option("--trigger-value", type=int, default=5, show_default=True, help="triggervValue (count or minutes).")
+@click.option("--trigger-value", type=click.IntRange(0, 10_000), default=5, show_default=True, help="triggervValue (count or minutes).")
 @click.option("--video-start-face", type=click.IntRange(0, 1), default=0, show_default=True)
 @click.option(
     "--out",
@@ -117,6 +121,12 @@ def class_add(
         trigger_value=trigger_value if video_on_hook else 0,
         video_start_face=video_start_face,
     )
+    store = _store(db)
+    if store.query_one("SELECT 1 FROM zjpx_accounts WHERE platform_code = ?", (platform_code,)) is None:
+        raise ConfigError(
+            f"no learning-platform account has studyPlatformCode {platform_code[:40]!r}: "
+            "`harness zjpx account add` prints it (`harness zjpx account list`)"
+        )
     text = json.dumps(intake, ensure_ascii=False, indent=2)
     if out is not None:  # before filing: an unwritable file leaves the store as it was
         try:
@@ -125,7 +135,7 @@ def class_add(
                 fh.write(text + "\n")
         except OSError as exc:
             raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
-    file_class(_store(db), platform_code, intake, int(time.time() * 1000))  # type: ignore[arg-type]
+    file_class(store, platform_code, intake, int(time.time() * 1000))  # type: ignore[arg-type]
     from harness.masking import mask_value
 
     click.echo(text if show_personal_data else json.dumps(mask_value(intake), ensure_ascii=False, indent=2))

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
+from harness.schema import open_store
 from harness.ymt import admin, crypto
 from harness.ymt.scanner import Scanner
 from tests.ymt import world
@@ -145,6 +146,37 @@ def test_while_down_the_scanner_verifies_an_emergency_code_offline(enrolled: dic
 def test_enrolment_errors_are_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...], says: str) -> None:
     result = _cli(tmp_path / "e.db", *args, code=2)
     assert says in result.output and "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_merchant_add_never_overwrites_another_merchants_files(tmp_path: Path) -> None:
+    """A second merchant-add --out into the first merchant's folder overwrote its merchant-key.pem (the private key,
+    which the store does not keep) with exit 0; an unknown --qrcode-types was stored. Both now leave nothing behind."""
+    db, out = tmp_path / "m.db", tmp_path / "merchant"
+    first = _json(db, "ymt", "merchant-add", "--out", str(out))
+    key = (out / "merchant-key.pem").read_bytes()
+    again = _cli(db, "ymt", "merchant-add", "--out", str(out), code=2)
+    assert "already holds merchant-key.pem" in again.output and len(again.output.strip().splitlines()) == 1
+    bogus = _cli(db, "ymt", "merchant-add", "--out", str(tmp_path / "other"), "--qrcode-types", "ymt,bogus", code=2)
+    assert "bogus" in bogus.output and not (tmp_path / "other").exists()
+    assert (out / "merchant-key.pem").read_bytes() == key
+    assert json.loads((out / "merchant.json").read_text())["merchantId"] == first["merchantId"]
+    assert [r["id"] for r in open_store(db).query("SELECT id FROM ymt_merchants")] == [first["merchantId"]]
+
+
+def test_app_add_and_code_refuse_what_no_request_could_carry(tmp_path: Path) -> None:
+    """`ymt app-add ''` stored an app no B.5 request can name (appId is 1–64 of [A-Za-z0-9_-]); `ymt code --type
+    bogus` issued a code of no type; `--png` into a missing folder failed after the code was issued."""
+    db = tmp_path / "c.db"
+    for bad in ("", "a b", "x" * 65):
+        assert "appId" in _cli(db, "ymt", "app-add", bad, code=2).output
+    _cli(db, "ymt", "app-add", "park-app")
+    user = _json(db, "ymt", "user-add", "--name", "张三", "--id-card", "11010519491231002X", "--app", "park-app", "--scope", "userName")
+    assert "'bogus' is not one of" in _cli(db, "ymt", "code", user["userId"], "--app", "park-app", "--type", "bogus", code=2).output
+    png = _cli(db, "ymt", "code", user["userId"], "--app", "park-app", "--png", str(tmp_path / "no" / "q.png"), code=2)
+    assert "cannot write" in png.output and len(png.output.strip().splitlines()) == 1
+    store = open_store(db)
+    assert store.query_one("SELECT COUNT(*) FROM ymt_codes")[0] == 0
+    assert [r["id"] for r in store.query("SELECT id FROM ymt_apps")] == ["park-app"]
 
 
 def test_merchant_add_with_a_public_key_prints_the_wrapped_key_and_anchor(tmp_path: Path) -> None:

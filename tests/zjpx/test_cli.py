@@ -125,3 +125,26 @@ def test_a_server_that_hangs_up_ends_the_run_saying_no_check_was_graded(tmp_path
     assert result.exit_code == 2, result.output
     verdict = [line for line in result.output.splitlines() if line.startswith("verdict:")]
     assert verdict and "no check was graded" in verdict[0] and "0 passed" not in verdict[0], result.output
+
+
+def test_class_add_and_account_add_refuse_what_no_call_could_match(tmp_path: Path) -> None:
+    """A class filed for a studyPlatformCode no account has, with -1 students or 0 videos or a triggervValue of -1,
+    and an account whose code breaks the spec's 32-hex pattern, were all stored with exit 0."""
+    db = str(tmp_path / "h.db")
+    runner = CliRunner()
+    made = runner.invoke(main, ["zjpx", "account", "add", "--account", "a", "--password", "pw-1", "--db", db])
+    code = json.loads(made.stdout)["studyPlatformCode"]
+    out = tmp_path / "class.json"
+    for args in (
+        ["class", "add", "--platform-code", "f" * 32, "--out", str(out)],
+        ["class", "add", "--platform-code", code, "--students", "-1"],
+        ["class", "add", "--platform-code", code, "--videos", "0"],
+        ["class", "add", "--platform-code", code, "--video-on-hook", "1", "--trigger-value", "-1"],
+        ["account", "add", "--account", "b", "--password", "pw-2", "--platform-code", "short"],
+    ):
+        result = runner.invoke(main, ["zjpx", *args, "--db", db])
+        assert result.exit_code == 2 and "Traceback" not in result.output, (args, result.output)
+    assert not out.exists()
+    store = open_store(db)
+    assert store.query_one("SELECT COUNT(*) FROM zjpx_classes")[0] == 0
+    assert store.query_one("SELECT COUNT(*) FROM zjpx_accounts")[0] == 1
