@@ -105,8 +105,15 @@ def make_png(text: str, box_size: int = 8, border: int = 4) -> bytes:
     import qrcode
 
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=border)
-    qr.add_data(text.encode("utf-8"))
-    qr.make(fit=True)
+    data = text.encode("utf-8")
+    qr.add_data(data)
+    try:
+        qr.make(fit=True)
+    except (ValueError, qrcode.exceptions.DataOverflowError):  # past version 40: "Invalid version (was 41 …)"
+        raise ConfigError(
+            f"the QR content is {len(data):,} bytes, too long for a QR Code (at most 2,331 bytes at error correction M): "
+            "shorten the callback or redirect URI"
+        ) from None
     modules = qr.modules_count
     qr.box_size = max(box_size, -(-MIN_PIXELS // modules))
     out = io.BytesIO()

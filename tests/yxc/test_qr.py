@@ -157,6 +157,13 @@ def test_cli_make_and_check(tmp_path: Path) -> None:
     assert [o["requirement"] for o in document["outcomes"] if o["status"] == "failed"] == ["YXC-QR-TIMESTAMP"]
 
 
+def test_cli_make_refuses_content_too_long_for_a_qr_code_in_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "qr.png"
+    made = CliRunner().invoke(main, ["qr", "yxc", "make", "--redirect-uri", CB, "--callback", "x" * 5000, "--out", str(out)])
+    assert made.exit_code == 2, made.output
+    assert "too long for a QR Code" in made.output and "Invalid version" not in made.output and not out.exists()
+
+
 def test_cli_check_refuses_local_and_ip_callbacks_unless_waived() -> None:
     """000 2.1.1 有效域名,不支持IP地址: a QR naming localhost or an IP does not conform; the opt-out says it is development only."""
     runner = CliRunner()
