@@ -369,6 +369,31 @@ def duration_matches(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
         yield Fail(f"duration {got} min, but endtime − starttime is {expected} min", "duration", None, level, "D-YXC-DURATION")
 
 
+ENDTIME_SKEW_SECONDS = 180  # the ts window (D-YXC-TS-WINDOW): a platform clock that far ahead is still in step
+
+
+@rule(
+    "YXC-CR-ENDTIME-PAST",
+    operations=("classrecord",),
+    decision="D-YXC-ENDTIME-FUTURE",
+    clause=f"{CR} #13 (培训结束时间); 000 2.1.2 1) (签到/签退)",
+    title="endtime is not later than when the province received the record",
+    should=True,
+)
+def endtime_not_future(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
+    try:
+        end = _time14(body["endtime"])
+    except (KeyError, TypeError, ValueError):
+        return  # the schema refuses unreadable times
+    ahead = end.timestamp() - ctx.now_ms / 1000
+    if ahead > ENDTIME_SKEW_SECONDS:
+        yield Fail(
+            f"endtime {body['endtime']} (Beijing time) is {int(ahead // 60)} min after the province received the record:"
+            " a training record reports a training that has ended (a UTC+8 offset applied twice, or a clock ahead?)",
+            "endtime",
+        )
+
+
 @rule("YXC-CR-TOTAL", operations=("classrecord",), clause=f"{CR} #18–#22", title="total = part1 + part2 + part3 + part4")
 def total_is_sum(ctx: RuleContext, body: dict[str, Any]) -> Iterator[Fail]:
     parts = sum(int(body[f"part{i}"]) for i in range(1, 5))

@@ -200,3 +200,20 @@ def test_logoutinfo_must_be_a_sign_out_code_issued_to_that_student(scenario: Sce
     assert "not a sign-out code" in refused(scenario.send(scenario.record(logoutinfo=login_as_logout)), "YXC-CR-LOGOUTINFO")["message"]
     others = codes.issue(scenario.h.store, "S777777777777777", "logout", 3600).code
     assert "issued to stunum" in refused(scenario.send(scenario.record(logoutinfo=others)), "YXC-CR-LOGOUTINFO")["message"]
+
+
+def test_a_training_that_ends_after_the_record_was_filed_is_flagged(make_harness, tmp_path) -> None:
+    """表A.8 #13: a record whose training ends 75 minutes from now (Beijing time written with +8 h twice, a clock ahead)
+    was accepted without a word; strict refuses it, tolerant accepts it with a SHOULD verdict naming the decision."""
+    ahead = dt.datetime.now(BEIJING).replace(microsecond=0) + dt.timedelta(minutes=30)
+    strict = Scenario(make_harness(profile="strict", db=tmp_path / "s.db"))
+    v = refused(strict.send(strict.record(start=ahead)), "YXC-CR-ENDTIME-PAST")
+    assert v["clause"].startswith("000 附件四 A.6.3.2 表A.8 #13") and "after the province received" in v["message"]
+    tolerant = Scenario(make_harness(profile="tolerant", db=tmp_path / "t.db"))
+    assert tolerant.send(tolerant.record(start=ahead))["errorcode"] == 0
+    entry = tolerant.h.app.state_journal.query(operation="classrecord", limit=1)[0]
+    verdict = next(v for v in entry["verdicts"] if v["rule"] == "YXC-CR-ENDTIME-PAST")
+    assert (verdict["held"], verdict["level"], verdict["decision"]) == (False, "SHOULD", "D-YXC-ENDTIME-FUTURE")
+    # within the ts window (180 s) a clock slightly ahead is still in step
+    near = dt.datetime.now(BEIJING).replace(microsecond=0) - dt.timedelta(minutes=45) + dt.timedelta(seconds=60)
+    assert strict.send(strict.record(start=near, recnum="00002"))["errorcode"] == 0

@@ -58,14 +58,15 @@ DEFECTS = (
     "unissued-logoutinfo",  # logoutinfo the mini-program never issued (表A.8 #25)
     "unfiled-simulator",  # a simulator record whose carnum names no filed simulator (表A.8 #4)
     "unfiled-coach",  # a practical record whose coachnum was never filed (表A.8 #3)
+    "future-endtime",  # a record whose training ends 75 minutes after it is filed (表A.8 #13)
     # recovery after a drill fault (harness faults; D-YXC-REFILE, D-YXC-RECORD-IDENTITY)
     "no-refile",  # a classrecord a 503 drill refused is never filed again
     "refile-new-recnum",  # the refused classrecord is filed again under another recnum
     "double-filed",  # a slow (delay drill) but accepted classrecord is filed again under another recnum
     "recnum-reused",  # a second training filed under the recnum of the first
 )
-# Defects only a decision's strict reading refuses (D-YXC-REFERENCES, -SUBJCODE, -SIM-CARNUM): accepted, with a warning.
-ACCEPTED_WITH_WARNING = ("unfiled-student", "bad-subjcode", "unfiled-simulator", "unfiled-coach")
+# Defects only a decision's strict reading refuses (D-YXC-REFERENCES, -SUBJCODE, -SIM-CARNUM, -ENDTIME-FUTURE): accepted, with a warning.
+ACCEPTED_WITH_WARNING = ("unfiled-student", "bad-subjcode", "unfiled-simulator", "unfiled-coach", "future-endtime")
 UPLOADS = {"coachimg": F.jpeg, "jsz": F.jpeg, "sfz": F.png, "pyht": F.pdf, "stuimg": F.jpeg}
 
 
@@ -258,6 +259,8 @@ class Province:
                 bad = record(mode="3", part="1", carnum="X" * 12 + "0042")
             elif defect == "unfiled-coach":
                 bad = record(coachnum="C999999999999999")
+            elif defect == "future-endtime":
+                bad = record(start=dt.datetime.now(BEIJING).replace(microsecond=0) + dt.timedelta(minutes=30))
             if bad is not None:
                 bad["recnum"] = "00009"
                 reply = await file("classrecord", bad)
