@@ -88,3 +88,20 @@ def test_seed_reference_is_real() -> None:
     seeds = Path(__file__).resolve().parents[2] / "shared" / "seeds"
     if seeds.exists():
         assert (seeds / doc["x-seed"]).exists()
+
+
+@pytest.mark.parametrize("platform", ["yxc", "ymt", "zjpx", "dudu", "dym"])
+def test_a_requirement_whose_rules_only_warn_is_not_listed_as_a_must(platform: str) -> None:
+    """A requirement all of whose rules are SHOULD (a decision's strict reading) never fails a run; listing it as MUST
+    showed regulators 'warning [MUST]' beside it."""
+    import importlib
+
+    from harness.conformance import catalogue
+
+    rules = {r.id: r for r in importlib.import_module(f"harness.{platform}.rules").RULES}
+    wrong = [
+        r.id
+        for r in catalogue.load(platform)
+        if r.level == "MUST" and r.rules and all(rid in rules and rules[rid].level == "SHOULD" for rid in r.rules)
+    ]
+    assert not wrong, wrong
