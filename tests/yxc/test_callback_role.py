@@ -364,3 +364,32 @@ def test_a_body_that_is_not_json_is_described_by_what_was_sent() -> None:
     assert _short(b" ") == '1 bytes of UTF-8 text that is not JSON: " "'
     assert _short(b"\x00") == '1 bytes of UTF-8 text that is not JSON: "\\u0000"'
     assert _short(b"\xd4\xc1{") == "3 bytes that are not UTF-8, starting d4 c1 7b"
+
+
+def test_an_object_callback_answered_as_an_unknown_callback_is_no_warning(start_vendor) -> None:
+    """附件二 1's table types callback as object (D-YXC-CALLBACK-TYPE): a vendor that reads the object as a callback it
+    never issued and answers 1 (执行失败) follows the seed's own form, so reject-wrong-types passes without the
+    D-YXC-CALLBACK-ERRORCODES warning that expecting 200 gave every such vendor."""
+    vendor = start_vendor()
+    inner = vendor.server.app
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO") == "/yxc/callback" and environ.get("REQUEST_METHOD") == "POST":
+            import io
+
+            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and isinstance(body.get("callback"), dict):
+                reply = json.dumps({"errorcode": 1, "message": "unknown callback", "data": None}).encode()
+                start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(reply)))])
+                return [reply]
+            environ["wsgi.input"] = io.BytesIO(raw)
+        return inner(environ, start_response)
+
+    vendor.server.app = app
+    _, results, _, _ = run(YxcCallbackRole(qr=vendor.qr_text(), allow_insecure_http=True, max_examples=2))
+    wrong_types = [r for r in results if r.check_id == "reject-wrong-types"]
+    assert [r.status for r in wrong_types] == ["passed"], [(r.status, r.message) for r in wrong_types]
