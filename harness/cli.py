@@ -36,6 +36,14 @@ def _store(db: Path | None) -> Any:
     return open_store(default_store() or db or default_db_path())
 
 
+def _existing_store(db: Path | None) -> Any:
+    """:func:`_store` for a command that only reads: a mistyped --db is one line, not a new empty store."""
+    from harness.config import default_store
+    from harness.schema import open_existing_store
+
+    return open_existing_store(default_store() or db or default_db_path())
+
+
 class Failure(click.ClickException):
     """One line on stderr (``harness: …``) and exit code 2: how every command reports what it cannot do."""
 
@@ -336,7 +344,7 @@ def journal(
         raise Failure("--har writes a file once; it cannot --follow")
     if limit < 1:
         raise Failure(f"--limit must be at least 1, not {limit}")
-    book = Journal(_store(db))
+    book = Journal(_existing_store(db))
     filters = {"vendor": vendor, "platform": platform, "operation": operation, "verdict": verdict, "rule": rule, "session": session}
     if har_file is not None:
         from harness.console.har import har

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.errors import StoreError
 from harness.store import Schema, Store
 
 
@@ -19,6 +20,17 @@ def schemas() -> list[Schema]:
     from harness.platforms import state_schemas
 
     return [journal.SCHEMA, pki.SCHEMA, sessions.SCHEMA, ledger.SCHEMA, faults.SCHEMA, *state_schemas()]
+
+
+def open_existing_store(path: Path | str) -> Store:
+    """:func:`open_store` for commands that only read or close what is there (the journal, sessions, finishing one):
+    a SQLite file that does not exist is a StoreError naming it, not a fresh empty store left behind at a mistyped
+    path."""
+    from harness.store_pg import is_url
+
+    if not is_url(path) and str(path) != ":memory:" and not Path(path).is_file():
+        raise StoreError(f"no store at {path} (give --db, or HARNESS_DB, the store harness serve uses)")
+    return open_store(path)
 
 
 def open_store(path: Path | str) -> Store:

@@ -226,3 +226,17 @@ def test_dudu_ids_and_check_window_a_device_could_never_match_are_refused(tmp_pa
     assert [r["id"] for r in store.query("SELECT id FROM dudu_lines WHERE enterprise_id = '398'")] == ["L1"]
     assert store.query("SELECT id FROM dudu_devices WHERE enterprise_id = '398'") == []
     assert store.query_one("SELECT COUNT(*) FROM dudu_line_cards WHERE line_id = 'L1'")[0] == 0
+
+
+def test_reading_commands_refuse_a_store_that_does_not_exist_and_create_none(tmp_path) -> None:
+    """journal, certify sessions and certify finish read what a store holds: a mistyped --db is one line and exit 2,
+    and leaves no empty store (nor a report folder) behind."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    typo = tmp_path / "harnes.db"
+    for args in (["journal"], ["certify", "sessions"], ["certify", "finish", "abc", "--report", str(tmp_path / "out")]):
+        result = CliRunner().invoke(main, [*args, "--db", str(typo)])
+        assert result.exit_code == 2 and f"no store at {typo}" in result.output, (args, result.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

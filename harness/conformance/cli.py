@@ -176,12 +176,12 @@ start = StartGroup(
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
 def finish(session_id: str, report_dir: Path, seed: int | None, db: Path | None, profile: str | None, quiet: bool) -> None:
     """Close a certification session and grade its window (finishing a finished session grades it again)."""
-    from harness.schema import open_store
+    from harness.schema import open_existing_store
     from harness.store_pg import redact
 
     store_path = db or default_db_path()
     try:
-        store = open_store(store_path)
+        store = open_existing_store(store_path)
         found = sessions.get(store, session_id)
         if found is None:
             raise HarnessError(f"no certification session {session_id!r} in {redact(str(store_path))} (harness certify sessions)")
@@ -206,9 +206,9 @@ def finish(session_id: str, report_dir: Path, seed: int | None, db: Path | None,
 @db_option
 def list_sessions(db: Path | None) -> None:
     """List certification sessions, newest first."""
-    from harness.schema import open_store
+    from harness.schema import open_existing_store
 
-    store = open_store(db or default_db_path())
+    store = open_existing_store(db or default_db_path())
     for s in sessions.list_sessions(store):
         until = f"#{s.until_id}" if s.until_id is not None else "…"
         options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(s.options.items()))
