@@ -265,15 +265,24 @@ def _store_engine(request: pytest.FixtureRequest) -> Iterator[None]:
             redirect.made.append(name)
         return real(redirect.urls[key])
 
+    real_existing = harness.schema.open_existing_store
+
+    def redirected_existing(path: Path | str) -> Store:
+        """A path a test opened before is its database (the SQLite file never exists under the switch)."""
+        if is_url(path) or str(Path(path).resolve()) not in redirect.urls:
+            return real_existing(path)
+        return redirected(path)
+
     modules = [m for m in list(sys.modules.values()) if m is not None and hasattr(m, "__dict__")]
-    patched = [(m, name) for m in modules for name, v in list(vars(m).items()) if v is real]
-    for module, name in patched:
-        setattr(module, name, redirected)
+    patched = [(m, name, redirected) for m in modules for name, v in list(vars(m).items()) if v is real]
+    patched += [(m, name, redirected_existing) for m in modules for name, v in list(vars(m).items()) if v is real_existing]
+    for module, name, replacement in patched:
+        setattr(module, name, replacement)
     try:
         yield
     finally:
-        for module, name in patched:
-            setattr(module, name, real)
+        for module, name, replacement in patched:
+            setattr(module, name, real if replacement is redirected else real_existing)
         _REDIRECT = None
 
 
